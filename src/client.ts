@@ -1,0 +1,36 @@
+/**
+ * The token client contract: what a grant or a vendor preset gives the {@link TokenManager}.
+ * The manager owns caching, locking and single flight; a token client only talks to the token endpoint.
+ * @module
+ */
+
+import type { Token } from './token.js';
+
+/** Per-request context handed to a token client. */
+export interface TokenRequestContext {
+  /** Current time in ms (the manager's injectable clock). */
+  now(): number;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What identifies a token, for cache keys: the endpoint, the client, the subject, scopes, audience,
+ * tenant… Values must not be secret (they are hashed, but also shown by `status`).
+ */
+export type TokenIdentity = Readonly<Record<string, string | undefined>>;
+
+/** A token client: obtains tokens from one endpoint for one client/subject. */
+export interface TokenClient {
+  /** Non-secret facts that identify the tokens this client obtains. Hashed into the cache key. */
+  readonly identity: TokenIdentity;
+  /** Runs the primary grant (client_credentials, password, a vendor's JWT exchange…). */
+  fetchToken(ctx: TokenRequestContext): Promise<Token>;
+  /**
+   * Uses a refresh token. Absent when the flow has no refresh. The returned token keeps `refreshToken`
+   * when the server sent no new one (see `previousRefreshToken` in `parseTokenResponse`).
+   */
+  refresh?(token: Token, ctx: TokenRequestContext): Promise<Token>;
+  /** Revokes a token (RFC 7009 or the vendor's way). Absent when the server cannot. */
+  revoke?(token: Token, ctx: TokenRequestContext): Promise<void>;
+}

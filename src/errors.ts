@@ -1,0 +1,185 @@
+/**
+ * Typed errors. Every error tokenward throws is a {@link TokenwardError} with a stable `code` to switch on.
+ * Messages say what went wrong and what to do next, and never contain a secret: callers build them from
+ * non-secret facts only, and {@link redactText} scrubs anything that slips through.
+ * @module
+ */
+
+import { redactText } from './redact.js';
+
+/** Stable error codes, one per subclass (and a few finer-grained ones). */
+export type TokenwardErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_INSECURE_ENDPOINT'
+  | 'ERR_NETWORK'
+  | 'ERR_TIMEOUT'
+  | 'ERR_TOKEN_ENDPOINT'
+  | 'ERR_INVALID_TOKEN_RESPONSE'
+  | 'ERR_STORE'
+  | 'ERR_LOCK_TIMEOUT'
+  | 'ERR_TOKEN_EXPIRED'
+  | 'ERR_UNSUPPORTED';
+
+/** Options shared by all tokenward errors. */
+export interface TokenwardErrorOptions {
+  /** The underlying error. It is scrubbed of secrets before it is attached. */
+  cause?: unknown;
+}
+
+/** Base class of every error tokenward throws. */
+export class TokenwardError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: TokenwardErrorCode;
+
+  constructor(code: TokenwardErrorCode, message: string, options: TokenwardErrorOptions = {}) {
+    super(
+      redactText(message),
+      options.cause === undefined ? undefined : { cause: scrubCause(options.cause) },
+    );
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** A JSON form without the stack, safe to log. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [k, v] of Object.entries(this)) if (k !== 'code') out[k] = v;
+    return out;
+  }
+}
+
+/** Copies a cause into a plain error whose message and stack are redacted, so no secret rides along. */
+function scrubCause(cause: unknown): unknown {
+  if (cause instanceof TokenwardError) return cause;
+  if (cause instanceof Error) {
+    const copy = new Error(redactText(cause.message));
+    copy.name = cause.name;
+    copy.stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') Object.assign(copy, { code });
+    return copy;
+  }
+  return redactText(String(cause));
+}
+
+/** A profile or configuration value is missing or wrong. `file`, `line` and `key` point at it when known. */
+export class ConfigError extends TokenwardError {
+  readonly file?: string;
+  readonly line?: number;
+  readonly key?: string;
+  constructor(
+    message: string,
+    where: { file?: string; line?: number; key?: string } = {},
+    options: TokenwardErrorOptions = {},
+  ) {
+    const at = [where.file, where.line].filter((x) => x !== undefined).join(':');
+    const prefix = at ? `${at}: ` : '';
+    const keyPart = where.key ? `${where.key}: ` : '';
+    super('ERR_CONFIG', `${prefix}${keyPart}${message}`, options);
+    if (where.file !== undefined) this.file = where.file;
+    if (where.line !== undefined) this.line = where.line;
+    if (where.key !== undefined) this.key = where.key;
+  }
+}
+
+/** An endpoint was refused because it is not secure (for example `http://` to a non-loopback host). */
+export class InsecureEndpointError extends TokenwardError {
+  readonly url: string;
+  constructor(url: string, message: string) {
+    super('ERR_INSECURE_ENDPOINT', message);
+    this.url = url;
+  }
+}
+
+/** The request did not get an HTTP answer: refused, reset, DNS, TLS, or a timeout (`code` `ERR_TIMEOUT`). */
+export class NetworkError extends TokenwardError {
+  /** The endpoint, without query string or credentials. */
+  readonly url: string;
+  /** How many attempts were made in all. */
+  readonly attempts: number;
+  constructor(
+    url: string,
+    message: string,
+    options: TokenwardErrorOptions & { timeout?: boolean; attempts?: number } = {},
+  ) {
+    super(options.timeout ? 'ERR_TIMEOUT' : 'ERR_NETWORK', message, options);
+    this.url = url;
+    this.attempts = options.attempts ?? 1;
+  }
+}
+
+/** The token endpoint answered with an error status. Carries the HTTP status and the OAuth error fields. */
+export class TokenEndpointError extends TokenwardError {
+  readonly status: number;
+  /** The server's `error` (for example `invalid_grant`), when it sent one. */
+  readonly error?: string;
+  /** The server's `error_description`, when it sent one. */
+  readonly errorDescription?: string;
+  readonly url: string;
+  /** Seconds from `Retry-After`, when the server sent it. */
+  readonly retryAfter?: number;
+  constructor(
+    url: string,
+    status: number,
+    body: { error?: string; errorDescription?: string; retryAfter?: number },
+    message?: string,
+  ) {
+    const detail = [body.error, body.errorDescription].filter(Boolean).join(': ');
+    super(
+      'ERR_TOKEN_ENDPOINT',
+      message ?? `token endpoint ${url} answered HTTP ${status}${detail ? ` (${detail})` : ''}`,
+    );
+    this.url = url;
+    this.status = status;
+    if (body.error !== undefined) this.error = body.error;
+    if (body.errorDescription !== undefined) this.errorDescription = body.errorDescription;
+    if (body.retryAfter !== undefined) this.retryAfter = body.retryAfter;
+  }
+}
+
+/** The token endpoint answered 2xx but the body is not a usable token response. */
+export class InvalidTokenResponseError extends TokenwardError {
+  readonly url: string;
+  readonly status: number;
+  constructor(url: string, status: number, message: string, options: TokenwardErrorOptions = {}) {
+    super('ERR_INVALID_TOKEN_RESPONSE', message, options);
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/** A token store (file, PostgreSQL, Redis) failed. `store` names the kind and `target` the server or path. */
+export class StoreError extends TokenwardError {
+  readonly store: string;
+  readonly target?: string;
+  constructor(store: string, message: string, options: TokenwardErrorOptions & { target?: string } = {}) {
+    super('ERR_STORE', message, options);
+    this.store = store;
+    if (options.target !== undefined) this.target = options.target;
+  }
+}
+
+/** A lock for a token could not be taken in time. */
+export class LockTimeoutError extends TokenwardError {
+  readonly store: string;
+  readonly waitedMs: number;
+  constructor(store: string, waitedMs: number, message?: string) {
+    super('ERR_LOCK_TIMEOUT', message ?? `could not take the ${store} lock within ${waitedMs} ms`);
+    this.store = store;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/** No valid token could be had and the cached one has expired. */
+export class TokenExpiredError extends TokenwardError {
+  constructor(message: string, options: TokenwardErrorOptions = {}) {
+    super('ERR_TOKEN_EXPIRED', message, options);
+  }
+}
+
+/** A feature that this server or profile does not support (for example revocation with no endpoint). */
+export class UnsupportedError extends TokenwardError {
+  constructor(message: string) {
+    super('ERR_UNSUPPORTED', message);
+  }
+}

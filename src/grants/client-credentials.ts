@@ -1,0 +1,38 @@
+/**
+ * The client credentials grant (RFC 6749 §4.4).
+ * @module
+ */
+
+import type { Token } from '../token.js';
+import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+
+/** Parameters of {@link clientCredentials}. */
+export interface ClientCredentialsParams {
+  scope?: ScopeInput;
+  /** `audience` (Auth0-style APIs). */
+  audience?: string;
+  /** `resource` (RFC 8707). */
+  resource?: string;
+  /** Extra form parameters; the grant's own fields win over them. */
+  params?: Record<string, string>;
+}
+
+/** Runs `grant_type=client_credentials`. */
+export function clientCredentials(
+  ctx: GrantContext,
+  p: ClientCredentialsParams = {},
+  extras?: GrantRequestExtras,
+): Promise<Token> {
+  return grantRequest(
+    ctx,
+    {
+      ...(p.params ?? {}),
+      grant_type: 'client_credentials',
+      scope: scopeParam(p.scope),
+      audience: p.audience,
+      resource: p.resource,
+    },
+    extras,
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * The resource owner password credentials grant (RFC 6749 §4.3).
+ * @module
+ */
+
+import { ConfigError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import type { Token } from '../token.js';
+import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+
+/** Parameters of {@link passwordGrant}. */
+export interface PasswordParams {
+  username: string;
+  /** Secret. */
+  password: string;
+  scope?: ScopeInput;
+  audience?: string;
+  resource?: string;
+  /** Extra form parameters (e.g. `takeExclusiveSignOnControl`); the grant's own fields win over them. */
+  params?: Record<string, string>;
+}
+
+/** Runs `grant_type=password`. */
+export function passwordGrant(
+  ctx: GrantContext,
+  p: PasswordParams,
+  extras?: GrantRequestExtras,
+): Promise<Token> {
+  if (!p.username) throw new ConfigError('is required for the password grant', { key: 'username' });
+  if (!p.password) throw new ConfigError('is required for the password grant', { key: 'password' });
+  registerSecret(p.password);
+  return grantRequest(
+    ctx,
+    {
+      ...(p.params ?? {}),
+      grant_type: 'password',
+      username: p.username,
+      password: p.password,
+      scope: scopeParam(p.scope),
+      audience: p.audience,
+      resource: p.resource,
+    },
+    extras,
+  );
+}

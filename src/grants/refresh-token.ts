@@ -1,0 +1,46 @@
+/**
+ * The refresh token grant (RFC 6749 §6), rotation-aware: when the answer has no new refresh token, the
+ * one used is kept.
+ * @module
+ */
+
+import { ConfigError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import type { Token } from '../token.js';
+import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+
+/** Parameters of {@link refreshTokenGrant}. */
+export interface RefreshTokenParams {
+  /** The refresh token to use. Secret. */
+  refreshToken: string;
+  /** Its known expiry (ms), kept when the answer carries no new refresh token. */
+  refreshExpiresAt?: number;
+  /** A narrower scope (RFC 6749 §6); usually left out. */
+  scope?: ScopeInput;
+  /** Extra form parameters (e.g. `username` for some vendors); the grant's own fields win over them. */
+  params?: Record<string, string>;
+}
+
+/** Runs `grant_type=refresh_token`. */
+export function refreshTokenGrant(
+  ctx: GrantContext,
+  p: RefreshTokenParams,
+  extras: GrantRequestExtras = {},
+): Promise<Token> {
+  if (!p.refreshToken)
+    throw new ConfigError('is required for the refresh_token grant', { key: 'refresh_token' });
+  registerSecret(p.refreshToken);
+  const x: GrantRequestExtras = { ...extras, previousRefreshToken: p.refreshToken };
+  if (p.refreshExpiresAt !== undefined) x.previousRefreshExpiresAt = p.refreshExpiresAt;
+  return grantRequest(
+    ctx,
+    {
+      ...(p.params ?? {}),
+      grant_type: 'refresh_token',
+      refresh_token: p.refreshToken,
+      scope: scopeParam(p.scope),
+    },
+    x,
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * The shared body of every form-based grant: client authentication, the HTTP request, parsing.
+ * @module
+ */
+
+import { requestToken } from '../http/token-endpoint.js';
+import { parseTokenResponse, type Token } from '../token.js';
+import type { GrantContext } from './types.js';
+
+/** Per-request extras for {@link grantRequest}. */
+export interface GrantRequestExtras {
+  /** The refresh token in use, kept when the answer has none. */
+  previousRefreshToken?: string;
+  /** Its expiry, kept with it. */
+  previousRefreshExpiresAt?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends a token request with `form` (after the client authentication has added its part) and parses the
+ * answer into a {@link Token}. `undefined` form values are left out.
+ */
+export async function grantRequest(
+  ctx: GrantContext,
+  form: Record<string, string | undefined>,
+  extras: GrantRequestExtras = {},
+): Promise<Token> {
+  const now = ctx.now ?? Date.now;
+  const req = { form: { ...form }, headers: { ...(extras.headers ?? {}) } };
+  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
+  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
+  await ctx.clientAuth.apply(req, authCtx);
+  const http = extras.signal ? { ...ctx.http, signal: extras.signal } : ctx.http;
+  const res = await requestToken({ url: ctx.tokenUrl, form: req.form, headers: req.headers }, http);
+  return parseTokenResponse(res.body, {
+    ...(ctx.parse ?? {}),
+    url: res.url,
+    status: res.status,
+    now: now(),
+    ...(extras.previousRefreshToken !== undefined
+      ? { previousRefreshToken: extras.previousRefreshToken }
+      : {}),
+    ...(extras.previousRefreshExpiresAt !== undefined
+      ? { previousRefreshExpiresAt: extras.previousRefreshExpiresAt }
+      : {}),
+  });
+}

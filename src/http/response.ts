@@ -1,0 +1,187 @@
+/**
+ * Interpretation of HTTP answers from token-like endpoints: strict JSON for 2xx, OAuth error fields for
+ * the rest, with precise messages for HTML pages, empty and truncated bodies.
+ * @module
+ */
+
+import { InvalidTokenResponseError, TokenEndpointError } from '../errors.js';
+import { redactText } from '../redact.js';
+
+/** What a single attempt got back. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body text; undefined when it was larger than the cap. */
+  text?: string;
+  /** Bytes read before giving up (for oversized bodies). */
+  bytes: number;
+}
+
+/** Context for messages. */
+export interface AnswerContext {
+  /** What the endpoint is (`token endpoint`). */
+  what: string;
+  /** The endpoint without query string. */
+  url: string;
+  /** The response size cap, in bytes. */
+  maxBytes: number;
+}
+
+function contentTypeOf(headers: Record<string, string>): string {
+  return (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** True when the body looks like an HTML page (by content type or by its first character). */
+export function looksLikeHtml(text: string, contentType: string): boolean {
+  if (contentType === 'text/html' || contentType === 'application/xhtml+xml') return true;
+  const t = text.trimStart().slice(0, 15).toLowerCase();
+  return (
+    t.startsWith('<!doctype html') || t.startsWith('<html') || (t.startsWith('<') && !t.startsWith('<?xml'))
+  );
+}
+
+function ctLabel(contentType: string): string {
+  return contentType ? `content-type ${contentType}` : 'no content-type';
+}
+
+function jsonErrorDetail(text: string): string {
+  // Never quote the body or JSON.parse's message (it may carry a snippet): give only the position.
+  try {
+    JSON.parse(text);
+    return 'malformed JSON';
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : '';
+    const pos = /position (\d+)/.exec(msg)?.[1];
+    // The parser stopped at (or past) the end of the text: the body was cut short.
+    const truncated =
+      /end of JSON input|Unterminated/i.test(msg) ||
+      (pos !== undefined && Number(pos) >= text.trimEnd().length);
+    return `${truncated ? 'truncated JSON' : 'malformed JSON'}${pos ? ` (parse error at byte ${pos})` : ''}`;
+  }
+}
+
+function describeJson(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return `a ${typeof v}`;
+}
+
+/**
+ * Parses a 2xx body strictly: it must be a JSON object. Throws {@link InvalidTokenResponseError} with a
+ * message that says what came instead (an HTML page, an empty body, truncated JSON, a non-object…).
+ */
+export function parseSuccessBody(answer: RawAnswer, ctx: AnswerContext): Record<string, unknown> {
+  const head = `${ctx.what} ${ctx.url} answered HTTP ${answer.status}`;
+  const ct = contentTypeOf(answer.headers);
+  if (answer.text === undefined) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      answer.status,
+      `${head} with a body larger than ${ctx.maxBytes} bytes; stopped reading (raise maxResponseBytes if this is expected)`,
+    );
+  }
+  const text = answer.text;
+  if (text.trim() === '') {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      answer.status,
+      `${head} with an empty body (${ctLabel(ct)}), not JSON`,
+    );
+  }
+  if (looksLikeHtml(text, ct)) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      answer.status,
+      `${head} with an HTML page (${ctLabel(ct)}), not JSON; check the URL (a login page or a proxy may be answering)`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      answer.status,
+      `${head} with ${jsonErrorDetail(text)} (${ctLabel(ct)}, ${Buffer.byteLength(text)} bytes)`,
+    );
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      answer.status,
+      `${head} with JSON that is ${describeJson(body)}, not an object`,
+    );
+  }
+  return body as Record<string, unknown>;
+}
+
+/** The OAuth error fields of an error body, when it has them (`{error, error_description}` or `{error: {code, message}}`). */
+export function oauthErrorFields(text: string | undefined): { error?: string; errorDescription?: string } {
+  if (text === undefined) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return {};
+  const b = body as Record<string, unknown>;
+  const out: { error?: string; errorDescription?: string } = {};
+  const err = b['error'];
+  if (typeof err === 'string') out.error = clip(err, 200);
+  else if (typeof err === 'object' && err !== null) {
+    const e = err as Record<string, unknown>;
+    if (typeof e['code'] === 'string') out.error = clip(e['code'], 200);
+    if (typeof e['message'] === 'string') out.errorDescription = clip(e['message'], 500);
+  }
+  const desc = b['error_description'] ?? b['message'];
+  if (typeof desc === 'string') out.errorDescription = clip(desc, 500);
+  if (out.error !== undefined) out.error = redactText(out.error);
+  if (out.errorDescription !== undefined) out.errorDescription = redactText(out.errorDescription);
+  return out;
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+function hintFor(status: number, error: string | undefined): string {
+  if (error === 'invalid_client' || status === 401)
+    return '; check client_id, the client secret or key, and auth_method';
+  if (error === 'invalid_grant') return '; the credentials, code or refresh token were not accepted';
+  if (error === 'invalid_scope') return '; check the scope the profile asks for';
+  if (error === 'unauthorized_client' || error === 'unsupported_grant_type')
+    return '; the client is not allowed to use this grant';
+  if (status === 429) return '; the server is rate limiting, try again later';
+  if (status >= 500) return '; the server failed, try again later';
+  return '';
+}
+
+/** Builds the {@link TokenEndpointError} for a non-2xx answer. */
+export function errorForStatus(
+  answer: RawAnswer,
+  ctx: AnswerContext,
+  extra: { attempts: number; retryAfter?: number },
+): TokenEndpointError {
+  const ct = contentTypeOf(answer.headers);
+  const fields = oauthErrorFields(answer.text);
+  const after = extra.attempts > 1 ? ` after ${extra.attempts} attempts` : '';
+  const head = `${ctx.what} ${ctx.url} answered HTTP ${answer.status}${after}`;
+  let message: string;
+  if (fields.error !== undefined || fields.errorDescription !== undefined) {
+    const detail = [fields.error, fields.errorDescription].filter(Boolean).join(': ');
+    message = `${head} (${detail})${hintFor(answer.status, fields.error)}`;
+  } else if (answer.text === undefined) {
+    message = `${head} with an error body larger than ${ctx.maxBytes} bytes${hintFor(answer.status, undefined)}`;
+  } else if (answer.text.trim() === '') {
+    message = `${head} with an empty body${hintFor(answer.status, undefined)}`;
+  } else if (looksLikeHtml(answer.text, ct)) {
+    message = `${head} with an HTML error page (${ctLabel(ct)}), not an OAuth JSON error${hintFor(answer.status, undefined)}`;
+  } else {
+    const oneLine = answer.text.replace(/\s+/g, ' ').trim();
+    message = `${head}: ${JSON.stringify(clip(redactText(oneLine), 120))}${hintFor(answer.status, undefined)}`;
+  }
+  const body: { error?: string; errorDescription?: string; retryAfter?: number } = { ...fields };
+  if (extra.retryAfter !== undefined) body.retryAfter = extra.retryAfter;
+  return new TokenEndpointError(ctx.url, answer.status, body, message);
+}

@@ -1,0 +1,431 @@
+/**
+ * The one place that talks HTTP to token, discovery and revocation endpoints: timeouts, bounded retries
+ * with backoff and full jitter (network errors, 5xx, 429 with `Retry-After`), a response size cap, strict
+ * JSON, typed errors without secrets, and a redacted debug hook.
+ *
+ * undici is imported lazily, on the first request.
+ * @module
+ */
+
+import { NetworkError, TokenwardError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { dispatcherFor, loadUndici } from './agent.js';
+import { isSecretField, redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
+import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
+import { backoffMs, parseRetryAfter, sleep } from './retry.js';
+import type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
+import { assertSecureUrl, safeUrl } from './url.js';
+
+/** Default per-attempt timeout, ms. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Default number of retries after the first attempt. */
+export const DEFAULT_RETRIES = 2;
+/** Default backoff base, ms. */
+export const DEFAULT_RETRY_BASE_MS = 200;
+/** Default cap of one wait, ms. */
+export const DEFAULT_RETRY_MAX_MS = 10_000;
+/** Default response size cap: 1 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Default `User-Agent`. */
+export const DEFAULT_USER_AGENT = 'tokenward/0.1';
+
+/** Largest response body shown to `onExchange`, in characters. */
+const EXCHANGE_BODY_LIMIT = 8192;
+
+interface Prepared {
+  method: 'GET' | 'POST';
+  url: URL;
+  safe: string;
+  what: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** The request body as shown to `onExchange`. */
+  shownBody?: string;
+  /** False when a 2xx answer's body is not read as JSON (revocation answers are often empty). */
+  expectJson: boolean;
+}
+
+/** Settings with defaults applied. */
+interface Resolved {
+  timeoutMs: number;
+  retries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxBytes: number;
+}
+
+function resolve(opts: HttpOptions): Resolved {
+  const num = (v: number | undefined, d: number, min: number) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
+  return {
+    timeoutMs: num(opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1),
+    retries: Math.floor(num(opts.retries, DEFAULT_RETRIES, 0)),
+    retryBaseMs: num(opts.retryBaseMs, DEFAULT_RETRY_BASE_MS, 0),
+    retryMaxMs: num(opts.retryMaxMs, DEFAULT_RETRY_MAX_MS, 0),
+    maxBytes: Math.floor(num(opts.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES, 1)),
+  };
+}
+
+/** Merges headers case-insensitively; later ones win. */
+function mergeHeaders(...sets: Array<Record<string, string> | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const names = new Map<string, string>();
+  for (const set of sets) {
+    if (!set) continue;
+    for (const [k, v] of Object.entries(set)) {
+      const lower = k.toLowerCase();
+      const prev = names.get(lower);
+      if (prev !== undefined) delete out[prev];
+      names.set(lower, k);
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** Registers the credential part of Authorization headers as secrets. */
+function registerHeaderSecrets(headers: Record<string, string>): void {
+  for (const [k, v] of Object.entries(headers)) {
+    const lower = k.toLowerCase();
+    if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'dpop') {
+      registerSecret(v.replace(/^[A-Za-z]+\s+/, ''));
+    }
+  }
+}
+
+/**
+ * POSTs a form or JSON body to a token-like endpoint and returns its JSON object answer.
+ *
+ * @throws InsecureEndpointError / ConfigError for an unusable URL.
+ * @throws TokenEndpointError for a non-2xx answer (after retries for 5xx/429).
+ * @throws InvalidTokenResponseError for a 2xx answer that is not a JSON object (HTML, empty, truncated, too big).
+ * @throws NetworkError for no answer at all (`code` `ERR_TIMEOUT` for timeouts).
+ */
+export async function requestToken(req: TokenEndpointRequest, opts: HttpOptions = {}): Promise<JsonResponse> {
+  return send(preparePost(req, opts, true), opts);
+}
+
+/**
+ * POSTs like {@link requestToken} but does not require a JSON body on success (RFC 7009 revocation answers
+ * are usually empty). The body, when it is JSON, is returned; otherwise `body` is undefined.
+ */
+export async function requestNoContent(
+  req: TokenEndpointRequest,
+  opts: HttpOptions = {},
+): Promise<JsonResponse> {
+  return send(preparePost(req, opts, false), opts);
+}
+
+function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: boolean): Prepared {
+  const what = req.what ?? 'token endpoint';
+  const url = assertSecureUrl(req.url, what);
+  let body: string;
+  let shownBody: string;
+  let contentType: string;
+  if (req.form !== undefined) {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(req.form)) {
+      if (v === undefined) continue;
+      if (isSecretField(k)) registerSecret(v);
+      p.append(k, v);
+    }
+    body = p.toString();
+    shownBody = redactForm(req.form);
+    contentType = 'application/x-www-form-urlencoded';
+  } else {
+    body = JSON.stringify(req.json ?? {});
+    if (typeof req.json === 'object' && req.json !== null) {
+      for (const [k, v] of Object.entries(req.json))
+        if (isSecretField(k) && typeof v === 'string') registerSecret(v);
+    }
+    shownBody = redactBodyText(body);
+    contentType = 'application/json';
+  }
+  const headers = mergeHeaders(
+    { accept: 'application/json', 'user-agent': opts.userAgent ?? DEFAULT_USER_AGENT },
+    { 'content-type': req.contentType ?? contentType },
+    req.headers,
+  );
+  registerHeaderSecrets(headers);
+  return { method: 'POST', url, safe: safeUrl(url), what, headers, body, shownBody, expectJson };
+}
+
+/** Options for {@link getJson}. */
+export interface GetJsonOptions extends HttpOptions {
+  /** What the document is, for messages. Default `endpoint`. */
+  what?: string;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * GETs a JSON document (e.g. OpenID Connect discovery) with the same timeouts, retries, size cap, strict
+ * parsing and errors as {@link requestToken}.
+ */
+export async function getJson(url: string, opts: GetJsonOptions = {}): Promise<JsonResponse> {
+  const what = opts.what ?? 'endpoint';
+  const u = assertSecureUrl(url, what);
+  const headers = mergeHeaders(
+    { accept: 'application/json', 'user-agent': opts.userAgent ?? DEFAULT_USER_AGENT },
+    opts.headers,
+  );
+  registerHeaderSecrets(headers);
+  return send({ method: 'GET', url: u, safe: safeUrl(u), what, headers, expectJson: true }, opts);
+}
+
+/** The TLS-off warning, given on every request that skips verification. */
+export function insecureTlsWarning(url: string): string {
+  return `TLS certificate verification is OFF for ${url} (insecure_skip_tls_verify): anyone on the network path can read and forge tokens and secrets. Never use this outside a lab; give the CA with ca_file instead.`;
+}
+
+type AttemptResult = { ok: true; answer: RawAnswer } | { ok: false; failure: NetworkFailure };
+
+interface NetworkFailure {
+  timeout: boolean;
+  aborted: boolean;
+  retryable: boolean;
+  reason: string;
+  cause?: unknown;
+}
+
+class TimeoutMarker extends Error {}
+
+async function send(p: Prepared, opts: HttpOptions): Promise<JsonResponse> {
+  const cfg = resolve(opts);
+  if (opts.insecureSkipTlsVerify === true && p.url.protocol === 'https:') {
+    const msg = insecureTlsWarning(p.safe);
+    if (opts.onWarning) opts.onWarning(msg);
+    else process.emitWarning(msg, { code: 'TOKENWARD_INSECURE_TLS' });
+  }
+  const tls: { ca?: string; insecureSkipTlsVerify?: boolean } = {};
+  if (opts.ca !== undefined) tls.ca = opts.ca;
+  if (opts.insecureSkipTlsVerify === true) tls.insecureSkipTlsVerify = true;
+  const ctx = { what: p.what, url: p.safe, maxBytes: cfg.maxBytes };
+  const maxAttempts = cfg.retries + 1;
+
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const result = await attemptOnce(p, cfg, tls, opts.signal);
+    const durationMs = Math.round(performance.now() - started);
+    report(opts, p, attempt, result, durationMs);
+
+    if (result.ok) {
+      const a = result.answer;
+      if (a.status >= 200 && a.status < 300) {
+        if (!p.expectJson)
+          return { url: p.safe, status: a.status, headers: a.headers, body: lenientJson(a.text) };
+        const body = parseSuccessBody(a, ctx);
+        return { url: p.safe, status: a.status, headers: a.headers, body };
+      }
+      const retryAfter = parseRetryAfter(a.headers['retry-after']);
+      const retryable = a.status === 429 || a.status >= 500;
+      if (!retryable || attempt >= maxAttempts) {
+        const extra: { attempts: number; retryAfter?: number } = { attempts: attempt };
+        if (retryAfter !== undefined) extra.retryAfter = retryAfter;
+        throw errorForStatus(a, ctx, extra);
+      }
+      const wait =
+        retryAfter !== undefined
+          ? Math.min(retryAfter * 1000, cfg.retryMaxMs)
+          : backoffMs(attempt, cfg.retryBaseMs, cfg.retryMaxMs);
+      await pause(wait, p, attempt, opts.signal);
+      continue;
+    }
+
+    const f = result.failure;
+    if (f.aborted) {
+      throw new NetworkError(p.safe, `request to ${p.what} ${p.safe} was aborted`, { attempts: attempt });
+    }
+    if (!f.retryable || attempt >= maxAttempts) {
+      const after = attempt > 1 ? ` after ${attempt} attempts` : '';
+      const message = f.timeout
+        ? `${p.what} ${p.safe} did not answer within ${cfg.timeoutMs} ms${after}; the server may be down or slow (raise timeout if it is just slow)`
+        : `could not reach ${p.what} ${p.safe}${after}: ${f.reason}`;
+      const options: { cause?: unknown; timeout: boolean; attempts: number } = {
+        timeout: f.timeout,
+        attempts: attempt,
+      };
+      if (f.cause !== undefined) options.cause = f.cause;
+      throw new NetworkError(p.safe, message, options);
+    }
+    await pause(backoffMs(attempt, cfg.retryBaseMs, cfg.retryMaxMs), p, attempt, opts.signal);
+  }
+}
+
+function lenientJson(text: string | undefined): unknown {
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function pause(ms: number, p: Prepared, attempt: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, signal);
+  } catch {
+    throw new NetworkError(p.safe, `request to ${p.what} ${p.safe} was aborted`, { attempts: attempt });
+  }
+}
+
+async function attemptOnce(
+  p: Prepared,
+  cfg: Resolved,
+  tls: { ca?: string; insecureSkipTlsVerify?: boolean },
+  outer?: AbortSignal,
+): Promise<AttemptResult> {
+  if (outer?.aborted)
+    return { ok: false, failure: { timeout: false, aborted: true, retryable: false, reason: 'aborted' } };
+  const undici = await loadUndici();
+  const dispatcher = await dispatcherFor(tls);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new TimeoutMarker('timeout')), cfg.timeoutMs);
+  const signal = outer ? AbortSignal.any([ac.signal, outer]) : ac.signal;
+  try {
+    const res = await undici.request(p.url, {
+      method: p.method,
+      headers: p.headers,
+      body: p.body ?? null,
+      dispatcher,
+      signal,
+    });
+    const headers = flattenHeaders(res.headers);
+    const declared = Number(headers['content-length']);
+    if (Number.isFinite(declared) && declared > cfg.maxBytes) {
+      res.body.destroy();
+      return { ok: true, answer: { status: res.statusCode, headers, bytes: 0 } };
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      bytes += buf.length;
+      if (bytes > cfg.maxBytes) {
+        res.body.destroy();
+        return { ok: true, answer: { status: res.statusCode, headers, bytes } };
+      }
+      chunks.push(buf);
+    }
+    return {
+      ok: true,
+      answer: { status: res.statusCode, headers, text: Buffer.concat(chunks).toString('utf8'), bytes },
+    };
+  } catch (e) {
+    if (ac.signal.aborted) {
+      return { ok: false, failure: { timeout: true, aborted: false, retryable: true, reason: 'timeout' } };
+    }
+    if (outer?.aborted) {
+      return { ok: false, failure: { timeout: false, aborted: true, retryable: false, reason: 'aborted' } };
+    }
+    return { ok: false, failure: classifyNetworkError(e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_ABORTED') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Turns a transport error into a precise, secret-free description and a retry decision. */
+export function classifyNetworkError(e: unknown): NetworkFailure {
+  const code = errorCode(e);
+  const base = { timeout: false, aborted: false, cause: e instanceof TokenwardError ? undefined : e };
+  if (
+    code !== undefined &&
+    (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))
+  ) {
+    const hint =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? 'the certificate does not name this host'
+        : code === 'CERT_HAS_EXPIRED'
+          ? 'the certificate has expired'
+          : code.startsWith('ERR_SSL')
+            ? 'the TLS handshake failed (is this an https:// port?)'
+            : 'the certificate is not trusted; give its CA with ca_file';
+    return { ...base, retryable: false, reason: `TLS error ${code}: ${hint}` };
+  }
+  switch (code) {
+    case 'ECONNREFUSED':
+      return {
+        ...base,
+        retryable: true,
+        reason: 'connection refused (ECONNREFUSED); is the server running?',
+      };
+    case 'ENOTFOUND':
+      return { ...base, retryable: false, reason: 'host not found (ENOTFOUND); check the URL' };
+    case 'EAI_AGAIN':
+      return { ...base, retryable: true, reason: 'DNS lookup failed (EAI_AGAIN)' };
+    case 'ECONNRESET':
+      return { ...base, retryable: true, reason: 'connection reset by the server (ECONNRESET)' };
+    case 'UND_ERR_SOCKET':
+      return { ...base, retryable: true, reason: 'the server closed the connection (UND_ERR_SOCKET)' };
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return { ...base, timeout: true, retryable: true, reason: `timeout (${code})` };
+    default:
+      return {
+        ...base,
+        retryable: true,
+        reason: code
+          ? `network error (${code})`
+          : `network error (${e instanceof Error ? e.name : 'unknown'})`,
+      };
+  }
+}
+
+function report(opts: HttpOptions, p: Prepared, attempt: number, r: AttemptResult, durationMs: number): void {
+  if (!opts.onExchange) return;
+  const x: HttpExchange = {
+    method: p.method,
+    url: p.safe,
+    attempt,
+    requestHeaders: redactHeaders(p.headers),
+    durationMs,
+  };
+  if (p.shownBody !== undefined) x.requestBody = p.shownBody;
+  if (r.ok) {
+    x.status = r.answer.status;
+    x.responseHeaders = redactHeaders(r.answer.headers);
+    if (r.answer.text !== undefined) {
+      const shown = redactBodyText(r.answer.text);
+      x.responseBody = shown.length > EXCHANGE_BODY_LIMIT ? `${shown.slice(0, EXCHANGE_BODY_LIMIT)}…` : shown;
+    } else x.responseBody = `(body larger than the cap; ${r.answer.bytes} bytes read)`;
+  } else x.error = r.failure.timeout ? 'timeout' : r.failure.reason;
+  try {
+    opts.onExchange(x);
+  } catch {
+    // a debug hook must never break a token request
+  }
+}

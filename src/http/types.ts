@@ -1,0 +1,68 @@
+/**
+ * Types of the HTTP layer shared by grants, client authentication, presets and discovery.
+ * @module
+ */
+
+/** One HTTP exchange as reported to a debug hook (`--verbose`). Every field is already redacted. */
+export interface HttpExchange {
+  method: string;
+  url: string;
+  attempt: number;
+  requestHeaders: Record<string, string>;
+  requestBody?: string;
+  status?: number;
+  responseHeaders?: Record<string, string>;
+  responseBody?: string;
+  durationMs: number;
+  error?: string;
+}
+
+/** Options for requests to token, discovery and revocation endpoints. */
+export interface HttpOptions {
+  /** Per-attempt timeout in ms. Default 10,000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt for network errors, 5xx and 429. Default 2. */
+  retries?: number;
+  /** Base of the exponential backoff in ms (full jitter). Default 200. */
+  retryBaseMs?: number;
+  /** Cap of one backoff wait, and of a honoured `Retry-After`, in ms. Default 10,000. */
+  retryMaxMs?: number;
+  /** Largest response body read, in bytes. Default 1 MiB. */
+  maxResponseBytes?: number;
+  /** PEM text of extra CA certificates to trust. */
+  ca?: string;
+  /** Turns TLS verification off. Warned about on every use; never the default. */
+  insecureSkipTlsVerify?: boolean;
+  /** `User-Agent` header. Default `tokenward/<version>`. */
+  userAgent?: string;
+  /** Called once per attempt with a redacted record of the exchange (for `--verbose`). */
+  onExchange?: (exchange: HttpExchange) => void;
+  /** Called with warnings (for example TLS verification off). */
+  onWarning?: (message: string) => void;
+  /** Aborts the request (all attempts and waits). Added by the core HTTP layer. */
+  signal?: AbortSignal;
+}
+
+/** A request to a token-like endpoint (POST). Give `form` or `json`. */
+export interface TokenEndpointRequest {
+  url: string;
+  /** Sent as `application/x-www-form-urlencoded`; undefined values are left out. */
+  form?: Record<string, string | undefined>;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Overrides the body's content type, e.g. `application/json; charset=utf-8`. */
+  contentType?: string;
+  /** Extra headers (e.g. `Authorization: Basic …`). */
+  headers?: Record<string, string>;
+  /** What the endpoint is, for messages. Default `token endpoint` (e.g. `revocation endpoint`). */
+  what?: string;
+}
+
+/** A successful JSON answer. */
+export interface JsonResponse {
+  url: string;
+  status: number;
+  headers: Record<string, string>;
+  /** The parsed JSON body. */
+  body: unknown;
+}

@@ -1,0 +1,128 @@
+/**
+ * The profile: everything needed to get tokens for one API identity. The same shape (snake_case keys) is
+ * read from the TOML config file and accepted by the library, so a profile written once works in both.
+ *
+ * String values that hold secrets may be references, resolved when the profile is opened:
+ * `env:NAME`, `file:/path` (trimmed), `cmd:some command` (its stdout, trimmed). A literal value is used as is.
+ * @module
+ */
+
+/** The built-in providers. `oauth2` is a plain OAuth 2.0 token endpoint; `oidc` discovers it from `issuer`. */
+export type ProviderName = 'oauth2' | 'oidc' | 'cylance' | 'msx' | 'acronis' | 'rdp';
+
+/** Client authentication methods (RFC 6749 §2.3, OpenID Connect Core §9). */
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'none';
+
+/** Primary grants of the generic providers. */
+export type GrantName = 'client_credentials' | 'password' | 'refresh_token';
+
+/** Store kinds. */
+export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
+
+/** A profile, as written in the config file or passed to the library. */
+export interface Profile {
+  /** Profile name (the TOML table name). */
+  name?: string;
+  /** Which provider builds the token client. Default `oauth2`, or `oidc` when only `issuer` is given. */
+  provider?: ProviderName;
+  /** Primary grant for `oauth2`/`oidc`. Default `client_credentials`, or `password` when `username` is set. */
+  grant?: GrantName;
+  /** Token endpoint URL. */
+  token_url?: string;
+  /** Issuer URL for OpenID Connect / RFC 8414 discovery, instead of `token_url`. */
+  issuer?: string;
+  /** Revocation endpoint (RFC 7009), when not discovered. */
+  revocation_url?: string;
+  client_id?: string;
+  /** Secret (may be a reference). */
+  client_secret?: string;
+  /** Default `client_secret_basic` when a secret is set, else `none`. */
+  auth_method?: ClientAuthMethod;
+  /** For `private_key_jwt`: a PEM (PKCS#8) or a JWK as JSON (may be a reference). */
+  private_key?: string;
+  /** JWS algorithm for JWT client authentication. Default `RS256` for keys, `HS256` for secrets. */
+  signing_alg?: string;
+  /** `kid` header for `private_key_jwt`. */
+  key_id?: string;
+  /** Resource owner for the password grant. */
+  username?: string;
+  /** Resource owner password (may be a reference). */
+  password?: string;
+  /** For `grant = "refresh_token"`: the refresh token to start from (may be a reference). */
+  refresh_token?: string;
+  /** Scopes: a space-separated string or a list. */
+  scope?: string | string[];
+  audience?: string;
+  resource?: string;
+  /** Extra form parameters sent with the primary grant. */
+  params?: Record<string, string>;
+
+  /** Where tokens are kept. Default `file`. */
+  store?: StoreKind;
+  /** Connection URL for `postgres`/`redis`. */
+  store_url?: string;
+  /** Directory for the `file` store (default: the platform cache dir, or `TOKENWARD_CACHE_DIR`). */
+  cache_dir?: string;
+  /** Key prefix (Redis) or table name (PostgreSQL). */
+  store_prefix?: string;
+  /** Fall back to memory, with a warning, when the shared store is unreachable. Default false. */
+  store_fallback_memory?: boolean;
+
+  /** Safety margin before expiry, seconds. Default 10. */
+  skew_seconds?: number;
+  /** Fraction of the lifetime after which to refresh in the background. Default 0.8. */
+  eager_refresh?: number;
+  /** Lifetime assumed when the server does not say, seconds. Default 300 (presets set their own). */
+  default_lifetime?: number;
+  /** Longest lifetime believed, seconds. Default 604800 (7 days). */
+  max_lifetime?: number;
+  /** Accepted token types besides Bearer. */
+  token_types?: string[];
+
+  /** Request timeout, seconds. Default 10. */
+  timeout?: number;
+  /** Retries for network errors, 5xx and 429. Default 2. */
+  retries?: number;
+  /** PEM file with CA certificates to trust for this profile. */
+  ca_file?: string;
+  /** Turns TLS verification off for this profile. Loudly warned about; never the default. */
+  insecure_skip_tls_verify?: boolean;
+
+  /** Origin(s) of the API this token is for: `authFetch` attaches it only to these. */
+  api_base_url?: string;
+  /** More origins allowed to receive the token. */
+  allowed_origins?: string[];
+
+  // ----- vendor presets -----
+  /** cylance: region suffix (`us`/`na`, `apne1`, `au`, `euc1`, `sae1`, `us-gov`). */
+  region?: string;
+  /** cylance: application id. */
+  app_id?: string;
+  /** cylance: application secret (may be a reference). */
+  app_secret?: string;
+  /** cylance: tenant id; msx: tenant to switch to. */
+  tenant_id?: string;
+  /** cylance: scopes for the `scp` claim. */
+  scopes?: string[];
+  /** cylance: how `scp` is sent: a JSON list (default) or one comma-separated string. */
+  scp_format?: 'list' | 'string';
+  /** cylance: auth-token lifetime, seconds (at most 1800). */
+  auth_token_lifetime?: number;
+  /** cylance: `iss` claim. Default `http://cylance.com`. */
+  issuer_claim?: string;
+  /** msx/rdp: base URL of the platform (token URL derived from it). */
+  base_url?: string;
+  /** acronis: data center URL. */
+  datacenter_url?: string;
+  /** acronis: `api2` (`/api/2/idp/token`, default) or `bc` (`/bc/idp/token`). */
+  token_path?: 'api2' | 'bc';
+  /** rdp: take exclusive sign-on control. Default true. */
+  take_exclusive_sign_on?: boolean;
+  /** rdp: send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
+  client_id_in_basic?: boolean;
+}

@@ -1,0 +1,43 @@
+/**
+ * The `oidc` provider: the generic OAuth 2.0 client with endpoints discovered from `issuer` (OpenID
+ * Connect discovery, RFC 8414 fallback). `token_url` and `revocation_url`, when set, win over discovery.
+ * @module
+ */
+
+import type { TokenClient } from '../client.js';
+import { discover } from '../discovery.js';
+import { ConfigError } from '../errors.js';
+import type { HttpOptions } from '../http/types.js';
+import { assertSecureUrl } from '../http/url.js';
+import type { Profile } from '../profile.js';
+import { createGenericClient } from './oauth2.js';
+
+/**
+ * Creates an `oidc` token client. Discovery happens on the first network call, not here, so building a
+ * client for a cached token costs no I/O.
+ *
+ * @throws ConfigError naming the missing or invalid key.
+ */
+export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+  if (typeof profile.issuer !== 'string' || profile.issuer === '') {
+    throw new ConfigError('is required for provider "oidc"', { key: 'issuer' });
+  }
+  const issuer = profile.issuer;
+  assertSecureUrl(issuer, 'issuer');
+  const tokenUrl = profile.token_url;
+  if (tokenUrl !== undefined) assertSecureUrl(tokenUrl, 'token_url');
+  const revocationUrl = profile.revocation_url;
+  return createGenericClient(profile, http, {
+    provider: 'oidc',
+    endpointIdentity: tokenUrl !== undefined ? { issuer, token_url: tokenUrl } : { issuer },
+    endpoints: async (h) => {
+      const doc = await discover(issuer, h);
+      const rev = revocationUrl ?? doc.revocation_endpoint;
+      const ep: { tokenUrl: string; revocationUrl?: string; assertionAudience?: string } = {
+        tokenUrl: tokenUrl ?? doc.token_endpoint,
+      };
+      if (rev !== undefined) ep.revocationUrl = assertSecureUrl(rev, 'revocation_endpoint').href;
+      return ep;
+    },
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * Redaction of secrets. Two layers: a registry of known secret values (every secret tokenward resolves or
+ * receives is registered), and patterns for things that look like credentials (Bearer/Basic values,
+ * JWTs, `password=`-style form fields). Both are applied to every error message and debug line.
+ * @module
+ */
+
+const known = new Set<string>();
+const MIN_SECRET_LENGTH = 4;
+let knownPattern: RegExp | undefined;
+
+/** The text shown in place of a secret. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * Registers a secret value so that it is redacted wherever it appears from now on. Values shorter than
+ * four characters are ignored (they would redact ordinary text).
+ */
+export function registerSecret(value: string | undefined | null): void {
+  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || known.has(value)) return;
+  known.add(value);
+  // Also register the encodings a secret commonly travels in.
+  for (const v of [encodeURIComponent(value), Buffer.from(value).toString('base64')]) {
+    if (v !== value && v.length >= MIN_SECRET_LENGTH) known.add(v);
+  }
+  knownPattern = undefined;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+const patterns: Array<[RegExp, string]> = [
+  // Authorization header values
+  [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
+  // JWT / JWS compact serialisations
+  [/\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  // form or JSON fields that carry secrets
+  [
+    /((?:client_secret|password|newPassword|refresh_token|access_token|id_token|assertion|client_assertion|auth_token|app_secret)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+    `$1${REDACTED}`,
+  ],
+];
+
+/** Replaces every registered secret and every credential-shaped substring in `text`. */
+export function redactText(text: string): string {
+  let out = text;
+  if (known.size > 0) {
+    knownPattern ??= new RegExp(
+      [...known]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join('|'),
+      'g',
+    );
+    out = out.replace(knownPattern, REDACTED);
+  }
+  for (const [re, rep] of patterns) out = out.replace(re, rep);
+  return out;
+}
+
+/** Shows the start of a token for humans (`eyJhbG…[9 chars hidden]`), never the whole of it. */
+export function maskToken(token: string, visible = 6): string {
+  if (token.length <= visible * 2) return REDACTED;
+  return `${token.slice(0, visible)}…[${token.length - visible} chars hidden]`;
+}
+
+/** For tests: forgets every registered secret. */
+export function clearRegisteredSecrets(): void {
+  known.clear();
+  knownPattern = undefined;
+}

@@ -1,0 +1,252 @@
+/**
+ * The Token model: what a token endpoint answered, normalised, with an absolute expiry.
+ * Pure functions only; no I/O.
+ * @module
+ */
+
+import { decodeJwt } from 'jose';
+import { InvalidTokenResponseError } from './errors.js';
+import { registerSecret } from './redact.js';
+
+/** Where a token's expiry came from. */
+export type ExpirySource = 'expires_in' | 'expires_on' | 'jwt_exp' | 'default';
+
+/** An access token and what came with it. Plain data: safe to serialise into an (encrypted) store. */
+export interface Token {
+  /** The access token itself. Secret. */
+  readonly accessToken: string;
+  /** The token type as the server sent it (`Bearer` when it sent none). */
+  readonly tokenType: string;
+  /** Absolute expiry, milliseconds since the epoch. */
+  readonly expiresAt: number;
+  /** When tokenward received the token, milliseconds since the epoch. */
+  readonly obtainedAt: number;
+  /** Where `expiresAt` came from. */
+  readonly expirySource: ExpirySource;
+  /** The refresh token, when the server sent one (or the previous one, kept when a refresh sent none). Secret. */
+  readonly refreshToken?: string;
+  /** Absolute expiry of the refresh token, when the server said (`refresh_expires_in`). */
+  readonly refreshExpiresAt?: number;
+  /** Granted scope, space-separated, when the server said. */
+  readonly scope?: string;
+  /** The OpenID Connect ID token, when the server sent one. Secret. */
+  readonly idToken?: string;
+  /** The whole JSON response. Never logged; secret fields inside it are secrets too. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** How to turn a token response into a {@link Token}. */
+export interface ParseTokenOptions {
+  /** The endpoint, for error messages. */
+  url: string;
+  /** The HTTP status, for error messages. Default 200. */
+  status?: number;
+  /** Current time in ms. Default `Date.now()`. */
+  now?: number;
+  /** Lifetime in seconds when the response has no `expires_in`, `expires_on` or JWT `exp`. Default 300. */
+  defaultLifetimeSeconds?: number;
+  /** Longest lifetime believed, in seconds; longer values are capped to it. Default 7 days. */
+  maxLifetimeSeconds?: number;
+  /** Token types accepted, compared case-insensitively. Default `['bearer']`. A missing type means Bearer. */
+  acceptedTokenTypes?: readonly string[];
+  /** The refresh token in use, kept when the response carries none (RFC 6749 §6). */
+  previousRefreshToken?: string;
+  /** The previous refresh token's expiry, kept with it. */
+  previousRefreshExpiresAt?: number;
+}
+
+/** Default lifetime for a token whose response does not say (seconds). */
+export const DEFAULT_LIFETIME_SECONDS = 300;
+/** Longest lifetime believed by default (seconds): seven days. */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
+
+const NUMERIC = /^\s*\d+(\.\d+)?\s*$/;
+
+/**
+ * Reads a numeric field sent as a number or a numeric string. Returns `undefined` when absent, and throws
+ * a precise {@link InvalidTokenResponseError} for anything else (negative, zero, NaN, non-numeric).
+ */
+export function readSeconds(
+  body: Record<string, unknown>,
+  field: string,
+  ctx: { url: string; status: number },
+): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'string' && NUMERIC.test(v)) n = Number(v);
+  else {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      ctx.status,
+      `token response field "${field}" must be a number of seconds (a number or a numeric string), got ${describe(v)}`,
+    );
+  }
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      ctx.status,
+      `token response field "${field}" must be a positive number of seconds, got ${String(n)}`,
+    );
+  }
+  return n;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
+  if (Array.isArray(v)) return 'an array';
+  return v === null ? 'null' : `a ${typeof v}`;
+}
+
+/**
+ * Validates a parsed JSON token response and normalises it into a {@link Token}.
+ *
+ * Expiry, in order: `expires_in` (relative seconds, number or numeric string), `expires_on` (absolute epoch
+ * seconds; values above 10^12 are taken as milliseconds), the access token's JWT `exp`, then
+ * `defaultLifetimeSeconds`. A lifetime longer than `maxLifetimeSeconds` is capped to it, so no token is
+ * ever fresh forever.
+ */
+export function parseTokenResponse(body: unknown, options: ParseTokenOptions): Token {
+  const status = options.status ?? 200;
+  const ctx = { url: options.url, status };
+  const now = options.now ?? Date.now();
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      status,
+      `token response must be a JSON object, got ${describe(body)}`,
+    );
+  }
+  const b = body as Record<string, unknown>;
+  const at = b['access_token'];
+  if (at === undefined) {
+    throw new InvalidTokenResponseError(ctx.url, status, 'token response has no "access_token"');
+  }
+  if (typeof at !== 'string' || at.trim() === '') {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      status,
+      `token response "access_token" must be a non-empty string, got ${typeof at === 'string' ? 'an empty string' : describe(at)}`,
+    );
+  }
+  registerSecret(at);
+  const accepted = (options.acceptedTokenTypes ?? ['bearer']).map((t) => t.toLowerCase());
+  const tt = b['token_type'];
+  let tokenType = 'Bearer';
+  if (tt !== undefined && tt !== null) {
+    if (typeof tt !== 'string' || !accepted.includes(tt.toLowerCase())) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "token_type" is ${typeof tt === 'string' ? JSON.stringify(tt) : describe(tt)}; expected ${accepted.join(' or ')} (set the profile's token_types to accept it)`,
+      );
+    }
+    tokenType = tt.toLowerCase() === 'bearer' ? 'Bearer' : tt;
+  }
+
+  const maxLifetimeMs = (options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS) * 1000;
+  let expiresAt: number;
+  let expirySource: ExpirySource;
+  const expiresIn = readSeconds(b, 'expires_in', ctx);
+  const expiresOn = expiresIn === undefined ? readSeconds(b, 'expires_on', ctx) : undefined;
+  if (expiresIn !== undefined) {
+    expiresAt = now + expiresIn * 1000;
+    expirySource = 'expires_in';
+  } else if (expiresOn !== undefined) {
+    expiresAt = expiresOn > 1e12 ? expiresOn : expiresOn * 1000;
+    expirySource = 'expires_on';
+    if (expiresAt <= now) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "expires_on" (${new Date(expiresAt).toISOString()}) is already in the past; check this machine's clock`,
+      );
+    }
+  } else {
+    const exp = jwtExp(at);
+    if (exp !== undefined && exp * 1000 > now) {
+      expiresAt = exp * 1000;
+      expirySource = 'jwt_exp';
+    } else {
+      const def = options.defaultLifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
+      if (!Number.isFinite(def) || def <= 0) {
+        throw new InvalidTokenResponseError(ctx.url, status, 'default lifetime must be a positive number');
+      }
+      expiresAt = now + def * 1000;
+      expirySource = 'default';
+    }
+  }
+  if (expiresAt - now > maxLifetimeMs) expiresAt = now + maxLifetimeMs;
+
+  const token: {
+    -readonly [K in keyof Token]: Token[K];
+  } = { accessToken: at, tokenType, expiresAt, obtainedAt: now, expirySource, raw: b };
+
+  const rt = b['refresh_token'];
+  if (rt !== undefined && rt !== null) {
+    if (typeof rt !== 'string' || rt === '') {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "refresh_token" must be a non-empty string, got ${describe(rt)}`,
+      );
+    }
+    registerSecret(rt);
+    token.refreshToken = rt;
+    const rin = readSeconds(b, 'refresh_expires_in', ctx);
+    if (rin !== undefined) token.refreshExpiresAt = now + rin * 1000;
+  } else if (options.previousRefreshToken !== undefined) {
+    token.refreshToken = options.previousRefreshToken;
+    if (options.previousRefreshExpiresAt !== undefined)
+      token.refreshExpiresAt = options.previousRefreshExpiresAt;
+  }
+  const scope = b['scope'];
+  if (typeof scope === 'string') token.scope = scope;
+  else if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) token.scope = scope.join(' ');
+  const idt = b['id_token'];
+  if (typeof idt === 'string' && idt !== '') {
+    registerSecret(idt);
+    token.idToken = idt;
+  }
+  return token;
+}
+
+/** The `exp` claim of a JWT access token, or undefined when the token is not a JWT or has none. */
+export function jwtExp(accessToken: string): number | undefined {
+  if (accessToken.split('.').length !== 3) return undefined;
+  try {
+    const { exp } = decodeJwt(accessToken);
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Freshness policy. */
+export interface FreshnessPolicy {
+  /** A token is not used within this many ms of its expiry. Default 10,000 (as the seeds do). */
+  skewMs: number;
+  /** Fraction of the lifetime after which a background refresh starts (0 < f <= 1; 1 disables). Default 0.8. */
+  eagerRefreshFraction: number;
+}
+
+/** The default {@link FreshnessPolicy}. */
+export const DEFAULT_FRESHNESS: FreshnessPolicy = { skewMs: 10_000, eagerRefreshFraction: 0.8 };
+
+/** True when the token may be used now and keeps at least `minTtlMs` of life beyond the safety margin. */
+export function isUsable(token: Token, now: number, skewMs: number, minTtlMs = 0): boolean {
+  return now + skewMs + minTtlMs < token.expiresAt;
+}
+
+/** True when the token is past its eager-refresh point (but may still be usable). */
+export function isPastEagerPoint(token: Token, now: number, fraction: number): boolean {
+  if (fraction >= 1) return false;
+  const lifetime = token.expiresAt - token.obtainedAt;
+  return now >= token.obtainedAt + lifetime * fraction;
+}
+
+/** True when the refresh token (if any) is known to have expired. */
+export function refreshTokenExpired(token: Token, now: number): boolean {
+  return token.refreshExpiresAt !== undefined && token.refreshExpiresAt <= now;
+}

@@ -1,0 +1,109 @@
+/**
+ * Real PostgreSQL and Redis for tests. `requireService(t, kind)` checks once per process that the server
+ * answers. Unreachable: under CI=true the test fails; elsewhere it is skipped with a clear message.
+ *
+ * URLs: TOKENWARD_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test, trust auth) and
+ * TOKENWARD_TEST_REDIS_URL (default redis://127.0.0.1:6379).
+ */
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export type ServiceKind = 'postgres' | 'redis';
+
+export const SERVICE_URLS: Record<ServiceKind, string> = {
+  postgres: process.env['TOKENWARD_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+  redis: process.env['TOKENWARD_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+};
+
+const NAMES: Record<ServiceKind, string> = { postgres: 'PostgreSQL', redis: 'Redis' };
+const probes = new Map<ServiceKind, Promise<string | undefined>>();
+
+async function probe(kind: ServiceKind): Promise<string | undefined> {
+  const url = SERVICE_URLS[kind];
+  try {
+    if (kind === 'postgres') {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.query('SELECT 1');
+      } finally {
+        await c.end().catch(() => {});
+      }
+    } else {
+      const r = new Redis(url, {
+        lazyConnect: true,
+        connectTimeout: 3000,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+      });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        await r.ping();
+      } finally {
+        r.disconnect();
+      }
+    }
+    return undefined;
+  } catch (err) {
+    const u = new URL(url);
+    return `${NAMES[kind]} not reachable at ${u.hostname}:${u.port || (kind === 'postgres' ? 5432 : 6379)}: ${
+      err instanceof Error ? err.message : String(err)
+    }`;
+  }
+}
+
+/**
+ * Returns the service's URL, or `undefined` after skipping the test when the service is unreachable
+ * (outside CI). Under CI=true an unreachable service throws, failing the test.
+ */
+export async function requireService(t: TestContext, kind: ServiceKind): Promise<string | undefined> {
+  let p = probes.get(kind);
+  if (p === undefined) {
+    p = probe(kind);
+    probes.set(kind, p);
+  }
+  const problem = await p;
+  if (problem === undefined) return SERVICE_URLS[kind];
+  if (process.env['CI'] === 'true') throw new Error(`${problem} (CI=true: the service is required)`);
+  t.skip(`${problem} — start it to run this test`);
+  return undefined;
+}
+
+/** A name unique to this test run, for Postgres tables (`tw_test_…`) and Redis prefixes. */
+export function uniqueName(base = 'tw_test'): string {
+  return `${base}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Drops a test table. */
+export async function dropTable(url: string, table: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    await c.query(`DROP TABLE IF EXISTS "${table}"`);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Deletes every Redis key under a prefix. */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
