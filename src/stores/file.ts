@@ -1,0 +1,467 @@
+/**
+ * The file store (the default): one encrypted file per key in a private directory, atomic writes, and a
+ * cross-process lock file with stale-lock recovery. Safe for one script, many cron jobs on one host, and
+ * (with a shared `TOKENWARD_CACHE_KEY`) a directory on a network file system that supports hard links.
+ *
+ * Layout of the directory (mode 0700):
+ * - `<key>.tok` — the envelope (see `envelope.ts`), mode 0600, replaced atomically: written to
+ *   `.<key>.tok.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over, and the
+ *   directory fsynced. A reader sees the old or the new file, never a mix.
+ * - `<key>.lock` — JSON `{pid, host, createdAt, ttlMs, nonce}`, created atomically with a hard link
+ *   (so it is never seen empty). It is stale when older than its `ttlMs`, or when its pid is dead on
+ *   this host; a stale lock is broken by renaming it aside and checking that the renamed file is the one
+ *   judged stale (else it is put back), so two breakers cannot both win.
+ * - `<key>.tok.bad-<time>-<random>` — an unreadable file (corrupt, another key, unknown format) moved
+ *   aside before a new token is written in its place, so nothing is silently overwritten with less.
+ *   At most three are kept per key.
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
+import envPaths from 'env-paths';
+import { LockTimeoutError, StoreError } from '../errors.js';
+import { decodeEntry, encodeEntry } from './envelope.js';
+import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
+
+/** Options of {@link FileStore}. */
+export interface FileStoreOptions {
+  /** The directory. Default: `TOKENWARD_CACHE_DIR`, else `tokens` in the platform's cache dir. */
+  dir?: string;
+  /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
+  key?: Buffer;
+  /** Receives non-fatal problems (corrupt file, wrong key, loose permissions…). Default: `process.emitWarning`. */
+  onWarning?: StoreWarningHandler;
+  /** Environment for `TOKENWARD_CACHE_DIR`, `TOKENWARD_CACHE_KEY`, `TOKENWARD_CONFIG_DIR`. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The default directory of the file store: `TOKENWARD_CACHE_DIR`, else `<platform cache dir>/tokens`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env['TOKENWARD_CACHE_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return join(envPaths('tokenward', { suffix: '' }).cache, 'tokens');
+}
+
+const TOKEN_SUFFIX = '.tok';
+const LOCK_SUFFIX = '.lock';
+const MAX_BAD_FILES = 3;
+/** Temporary files older than this are leftovers of a killed writer and are removed. */
+const TEMP_MAX_AGE_MS = 10 * 60_000;
+const POSIX = process.platform !== 'win32';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  createdAt: number;
+  ttlMs: number;
+  nonce: string;
+}
+
+type LockState = { kind: 'gone' } | { kind: 'held' } | { kind: 'stale'; content: string; why: string };
+
+/** A {@link TokenStore} over a private directory. See the module documentation for the layout. */
+export class FileStore implements TokenStore {
+  readonly kind = 'file';
+  readonly shared = true;
+  /** The directory holding the files. */
+  readonly dir: string;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #warn: StoreWarningHandler;
+  readonly #host = hostname();
+  #key: Promise<CacheEncryptionKey> | undefined;
+  #dirReady: Promise<void> | undefined;
+
+  constructor(options: FileStoreOptions = {}) {
+    this.#env = options.env ?? process.env;
+    this.dir = options.dir ?? defaultCacheDir(this.#env);
+    this.#warn = safeWarn(options.onWarning);
+    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+  }
+
+  /** Resolves the encryption key and creates/checks the directory. Optional: every operation does it lazily. */
+  async open(): Promise<void> {
+    await this.#encKey();
+    await this.#ensureDir();
+  }
+
+  /** The path of the file that holds `key`. */
+  pathOf(key: string): string {
+    return join(this.dir, `${key}${TOKEN_SUFFIX}`);
+  }
+
+  #encKey(): Promise<CacheEncryptionKey> {
+    if (this.#key === undefined) {
+      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
+      this.#key = p;
+      p.catch(() => {
+        if (this.#key === p) this.#key = undefined;
+      });
+    }
+    return this.#key;
+  }
+
+  #ensureDir(): Promise<void> {
+    if (this.#dirReady === undefined) {
+      const p = this.#makeDir();
+      this.#dirReady = p;
+      p.catch(() => {
+        if (this.#dirReady === p) this.#dirReady = undefined;
+      });
+    }
+    return this.#dirReady;
+  }
+
+  async #makeDir(): Promise<void> {
+    let st: Stats;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      st = await stat(this.dir);
+    } catch (err) {
+      throw new StoreError(
+        'file',
+        `cannot create the cache directory ${this.dir} (${errnoCode(err) ?? 'error'})`,
+        {
+          target: this.dir,
+          cause: err,
+        },
+      );
+    }
+    if (!st.isDirectory()) {
+      throw new StoreError('file', `the cache path ${this.dir} is not a directory`, { target: this.dir });
+    }
+    if (POSIX && (st.mode & 0o077) !== 0) {
+      const was = (st.mode & 0o777).toString(8);
+      try {
+        await chmod(this.dir, 0o700);
+        this.#warn(
+          `the cache directory ${this.dir} was accessible to other users (mode ${was}); changed it to 700`,
+        );
+      } catch {
+        this.#warn(
+          `the cache directory ${this.dir} is accessible to other users (mode ${was}) and could not be changed; tokens are encrypted, but use a private directory`,
+        );
+      }
+    }
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    assertSafeKey('file', key);
+    const path = this.pathOf(key);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      this.#warn(`cannot read the cached token ${path} (${code ?? 'error'}); treated as a miss`);
+      return undefined;
+    }
+    let k: CacheEncryptionKey;
+    try {
+      k = await this.#encKey();
+    } catch (err) {
+      this.#warn(
+        `${err instanceof Error ? err.message : String(err)}; the cached token is treated as a miss`,
+      );
+      return undefined;
+    }
+    const r = decodeEntry(bytes, key, k);
+    if (!r.ok) {
+      this.#warn(
+        `the cached token ${path} is unusable: ${r.message}; treated as a miss (it is moved aside, not overwritten, when a new token is written)`,
+      );
+      return undefined;
+    }
+    return r.entry;
+  }
+
+  async set(entry: StoredEntry): Promise<void> {
+    assertSafeKey('file', entry.key);
+    const path = this.pathOf(entry.key);
+    const k = await this.#encKey();
+    await this.#ensureDir();
+    const bytes = encodeEntry(entry, k);
+    await this.#setAsideIfBad(path, entry.key, k);
+    await this.#atomicWrite(path, bytes);
+  }
+
+  async #atomicWrite(path: string, bytes: Buffer): Promise<void> {
+    const tmp = join(this.dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw new StoreError('file', `cannot write the cached token ${path} (${errnoCode(err) ?? 'error'})`, {
+        target: path,
+        cause: err,
+      });
+    }
+    await this.#syncDir();
+  }
+
+  async #syncDir(): Promise<void> {
+    if (!POSIX) return;
+    try {
+      const dh = await open(this.dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch {
+      // Some file systems cannot fsync a directory; the rename is still atomic.
+    }
+  }
+
+  /** Moves an existing file that cannot be decoded out of the way, so a write never destroys it silently. */
+  async #setAsideIfBad(path: string, key: string, k: CacheEncryptionKey): Promise<void> {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+    }
+    if (bytes !== undefined && decodeEntry(bytes, key, k).ok) return;
+    const aside = `${path}.bad-${Date.now()}-${randomBytes(3).toString('hex')}`;
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw new StoreError(
+        'file',
+        `cannot move the unusable file ${path} aside (${errnoCode(err) ?? 'error'})`,
+        {
+          target: path,
+          cause: err,
+        },
+      );
+    }
+    // A concurrent writer may have replaced the bad file with a good one just before our rename.
+    const moved = await readFile(aside).catch(() => undefined);
+    if (moved !== undefined && decodeEntry(moved, key, k).ok) {
+      await link(aside, path).catch(() => {});
+      await unlink(aside).catch(() => {});
+      return;
+    }
+    this.#warn(`the unusable cached token ${path} was kept as ${aside} before a new token replaced it`);
+    await this.#pruneBadFiles(key);
+  }
+
+  async #pruneBadFiles(key: string): Promise<void> {
+    const prefix = `${key}${TOKEN_SUFFIX}.bad-`;
+    const names = (await readdir(this.dir).catch(() => [] as string[]))
+      .filter((n) => n.startsWith(prefix))
+      .sort();
+    for (const n of names.slice(0, Math.max(0, names.length - MAX_BAD_FILES))) {
+      await unlink(join(this.dir, n)).catch(() => {});
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey('file', key);
+    const path = this.pathOf(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw new StoreError('file', `cannot delete the cached token ${path} (${errnoCode(err) ?? 'error'})`, {
+        target: path,
+        cause: err,
+      });
+    }
+    await this.#syncDir();
+  }
+
+  async list(): Promise<StoredEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw new StoreError(
+        'file',
+        `cannot list the cache directory ${this.dir} (${errnoCode(err) ?? 'error'})`,
+        {
+          target: this.dir,
+          cause: err,
+        },
+      );
+    }
+    const out: StoredEntry[] = [];
+    const now = Date.now();
+    for (const n of names.sort()) {
+      if (n.endsWith(TOKEN_SUFFIX) && !n.startsWith('.')) {
+        const e = await this.get(n.slice(0, -TOKEN_SUFFIX.length)).catch(() => undefined);
+        if (e !== undefined) out.push(e);
+      } else if (n.startsWith('.') && n.endsWith('.tmp')) {
+        const p = join(this.dir, n);
+        const st = await stat(p).catch(() => undefined);
+        if (st !== undefined && now - st.mtimeMs > TEMP_MAX_AGE_MS) await unlink(p).catch(() => {});
+      }
+    }
+    return out;
+  }
+
+  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+    assertSafeKey('file', key);
+    await this.#ensureDir();
+    const lockPath = join(this.dir, `${key}${LOCK_SUFFIX}`);
+    const nonce = randomBytes(16).toString('hex');
+    const started = Date.now();
+    for (let attempt = 0; ; ) {
+      const info: LockInfo = {
+        pid: process.pid,
+        host: this.#host,
+        createdAt: Date.now(),
+        ttlMs: options.ttlMs,
+        nonce,
+      };
+      if (await this.#tryCreate(lockPath, info)) return this.#handle(lockPath, nonce);
+      const state = await this.#inspect(lockPath, options.ttlMs);
+      if (state.kind === 'gone') continue;
+      if (state.kind === 'stale') {
+        await this.#breakStale(lockPath, state.content, state.why);
+        continue;
+      }
+      const remaining = options.timeoutMs - (Date.now() - started);
+      if (remaining <= 0) {
+        throw new LockTimeoutError(
+          'file',
+          options.timeoutMs,
+          `could not take the file lock ${lockPath} within ${options.timeoutMs} ms (another process holds it)`,
+        );
+      }
+      await sleep(backoffDelay(attempt++, remaining));
+    }
+  }
+
+  async #tryCreate(lockPath: string, info: LockInfo): Promise<boolean> {
+    const tmp = join(this.dir, `.${basename(lockPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify(info));
+      } finally {
+        await fh.close();
+      }
+      await link(tmp, lockPath);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw new StoreError('file', `cannot create the lock file ${lockPath} (${errnoCode(err) ?? 'error'})`, {
+        target: lockPath,
+        cause: err,
+      });
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  async #inspect(lockPath: string, ttlMs: number): Promise<LockState> {
+    let content: string;
+    let st: Stats;
+    try {
+      st = await stat(lockPath);
+      content = await readFile(lockPath, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return { kind: 'gone' };
+      throw new StoreError('file', `cannot read the lock file ${lockPath} (${errnoCode(err) ?? 'error'})`, {
+        target: lockPath,
+        cause: err,
+      });
+    }
+    const now = Date.now();
+    let info: Partial<LockInfo> | undefined;
+    try {
+      const parsed = JSON.parse(content) as unknown;
+      if (typeof parsed === 'object' && parsed !== null) info = parsed as Partial<LockInfo>;
+    } catch {
+      info = undefined;
+    }
+    if (info === undefined || typeof info.createdAt !== 'number') {
+      return now - st.mtimeMs > ttlMs
+        ? { kind: 'stale', content, why: 'unreadable and old' }
+        : { kind: 'held' };
+    }
+    const ttl = typeof info.ttlMs === 'number' && info.ttlMs > 0 ? info.ttlMs : ttlMs;
+    if (now - info.createdAt > ttl) {
+      return {
+        kind: 'stale',
+        content,
+        why: `held by pid ${info.pid} on ${info.host} for more than ${ttl} ms`,
+      };
+    }
+    if (info.host === this.#host && typeof info.pid === 'number' && !pidAlive(info.pid)) {
+      return { kind: 'stale', content, why: `its holder, pid ${info.pid} on this host, is gone` };
+    }
+    return { kind: 'held' };
+  }
+
+  async #breakStale(lockPath: string, content: string, why: string): Promise<void> {
+    const aside = `${lockPath}.stale-${randomBytes(6).toString('hex')}`;
+    try {
+      await rename(lockPath, aside);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return; // someone else broke it
+      throw new StoreError('file', `cannot break the stale lock ${lockPath} (${errnoCode(err) ?? 'error'})`, {
+        target: lockPath,
+        cause: err,
+      });
+    }
+    const moved = await readFile(aside, 'utf8').catch(() => undefined);
+    if (moved !== undefined && moved !== content) {
+      // We moved a fresh lock that another process took after the stale one was broken: put it back.
+      await link(aside, lockPath).catch(() => {});
+    } else {
+      this.#warn(`broke a stale lock ${lockPath}: ${why}`);
+    }
+    await unlink(aside).catch(() => {});
+  }
+
+  #handle(lockPath: string, nonce: string): StoreLock {
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          const content = await readFile(lockPath, 'utf8');
+          const info = JSON.parse(content) as Partial<LockInfo>;
+          if (info.nonce === nonce) await unlink(lockPath);
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT') {
+            this.#warn(
+              `could not release the lock ${lockPath} (${errnoCode(err) ?? 'error'}); it expires by itself`,
+            );
+          }
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** True when a process with this pid exists (on this host). */
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Key material for encrypting cached tokens at rest (AES-256-GCM, 32-byte keys).
+ *
+ * Where the key comes from, first match wins:
+ * 1. `TOKENWARD_CACHE_KEY`: 64 hex digits or base64/base64url of exactly 32 bytes is used as the key
+ *    itself; any other non-empty value is a passphrase, stretched with scrypt (N=2^15, r=8, p=1, fixed
+ *    salt `tokenward-cache-key-v1`). A random key avoids the stretching cost (~0.1 s per process).
+ * 2. A key file, `cache.key` under the config directory (`TOKENWARD_CONFIG_DIR`, else the platform's
+ *    config dir, `~/.config/tokenward` on Linux), holding the key in base64. It is created on first use
+ *    with mode 0600; two processes racing to create it end up with the same key (the file is written
+ *    under a temporary name and hard-linked into place, which fails if it already exists).
+ *
+ * The OS keyring is not used (no maintained, dependency-free binding); a key can be fed from one through
+ * `TOKENWARD_CACHE_KEY`. Every process sharing a store (one host or a fleet) must use the same key.
+ * @module
+ */
+
+import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import envPaths from 'env-paths';
+import { StoreError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+
+/** Length of an encryption key in bytes (AES-256). */
+export const KEY_LENGTH = 32;
+
+/** The key file's name inside the config directory. */
+export const KEY_FILE_NAME = 'cache.key';
+
+/** Where a key came from. */
+export type CacheKeySource = 'env' | 'env-passphrase' | 'file' | 'option';
+
+/** A resolved encryption key. */
+export interface CacheEncryptionKey {
+  /** The 32 key bytes. Secret. */
+  readonly key: Buffer;
+  /** Where it came from. */
+  readonly source: CacheKeySource;
+  /** The key file, when `source` is `file`. */
+  readonly path?: string;
+  /** A short, non-secret fingerprint (8 hex digits) to tell keys apart in messages. */
+  readonly id: string;
+}
+
+/** Options of {@link resolveCacheKey}. */
+export interface ResolveKeyOptions {
+  /** Environment to read `TOKENWARD_CACHE_KEY` and `TOKENWARD_CONFIG_DIR` from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** The directory of the key file. Default: `TOKENWARD_CONFIG_DIR`, else the platform's config dir. */
+  configDir?: string;
+  /** Receives non-fatal problems (a key file readable by others). */
+  onWarning?: (message: string) => void;
+}
+
+const SCRYPT_SALT = 'tokenward-cache-key-v1';
+const memo = new Map<string, Promise<CacheEncryptionKey>>();
+
+/** The non-secret fingerprint of a key: the first 8 hex digits of SHA-256 over a label and the key. */
+export function keyId(key: Buffer): string {
+  return createHash('sha256').update('tokenward key id\0').update(key).digest('hex').slice(0, 8);
+}
+
+/** The directory that holds the key file by default. */
+export function defaultKeyDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env['TOKENWARD_CONFIG_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return envPaths('tokenward', { suffix: '' }).config;
+}
+
+/**
+ * Decodes `TOKENWARD_CACHE_KEY`-style text into raw key bytes: 64 hex digits, or base64/base64url of
+ * exactly 32 bytes. Returns `undefined` for anything else (which is then treated as a passphrase).
+ */
+export function decodeRawKey(text: string): Buffer | undefined {
+  const s = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(s)) return Buffer.from(s, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(s)) {
+    const b = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (b.length === KEY_LENGTH) return b;
+  }
+  return undefined;
+}
+
+function fromPassphrase(passphrase: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      passphrase,
+      SCRYPT_SALT,
+      KEY_LENGTH,
+      { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}
+
+function made(key: Buffer, source: CacheKeySource, path?: string): CacheEncryptionKey {
+  const k: CacheEncryptionKey = { key, source, id: keyId(key) };
+  return path === undefined ? k : { ...k, path };
+}
+
+/** Wraps 32 caller-supplied bytes as a key (for the stores' `key` option). */
+export function keyFromBytes(key: Buffer): CacheEncryptionKey {
+  if (key.length !== KEY_LENGTH) {
+    throw new StoreError('file', `the cache encryption key must be ${KEY_LENGTH} bytes, got ${key.length}`);
+  }
+  return made(Buffer.from(key), 'option');
+}
+
+/**
+ * Resolves the cache encryption key (see the module documentation for the order). The result is
+ * memoised per process and source, so the key file is read and a passphrase stretched once.
+ * @throws {StoreError} when the key file can be neither read nor created.
+ */
+export function resolveCacheKey(options: ResolveKeyOptions = {}): Promise<CacheEncryptionKey> {
+  const env = options.env ?? process.env;
+  const fromEnv = env['TOKENWARD_CACHE_KEY'];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    registerSecret(fromEnv);
+    registerSecret(fromEnv.trim());
+    const memoKey = `env\0${fromEnv}`;
+    let p = memo.get(memoKey);
+    if (p === undefined) {
+      const raw = decodeRawKey(fromEnv);
+      p =
+        raw !== undefined
+          ? Promise.resolve(made(raw, 'env'))
+          : fromPassphrase(fromEnv).then((k) => made(k, 'env-passphrase'));
+      p.catch(() => memo.delete(memoKey));
+      memo.set(memoKey, p);
+    }
+    return p;
+  }
+  const dir = options.configDir ?? defaultKeyDir(env);
+  const path = join(dir, KEY_FILE_NAME);
+  const memoKey = `file\0${path}`;
+  let p = memo.get(memoKey);
+  if (p === undefined) {
+    p = loadOrCreateKeyFile(dir, path, options.onWarning);
+    p.catch(() => memo.delete(memoKey));
+    memo.set(memoKey, p);
+  }
+  return p;
+}
+
+async function readKeyFile(path: string, onWarning?: (m: string) => void): Promise<CacheEncryptionKey> {
+  const text = await readFile(path, 'utf8');
+  const key = decodeRawKey(text);
+  if (key === undefined) {
+    throw new StoreError(
+      'file',
+      `the key file ${path} does not hold a 32-byte key (base64 or hex); restore it, or delete it to start a new cache (cached tokens are then lost)`,
+      { target: path },
+    );
+  }
+  try {
+    const st = await stat(path);
+    if ((st.mode & 0o077) !== 0) {
+      onWarning?.(
+        `the key file ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`,
+      );
+    }
+  } catch {
+    // The key was read; a failing stat is not worth failing for.
+  }
+  return made(key, 'file', path);
+}
+
+async function loadOrCreateKeyFile(
+  dir: string,
+  path: string,
+  onWarning?: (m: string) => void,
+): Promise<CacheEncryptionKey> {
+  try {
+    return await readKeyFile(path, onWarning);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapKeyError(err, path);
+  }
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const key = randomBytes(KEY_LENGTH);
+    const tmp = join(dir, `.${KEY_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${key.toString('base64')}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await chmod(tmp, 0o600);
+      // link() fails with EEXIST when another process created the key first: then its key wins.
+      await link(tmp, path);
+      return made(key, 'file', path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await readKeyFile(path, onWarning);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+        // No hard links here (some network or FAT file systems): exclusive create, then read back.
+        return await createExclusive(path, key, onWarning);
+      }
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  } catch (err) {
+    throw wrapKeyError(err, path);
+  }
+}
+
+async function createExclusive(
+  path: string,
+  key: Buffer,
+  onWarning?: (m: string) => void,
+): Promise<CacheEncryptionKey> {
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${key.toString('base64')}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return made(key, 'file', path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  // Another process is writing it: wait briefly for the content.
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await readKeyFile(path, onWarning);
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return readKeyFile(path, onWarning);
+}
+
+function wrapKeyError(err: unknown, path: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  return new StoreError(
+    'file',
+    `cannot read or create the cache key file ${path}${code ? ` (${code})` : ''}; set TOKENWARD_CACHE_KEY or TOKENWARD_CONFIG_DIR`,
+    { target: path, cause: err },
+  );
+}
+
+/** For tests: forgets memoised keys. */
+export function clearKeyCache(): void {
+  memo.clear();
+}

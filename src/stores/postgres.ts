@@ -1,0 +1,397 @@
+/**
+ * The PostgreSQL store: one row per key in one table, upserted; single flight across a fleet with a
+ * session-level advisory lock. Values are the same encrypted envelope as the file store.
+ *
+ * Table (created with `CREATE TABLE IF NOT EXISTS` on first use, under a transaction-level advisory lock
+ * so that many processes starting together do not trip over each other; see {@link postgresMigrationSql}
+ * to create it yourself and pass `createTable: false`):
+ * ```sql
+ * CREATE TABLE IF NOT EXISTS tokenward_tokens (
+ *   key        text PRIMARY KEY,
+ *   value      bytea NOT NULL,
+ *   expires_at timestamptz,
+ *   updated_at timestamptz NOT NULL DEFAULT now()
+ * );
+ * ```
+ * `expires_at` is when the row stops being useful (the refresh token's expiry, or the access token's
+ * plus a retention); {@link PostgresStore.prune} deletes rows past it.
+ *
+ * Locking: `pg_advisory_lock(k)` on a dedicated connection, where `k` is a 64-bit hash of table and
+ * key, waited for with `lock_timeout` (the server wakes the waiter the moment the lock is free). While
+ * holding it the session has `idle_session_timeout` = the lock's TTL (PostgreSQL 14+), so a holder that
+ * dies or hangs loses its session — and the lock — after at most the TTL; a holder that crashes loses it
+ * at once, when its connection closes.
+ * @module
+ */
+
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { LockTimeoutError, StoreError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
+import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import { assertSafeKey, errnoCode, type StoreWarningHandler, safeWarn } from './util.js';
+
+/** The default table name. */
+export const DEFAULT_PG_TABLE = 'tokenward_tokens';
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Connection URL, e.g. `postgres://user@db.internal:5432/app`. A password in it is never shown. */
+  url: string;
+  /** Table name, optionally schema-qualified (`schema.table`). Default `tokenward_tokens`. */
+  table?: string;
+  /** Create the table when missing. Default true. */
+  createTable?: boolean;
+  /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
+  key?: Buffer;
+  /** How long a connection attempt may take, ms. Default 5,000. */
+  connectTimeoutMs?: number;
+  /** Rows holding a refresh token with no known expiry are kept this long after the access token's expiry, ms. Default 7 days. */
+  refreshRetentionMs?: number;
+  /** Most pooled connections (lock connections are separate). Default 4. */
+  poolSize?: number;
+  /** Receives non-fatal problems. Default: `process.emitWarning`. */
+  onWarning?: StoreWarningHandler;
+  /** Environment for `TOKENWARD_CACHE_KEY` / `TOKENWARD_CONFIG_DIR`. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const DAY_MS = 24 * 3600_000;
+
+/** Quotes a (possibly schema-qualified) table name, or throws a StoreError if it is not a plain identifier. */
+export function quoteTable(table: string): string {
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
+    throw new StoreError(
+      'postgres',
+      `invalid table name ${JSON.stringify(table)}: use letters, digits and _ (optionally schema.table)`,
+    );
+  }
+  return parts.map((p) => `"${p}"`).join('.');
+}
+
+/** The SQL that creates the store's table (for a migration run by hand). */
+export function postgresMigrationSql(table: string = DEFAULT_PG_TABLE): string {
+  const q = quoteTable(table);
+  return `CREATE TABLE IF NOT EXISTS ${q} (\n  key        text PRIMARY KEY,\n  value      bytea NOT NULL,\n  expires_at timestamptz,\n  updated_at timestamptz NOT NULL DEFAULT now()\n);`;
+}
+
+/**
+ * A connection URL for messages: `host:port/database` with the user, and never the password.
+ * The password, if any, is registered as a secret.
+ */
+export function describePgUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') {
+      registerSecret(u.password);
+      registerSecret(decodeURIComponent(u.password));
+    }
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    const db = u.pathname.replace(/^\//, '') || '(default database)';
+    return `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${host}:${u.port || '5432'}/${db}`;
+  } catch {
+    return '(unparseable PostgreSQL URL)';
+  }
+}
+
+function reason(err: unknown, connectTimeoutMs: number): string {
+  const code = errnoCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ETIMEDOUT' || /timeout/i.test(msg)) return `no answer within ${connectTimeoutMs} ms`;
+  if (code === 'ECONNRESET') return 'connection reset';
+  if (code === '28P01' || code === '28000') return `authentication failed (${msg})`;
+  if (code === '3D000') return `database does not exist (${msg})`;
+  return code !== undefined ? `${msg} (${code})` : msg;
+}
+
+/** A 64-bit advisory lock id for a string, as a decimal string (pg takes bigint as text). */
+function lockId(s: string): string {
+  return createHash('sha256').update(s).digest().readBigInt64BE(0).toString();
+}
+
+/** A {@link TokenStore} in a PostgreSQL table. See the module documentation. */
+export class PostgresStore implements TokenStore {
+  readonly kind = 'postgres';
+  readonly shared = true;
+  /** Where the store lives, for messages: `user@host:port/db`. No password. */
+  readonly target: string;
+  /** The table name as given. */
+  readonly table: string;
+  readonly #q: string;
+  readonly #url: string;
+  readonly #pool: pg.Pool;
+  readonly #connectTimeoutMs: number;
+  readonly #createTable: boolean;
+  readonly #refreshRetentionMs: number;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #warn: StoreWarningHandler;
+  #key: Promise<CacheEncryptionKey> | undefined;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.#url = options.url;
+    this.target = describePgUrl(options.url);
+    this.table = options.table ?? DEFAULT_PG_TABLE;
+    this.#q = quoteTable(this.table);
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.#createTable = options.createTable ?? true;
+    this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
+    this.#env = options.env ?? process.env;
+    this.#warn = safeWarn(options.onWarning);
+    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+    this.#pool = new pg.Pool({
+      connectionString: options.url,
+      connectionTimeoutMillis: this.#connectTimeoutMs,
+      max: options.poolSize ?? 4,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+      keepAlive: true,
+    });
+    // An idle pooled connection that breaks emits 'error'; without a listener that would crash the process.
+    this.#pool.on('error', (err) =>
+      this.#warn(`PostgreSQL connection to ${this.target} lost: ${reason(err, 0)}`),
+    );
+  }
+
+  #fail(what: string, err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    return new StoreError(
+      'postgres',
+      `PostgreSQL at ${this.target}: ${what}: ${reason(err, this.#connectTimeoutMs)}`,
+      {
+        target: this.target,
+        cause: err,
+      },
+    );
+  }
+
+  #encKey(): Promise<CacheEncryptionKey> {
+    if (this.#key === undefined) {
+      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
+      this.#key = p;
+      p.catch(() => {
+        if (this.#key === p) this.#key = undefined;
+      });
+    }
+    return this.#key;
+  }
+
+  /**
+   * Connects, creates the table if needed and resolves the encryption key. Every operation does this
+   * lazily; call it to fail fast (`createStore` does).
+   * @throws {StoreError} naming the server and the reason when it is unreachable.
+   */
+  connect(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new StoreError('postgres', 'the store is closed', { target: this.target }));
+    if (this.#ready === undefined) {
+      const p = this.#init();
+      this.#ready = p;
+      p.catch(() => {
+        if (this.#ready === p) this.#ready = undefined;
+      });
+    }
+    return this.#ready;
+  }
+
+  async #init(): Promise<void> {
+    await this.#encKey();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw this.#fail('cannot connect', err);
+    }
+    try {
+      if (this.#createTable) {
+        await client.query('BEGIN');
+        try {
+          await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [
+            lockId(`tokenward:ddl:${this.table}`),
+          ]);
+          await client.query(postgresMigrationSql(this.table));
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      } else {
+        await client.query(`SELECT 1 FROM ${this.#q} LIMIT 0`);
+      }
+    } catch (err) {
+      throw this.#fail(
+        this.#createTable ? `cannot create table ${this.table}` : `cannot use table ${this.table}`,
+        err,
+      );
+    } finally {
+      client.release();
+    }
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    assertSafeKey('postgres', key);
+    await this.connect();
+    let rows: Array<{ value: Buffer }>;
+    try {
+      rows = (await this.#pool.query<{ value: Buffer }>(`SELECT value FROM ${this.#q} WHERE key = $1`, [key]))
+        .rows;
+    } catch (err) {
+      throw this.#fail('read failed', err);
+    }
+    const row = rows[0];
+    return row === undefined ? undefined : this.#decode(key, row.value);
+  }
+
+  async #decode(key: string, value: Buffer): Promise<StoredEntry | undefined> {
+    const r = decodeEntry(value, key, await this.#encKey());
+    if (r.ok) return r.entry;
+    this.#warn(
+      `the cached token ${key} in ${this.target} table ${this.table} is unusable: ${r.message}; treated as a miss`,
+    );
+    return undefined;
+  }
+
+  async set(entry: StoredEntry): Promise<void> {
+    assertSafeKey('postgres', entry.key);
+    await this.connect();
+    const bytes = encodeEntry(entry, await this.#encKey());
+    const until = entryKeepUntil(entry, {
+      now: Date.now(),
+      refreshRetentionMs: this.#refreshRetentionMs,
+      errorRetentionMs: DAY_MS,
+    });
+    try {
+      await this.#pool.query(
+        `INSERT INTO ${this.#q} (key, value, expires_at, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, updated_at = now()`,
+        [entry.key, bytes, until > 0 ? new Date(until) : null],
+      );
+    } catch (err) {
+      throw this.#fail('write failed', err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey('postgres', key);
+    await this.connect();
+    try {
+      await this.#pool.query(`DELETE FROM ${this.#q} WHERE key = $1`, [key]);
+    } catch (err) {
+      throw this.#fail('delete failed', err);
+    }
+  }
+
+  async list(): Promise<StoredEntry[]> {
+    await this.connect();
+    let rows: Array<{ key: string; value: Buffer }>;
+    try {
+      rows = (
+        await this.#pool.query<{ key: string; value: Buffer }>(
+          `SELECT key, value FROM ${this.#q} ORDER BY key`,
+        )
+      ).rows;
+    } catch (err) {
+      throw this.#fail('list failed', err);
+    }
+    const out: StoredEntry[] = [];
+    for (const r of rows) {
+      const e = await this.#decode(r.key, r.value);
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
+
+  /** Deletes rows whose `expires_at` has passed. Returns how many were deleted. */
+  async prune(): Promise<number> {
+    await this.connect();
+    try {
+      const r = await this.#pool.query(`DELETE FROM ${this.#q} WHERE expires_at < now()`);
+      return r.rowCount ?? 0;
+    } catch (err) {
+      throw this.#fail('prune failed', err);
+    }
+  }
+
+  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+    assertSafeKey('postgres', key);
+    await this.connect();
+    const id = lockId(`${this.table}\0${key}`);
+    // A dedicated connection: the advisory lock lives as long as its session.
+    const client = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: this.#connectTimeoutMs,
+      query_timeout: options.timeoutMs + this.#connectTimeoutMs,
+      keepAlive: true,
+    });
+    let lost = false;
+    client.on('error', () => {
+      lost = true;
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw this.#fail('cannot connect for the lock', err);
+    }
+    try {
+      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [
+        `${Math.max(1, Math.ceil(options.timeoutMs))}ms`,
+      ]);
+      await client.query('SELECT pg_advisory_lock($1::bigint)', [id]);
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (errnoCode(err) === '55P03') {
+        throw new LockTimeoutError(
+          'postgres',
+          options.timeoutMs,
+          `could not take the PostgreSQL advisory lock for ${key} at ${this.target} within ${options.timeoutMs} ms`,
+        );
+      }
+      throw this.#fail('cannot take the lock', err);
+    }
+    try {
+      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
+      await client.query(`SELECT set_config('idle_session_timeout', $1, false)`, [
+        `${Math.max(1, Math.ceil(options.ttlMs))}ms`,
+      ]);
+    } catch (err) {
+      // PostgreSQL before 14 has no idle_session_timeout: the lock then lasts until the session ends.
+      if (errnoCode(err) !== '42704') {
+        await client.end().catch(() => {});
+        throw this.#fail('cannot set up the lock session', err);
+      }
+    }
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          if (!lost) await client.query('SELECT pg_advisory_unlock($1::bigint)', [id]);
+        } catch {
+          lost = true;
+        } finally {
+          await client.end().catch(() => {});
+        }
+        if (lost) {
+          this.#warn(
+            `the PostgreSQL lock for ${key} at ${this.target} was lost before release (held longer than its TTL of ${options.ttlMs} ms?)`,
+          );
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end().catch(() => {});
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * The Redis store: one key per token, `<prefix>tok:<key>`, holding the encrypted envelope, with a TTL
+ * equal to how long the entry is useful: the access token's remaining lifetime, or — when it carries a
+ * refresh token — until the refresh token's expiry (`refresh_expires_in`) or, when unknown, a retention
+ * after the access token's expiry (default 7 days), because an expired access token's refresh token still
+ * saves a primary grant. An entry holding only a last error is kept for a day.
+ *
+ * Locking: `SET <prefix>lock:<key> <nonce> NX PX <ttl>`; waiters poll with exponential backoff and
+ * jitter until `timeoutMs` (then `LockTimeoutError`); release is a Lua compare-and-delete, so only the
+ * owner frees its lock, and a dead holder's lock vanishes after its TTL.
+ *
+ * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
+ * unreachable server is a `StoreError` naming it, never a hang. After a successful first connection the
+ * client reconnects in the background; commands issued while it is down fail at once.
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { LockTimeoutError, StoreError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
+import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
+
+/** The default key prefix. */
+export const DEFAULT_REDIS_PREFIX = 'tokenward:';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** Connection URL: `redis://[user:password@]host:port/db` or `rediss://…` for TLS. */
+  url: string;
+  /** Prefix of every key. Default `tokenward:`. */
+  prefix?: string;
+  /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
+  key?: Buffer;
+  /** How long a connection attempt may take, ms. Default 5,000. */
+  connectTimeoutMs?: number;
+  /** Entries holding a refresh token with no known expiry are kept this long after the access token expires, ms. Default 7 days. */
+  refreshRetentionMs?: number;
+  /** Receives non-fatal problems. Default: `process.emitWarning`. */
+  onWarning?: StoreWarningHandler;
+  /** Environment for `TOKENWARD_CACHE_KEY` / `TOKENWARD_CONFIG_DIR`. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const DAY_MS = 24 * 3600_000;
+const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/** A Redis URL for messages: `host:port/db`, never the password (which is registered as a secret). */
+export function describeRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') {
+      registerSecret(u.password);
+      registerSecret(decodeURIComponent(u.password));
+    }
+    const db = u.pathname.replace(/^\//, '') || '0';
+    return `${u.protocol}//${u.hostname || '127.0.0.1'}:${u.port || '6379'}/${db}`;
+  } catch {
+    return '(unparseable Redis URL)';
+  }
+}
+
+function reason(err: unknown, connectTimeoutMs: number): string {
+  const code = errnoCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ETIMEDOUT' || /timed? ?out/i.test(msg)) return `no answer within ${connectTimeoutMs} ms`;
+  if (/NOAUTH|WRONGPASS/i.test(msg)) return `authentication failed (${msg})`;
+  return code !== undefined ? `${msg} (${code})` : msg;
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** A {@link TokenStore} in Redis. See the module documentation. */
+export class RedisStore implements TokenStore {
+  readonly kind = 'redis';
+  readonly shared = true;
+  /** Where the store lives, for messages: `redis://host:port/db`. No password. */
+  readonly target: string;
+  /** The key prefix. */
+  readonly prefix: string;
+  readonly #redis: Redis;
+  readonly #connectTimeoutMs: number;
+  readonly #refreshRetentionMs: number;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #warn: StoreWarningHandler;
+  #key: Promise<CacheEncryptionKey> | undefined;
+  #ready: Promise<void> | undefined;
+  #everConnected = false;
+  #lastError: unknown;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.target = describeRedisUrl(options.url);
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
+    this.#env = options.env ?? process.env;
+    this.#warn = safeWarn(options.onWarning);
+    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+    this.#redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: this.#connectTimeoutMs,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      // Never retry a first connection (fail fast); after one succeeded, reconnect with a capped backoff.
+      retryStrategy: (times) => (this.#everConnected && !this.#closed ? Math.min(times * 100, 2_000) : null),
+    });
+    this.#redis.on('error', (err: unknown) => {
+      this.#lastError = err;
+    });
+    this.#redis.on('ready', () => {
+      this.#everConnected = true;
+    });
+  }
+
+  #fail(what: string, err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    return new StoreError(
+      'redis',
+      `Redis at ${this.target}: ${what}: ${reason(err, this.#connectTimeoutMs)}`,
+      {
+        target: this.target,
+        cause: err,
+      },
+    );
+  }
+
+  #encKey(): Promise<CacheEncryptionKey> {
+    if (this.#key === undefined) {
+      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
+      this.#key = p;
+      p.catch(() => {
+        if (this.#key === p) this.#key = undefined;
+      });
+    }
+    return this.#key;
+  }
+
+  #k(key: string): string {
+    return `${this.prefix}tok:${key}`;
+  }
+
+  /**
+   * Connects (within `connectTimeoutMs`) and resolves the encryption key. Every operation does this
+   * lazily; call it to fail fast (`createStore` does).
+   * @throws {StoreError} naming the server and the reason when it is unreachable.
+   */
+  connect(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new StoreError('redis', 'the store is closed', { target: this.target }));
+    if (this.#ready === undefined) {
+      const p = this.#init();
+      this.#ready = p;
+      p.catch(() => {
+        if (this.#ready === p) this.#ready = undefined;
+      });
+    }
+    return this.#ready;
+  }
+
+  async #init(): Promise<void> {
+    await this.#encKey();
+    const status = this.#redis.status;
+    if (status === 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        status === 'wait' || status === 'end' || status === 'close'
+          ? this.#redis.connect()
+          : new Promise<void>((resolve, reject) => {
+              this.#redis.once('ready', resolve);
+              this.#redis.once('end', () => reject(this.#lastError ?? new Error('connection closed')));
+            }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+            this.#connectTimeoutMs + 500,
+          );
+        }),
+      ]);
+    } catch (err) {
+      this.#redis.disconnect();
+      throw this.#fail('cannot connect', this.#lastError ?? err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.connect();
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.#fail(what, err);
+    }
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    assertSafeKey('redis', key);
+    const value = await this.#run('read failed', () => this.#redis.getBuffer(this.#k(key)));
+    return value === null ? undefined : this.#decode(key, value);
+  }
+
+  async #decode(key: string, value: Buffer): Promise<StoredEntry | undefined> {
+    const r = decodeEntry(value, key, await this.#encKey());
+    if (r.ok) return r.entry;
+    this.#warn(
+      `the cached token ${this.#k(key)} in ${this.target} is unusable: ${r.message}; treated as a miss`,
+    );
+    return undefined;
+  }
+
+  async set(entry: StoredEntry): Promise<void> {
+    assertSafeKey('redis', entry.key);
+    await this.connect();
+    const bytes = encodeEntry(entry, await this.#encKey());
+    const now = Date.now();
+    const ttl = Math.ceil(
+      entryKeepUntil(entry, { now, refreshRetentionMs: this.#refreshRetentionMs, errorRetentionMs: DAY_MS }) -
+        now,
+    );
+    await this.#run('write failed', async () => {
+      if (ttl <= 0) await this.#redis.del(this.#k(entry.key));
+      else await this.#redis.set(this.#k(entry.key), bytes, 'PX', ttl);
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey('redis', key);
+    await this.#run('delete failed', () => this.#redis.del(this.#k(key)));
+  }
+
+  async list(): Promise<StoredEntry[]> {
+    const head = `${this.prefix}tok:`;
+    const keys = await this.#run('list failed', async () => {
+      const found = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${escapeGlob(head)}*`, 'COUNT', 200);
+        cursor = next;
+        for (const k of batch) found.add(k);
+      } while (cursor !== '0');
+      return [...found].sort();
+    });
+    const out: StoredEntry[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      const batch = keys.slice(i, i + 100);
+      const values = await this.#run('list failed', () => this.#redis.mgetBuffer(...batch));
+      for (let j = 0; j < batch.length; j++) {
+        const v = values[j];
+        const k = batch[j];
+        if (v === null || v === undefined || k === undefined) continue;
+        const e = await this.#decode(k.slice(head.length), v);
+        if (e !== undefined) out.push(e);
+      }
+    }
+    return out;
+  }
+
+  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+    assertSafeKey('redis', key);
+    const lockKey = `${this.prefix}lock:${key}`;
+    const nonce = randomBytes(16).toString('hex');
+    const ttl = Math.max(1, Math.ceil(options.ttlMs));
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const ok = await this.#run('cannot take the lock', () =>
+        this.#redis.set(lockKey, nonce, 'PX', ttl, 'NX'),
+      );
+      if (ok === 'OK') break;
+      const remaining = options.timeoutMs - (Date.now() - started);
+      if (remaining <= 0) {
+        throw new LockTimeoutError(
+          'redis',
+          options.timeoutMs,
+          `could not take the Redis lock ${lockKey} at ${this.target} within ${options.timeoutMs} ms`,
+        );
+      }
+      await sleep(backoffDelay(attempt, remaining));
+    }
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          const n = await this.#redis.eval(RELEASE_SCRIPT, 1, lockKey, nonce);
+          if (n !== 1) {
+            this.#warn(
+              `the Redis lock ${lockKey} had expired before release (held longer than its TTL of ${ttl} ms?)`,
+            );
+          }
+        } catch (err) {
+          this.#warn(
+            `could not release the Redis lock ${lockKey} (${reason(err, this.#connectTimeoutMs)}); it expires by itself`,
+          );
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => this.#redis.disconnect());
+    else this.#redis.disconnect();
+  }
+}

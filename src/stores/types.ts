@@ -1,0 +1,69 @@
+/**
+ * The token store contract. A store keeps serialised tokens by key and, when other processes share it,
+ * provides a lock so that one caller anywhere does the network work.
+ * @module
+ */
+
+import type { Token } from '../token.js';
+
+/** The last failure seen for a key, kept for `tokenward status`. No secret in it. */
+export interface LastError {
+  code: string;
+  message: string;
+  /** ms since the epoch. */
+  at: number;
+}
+
+/** What a store keeps per key: the versioned envelope (encrypted at rest by persistent stores). */
+export interface StoredEntry {
+  /** Envelope version. */
+  v: 1;
+  /** The store key (a hash; see `cacheKey`). */
+  key: string;
+  /** The profile name, for humans. */
+  profile?: string;
+  /** The non-secret identity the key was derived from, for `status`. */
+  identity?: Readonly<Record<string, string | undefined>>;
+  /** The token; absent when only an error is recorded. */
+  token?: Token;
+  /** The last failure, if the last attempt failed. */
+  lastError?: LastError;
+  /** When the entry was written, ms since the epoch. */
+  updatedAt: number;
+}
+
+/** A held lock. Release it exactly once; releasing a lock that expired or was taken over is a no-op. */
+export interface StoreLock {
+  release(): Promise<void>;
+}
+
+/** Options for {@link TokenStore.lock}. */
+export interface LockOptions {
+  /** How long the lock lives if its holder dies (ms). */
+  ttlMs: number;
+  /** How long to wait for it before `LockTimeoutError` (ms). */
+  timeoutMs: number;
+}
+
+/** A token store. */
+export interface TokenStore {
+  /** `memory`, `file`, `postgres`, `redis`, or a custom name. */
+  readonly kind: string;
+  /**
+   * True when other processes may read and write the same entries. The manager then takes the lock and
+   * re-reads before any network work.
+   */
+  readonly shared: boolean;
+  /** Reads an entry. A corrupt or undecryptable entry is reported (via the store's warning hook) and is a miss. */
+  get(key: string): Promise<StoredEntry | undefined>;
+  /** Writes an entry atomically. */
+  set(entry: StoredEntry): Promise<void>;
+  /** Deletes an entry; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Every entry (for `status`). */
+  list(): Promise<StoredEntry[]>;
+  /** Takes the cross-process lock for a key. */
+  lock(key: string, options: LockOptions): Promise<StoreLock>;
+  /** Frees connections and handles. */
+  close(): Promise<void>;
+}

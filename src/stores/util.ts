@@ -1,0 +1,64 @@
+/**
+ * Small helpers shared by the persistent stores: warnings, key checks, backoff.
+ * @module
+ */
+
+import { StoreError } from '../errors.js';
+import { redactText } from '../redact.js';
+
+/** A store's warning hook: receives one human-readable, secret-free line per problem. */
+export type StoreWarningHandler = (message: string) => void;
+
+/** The default warning hook: `process.emitWarning` with the name `TokenwardStoreWarning`. */
+export function defaultStoreWarning(message: string): void {
+  process.emitWarning(message, { type: 'TokenwardStoreWarning', code: 'TOKENWARD_STORE' });
+}
+
+/** Wraps a warning hook so that it redacts, and a throwing hook cannot break a store operation. */
+export function safeWarn(handler: StoreWarningHandler | undefined): StoreWarningHandler {
+  const h = handler ?? defaultStoreWarning;
+  return (message) => {
+    try {
+      h(redactText(message));
+    } catch {
+      // A broken warning hook must not turn a miss into a crash.
+    }
+  };
+}
+
+const SAFE_KEY = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
+
+/**
+ * Checks that a store key is safe as a file name and a Redis/SQL key: 1–200 characters of
+ * `[A-Za-z0-9._-]`, not starting with a dot. Keys from `cacheKey` always are.
+ * @throws {StoreError} otherwise.
+ */
+export function assertSafeKey(store: string, key: string): void {
+  if (!SAFE_KEY.test(key)) {
+    throw new StoreError(
+      store,
+      `invalid store key ${JSON.stringify(key.slice(0, 40))}: use cacheKey() or 1-200 characters of [A-Za-z0-9._-] not starting with a dot`,
+    );
+  }
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Exponential backoff with full jitter for lock polling: attempt 0 waits up to `baseMs`, doubling to
+ * at most `capMs`, never beyond `remainingMs`.
+ */
+export function backoffDelay(attempt: number, remainingMs: number, baseMs = 10, capMs = 200): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
+  const d = ceiling / 2 + Math.random() * (ceiling / 2);
+  return Math.max(1, Math.min(d, remainingMs));
+}
+
+/** The `code` of a Node.js system error, if any. */
+export function errnoCode(err: unknown): string | undefined {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : undefined;
+}
