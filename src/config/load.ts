@@ -1,0 +1,336 @@
+/**
+ * Loading the config file: read, parse TOML (smol-toml), validate profiles (valibot), merge
+ * `[defaults]`, and warn about literal secrets in a file other users can read.
+ *
+ * ```toml
+ * default_profile = "rdp"          # optional: used when a command is given no profile
+ *
+ * [defaults]                       # optional: keys every profile starts from
+ * store = "file"
+ *
+ * [profiles.rdp]
+ * provider  = "rdp"
+ * client_id = "env:RDP_APP_KEY"
+ * password  = "keyring:rdp"
+ * ```
+ * @module
+ */
+
+import { readFile, stat } from 'node:fs/promises';
+import { parse, TomlError } from 'smol-toml';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { redactText } from '../redact.js';
+import { setOrigin } from './origin.js';
+import { type ConfigPathOptions, type ConfigPathSource, resolveConfigPath } from './paths.js';
+import { suggest, validateProfile } from './schema.js';
+import { isSecretKey, isSecretReference } from './secrets.js';
+import { keyLines } from './toml-lines.js';
+
+/** Options of {@link readConfig}, {@link loadConfig} and {@link getProfile}. */
+export interface LoadConfigOptions extends ConfigPathOptions {
+  /** Receives warnings (a literal secret in a world-readable file). Default: `process.emitWarning`. */
+  onWarning?: (message: string) => void;
+}
+
+/** A parsed config file whose profiles are validated on demand. */
+export interface ConfigFile {
+  /** Absolute path. */
+  path: string;
+  /** How the path was chosen. */
+  source: ConfigPathSource;
+  /** False when the file does not exist (then it has no profiles). */
+  exists: boolean;
+  /** The file's text ('' when it does not exist). */
+  text: string;
+  /** The file's permission bits, when it exists. */
+  mode?: number;
+  /** `default_profile`, when set. */
+  defaultProfile?: string;
+  /** The names of the profiles, in file order. */
+  profileNames: string[];
+  /** The parsed TOML. */
+  data: Record<string, unknown>;
+  /** Line of each key path (`profiles.rdp.client_id`). */
+  lines: Map<string, number>;
+}
+
+/** A config file with every profile validated. */
+export interface LoadedConfig extends ConfigFile {
+  /** Every profile, validated, with `[defaults]` merged and `name` set. */
+  profiles: Record<string, Profile>;
+}
+
+const TOP_KEYS = ['profiles', 'defaults', 'default_profile'];
+
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
+  if (typeof value === 'object' && value !== null && value.constructor === Object) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
+  return value;
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** Parses config text. Exported for tests and for `profiles add` (which re-checks what it writes). */
+export function parseConfigText(
+  text: string,
+  file: string,
+): Pick<ConfigFile, 'data' | 'lines' | 'profileNames' | 'defaultProfile'> {
+  let data: Record<string, unknown>;
+  try {
+    data = plain(parse(text)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = redactText(err.message.split('\n')[0] ?? 'invalid TOML').replace(
+        /^Invalid TOML document: /,
+        '',
+      );
+      throw new ConfigError(`invalid TOML: ${first} (column ${err.column})`, { file, line: err.line });
+    }
+    throw new ConfigError('invalid TOML', { file }, { cause: err });
+  }
+  const lines = keyLines(text);
+  for (const key of Object.keys(data)) {
+    if (!TOP_KEYS.includes(key)) {
+      const hint = suggest(key, TOP_KEYS);
+      const line = lines.get(key);
+      throw new ConfigError(
+        `unknown top-level key "${key}"${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}; profiles go in [profiles.NAME] tables`,
+        line === undefined ? { file, key } : { file, line, key },
+      );
+    }
+  }
+  const at = (key: string) => {
+    const line = lines.get(key);
+    return line === undefined ? { file, key } : { file, line, key };
+  };
+  const profiles = data['profiles'];
+  if (profiles !== undefined && !isTable(profiles)) throw new ConfigError('must be a table', at('profiles'));
+  if (data['defaults'] !== undefined && !isTable(data['defaults'])) {
+    throw new ConfigError('must be a table', at('defaults'));
+  }
+  const def = data['default_profile'];
+  if (def !== undefined && typeof def !== 'string')
+    throw new ConfigError('must be a string', at('default_profile'));
+  const profileNames = profiles === undefined ? [] : Object.keys(profiles);
+  if (def !== undefined && !profileNames.includes(def)) {
+    throw new ConfigError(`names no profile "${def}"`, at('default_profile'));
+  }
+  const out: Pick<ConfigFile, 'data' | 'lines' | 'profileNames' | 'defaultProfile'> = {
+    data,
+    lines,
+    profileNames,
+  };
+  if (def !== undefined) out.defaultProfile = def;
+  return out;
+}
+
+/** Reads and parses the config file, without validating its profiles. A missing file has no profiles. */
+export async function readConfig(options: LoadConfigOptions = {}): Promise<ConfigFile> {
+  const { path, source } = resolveConfigPath(options);
+  let text: string;
+  let mode: number | undefined;
+  try {
+    [text, mode] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mode)]);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT') {
+      return { path, source, exists: false, text: '', data: {}, lines: new Map(), profileNames: [] };
+    }
+    throw new ConfigError(`cannot read the config file (${code ?? 'error'})`, { file: path }, { cause: err });
+  }
+  const parsed = parseConfigText(text, path);
+  const out: ConfigFile = { path, source, exists: true, text, ...parsed };
+  if (mode !== undefined) out.mode = mode;
+  return out;
+}
+
+function defaultWarn(message: string): void {
+  process.emitWarning(message, { code: 'TOKENWARD_CONFIG' });
+}
+
+/**
+ * Validates one profile of a parsed config file: `[defaults]` first, then `[profiles.NAME]`, with
+ * `name` set. Errors point at the file, line and key. Warns when a literal secret sits in a file
+ * other users can read.
+ */
+export function profileFromConfig(
+  config: ConfigFile,
+  name: string,
+  options: Pick<LoadConfigOptions, 'onWarning'> = {},
+): Profile {
+  const profiles = (config.data['profiles'] ?? {}) as Record<string, unknown>;
+  if (!Object.hasOwn(profiles, name)) {
+    const hint = suggest(name, config.profileNames);
+    const known = config.profileNames.length > 0 ? `; profiles: ${config.profileNames.join(', ')}` : '';
+    const missing = config.exists
+      ? ''
+      : ' (the file does not exist; create it with `tokenward profiles add`)';
+    throw new ConfigError(
+      `no profile "${name}"${hint !== undefined && hint !== name ? ` (did you mean "${hint}"?)` : ''}${known}${missing}`,
+      { file: config.path },
+    );
+  }
+  const file = config.path;
+  const defaultsRaw = config.data['defaults'];
+  let defaults: Profile = {};
+  if (defaultsRaw !== undefined) {
+    defaults = validateProfile(defaultsRaw, {
+      file,
+      keyPrefix: 'defaults.',
+      lineOf: (k) => config.lines.get(k === '' ? 'defaults' : `defaults.${k}`),
+    });
+  }
+  const base = `profiles.${name}`;
+  const raw = profiles[name];
+  const lineOf = (k: string) => config.lines.get(k === '' ? base : `${base}.${k}`);
+  const own = validateProfile(raw, { file, keyPrefix: `${base}.`, lineOf });
+  if (own.name !== undefined && own.name !== name) {
+    const l = lineOf('name');
+    throw new ConfigError(
+      `"${own.name}" differs from the table name "${name}"; leave name out (the table name is the profile name)`,
+      l === undefined ? { file, key: `${base}.name` } : { file, line: l, key: `${base}.name` },
+    );
+  }
+  const merged: Profile = { ...defaults, ...own, name };
+  if (defaults.params !== undefined && own.params !== undefined)
+    merged.params = { ...defaults.params, ...own.params };
+  // Check the merged profile too (e.g. a store from [defaults] with store_url in the profile).
+  validateProfile(merged, {
+    file,
+    keyPrefix: `${base}.`,
+    lineOf: (k) => lineOf(k) ?? config.lines.get(`defaults.${k}`),
+  });
+
+  const lines: Record<string, number> = {};
+  for (const k of Object.keys(merged)) {
+    const l = lineOf(k) ?? config.lines.get(`defaults.${k}`);
+    if (l !== undefined) lines[k] = l;
+  }
+  if (merged.params !== undefined) {
+    for (const k of Object.keys(merged.params)) {
+      const l = lineOf(`params.${k}`) ?? config.lines.get(`defaults.params.${k}`);
+      if (l !== undefined) lines[`params.${k}`] = l;
+    }
+  }
+  const header = lineOf('');
+  setOrigin(merged, header === undefined ? { file, lines } : { file, line: header, lines });
+
+  if (
+    config.mode !== undefined &&
+    (config.mode & 0o004) !== 0 &&
+    process.platform !== 'win32' &&
+    !loopbackOnly(merged)
+  ) {
+    const warn = options.onWarning ?? defaultWarn;
+    for (const [k, value] of literalSecrets(merged)) {
+      const l = lines[k];
+      const src = config.lines.has(`${base}.${k}`) ? `${base}.${k}` : `defaults.${k}`;
+      warn(
+        `${file}${l !== undefined ? `:${l}` : ''}: ${src} holds a literal ${value} in a file other users can read (mode ${(config.mode & 0o777).toString(8)}); use a reference (env:, file:, cmd:, keyring:) or run: chmod 600 ${file}`,
+      );
+    }
+  }
+  return merged;
+}
+
+/** The keys of a profile that hold a literal (non-reference) secret, with what kind it is. */
+export function literalSecrets(profile: Profile): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(profile)) {
+    if (typeof v !== 'string' || isSecretReference(v)) continue;
+    if (isSecretKey(k)) out.push([k, 'secret']);
+    else if (k === 'store_url' && urlHasPassword(v)) out.push([k, 'password in store_url']);
+  }
+  for (const [k, v] of Object.entries(profile.params ?? {})) {
+    if (isSecretKey(k, true) && !isSecretReference(v)) out.push([`params.${k}`, 'secret']);
+  }
+  return out;
+}
+
+const ENDPOINT_KEYS = [
+  'token_url',
+  'issuer',
+  'revocation_url',
+  'base_url',
+  'datacenter_url',
+  'api_base_url',
+] as const;
+
+/**
+ * True when every endpoint of a profile is on this machine (127.0.0.0/8, ::1, localhost): such profiles
+ * hold test credentials (the sandbox prints them), so their literal secrets are not warned about.
+ */
+export function loopbackOnly(profile: Profile): boolean {
+  const urls = ENDPOINT_KEYS.map((k) => profile[k]).filter((u): u is string => u !== undefined);
+  if (urls.length === 0 && profile.region === undefined) return false;
+  if (profile.provider === 'cylance' && profile.token_url === undefined) return false;
+  return (
+    urls.length > 0 &&
+    urls.every((u) => {
+      try {
+        const h = new URL(u).hostname;
+        return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+      } catch {
+        return false;
+      }
+    })
+  );
+}
+
+function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Reads the config file and validates every profile. */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const config = await readConfig(options);
+  const profiles: Record<string, Profile> = {};
+  const warn = options.onWarning === undefined ? {} : { onWarning: options.onWarning };
+  for (const name of config.profileNames) profiles[name] = profileFromConfig(config, name, warn);
+  return { ...config, profiles };
+}
+
+/**
+ * Loads one profile by name from the config file (`--config`, `TOKENWARD_CONFIG`, or the default
+ * path). Without a name: `TOKENWARD_PROFILE`, then `default_profile`, then the only profile.
+ * Only that profile is validated.
+ */
+export async function getProfile(name?: string, options: LoadConfigOptions = {}): Promise<Profile> {
+  const config = await readConfig(options);
+  const chosen = name ?? chooseDefaultProfile(config, options.env ?? process.env);
+  return profileFromConfig(
+    config,
+    chosen,
+    options.onWarning === undefined ? {} : { onWarning: options.onWarning },
+  );
+}
+
+/** The profile to use when none is named: `TOKENWARD_PROFILE`, `default_profile`, or the only profile. */
+export function chooseDefaultProfile(config: ConfigFile, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env['TOKENWARD_PROFILE'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (config.defaultProfile !== undefined) return config.defaultProfile;
+  if (config.profileNames.length === 1 && config.profileNames[0] !== undefined) return config.profileNames[0];
+  throw new ConfigError(
+    config.profileNames.length === 0
+      ? 'no profiles are configured; add one with `tokenward profiles add NAME key=value…`'
+      : `name a profile (one of ${config.profileNames.join(', ')}), or set default_profile or TOKENWARD_PROFILE`,
+    { file: config.path },
+  );
+}

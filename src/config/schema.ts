@@ -1,0 +1,264 @@
+/**
+ * The profile schema (valibot). It accepts exactly the keys of {@link Profile} — a compile-time check
+ * below keeps the two in step — and turns problems into {@link ConfigError}s that name the key and
+ * suggest the nearest known key for a typo.
+ * @module
+ */
+
+import * as v from 'valibot';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { isSecretReference } from './secrets.js';
+
+const oneOf = <const T extends readonly string[]>(values: T) =>
+  v.picklist(
+    values,
+    (issue) => `expected one of ${values.map((x) => `"${x}"`).join(', ')}, got ${issue.received}`,
+  );
+
+/** A URL, or a secret reference that will resolve to one. Only http(s) URLs are accepted. */
+const urlString = v.pipe(
+  v.string(),
+  v.check((s) => {
+    if (isSecretReference(s)) return true;
+    try {
+      const u = new URL(s);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'expected an http(s) URL'),
+);
+
+/** A store connection URL (any scheme), or a reference. */
+const anyUrl = v.pipe(
+  v.string(),
+  v.check((s) => {
+    if (isSecretReference(s)) return true;
+    try {
+      new URL(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected a URL'),
+);
+
+const str = v.string();
+const positive = v.pipe(v.number(), v.minValue(Number.MIN_VALUE, 'expected a number greater than 0'));
+const nonNegative = v.pipe(v.number(), v.minValue(0, 'expected a number of at least 0'));
+const strings = v.array(v.string());
+
+/** The entries of the profile schema, one per {@link Profile} key. */
+const entries = {
+  name: v.optional(v.pipe(str, v.minLength(1))),
+  provider: v.optional(oneOf(['oauth2', 'oidc', 'cylance', 'msx', 'acronis', 'rdp'] as const)),
+  grant: v.optional(oneOf(['client_credentials', 'password', 'refresh_token'] as const)),
+  token_url: v.optional(urlString),
+  issuer: v.optional(urlString),
+  revocation_url: v.optional(urlString),
+  client_id: v.optional(str),
+  client_secret: v.optional(str),
+  auth_method: v.optional(
+    oneOf([
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_jwt',
+      'private_key_jwt',
+      'none',
+    ] as const),
+  ),
+  private_key: v.optional(str),
+  signing_alg: v.optional(str),
+  key_id: v.optional(str),
+  username: v.optional(str),
+  password: v.optional(str),
+  refresh_token: v.optional(str),
+  scope: v.optional(v.union([str, strings], 'expected a string or a list of strings')),
+  audience: v.optional(str),
+  resource: v.optional(str),
+  params: v.optional(v.record(v.string(), v.string())),
+
+  store: v.optional(oneOf(['file', 'memory', 'postgres', 'redis'] as const)),
+  store_url: v.optional(anyUrl),
+  cache_dir: v.optional(str),
+  store_prefix: v.optional(str),
+  store_fallback_memory: v.optional(v.boolean()),
+
+  skew_seconds: v.optional(nonNegative),
+  eager_refresh: v.optional(
+    v.pipe(
+      v.number(),
+      v.check((n) => n > 0 && n <= 1, 'expected a fraction greater than 0 and at most 1'),
+    ),
+  ),
+  default_lifetime: v.optional(positive),
+  max_lifetime: v.optional(positive),
+  token_types: v.optional(strings),
+
+  timeout: v.optional(positive),
+  retries: v.optional(v.pipe(v.number(), v.integer('expected a whole number'), v.minValue(0))),
+  ca_file: v.optional(str),
+  insecure_skip_tls_verify: v.optional(v.boolean()),
+
+  api_base_url: v.optional(urlString),
+  allowed_origins: v.optional(v.array(urlString)),
+
+  region: v.optional(str),
+  app_id: v.optional(str),
+  app_secret: v.optional(str),
+  tenant_id: v.optional(str),
+  scopes: v.optional(strings),
+  scp_format: v.optional(oneOf(['list', 'string'] as const)),
+  auth_token_lifetime: v.optional(
+    v.pipe(
+      v.number(),
+      v.check((n) => n > 0 && n <= 1800, 'expected seconds between 1 and 1800'),
+    ),
+  ),
+  issuer_claim: v.optional(str),
+  base_url: v.optional(urlString),
+  datacenter_url: v.optional(urlString),
+  token_path: v.optional(oneOf(['api2', 'bc'] as const)),
+  take_exclusive_sign_on: v.optional(v.boolean()),
+  client_id_in_basic: v.optional(v.boolean()),
+};
+
+/** The valibot schema of a profile. Unknown keys are errors. */
+export const ProfileSchema = v.strictObject(entries);
+
+// Compile-time guard: the schema accepts exactly the Profile type's keys, with compatible types.
+type SchemaOutput = v.InferOutput<typeof ProfileSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesProfile: Same<keyof SchemaOutput, keyof Profile> = true;
+const schemaAssignable: SchemaOutput extends Profile ? true : false = true;
+void schemaMatchesProfile;
+void schemaAssignable;
+
+/** Every key a profile may have. */
+export const PROFILE_KEYS: readonly (keyof Profile)[] = Object.keys(entries) as (keyof Profile)[];
+
+/** Keys whose TOML value is a list of strings (comma-separated on the command line). */
+export const LIST_KEYS: ReadonlySet<string> = new Set(['token_types', 'allowed_origins', 'scopes']);
+/** Keys whose value is a number. */
+export const NUMBER_KEYS: ReadonlySet<string> = new Set([
+  'skew_seconds',
+  'eager_refresh',
+  'default_lifetime',
+  'max_lifetime',
+  'timeout',
+  'retries',
+  'auth_token_lifetime',
+]);
+/** Keys whose value is a boolean. */
+export const BOOLEAN_KEYS: ReadonlySet<string> = new Set([
+  'store_fallback_memory',
+  'insecure_skip_tls_verify',
+  'take_exclusive_sign_on',
+  'client_id_in_basic',
+]);
+
+/** Where a problem is, for {@link validateProfile}. */
+export interface ValidationContext {
+  /** The config file. */
+  file?: string;
+  /** Prefix of key paths in messages, e.g. `profiles.rdp.`. */
+  keyPrefix?: string;
+  /** Finds the line of a key (relative to the profile). */
+  lineOf?: (key: string) => number | undefined;
+}
+
+/** Edit distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j] ?? 0;
+      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The nearest of `candidates` to `word`, when it is close enough to be a likely typo. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/**
+ * Validates a profile object (from TOML or from library code) and returns it typed. Throws a
+ * {@link ConfigError} for the first problem, with file, line and key when known, then checks the
+ * rules that span keys (a shared store needs `store_url`, …).
+ */
+export function validateProfile(input: unknown, ctx: ValidationContext = {}): Profile {
+  const prefix = ctx.keyPrefix ?? '';
+  const where = (key: string | undefined) => {
+    const w: { file?: string; line?: number; key?: string } = {};
+    if (ctx.file !== undefined) w.file = ctx.file;
+    if (key !== undefined) {
+      w.key = prefix + key;
+      const line = ctx.lineOf?.(key);
+      if (line !== undefined) w.line = line;
+    } else if (prefix !== '') {
+      w.key = prefix.replace(/\.$/, '');
+      const line = ctx.lineOf?.('');
+      if (line !== undefined) w.line = line;
+    }
+    return w;
+  };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError('a profile must be a table of keys and values', where(undefined));
+  }
+  const rec = input as Record<string, unknown>;
+  for (const key of Object.keys(rec)) {
+    if (!Object.hasOwn(entries, key)) {
+      const hint = suggest(key, PROFILE_KEYS);
+      throw new ConfigError(
+        `unknown key "${key}"${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}; see docs/config.md for the profile keys`,
+        where(key),
+      );
+    }
+  }
+  const result = v.safeParse(ProfileSchema, input);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const path = (issue.path ?? []).map((p) => String(p.key));
+    const top = path[0];
+    const nested = path.length > 1 ? path.join('.') : top;
+    throw new ConfigError(describeIssue(issue), where(nested));
+  }
+  const p = result.output as Profile;
+  if ((p.store === 'postgres' || p.store === 'redis') && p.store_url === undefined) {
+    throw new ConfigError(
+      `store "${p.store}" needs store_url (for example "env:${p.store.toUpperCase()}_URL")`,
+      where('store'),
+    );
+  }
+  if (p.store_url !== undefined && (p.store === undefined || p.store === 'file' || p.store === 'memory')) {
+    throw new ConfigError('store_url is set but store is not "postgres" or "redis"', where('store_url'));
+  }
+  if (p.grant === 'password' && p.username === undefined && (p.provider ?? 'oauth2') === 'oauth2') {
+    throw new ConfigError('grant "password" needs username and password', where('grant'));
+  }
+  return p;
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  if (issue.type === 'boolean') return `expected true or false, got ${issue.received}`;
+  if (issue.type === 'number') return `expected a number, got ${issue.received}`;
+  if (issue.type === 'string') return `expected a string, got ${issue.received}`;
+  if (issue.type === 'array') return `expected a list, got ${issue.received}`;
+  return issue.message;
+}

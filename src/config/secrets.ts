@@ -1,0 +1,342 @@
+/**
+ * Secret references. A profile value may name where a secret lives instead of holding it:
+ *
+ * - `env:NAME` — the environment variable `NAME`;
+ * - `file:/path` — the file's content, trimmed (`~` expands to the home directory; a relative path is
+ *   taken from the config file's directory when the profile came from one);
+ * - `cmd:some command` — the standard output of a shell command, trimmed (a password manager, `pass`,
+ *   `op read …`); a non-zero exit or a timeout is a {@link ConfigError} that does not quote the output;
+ * - `keyring:NAME` — the OS keyring (`secret-tool` on Linux, `security` on macOS), service `tokenward`,
+ *   account `NAME`.
+ *
+ * Any top-level string value of a profile (and any value in `params`) may be a reference. Every value
+ * of a secret-bearing key ({@link SECRET_KEYS}), literal or resolved, is registered for redaction.
+ * @module
+ */
+
+import { type SpawnOptionsWithStdioTuple, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { registerSecret } from '../redact.js';
+import { originOf } from './origin.js';
+
+/** Profile keys whose values are secrets. `store_url` counts for its password part only. */
+export const SECRET_KEYS = [
+  'client_secret',
+  'password',
+  'app_secret',
+  'private_key',
+  'refresh_token',
+] as const;
+
+/** A profile key that holds a secret. */
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+const SECRET_KEY_SET: ReadonlySet<string> = new Set(SECRET_KEYS);
+const SECRET_PARAM = /secret|passw|token|assertion|key$/i;
+
+/** True when a profile key (or, with `inParams`, a `params` entry) holds a secret. */
+export function isSecretKey(key: string, inParams = false): boolean {
+  return inParams ? SECRET_PARAM.test(key) : SECRET_KEY_SET.has(key);
+}
+
+/** The kinds of secret reference. */
+export type SecretReferenceKind = 'env' | 'file' | 'cmd' | 'keyring';
+
+/** A parsed secret reference. */
+export interface SecretReference {
+  kind: SecretReferenceKind;
+  /** The variable name, path, command or keyring account. */
+  target: string;
+}
+
+const REF = /^(env|file|cmd|keyring):/;
+
+/** Parses `env:NAME`, `file:/path`, `cmd:…` or `keyring:NAME`; undefined for a literal value. */
+export function parseSecretReference(value: string): SecretReference | undefined {
+  const m = REF.exec(value);
+  if (m === null) return undefined;
+  return { kind: m[1] as SecretReferenceKind, target: value.slice(m[0].length).trim() };
+}
+
+/** True when a value is a secret reference rather than a literal. */
+export function isSecretReference(value: unknown): boolean {
+  return typeof value === 'string' && REF.test(value);
+}
+
+/** Options of {@link resolveProfileSecrets} and {@link resolveSecretReference}. */
+export interface ResolveSecretsOptions {
+  /** Environment for `env:` references and `cmd:` commands. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Time limit of one `cmd:` (and `keyring:`) command, ms. Default 30,000. */
+  commandTimeoutMs?: number;
+  /** Base directory for relative `file:` paths. Default: the config file's directory, else the cwd. */
+  baseDir?: string;
+  /** The config file, for error messages. Default: where the profile was loaded from, if known. */
+  file?: string;
+}
+
+/** Where a value sits, for error messages. */
+interface Where {
+  file?: string;
+  line?: number;
+  key: string;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+const MAX_OUTPUT_BYTES = 1 << 20;
+
+/**
+ * Resolves one reference (or returns a literal unchanged). Errors are {@link ConfigError}s naming the
+ * key and, when known, the file and line; they never contain the secret or a command's output.
+ */
+export async function resolveSecretReference(
+  value: string,
+  where: Where,
+  options: ResolveSecretsOptions = {},
+): Promise<string> {
+  const ref = parseSecretReference(value);
+  if (ref === undefined) return value;
+  const env = options.env ?? process.env;
+  const at = { ...where };
+  if (ref.target === '') throw new ConfigError(`the ${ref.kind}: reference names nothing`, at);
+  switch (ref.kind) {
+    case 'env': {
+      const v = env[ref.target];
+      if (v === undefined || v === '') {
+        throw new ConfigError(
+          `environment variable ${ref.target} is not set (referenced as env:${ref.target})`,
+          at,
+        );
+      }
+      return v;
+    }
+    case 'file': {
+      const path = expandPath(ref.target, options.baseDir);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? 'error';
+        throw new ConfigError(`cannot read the secret file ${path} (${code})`, at);
+      }
+      const v = text.trim();
+      if (v === '') throw new ConfigError(`the secret file ${path} is empty`, at);
+      return v;
+    }
+    case 'cmd': {
+      const v = (await runCommand(ref.target, env, options.commandTimeoutMs, at)).trim();
+      if (v === '') throw new ConfigError('the secret command printed nothing', at);
+      return v;
+    }
+    case 'keyring':
+      return readKeyring(ref.target, env, options.commandTimeoutMs, at);
+  }
+}
+
+/**
+ * Returns a copy of the profile with every secret reference resolved (top-level strings and `params`
+ * values), and registers every secret value for redaction. The input is not changed.
+ */
+export async function resolveProfileSecrets(
+  profile: Profile,
+  options: ResolveSecretsOptions = {},
+): Promise<Profile> {
+  const origin = originOf(profile);
+  const file = options.file ?? origin?.file;
+  const baseDir = options.baseDir ?? (file !== undefined ? dirname(file) : undefined);
+  const opts: ResolveSecretsOptions = { ...options };
+  if (baseDir !== undefined) opts.baseDir = baseDir;
+  const prefix = profile.name !== undefined ? `profiles.${profile.name}.` : '';
+  const whereOf = (key: string): Where => {
+    const w: Where = { key: prefix + key };
+    if (file !== undefined) w.file = file;
+    const line = origin?.lines[key];
+    if (line !== undefined) w.line = line;
+    return w;
+  };
+
+  const out: Record<string, unknown> = { ...profile };
+  const jobs: Promise<void>[] = [];
+  for (const [key, value] of Object.entries(profile)) {
+    if (typeof value !== 'string') continue;
+    const secret = isSecretKey(key);
+    if (!isSecretReference(value)) {
+      if (secret) registerSecret(value);
+      if (key === 'store_url') registerUrlPassword(value);
+      continue;
+    }
+    jobs.push(
+      resolveSecretReference(value, whereOf(key), opts).then((v) => {
+        if (secret) registerSecret(v);
+        if (key === 'store_url') registerUrlPassword(v);
+        out[key] = v;
+      }),
+    );
+  }
+  if (profile.params !== undefined) {
+    const params: Record<string, string> = { ...profile.params };
+    out['params'] = params;
+    for (const [k, v] of Object.entries(profile.params)) {
+      if (typeof v !== 'string') continue;
+      const secret = isSecretKey(k, true);
+      if (!isSecretReference(v)) {
+        if (secret) registerSecret(v);
+        continue;
+      }
+      jobs.push(
+        resolveSecretReference(v, whereOf(`params.${k}`), opts).then((r) => {
+          if (secret) registerSecret(r);
+          params[k] = r;
+        }),
+      );
+    }
+  }
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return out as Profile;
+}
+
+/** Registers the password of a URL such as `redis://user:pw@host` for redaction. */
+export function registerUrlPassword(url: string): void {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') {
+      registerSecret(u.password);
+      registerSecret(decodeURIComponent(u.password));
+    }
+  } catch {
+    // not a URL: nothing to register
+  }
+}
+
+/** `~/x` → home; relative → against `baseDir` (or the cwd). */
+export function expandPath(path: string, baseDir?: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return resolvePath(homedir(), path.slice(2));
+  if (isAbsolute(path)) return path;
+  return resolvePath(baseDir ?? process.cwd(), path);
+}
+
+/** Runs a shell command and returns its stdout. Neither stdout nor stderr ever appears in an error. */
+function runCommand(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number | undefined,
+  where: Where,
+  args?: string[],
+): Promise<string> {
+  const limit = timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    // Own process group (POSIX), so a timeout kills the shell and whatever it started.
+    const detached = process.platform !== 'win32';
+    const opts: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'ignore'> = {
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      windowsHide: true,
+      detached,
+    };
+    const child = args === undefined ? spawn(command, { ...opts, shell: true }) : spawn(command, args, opts);
+    const kill = () => {
+      try {
+        if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    let settled = false;
+    const fail = (err: ConfigError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.stdout.destroy();
+      reject(err);
+    };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timedOut = false;
+    let tooBig = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+      fail(new ConfigError(`the secret command did not finish within ${limit} ms`, where));
+    }, limit);
+    timer.unref();
+    child.stdout.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_OUTPUT_BYTES) {
+        tooBig = true;
+        kill();
+        fail(new ConfigError(`the secret command printed more than ${MAX_OUTPUT_BYTES} bytes`, where));
+        return;
+      }
+      chunks.push(c);
+    });
+    child.on('error', (err) => {
+      const code = (err as { code?: string }).code ?? 'error';
+      fail(new ConfigError(`could not run the secret command (${code})`, where));
+    });
+    child.on('close', (code, signal) => {
+      if (settled || timedOut || tooBig) return;
+      if (code !== 0) {
+        const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`;
+        fail(new ConfigError(`the secret command ${how} (its output is not shown)`, where));
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+}
+
+/** Reads `tokenward`/`account` from the OS keyring through the platform's command-line tool. */
+async function readKeyring(
+  account: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number | undefined,
+  where: Where,
+): Promise<string> {
+  let out: string;
+  if (process.platform === 'darwin') {
+    out = await runCommand('security', env, timeoutMs, where, [
+      'find-generic-password',
+      '-s',
+      'tokenward',
+      '-a',
+      account,
+      '-w',
+    ]).catch(() => {
+      throw new ConfigError(
+        `no keyring entry for service "tokenward", account "${account}" (add it with: security add-generic-password -s tokenward -a ${account} -w)`,
+        where,
+      );
+    });
+  } else if (process.platform === 'linux' || process.platform === 'freebsd') {
+    out = await runCommand('secret-tool', env, timeoutMs, where, [
+      'lookup',
+      'service',
+      'tokenward',
+      'account',
+      account,
+    ]).catch(() => {
+      throw new ConfigError(
+        `no keyring entry for service "tokenward", account "${account}", or secret-tool is not installed (store it with: secret-tool store --label=tokenward service tokenward account ${account})`,
+        where,
+      );
+    });
+  } else {
+    throw new ConfigError(
+      `keyring: references are not supported on ${process.platform}; use env:, file: or cmd:`,
+      where,
+    );
+  }
+  const v = out.replace(/\r?\n$/, '');
+  if (v === '') throw new ConfigError(`the keyring entry "${account}" is empty`, where);
+  return v;
+}

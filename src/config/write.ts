@@ -1,0 +1,130 @@
+/**
+ * Writing the config file for `tokenward profiles add|remove`. Edits are made to the text, so comments
+ * and the layout of other profiles survive; the file is replaced atomically (temp file, fsync, rename)
+ * with mode 0600, in a directory created with mode 0700.
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { stringify } from 'smol-toml';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { type LoadConfigOptions, parseConfigText, profileFromConfig, readConfig } from './load.js';
+import { validateProfile } from './schema.js';
+import { tableRanges } from './toml-lines.js';
+
+/** Profile names `profiles add` accepts: letters, digits, `_` and `-`. */
+export const PROFILE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Writes a file atomically with mode 0600: temp file in the same directory, fsync, rename. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await chmod(tmp, 0o600);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Options of {@link addProfile}. */
+export interface AddProfileOptions extends LoadConfigOptions {
+  /** Replace a profile of the same name. Default false (then an existing profile is an error). */
+  replace?: boolean;
+}
+
+/** The TOML text of one profile table (without `name`). */
+export function profileToToml(name: string, profile: Profile): string {
+  const { name: _ignored, ...rest } = profile;
+  return stringify({ profiles: { [name]: rest } });
+}
+
+function removeRanges(text: string, ranges: Array<[number, number]>): string {
+  const lines = text.split(/\r?\n/);
+  const drop = new Set<number>();
+  for (const [a, b] of ranges) for (let i = a; i < b; i++) drop.add(i);
+  const kept = lines.filter((_, i) => !drop.has(i));
+  return kept
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/\s+$/, '\n');
+}
+
+/** Adds (or with `replace`, replaces) a profile in the config file. Returns the file's path. */
+export async function addProfile(
+  name: string,
+  profile: Profile,
+  options: AddProfileOptions = {},
+): Promise<string> {
+  if (!PROFILE_NAME.test(name)) {
+    throw new ConfigError(`profile name "${name}" must be 1-64 letters, digits, "_" or "-"`, { key: 'name' });
+  }
+  const config = await readConfig(options);
+  validateProfile({ ...profile, name }, { file: config.path, keyPrefix: `profiles.${name}.` });
+  let text = config.text;
+  if (config.profileNames.includes(name)) {
+    if (options.replace !== true) {
+      throw new ConfigError(`profile "${name}" already exists (use --force to replace it)`, {
+        file: config.path,
+      });
+    }
+    text = withoutProfile(config.text, config.data, name);
+  }
+  const section = profileToToml(name, profile);
+  const sep = text === '' ? '' : text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+  const next = `${text}${sep}${section}`;
+  // What we write must load.
+  const check = { ...config, text: next, ...parseConfigText(next, config.path), exists: true };
+  profileFromConfig(check, name, { onWarning: () => {} });
+  await writeFileAtomic(config.path, next);
+  return config.path;
+}
+
+/** Removes a profile from the config file. Returns the file's path; a missing profile is a ConfigError. */
+export async function removeProfile(name: string, options: LoadConfigOptions = {}): Promise<string> {
+  const config = await readConfig(options);
+  if (!config.profileNames.includes(name)) {
+    throw new ConfigError(`no profile "${name}"`, { file: config.path });
+  }
+  const next = withoutProfile(config.text, config.data, name);
+  parseConfigText(next, config.path);
+  await writeFileAtomic(config.path, next);
+  return config.path;
+}
+
+/** The text without the profile's tables (and without a `default_profile` naming it). */
+function withoutProfile(text: string, data: Record<string, unknown>, name: string): string {
+  const base = data['default_profile'] === name ? dropDefaultProfileLine(text, name) : text;
+  const next = removeRanges(base, tableRanges(base, ['profiles', name]));
+  let parsed: ReturnType<typeof parseConfigText> | undefined;
+  try {
+    parsed = parseConfigText(next, 'config');
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== undefined && !parsed.profileNames.includes(name)) return next;
+  // Defined inline or with dotted keys: rewrite the whole file (comments are lost).
+  const profiles = { ...(data['profiles'] as Record<string, unknown>) };
+  delete profiles[name];
+  const rest: Record<string, unknown> = { ...data, profiles };
+  if (rest['default_profile'] === name) delete rest['default_profile'];
+  return stringify(rest);
+}
+
+/** Removes a `default_profile = "name"` line. */
+function dropDefaultProfileLine(text: string, name: string): string {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`^[ \\t]*default_profile[ \\t]*=[ \\t]*["']${escaped}["'][ \\t]*(#.*)?\\r?\\n?`, 'm');
+  return text.replace(re, '');
+}
