@@ -1,0 +1,82 @@
+/**
+ * Argument parsing for one command: node:util `parseArgs` with the global options merged in, errors
+ * turned into {@link UsageError}s (exit code 2), and the {@link Io} built from the global switches.
+ * @module
+ */
+
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { UsageError } from './exit.js';
+import { colorAllowed, type Io } from './output.js';
+
+/** What `parseArgs` takes as `options`. */
+export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** The parsed values of an options config (every option may be absent). */
+export type OptionValues<O extends OptionsConfig> = {
+  [K in keyof O]?: O[K] extends { multiple: true }
+    ? O[K]['type'] extends 'string'
+      ? string[]
+      : boolean[]
+    : O[K]['type'] extends 'string'
+      ? string
+      : boolean;
+};
+
+/** Options every command accepts. */
+export const GLOBAL_OPTIONS = {
+  config: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+  'no-color': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies OptionsConfig;
+
+/** Parses a command's arguments (everything after the command name). */
+export function parseCommand<O extends OptionsConfig>(
+  argv: string[],
+  options: O,
+): { values: OptionValues<typeof GLOBAL_OPTIONS & O>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as OptionValues<typeof GLOBAL_OPTIONS & O>, positionals };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new UsageError(msg.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+}
+
+/** The base streams, before the command's switches are known. */
+export function baseIo(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Io {
+  const noColor = argv.includes('--no-color');
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env,
+    verbose: argv.includes('-v') || argv.includes('--verbose'),
+    color: colorAllowed(process.stderr, env, noColor),
+    colorOut: colorAllowed(process.stdout, env, noColor),
+  };
+}
+
+/** The Io with the parsed global switches applied. */
+export function withGlobals(io: Io, values: { verbose?: boolean; 'no-color'?: boolean }): Io {
+  const noColor = values['no-color'] === true;
+  return {
+    ...io,
+    verbose: values.verbose === true,
+    color: noColor ? false : io.color,
+    colorOut: noColor ? false : io.colorOut,
+  };
+}
+
+/** Splits argv at the first `--`: the part before is parsed, the part after is passed on untouched. */
+export function splitAtDashDash(argv: readonly string[]): { before: string[]; after: string[] | undefined } {
+  const i = argv.indexOf('--');
+  if (i === -1) return { before: [...argv], after: undefined };
+  return { before: argv.slice(0, i), after: argv.slice(i + 1) };
+}

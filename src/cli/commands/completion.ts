@@ -1,0 +1,149 @@
+/**
+ * `tokenward completion bash|zsh|fish`: prints a completion script. Profile names are completed by
+ * calling `tokenward profiles list` at completion time.
+ * @module
+ */
+
+import { parseCommand, withGlobals } from '../args.js';
+import { EXIT, UsageError } from '../exit.js';
+import type { Io } from '../output.js';
+
+const COMMANDS = [
+  'token',
+  'inspect',
+  'request',
+  'exec',
+  'status',
+  'logout',
+  'profiles',
+  'sandbox',
+  'demo',
+  'completion',
+  'help',
+];
+const PROFILE_COMMANDS = ['token', 'inspect', 'request', 'exec', 'logout'];
+const OPTIONS: Record<string, string[]> = {
+  token: ['--json', '--show-refresh', '--header', '--force', '--min-ttl'],
+  inspect: ['--json'],
+  request: ['--data', '--header', '-d', '-H'],
+  exec: ['--env'],
+  status: ['--json'],
+  logout: [],
+  profiles: ['--json', '--long', '--force', '--secret-stdin'],
+  sandbox: ['--port'],
+  demo: [],
+  completion: [],
+  help: [],
+};
+const GLOBAL = ['--config', '--verbose', '--no-color', '--help'];
+
+function bash(): string {
+  const cases = Object.entries(OPTIONS)
+    .map(([c, o]) => `    ${c}) opts="${[...o, ...GLOBAL].join(' ')}" ;;`)
+    .join('\n');
+  return `# bash completion for tokenward
+_tokenward() {
+  local cur prev cmd opts i
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  cmd=""
+  for ((i=1; i<COMP_CWORD; i++)); do
+    case "\${COMP_WORDS[i]}" in
+      --config) ((i++)) ;;
+      -*) ;;
+      *) cmd="\${COMP_WORDS[i]}"; break ;;
+    esac
+  done
+  if [[ "$prev" == "--config" ]]; then COMPREPLY=( $(compgen -f -- "$cur") ); return; fi
+  if [[ -z "$cmd" ]]; then
+    COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')} --version --help" -- "$cur") ); return
+  fi
+  case "$cmd" in
+${cases}
+  esac
+  if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "$opts" -- "$cur") ); return; fi
+  case "$cmd" in
+    ${PROFILE_COMMANDS.join('|')})
+      COMPREPLY=( $(compgen -W "$(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
+    profiles) COMPREPLY=( $(compgen -W "list show add remove $(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
+    completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
+    help) COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')}" -- "$cur") ) ;;
+  esac
+}
+complete -F _tokenward tokenward
+`;
+}
+
+function zsh(): string {
+  return `#compdef tokenward
+# zsh completion for tokenward
+_tokenward() {
+  local -a commands profiles
+  commands=(${COMMANDS.map((c) => `'${c}'`).join(' ')})
+  if (( CURRENT == 2 )); then
+    _describe 'command' commands
+    return
+  fi
+  local cmd=\${words[2]}
+  if [[ \${words[CURRENT]} == -* ]]; then
+    case $cmd in
+${Object.entries(OPTIONS)
+  .map(([c, o]) => `      ${c}) compadd -- ${[...o, ...GLOBAL].join(' ')} ;;`)
+  .join('\n')}
+    esac
+    return
+  fi
+  case $cmd in
+    ${PROFILE_COMMANDS.join('|')})
+      profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"})
+      compadd -a profiles ;;
+    profiles)
+      if (( CURRENT == 3 )); then compadd list show add remove
+      else profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"}); compadd -a profiles; fi ;;
+    completion) compadd bash zsh fish ;;
+    help) _describe 'command' commands ;;
+  esac
+}
+compdef _tokenward tokenward
+`;
+}
+
+function fish(): string {
+  const lines = [
+    '# fish completion for tokenward',
+    'complete -c tokenward -f',
+    `complete -c tokenward -n '__fish_use_subcommand' -a '${COMMANDS.join(' ')}'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from ${PROFILE_COMMANDS.join(' ')}' -a '(tokenward profiles list 2>/dev/null)'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from profiles' -a 'list show add remove (tokenward profiles list 2>/dev/null)'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
+    "complete -c tokenward -l config -r -F -d 'config file'",
+    "complete -c tokenward -s v -l verbose -d 'show HTTP exchanges (redacted)'",
+    "complete -c tokenward -l no-color -d 'no colours'",
+    "complete -c tokenward -s h -l help -d 'help'",
+  ];
+  for (const [c, opts] of Object.entries(OPTIONS)) {
+    for (const o of opts) {
+      if (o.startsWith('--'))
+        lines.push(`complete -c tokenward -n '__fish_seen_subcommand_from ${c}' -l ${o.slice(2)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs `tokenward completion`. */
+export async function run(argv: string[], baseIo: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {});
+  const io = withGlobals(baseIo, values);
+  if (values.help === true) {
+    const { HELP } = await import('../help.js');
+    io.stdout.write(`${HELP['completion']}\n`);
+    return EXIT.OK;
+  }
+  const shell = positionals[0];
+  const scripts: Record<string, () => string> = { bash, zsh, fish };
+  const make = shell !== undefined && Object.hasOwn(scripts, shell) ? scripts[shell] : undefined;
+  if (make === undefined || positionals.length !== 1)
+    throw new UsageError('completion takes one of: bash, zsh, fish');
+  io.stdout.write(make());
+  return EXIT.OK;
+}

@@ -1,0 +1,226 @@
+/**
+ * `tokenward profiles list|show|add|remove`. `show` redacts literal secrets (references are shown:
+ * they are not secrets); `add` takes secrets as references only, or one literal from stdin.
+ * @module
+ */
+
+import type { Profile } from '../../profile.js';
+import { parseCommand, withGlobals } from '../args.js';
+import { EXIT, UsageError } from '../exit.js';
+import { type Io, say, warn } from '../output.js';
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  long: { type: 'boolean', short: 'l' },
+  force: { type: 'boolean' },
+  'secret-stdin': { type: 'string' },
+} as const;
+
+/** A copy of a profile with literal secrets (and the password of `store_url`) replaced by `[REDACTED]`. */
+export async function redactProfile(profile: Profile): Promise<Record<string, unknown>> {
+  const { isSecretKey, isSecretReference } = await import('../../config/secrets.js');
+  const { REDACTED } = await import('../../redact.js');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(profile)) {
+    if (typeof v === 'string' && isSecretKey(k) && !isSecretReference(v)) out[k] = REDACTED;
+    else if (k === 'store_url' && typeof v === 'string' && !isSecretReference(v))
+      out[k] = redactUrlPassword(v, REDACTED);
+    else if (k === 'params' && typeof v === 'object' && v !== null) {
+      const params: Record<string, string> = {};
+      for (const [pk, pv] of Object.entries(v as Record<string, string>)) {
+        params[pk] = isSecretKey(pk, true) && !isSecretReference(pv) ? REDACTED : pv;
+      }
+      out[k] = params;
+    } else out[k] = v;
+  }
+  return out;
+}
+
+function redactUrlPassword(url: string, mark: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = 'REDACTED';
+    return u.toString().replace(':REDACTED@', `:${mark}@`);
+  } catch {
+    return url;
+  }
+}
+
+async function readStdinLine(io: Io): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+/** Turns `key=value` pairs into a profile, typed by key (numbers, booleans, comma-separated lists). */
+export async function profileFromPairs(pairs: string[]): Promise<Profile> {
+  const { BOOLEAN_KEYS, LIST_KEYS, NUMBER_KEYS, PROFILE_KEYS, suggest } = await import(
+    '../../config/schema.js'
+  );
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`expected key=value, got "${pair}"`);
+    const key = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1);
+    if (key.startsWith('params.')) {
+      const params = (out['params'] ?? {}) as Record<string, string>;
+      params[key.slice('params.'.length)] = value;
+      out['params'] = params;
+      continue;
+    }
+    if (!(PROFILE_KEYS as readonly string[]).includes(key)) {
+      const hint = suggest(key, PROFILE_KEYS);
+      throw new UsageError(`unknown key "${key}"${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}`);
+    }
+    if (NUMBER_KEYS.has(key)) {
+      const n = Number(value);
+      if (value.trim() === '' || !Number.isFinite(n))
+        throw new UsageError(`${key} takes a number, got "${value}"`);
+      out[key] = n;
+    } else if (BOOLEAN_KEYS.has(key)) {
+      if (value !== 'true' && value !== 'false')
+        throw new UsageError(`${key} takes true or false, got "${value}"`);
+      out[key] = value === 'true';
+    } else if (LIST_KEYS.has(key)) {
+      out[key] = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    } else {
+      out[key] = value;
+    }
+  }
+  return out as Profile;
+}
+
+/** Runs `tokenward profiles`. */
+export async function run(argv: string[], baseIo: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, OPTIONS);
+  const io = withGlobals(baseIo, values);
+  const [sub, ...rest] = positionals;
+  if (values.help === true || sub === undefined) {
+    const { HELP } = await import('../help.js');
+    if (values.help === true) {
+      io.stdout.write(`${HELP['profiles']}\n`);
+      return EXIT.OK;
+    }
+    say(io, HELP['profiles'] ?? '');
+    return EXIT.USAGE;
+  }
+  const load = await import('../../config/load.js');
+  const base: { path?: string; env: NodeJS.ProcessEnv; onWarning: (m: string) => void } = {
+    env: io.env,
+    onWarning: (m) => warn(io, m),
+  };
+  if (values.config !== undefined) base.path = values.config;
+
+  switch (sub) {
+    case 'list':
+    case 'ls': {
+      if (rest.length > 0) throw new UsageError('profiles list takes no arguments');
+      const config = await load.readConfig(base);
+      if (values.json === true || values.long === true) {
+        const rows = config.profileNames.map((name) => {
+          try {
+            const p = load.profileFromConfig(config, name, base);
+            return {
+              name,
+              provider: p.provider ?? 'oauth2',
+              store: p.store ?? 'file',
+              default: name === config.defaultProfile,
+              error: null,
+            };
+          } catch (err) {
+            return {
+              name,
+              provider: null,
+              store: null,
+              default: name === config.defaultProfile,
+              error: err instanceof Error ? err.message : String(err),
+            };
+          }
+        });
+        if (values.json === true) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        else {
+          const w = Math.max(4, ...rows.map((r) => r.name.length));
+          for (const r of rows) {
+            const text = `${r.name.padEnd(w)}  ${(r.provider ?? '-').padEnd(8)}  ${(r.store ?? '-').padEnd(8)}${r.default ? '  (default)' : ''}${r.error !== null ? `  error: ${r.error}` : ''}`;
+            io.stdout.write(`${text.trimEnd()}\n`);
+          }
+        }
+      } else {
+        for (const name of config.profileNames) io.stdout.write(`${name}\n`);
+      }
+      if (!config.exists)
+        say(
+          io,
+          `tokenward: ${config.path} does not exist yet; add a profile with: tokenward profiles add NAME key=value...`,
+        );
+      return EXIT.OK;
+    }
+    case 'show': {
+      if (rest.length > 1) throw new UsageError('profiles show takes one profile');
+      const config = await load.readConfig(base);
+      const name = rest[0] ?? load.chooseDefaultProfile(config, io.env);
+      const profile = load.profileFromConfig(config, name, base);
+      const shown = await redactProfile(profile);
+      if (values.json === true) {
+        io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      } else {
+        const { stringify } = await import('smol-toml');
+        const { name: _n, ...body } = shown;
+        io.stdout.write(stringify({ profiles: { [name]: body } }).trimEnd() + '\n');
+      }
+      say(io, `# from ${config.path}`);
+      return EXIT.OK;
+    }
+    case 'add': {
+      const [name, ...pairs] = rest;
+      if (name === undefined) throw new UsageError('profiles add NAME key=value...');
+      const profile = (await profileFromPairs(pairs)) as Record<string, unknown>;
+      const { isSecretKey, isSecretReference } = await import('../../config/secrets.js');
+      const stdinKey = values['secret-stdin'];
+      if (stdinKey !== undefined) {
+        if (!isSecretKey(stdinKey))
+          throw new UsageError(
+            `--secret-stdin takes a secret key (client_secret, password, …), not "${stdinKey}"`,
+          );
+        if (io.stdin.isTTY === true) say(io, `Enter ${stdinKey}, then Ctrl-D:`);
+        const secret = await readStdinLine(io);
+        if (secret === '') throw new UsageError('nothing was read from stdin');
+        const { registerSecret } = await import('../../redact.js');
+        registerSecret(secret);
+        profile[stdinKey] = secret;
+      }
+      for (const [k, v] of Object.entries(profile)) {
+        if (k === stdinKey) continue;
+        if (typeof v === 'string' && isSecretKey(k) && !isSecretReference(v)) {
+          throw new UsageError(
+            `${k} must be a reference (env:NAME, file:/path, cmd:..., keyring:NAME) — secrets are not taken from the command line; or pass it on stdin with --secret-stdin ${k}`,
+          );
+        }
+      }
+      const { addProfile } = await import('../../config/write.js');
+      const path = await addProfile(name, profile as Profile, { ...base, replace: values.force === true });
+      say(io, `tokenward: ${values.force === true ? 'wrote' : 'added'} profile "${name}" in ${path}`);
+      return EXIT.OK;
+    }
+    case 'remove':
+    case 'rm': {
+      if (rest.length !== 1 || rest[0] === undefined) throw new UsageError('profiles remove NAME');
+      const { removeProfile } = await import('../../config/write.js');
+      const path = await removeProfile(rest[0], base);
+      say(
+        io,
+        `tokenward: removed profile "${rest[0]}" from ${path} (a cached token stays in the store until it expires; run "tokenward logout" before removing to revoke and delete it)`,
+      );
+      return EXIT.OK;
+    }
+    default:
+      throw new UsageError(`unknown profiles subcommand "${sub}"; expected list, show, add or remove`);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * `tokenward request <profile> [METHOD] URL [--data JSON|@file] [-H 'K: V']...`: an authenticated HTTP
+ * request through `createAuthFetch` (401 → invalidate → one retry). The body goes to stdout.
+ *
+ * Where the token may go: the profile's `api_base_url` and `allowed_origins`. A profile with neither
+ * sends it to the origin of the URL typed here — the user named the profile for that URL — and to no
+ * other origin (redirects included).
+ * @module
+ */
+
+import { readFile } from 'node:fs/promises';
+import type { Profile } from '../../profile.js';
+import { redactText } from '../../redact.js';
+import { parseCommand, withGlobals } from '../args.js';
+import { loadProfile, openManager } from '../context.js';
+import { EXIT, UsageError } from '../exit.js';
+import { debug, type Io, paint, say } from '../output.js';
+
+const OPTIONS = {
+  data: { type: 'string', short: 'd' },
+  header: { type: 'string', short: 'H', multiple: true },
+} as const;
+
+const METHOD = /^[A-Za-z]+$/;
+
+/** The origins a profile's token may be sent to; the typed URL's origin when the profile names none. */
+export function allowedOrigins(profile: Profile, url: URL): string[] {
+  const out: string[] = [];
+  for (const u of [profile.api_base_url, ...(profile.allowed_origins ?? [])]) {
+    if (u === undefined) continue;
+    try {
+      out.push(new URL(u).origin);
+    } catch {
+      // validated by the schema; a reference that resolved to garbage is skipped
+    }
+  }
+  return out.length > 0 ? out : [url.origin];
+}
+
+async function readAll(io: Io): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** Runs `tokenward request`. */
+export async function run(argv: string[], baseIo: Io): Promise<number> {
+  const { values, positionals } = parseCommand(argv, OPTIONS);
+  const io = withGlobals(baseIo, values);
+  if (values.help === true) {
+    const { HELP } = await import('../help.js');
+    io.stdout.write(`${HELP['request']}\n`);
+    return EXIT.OK;
+  }
+  let profileName: string | undefined;
+  let method: string | undefined;
+  let rawUrl: string | undefined;
+  if (positionals.length === 2) [profileName, rawUrl] = positionals;
+  else if (positionals.length === 3) [profileName, method, rawUrl] = positionals;
+  else throw new UsageError('request takes a profile, an optional METHOD and a URL');
+  if (method !== undefined && !METHOD.test(method)) throw new UsageError(`"${method}" is not an HTTP method`);
+  let url: URL;
+  try {
+    url = new URL(rawUrl ?? '');
+  } catch {
+    throw new UsageError(`"${rawUrl}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError('the URL must be http(s)');
+
+  const headers = new Headers();
+  for (const h of values.header ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new UsageError(`header "${h}" is not "Name: value"`);
+    const name = h.slice(0, i).trim();
+    if (name.toLowerCase() === 'authorization') {
+      throw new UsageError('the Authorization header is set by tokenward; leave it out');
+    }
+    try {
+      headers.append(name, h.slice(i + 1).trim());
+    } catch {
+      throw new UsageError(`header "${name}" is not valid`);
+    }
+  }
+  let body: Buffer | undefined;
+  if (values.data !== undefined) {
+    const d = values.data;
+    if (d === '@-') body = await readAll(io);
+    else if (d.startsWith('@')) {
+      try {
+        body = await readFile(d.slice(1));
+      } catch (err) {
+        throw new UsageError(`cannot read ${d.slice(1)} (${(err as { code?: string }).code ?? 'error'})`);
+      }
+    } else body = Buffer.from(d);
+    if (!headers.has('content-type')) {
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new UsageError("--data is not valid JSON (add -H 'Content-Type: …' to send another format)");
+      }
+      headers.set('content-type', 'application/json');
+    }
+  }
+  const verb = (method ?? (body !== undefined ? 'POST' : 'GET')).toUpperCase();
+
+  const profile = await loadProfile(io, profileName, values.config);
+  const origins = allowedOrigins(profile, url);
+  if (!origins.includes(url.origin)) {
+    throw new UsageError(
+      `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
+    );
+  }
+  const manager = await openManager(io, profile);
+  try {
+    const { createAuthFetch } = await (await import('../lazy.js')).loadFetch();
+    const authFetch = createAuthFetch(manager, { origins });
+    debug(io, `> ${verb} ${url.href}`);
+    for (const [k, v] of headers) debug(io, `> ${k}: ${v}`);
+    const started = Date.now();
+    const timeoutMs = (profile.timeout ?? 30) * 1000;
+    const init: RequestInit = {
+      method: verb,
+      headers,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    };
+    if (body !== undefined) init.body = body;
+    let res: Response;
+    try {
+      res = await authFetch(url.href, init);
+    } catch (err) {
+      if (
+        typeof err === 'object' &&
+        err !== null &&
+        typeof (err as { code?: unknown }).code === 'string' &&
+        String((err as { code: string }).code).startsWith('ERR_')
+      ) {
+        throw err;
+      }
+      const { NetworkError } = await import('../../errors.js');
+      const cause = (err as { cause?: { code?: string } }).cause;
+      const why =
+        (err as { name?: string }).name === 'TimeoutError'
+          ? `timed out after ${timeoutMs} ms`
+          : (cause?.code ?? (err instanceof Error ? err.message : 'failed'));
+      throw new NetworkError(
+        `${url.origin}${url.pathname}`,
+        `request to ${url.origin}${url.pathname} failed: ${why}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const buf = Buffer.from(await res.arrayBuffer());
+    const ok = res.status >= 200 && res.status < 300;
+    const statusLine = `< ${res.status} ${res.statusText} (${Date.now() - started} ms)`;
+    if (io.verbose) {
+      say(io, paint(io.color, ok ? 'green' : 'red', statusLine));
+      for (const [k, v] of res.headers) debug(io, `< ${k}: ${v}`);
+    }
+    const type = res.headers.get('content-type') ?? '';
+    let out: Buffer | string = buf;
+    if (io.stdout.isTTY === true && buf.length > 0 && /[/+]json\b/i.test(type)) {
+      try {
+        out = `${JSON.stringify(JSON.parse(buf.toString('utf8')), null, 2)}\n`;
+      } catch {
+        out = buf;
+      }
+    }
+    io.stdout.write(out);
+    if (io.stdout.isTTY === true && typeof out !== 'string' && buf.length > 0 && buf[buf.length - 1] !== 10) {
+      io.stdout.write('\n');
+    }
+    if (!ok) {
+      if (!io.verbose)
+        say(
+          io,
+          redactText(
+            `tokenward: ${verb} ${url.origin}${url.pathname} answered HTTP ${res.status} ${res.statusText}`,
+          ),
+        );
+      return EXIT.HTTP_STATUS;
+    }
+    return EXIT.OK;
+  } finally {
+    await manager.close();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Help texts: the overview (`tokenward --help`) and one per command (`tokenward COMMAND --help`).
+ * Plain strings, so printing help loads nothing else.
+ * @module
+ */
+
+const GLOBAL = `Global options:
+  --config FILE    config file (default: $TOKENWARD_CONFIG, else the platform config dir,
+                   e.g. ~/.config/tokenward/config.toml)
+  -v, --verbose    show each HTTP exchange on stderr, secrets and tokens redacted
+  --no-color       no colours (also when NO_COLOR is set or stderr is not a terminal)
+  -h, --help       this help`;
+
+const EXIT_CODES = `Exit codes:
+  0  ok
+  1  other failure
+  2  usage or configuration error
+  3  rejected by the token endpoint (or an unusable token response)
+  4  network failure (refused, DNS, TLS, timeout)
+  5  token store failure or lock timeout
+  6  request: the API answered with a non-2xx status
+  exec passes through the command's exit code (127: it could not be started)`;
+
+/** The overview. */
+export const OVERVIEW = `tokenward — get, keep and use OAuth access tokens from the shell
+
+Usage: tokenward <command> [options]
+
+Commands:
+  token <profile>            print a valid access token (cached, refreshed as needed)
+  inspect [TOKEN|-|profile]  decode a JWT (no signature check)
+  request <profile> [METHOD] URL   an authenticated HTTP request (401 → new token, retry once)
+  exec <profile> -- CMD ...  run a command with the token in $ACCESS_TOKEN
+  status                     profiles and their cached tokens
+  logout <profile>           revoke (where supported) and delete the cached token
+  profiles list|show|add|remove   manage profiles in the config file
+  sandbox [--port N]         run local emulators of the seed vendors; prints a config on stdout
+  demo                       run every seed flow against the sandbox and report
+  completion bash|zsh|fish   print a shell completion script
+
+Examples:
+  TOKEN=$(tokenward token rdp)
+  tokenward request acronis GET https://eu-cloud.acronis.com/api/2/clients/$CLIENT_ID
+  tokenward exec msx -- ./deploy.sh
+  tokenward demo
+
+${GLOBAL}
+  -V, --version    print the version
+
+${EXIT_CODES}
+
+Run 'tokenward <command> --help' for a command's options and examples.`;
+
+/** Per-command help. */
+export const HELP: Record<string, string> = {
+  token: `Usage: tokenward token [profile] [options]
+
+Prints the profile's access token and a newline to stdout — nothing else. A cached token is used while
+it is valid; otherwise it is refreshed (refresh grant when possible) or obtained anew.
+Without a profile: $TOKENWARD_PROFILE, then default_profile, then the only profile.
+
+Options:
+  --json           print the token object: access_token, token_type, expires_at, expires_in, scope
+  --show-refresh   with --json: include the refresh token
+  --header         print "Authorization: Bearer <token>"
+  --force          ignore the cache: get a new token from the server
+  --min-ttl DUR    get a new token when less than DUR remains (e.g. 60s, 5m)
+
+Examples:
+  TOKEN=$(tokenward token rdp)
+  curl -H "$(tokenward token rdp --header)" https://api.example.com/data
+  tokenward token acronis --json --min-ttl 5m
+
+${GLOBAL}`,
+
+  inspect: `Usage: tokenward inspect [TOKEN | - | profile] [options]
+
+Decodes a JWT: header, claims, and issued/expires times (local time and relative). The signature is
+NOT verified. With "-" or no argument the token is read from stdin; with a profile name, that
+profile's cached token is inspected (nothing is fetched).
+
+Options:
+  --json           print {header, claims, issued_at, expires_at, expires_in, verified: false}
+
+Examples:
+  tokenward token msx | tokenward inspect
+  tokenward inspect msx
+  tokenward inspect eyJhbGciOi...
+
+${GLOBAL}`,
+
+  request: `Usage: tokenward request <profile> [METHOD] URL [options]
+
+Sends an HTTP request with the profile's token. On a 401 the token is invalidated and the request is
+retried once with a new one. The body goes to stdout (pretty-printed JSON on a terminal); the status
+goes to stderr with -v (and always when it is not 2xx, with exit code 6).
+The token is only sent to the profile's api_base_url/allowed_origins; a profile with neither sends it
+to the origin of the URL given here.
+
+Options:
+  -d, --data DATA      request body: JSON text, @file, or @- for stdin (method defaults to POST)
+  -H, --header 'K: V'  extra request header (repeatable)
+
+Examples:
+  tokenward request acronis https://dc.example.com/api/2/clients/$CLIENT_ID
+  tokenward request msx POST https://msx.example.com/idm/api/v8/tenants --data @tenant.json
+  tokenward request rdp https://api.example.com/data/x -H 'Accept: application/json' -v
+
+${GLOBAL}`,
+
+  exec: `Usage: tokenward exec <profile> [--env NAME] -- command [args...]
+
+Runs a command with the access token in an environment variable (default ACCESS_TOKEN). The token is
+not put on the command line. The command's exit code is passed through.
+
+Options:
+  --env NAME       the variable to set (default ACCESS_TOKEN)
+
+Examples:
+  tokenward exec rdp -- sh -c 'curl -H "Authorization: Bearer $ACCESS_TOKEN" https://api.example.com/x'
+  tokenward exec msx --env MSX_TOKEN -- ./deploy.sh
+
+${GLOBAL}`,
+
+  status: `Usage: tokenward status [options]
+
+A table of the configured profiles and their cached tokens: store, expires in, refresh token, last
+error. Secrets are not resolved and nothing is fetched.
+
+Options:
+  --json           print the table as JSON
+
+Examples:
+  tokenward status
+  tokenward status --json | jq '.[] | select(.valid)'
+
+${GLOBAL}`,
+
+  logout: `Usage: tokenward logout <profile>
+
+Revokes the token at the server where it supports revocation (RFC 7009), then deletes it from the
+store.
+
+Examples:
+  tokenward logout rdp
+
+${GLOBAL}`,
+
+  profiles: `Usage: tokenward profiles <list|show|add|remove> ...
+
+  profiles list [--long|--json]           profile names, one per line
+  profiles show <name> [--json]           the profile with [defaults] merged; literal secrets redacted
+  profiles add <name> key=value... [--force] [--secret-stdin KEY]
+                                          add (or with --force replace) a profile; secret keys take
+                                          references only (env:NAME, file:/path, cmd:..., keyring:NAME),
+                                          or a literal read from stdin with --secret-stdin KEY
+  profiles remove <name>                  remove a profile from the config file
+
+Lists take comma-separated values (scopes=a,b); params take params.NAME=value.
+
+Examples:
+  tokenward profiles add rdp provider=rdp base_url=https://api.example.com \\
+      client_id=env:RDP_APP_KEY username=env:RDP_USER password=keyring:rdp scope=trapi
+  printf %s "$SECRET" | tokenward profiles add acme token_url=https://idp.example.com/token \\
+      client_id=acme --secret-stdin client_secret
+  tokenward profiles show rdp
+  tokenward profiles remove rdp
+
+${GLOBAL}`,
+
+  sandbox: `Usage: tokenward sandbox [--port N]
+
+Runs local emulators of the seed vendors (Cylance, MSX, Acronis, RDP) on 127.0.0.1 in the foreground
+until Ctrl-C / SIGTERM. Once listening it prints to stdout a config with one profile per vendor
+(cylance, msx, acronis, rdp) pointing at it; its URL and other messages go to stderr.
+
+Options:
+  --port N         port to listen on (default 0: a free port)
+
+Examples:
+  tokenward sandbox --port 0 > sandbox.toml &
+  tokenward token rdp --config sandbox.toml
+
+${GLOBAL}`,
+
+  demo: `Usage: tokenward demo
+
+Starts the sandbox in-process and runs every seed flow through the real code paths: a token per
+vendor, cached reuse, expiry and refresh, the MSX tenant round trip and the Acronis client call.
+Prints a short report on stdout; exits 0 when everything worked (1 when a step failed).
+
+Examples:
+  npx tokenward demo
+
+${GLOBAL}`,
+
+  completion: `Usage: tokenward completion <bash|zsh|fish>
+
+Prints a completion script (commands, options and profile names).
+
+Examples:
+  source <(tokenward completion bash)
+  tokenward completion zsh > "\${fpath[1]}/_tokenward"
+  tokenward completion fish > ~/.config/fish/completions/tokenward.fish
+
+${GLOBAL}`,
+};
+
+/** The command names, in help order. */
+export const COMMAND_NAMES = Object.keys(HELP);

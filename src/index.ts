@@ -1,0 +1,108 @@
+/**
+ * tokenward: get, keep and use access tokens for REST APIs.
+ * @packageDocumentation
+ */
+
+export type * from './client.js';
+// --- foundation ---
+export * from './errors.js';
+export type * from './http/types.js';
+export type * from './profile.js';
+export { maskToken, REDACTED, redactText, registerSecret } from './redact.js';
+export { MemoryStore } from './stores/memory.js';
+export type * from './stores/types.js';
+export * from './token.js';
+
+// --- manager (lead) ---
+export { TokenManager } from './manager/token-manager.js';
+export type { GetTokenOptions, TokenManagerOptions, TokenwardWarning } from './manager/token-manager.js';
+
+// --- http, client auth, grants, discovery (core) ---
+export {
+  assertSecureUrl,
+  isLoopbackHost,
+  safeUrl,
+} from './http/url.js';
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  type GetJsonOptions,
+  getJson,
+  requestToken,
+} from './http/token-endpoint.js';
+export { closeAgents } from './http/agent.js';
+export {
+  type BasicEncoding,
+  type ClientAuth,
+  type ClientAuthContext,
+  type ClientAuthProfile,
+  type ClientAuthRequest,
+  clientSecretBasic,
+  clientSecretJwt,
+  clientSecretPost,
+  createClientAuth,
+  encodeBasicCredentials,
+  formUrlEncode,
+  JWT_BEARER_ASSERTION_TYPE,
+  noneAuth,
+  privateKeyJwt,
+} from './auth/index.js';
+export {
+  type ClientCredentialsParams,
+  clientCredentials,
+  customGrant,
+  type GrantContext,
+  type GrantParseOptions,
+  type GrantRequestExtras,
+  grantRequest,
+  type PasswordParams,
+  passwordGrant,
+  type RefreshTokenParams,
+  refreshTokenGrant,
+  type ScopeInput,
+  scopeParam,
+} from './grants/index.js';
+
+// --- vendor presets and sandbox (seeds) ---
+
+// --- stores ---
+export { cacheKey, isCacheKey } from './stores/cache-key.js';
+export { decodeEntry, encodeEntry } from './stores/envelope.js';
+export { defaultCacheDir, FileStore, type FileStoreOptions } from './stores/file.js';
+export { type CreateStoreOptions, createStore } from './stores/index.js';
+export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './stores/keys.js';
+// pg and ioredis load only when used: createStore() imports them lazily; these are types only.
+export type { PostgresStore, PostgresStoreOptions } from './stores/postgres.js';
+export type { RedisStore, RedisStoreOptions } from './stores/redis.js';
+
+// --- config ---
+export {
+  addProfile,
+  type AddProfileOptions,
+  CONFIG_FILE_NAME,
+  type ConfigFile,
+  type ConfigPathOptions,
+  type ConfigPathSource,
+  defaultConfigDir,
+  getProfile,
+  isSecretReference,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  loadConfig,
+  PROFILE_KEYS,
+  parseSecretReference,
+  type ResolveSecretsOptions,
+  readConfig,
+  removeProfile,
+  resolveConfigPath,
+  resolveProfileSecrets,
+  resolveSecretReference,
+  SECRET_KEYS,
+  type SecretKey,
+  type SecretReference,
+  type SecretReferenceKind,
+  validateProfile,
+} from './config/index.js';
+
+// --- authenticated fetch (fetch) ---

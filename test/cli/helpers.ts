@@ -1,0 +1,119 @@
+/**
+ * Runs the `tokenward` CLI as a user does: a child process with a temporary HOME, XDG dirs and cache
+ * dir. Uses dist/cli/main.js when it is at least as new as every file in src/ (as after `npm test`'s
+ * build), else the TypeScript source through tsx.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DIST = join(ROOT, 'dist', 'cli', 'main.js');
+const SRC = join(ROOT, 'src', 'cli', 'main.ts');
+
+function newest(dir: string): number {
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+function cliArgs(): string[] {
+  const forced = process.env['TOKENWARD_TEST_CLI'];
+  if (forced === 'src') return ['--import', 'tsx', SRC];
+  if (forced === 'dist') return [DIST];
+  try {
+    if (statSync(DIST).mtimeMs >= newest(join(ROOT, 'src'))) return [DIST];
+  } catch {
+    // no build
+  }
+  return ['--import', 'tsx', SRC];
+}
+
+/** How the CLI is started in these tests (for the report). */
+export const CLI = cliArgs();
+
+/** A temporary home for one test file. */
+export interface TempHome {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  config: string;
+  cleanup(): void;
+}
+
+/** Makes a temporary HOME with XDG dirs and TOKENWARD_CACHE_DIR inside, and a config path. */
+export function tempHome(): TempHome {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenward-cli-'));
+  for (const d of ['config', 'cache', 'data', 'state']) mkdirSync(join(dir, d), { recursive: true });
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'SystemRoot', 'TEMP', 'TMP', 'TMPDIR', 'LANG', 'TZ']) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  Object.assign(env, {
+    HOME: dir,
+    USERPROFILE: dir,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_CACHE_HOME: join(dir, 'cache'),
+    XDG_DATA_HOME: join(dir, 'data'),
+    XDG_STATE_HOME: join(dir, 'state'),
+    TOKENWARD_CACHE_DIR: join(dir, 'cache', 'tokenward'),
+  });
+  return {
+    dir,
+    env,
+    config: join(dir, 'config', 'tokenward', 'config.toml'),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The result of one CLI run. */
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@link tw}. */
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs `tokenward ...args` to completion. */
+export function tw(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      env: options.env ?? process.env,
+      cwd: options.cwd ?? ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Starts `tokenward ...args` and leaves it running (for `sandbox`). */
+export function twSpawn(args: string[], options: RunOptions = {}): ChildProcess {
+  return spawn(process.execPath, [...CLI, ...args], {
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
