@@ -1,0 +1,176 @@
+/**
+ * The front door. {@link createTokenManager} turns a profile into a {@link TokenManager} (secrets
+ * resolved, provider and store chosen); {@link getToken} and {@link openProfile} do the same from the
+ * config file and keep one manager per profile for the whole process, so every caller shares its cache
+ * and its single flight.
+ * @module
+ */
+
+import { getProfile, type LoadConfigOptions } from './config/load.js';
+import { resolveProfileSecrets } from './config/secrets.js';
+import { ConfigError } from './errors.js';
+import type { HttpOptions } from './http/types.js';
+import { type GetTokenOptions, TokenManager, type TokenwardWarning } from './manager/token-manager.js';
+import type { Profile } from './profile.js';
+import { createTokenClient } from './providers/index.js';
+import { cacheKey } from './stores/cache-key.js';
+import { createStore } from './stores/index.js';
+import type { TokenStore } from './stores/types.js';
+import type { Token } from './token.js';
+
+/** Options of {@link createTokenManager}. */
+export interface CreateTokenManagerOptions {
+  /** Store to use instead of the one the profile names (the caller keeps ownership). */
+  store?: TokenStore;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  clock?: () => number;
+  /** Receives non-fatal problems (refresh failures, store trouble, insecure settings). Default: `process.emitWarning`. */
+  onWarning?: (warning: TokenwardWarning) => void;
+  /** HTTP settings over the profile's (`timeout`, `retries`, `ca_file`…); also the `onExchange` trace hook. */
+  http?: HttpOptions;
+  /** Environment for secret references and store settings. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
+  cacheKey?: Buffer;
+}
+
+const defaultWarn = (w: TokenwardWarning): void => {
+  process.emitWarning(w.message, { code: `TOKENWARD_${w.code}` });
+};
+
+function seconds(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number | undefined {
+  const v = profile[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new ConfigError(`must be a non-negative number, got ${JSON.stringify(v)}`, { key });
+  }
+  return v;
+}
+
+/**
+ * Builds the {@link TokenManager} of a profile: resolves its secret references (`env:`, `file:`,
+ * `cmd:`, `keyring:`), builds the provider's token client (no network I/O), and opens its store
+ * (file by default; PostgreSQL and Redis connect here). Close the manager when done; it closes the
+ * store it opened.
+ *
+ * @example
+ * ```ts
+ * const manager = await createTokenManager({
+ *   token_url: 'https://idp.example.com/oauth2/token',
+ *   client_id: 'reporting',
+ *   client_secret: 'env:REPORTING_SECRET',
+ *   scope: 'reports:read',
+ * });
+ * const token = await manager.getToken();
+ * ```
+ * @throws ConfigError for an invalid profile or an unresolvable secret reference.
+ * @throws StoreError when a shared store is unreachable (unless `store_fallback_memory`).
+ */
+export async function createTokenManager(
+  input: Profile,
+  options: CreateTokenManagerOptions = {},
+): Promise<TokenManager> {
+  const env = options.env ?? process.env;
+  const onWarning = options.onWarning ?? defaultWarn;
+  const profile = await resolveProfileSecrets(input, { env });
+  if (profile.insecure_skip_tls_verify === true) {
+    onWarning({
+      code: 'TLS_VERIFY_DISABLED',
+      message: `TLS certificate verification is OFF for ${profile.name === undefined ? 'this profile' : `profile "${profile.name}"`} (insecure_skip_tls_verify = true): anyone on the network path can read its secrets and tokens. Use ca_file instead.`,
+    });
+  }
+  const client = await createTokenClient(profile, options.http ?? {});
+  const skew = seconds(profile, 'skew_seconds');
+  const eager = seconds(profile, 'eager_refresh');
+  let store = options.store;
+  const ownsStore = store === undefined;
+  if (store === undefined) {
+    const storeOpts: Parameters<typeof createStore>[1] = {
+      env,
+      onWarning: (message) => onWarning({ code: 'STORE', message }),
+    };
+    if (options.cacheKey !== undefined) storeOpts.key = options.cacheKey;
+    store = await createStore(profile, storeOpts);
+  }
+  const managerOptions: ConstructorParameters<typeof TokenManager>[0] = {
+    client,
+    key: cacheKey(profile.name, client.identity),
+    store,
+    ownsStore,
+    onWarning,
+  };
+  if (profile.name !== undefined) managerOptions.profile = profile.name;
+  if (skew !== undefined) managerOptions.skewMs = skew * 1000;
+  if (eager !== undefined) managerOptions.eagerRefreshFraction = eager;
+  if (options.clock !== undefined) managerOptions.clock = options.clock;
+  return new TokenManager(managerOptions);
+}
+
+/** Options of {@link openProfile} and {@link getToken}. */
+export interface OpenProfileOptions extends CreateTokenManagerOptions {
+  /** The config file (default `TOKENWARD_CONFIG`, else the platform config dir). */
+  config?: string;
+}
+
+const open = new Map<string, Promise<TokenManager>>();
+
+function openKey(name: string | undefined, options: OpenProfileOptions): string {
+  return `${options.config ?? ''}\n${name ?? ''}`;
+}
+
+/**
+ * The process-wide {@link TokenManager} of a profile in the config file. The first call loads and
+ * opens it; later calls (with the same name and config path) return the same manager, so all callers
+ * share one cache and one single flight. Without a name: `TOKENWARD_PROFILE`, `default_profile`, or the
+ * only profile. The options of the first call win.
+ */
+export function openProfile(name?: string, options: OpenProfileOptions = {}): Promise<TokenManager> {
+  const key = openKey(name, options);
+  let m = open.get(key);
+  if (m === undefined) {
+    const loadOpts: LoadConfigOptions = {};
+    if (options.config !== undefined) loadOpts.path = options.config;
+    if (options.env !== undefined) loadOpts.env = options.env;
+    m = getProfile(name, loadOpts).then((profile) => createTokenManager(profile, options));
+    open.set(key, m);
+    m.catch(() => open.delete(key)); // a failure (bad config) is not remembered
+  }
+  return m;
+}
+
+/**
+ * Returns a valid access token for a profile of the config file, or for a profile object.
+ * A profile object gets a manager of its own per call unless you keep one with
+ * {@link createTokenManager}; a profile name shares the process-wide manager of {@link openProfile}.
+ *
+ * @example
+ * ```ts
+ * import { getToken } from 'tokenward';
+ * const { accessToken } = await getToken('rdp');
+ * ```
+ */
+export async function getToken(
+  profile?: string | Profile,
+  options: OpenProfileOptions & GetTokenOptions = {},
+): Promise<Token> {
+  const getOpts: GetTokenOptions = {};
+  if (options.minTtlMs !== undefined) getOpts.minTtlMs = options.minTtlMs;
+  if (options.force !== undefined) getOpts.force = options.force;
+  if (options.signal !== undefined) getOpts.signal = options.signal;
+  if (typeof profile === 'object') {
+    const m = await createTokenManager(profile, options);
+    try {
+      return await m.getToken(getOpts);
+    } finally {
+      await m.close();
+    }
+  }
+  return (await openProfile(profile, options)).getToken(getOpts);
+}
+
+/** Closes every manager opened by {@link openProfile} / {@link getToken} (their stores and connections). */
+export async function closeAll(): Promise<void> {
+  const all = [...open.values()];
+  open.clear();
+  await Promise.allSettled(all.map(async (m) => (await m).close()));
+}
