@@ -17,6 +17,17 @@ export * from './token.js';
 export { TokenManager } from './manager/token-manager.js';
 export type { GetTokenOptions, TokenManagerOptions, TokenwardWarning } from './manager/token-manager.js';
 
+// --- front door ---
+export {
+  type CreateTokenManagerOptions,
+  closeAll,
+  createTokenManager,
+  getToken,
+  type OpenProfileOptions,
+  openProfile,
+} from './tokenward.js';
+export { createTokenClient, PROVIDERS, type ProviderModule, providerOf } from './providers/index.js';
+
 // --- http, client auth, grants, discovery (core) ---
 export {
   assertSecureUrl,
