@@ -4,7 +4,7 @@
  * @module
  */
 
-import { decodeJwt } from 'jose';
+import { decodeJwt } from 'jose/jwt/decode';
 import { InvalidTokenResponseError } from './errors.js';
 import { registerSecret } from './redact.js';
 

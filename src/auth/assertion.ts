@@ -5,7 +5,6 @@
 
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { registerSecret } from '../redact.js';
 import type { ClientAuthContext, ClientAuthRequest } from './types.js';
 import { JWT_BEARER_ASSERTION_TYPE } from './types.js';
@@ -35,6 +34,8 @@ export async function applyAssertion(
   const iat = Math.floor(ctx.now() / 1000);
   const header: { alg: string; typ: string; kid?: string } = { alg: p.alg, typ: 'JWT' };
   if (p.kid !== undefined) header.kid = p.kid;
+  // Loaded on first use: profiles without JWT client authentication never load the signing code.
+  const { SignJWT } = await import('jose/jwt/sign');
   const jwt = await new SignJWT({})
     .setProtectedHeader(header)
     .setIssuer(p.clientId)
