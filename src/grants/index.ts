@@ -1,5 +1,5 @@
 /**
- * The standard grants and the generic one.
+ * The standard grants, the generic one, and the signed-JWT exchange (Cylance-style).
  * @module
  */
 
@@ -8,4 +8,11 @@ export { customGrant } from './custom.js';
 export { type PasswordParams, passwordGrant } from './password.js';
 export { type RefreshTokenParams, refreshTokenGrant } from './refresh-token.js';
 export { type GrantRequestExtras, grantRequest } from './request.js';
+export {
+  type SignedJwtExchangeContext,
+  type SignedJwtExchangeParams,
+  type SignedJwtParams,
+  signExchangeJwt,
+  signedJwtExchange,
+} from './signed-jwt-exchange.js';
 export { type GrantContext, type GrantParseOptions, type ScopeInput, scopeParam } from './types.js';

@@ -16,10 +16,14 @@ export interface ProviderModule {
   createClient(profile: Profile, http?: HttpOptions): Promise<TokenClient>;
 }
 
-const loaders: Readonly<Partial<Record<ProviderName, () => Promise<ProviderModule>>>> = {
+const loaders: Readonly<Record<ProviderName, () => Promise<ProviderModule>>> = {
   oauth2: () => import('./oauth2.js'),
   oidc: () => import('./oidc.js'),
-  // VENDOR PRESETS: cylance, msx, acronis, rdp are added here by the presets work.
+  // VENDOR PRESETS
+  cylance: () => import('./cylance.js'),
+  msx: () => import('./msx.js'),
+  acronis: () => import('./acronis.js'),
+  rdp: () => import('./rdp.js'),
 };
 
 /** Every provider name. */

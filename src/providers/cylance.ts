@@ -1,0 +1,237 @@
+/**
+ * The `cylance` preset: BlackBerry/Cylance Protect API v2 (seeds 000 and 001).
+ *
+ * Per token request a new auth token is built — a JWT signed HS256 with the application secret, with
+ * `exp` (now + `auth_token_lifetime`, at most 1800 s), `iat`, `iss` (`issuer_claim`, default
+ * `http://cylance.com`), `sub` (`app_id`), `tid` (`tenant_id`), a fresh `jti` and, when scopes are
+ * given, `scp` — and POSTed as `{"auth_token": "…"}` (JSON, `charset=utf-8`) to
+ * `https://protectapi{-region}.cylance.com/auth/v2/token`. The answer is `{"access_token": "…"}` with no
+ * lifetime field: the access token's JWT `exp` is used when it has one, else 1800 s (the vendor's
+ * documented 30 minutes). There is no refresh: a new auth token is signed each time.
+ *
+ * Profile keys: `region` or `token_url`, `app_id`, `app_secret`, `tenant_id`, `scopes` (or `scope`),
+ * `scp_format` (`list` default, or `string`), `auth_token_lifetime`, `issuer_claim`, `api_base_url`.
+ * @module
+ */
+
+import type { TokenClient, TokenIdentity } from '../client.js';
+import { ConfigError, TokenEndpointError } from '../errors.js';
+import { type SignedJwtExchangeContext, signedJwtExchange } from '../grants/signed-jwt-exchange.js';
+import type { HttpOptions } from '../http/types.js';
+import { assertSecureUrl } from '../http/url.js';
+import type { Profile } from '../profile.js';
+import { registerSecret } from '../redact.js';
+import type { Token } from '../token.js';
+import { httpOptionsFromProfile, parseOptionsFromProfile } from './oauth2.js';
+
+/** The vendor's documented access-token lifetime (30 minutes), used when the answer does not say. */
+export const CYLANCE_DEFAULT_LIFETIME_SECONDS = 1800;
+/** The longest auth-token lifetime the server accepts (`exp` − `iat`), seconds. */
+export const CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS = 1800;
+/** The default `iss` claim. */
+export const CYLANCE_DEFAULT_ISSUER = 'http://cylance.com';
+/** The token endpoint path on every regional host. */
+export const CYLANCE_TOKEN_PATH = '/auth/v2/token';
+
+/** Regions and their API hosts. `us`/`na` and no region are North America. */
+const REGION_HOSTS: Readonly<Record<string, string>> = {
+  '': 'protectapi.cylance.com',
+  us: 'protectapi.cylance.com',
+  na: 'protectapi.cylance.com',
+  'us-gov': 'protectapi.us.cylance.com',
+  apne1: 'protectapi-apne1.cylance.com',
+  au: 'protectapi-au.cylance.com',
+  euc1: 'protectapi-euc1.cylance.com',
+  sae1: 'protectapi-sae1.cylance.com',
+};
+
+/** The region names {@link cylanceTokenUrl} knows. */
+export const CYLANCE_REGIONS: readonly string[] = ['us', 'na', 'us-gov', 'apne1', 'au', 'euc1', 'sae1'];
+
+/**
+ * The token URL of a region: none, `us` or `na` → `https://protectapi.cylance.com/auth/v2/token`;
+ * `us-gov` → `https://protectapi.us.cylance.com/…`; `apne1`, `au`, `euc1`, `sae1` →
+ * `https://protectapi-<region>.cylance.com/…`. Case and a leading `-` are ignored.
+ *
+ * @throws ConfigError for an unknown region.
+ */
+export function cylanceTokenUrl(region?: string): string {
+  const r = (region ?? '').trim().toLowerCase().replace(/^-/, '');
+  const host = REGION_HOSTS[r];
+  if (host === undefined) {
+    throw new ConfigError(
+      `unknown region ${JSON.stringify(region)}; use one of ${CYLANCE_REGIONS.join(', ')} (or set token_url)`,
+      { key: 'region' },
+    );
+  }
+  return `https://${host}${CYLANCE_TOKEN_PATH}`;
+}
+
+/** The token URL of a profile: `token_url`, else the one of `region`. */
+export function cylanceTokenUrlOf(profile: Profile): string {
+  if (profile.token_url !== undefined) {
+    if (typeof profile.token_url !== 'string')
+      throw new ConfigError('must be a URL string', { key: 'token_url' });
+    return assertSecureUrl(profile.token_url, 'token_url').href;
+  }
+  if (profile.region !== undefined && typeof profile.region !== 'string') {
+    throw new ConfigError('must be a string', { key: 'region' });
+  }
+  return cylanceTokenUrl(profile.region);
+}
+
+/**
+ * The API origin a Cylance token is for: `api_base_url`, else the origin of the token URL (the
+ * region's host). Pure; no I/O.
+ */
+export function apiBaseUrl(profile: Profile): string {
+  if (profile.api_base_url !== undefined) return profile.api_base_url;
+  return new URL(cylanceTokenUrlOf(profile)).origin;
+}
+
+/**
+ * The scopes of a profile: `scopes` (a list, or one comma-separated string), else `scope` (a list or a
+ * space-separated string). Empty entries are dropped; undefined when there are none.
+ */
+export function cylanceScopes(profile: Profile): string[] | undefined {
+  const pick = (v: unknown, key: 'scopes' | 'scope', sep: RegExp): string[] | undefined => {
+    if (v === undefined) return undefined;
+    let list: string[];
+    if (typeof v === 'string') list = v.split(sep);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) list = v.flatMap((x) => x.split(sep));
+    else throw new ConfigError('must be a list of strings', { key });
+    const out = list.map((s) => s.trim()).filter((s) => s !== '');
+    return out.length > 0 ? out : undefined;
+  };
+  return pick(profile.scopes, 'scopes', /,/) ?? pick(profile.scope, 'scope', /[\s,]+/);
+}
+
+/** Inputs of {@link cylanceClaims}. */
+export interface CylanceClaimsInput {
+  app_id: string;
+  tenant_id: string;
+  scopes?: readonly string[];
+  scp_format?: 'list' | 'string';
+}
+
+/**
+ * The vendor claims besides `iat`, `exp`, `jti`, `iss` and `sub` (which the exchange sets): `tid`, and
+ * `scp` when scopes are given — a JSON list (`list`, default, as the seed shows) or one comma-separated
+ * string (`string`, as some public clients send).
+ */
+export function cylanceClaims(input: CylanceClaimsInput): Record<string, unknown> {
+  const claims: Record<string, unknown> = { tid: input.tenant_id };
+  if (input.scopes !== undefined && input.scopes.length > 0) {
+    claims['scp'] = input.scp_format === 'string' ? input.scopes.join(',') : [...input.scopes];
+  }
+  return claims;
+}
+
+function requiredString(profile: Profile, key: 'app_id' | 'app_secret' | 'tenant_id'): string {
+  const v = profile[key];
+  if (v === undefined || v === '') throw new ConfigError('is required for provider "cylance"', { key });
+  if (typeof v !== 'string') throw new ConfigError('must be a string', { key });
+  return v;
+}
+
+/** The auth-token lifetime of a profile, validated (1…1800 s, default 1800). */
+export function authTokenLifetime(profile: Profile): number {
+  const v = profile.auth_token_lifetime;
+  if (v === undefined) return CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS) {
+    throw new ConfigError(
+      `must be a number of seconds from 1 to ${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS} (the server rejects longer auth tokens), got ${JSON.stringify(v)}`,
+      { key: 'auth_token_lifetime' },
+    );
+  }
+  return Math.floor(v);
+}
+
+/** Rewrites the generic hint of a token endpoint error into Cylance terms. Never adds a secret. */
+function cylanceError(err: unknown): unknown {
+  if (!(err instanceof TokenEndpointError)) return err;
+  let hint: string;
+  if (err.status === 401) {
+    hint =
+      'check app_id, app_secret and tenant_id, and that this machine’s clock is right (the auth token carries iat/exp)';
+  } else if (err.status === 400) {
+    hint =
+      'the auth token was refused: check auth_token_lifetime (at most 1800 s), issuer_claim and this machine’s clock';
+  } else if (err.status === 403) {
+    hint = 'the application lacks a requested scope: check scopes and the application’s permissions';
+  } else return err;
+  const detail = [err.error, err.errorDescription].filter(Boolean).join(': ');
+  const body: { error?: string; errorDescription?: string; retryAfter?: number } = {};
+  if (err.error !== undefined) body.error = err.error;
+  if (err.errorDescription !== undefined) body.errorDescription = err.errorDescription;
+  if (err.retryAfter !== undefined) body.retryAfter = err.retryAfter;
+  return new TokenEndpointError(
+    err.url,
+    err.status,
+    body,
+    `Cylance token endpoint ${err.url} answered HTTP ${err.status}${detail ? ` (${detail})` : ''}; ${hint}`,
+  );
+}
+
+/**
+ * Creates the Cylance token client. No network I/O.
+ *
+ * @throws ConfigError naming the missing or invalid key.
+ */
+export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+  const appId = requiredString(profile, 'app_id');
+  const appSecret = requiredString(profile, 'app_secret');
+  const tenantId = requiredString(profile, 'tenant_id');
+  registerSecret(appSecret);
+  const tokenUrl = cylanceTokenUrlOf(profile);
+  const lifetime = authTokenLifetime(profile);
+  const scopes = cylanceScopes(profile);
+  const fmt = profile.scp_format ?? 'list';
+  if (fmt !== 'list' && fmt !== 'string') {
+    throw new ConfigError(`must be "list" or "string", got ${JSON.stringify(fmt)}`, { key: 'scp_format' });
+  }
+  const issuer = profile.issuer_claim ?? CYLANCE_DEFAULT_ISSUER;
+  if (typeof issuer !== 'string' || issuer === '') {
+    throw new ConfigError('must be a non-empty string', { key: 'issuer_claim' });
+  }
+  if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
+  const parse = {
+    defaultLifetimeSeconds: CYLANCE_DEFAULT_LIFETIME_SECONDS,
+    ...parseOptionsFromProfile(profile),
+  };
+  const httpOpts = await httpOptionsFromProfile(profile, http);
+  const claimsInput: CylanceClaimsInput = { app_id: appId, tenant_id: tenantId, scp_format: fmt };
+  if (scopes !== undefined) claimsInput.scopes = scopes;
+  const claims = cylanceClaims(claimsInput);
+
+  const identity: TokenIdentity = {
+    provider: 'cylance',
+    token_url: tokenUrl,
+    app_id: appId,
+    tenant_id: tenantId,
+    issuer_claim: issuer,
+    scopes: scopes?.join(','),
+  };
+
+  return {
+    identity,
+    async fetchToken(ctx): Promise<Token> {
+      const g: SignedJwtExchangeContext = { tokenUrl, http: httpOpts, parse, now: ctx.now };
+      const p: Parameters<typeof signedJwtExchange>[1] = {
+        secret: appSecret,
+        alg: 'HS256',
+        issuer,
+        subject: appId,
+        lifetimeSeconds: lifetime,
+        maxLifetimeSeconds: CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,
+        claims,
+      };
+      if (ctx.signal !== undefined) p.signal = ctx.signal;
+      try {
+        return await signedJwtExchange(g, p);
+      } catch (err) {
+        throw cylanceError(err);
+      }
+    },
+  };
+}

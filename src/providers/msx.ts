@@ -1,0 +1,249 @@
+/**
+ * The `msx` preset: Cisco MSX (seed 002).
+ *
+ * `POST {base_url}/idm/v2/token`, form body, always `Authorization: Basic base64(client_id:client_secret)`
+ * (the id and secret joined as is, as the seed does). The primary grant is `password` (`username`,
+ * `password`, optional `tenant_id` and `scope`). MSX's own grants —
+ * `urn:cisco:nfv:oauth:grant-type:switch-tenant` and `…:switch-user` — turn the current session's access
+ * token into a new token for another tenant or user: see {@link switchTenant} and {@link switchUser}.
+ * A refresh token, when the server sends one (this is unconfirmed for MSX), is used by the standard
+ * refresh grant.
+ *
+ * Profile keys: `base_url` (or `token_url`), `client_id`, `client_secret`, `username`, `password`,
+ * `tenant_id`, `scope`, `api_base_url` (default `base_url`).
+ * @module
+ */
+
+import { clientSecretBasic } from '../auth/basic.js';
+import type { ClientAuth } from '../auth/types.js';
+import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { ConfigError, UnsupportedError } from '../errors.js';
+import { customGrant } from '../grants/custom.js';
+import { passwordGrant } from '../grants/password.js';
+import { refreshTokenGrant } from '../grants/refresh-token.js';
+import type { GrantContext } from '../grants/types.js';
+import type { HttpOptions } from '../http/types.js';
+import { assertSecureUrl } from '../http/url.js';
+import type { Profile } from '../profile.js';
+import { registerSecret } from '../redact.js';
+import type { Token } from '../token.js';
+import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
+
+/** The token endpoint path under `base_url`. */
+export const MSX_TOKEN_PATH = '/idm/v2/token';
+/** The grant type that switches the session to another tenant. */
+export const MSX_SWITCH_TENANT_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-tenant';
+/** The grant type that switches the session to another user. */
+export const MSX_SWITCH_USER_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-user';
+
+/** Joins a base URL and an absolute path, keeping any path prefix of the base. */
+function under(base: string, path: string): string {
+  const u = new URL(base);
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
+  u.search = '';
+  u.hash = '';
+  return u.href;
+}
+
+function optionalString(profile: Profile, key: keyof Profile): string | undefined {
+  const v = profile[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
+  return v;
+}
+
+function requiredString(profile: Profile, key: keyof Profile): string {
+  const v = optionalString(profile, key);
+  if (v === undefined) throw new ConfigError('is required for provider "msx"', { key });
+  return v;
+}
+
+/** The token URL of a profile: `token_url`, else `{base_url}/idm/v2/token`. */
+export function msxTokenUrlOf(profile: Profile): string {
+  const t = optionalString(profile, 'token_url');
+  if (t !== undefined) return assertSecureUrl(t, 'token_url').href;
+  const base = optionalString(profile, 'base_url');
+  if (base === undefined)
+    throw new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' });
+  assertSecureUrl(base, 'base_url');
+  return under(base, MSX_TOKEN_PATH);
+}
+
+/** The API base a MSX token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
+export function apiBaseUrl(profile: Profile): string {
+  return profile.api_base_url ?? profile.base_url ?? new URL(msxTokenUrlOf(profile)).origin;
+}
+
+/** Whom {@link switchUser} switches to: a user name or a user id, and optionally a tenant. */
+export interface MsxSwitchUserTarget {
+  /** `switch_username`. */
+  username?: string;
+  /** `switch_user_id`. */
+  userId?: string;
+  /** `tenant_id`. */
+  tenantId?: string;
+}
+
+/** The MSX token client: the {@link TokenClient} contract plus the two switch grants. */
+export interface MsxTokenClient extends TokenClient {
+  /** Runs the switch-tenant grant with `current`'s access token; returns the new token. */
+  switchTenant(current: Token | string, tenantId: string, ctx?: Partial<TokenRequestContext>): Promise<Token>;
+  /** Runs the switch-user grant with `current`'s access token; returns the new token. */
+  switchUser(
+    current: Token | string,
+    target: MsxSwitchUserTarget,
+    ctx?: Partial<TokenRequestContext>,
+  ): Promise<Token>;
+}
+
+/**
+ * Creates the MSX token client. No network I/O.
+ *
+ * @throws ConfigError naming the missing or invalid key.
+ */
+export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<MsxTokenClient> {
+  const tokenUrl = msxTokenUrlOf(profile);
+  const clientId = requiredString(profile, 'client_id');
+  const clientSecret = requiredString(profile, 'client_secret');
+  const username = requiredString(profile, 'username');
+  const password = requiredString(profile, 'password');
+  const tenantId = optionalString(profile, 'tenant_id');
+  const scope = scopeFromProfile(profile);
+  if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
+  registerSecret(password);
+  const clientAuth: ClientAuth = clientSecretBasic({ clientId, clientSecret, encoding: 'raw' });
+  const parse = parseOptionsFromProfile(profile);
+  const httpOpts = await httpOptionsFromProfile(profile, http);
+
+  const grantContext = (now?: () => number): GrantContext => ({
+    tokenUrl,
+    clientAuth,
+    http: httpOpts,
+    parse,
+    now: now ?? Date.now,
+  });
+  const extrasOf = (ctx?: Partial<TokenRequestContext>) => (ctx?.signal ? { signal: ctx.signal } : {});
+  const accessTokenOf = (current: Token | string): string => {
+    const at = typeof current === 'string' ? current : current?.accessToken;
+    if (typeof at !== 'string' || at === '') {
+      throw new ConfigError('a switch grant needs the current access token', { key: 'access_token' });
+    }
+    registerSecret(at);
+    return at;
+  };
+
+  const identity: TokenIdentity = {
+    provider: 'msx',
+    token_url: tokenUrl,
+    client_id: clientId,
+    grant: 'password',
+    username,
+    tenant_id: tenantId,
+    scope,
+  };
+
+  return {
+    identity,
+    fetchToken(ctx) {
+      const params: Record<string, string> = {};
+      if (tenantId !== undefined) params['tenant_id'] = tenantId;
+      return passwordGrant(grantContext(ctx.now), { username, password, scope, params }, extrasOf(ctx));
+    },
+    refresh(token, ctx) {
+      if (!token.refreshToken) return Promise.reject(new UnsupportedError('this token has no refresh token'));
+      const p: Parameters<typeof refreshTokenGrant>[1] = { refreshToken: token.refreshToken };
+      if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
+      return refreshTokenGrant(grantContext(ctx.now), p, extrasOf(ctx));
+    },
+    async switchTenant(current, target, ctx) {
+      if (typeof target !== 'string' || target === '') {
+        throw new ConfigError('switch-tenant needs a tenant id', { key: 'tenant_id' });
+      }
+      return customGrant(
+        grantContext(ctx?.now),
+        MSX_SWITCH_TENANT_GRANT,
+        { access_token: accessTokenOf(current), tenant_id: target },
+        extrasOf(ctx),
+      );
+    },
+    async switchUser(current, target, ctx) {
+      const name = target?.username;
+      const id = target?.userId;
+      if ((name === undefined || name === '') === (id === undefined || id === '')) {
+        throw new ConfigError('switch-user needs exactly one of a user name or a user id', {
+          key: 'switch_username',
+        });
+      }
+      const form: Record<string, string | undefined> = {
+        access_token: accessTokenOf(current),
+        switch_username: name || undefined,
+        switch_user_id: id || undefined,
+        tenant_id: target.tenantId || undefined,
+      };
+      return customGrant(grantContext(ctx?.now), MSX_SWITCH_USER_GRANT, form, extrasOf(ctx));
+    },
+  };
+}
+
+/** Options of {@link switchTenant} and {@link switchUser} when given a profile. */
+export interface MsxSwitchOptions {
+  /** HTTP settings over the profile's. */
+  http?: HttpOptions;
+  /** Environment for the profile's secret references. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+function isMsxClient(x: Profile | MsxTokenClient): x is MsxTokenClient {
+  return typeof (x as MsxTokenClient).switchTenant === 'function';
+}
+
+async function clientFor(
+  source: Profile | MsxTokenClient,
+  options: MsxSwitchOptions,
+): Promise<MsxTokenClient> {
+  if (isMsxClient(source)) return source;
+  const { resolveProfileSecrets } = await import('../config/secrets.js');
+  const resolved = await resolveProfileSecrets(source, options.env !== undefined ? { env: options.env } : {});
+  return createClient(resolved, options.http ?? {});
+}
+
+/**
+ * Switches an MSX session to another tenant: runs `urn:cisco:nfv:oauth:grant-type:switch-tenant` with
+ * the current access token and `tenantId`, authenticated with the profile's client (HTTP Basic), and
+ * returns the new token. The new token is not cached by any manager: keep it yourself, or give a
+ * profile `tenant_id` to get tokens for that tenant directly.
+ *
+ * @param source - The MSX profile (secret references are resolved) or a client from {@link createClient}.
+ * @param current - The current token (or its access token).
+ * @example
+ * ```ts
+ * const manager = await createTokenManager(profile);
+ * const other = await switchTenant(profile, await manager.getToken(), '6f0e…');
+ * ```
+ */
+export async function switchTenant(
+  source: Profile | MsxTokenClient,
+  current: Token | string,
+  tenantId: string,
+  options: MsxSwitchOptions = {},
+): Promise<Token> {
+  const client = await clientFor(source, options);
+  return client.switchTenant(current, tenantId, options.signal ? { signal: options.signal } : {});
+}
+
+/**
+ * Switches an MSX session to another user: runs `urn:cisco:nfv:oauth:grant-type:switch-user` with the
+ * current access token and `switch_username` or `switch_user_id` (exactly one), plus an optional
+ * `tenant_id`, and returns the new token (not cached; see {@link switchTenant}).
+ */
+export async function switchUser(
+  source: Profile | MsxTokenClient,
+  current: Token | string,
+  target: MsxSwitchUserTarget,
+  options: MsxSwitchOptions = {},
+): Promise<Token> {
+  const client = await clientFor(source, options);
+  return client.switchUser(current, target, options.signal ? { signal: options.signal } : {});
+}
