@@ -9,7 +9,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { type JWTPayload, SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
 import { ConfigError } from '../errors.js';
 import { requestToken } from '../http/token-endpoint.js';
 import type { HttpOptions } from '../http/types.js';
@@ -98,6 +98,8 @@ export async function signExchangeJwt(p: SignedJwtParams, nowMs: number): Promis
   }
   registerSecret(p.secret);
   const iat = Math.floor(nowMs / 1000);
+  // Loaded on first use (jose's barrel is large); only signed-JWT profiles pay for it.
+  const { SignJWT } = await import('jose/jwt/sign');
   const jwt = new SignJWT({ ...(p.claims ?? {}) })
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setIssuedAt(iat)
