@@ -1,0 +1,170 @@
+/**
+ * The sandbox: local emulators of the four seed vendors' token endpoints and the API calls the seeds
+ * make, on one loopback HTTP server. See `docs/sandbox.md` for endpoints, credentials, settings, faults
+ * and statistics.
+ *
+ * ```ts
+ * const sandbox = await startSandbox({ vendors: { rdp: { tokenLifetimeSeconds: 2 } } });
+ * const profiles = sandboxProfiles(sandbox); // profiles.rdp, profiles.msx, …
+ * await sandbox.close();
+ * ```
+ * @module
+ */
+
+import { stringify } from 'smol-toml';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { startServer } from './core/server.js';
+import { checkSettings, VendorState } from './core/settings.js';
+import { Counters } from './core/stats.js';
+import { signingKey } from './core/tokens.js';
+import type { VendorContext, VendorModule } from './core/vendor.js';
+import { resolveCredentials } from './credentials.js';
+import {
+  type Sandbox,
+  type SandboxCredentials,
+  type SandboxOptions,
+  VENDORS,
+  type VendorName,
+  type VendorSettings,
+} from './types.js';
+import { createAcronis } from './vendors/acronis.js';
+import { createCylance } from './vendors/cylance.js';
+import { createMsx } from './vendors/msx.js';
+import { createRdp } from './vendors/rdp.js';
+
+export { DEMO_CREDENTIALS } from './credentials.js';
+export type {
+  Sandbox,
+  SandboxCredentials,
+  SandboxFault,
+  SandboxOptions,
+  SandboxStats,
+  VendorName,
+  VendorSettings,
+} from './types.js';
+export { VENDORS } from './types.js';
+
+/**
+ * Starts the sandbox on 127.0.0.1 (`port` 0, the default, picks a free port).
+ *
+ * @throws ConfigError for invalid options.
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`must be a port number from 0 to 65535, got ${JSON.stringify(port)}`, {
+      key: 'port',
+    });
+  }
+  const clock = options.clock ?? Date.now;
+  const credentials = resolveCredentials(options.credentials);
+  const states = Object.fromEntries(VENDORS.map((v) => [v, new VendorState(v)])) as Record<
+    VendorName,
+    VendorState
+  >;
+  for (const [vendor, settings] of Object.entries(options.vendors ?? {})) {
+    if (!(vendor in states)) throw new ConfigError(`unknown vendor "${vendor}"`, { key: 'vendors' });
+    checkSettings(settings);
+    states[vendor as VendorName].configure(settings);
+  }
+  const key = await signingKey();
+  let origin = '';
+  const context = <V extends VendorName>(vendor: V): VendorContext<V> => ({
+    now: clock,
+    settings: () => states[vendor].resolved,
+    credentials: () => credentials[vendor],
+    origin: () => origin,
+    key,
+  });
+  const vendors: Record<VendorName, VendorModule> = {
+    cylance: createCylance(context('cylance')),
+    msx: createMsx(context('msx')),
+    acronis: createAcronis(context('acronis')),
+    rdp: createRdp(context('rdp')),
+  };
+  const counters = new Counters();
+  const reset = () => {
+    counters.clear();
+    for (const v of VENDORS) {
+      vendors[v].reset();
+      states[v].clearFault();
+    }
+  };
+  const server = await startServer(port, { vendors, states, counters, reset });
+  origin = `http://127.0.0.1:${server.port}`;
+
+  return {
+    url: origin,
+    port: server.port,
+    close: () => server.close(),
+    stats: () => counters.snapshot(),
+    reset,
+    configure(vendor: VendorName, settings: VendorSettings) {
+      if (!(vendor in states)) throw new ConfigError(`unknown vendor "${vendor}"`, { key: 'vendor' });
+      states[vendor].configure(settings);
+    },
+    get credentials(): SandboxCredentials {
+      return structuredClone(credentials);
+    },
+  };
+}
+
+/**
+ * Ready-to-use profiles for the sandbox, one per vendor, with its demo credentials as literal values.
+ * Read at call time, so a password changed through the sandbox (RDP) is the current one.
+ */
+export function sandboxProfiles(sandbox: Sandbox): Record<VendorName, Profile> {
+  const url = sandbox.url;
+  const c = sandbox.credentials;
+  return {
+    cylance: {
+      name: 'cylance',
+      provider: 'cylance',
+      token_url: `${url}/auth/v2/token`,
+      api_base_url: url,
+      app_id: c.cylance.appId,
+      app_secret: c.cylance.appSecret,
+      tenant_id: c.cylance.tenantId,
+    },
+    msx: {
+      name: 'msx',
+      provider: 'msx',
+      base_url: url,
+      client_id: c.msx.clientId,
+      client_secret: c.msx.clientSecret,
+      username: c.msx.username,
+      password: c.msx.password,
+    },
+    acronis: {
+      name: 'acronis',
+      provider: 'acronis',
+      datacenter_url: url,
+      client_id: c.acronis.clientId,
+      client_secret: c.acronis.clientSecret,
+    },
+    rdp: {
+      name: 'rdp',
+      provider: 'rdp',
+      base_url: url,
+      client_id: c.rdp.clientId,
+      username: c.rdp.username,
+      password: c.rdp.password,
+      scope: 'trapi',
+    },
+  };
+}
+
+/**
+ * A TOML config with `[profiles.cylance]` … `[profiles.rdp]` for the sandbox (what `tokenward sandbox`
+ * prints), headed by a comment naming the URL.
+ */
+export function sandboxConfigToml(sandbox: Sandbox): string {
+  const profiles: Record<string, Omit<Profile, 'name'>> = {};
+  for (const [name, p] of Object.entries(sandboxProfiles(sandbox))) {
+    const { name: _name, ...rest } = p;
+    profiles[name] = rest;
+  }
+  const body = stringify({ profiles });
+  return `# tokenward sandbox at ${sandbox.url}: test credentials only, valid while it runs\n${body}${body.endsWith('\n') ? '' : '\n'}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Public types of the sandbox: options, settings, faults, statistics and the demo credentials.
+ * @module
+ */
+
+/** The emulated vendors (one per seed flow). */
+export type VendorName = 'cylance' | 'msx' | 'acronis' | 'rdp';
+
+/** All vendor names, in a stable order. */
+export const VENDORS: readonly VendorName[] = ['cylance', 'msx', 'acronis', 'rdp'];
+
+/**
+ * A failure injected into a vendor's token endpoint.
+ *
+ * - `5xx`: answers `status` (default 503) with a JSON error body.
+ * - `429`: answers 429 with `Retry-After: retryAfterSeconds` (default 1).
+ * - `malformed-json`: answers 200 `application/json` with a truncated JSON body.
+ * - `html`: answers `status` (default 200) with an HTML page (a proxy or login page in the way).
+ * - `slow-body`: issues a real token but sends its body slowly: the headers and the first byte at once,
+ *   the rest in small pieces spread over `delayMs` (default 30 000 ms).
+ */
+export interface SandboxFault {
+  kind: '5xx' | '429' | 'malformed-json' | 'html' | 'slow-body';
+  /** How many token requests fail; default: every one until the fault is cleared. */
+  times?: number;
+  /** For `429` (and `5xx`, if given): the `Retry-After` header, seconds. */
+  retryAfterSeconds?: number;
+  /** HTTP status for `5xx` (default 503) and `html` (default 200). */
+  status?: number;
+  /** For `slow-body`: how long the body takes to arrive, milliseconds. Default 30 000. */
+  delayMs?: number;
+}
+
+/** Per-vendor settings. `configure()` merges them; a key given as `undefined` (or `null` over HTTP) is cleared. */
+export interface VendorSettings {
+  /**
+   * Lifetime of the access tokens issued, seconds. Defaults: cylance 1800, msx 9000, acronis 7200,
+   * rdp 300.
+   */
+  tokenLifetimeSeconds?: number;
+  /** Delay before each token-endpoint answer, milliseconds. Default 0. Does not apply to API calls. */
+  latencyMs?: number;
+  /** A failure injected into the vendor's token endpoint. */
+  fault?: SandboxFault;
+  /**
+   * rdp only: how long a sign-on session (the refresh-token chain) lasts, seconds. Default 86 400. A
+   * refresh near the end gets an `expires_in` cut to what is left; after it, the refresh is refused.
+   */
+  sessionLifetimeSeconds?: number;
+}
+
+/** The built-in demo credentials (fixed, well-known values; the sandbox only listens on loopback). */
+export interface SandboxCredentials {
+  cylance: { appId: string; appSecret: string; tenantId: string };
+  msx: { clientId: string; clientSecret: string; username: string; password: string };
+  acronis: { clientId: string; clientSecret: string; tenantId: string };
+  /** `clientId` is the RDP application key. `password` reflects a password changed through the sandbox. */
+  rdp: { clientId: string; username: string; password: string };
+}
+
+/** Options of `startSandbox`. */
+export interface SandboxOptions {
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Per-vendor settings at start. */
+  vendors?: Partial<Record<VendorName, VendorSettings>>;
+  /** Replaces some of the demo credentials. */
+  credentials?: { [V in VendorName]?: Partial<SandboxCredentials[V]> };
+  /** The sandbox's clock, epoch milliseconds. Default `Date.now`. Lets tests reach expiry without waiting. */
+  clock?: () => number;
+}
+
+/** Counters since start or the last reset. Every vendor is always present (zero when unused). */
+export interface SandboxStats {
+  /** Tokens issued, by vendor and grant (`password`, `refresh_token`, `client_credentials`, `jwt`, MSX urns). */
+  token: Record<VendorName, Record<string, number>>;
+  /** API calls answered 2xx, by vendor. */
+  api: Record<VendorName, number>;
+  /** Requests the vendor logic refused (4xx on a token endpoint or an API), by vendor. */
+  rejected: Record<VendorName, number>;
+  /** Token requests answered by an injected fault instead of the vendor logic, by vendor. */
+  faults: Record<VendorName, number>;
+}
+
+/** A running sandbox. */
+export interface Sandbox {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  url: string;
+  port: number;
+  /** Stops the server, dropping open connections and pending slow answers. */
+  close(): Promise<void>;
+  /** A snapshot of the counters. */
+  stats(): SandboxStats;
+  /**
+   * Back to a clean state: clears the counters, every issued token, refresh token, used `jti` and
+   * sign-on session, restores changed passwords and the MSX tenant list, and clears faults. Lifetimes
+   * and latency stay as configured.
+   */
+  reset(): void;
+  /** Merges settings into a vendor's current ones (a key set to `undefined` is cleared). */
+  configure(vendor: VendorName, settings: VendorSettings): void;
+  /** The demo credentials the sandbox accepts (live: reflects password changes). */
+  readonly credentials: SandboxCredentials;
+}
