@@ -44,6 +44,9 @@ export type {
   VendorSettings,
 } from './types.js';
 export { VENDORS } from './types.js';
+export { CYLANCE_APP_SCOPES } from './vendors/cylance.js';
+export { MSX_OPERATOR, MSX_SWITCH_TENANT, MSX_SWITCH_USER } from './vendors/msx.js';
+export { RDP_TRAPI_SCOPES, rdpPasswordProblem } from './vendors/rdp.js';
 
 /**
  * Starts the sandbox on 127.0.0.1 (`port` 0, the default, picks a free port).

@@ -110,7 +110,11 @@ const SEED_TENANTS: Array<[string, string]> = [
 ];
 
 /** The second demo user (a tenant user of "Coke"), for switch-user and permission checks. */
-export const MSX_OPERATOR = { username: 'operator', password: 'Operator-sandbox-password-1!' } as const;
+export const MSX_OPERATOR = {
+  id: 'b4e2d3f5-6c7e-4f8a-9b0c-1d2e3f4a5b6c',
+  username: 'operator',
+  password: 'Operator-sandbox-password-1!',
+} as const;
 
 function seedTenants(): Map<string, Tenant> {
   const at = '2024-01-01T00:00:00.000Z';
@@ -159,7 +163,7 @@ export function createMsx(ctx: VendorContext<'msx'>): VendorModule {
         tenantId: ROOT_TENANT,
       },
       {
-        id: 'b4e2d3f5-6c7e-4f8a-9b0c-1d2e3f4a5b6c',
+        id: MSX_OPERATOR.id,
         username: MSX_OPERATOR.username,
         password: MSX_OPERATOR.password,
         firstName: 'Tenant',
