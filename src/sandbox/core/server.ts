@@ -134,7 +134,8 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
       res.end(bytes);
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Concatenated, not resolved: a request target like `//host/path` must stay a path.
+    const url = new URL(`http://127.0.0.1${req.url ?? '/'}`);
     const method = req.method ?? 'GET';
     const sreq: SandboxRequest = { method, url, headers: req.headers, body, params: [] };
 
