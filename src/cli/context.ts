@@ -7,6 +7,7 @@
 
 import type { TokenManager } from '../manager/token-manager.js';
 import type { Profile } from '../profile.js';
+import { loadTokenward, type TokenwardModule } from './lazy.js';
 import { type Io, printExchange, warn } from './output.js';
 
 /** Loads one profile (validated, with `[defaults]` merged). Config warnings go to stderr. */
@@ -22,11 +23,31 @@ export async function loadProfile(
 }
 
 /** Opens the token manager of a profile (secrets resolved, store opened). Close it when done. */
-export async function openManager(io: Io, profile: Profile): Promise<TokenManager> {
-  const { createTokenManager } = await (await import('./lazy.js')).loadTokenward();
+export async function openManager(
+  io: Io,
+  profile: Profile,
+  tokenward: Promise<TokenwardModule> = loadTokenward(),
+): Promise<TokenManager> {
+  const { createTokenManager } = await tokenward;
   return createTokenManager(profile, {
     env: io.env,
     onWarning: (w) => warn(io, w.message),
     http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
   });
+}
+
+/**
+ * Loads a profile and opens its token manager. The library modules are imported while the config file
+ * is read, so the two overlap.
+ */
+export async function openProfile(
+  io: Io,
+  name: string | undefined,
+  configPath: string | undefined,
+): Promise<{ profile: Profile; manager: TokenManager }> {
+  const tokenward = loadTokenward();
+  // Handled below; this only keeps an import failure from being reported as unhandled meanwhile.
+  tokenward.catch(() => {});
+  const profile = await loadProfile(io, name, configPath);
+  return { profile, manager: await openManager(io, profile, tokenward) };
 }

@@ -4,8 +4,9 @@
  * temporary directory, and `createAuthFetch` — then prints a short report. Exits 0 when all worked.
  *
  * Nothing is simulated in the report: each line states what was checked, from the manager's counters,
- * the tokens themselves and the sandbox's answers. Expiry is reached by moving the manager's clock
- * past the token's lifetime (the sandbox's own clock is untouched), so the demo takes seconds.
+ * the tokens themselves and the sandbox's answers. Expiry is reached by moving one clock, shared by the
+ * sandbox and the managers, past the token's lifetime (it only moves forward), so the demo takes seconds
+ * and absolute expiry times (Acronis's `expires_on`) stay consistent on both sides.
  * @module
  */
 
@@ -68,7 +69,13 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   };
 
   const cacheDir = await mkdtemp(join(tmpdir(), 'tokenward-demo-'));
-  const sandbox = await startSandbox({ port: 0 });
+  let offset = 0;
+  const clock = () => Date.now() + offset;
+  /** Moves the shared clock to just after `at` (never backwards). */
+  const moveClockPast = (at: number) => {
+    offset = Math.max(offset, at - Date.now() + 1000);
+  };
+  const sandbox = await startSandbox({ port: 0, clock });
   const managers: TokenManager[] = [];
   const started = Date.now();
   try {
@@ -77,9 +84,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     for (const [name, p] of Object.entries(sandboxProfiles(sandbox))) {
       profiles[name] = { ...p, store: 'file', cache_dir: cacheDir };
     }
-    let offset = 0;
-    const clock = () => Date.now() + offset;
-    const open = async (name: string, withClock = false): Promise<TokenManager> => {
+    const open = async (name: string): Promise<TokenManager> => {
       const profile = profiles[name];
       if (profile === undefined) throw new Check(`the sandbox has no "${name}" profile`);
       const opts: Parameters<TokenwardModule['createTokenManager']>[1] = {
@@ -89,7 +94,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         },
         http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
       };
-      if (withClock && opts !== undefined) opts.clock = clock;
+      if (opts !== undefined) opts.clock = clock;
       const m = await tokenward.createTokenManager(profile, opts);
       managers.push(m);
       return m;
@@ -111,7 +116,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       });
     }
 
-    await step('cached reuse across processes: a new manager reads the file store', async () => {
+    await step('cached reuse: a new manager, as a new process would, reads the file store', async () => {
       const parts: string[] = [];
       for (const name of VENDORS) {
         const t0 = first[name];
@@ -124,39 +129,6 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       }
       check(parts.length > 0, 'no token to reuse');
       return `${parts.join(', ')}: same token, no request to the server`;
-    });
-
-    await step('rdp: expiry and refresh (refresh grant, rotated refresh token)', async () => {
-      const t0 = first['rdp'];
-      check(t0 !== undefined, 'no rdp token');
-      const m = await open('rdp', true);
-      await m.getToken();
-      offset = t0.expiresAt - Date.now() + 1000;
-      const t = await m.getToken();
-      check(
-        m.counts.refreshes === 1 && m.counts.grants === 0,
-        `expected one refresh grant, saw ${m.counts.refreshes} refreshes, ${m.counts.grants} grants`,
-      );
-      check(t.accessToken !== t0.accessToken, 'the token did not change');
-      check(
-        t.refreshToken !== undefined && t.refreshToken !== t0.refreshToken,
-        'the refresh token was not rotated',
-      );
-      offset = 0;
-      return `clock moved ${formatDuration(t0.expiresAt - t0.obtainedAt)} ahead; new token and new refresh token via one refresh grant`;
-    });
-
-    await step('acronis: expiry (expires_on) and a new client_credentials grant', async () => {
-      const t0 = first['acronis'];
-      check(t0 !== undefined, 'no acronis token');
-      const m = await open('acronis', true);
-      await m.getToken();
-      offset = t0.expiresAt - Date.now() + 1000;
-      const t = await m.getToken();
-      offset = 0;
-      check(t.accessToken !== t0.accessToken, 'the token did not change');
-      check(m.counts.grants + m.counts.refreshes === 1, 'expected exactly one request to the token endpoint');
-      return `expired token replaced by one ${m.counts.refreshes === 1 ? 'refresh' : 'client_credentials'} grant`;
     });
 
     const apiFetch = async (name: string): Promise<{ m: TokenManager; f: AuthFetch; base: string }> => {
@@ -205,6 +177,72 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       const body = (await res.json()) as Record<string, unknown>;
       return `200, client ${String(body['client_id'] ?? body['id'] ?? clientId)}`;
     });
+
+    await step('cylance: GET /devices/v2 with the Bearer token', async () => {
+      const { f, base } = await apiFetch('cylance');
+      const res = await f(`${base}/devices/v2?page=1&page_size=10`);
+      check(res.status === 200, `answered HTTP ${res.status}`);
+      const body = (await res.json()) as { page_items?: unknown[]; total_number_of_items?: number };
+      check(Array.isArray(body.page_items), 'no page_items in the answer');
+      return `200, ${body.page_items.length} of ${String(body.total_number_of_items)} devices`;
+    });
+
+    await step('rdp: GET historical pricing events with the Bearer token', async () => {
+      const { f, base } = await apiFetch('rdp');
+      const res = await f(`${base}/data/historical-pricing/v1/views/events/VOD.L?count=5`);
+      check(res.status === 200, `answered HTTP ${res.status}`);
+      const body = (await res.json()) as Array<{ data?: unknown[] }>;
+      return `200, ${body[0]?.data?.length ?? 0} events for VOD.L`;
+    });
+
+    await step('rdp: expiry and refresh (refresh grant, rotated refresh token)', async () => {
+      const t0 = first['rdp'];
+      check(t0 !== undefined, 'no rdp token');
+      const m = await open('rdp');
+      await m.getToken();
+      moveClockPast(t0.expiresAt);
+      const t = await m.getToken();
+      check(
+        m.counts.refreshes === 1 && m.counts.grants === 0,
+        `expected one refresh grant, saw ${m.counts.refreshes} refreshes, ${m.counts.grants} grants`,
+      );
+      check(t.accessToken !== t0.accessToken, 'the token did not change');
+      check(
+        t.refreshToken !== undefined && t.refreshToken !== t0.refreshToken,
+        'the refresh token was not rotated',
+      );
+      return `clock moved past its expiry (${formatDuration(t0.expiresAt - t0.obtainedAt)} lifetime); new token and new refresh token via one refresh grant`;
+    });
+
+    await step('acronis: expiry (expires_on) and a new client_credentials grant', async () => {
+      const t0 = first['acronis'];
+      check(t0 !== undefined, 'no acronis token');
+      const m = await open('acronis');
+      await m.getToken();
+      moveClockPast(t0.expiresAt);
+      const t = await m.getToken();
+      check(t.accessToken !== t0.accessToken, 'the token did not change');
+      check(m.counts.grants + m.counts.refreshes === 1, 'expected exactly one request to the token endpoint');
+      return `expired token replaced by one ${m.counts.refreshes === 1 ? 'refresh' : 'client_credentials'} grant`;
+    });
+
+    await step(
+      'rdp: the API rejects the token (401); authFetch gets a new one and retries once',
+      async () => {
+        const { m, f, base } = await apiFetch('rdp');
+        const t0 = await m.getToken();
+        sandbox.reset(); // the sandbox forgets every token it issued, as after a server-side revocation
+        const res = await f(`${base}/data/historical-pricing/v1/views/events/VOD.L?count=1`);
+        check(res.status === 200, `answered HTTP ${res.status}`);
+        const t = m.peek();
+        check(t !== undefined && t.accessToken !== t0.accessToken, 'the token was not replaced');
+        const st = sandbox.stats();
+        // `rejected` counts the API's 401 and the refresh grant the sandbox refused (it forgot that too).
+        check(st.api.rdp === 1, `expected one 200 from the API after the retry, saw ${st.api.rdp}`);
+        check(st.token.rdp['password'] === 1, 'expected one new password grant');
+        return `401, then a new token (refresh token refused: ${st.rejected.rdp - 1}, password grants: ${st.token.rdp['password']}), then 200`;
+      },
+    );
   } finally {
     await Promise.allSettled(managers.map((m) => m.close()));
     await sandbox.close();

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseCommand, splitAtDashDash, withGlobals } from '../args.js';
-import { loadProfile, openManager } from '../context.js';
+import { openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { error, type Io } from '../output.js';
 
@@ -41,8 +41,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const envName = values.env ?? 'ACCESS_TOKEN';
   if (!ENV_NAME.test(envName)) throw new UsageError(`--env "${envName}" is not a valid variable name`);
 
-  const profile = await loadProfile(io, profileName, values.config);
-  const manager = await openManager(io, profile);
+  const { manager } = await openProfile(io, profileName, values.config);
   let token: string;
   try {
     token = (await manager.getToken()).accessToken;

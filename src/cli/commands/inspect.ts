@@ -8,7 +8,7 @@ import { decodeProtectedHeader } from 'jose/decode/protected_header';
 import { decodeJwt } from 'jose/jwt/decode';
 import type { StoredEntry } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { loadProfile, openManager } from '../context.js';
+import { openProfile } from '../context.js';
 import { describeExpiry, localTime, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type Io, paint } from '../output.js';
@@ -61,9 +61,8 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   } else if (JWT_SHAPE.test(arg.replace(/^Bearer\s+/i, ''))) {
     token = arg;
   } else {
-    const profile = await loadProfile(io, arg, values.config);
+    const { profile, manager } = await openProfile(io, arg, values.config);
     profileName = profile.name;
-    const manager = await openManager(io, profile);
     try {
       entry = await manager.store.get(manager.key);
     } finally {

@@ -4,7 +4,7 @@
  */
 
 import { parseCommand, withGlobals } from '../args.js';
-import { loadProfile, openManager } from '../context.js';
+import { openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type Io, say } from '../output.js';
 
@@ -18,8 +18,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length > 1) throw new UsageError('logout takes one profile');
-  const profile = await loadProfile(io, positionals[0], values.config);
-  const manager = await openManager(io, profile);
+  const { profile, manager } = await openProfile(io, positionals[0], values.config);
   try {
     const result = await manager.logout();
     const name = profile.name ?? '';

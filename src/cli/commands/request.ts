@@ -14,6 +14,7 @@ import { redactText } from '../../redact.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
+import { loadTokenward } from '../lazy.js';
 import { debug, type Io, paint, say } from '../output.js';
 
 const OPTIONS = {
@@ -103,6 +104,8 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const verb = (method ?? (body !== undefined ? 'POST' : 'GET')).toUpperCase();
 
+  const tokenward = loadTokenward();
+  tokenward.catch(() => {}); // awaited by openManager below
   const profile = await loadProfile(io, profileName, values.config);
   const origins = allowedOrigins(profile, url);
   if (!origins.includes(url.origin)) {
@@ -110,7 +113,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
     );
   }
-  const manager = await openManager(io, profile);
+  const manager = await openManager(io, profile, tokenward);
   try {
     const { createAuthFetch } = await (await import('../lazy.js')).loadFetch();
     const authFetch = createAuthFetch(manager, { origins });

@@ -23,34 +23,45 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`--port takes a port number from 0 to 65535, got "${values.port}"`);
   }
-  const { startSandbox, sandboxProfiles } = await (await import('../lazy.js')).loadSandbox();
-  const { stringify } = await import('smol-toml');
-  const sandbox = await startSandbox({ port });
-  const profiles: Record<string, Record<string, unknown>> = {};
-  for (const [name, p] of Object.entries(sandboxProfiles(sandbox))) {
-    const { name: _n, ...rest } = p;
-    profiles[name] = rest;
-  }
-  const toml = `# tokenward sandbox at ${sandbox.url} — test credentials only; valid while it runs\n${stringify({ profiles })}`;
-  io.stdout.write(toml.endsWith('\n') ? toml : `${toml}\n`);
-  say(io, `${paint(io.color, 'green', 'tokenward sandbox')} listening on ${sandbox.url} (Ctrl-C to stop)`);
-  say(
-    io,
-    `profiles: ${Object.keys(profiles).join(', ')} — e.g. tokenward sandbox > sandbox.toml & tokenward token rdp --config sandbox.toml`,
-  );
-
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      say(io, `tokenward sandbox: ${sig}, stopping`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+  // Signals are handled from the start, so one that arrives while the server starts still stops it cleanly.
+  let onSignal: (sig: NodeJS.Signals) => void = () => {};
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = resolve;
   });
-  await sandbox.close();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { startSandbox, sandboxConfigToml, VENDORS } = await (await import('../lazy.js')).loadSandbox();
+    let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+    try {
+      sandbox = await startSandbox({ port });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'EADDRINUSE') {
+        throw new UsageError(`port ${port} on 127.0.0.1 is in use; pick another, or --port 0 for a free one`);
+      }
+      throw err;
+    }
+    try {
+      // The config goes out first and whole, so `tokenward sandbox > sandbox.toml &` is ready to use as
+      // soon as the "listening" line appears on stderr.
+      await new Promise<void>((resolve) => io.stdout.write(sandboxConfigToml(sandbox), () => resolve()));
+      say(
+        io,
+        `${paint(io.color, 'green', 'tokenward sandbox')} listening on ${sandbox.url} (Ctrl-C to stop)`,
+      );
+      say(io, `profiles: ${VENDORS.join(', ')} (test credentials); stats: GET ${sandbox.url}/_sandbox/stats`);
+      say(
+        io,
+        'e.g. tokenward sandbox --port 0 > sandbox.toml & then: tokenward token rdp --config sandbox.toml',
+      );
+      const sig = await stopped;
+      say(io, `tokenward sandbox: ${sig}, stopping`);
+    } finally {
+      await sandbox.close();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   return EXIT.OK;
 }

@@ -5,7 +5,7 @@
  */
 
 import { parseCommand, withGlobals } from '../args.js';
-import { loadProfile, openManager } from '../context.js';
+import { openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import type { Io } from '../output.js';
@@ -41,8 +41,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     }
   }
 
-  const profile = await loadProfile(io, positionals[0], values.config);
-  const manager = await openManager(io, profile);
+  const { manager } = await openProfile(io, positionals[0], values.config);
   try {
     const opts: { minTtlMs?: number; force?: boolean } = {};
     if (minTtlMs !== undefined) opts.minTtlMs = minTtlMs;
