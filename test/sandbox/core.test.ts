@@ -275,6 +275,11 @@ describe('sandbox: stats, reset and control routes', () => {
     await assert.rejects(startSandbox({ port: 70000 }), ConfigError);
     await assert.rejects(startSandbox({ vendors: { rdp: { tokenLifetimeSeconds: -5 } } }), ConfigError);
     await assert.rejects(startSandbox({ credentials: { rdp: { password: '' } } }), ConfigError);
+    await assert.rejects(startSandbox({ port: sb.port }), (err: ConfigError) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /EADDRINUSE/);
+      return true;
+    });
   });
 });
 

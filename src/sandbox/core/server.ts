@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TokenwardError } from '../../errors.js';
+import { ConfigError, TokenwardError } from '../../errors.js';
 import type { VendorName } from '../types.js';
 import { DEFAULT_SLOW_BODY_MS, faultReply, writeSlowly } from './faults.js';
 import {
@@ -207,7 +207,17 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
     });
   });
   server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new ConfigError(
+      `cannot listen on 127.0.0.1:${port} (${String(code ?? 'error')}); pick another port or 0`,
+      {
+        key: 'port',
+      },
+    );
+  }
   const actual = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {
