@@ -1,0 +1,213 @@
+/**
+ * axios interceptors: a request interceptor that sets the token for allowed origins, and a response
+ * interceptor that retries once on 401. axios stays an optional peer: only its types are imported.
+ * @module
+ */
+
+import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { TokenManager } from '../manager/token-manager.js';
+import { foreignOriginError, OriginScope } from './origins.js';
+import {
+  AuthorizationValue,
+  type AuthRequestOptions,
+  isReplayableBody,
+  isTokenRejected,
+  type TokenSource,
+} from './shared.js';
+
+/** Options of {@link attachAxios}. */
+export interface AttachAxiosOptions extends AuthRequestOptions {}
+
+/** What {@link attachAxios} returns. */
+export interface AxiosAttachment {
+  /** Removes both interceptors from the instance. */
+  detach(): void;
+}
+
+/**
+ * The config property where tokenward notes what it set. A string key, because axios copies a config's
+ * own keys when a request is sent again.
+ */
+const MARK = '_tokenward';
+
+/** tokenward's note on a request config. */
+interface Mark {
+  /** The access token sent. */
+  token: string;
+  /** The exact Authorization value set, to tell it from one the caller set. */
+  header: string;
+  /** True once the request was sent again after a 401. */
+  retried: boolean;
+}
+
+type Marked = InternalAxiosRequestConfig & { [MARK]?: Mark };
+type BeforeRedirect = NonNullable<InternalAxiosRequestConfig['beforeRedirect']>;
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  const v = typeof h.get === 'function' ? h.get(name) : h[name];
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.join(', ');
+  return undefined;
+}
+
+/** Bodies axios can send again: replayable bodies, and plain objects/arrays (serialised each time). */
+function isReplayableData(data: unknown): boolean {
+  if (isReplayableBody(data)) return true;
+  if (Array.isArray(data)) return true;
+  if (typeof data !== 'object' || data === null) return false;
+  const proto = Object.getPrototypeOf(data) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** The Authorization value the final request actually carried, when the adapter tells (Node's http). */
+function sentAuthorization(res: AxiosResponse): string | undefined | null {
+  const req = res.request as { getHeader?: (name: string) => unknown } | undefined;
+  if (typeof req?.getHeader !== 'function') return null; // unknown: another adapter
+  const v = req.getHeader('authorization');
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Lets go of a response body we do not return (a stream, with `responseType: 'stream'`). */
+function discard(data: unknown): void {
+  if (typeof data !== 'object' || data === null) return;
+  const d = data as { destroy?: () => void; cancel?: () => Promise<void> };
+  if (typeof d.destroy === 'function') d.destroy();
+  else if (data instanceof ReadableStream) data.cancel().catch(() => {});
+}
+
+function responseOf(err: unknown): AxiosResponse | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const res = (err as { response?: unknown }).response;
+  if (typeof res !== 'object' || res === null) return undefined;
+  return typeof (res as { status?: unknown }).status === 'number' ? (res as AxiosResponse) : undefined;
+}
+
+/**
+ * Adds tokenward to an axios instance.
+ *
+ * - Request interceptor: a request whose URL (`baseURL` + `url` + `params`) has an allowed origin gets
+ *   `Authorization: <type> <token>`, unless the caller set an Authorization header. Other origins go
+ *   out without the token (or are refused with `onForeignOrigin: 'throw'`).
+ * - Response interceptor: a 401 (or `error="invalid_token"`) to a request that carried the token
+ *   invalidates the token and sends the request once more with a new one. The retry is marked on the
+ *   config (`_tokenward.retried`), so it cannot loop; the second answer is returned (or rejected) as is.
+ *   A stream body (`data` that is a stream) is not retried. Works whether the 401 arrives as a rejection
+ *   (the default `validateStatus`) or as a response.
+ * - Redirects (Node http adapter): a `beforeRedirect` guard drops the Authorization header on any hop
+ *   whose origin is not allowed, whatever axios/follow-redirects would do; a `beforeRedirect` of your
+ *   own still runs first.
+ *
+ * Interceptors you add after this one see the retried request twice (once inside the retry).
+ *
+ * @example
+ * ```ts
+ * import axios from 'axios';
+ * import { attachAxios, createTokenManager } from 'tokenward';
+ *
+ * const api = axios.create({ baseURL: 'https://api.example.com/v1' });
+ * const manager = await createTokenManager(profile);
+ * const { detach } = attachAxios(api, manager, { origins: ['https://api.example.com'] });
+ * const { data } = await api.get('/items');
+ * detach(); // when done
+ * ```
+ * @throws ConfigError / InsecureEndpointError (at attach time) for an empty or invalid `origins` list.
+ */
+export function attachAxios(
+  instance: AxiosInstance,
+  source: TokenManager | TokenSource,
+  options: AttachAxiosOptions,
+): AxiosAttachment {
+  const scope = new OriginScope(options.origins);
+  const retryOn401 = options.retryOn401 !== false;
+  const throwForeign = options.onForeignOrigin === 'throw';
+  const auth = new AuthorizationValue();
+  const tokens: TokenSource = source;
+  const guards = new WeakSet<BeforeRedirect>();
+
+  const guard = (previous: BeforeRedirect | undefined): BeforeRedirect => {
+    if (previous !== undefined && guards.has(previous)) return previous;
+    const fn: BeforeRedirect = (opts, responseDetails, requestDetails) => {
+      previous?.(opts, responseDetails, requestDetails);
+      if (!scope.allowsOrigin(redirectOrigin(opts))) {
+        const headers = opts['headers'] as Record<string, unknown> | undefined;
+        if (headers !== undefined) {
+          for (const name of Object.keys(headers))
+            if (name.toLowerCase() === 'authorization') delete headers[name];
+        }
+      }
+    };
+    guards.add(fn);
+    return fn;
+  };
+
+  const requestId = instance.interceptors.request.use(async (config) => {
+    const c = config as Marked;
+    const mark = c[MARK];
+    let url: string;
+    try {
+      url = instance.getUri(config);
+    } catch {
+      return config; // axios fails on it by itself
+    }
+    const current = config.headers.get('authorization');
+    const ours = mark !== undefined && current === mark.header;
+    if (!scope.allowsUrl(url)) {
+      if (throwForeign) throw foreignOriginError(url, scope);
+      if (ours) config.headers.delete('authorization'); // a reused config pointed elsewhere
+      return config;
+    }
+    if (!ours && current !== undefined && current !== null && current !== false && current !== '')
+      return config;
+    const token = await tokens.getToken(
+      config.signal instanceof AbortSignal ? { signal: config.signal } : undefined,
+    );
+    const header = auth.of(token);
+    config.headers.set('Authorization', header);
+    c[MARK] = { token: token.accessToken, header, retried: mark?.retried === true };
+    c.beforeRedirect = guard(c.beforeRedirect);
+    return config;
+  });
+
+  /** The retried request when `res` says our token was rejected and a retry is allowed; else undefined. */
+  const retry = (res: AxiosResponse): Promise<AxiosResponse> | undefined => {
+    const config = res.config as Marked | undefined;
+    const mark = config?.[MARK];
+    if (config === undefined || mark === undefined || mark.retried || !retryOn401) return undefined;
+    if (!isTokenRejected(res.status, headerValue(res.headers, 'www-authenticate'))) return undefined;
+    const sent = sentAuthorization(res);
+    if (sent !== null && sent !== mark.header) return undefined; // the final hop did not carry our token
+    tokens.invalidate(mark.token);
+    if (!isReplayableData(config.data)) return undefined;
+    mark.retried = true;
+    discard(res.data);
+    return instance.request(config);
+  };
+
+  const responseId = instance.interceptors.response.use(
+    (res) => retry(res) ?? res,
+    (err: unknown) => {
+      const res = responseOf(err);
+      return (res === undefined ? undefined : retry(res)) ?? Promise.reject(err);
+    },
+  );
+
+  return {
+    detach() {
+      instance.interceptors.request.eject(requestId);
+      instance.interceptors.response.eject(responseId);
+    },
+  };
+}
+
+/** The origin of the next hop, from follow-redirects' request options. */
+function redirectOrigin(opts: Record<string, unknown>): string {
+  const href = opts['href'];
+  if (typeof href === 'string') return href;
+  const protocol = String(opts['protocol'] ?? 'http:');
+  const host = String(opts['hostname'] ?? opts['host'] ?? '');
+  const port = opts['port'];
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${protocol}//${h}${port === undefined || port === '' || port === null ? '' : `:${String(port)}`}`;
+}

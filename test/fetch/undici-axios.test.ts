@@ -1,0 +1,196 @@
+/** What is particular to the undici interceptor and the axios interceptors. */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
+import { Agent, interceptors, request, fetch as undiciFetch } from 'undici';
+import { TokenEndpointError } from '../../src/errors.js';
+import { attachAxios, tokenwardInterceptor } from '../../src/fetch/index.js';
+import type { TokenManager } from '../../src/manager/token-manager.js';
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { type ApiServer, newManager, startApiServer } from './helpers.js';
+
+let tokens: TokenServer;
+let api: ApiServer;
+let other: ApiServer;
+let manager: TokenManager;
+
+before(async () => {
+  tokens = await startTokenServer({ lifetime: 3600, latencyMs: 5 });
+  api = await startApiServer();
+  other = await startApiServer();
+  api.other = other.url;
+});
+after(async () => {
+  await Promise.all([tokens.close(), api.close(), other.close()]);
+});
+beforeEach(() => {
+  tokens.counts = { total: 0, byGrant: {} };
+  tokens.fault = undefined;
+  api.reset();
+  other.reset();
+  manager = newManager(tokens.tokenUrl);
+});
+
+describe('undici interceptor', () => {
+  it("undici's fetch through the composed dispatcher: token, one retry, no token across origins", async () => {
+    const agent = new Agent();
+    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    try {
+      assert.equal((await undiciFetch(`${api.url}/data`, { dispatcher })).status, 200);
+      const stale = manager.peek()?.accessToken ?? '';
+      api.revoked.add(stale);
+      const res = await undiciFetch(`${api.url}/data`, { dispatcher });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { token?: string }).token, manager.peek()?.accessToken);
+      assert.deepEqual(
+        api.hits.map((h) => h.authorization === `Bearer ${stale}`),
+        [true, true, false],
+      );
+      assert.equal(tokens.counts.total, 2);
+      // fetch follows redirects above the dispatcher: each hop passes the origin check
+      const r = await undiciFetch(`${api.url}/to-other`, { dispatcher });
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+      assert.equal(other.hits.length, 1);
+      assert.equal(other.hits[0]?.authorization, undefined);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('accepts headers as a flat list, pairs or a record, and keeps an Authorization in any of them', async () => {
+    const agent = new Agent();
+    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    try {
+      const forms = [
+        ['x-a', '1'],
+        [['x-a', '1']],
+        new Map([['x-a', '1']]),
+        { 'x-a': '1' },
+      ] as unknown as Array<Record<string, string>>;
+      for (const headers of forms) {
+        const res = await request(`${api.url}/data`, { dispatcher, headers });
+        assert.equal(res.statusCode, 200);
+        await res.body.dump();
+      }
+      const withAuth = [
+        ['AUTHORIZATION', 'Basic eDp5'],
+        [['Authorization', 'Basic eDp5']],
+        { Authorization: 'Basic eDp5' },
+      ] as unknown as Array<Record<string, string>>;
+      for (const headers of withAuth) {
+        const res = await request(`${api.url}/data`, { dispatcher, headers });
+        assert.equal(res.statusCode, 401);
+        await res.body.dump();
+      }
+      assert.deepEqual(
+        api.hits.map((h) => h.authorization?.split(' ')[0]),
+        ['Bearer', 'Bearer', 'Bearer', 'Bearer', 'Basic', 'Basic', 'Basic'],
+      );
+      assert.equal(tokens.counts.total, 1);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('a failing token renewal reaches the caller as the request error', async () => {
+    const agent = new Agent();
+    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    try {
+      tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+      await assert.rejects(request(`${api.url}/data`, { dispatcher }), TokenEndpointError);
+      assert.equal(api.hits.length, 0);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('composed the other way round (tokenward outside redirect) it still keeps the token on its origin', async () => {
+    const agent = new Agent();
+    const dispatcher = agent.compose(
+      interceptors.redirect({ maxRedirections: 3 }),
+      tokenwardInterceptor(manager, { origins: [api.url] }),
+    );
+    try {
+      const res = await request(`${api.url}/to-other`, { dispatcher });
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+      assert.match(api.hits[0]?.authorization ?? '', /^Bearer at-/);
+      assert.equal(other.hits[0]?.authorization, undefined);
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
+describe('axios interceptors', () => {
+  it('with the default validateStatus: the retry resolves, a persistent 401 rejects after two calls', async () => {
+    const api1 = axios.create({ baseURL: api.url });
+    attachAxios(api1, manager, { origins: [api.url] });
+    assert.equal((await api1.get('/data')).status, 200);
+    api.revoked.add(manager.peek()?.accessToken ?? '');
+    api.hits.length = 0;
+    const res = await api1.post('/data', { n: 1 });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      api.hits.map((h) => h.body),
+      ['{"n":1}', '{"n":1}'],
+    );
+    api.rejectAll = true;
+    api.hits.length = 0;
+    await assert.rejects(api1.get('/data', { params: { q: 'x' } }), (err: unknown) => {
+      assert.ok(err instanceof AxiosError);
+      assert.equal(err.response?.status, 401);
+      return true;
+    });
+    assert.equal(api.hits.length, 2);
+    assert.equal(tokens.counts.total, 3, 'grant, renewal, renewal');
+  });
+
+  it('the redirect guard drops the header for a hop outside the allow-list (even where axios would keep it)', async () => {
+    const instance = axios.create({ baseURL: api.url });
+    attachAxios(instance, manager, { origins: [api.url] });
+    const res = await instance.get('/data');
+    const guard = (res.config as InternalAxiosRequestConfig).beforeRedirect;
+    assert.ok(guard !== undefined);
+    const foreign = { href: `${other.url}/x`, headers: { Authorization: 'Bearer t', 'x-keep': '1' } };
+    guard(foreign, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    assert.deepEqual(foreign.headers, { 'x-keep': '1' });
+    const own = { href: `${api.url}/y`, headers: { authorization: 'Bearer t' } };
+    guard(own, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    assert.deepEqual(own.headers, { authorization: 'Bearer t' });
+    const byParts = {
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: 1,
+      headers: { AUTHORIZATION: 'Bearer t' },
+    };
+    guard(byParts, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    assert.deepEqual(byParts.headers, {});
+  });
+
+  it("a caller's own beforeRedirect still runs", async () => {
+    const instance = axios.create({ validateStatus: () => true });
+    attachAxios(instance, manager, { origins: [api.url] });
+    const seen: string[] = [];
+    const res = await instance.get(`${api.url}/to-other`, {
+      beforeRedirect: (opts) => {
+        seen.push(String(opts['href']));
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(seen, [`${other.url}/landing`]);
+    assert.equal(other.hits[0]?.authorization, undefined);
+  });
+
+  it('detach() removes both interceptors', async () => {
+    const instance = axios.create({ validateStatus: () => true });
+    const { detach } = attachAxios(instance, manager, { origins: [api.url] });
+    detach();
+    const res = await instance.get(`${api.url}/data`);
+    assert.equal(res.status, 401);
+    assert.equal(api.hits[0]?.authorization, undefined);
+    assert.equal(api.hits.length, 1);
+    assert.equal(tokens.counts.total, 0);
+  });
+});
