@@ -5,16 +5,21 @@
  */
 
 import type { TokenManager } from '../manager/token-manager.js';
+import type { Profile } from '../profile.js';
 
 /** What the CLI uses of `src/tokenward.ts`. */
 export type TokenwardModule = typeof import('../tokenward.js');
 
-/** A `fetch` that adds the token. */
-export type AuthFetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+/** A `fetch` (what `createAuthFetch` returns and takes). */
+export type AuthFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** What the CLI uses of `src/fetch/index.ts`. */
 export interface FetchModule {
-  createAuthFetch(source: TokenManager, options: { origins: string[] }): AuthFetch;
+  createAuthFetch(
+    source: TokenManager,
+    options: { origins: readonly string[]; fetch?: AuthFetch },
+  ): AuthFetch;
+  originsFromProfile(profile: Profile): string[];
 }
 
 /** What the CLI uses of `src/sandbox/index.ts`. */

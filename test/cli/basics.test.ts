@@ -1,10 +1,11 @@
 /** The CLI without a token server: help, version, usage and config errors, profiles, completion, inspect. */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
 
 let home: TempHome;
 before(() => {
@@ -190,6 +191,52 @@ describe('completion', () => {
   }
   it('rejects other shells', async () => {
     assert.equal((await tw(['completion', 'tcsh'], { env: home.env })).code, 2);
+  });
+
+  it('the bash script completes commands, options and profile names in a real bash', async (t) => {
+    const bash = spawnSync('bash', ['-c', 'exit 0']);
+    if (bash.error !== undefined) {
+      t.skip('bash is not installed');
+      return;
+    }
+    const r = await tw(['completion', 'bash'], { env: home.env });
+    const script = join(home.dir, 'tokenward.bash');
+    writeFileSync(script, r.stdout);
+    // A `tokenward` on PATH, for the profile names the script asks for.
+    const bin = join(home.dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const quoted = [process.execPath, ...CLI].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    writeFileSync(join(bin, 'tokenward'), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+    const config = join(home.dir, 'completion.toml');
+    writeFileSync(
+      config,
+      '[profiles.alpha]\ntoken_url = "http://127.0.0.1:1/t"\n[profiles.beta]\ntoken_url = "http://127.0.0.1:1/t"\n',
+      {
+        mode: 0o600,
+      },
+    );
+    const complete = (words: string[]) =>
+      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _tokenward; echo "\${COMPREPLY[*]}"`;
+    const out = spawnSync(
+      'bash',
+      [
+        '-c',
+        [
+          `source '${script}'`,
+          complete(['tokenward', 'to']),
+          complete(['tokenward', 'token', '--j']),
+          complete(['tokenward', 'exec', '']),
+          complete(['tokenward', 'completion', '']),
+        ].join('\n'),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...home.env, PATH: `${bin}:${home.env['PATH'] ?? ''}`, TOKENWARD_CONFIG: config },
+        cwd: ROOT,
+      },
+    );
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(out.stdout.split('\n'), ['token', '--json', 'alpha beta', 'bash zsh fish', '']);
   });
 });
 

@@ -108,6 +108,8 @@ let rejecting: TokenServer;
 let api: Api;
 /** The current token of profile x, as the tests learn it (they run in order). */
 let current = '';
+/** A loopback port nothing listens on. */
+let downPort = 0;
 
 before(async () => {
   home = tempHome();
@@ -121,6 +123,7 @@ before(async () => {
     body: JSON.stringify({ error: 'invalid_client', error_description: 'Invalid Application Credential.' }),
   };
   const [down, redis] = await Promise.all([closedPort(), closedPort()]);
+  downPort = down;
   env = { ...home.env, X_SECRET: SECRET };
   // The default config path (XDG_CONFIG_HOME/tokenward/config.toml): no --config needed.
   mkdirSync(dirname(home.config), { recursive: true });
@@ -132,6 +135,7 @@ client_id = "cli-client"
 client_secret = "env:X_SECRET"
 revocation_url = "${api.url}/revoke"
 api_base_url = "${api.url}"
+allowed_origins = ["http://127.0.0.1:${down}"]
 
 [profiles.rejected]
 token_url = "${rejecting.tokenUrl}"
@@ -328,16 +332,22 @@ describe('request', { skip: skipNoFetch }, () => {
     assert.equal(api.data.auth[0], `Bearer ${current}`);
     assert.notEqual(api.data.auth[1], api.data.auth[0]);
     assert.equal(ts.counts.total, before + 1, 'one new token for the retry');
-    assert.match(r.stderr, /< 200/);
+    // -v: each attempt, the Authorization header redacted
+    assert.match(r.stderr, /> GET http:\/\/127\.0\.0\.1:\d+\/data\n/);
+    assert.match(r.stderr, /> authorization: Bearer \[REDACTED\]/);
+    assert.match(r.stderr, /< 401 Unauthorized/);
+    assert.match(r.stderr, /\(attempt 2\)/);
+    assert.match(r.stderr, /< 200 OK/);
     for (const a of api.data.auth) assert.ok(!r.stderr.includes(a.slice('Bearer '.length)));
     current = String(api.data.auth[1]).slice('Bearer '.length);
   });
 
-  it('POST --data with -H; a non-2xx answer prints the body and exits 6; other origins are refused', async () => {
-    const [post, fail, elsewhere] = await Promise.all([
+  it('PUT --data with -H; non-2xx prints the body and exits 6; other origins exit 2; a closed port exits 4', async () => {
+    const [post, fail, elsewhere, down] = await Promise.all([
       tw(['request', 'x', 'PUT', `${api.url}/echo`, '--data', '{"a":1}', '-H', 'X-Extra: yes'], { env }),
       tw(['request', 'x', `${api.url}/fail`], { env }),
       tw(['request', 'x', 'http://127.0.0.2:9/data'], { env }),
+      tw(['request', 'x', `http://127.0.0.1:${downPort}/data`], { env }),
     ]);
     assert.equal(post.code, 0, post.stderr);
     assert.deepEqual(JSON.parse(post.stdout), { received: 7 });
@@ -352,6 +362,9 @@ describe('request', { skip: skipNoFetch }, () => {
     assert.match(fail.stderr, /HTTP 500/);
     assert.equal(elsewhere.code, 2);
     assert.match(elsewhere.stderr, /sends its token only to/);
+    assert.equal(down.code, 4, down.stderr);
+    assert.equal(down.stdout, '');
+    assert.match(down.stderr, /ECONNREFUSED/);
   });
 });
 

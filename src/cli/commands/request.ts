@@ -2,9 +2,10 @@
  * `tokenward request <profile> [METHOD] URL [--data JSON|@file] [-H 'K: V']...`: an authenticated HTTP
  * request through `createAuthFetch` (401 → invalidate → one retry). The body goes to stdout.
  *
- * Where the token may go: the profile's `api_base_url` and `allowed_origins`. A profile with neither
- * sends it to the origin of the URL typed here — the user named the profile for that URL — and to no
- * other origin (redirects included).
+ * Where the token may go: the profile's API origins (`api_base_url`, else the presets' `base_url` /
+ * `datacenter_url`, plus `allowed_origins`, as `originsFromProfile` reads them). A profile that names
+ * none sends it to the origin of the URL typed here — the user named the profile for that URL — and to
+ * no other origin. Redirects are not followed.
  * @module
  */
 
@@ -14,7 +15,7 @@ import { redactText } from '../../redact.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
-import { loadTokenward } from '../lazy.js';
+import { type AuthFetch, loadFetch, loadTokenward } from '../lazy.js';
 import { debug, type Io, paint, say } from '../output.js';
 
 const OPTIONS = {
@@ -24,18 +25,38 @@ const OPTIONS = {
 
 const METHOD = /^[A-Za-z]+$/;
 
-/** The origins a profile's token may be sent to; the typed URL's origin when the profile names none. */
-export function allowedOrigins(profile: Profile, url: URL): string[] {
-  const out: string[] = [];
-  for (const u of [profile.api_base_url, ...(profile.allowed_origins ?? [])]) {
-    if (u === undefined) continue;
-    try {
-      out.push(new URL(u).origin);
-    } catch {
-      // validated by the schema; a reference that resolved to garbage is skipped
+/**
+ * The origins a profile's token may be sent to: what `fromProfile` (the library's `originsFromProfile`)
+ * reads from it, or — when the profile names no API origin at all — the typed URL's origin.
+ */
+export function allowedOrigins(profile: Profile, url: URL, fromProfile: (p: Profile) => string[]): string[] {
+  const named =
+    profile.api_base_url !== undefined ||
+    profile.base_url !== undefined ||
+    profile.datacenter_url !== undefined ||
+    (profile.allowed_origins?.length ?? 0) > 0;
+  return named ? fromProfile(profile) : [url.origin];
+}
+
+/** A fetch that prints each attempt (request line, headers, status, response headers) to stderr with -v. */
+function tracingFetch(io: Io): AuthFetch {
+  let attempt = 0;
+  return async (input, init) => {
+    attempt++;
+    const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const method = init?.method ?? 'GET';
+    debug(io, `> ${method} ${href}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    for (const [k, v] of new Headers(init?.headers)) {
+      const scheme = /^(\S+)\s/.exec(v)?.[1];
+      debug(io, `> ${k}: ${k === 'authorization' ? `${scheme ?? ''} [REDACTED]`.trim() : v}`);
     }
-  }
-  return out.length > 0 ? out : [url.origin];
+    const started = performance.now();
+    const res = await fetch(input, init);
+    const line = `< ${res.status} ${res.statusText} (${Math.round(performance.now() - started)} ms)`;
+    if (io.verbose) say(io, paint(io.color, res.ok ? 'green' : 'red', line));
+    for (const [k, v] of res.headers) debug(io, `< ${k}: ${v}`);
+    return res;
+  };
 }
 
 async function readAll(io: Io): Promise<Buffer> {
@@ -104,10 +125,14 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const verb = (method ?? (body !== undefined ? 'POST' : 'GET')).toUpperCase();
 
+  // The library and the fetch helpers load while the config file is read.
   const tokenward = loadTokenward();
+  const fetchModule = loadFetch();
   tokenward.catch(() => {}); // awaited by openManager below
+  fetchModule.catch(() => {}); // awaited below
   const profile = await loadProfile(io, profileName, values.config);
-  const origins = allowedOrigins(profile, url);
+  const { createAuthFetch, originsFromProfile } = await fetchModule;
+  const origins = allowedOrigins(profile, url, originsFromProfile);
   if (!origins.includes(url.origin)) {
     throw new UsageError(
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
@@ -115,11 +140,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const manager = await openManager(io, profile, tokenward);
   try {
-    const { createAuthFetch } = await (await import('../lazy.js')).loadFetch();
-    const authFetch = createAuthFetch(manager, { origins });
-    debug(io, `> ${verb} ${url.href}`);
-    for (const [k, v] of headers) debug(io, `> ${k}: ${v}`);
-    const started = Date.now();
+    const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {
       method: verb,
@@ -132,14 +153,8 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     try {
       res = await authFetch(url.href, init);
     } catch (err) {
-      if (
-        typeof err === 'object' &&
-        err !== null &&
-        typeof (err as { code?: unknown }).code === 'string' &&
-        String((err as { code: string }).code).startsWith('ERR_')
-      ) {
-        throw err;
-      }
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && code.startsWith('ERR_')) throw err;
       const { NetworkError } = await import('../../errors.js');
       const cause = (err as { cause?: { code?: string } }).cause;
       const why =
@@ -151,16 +166,12 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         `request to ${url.origin}${url.pathname} failed: ${why}`,
         {
           cause: err,
+          timeout: (err as { name?: string }).name === 'TimeoutError',
         },
       );
     }
     const buf = Buffer.from(await res.arrayBuffer());
     const ok = res.status >= 200 && res.status < 300;
-    const statusLine = `< ${res.status} ${res.statusText} (${Date.now() - started} ms)`;
-    if (io.verbose) {
-      say(io, paint(io.color, ok ? 'green' : 'red', statusLine));
-      for (const [k, v] of res.headers) debug(io, `< ${k}: ${v}`);
-    }
     const type = res.headers.get('content-type') ?? '';
     let out: Buffer | string = buf;
     if (io.stdout.isTTY === true && buf.length > 0 && /[/+]json\b/i.test(type)) {
