@@ -116,4 +116,5 @@ export {
   validateProfile,
 } from './config/index.js';
 
-// --- authenticated fetch (fetch) ---
+// --- authenticated requests: fetch, undici, axios ---
+export * from './fetch/index.js';

@@ -151,6 +151,8 @@ export class TokenManager {
         return Promise.resolve(cur);
       }
     }
+    // An already-aborted caller starts nothing (and leaves no unobserved flight behind).
+    if (options.signal?.aborted === true) return Promise.reject(options.signal.reason);
     const flight = this.#join({
       force: options.force === true,
       eager: false,
@@ -395,7 +397,8 @@ function isRejectedRefresh(err: unknown): boolean {
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  // The flight may fail after this caller gave up: that rejection is the other waiters' to see.
+  p.catch(() => {});
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

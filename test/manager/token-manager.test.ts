@@ -257,3 +257,33 @@ describe('TokenManager invalidation', () => {
     assert.equal(m.peek(), undefined);
   });
 });
+
+describe('TokenManager cancellation', () => {
+  it('an already-aborted signal starts no request', async () => {
+    const m = manager();
+    await assert.rejects(m.getToken({ signal: AbortSignal.abort() }), { name: 'AbortError' });
+    assert.equal(server.counts.total, 0);
+  });
+
+  it('a caller that gives up leaves the flight to the others; its later failure is not unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const m = manager();
+      server.latencyMs = 100;
+      server.fault = { status: 503, body: '{"error":"temporarily_unavailable"}' };
+      const ac = new AbortController();
+      const quitter = m.getToken({ signal: ac.signal });
+      const stayer = m.getToken();
+      ac.abort();
+      await assert.rejects(quitter, { name: 'AbortError' });
+      await assert.rejects(stayer, TokenEndpointError);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+      assert.ok(server.counts.total >= 1);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
