@@ -277,7 +277,7 @@ describe('sandbox: stats, reset and control routes', () => {
     await assert.rejects(startSandbox({ credentials: { rdp: { password: '' } } }), ConfigError);
     await assert.rejects(startSandbox({ port: sb.port }), (err: ConfigError) => {
       assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /EADDRINUSE/);
+      assert.match(err.message, /is in use \(EADDRINUSE\)/);
       return true;
     });
   });

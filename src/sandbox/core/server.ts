@@ -210,13 +210,12 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
   try {
     await once(server, 'listening');
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new ConfigError(
-      `cannot listen on 127.0.0.1:${port} (${String(code ?? 'error')}); pick another port or 0`,
-      {
-        key: 'port',
-      },
-    );
+    const code = String((err as { code?: unknown }).code ?? 'error');
+    const what =
+      code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'is not allowed' : 'cannot be used';
+    throw new ConfigError(`port ${port} on 127.0.0.1 ${what} (${code}); pick another, or 0 for a free one`, {
+      key: 'port',
+    });
   }
   const actual = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
