@@ -8,10 +8,11 @@
  * ACRONIS_CLIENT_ID, ACRONIS_CLIENT_SECRET.
  */
 
+import { createAuthFetch } from '../src/fetch/index.js';
 import type { Profile } from '../src/profile.js';
 import { apiBaseUrl } from '../src/providers/acronis.js';
 import { maskToken } from '../src/redact.js';
-import { createAuthFetch, openTarget, run } from './support.js';
+import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {
   if (!env['ACRONIS_DATACENTER_URL']) return undefined;

@@ -9,9 +9,10 @@
  * turning verification off as the seed does).
  */
 
+import { createAuthFetch } from '../src/fetch/index.js';
 import type { Profile } from '../src/profile.js';
 import { apiBaseUrl } from '../src/providers/msx.js';
-import { createAuthFetch, openTarget, run } from './support.js';
+import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {
   if (!env['MSX_BASE_URL']) return undefined;

@@ -1,6 +1,7 @@
 /**
  * Seed 004 (Refinitiv / LSEG Data Platform): a token by the password grant, reused from the cache (as
- * the seed reads its token file), then renewed by the refresh grant once it has expired.
+ * the seed reads its token file), then renewed by the refresh grant once it has expired, and used for
+ * the time series the seed's next tutorial fetches.
  *
  *   node --import tsx examples/rdp-session.ts           # against a sandbox (2-second tokens)
  *   node --import tsx examples/rdp-session.ts my-rdp    # a profile of your tokenward config
@@ -11,7 +12,9 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createAuthFetch } from '../src/fetch/index.js';
 import type { Profile } from '../src/profile.js';
+import { apiBaseUrl } from '../src/providers/rdp.js';
 import { maskToken } from '../src/redact.js';
 import { openTarget, run } from './support.js';
 
@@ -61,6 +64,15 @@ run(async () => {
     );
     console.log(
       `   new access token: ${renewed.accessToken !== token.accessToken}, refresh token rotated: ${renewed.refreshToken !== token.refreshToken}`,
+    );
+
+    const base = apiBaseUrl(target.profile).replace(/\/+$/, '');
+    const authFetch = createAuthFetch(second, { origins: [base] });
+    const res = await authFetch(`${base}/data/historical-pricing/v1/views/events/VOD.L?count=5`);
+    if (res.status !== 200) throw new Error(`historical pricing answered HTTP ${res.status}`);
+    const [events] = (await res.json()) as Array<{ data?: unknown[] }>;
+    console.log(
+      `4. GET historical-pricing events VOD.L: HTTP ${res.status}, ${events?.data?.length ?? 0} events`,
     );
   } finally {
     await target.close();

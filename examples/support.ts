@@ -121,22 +121,3 @@ export function run(main: () => Promise<void>): void {
     },
   );
 }
-
-/**
- * Stand-in for `createAuthFetch` from `src/fetch/index.ts` until that module lands: adds the manager's
- * token to requests for the given origins (and to no other origin).
- */
-export function createAuthFetch(
-  manager: TokenManager,
-  options: { origins: string[] },
-): (url: string, init?: RequestInit) => Promise<Response> {
-  const allowed = new Set(options.origins.map((o) => new URL(o).origin));
-  return async (url, init = {}) => {
-    const headers = new Headers(init.headers);
-    if (allowed.has(new URL(url).origin)) {
-      const token = await manager.getToken();
-      headers.set('authorization', `${token.tokenType} ${token.accessToken}`);
-    }
-    return fetch(url, { ...init, headers });
-  };
-}

@@ -105,6 +105,7 @@ describe('examples, each against a sandbox it starts itself', () => {
     assert.match(rdp.stdout, /2\. reused from the cache: same token, token requests 0/);
     assert.match(rdp.stdout, /3\. after expiry: 1 refresh grant, 0 password grant/);
     assert.match(rdp.stdout, /new access token: true, refresh token rotated: true/);
+    assert.match(rdp.stdout, /4\. GET historical-pricing events VOD\.L: HTTP 200, 5 events/);
   });
 });
 

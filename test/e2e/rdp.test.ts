@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenEndpointError } from '../../src/errors.js';
+import { createAuthFetch } from '../../src/fetch/index.js';
 import { apiBaseUrl, changePassword } from '../../src/providers/rdp.js';
 import { DEMO_CREDENTIALS } from '../../src/sandbox/index.js';
+import { createTokenManager } from '../../src/tokenward.js';
 import { secretsIn, startWorld, type World } from './helpers.js';
 
 const NEW_PASSWORD = 'Another-sandbox-Password-2025-for-tests';
@@ -102,6 +104,27 @@ describe('rdp end to end', () => {
       w.warnings.map((x) => x.code),
       [],
     );
+  });
+
+  it('createAuthFetch: an API 401 for a token the manager thought fresh causes ONE refresh and one retry', async () => {
+    const profile = w.profile('rdp');
+    // This manager's clock is the real time; the sandbox's will run ahead of it.
+    const m = await createTokenManager(profile, { env: {}, onWarning: () => {} });
+    try {
+      const t1 = await m.getToken();
+      const authFetch = createAuthFetch(m, { origins: [apiBaseUrl(profile)] });
+      const url = `${apiBaseUrl(profile)}/data/historical-pricing/v1/views/events/VOD.L?count=2`;
+      assert.equal((await authFetch(url)).status, 200);
+      w.offset = t1.expiresAt - Date.now() + 1000; // the sandbox now sees the token as expired
+      const res = await authFetch(url);
+      assert.equal(res.status, 200);
+      assert.notEqual(m.peek()?.accessToken, t1.accessToken);
+      assert.deepEqual(stats(), { password: 1, refresh_token: 1 });
+      assert.equal(w.sandbox.stats().api.rdp, 2);
+      assert.equal(w.sandbox.stats().rejected.rdp, 1, 'the one 401');
+    } finally {
+      await m.close();
+    }
   });
 
   it('a file store shares the token with a second manager: no second grant', async () => {
