@@ -4,29 +4,17 @@
  * @module
  */
 
-import type { TokenManager } from '../manager/token-manager.js';
-import type { Profile } from '../profile.js';
-
 /** What the CLI uses of `src/tokenward.ts`. */
 export type TokenwardModule = typeof import('../tokenward.js');
 
 /** A `fetch` (what `createAuthFetch` returns and takes). */
-export type AuthFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+export type { AuthFetch } from '../fetch/index.js';
 
 /** What the CLI uses of `src/fetch/index.ts`. */
-export interface FetchModule {
-  createAuthFetch(
-    source: TokenManager,
-    options: { origins: readonly string[]; fetch?: AuthFetch },
-  ): AuthFetch;
-  originsFromProfile(profile: Profile): string[];
-}
+export type FetchModule = typeof import('../fetch/index.js');
 
 /** What the CLI uses of `src/sandbox/index.ts`. */
 export type SandboxModule = typeof import('../sandbox/index.js');
-
-// A variable specifier until src/fetch lands, so this file compiles before it exists.
-const fetchSpec = '../fetch/index.js';
 
 /** Loads `src/tokenward.ts`. */
 export function loadTokenward(): Promise<TokenwardModule> {
@@ -34,7 +22,7 @@ export function loadTokenward(): Promise<TokenwardModule> {
 }
 /** Loads `src/fetch/index.ts`. */
 export function loadFetch(): Promise<FetchModule> {
-  return import(fetchSpec) as Promise<FetchModule>;
+  return import('../fetch/index.js');
 }
 /** Loads `src/sandbox/index.ts`. */
 export function loadSandbox(): Promise<SandboxModule> {

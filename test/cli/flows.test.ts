@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { type TempHome, tempHome, tw } from './helpers.js';
 
 /** A small API: `/data` (401 while `rejectNext` > 0), `/fail` (500), `/echo`, and RFC 7009 `/revoke`. */
 interface Api {
@@ -98,8 +98,6 @@ async function closedPort(): Promise<number> {
 }
 
 const SECRET = 'x-client-secret-4f1d9a7c';
-const fetchLanded = existsSync(join(ROOT, 'src', 'fetch', 'index.ts'));
-const skipNoFetch = fetchLanded ? false : 'src/fetch/index.ts (createAuthFetch) has not landed yet';
 
 let home: TempHome;
 let env: NodeJS.ProcessEnv;
@@ -321,7 +319,7 @@ describe('status, inspect, exec', () => {
   });
 });
 
-describe('request', { skip: skipNoFetch }, () => {
+describe('request', () => {
   it('on a 401 invalidates the token and retries once with a new one', async () => {
     api.rejectNext = 1;
     const before = ts.counts.total;

@@ -12,6 +12,7 @@ import {
   StoreError,
   TokenEndpointError,
 } from '../../src/errors.js';
+import { originsFromProfile } from '../../src/fetch/index.js';
 
 describe('durations', () => {
   it('parses 60s, 5m, 1h30m, 500ms and bare seconds', () => {
@@ -45,12 +46,24 @@ describe('exit codes', () => {
 });
 
 describe('request origins', () => {
-  it('uses api_base_url and allowed_origins, else the typed URL', () => {
+  it('uses the profile API origins (api_base_url, preset base URLs, allowed_origins), else the typed URL', () => {
     const url = new URL('https://api.example.test/x');
-    assert.deepEqual(allowedOrigins({}, url), ['https://api.example.test']);
+    assert.deepEqual(allowedOrigins({}, url, originsFromProfile), ['https://api.example.test']);
     assert.deepEqual(
-      allowedOrigins({ api_base_url: 'https://a.test/v1', allowed_origins: ['https://b.test'] }, url),
+      allowedOrigins(
+        { api_base_url: 'https://a.test/v1', allowed_origins: ['https://b.test'] },
+        url,
+        originsFromProfile,
+      ),
       ['https://a.test', 'https://b.test'],
+    );
+    assert.deepEqual(
+      allowedOrigins(
+        { provider: 'acronis', datacenter_url: 'https://eu2-cloud.example.test' },
+        url,
+        originsFromProfile,
+      ),
+      ['https://eu2-cloud.example.test'],
     );
   });
 });
