@@ -66,10 +66,15 @@ export function encodeEntry(entry: StoredEntry, key: CacheEncryptionKey): Buffer
  * @param key - The encryption key.
  */
 export function decodeEntry(bytes: Buffer, storeKey: string, key: CacheEncryptionKey): DecodeResult {
+  const head = bytes.subarray(0, ENVELOPE_MAGIC.length);
   if (
-    bytes.length < ENVELOPE_MIN_LENGTH ||
-    !bytes.subarray(0, ENVELOPE_MAGIC.length).equals(ENVELOPE_MAGIC)
+    bytes.length > 0 &&
+    bytes.length < ENVELOPE_MIN_LENGTH &&
+    ENVELOPE_MAGIC.subarray(0, head.length).equals(head)
   ) {
+    return { ok: false, reason: 'corrupt', message: `the entry is truncated (${bytes.length} bytes)` };
+  }
+  if (bytes.length < ENVELOPE_MIN_LENGTH || !head.equals(ENVELOPE_MAGIC)) {
     return {
       ok: false,
       reason: 'not-envelope',

@@ -23,9 +23,9 @@ import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } fro
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import envPaths from 'env-paths';
-import { LockTimeoutError, StoreError } from '../errors.js';
+import { ConfigError, LockTimeoutError, StoreError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './envelope.js';
-import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
 
@@ -82,6 +82,7 @@ export class FileStore implements TokenStore {
     this.dir = options.dir ?? defaultCacheDir(this.#env);
     this.#warn = safeWarn(options.onWarning);
     if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+    else checkCacheKeyEnv(this.#env);
   }
 
   /** Resolves the encryption key and creates/checks the directory. Optional: every operation does it lazily. */
@@ -166,6 +167,8 @@ export class FileStore implements TokenStore {
     try {
       k = await this.#encKey();
     } catch (err) {
+      // A malformed TOKENWARD_CACHE_KEY is the caller's to fix; an unreadable key file only costs the cache.
+      if (err instanceof ConfigError) throw err;
       this.#warn(
         `${err instanceof Error ? err.message : String(err)}; the cached token is treated as a miss`,
       );
@@ -266,7 +269,14 @@ export class FileStore implements TokenStore {
       .filter((n) => n.startsWith(prefix))
       .sort();
     for (const n of names.slice(0, Math.max(0, names.length - MAX_BAD_FILES))) {
-      await unlink(join(this.dir, n)).catch(() => {});
+      try {
+        await unlink(join(this.dir, n));
+        this.#warn(
+          `removed the oldest set-aside file ${join(this.dir, n)} (at most ${MAX_BAD_FILES} are kept per key)`,
+        );
+      } catch {
+        // Gone already.
+      }
     }
   }
 

@@ -2,9 +2,14 @@
  * Key material for encrypting cached tokens at rest (AES-256-GCM, 32-byte keys).
  *
  * Where the key comes from, first match wins:
- * 1. `TOKENWARD_CACHE_KEY`: 64 hex digits or base64/base64url of exactly 32 bytes is used as the key
- *    itself; any other non-empty value is a passphrase, stretched with scrypt (N=2^15, r=8, p=1, fixed
- *    salt `tokenward-cache-key-v1`). A random key avoids the stretching cost (~0.1 s per process).
+ * 1. `TOKENWARD_CACHE_KEY` (surrounding white space ignored; empty means unset):
+ *    - 64 hex digits, or the base64 / base64url of exactly 32 bytes (`openssl rand -base64 32`): the key
+ *      itself;
+ *    - `passphrase:` followed by at least 16 characters: stretched with scrypt (N=2^15, r=8, p=1, fixed
+ *      salt `tokenward-cache-key-v1`; ~0.1 s once per process). A random key avoids that cost.
+ *
+ *    Anything else is a `ConfigError` saying what is expected — a mistyped key is never silently used
+ *    as a passphrase (which would give this process a different key from the rest of the fleet).
  * 2. A key file, `cache.key` under the config directory (`TOKENWARD_CONFIG_DIR`, else the platform's
  *    config dir, `~/.config/tokenward` on Linux), holding the key in base64. It is created on first use
  *    with mode 0600; two processes racing to create it end up with the same key (the file is written
@@ -19,7 +24,7 @@ import { createHash, randomBytes, scrypt } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
-import { StoreError } from '../errors.js';
+import { ConfigError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 
 /** Length of an encryption key in bytes (AES-256). */
@@ -54,6 +59,21 @@ export interface ResolveKeyOptions {
 }
 
 const SCRYPT_SALT = 'tokenward-cache-key-v1';
+
+/** The environment variable that holds the cache encryption key. */
+export const CACHE_KEY_ENV = 'TOKENWARD_CACHE_KEY';
+
+/** The prefix that marks a `TOKENWARD_CACHE_KEY` value as a passphrase. */
+export const PASSPHRASE_PREFIX = 'passphrase:';
+
+/** The shortest passphrase accepted after {@link PASSPHRASE_PREFIX}, in characters. */
+export const MIN_PASSPHRASE_LENGTH = 16;
+
+/** What a `TOKENWARD_CACHE_KEY` value holds: the key itself, or a passphrase to stretch. */
+export type CacheKeyText = { kind: 'raw'; key: Buffer } | { kind: 'passphrase'; passphrase: string };
+
+const EXPECTED = `expected 64 hex digits or the base64/base64url of 32 bytes (make one with: openssl rand -base64 32), or "${PASSPHRASE_PREFIX}" followed by at least ${MIN_PASSPHRASE_LENGTH} characters`;
+
 const memo = new Map<string, Promise<CacheEncryptionKey>>();
 
 /** The non-secret fingerprint of a key: the first 8 hex digits of SHA-256 over a label and the key. */
@@ -80,6 +100,51 @@ export function decodeRawKey(text: string): Buffer | undefined {
     if (b.length === KEY_LENGTH) return b;
   }
   return undefined;
+}
+
+/**
+ * Parses a `TOKENWARD_CACHE_KEY` value (see the module documentation for the formats). The message of
+ * the error never contains the value, only its length and what was expected.
+ * @throws {ConfigError} for a value that is neither a 32-byte key nor a long enough passphrase.
+ */
+export function parseCacheKeyText(text: string): CacheKeyText {
+  const s = text.trim();
+  if (s.startsWith(PASSPHRASE_PREFIX)) {
+    const passphrase = s.slice(PASSPHRASE_PREFIX.length);
+    if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+      throw new ConfigError(`the passphrase is too short (${passphrase.length} characters); ${EXPECTED}`, {
+        key: CACHE_KEY_ENV,
+      });
+    }
+    return { kind: 'passphrase', passphrase };
+  }
+  const key = decodeRawKey(s);
+  if (key !== undefined) return { kind: 'raw', key };
+  let hint = `${s.length} characters`;
+  if (/^[0-9a-fA-F]+$/.test(s)) hint = `${s.length} hex digits, not 64`;
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(s)) {
+    const bytes = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64').length;
+    hint = `base64 of ${bytes} bytes, not 32`;
+  }
+  throw new ConfigError(`not a usable cache key (${hint}); ${EXPECTED}`, { key: CACHE_KEY_ENV });
+}
+
+/**
+ * Checks `TOKENWARD_CACHE_KEY` in `env`, if set, without deriving anything, so that a bad value fails
+ * when a store is created rather than on first use.
+ * @throws {ConfigError} as {@link parseCacheKeyText}.
+ */
+export function checkCacheKeyEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const v = env[CACHE_KEY_ENV];
+  if (v !== undefined && v.trim() !== '') {
+    registerKeyText(v);
+    parseCacheKeyText(v);
+  }
+}
+
+/** Registers a `TOKENWARD_CACHE_KEY` value as a secret (but not a bare prefix, which is not one). */
+function registerKeyText(v: string): void {
+  for (const x of [v, v.trim()]) if (x.trim() !== PASSPHRASE_PREFIX) registerSecret(x);
 }
 
 function fromPassphrase(passphrase: string): Promise<Buffer> {
@@ -110,22 +175,28 @@ export function keyFromBytes(key: Buffer): CacheEncryptionKey {
 /**
  * Resolves the cache encryption key (see the module documentation for the order). The result is
  * memoised per process and source, so the key file is read and a passphrase stretched once.
- * @throws {StoreError} when the key file can be neither read nor created.
+ * @throws {ConfigError} (rejects) for a malformed `TOKENWARD_CACHE_KEY`.
+ * @throws {StoreError} (rejects) when the key file can be neither read nor created.
  */
 export function resolveCacheKey(options: ResolveKeyOptions = {}): Promise<CacheEncryptionKey> {
   const env = options.env ?? process.env;
-  const fromEnv = env['TOKENWARD_CACHE_KEY'];
+  const fromEnv = env[CACHE_KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== '') {
-    registerSecret(fromEnv);
-    registerSecret(fromEnv.trim());
+    registerKeyText(fromEnv);
     const memoKey = `env\0${fromEnv}`;
     let p = memo.get(memoKey);
     if (p === undefined) {
-      const raw = decodeRawKey(fromEnv);
+      let parsed: CacheKeyText;
+      try {
+        parsed = parseCacheKeyText(fromEnv);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (parsed.kind === 'passphrase') registerSecret(parsed.passphrase);
       p =
-        raw !== undefined
-          ? Promise.resolve(made(raw, 'env'))
-          : fromPassphrase(fromEnv).then((k) => made(k, 'env-passphrase'));
+        parsed.kind === 'raw'
+          ? Promise.resolve(made(parsed.key, 'env'))
+          : fromPassphrase(parsed.passphrase).then((k) => made(k, 'env-passphrase'));
       p.catch(() => memo.delete(memoKey));
       memo.set(memoKey, p);
     }

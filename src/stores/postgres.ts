@@ -29,7 +29,7 @@ import pg from 'pg';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
-import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import { assertSafeKey, errnoCode, type StoreWarningHandler, safeWarn } from './util.js';
 
@@ -146,6 +146,7 @@ export class PostgresStore implements TokenStore {
     this.#env = options.env ?? process.env;
     this.#warn = safeWarn(options.onWarning);
     if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+    else checkCacheKeyEnv(this.#env);
     this.#pool = new pg.Pool({
       connectionString: options.url,
       connectionTimeoutMillis: this.#connectTimeoutMs,

@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
-import { type CacheEncryptionKey, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
 
@@ -104,11 +104,14 @@ export class RedisStore implements TokenStore {
     this.#env = options.env ?? process.env;
     this.#warn = safeWarn(options.onWarning);
     if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
+    else checkCacheKeyEnv(this.#env);
     this.#redis = new Redis(options.url, {
       lazyConnect: true,
       connectTimeout: this.#connectTimeoutMs,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
+      // How long disconnect() waits for a socket that does not close before destroying it (default 2 s).
+      disconnectTimeout: 500,
       // Never retry a first connection (fail fast); after one succeeded, reconnect with a capped backoff.
       retryStrategy: (times) => (this.#everConnected && !this.#closed ? Math.min(times * 100, 2_000) : null),
     });
@@ -186,7 +189,7 @@ export class RedisStore implements TokenStore {
         }),
       ]);
     } catch (err) {
-      this.#redis.disconnect();
+      this.#drop();
       throw this.#fail('cannot connect', this.#lastError ?? err);
     } finally {
       clearTimeout(timer);
@@ -309,7 +312,15 @@ export class RedisStore implements TokenStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => this.#redis.disconnect());
-    else this.#redis.disconnect();
+    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => this.#drop());
+    else this.#drop();
+  }
+
+  /**
+   * Drops the connection without waiting. Skipped when it is already over: ioredis' disconnect() on a
+   * dead socket arms a timer (`disconnectTimeout`) that nothing clears, keeping the process alive.
+   */
+  #drop(): void {
+    if (this.#redis.status !== 'end') this.#redis.disconnect();
   }
 }
