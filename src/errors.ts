@@ -75,7 +75,12 @@ export class ConfigError extends TokenwardError {
     const at = [where.file, where.line].filter((x) => x !== undefined).join(':');
     const prefix = at ? `${at}: ` : '';
     const keyPart = where.key ? `${where.key}: ` : '';
-    super('ERR_CONFIG', `${prefix}${keyPart}${message}`, options);
+    super('ERR_CONFIG', message, options);
+    // The location is not secret; only the message is redacted (else "password: is required" would
+    // read as a `password: value` pair and lose its words).
+    const full = `${prefix}${keyPart}${this.message}`;
+    if (typeof this.stack === 'string') this.stack = this.stack.replace(this.message, full);
+    this.message = full;
     if (where.file !== undefined) this.file = where.file;
     if (where.line !== undefined) this.line = where.line;
     if (where.key !== undefined) this.key = where.key;
