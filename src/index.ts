@@ -72,10 +72,37 @@ export {
   type RefreshTokenParams,
   refreshTokenGrant,
   type ScopeInput,
+  type SignedJwtExchangeContext,
+  type SignedJwtExchangeParams,
+  type SignedJwtParams,
   scopeParam,
+  signExchangeJwt,
+  signedJwtExchange,
 } from './grants/index.js';
 
-// --- vendor presets and sandbox (seeds) ---
+// --- vendor presets (the sandbox is its own entry point: tokenward/sandbox) ---
+export {
+  apiBaseUrl as cylanceApiBaseUrl,
+  CYLANCE_REGIONS,
+  cylanceClaims,
+  cylanceTokenUrl,
+} from './providers/cylance.js';
+export {
+  MSX_SWITCH_TENANT_GRANT,
+  MSX_SWITCH_USER_GRANT,
+  type MsxSwitchOptions,
+  type MsxSwitchUserTarget,
+  type MsxTokenClient,
+  switchTenant,
+  switchUser,
+} from './providers/msx.js';
+export {
+  applyRefreshChainRule,
+  changePassword,
+  checkNewPassword,
+  type RdpChangePasswordOptions,
+  type RdpTokenClient,
+} from './providers/rdp.js';
 
 // --- stores ---
 export { cacheKey, isCacheKey } from './stores/cache-key.js';

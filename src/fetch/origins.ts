@@ -9,6 +9,7 @@
 import { ConfigError, InsecureEndpointError } from '../errors.js';
 import { assertSecureUrl, safeUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
+import { cylanceTokenUrlOf } from '../providers/cylance.js';
 
 /**
  * A normalised allow-list of origins. Built once per integration: the per-request check is a string
@@ -93,8 +94,9 @@ export function foreignOriginError(url: string | URL, scope: OriginScope): Insec
 
 /**
  * The origins a profile's token may be sent to: `api_base_url` and `allowed_origins`; when
- * `api_base_url` is absent, also the vendor presets' `base_url` (msx, rdp) and `datacenter_url`
- * (acronis), which are where those APIs live. Each entry is reduced to its origin; duplicates are
+ * `api_base_url` is absent, also the vendor presets' `base_url` (msx, rdp), `datacenter_url`
+ * (acronis) and the regional host of Cylance's token URL (`region` / `token_url`), which are where
+ * those APIs live. Each entry is reduced to its origin; duplicates are
  * dropped.
  *
  * @example
@@ -112,6 +114,8 @@ export function originsFromProfile(profile: Profile): string[] {
   else {
     if (profile.base_url !== undefined) entries.push(['base_url', profile.base_url]);
     if (profile.datacenter_url !== undefined) entries.push(['datacenter_url', profile.datacenter_url]);
+    // Cylance's API lives on the host of its regional token endpoint.
+    if (profile.provider === 'cylance') entries.push(['region', cylanceTokenUrlOf(profile)]);
   }
   const extra = profile.allowed_origins;
   if (extra !== undefined) {

@@ -19,7 +19,6 @@ export interface ProviderModule {
 const loaders: Readonly<Record<ProviderName, () => Promise<ProviderModule>>> = {
   oauth2: () => import('./oauth2.js'),
   oidc: () => import('./oidc.js'),
-  // VENDOR PRESETS
   cylance: () => import('./cylance.js'),
   msx: () => import('./msx.js'),
   acronis: () => import('./acronis.js'),
@@ -27,7 +26,7 @@ const loaders: Readonly<Record<ProviderName, () => Promise<ProviderModule>>> = {
 };
 
 /** Every provider name. */
-export const PROVIDERS: readonly ProviderName[] = ['oauth2', 'oidc', 'cylance', 'msx', 'acronis', 'rdp'];
+export const PROVIDERS: readonly ProviderName[] = Object.keys(loaders) as ProviderName[];
 const ALL: readonly string[] = PROVIDERS;
 
 /** The provider of a profile: `provider`, else `oidc` when only `issuer` is given, else `oauth2`. */
@@ -47,9 +46,6 @@ export function providerOf(profile: Profile): ProviderName {
  * @throws ConfigError for an unknown provider or a profile the provider cannot use.
  */
 export async function createTokenClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
-  const p = providerOf(profile);
-  const load = loaders[p];
-  if (load === undefined) throw new ConfigError(`provider "${p}" is not available yet`, { key: 'provider' });
-  const mod = await load();
+  const mod = await loaders[providerOf(profile)]();
   return mod.createClient(profile, http);
 }

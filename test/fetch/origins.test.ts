@@ -74,6 +74,17 @@ describe('originsFromProfile', () => {
     );
   });
 
+  it('cylance without api_base_url: the host of its regional token endpoint', () => {
+    assert.deepEqual(originsFromProfile({ provider: 'cylance', region: 'euc1' }), [
+      'https://protectapi-euc1.cylance.com',
+    ]);
+    assert.deepEqual(originsFromProfile({ provider: 'cylance' }), ['https://protectapi.cylance.com']);
+    assert.deepEqual(
+      originsFromProfile({ provider: 'cylance', token_url: 'http://127.0.0.1:9/auth/v2/token' }),
+      ['http://127.0.0.1:9'],
+    );
+  });
+
   it('without api_base_url: the presets’ base_url and datacenter_url', () => {
     assert.deepEqual(originsFromProfile({ provider: 'msx', base_url: 'https://msx.example.com/idm' }), [
       'https://msx.example.com',
