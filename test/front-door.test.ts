@@ -74,7 +74,11 @@ describe('createTokenManager', () => {
 
   it('keeps tokens in the encrypted file store by default', async () => {
     const cacheDir = join(dir, 'cache');
-    const env = { ...process.env, TOKENWARD_CACHE_DIR: cacheDir, TOKENWARD_CONFIG_DIR: join(dir, 'cfg') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TOKENWARD_CACHE_DIR: cacheDir,
+      TOKENWARD_CONFIG_DIR: join(dir, 'cfg'),
+    };
     delete env['TOKENWARD_CACHE_KEY'];
     const profile = {
       name: 'filed',
