@@ -38,7 +38,7 @@ export async function openManager(
 
 /**
  * Loads a profile and opens its token manager. The library modules are imported while the config file
- * is read, so the two overlap.
+ * is read, so the two overlap (a warm `tokenward token` spends most of its time loading modules).
  */
 export async function openProfile(
   io: Io,
@@ -48,6 +48,10 @@ export async function openProfile(
   const tokenward = loadTokenward();
   // Handled below; this only keeps an import failure from being reported as unhandled meanwhile.
   tokenward.catch(() => {});
+  // Every provider (the presets and oidc) builds on the generic one: its module graph (client
+  // authentication, grants, the HTTP layer) is needed whatever the profile says, so it loads now too,
+  // instead of after the config file has been read. A failure shows up again where it is imported.
+  import('../providers/oauth2.js').catch(() => {});
   const profile = await loadProfile(io, name, configPath);
   return { profile, manager: await openManager(io, profile, tokenward) };
 }

@@ -6,13 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { type TempHome, tempHome, tw } from './helpers.js';
+import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+
+const FIXTURES = join(ROOT, 'test', 'cli', 'fixtures');
 
 /** A small API: `/data` (401 while `rejectNext` > 0), `/fail` (500), `/echo`, and RFC 7009 `/revoke`. */
 interface Api {
@@ -178,11 +181,33 @@ describe('token', () => {
     current = r.stdout.trim();
   });
 
-  it('a second call is served from the file store (no request to the token server)', async () => {
-    const r = await tw(['token', 'x'], { env });
+  it('a second call is served from the file store: no request, and none of the modules it does not need', async () => {
+    const trace = join(home.dir, 'loads.txt');
+    const r = await tw(['token', 'x'], {
+      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+      nodeArgs: ['--import', pathToFileURL(join(FIXTURES, 'trace-loads.mjs')).href],
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${current}\n`);
     assert.equal(ts.counts.total, 1);
+    const loaded = readFileSync(trace, 'utf8').split('\n');
+    assert.ok(
+      loaded.some((u) => /\/cli\/commands\/token\.[jt]s$/.test(u)),
+      'the trace saw the token command',
+    );
+    const unwanted = [
+      /\/cli\/commands\/(?!token\.)/, // other commands
+      /\/cli\/help\./,
+      /\/src\/(sandbox|fetch)\/|\/dist\/(sandbox|fetch)\//,
+      /\/stores\/(postgres|redis)\./,
+      /\/node_modules\/(undici|pg|pg-[a-z]+|ioredis|axios)\//,
+      /\/node_modules\/jose\/dist\/webapi\/(jwt\/sign\.js|jws\/|jwe\/|jwk\/|jwks\/|key\/)/, // signing code
+      /\/node_modules\/jose\/dist\/webapi\/index\.js$/,
+    ];
+    for (const re of unwanted) {
+      const hit = loaded.find((u) => re.test(u));
+      assert.equal(hit, undefined, `the warm path loaded ${hit}`);
+    }
   });
 
   it('--json: access_token, token_type, expires_at, scope; the refresh token only with --show-refresh', async () => {

@@ -85,12 +85,14 @@ export interface RunOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** Options for node itself, before the CLI (e.g. `--import` of a loader hook). */
+  nodeArgs?: string[];
 }
 
 /** Runs `tokenward ...args` to completion. */
 export function tw(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], {
       env: options.env ?? process.env,
       cwd: options.cwd ?? ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
