@@ -5,8 +5,10 @@
  * @module
  */
 
-import type { TokenManager } from '../manager/token-manager.js';
+import { originOf, setOrigin } from '../config/origin.js';
+import type { GetTokenOptions, TokenManager } from '../manager/token-manager.js';
 import type { Profile } from '../profile.js';
+import { DEFAULT_FRESHNESS, isPastEagerPoint, type Token } from '../token.js';
 import { loadTokenward, type TokenwardModule } from './lazy.js';
 import { type Io, printExchange, warn } from './output.js';
 
@@ -22,14 +24,23 @@ export async function loadProfile(
   return getProfile(name, options);
 }
 
-/** Opens the token manager of a profile (secrets resolved, store opened). Close it when done. */
+/**
+ * Opens the token manager of a profile (secrets resolved, store opened). Close it when done.
+ *
+ * Background (eager) refresh is off: a command lives for one call, and a refresh still in flight when
+ * the process exits can use up a rotating refresh token without storing its successor. The commands
+ * renew in the foreground instead, with {@link freshToken}.
+ */
 export async function openManager(
   io: Io,
   profile: Profile,
   tokenward: Promise<TokenwardModule> = loadTokenward(),
 ): Promise<TokenManager> {
   const { createTokenManager } = await tokenward;
-  return createTokenManager(profile, {
+  const oneShot: Profile = { ...profile, eager_refresh: 1 };
+  const origin = originOf(profile); // so that errors still point at the config file, line and key
+  if (origin !== undefined) setOrigin(oneShot, origin);
+  return createTokenManager(oneShot, {
     env: io.env,
     onWarning: (w) => warn(io, w.message),
     http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
@@ -54,4 +65,26 @@ export async function openProfile(
   import('../providers/oauth2.js').catch(() => {});
   const profile = await loadProfile(io, name, configPath);
   return { profile, manager: await openManager(io, profile, tokenward) };
+}
+
+/**
+ * The manager's token, renewed first when it is past the profile's eager-refresh point (default: 80 % of
+ * its lifetime) — what the library would do in the background, done before the command uses the token.
+ * Other processes share the renewal through the store's lock and re-read. If renewing fails while the
+ * token is still valid, the manager serves it with a warning.
+ */
+export async function freshToken(
+  manager: TokenManager,
+  profile: Profile,
+  options: GetTokenOptions = {},
+): Promise<Token> {
+  const token = await manager.getToken(options);
+  if (options.force === true) return token;
+  const now = Date.now();
+  const fraction = profile.eager_refresh ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
+  if (!isPastEagerPoint(token, now, fraction)) return token;
+  const skewMs = profile.skew_seconds === undefined ? DEFAULT_FRESHNESS.skewMs : profile.skew_seconds * 1000;
+  // Just more life than this token has left: it no longer qualifies, a renewed one does.
+  const minTtlMs = Math.max(options.minTtlMs ?? 0, token.expiresAt - now - skewMs + 1);
+  return manager.getToken({ ...options, minTtlMs });
 }

@@ -92,10 +92,11 @@ ${GLOBAL}`,
   request: `Usage: tokenward request <profile> [METHOD] URL [options]
 
 Sends an HTTP request with the profile's token. On a 401 the token is invalidated and the request is
-retried once with a new one. The body goes to stdout (pretty-printed JSON on a terminal); the status
-goes to stderr with -v (and always when it is not 2xx, with exit code 6).
-The token is only sent to the profile's api_base_url/allowed_origins; a profile with neither sends it
-to the origin of the URL given here.
+retried once with a new one. The body goes to stdout (pretty-printed JSON on a terminal); -v shows
+each attempt and the status on stderr; a status outside 2xx is noted on stderr and exits 6.
+The token is only sent to the profile's API origins (api_base_url, else the presets' base_url or
+datacenter_url, plus allowed_origins); a profile that names none sends it to the origin of the URL
+given here. Redirects are not followed. Time limit: the profile's timeout, else 30 s.
 
 Options:
   -d, --data DATA      request body: JSON text, @file, or @- for stdin (method defaults to POST)
@@ -172,22 +173,26 @@ ${GLOBAL}`,
 
 Runs local emulators of the seed vendors (Cylance, MSX, Acronis, RDP) on 127.0.0.1 in the foreground
 until Ctrl-C / SIGTERM. Once listening it prints to stdout a config with one profile per vendor
-(cylance, msx, acronis, rdp) pointing at it; its URL and other messages go to stderr.
+(cylance, msx, acronis, rdp) pointing at it, with the sandbox's test credentials; its URL and other
+messages go to stderr. Counters of what it served: GET <url>/_sandbox/stats.
 
 Options:
-  --port N         port to listen on (default 0: a free port)
+  -p, --port N     port to listen on (default 0: a free port)
 
 Examples:
   tokenward sandbox --port 0 > sandbox.toml &
   tokenward token rdp --config sandbox.toml
+  kill %1
 
 ${GLOBAL}`,
 
   demo: `Usage: tokenward demo
 
 Starts the sandbox in-process and runs every seed flow through the real code paths: a token per
-vendor, cached reuse, expiry and refresh, the MSX tenant round trip and the Acronis client call.
-Prints a short report on stdout; exits 0 when everything worked (1 when a step failed).
+vendor, reuse from memory and from the file store, each seed's API call (MSX tenants, Acronis client,
+Cylance devices, RDP pricing events), expiry and refresh (RDP's rotating refresh token, Acronis's
+expires_on), and a 401 answered by one renewal and one retry. Prints a short report on stdout; exits 0
+when everything worked (1 when a step failed). -v shows every token request, redacted.
 
 Examples:
   npx tokenward demo

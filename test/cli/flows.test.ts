@@ -106,6 +106,7 @@ let home: TempHome;
 let env: NodeJS.ProcessEnv;
 let ts: TokenServer;
 let rejecting: TokenServer;
+let eager: TokenServer;
 let api: Api;
 /** The current token of profile x, as the tests learn it (they run in order). */
 let current = '';
@@ -114,7 +115,8 @@ let downPort = 0;
 
 before(async () => {
   home = tempHome();
-  [ts, rejecting, api] = await Promise.all([
+  [ts, rejecting, eager, api] = await Promise.all([
+    startTokenServer({ latencyMs: 0 }),
     startTokenServer({ latencyMs: 0 }),
     startTokenServer({ latencyMs: 0 }),
     startApi(),
@@ -137,6 +139,12 @@ client_secret = "env:X_SECRET"
 revocation_url = "${api.url}/revoke"
 api_base_url = "${api.url}"
 allowed_origins = ["http://127.0.0.1:${down}"]
+
+[profiles.eager]
+token_url = "${eager.tokenUrl}"
+client_id = "cli-client"
+client_secret = "env:X_SECRET"
+eager_refresh = 0.0001
 
 [profiles.rejected]
 token_url = "${rejecting.tokenUrl}"
@@ -167,7 +175,7 @@ client_secret = "env:TOKENWARD_TEST_UNSET_VARIABLE"
 });
 
 after(async () => {
-  await Promise.all([ts?.close(), rejecting?.close(), api?.close()]);
+  await Promise.all([ts?.close(), rejecting?.close(), eager?.close(), api?.close()]);
   home?.cleanup();
 });
 
@@ -258,6 +266,25 @@ describe('token', () => {
   });
 });
 
+describe('renewal past the eager-refresh point', () => {
+  it('happens in the foreground, so the rotated refresh token is always stored (no background flight dies with the process)', async () => {
+    const first = await tw(['token', 'eager'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const seen = [first.stdout];
+    // eager_refresh = 0.0001 of a one-hour lifetime: every later call is past the point (0.36 s).
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      const r = await tw(['token', 'eager'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '', 'no warning: the refresh token in the store was the live one');
+      assert.ok(!seen.includes(r.stdout), 'a renewed token');
+      seen.push(r.stdout);
+    }
+    assert.deepEqual(eager.counts.byGrant, { client_credentials: 1, refresh_token: 3 });
+    assert.equal(eager.rejectedRefreshes, 0);
+  });
+});
+
 describe('exit codes', () => {
   it('2: usage (unknown option, too many arguments) and config (unset env: reference)', async () => {
     const [usage, extra, config] = await Promise.all([
@@ -302,7 +329,7 @@ describe('status, inspect, exec', () => {
     assert.equal(r.code, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     const by = Object.fromEntries(rows.map((row) => [row['profile'], row]));
-    assert.deepEqual(Object.keys(by), ['x', 'rejected', 'down', 'redis', 'unset']);
+    assert.deepEqual(Object.keys(by), ['x', 'eager', 'rejected', 'down', 'redis', 'unset']);
     const x = by['x'] ?? {};
     assert.equal(x['store'], 'file');
     assert.equal(x['cached'], true);

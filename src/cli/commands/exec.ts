@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseCommand, splitAtDashDash, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { freshToken, openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { error, type Io } from '../output.js';
 
@@ -41,10 +41,10 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const envName = values.env ?? 'ACCESS_TOKEN';
   if (!ENV_NAME.test(envName)) throw new UsageError(`--env "${envName}" is not a valid variable name`);
 
-  const { manager } = await openProfile(io, profileName, values.config);
+  const { profile, manager } = await openProfile(io, profileName, values.config);
   let token: string;
   try {
-    token = (await manager.getToken()).accessToken;
+    token = (await freshToken(manager, profile)).accessToken;
   } finally {
     await manager.close();
   }

@@ -5,7 +5,7 @@
  */
 
 import { parseCommand, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { freshToken, openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import type { Io } from '../output.js';
@@ -41,12 +41,12 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     }
   }
 
-  const { manager } = await openProfile(io, positionals[0], values.config);
+  const { profile, manager } = await openProfile(io, positionals[0], values.config);
   try {
     const opts: { minTtlMs?: number; force?: boolean } = {};
     if (minTtlMs !== undefined) opts.minTtlMs = minTtlMs;
     if (values.force === true) opts.force = true;
-    const token = await manager.getToken(opts);
+    const token = await freshToken(manager, profile, opts);
     let out: string;
     if (values.json === true) {
       const now = Date.now();
