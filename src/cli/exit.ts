@@ -19,7 +19,9 @@ export const EXIT = {
   STORE: 5,
   /** `request`: the API answered with a status outside 200–299 (the body is still printed). */
   HTTP_STATUS: 6,
-  /** `exec`: the command could not be started. */
+  /** `exec`: the command exists but could not be executed (permission). */
+  EXEC_NOT_EXECUTABLE: 126,
+  /** `exec`: the command was not found. */
   EXEC_NOT_FOUND: 127,
 } as const;
 

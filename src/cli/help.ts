@@ -19,7 +19,7 @@ const EXIT_CODES = `Exit codes:
   4  network failure (refused, DNS, TLS, timeout)
   5  token store failure or lock timeout
   6  request: the API answered with a non-2xx status
-  exec passes through the command's exit code (127: it could not be started)`;
+  exec passes through the command's exit code (127: not found, 126: not executable)`;
 
 /** The overview. */
 export const OVERVIEW = `tokenward — get, keep and use OAuth access tokens from the shell

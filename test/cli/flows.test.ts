@@ -425,7 +425,10 @@ describe('logout', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /revoked at the server; deleted from the store/);
-    assert.ok(api.revoked.length >= 1);
+    // RFC 7009: the refresh token first (it ends the grant), then the access token
+    assert.equal(api.revoked.length, 2);
+    assert.match(String(api.revoked[0]), /^rt-/);
+    assert.equal(api.revoked[1], token);
     assert.ok(!r.stderr.includes(token));
     const before = ts.counts.total;
     const status = await tw(['status', '--json'], { env });

@@ -67,7 +67,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     child.on('error', (err) => {
       const code = (err as { code?: string }).code;
       error(io, `cannot run ${cmd}: ${code === 'ENOENT' ? 'command not found' : (code ?? err.message)}`);
-      done(code === 'EACCES' ? 126 : EXIT.EXEC_NOT_FOUND);
+      done(code === 'EACCES' ? EXIT.EXEC_NOT_EXECUTABLE : EXIT.EXEC_NOT_FOUND);
     });
     child.on('exit', (code, signal) => {
       if (signal !== null) done(128 + (constants.signals[signal] ?? 0));
