@@ -201,8 +201,13 @@ export class TokenManager {
     return { revoked, deleted: entry !== undefined };
   }
 
-  /** Releases the store if this manager owns it. */
+  /**
+   * Waits for a token request still in flight (a background refresh included: with rotating refresh
+   * tokens, abandoning one would lose the new refresh token), then releases the store if this manager
+   * owns it.
+   */
   async close(): Promise<void> {
+    while (this.#inflight !== undefined) await this.#inflight.catch(() => {});
     if (this.#ownsStore) await this.store.close();
   }
 

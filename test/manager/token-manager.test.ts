@@ -287,3 +287,28 @@ describe('TokenManager cancellation', () => {
     }
   });
 });
+
+describe('TokenManager close', () => {
+  it('waits for a background refresh in flight, so its rotated refresh token is stored', async () => {
+    const store = new MemoryStore();
+    const m = new TokenManager({
+      client: simpleClient(server.tokenUrl),
+      key: 'close',
+      store,
+      clock,
+      eagerRefreshFraction: 0.5,
+      ownsStore: false,
+    });
+    server.latencyMs = 150;
+    const first = await m.getToken();
+    clockMs += ((first.expiresAt - first.obtainedAt) * 3) / 4; // past the eager point, still valid
+    assert.equal((await m.getToken()).accessToken, first.accessToken, 'the current token is served');
+    await m.close(); // the background refresh is still running here
+    const stored = await store.get('close');
+    assert.equal(server.counts.byGrant['refresh_token'], 1);
+    assert.notEqual(stored?.token?.accessToken, first.accessToken, 'the refreshed token was written');
+    assert.ok(
+      stored?.token?.refreshToken !== undefined && server.liveRefreshTokens.has(stored.token.refreshToken),
+    );
+  });
+});
