@@ -2,7 +2,36 @@
  * What every bench file shares: the result shape `bench/run.mjs` collects, statistics, and a tinybench
  * runner that measures several tasks in interleaved rounds so each ratio is taken within one run.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
+
+/**
+ * The repository root. `bench/run.mjs` runs everything with the root as the working directory and
+ * passes it in `TOKENWARD_BENCH_ROOT`.
+ */
+export const ROOT = process.env['TOKENWARD_BENCH_ROOT'] ?? process.cwd();
+
+/**
+ * The snapshot of the built `dist/` the bench runs against: `bench/run.mjs` copies `dist/` here first, so
+ * a rebuild by someone else during the run cannot leave the bench with half-written modules.
+ */
+export const DIST = join(ROOT, 'bench', '.work', 'dist');
+
+/** The file URL of a built module, `<DIST>/<rel>`. */
+export function distUrl(rel: string): string {
+  return pathToFileURL(join(DIST, rel)).href;
+}
+
+/**
+ * Imports `dist/<rel>` if it was built; `undefined` when the file does not exist (a module another
+ * engineer has not landed yet). Any other failure (a module that exists but throws) is rethrown.
+ */
+export async function importOptional<T>(rel: string): Promise<T | undefined> {
+  if (!existsSync(join(DIST, rel))) return undefined;
+  return (await import(distUrl(rel))) as T;
+}
 
 /** One figure of RESULTS.md, as a bench file reports it. */
 export interface FigureResult {
@@ -36,6 +65,39 @@ export function emit(results: FigureResult[]): void {
     for (const h of r.headline) process.stderr.write(`  => ${h}\n`);
   }
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(results)}\n`);
+}
+
+/**
+ * Runs one figure file: calls `measure`, prints its results for `bench/run.mjs`, and turns a crash into a
+ * figure marked as failed (so the rest of the run still completes). Exits the process when done, so
+ * keep-alive sockets and servers the figure forgot cannot hold it open.
+ */
+export async function runFigure(
+  id: string,
+  title: string,
+  measure: () => Promise<FigureResult[]>,
+): Promise<void> {
+  let results: FigureResult[];
+  try {
+    results = await measure();
+  } catch (err) {
+    const why = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`${id} failed: ${why}\n`);
+    results = [
+      {
+        id,
+        title,
+        method: '',
+        columns: [],
+        rows: [],
+        notes: [],
+        headline: [],
+        skipped: `the figure failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`,
+      },
+    ];
+  }
+  emit(results);
+  process.exit(0);
 }
 
 /** The median of a non-empty list. */
@@ -80,9 +142,9 @@ export function fmtBytes(b: number): string {
 /** One task of {@link compare}. */
 export interface CompareTask {
   name: string;
-  /** One operation. */
+  /** One sample: performs `batch` operations (loop inside `fn`, so no wrapper call is added per operation). */
   fn: () => Promise<unknown>;
-  /** Operations per sample, to measure sub-microsecond operations above the timer's overhead. Default 1. */
+  /** Operations one call of `fn` performs, to measure sub-microsecond operations above the timer. Default 1. */
   batch?: number;
 }
 
@@ -99,49 +161,47 @@ export interface CompareResult {
 
 /** Options of {@link compare}. */
 export interface CompareOptions {
-  /** Rounds; in each, every task runs once (order rotated per round). Default 3. */
+  /** Rounds; in each, every task runs once (order rotated per round). Default 20. */
   rounds?: number;
-  /** Time per task per round, ms. Default 400. */
+  /** Time per task per round, ms. Default 50: short rounds keep the tasks of a round close in time. */
   timeMs?: number;
-  /** Least samples per task per round. Default 20. */
+  /** Least samples per task per round. Default 5. */
   iterations?: number;
-  /** Warm-up time per task per round, ms. Default 100. */
+  /** Warm-up time per task, once before the first round, ms. Default 200. */
   warmupMs?: number;
 }
 
 /**
- * Measures tasks in interleaved rounds (order rotated each round) with tinybench and returns each task's
- * median latency per operation. Ratios computed from the same round share the machine's state.
+ * Measures tasks with tinybench in many short interleaved rounds (order rotated each round) and returns
+ * each task's median latency per operation. A ratio taken within one round compares tasks measured
+ * within a few hundred milliseconds of each other, so a machine whose load changes (other jobs, CPU
+ * frequency) moves both sides of it; the median over rounds then drops the rounds a burst disturbed.
  */
 export async function compare(
   tasks: readonly CompareTask[],
   options: CompareOptions = {},
 ): Promise<CompareResult[]> {
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 20;
   const out = new Map<string, CompareResult>(
     tasks.map((t) => [t.name, { name: t.name, perRound: [], medianMs: Number.NaN, samples: 0 }]),
   );
+  const warm = new Bench({
+    time: options.warmupMs ?? 200,
+    iterations: 2,
+    warmup: false,
+    throws: true,
+  });
+  for (const t of tasks) warm.add(t.name, t.fn);
+  await warm.run();
   for (let round = 0; round < rounds; round++) {
     const bench = new Bench({
-      time: options.timeMs ?? 400,
-      iterations: options.iterations ?? 20,
-      warmupTime: options.warmupMs ?? 100,
-      warmupIterations: 5,
+      time: options.timeMs ?? 50,
+      iterations: options.iterations ?? 5,
+      warmup: false,
       throws: true,
     });
     const order = tasks.map((_, i) => tasks[(i + round) % tasks.length]!);
-    for (const t of order) {
-      const batch = t.batch ?? 1;
-      const fn = t.fn;
-      bench.add(
-        t.name,
-        batch === 1
-          ? fn
-          : async () => {
-              for (let i = 0; i < batch; i++) await fn();
-            },
-      );
-    }
+    for (const t of order) bench.add(t.name, t.fn);
     await bench.run();
     for (const t of order) {
       const task = bench.getTask(t.name);
@@ -158,9 +218,33 @@ export async function compare(
   return [...out.values()];
 }
 
+/** One sentence saying how {@link compare} measured, for a figure's method paragraph. */
+export function describeCompare(options: CompareOptions, batch?: number): string {
+  const per =
+    batch === undefined
+      ? 'each sample is one call'
+      : `each sample is ${batch.toLocaleString('en')} sequential calls`;
+  return (
+    `tinybench, ${options.rounds ?? 20} interleaved rounds of ${options.timeMs ?? 50} ms per task (task order rotated ` +
+    `each round) after a ${options.warmupMs ?? 200} ms warm-up; ${per}; "median" is the median over rounds of each ` +
+    "round's median, and each ratio is the median of the per-round ratios (both sides measured within the same round)."
+  );
+}
+
 /** The median over rounds of `a / b` (each ratio from one round). */
 export function roundRatio(a: CompareResult, b: CompareResult): number {
   return median(a.perRound.map((x, i) => x / b.perRound[i]!));
+}
+
+/** The smallest and largest of a list, as `min–max` with a formatter. */
+export function range(xs: readonly number[], fmt: (x: number) => string): string {
+  if (xs.length === 0) return 'n/a';
+  return `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Starts a timer; returns elapsed ms when called. */

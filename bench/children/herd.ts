@@ -1,0 +1,71 @@
+/**
+ * Herd worker (figure 3): prepares a client, prints `ready`, waits for `go` on stdin, gets one token and
+ * prints `{"ok":true,...}` (or `{"ok":false,"error":...}`), then exits.
+ *
+ * argv[2]: JSON {@link HerdConfig}. Modes:
+ * - `tokenward`: the front door's `createTokenManager(profile)` with the profile's store (file or Redis);
+ * - `naive-file`: what seed 004 does — read a JSON file, check `expiry_tm`, request if stale, write the file;
+ * - `naive-redis`: the same with a Redis key instead of the file (GET, check, request, SET).
+ */
+import { createInterface } from 'node:readline';
+import { loadUndici } from '../../src/http/agent.js';
+import type { Profile } from '../../src/profile.js';
+import { createTokenManager } from '../../src/tokenward.js';
+import { type NaiveStorage, naiveFile, naiveGetToken, naiveRedis } from '../lib/naive.js';
+
+/** What the parent passes. */
+export interface HerdConfig {
+  mode: 'tokenward' | 'naive-file' | 'naive-redis';
+  /** tokenward: the profile (its store settings included). */
+  profile?: Profile;
+  /** naive: the token endpoint and client credentials. */
+  tokenUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** naive-file: the JSON file. */
+  file?: string;
+  /** naive-redis: server URL and key. */
+  redisUrl?: string;
+  redisKey?: string;
+}
+
+const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
+const warnings: string[] = [];
+let get: () => Promise<string>;
+let close: () => Promise<void>;
+
+if (cfg.mode === 'tokenward') {
+  const manager = await createTokenManager(cfg.profile!, { onWarning: (w) => warnings.push(w.code) });
+  get = async () => (await manager.getToken()).accessToken;
+  close = () => manager.close();
+  await loadUndici(); // loaded before `ready`, like the naive client's fetch below: startup is figure 4's business
+} else {
+  const storage: NaiveStorage =
+    cfg.mode === 'naive-file' ? naiveFile(cfg.file!) : await naiveRedis(cfg.redisUrl!, cfg.redisKey!);
+  const client = { tokenUrl: cfg.tokenUrl!, clientId: cfg.clientId!, clientSecret: cfg.clientSecret! };
+  get = () => naiveGetToken(client, storage);
+  close = () => storage.close();
+  void globalThis.Response; // loads Node's bundled undici (fetch's implementation) before `ready`
+}
+
+process.stdout.write('ready\n');
+const rl = createInterface({ input: process.stdin });
+let released = false;
+// The parent went away without saying `go`: do not linger (a Redis connection would keep us alive).
+rl.once('close', () => {
+  if (!released) process.exit(1);
+});
+rl.once('line', async () => {
+  released = true;
+  rl.close();
+  try {
+    const accessToken = await get();
+    process.stdout.write(`${JSON.stringify({ ok: true, accessToken, warnings })}\n`);
+  } catch (err) {
+    process.stdout.write(`${JSON.stringify({ ok: false, error: String(err), warnings })}\n`);
+  } finally {
+    await close().catch(() => {});
+    process.stdin.destroy();
+    process.exit(0);
+  }
+});
