@@ -25,9 +25,17 @@ import { basename, join } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, LockTimeoutError, StoreError } from '../errors.js';
 import { decodeEntry, encodeEntry } from './envelope.js';
-import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
-import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
+import {
+  assertSafeKey,
+  backoffDelay,
+  errnoCode,
+  onceUntilRejected,
+  type StoreWarningHandler,
+  safeWarn,
+  sleep,
+} from './util.js';
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -74,15 +82,17 @@ export class FileStore implements TokenStore {
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
   readonly #host = hostname();
-  #key: Promise<CacheEncryptionKey> | undefined;
-  #dirReady: Promise<void> | undefined;
+  /** The encryption key, resolved once. */
+  readonly #encKey: () => Promise<CacheEncryptionKey>;
+  /** Creates/checks the directory, once. */
+  readonly #ensureDir: () => Promise<void>;
 
   constructor(options: FileStoreOptions = {}) {
     this.#env = options.env ?? process.env;
     this.dir = options.dir ?? defaultCacheDir(this.#env);
     this.#warn = safeWarn(options.onWarning);
-    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
-    else checkCacheKeyEnv(this.#env);
+    this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
+    this.#ensureDir = onceUntilRejected(() => this.#makeDir());
   }
 
   /** Resolves the encryption key and creates/checks the directory. Optional: every operation does it lazily. */
@@ -94,28 +104,6 @@ export class FileStore implements TokenStore {
   /** The path of the file that holds `key`. */
   pathOf(key: string): string {
     return join(this.dir, `${key}${TOKEN_SUFFIX}`);
-  }
-
-  #encKey(): Promise<CacheEncryptionKey> {
-    if (this.#key === undefined) {
-      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
-      this.#key = p;
-      p.catch(() => {
-        if (this.#key === p) this.#key = undefined;
-      });
-    }
-    return this.#key;
-  }
-
-  #ensureDir(): Promise<void> {
-    if (this.#dirReady === undefined) {
-      const p = this.#makeDir();
-      this.#dirReady = p;
-      p.catch(() => {
-        if (this.#dirReady === p) this.#dirReady = undefined;
-      });
-    }
-    return this.#dirReady;
   }
 
   async #makeDir(): Promise<void> {

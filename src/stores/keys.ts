@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { onceUntilRejected, type StoreWarningHandler } from './util.js';
 
 /** Length of an encryption key in bytes (AES-256). */
 export const KEY_LENGTH = 32;
@@ -320,4 +321,22 @@ function wrapKeyError(err: unknown, path: string): StoreError {
 /** For tests: forgets memoised keys. */
 export function clearKeyCache(): void {
   memo.clear();
+}
+
+/**
+ * The encryption key of a store, resolved on first use and shared by its operations: the given bytes,
+ * else `TOKENWARD_CACHE_KEY` (checked now, so a malformed value fails when the store is created), else
+ * the key file. A failure to resolve it is not remembered.
+ */
+export function storeKeyResolver(
+  key: Buffer | undefined,
+  env: NodeJS.ProcessEnv,
+  onWarning: StoreWarningHandler,
+): () => Promise<CacheEncryptionKey> {
+  if (key !== undefined) {
+    const fixed = Promise.resolve(keyFromBytes(key));
+    return () => fixed;
+  }
+  checkCacheKeyEnv(env);
+  return onceUntilRejected(() => resolveCacheKey({ env, onWarning }));
 }

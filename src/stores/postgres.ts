@@ -29,9 +29,9 @@ import pg from 'pg';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
-import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
-import { assertSafeKey, errnoCode, type StoreWarningHandler, safeWarn } from './util.js';
+import { assertSafeKey, errnoCode, onceUntilRejected, type StoreWarningHandler, safeWarn } from './util.js';
 
 /** The default table name. */
 export const DEFAULT_PG_TABLE = 'tokenward_tokens';
@@ -131,8 +131,10 @@ export class PostgresStore implements TokenStore {
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
-  #key: Promise<CacheEncryptionKey> | undefined;
-  #ready: Promise<void> | undefined;
+  /** The encryption key, resolved once. */
+  readonly #encKey: () => Promise<CacheEncryptionKey>;
+  /** Connects (and prepares), once; a failure is retried by the next operation. */
+  readonly #connectOnce: () => Promise<void>;
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -145,8 +147,8 @@ export class PostgresStore implements TokenStore {
     this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
     this.#env = options.env ?? process.env;
     this.#warn = safeWarn(options.onWarning);
-    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
-    else checkCacheKeyEnv(this.#env);
+    this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
+    this.#connectOnce = onceUntilRejected(() => this.#init());
     this.#pool = new pg.Pool({
       connectionString: options.url,
       connectionTimeoutMillis: this.#connectTimeoutMs,
@@ -173,17 +175,6 @@ export class PostgresStore implements TokenStore {
     );
   }
 
-  #encKey(): Promise<CacheEncryptionKey> {
-    if (this.#key === undefined) {
-      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
-      this.#key = p;
-      p.catch(() => {
-        if (this.#key === p) this.#key = undefined;
-      });
-    }
-    return this.#key;
-  }
-
   /**
    * Connects, creates the table if needed and resolves the encryption key. Every operation does this
    * lazily; call it to fail fast (`createStore` does).
@@ -192,14 +183,7 @@ export class PostgresStore implements TokenStore {
   connect(): Promise<void> {
     if (this.#closed)
       return Promise.reject(new StoreError('postgres', 'the store is closed', { target: this.target }));
-    if (this.#ready === undefined) {
-      const p = this.#init();
-      this.#ready = p;
-      p.catch(() => {
-        if (this.#ready === p) this.#ready = undefined;
-      });
-    }
-    return this.#ready;
+    return this.#connectOnce();
   }
 
   async #init(): Promise<void> {

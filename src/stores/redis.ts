@@ -20,9 +20,17 @@ import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
-import { type CacheEncryptionKey, checkCacheKeyEnv, keyFromBytes, resolveCacheKey } from './keys.js';
+import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
-import { assertSafeKey, backoffDelay, errnoCode, type StoreWarningHandler, safeWarn, sleep } from './util.js';
+import {
+  assertSafeKey,
+  backoffDelay,
+  errnoCode,
+  onceUntilRejected,
+  type StoreWarningHandler,
+  safeWarn,
+  sleep,
+} from './util.js';
 
 /** The default key prefix. */
 export const DEFAULT_REDIS_PREFIX = 'tokenward:';
@@ -90,8 +98,10 @@ export class RedisStore implements TokenStore {
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
-  #key: Promise<CacheEncryptionKey> | undefined;
-  #ready: Promise<void> | undefined;
+  /** The encryption key, resolved once. */
+  readonly #encKey: () => Promise<CacheEncryptionKey>;
+  /** Connects (and prepares), once; a failure is retried by the next operation. */
+  readonly #connectOnce: () => Promise<void>;
   #everConnected = false;
   #lastError: unknown;
   #closed = false;
@@ -103,8 +113,8 @@ export class RedisStore implements TokenStore {
     this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
     this.#env = options.env ?? process.env;
     this.#warn = safeWarn(options.onWarning);
-    if (options.key !== undefined) this.#key = Promise.resolve(keyFromBytes(options.key));
-    else checkCacheKeyEnv(this.#env);
+    this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
+    this.#connectOnce = onceUntilRejected(() => this.#init());
     this.#redis = new Redis(options.url, {
       lazyConnect: true,
       connectTimeout: this.#connectTimeoutMs,
@@ -135,17 +145,6 @@ export class RedisStore implements TokenStore {
     );
   }
 
-  #encKey(): Promise<CacheEncryptionKey> {
-    if (this.#key === undefined) {
-      const p = resolveCacheKey({ env: this.#env, onWarning: this.#warn });
-      this.#key = p;
-      p.catch(() => {
-        if (this.#key === p) this.#key = undefined;
-      });
-    }
-    return this.#key;
-  }
-
   #k(key: string): string {
     return `${this.prefix}tok:${key}`;
   }
@@ -158,14 +157,7 @@ export class RedisStore implements TokenStore {
   connect(): Promise<void> {
     if (this.#closed)
       return Promise.reject(new StoreError('redis', 'the store is closed', { target: this.target }));
-    if (this.#ready === undefined) {
-      const p = this.#init();
-      this.#ready = p;
-      p.catch(() => {
-        if (this.#ready === p) this.#ready = undefined;
-      });
-    }
-    return this.#ready;
+    return this.#connectOnce();
   }
 
   async #init(): Promise<void> {

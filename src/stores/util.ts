@@ -26,6 +26,24 @@ export function safeWarn(handler: StoreWarningHandler | undefined): StoreWarning
   };
 }
 
+/**
+ * Memoises an async initialiser (connect, resolve a key, create a directory): every caller shares one
+ * promise. A rejection is not remembered, so the next call tries again.
+ */
+export function onceUntilRejected<T>(init: () => Promise<T>): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  return () => {
+    if (current === undefined) {
+      const p = init();
+      current = p;
+      p.catch(() => {
+        if (current === p) current = undefined;
+      });
+    }
+    return current;
+  };
+}
+
 const SAFE_KEY = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 
 /**
