@@ -22,34 +22,13 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
+import { optionalString, requiredString, urlUnder } from './values.js';
 
 /** Token endpoint paths under the data center URL. */
 export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
   api2: '/api/2/idp/token',
   bc: '/bc/idp/token',
 };
-
-function optionalString(profile: Profile, key: keyof Profile): string | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
-  return v;
-}
-
-function requiredString(profile: Profile, key: keyof Profile): string {
-  const v = optionalString(profile, key);
-  if (v === undefined) throw new ConfigError('is required for provider "acronis"', { key });
-  return v;
-}
-
-/** Joins a base URL and an absolute path, keeping any path prefix of the base. */
-function under(base: string, path: string): string {
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
-  u.search = '';
-  u.hash = '';
-  return u.href;
-}
 
 /**
  * The token URL of a profile: `token_url`, else `{datacenter_url}/api/2/idp/token`, or
@@ -70,7 +49,7 @@ export function acronisTokenUrlOf(profile: Profile): string {
   if (path === undefined) {
     throw new ConfigError(`must be "api2" or "bc", got ${JSON.stringify(which)}`, { key: 'token_path' });
   }
-  return under(dc, path);
+  return urlUnder(dc, path);
 }
 
 /** The API base an Acronis token is for: `api_base_url`, else `datacenter_url`, else the token URL's origin. Pure. */
@@ -85,8 +64,8 @@ export function apiBaseUrl(profile: Profile): string {
  */
 export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
   const tokenUrl = acronisTokenUrlOf(profile);
-  const clientId = requiredString(profile, 'client_id');
-  const clientSecret = requiredString(profile, 'client_secret');
+  const clientId = requiredString(profile, 'client_id', 'acronis');
+  const clientSecret = requiredString(profile, 'client_secret', 'acronis');
   const scope = scopeFromProfile(profile);
   if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
   const clientAuth = clientSecretBasic({ clientId, clientSecret, encoding: 'raw' });

@@ -23,6 +23,7 @@ import type { Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile } from './oauth2.js';
+import { requiredString } from './values.js';
 
 /** The vendor's documented access-token lifetime (30 minutes), used when the answer does not say. */
 export const CYLANCE_DEFAULT_LIFETIME_SECONDS = 1800;
@@ -127,13 +128,6 @@ export function cylanceClaims(input: CylanceClaimsInput): Record<string, unknown
   return claims;
 }
 
-function requiredString(profile: Profile, key: 'app_id' | 'app_secret' | 'tenant_id'): string {
-  const v = profile[key];
-  if (v === undefined || v === '') throw new ConfigError('is required for provider "cylance"', { key });
-  if (typeof v !== 'string') throw new ConfigError('must be a string', { key });
-  return v;
-}
-
 /** The auth-token lifetime of a profile, validated (1…1800 s, default 1800). */
 export function authTokenLifetime(profile: Profile): number {
   const v = profile.auth_token_lifetime;
@@ -179,9 +173,9 @@ function cylanceError(err: unknown): unknown {
  * @throws ConfigError naming the missing or invalid key.
  */
 export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
-  const appId = requiredString(profile, 'app_id');
-  const appSecret = requiredString(profile, 'app_secret');
-  const tenantId = requiredString(profile, 'tenant_id');
+  const appId = requiredString(profile, 'app_id', 'cylance');
+  const appSecret = requiredString(profile, 'app_secret', 'cylance');
+  const tenantId = requiredString(profile, 'tenant_id', 'cylance');
   registerSecret(appSecret);
   const tokenUrl = cylanceTokenUrlOf(profile);
   const lifetime = authTokenLifetime(profile);

@@ -28,6 +28,7 @@ import type { Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
+import { optionalString, requiredString, urlUnder } from './values.js';
 
 /** The token endpoint path under `base_url`. */
 export const MSX_TOKEN_PATH = '/idm/v2/token';
@@ -35,28 +36,6 @@ export const MSX_TOKEN_PATH = '/idm/v2/token';
 export const MSX_SWITCH_TENANT_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-tenant';
 /** The grant type that switches the session to another user. */
 export const MSX_SWITCH_USER_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-user';
-
-/** Joins a base URL and an absolute path, keeping any path prefix of the base. */
-function under(base: string, path: string): string {
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
-  u.search = '';
-  u.hash = '';
-  return u.href;
-}
-
-function optionalString(profile: Profile, key: keyof Profile): string | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
-  return v;
-}
-
-function requiredString(profile: Profile, key: keyof Profile): string {
-  const v = optionalString(profile, key);
-  if (v === undefined) throw new ConfigError('is required for provider "msx"', { key });
-  return v;
-}
 
 /** The token URL of a profile: `token_url`, else `{base_url}/idm/v2/token`. */
 export function msxTokenUrlOf(profile: Profile): string {
@@ -66,7 +45,7 @@ export function msxTokenUrlOf(profile: Profile): string {
   if (base === undefined)
     throw new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' });
   assertSecureUrl(base, 'base_url');
-  return under(base, MSX_TOKEN_PATH);
+  return urlUnder(base, MSX_TOKEN_PATH);
 }
 
 /** The API base a MSX token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
@@ -103,10 +82,10 @@ export interface MsxTokenClient extends TokenClient {
  */
 export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<MsxTokenClient> {
   const tokenUrl = msxTokenUrlOf(profile);
-  const clientId = requiredString(profile, 'client_id');
-  const clientSecret = requiredString(profile, 'client_secret');
-  const username = requiredString(profile, 'username');
-  const password = requiredString(profile, 'password');
+  const clientId = requiredString(profile, 'client_id', 'msx');
+  const clientSecret = requiredString(profile, 'client_secret', 'msx');
+  const username = requiredString(profile, 'username', 'msx');
+  const password = requiredString(profile, 'password', 'msx');
   const tenantId = optionalString(profile, 'tenant_id');
   const scope = scopeFromProfile(profile);
   if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');

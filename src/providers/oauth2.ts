@@ -22,6 +22,7 @@ import { assertSecureUrl } from '../http/url.js';
 import type { GrantName, Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import { revokeToken } from '../revocation.js';
+import { optionalString } from './values.js';
 
 const GRANTS: readonly GrantName[] = ['client_credentials', 'password', 'refresh_token'];
 
@@ -45,13 +46,6 @@ function positive(
       `must be a ${key === 'retries' ? 'non-negative' : 'positive'} number, got ${JSON.stringify(v)}`,
       { key },
     );
-  return v;
-}
-
-function optionalString(profile: Profile, key: keyof Profile): string | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
   return v;
 }
 

@@ -40,6 +40,7 @@ import type { Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
+import { optionalBoolean, optionalString, requiredString, urlUnder } from './values.js';
 
 /** The v1 token endpoint path under `base_url`. */
 export const RDP_TOKEN_PATH = '/auth/oauth2/v1/token';
@@ -48,44 +49,13 @@ export const RDP_DEFAULT_SCOPE = 'trapi';
 /** Shortest new password the vendor accepts. */
 export const RDP_MIN_PASSWORD_LENGTH = 30;
 
-function optionalString(profile: Profile, key: keyof Profile): string | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
-  return v;
-}
-
-function requiredString(
-  profile: Profile,
-  key: keyof Profile,
-  what = 'is required for provider "rdp"',
-): string {
-  const v = optionalString(profile, key);
-  if (v === undefined) throw new ConfigError(what, { key });
-  return v;
-}
-
-function optionalBoolean(
-  profile: Profile,
-  key: 'take_exclusive_sign_on' | 'client_id_in_basic',
-): boolean | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new ConfigError('must be true or false', { key });
-  return v;
-}
-
 /** The token URL of a profile: `token_url`, else `{base_url}/auth/oauth2/v1/token`. */
 export function rdpTokenUrlOf(profile: Profile): string {
   const t = optionalString(profile, 'token_url');
   if (t !== undefined) return assertSecureUrl(t, 'token_url').href;
-  const base = requiredString(profile, 'base_url', 'is required for provider "rdp" (or set token_url)');
+  const base = requiredString(profile, 'base_url', 'rdp', 'or set token_url');
   assertSecureUrl(base, 'base_url');
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${RDP_TOKEN_PATH}`;
-  u.search = '';
-  u.hash = '';
-  return u.href;
+  return urlUnder(base, RDP_TOKEN_PATH);
 }
 
 /** The API base an RDP token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
@@ -181,9 +151,9 @@ export interface RdpTokenClient extends TokenClient {
  */
 export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<RdpTokenClient> {
   const tokenUrl = rdpTokenUrlOf(profile);
-  const clientId = requiredString(profile, 'client_id', 'is required for provider "rdp" (the app key)');
-  const username = requiredString(profile, 'username');
-  const password = requiredString(profile, 'password');
+  const clientId = requiredString(profile, 'client_id', 'rdp', 'the app key');
+  const username = requiredString(profile, 'username', 'rdp');
+  const password = requiredString(profile, 'password', 'rdp');
   const clientSecret = optionalString(profile, 'client_secret');
   const inBasic = optionalBoolean(profile, 'client_id_in_basic') ?? false;
   const exclusive = optionalBoolean(profile, 'take_exclusive_sign_on') ?? true;
