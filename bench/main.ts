@@ -147,6 +147,8 @@ function render(runs: FigureRun[], meta: Record<string, string>): string {
       '(`bench/figures/*.ts`) and `bench/README.md` says how to run one figure alone. Every figure is a ' +
       '**ratio of medians measured in the same run** (tasks interleaved in rounds, the ratio taken per ' +
       'round, then the median over rounds), so it holds on a noisy machine where the absolute times do not. ' +
+      'A ratio divides like by like (time by time, bytes by bytes): below 1× is faster or smaller than the ' +
+      'reference, above 1× slower or larger. ' +
       'tokenward is imported from the built `dist/` (copied to `bench/.work/dist/` when the run starts; the ' +
       'bench sources are TypeScript, bundled by esbuild with every `src/` import redirected to that copy). ' +
       'All servers are loopback servers the bench starts.',

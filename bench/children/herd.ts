@@ -32,18 +32,23 @@ export interface HerdConfig {
 const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
 const warnings: string[] = [];
 let get: () => Promise<string>;
+/** How many token requests this process made (for the lock holder / waiter split). */
+let requested: () => number;
 let close: () => Promise<void>;
 
 if (cfg.mode === 'tokenward') {
   const manager = await createTokenManager(cfg.profile!, { onWarning: (w) => warnings.push(w.code) });
   get = async () => (await manager.getToken()).accessToken;
+  requested = () => manager.counts.grants + manager.counts.refreshes;
   close = () => manager.close();
   await loadUndici(); // loaded before `ready`, like the naive client's fetch below: startup is figure 4's business
 } else {
   const storage: NaiveStorage =
     cfg.mode === 'naive-file' ? naiveFile(cfg.file!) : await naiveRedis(cfg.redisUrl!, cfg.redisKey!);
   const client = { tokenUrl: cfg.tokenUrl!, clientId: cfg.clientId!, clientSecret: cfg.clientSecret! };
-  get = () => naiveGetToken(client, storage);
+  let made = 0;
+  get = () => naiveGetToken(client, storage, () => made++);
+  requested = () => made;
   close = () => storage.close();
   void globalThis.Response; // loads Node's bundled undici (fetch's implementation) before `ready`
 }
@@ -60,7 +65,11 @@ rl.once('line', async () => {
   rl.close();
   try {
     const accessToken = await get();
-    process.stdout.write(`${JSON.stringify({ ok: true, accessToken, warnings })}\n`);
+    // Epoch ms with sub-ms resolution, comparable with the parent's clock on the same machine.
+    const servedAt = performance.timeOrigin + performance.now();
+    process.stdout.write(
+      `${JSON.stringify({ ok: true, accessToken, servedAt, requested: requested(), warnings })}\n`,
+    );
   } catch (err) {
     process.stdout.write(`${JSON.stringify({ ok: false, error: String(err), warnings })}\n`);
   } finally {

@@ -27,7 +27,7 @@ const ID = '1-cached';
 const TITLE = 'Warm-cache getToken()';
 const SKEW_MS = 10_000;
 const BATCH = 2_000;
-const OPTS: CompareOptions = { rounds: 24, timeMs: 60, warmupMs: 200, iterations: 5 };
+const OPTS: CompareOptions = { rounds: 40, timeMs: 40, warmupMs: 200, iterations: 5 };
 
 /** Keeps results alive so no call can be optimised away. */
 let sink = 0;

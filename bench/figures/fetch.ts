@@ -24,7 +24,7 @@ import {
 
 const ID = '5-fetch';
 const TITLE = '`authFetch` on a warm cache';
-const OPTS: CompareOptions = { rounds: 24, timeMs: 60, warmupMs: 200, iterations: 5 };
+const OPTS: CompareOptions = { rounds: 40, timeMs: 40, warmupMs: 200, iterations: 5 };
 
 /** The shape the bench needs of src/fetch/index.ts (the same one src/cli/lazy.ts uses). */
 interface FetchModule {

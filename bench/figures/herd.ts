@@ -33,6 +33,9 @@ interface Rep {
   ms: number;
   distinct: number;
   failures: number;
+  /** Process herds: median time from `go` to served, for processes that made a request / that did not. */
+  requesterMs?: number;
+  waiterMs?: number;
 }
 
 interface Line {
@@ -70,6 +73,7 @@ async function processHerd(
     await within('ready', Promise.all(workers.map((w) => w.waitFor((l) => l === 'ready'))));
     const before = server.counts.total;
     const elapsed = stopwatch();
+    const goAt = performance.timeOrigin + performance.now();
     for (const w of workers) w.child.stdin?.write('go\n');
     const lines = await within(
       'result',
@@ -78,7 +82,22 @@ async function processHerd(
     const ms = elapsed();
     const requests = server.counts.total - before;
     await within('exit', Promise.all(workers.map((w) => w.exited)));
-    const results = lines.map((l) => JSON.parse(l) as { ok: boolean; accessToken?: string; error?: string });
+    const results = lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          ok: boolean;
+          accessToken?: string;
+          error?: string;
+          servedAt?: number;
+          requested?: number;
+        },
+    );
+    const latency = (made: boolean) =>
+      results
+        .filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) > 0 === made)
+        .map((r) => r.servedAt! - goAt);
+    const requesters = latency(true);
+    const waiters = latency(false);
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0)
       process.stderr.write(`herd ${cfg.mode}: ${failed.length} failed: ${failed[0]?.error}\n`);
@@ -88,6 +107,8 @@ async function processHerd(
       ms,
       distinct: new Set(results.filter((r) => r.ok).map((r) => r.accessToken)).size,
       failures: failed.length,
+      ...(requesters.length > 0 ? { requesterMs: median(requesters) } : {}),
+      ...(waiters.length > 0 ? { waiterMs: median(waiters) } : {}),
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
@@ -329,14 +350,12 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     });
     const pairs: string[] = [];
     const headline: string[] = [];
-    let procSlower = false;
     for (let i = 0; i + 1 < lines.length; i += 2) {
       const tw = lines[i]!;
       const nv = lines[i + 1]!;
       const twReq = median(tw.reps.map((r) => r.requests));
       const nvReq = median(nv.reps.map((r) => r.requests));
       const timeRatio = median(tw.reps.map((r, k) => r.ms / nv.reps[k]!.ms));
-      if (i > 0 && timeRatio > 1.15) procSlower = true;
       pairs.push(
         `${tw.scenario}: tokenward made ${twReq} request${twReq === 1 ? '' : 's'} where the naive client made ${nvReq} ` +
           `(${fmtRatio(nvReq / Math.max(1, twReq))} fewer); time to all served ${fmtRatio(timeRatio)} the naive client's.`,
@@ -344,6 +363,19 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       headline.push(
         `Herd, ${tw.scenario}: ${twReq} token request${twReq === 1 ? '' : 's'} vs ${nvReq} for the naive client; ` +
           `all served in ${fmtRatio(timeRatio)} the naive time.`,
+      );
+    }
+    const split: string[] = [];
+    for (const l of lines) {
+      const req = l.reps.flatMap((r) => (r.requesterMs === undefined ? [] : [r.requesterMs]));
+      const wait = l.reps.flatMap((r) => (r.waiterMs === undefined ? [] : [r.waiterMs]));
+      if (req.length === 0) continue;
+      split.push(
+        wait.length === 0
+          ? `${l.scenario}, ${l.client.split(',')[0]}: every process requested; median time to its token ${fmtMs(median(req))}.`
+          : `${l.scenario}, ${l.client.split(',')[0]}: the process that requested had its token after ` +
+              `${fmtMs(median(req))}, the ${N_PROCESSES - 1} that waited on the lock after ${fmtMs(median(wait))} ` +
+              `(medians; +${fmtMs(median(wait) - median(req))} to see the lock released and read the store).`,
       );
     }
     return [
@@ -364,20 +396,17 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         rows,
         notes: [
           ...pairs,
-          ...(procSlower
-            ? [
-                'Where tokenward is slower to serve everyone, it is the price of coordination: the processes that ' +
-                  'lose the lock poll it with backoff (10 ms doubling to 200 ms, jittered: src/stores/util.ts ' +
-                  '`backoffDelay`), then re-read the store and decrypt, while the naive herd fires every request at once.',
-              ]
-            : [
-                'Coordination costs the process herds no time to speak of: the time to all served is mostly the ' +
-                  `${N_PROCESSES} processes' first-call work (code paths run for the first time, not yet optimised) ` +
-                  'contending for the CPUs, which both clients pay; the lock waiters poll with backoff (10 ms doubling ' +
-                  'to 200 ms, jittered: src/stores/util.ts `backoffDelay`) and re-read the store meanwhile.',
-              ]),
+          ...split,
+          'Why the waiters lag the lock holder: they poll the lock with exponential backoff (src/stores/util.ts ' +
+            '`backoffDelay`: 10 ms doubling to a 200 ms cap, jittered), so after ~100 ms of waiting the polls are ' +
+            '80–200 ms apart and a waiter sees the released lock up to one interval late, then re-reads and ' +
+            "decrypts the store. The naive herd has no such wait; its time is its own request's, which grows with " +
+            'the number of requests in flight at once (here on loopback, against a real IdP with rate limits, ' +
+            'much more). Fix (src/stores/util.ts and the stores, not here): cap the lock-poll interval lower ' +
+            '(25–50 ms) or wake the waiters on release (Redis: publish on release or block on a per-key list with ' +
+            '`BLPOP`; file: `fs.watch` on the lock file, with polling as a fallback).',
           'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
-            "tokens, logs itself out; tokenward's makes one request however many callers there are.",
+            'tokens, logs itself out; tokenward makes one request however many callers there are.',
           'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
             'or half-written file, which reads as "no token" and triggers yet another request.',
           ...notes,

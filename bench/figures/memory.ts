@@ -81,10 +81,11 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           'the Map slot. The 67-character cache keys are computed before the first reading and not counted in ' +
           'any row.',
         `The MemoryStore costs ${fmtRatio(store.heapUsed / floor.heapUsed)} the floor ` +
-          `(+${per(store.heapUsed - floor.heapUsed).toFixed(0)} B per token): each entry keeps the parsed \`Token\` ` +
-          '(nine fields), **its `raw` response object** (`token.raw`: the whole JSON answer, with its own copy of ' +
-          '`scope`), the identity object (four strings per tenant), the profile name and the envelope fields. ' +
-          'Dropping `raw` from stored tokens (or keeping only unknown extra fields) would save most of the difference.',
+          `(+${per(store.heapUsed - floor.heapUsed).toFixed(0)} B per token) in small objects, none of them large: ` +
+          'the entry envelope, the parsed `Token` (nine fields, two of them heap-allocated doubles), **its `raw` ' +
+          'response object** (`token.raw`: the whole parsed answer, with its own copy of the `scope` string), ' +
+          'the identity object (here four strings per tenant) and the profile-name string. The token string ' +
+          'itself is shared, not copied.',
         `The redaction registry adds ${registryPer.toFixed(0)} bytes per token (${fmtRatio(withRegistry.heapUsed / floor.heapUsed)} ` +
           'the floor in all): `parseTokenResponse` registers every access token with `registerSecret()`, which ' +
           'keeps the token and a base64 copy (4/3 of its size) in a process-wide Set that is never pruned — ' +

@@ -31,7 +31,7 @@ import {
 const ID = '2-roundtrip';
 const TITLE = 'Token round trip (client_credentials)';
 const SCOPE = 'api:read';
-const OPTS: CompareOptions = { rounds: 20, timeMs: 60, warmupMs: 200, iterations: 5 };
+const OPTS: CompareOptions = { rounds: 30, timeMs: 40, warmupMs: 200, iterations: 5 };
 
 interface Target {
   label: string;

@@ -58,7 +58,11 @@ export async function naiveRedis(url: string, key: string): Promise<NaiveStorage
 }
 
 /** The seed's `getToken()`: cached token if unexpired, else a new one (written back). */
-export async function naiveGetToken(client: NaiveClient, storage: NaiveStorage): Promise<string> {
+export async function naiveGetToken(
+  client: NaiveClient,
+  storage: NaiveStorage,
+  onRequest?: () => void,
+): Promise<string> {
   const text = await storage.read();
   if (text !== undefined) {
     try {
@@ -74,6 +78,7 @@ export async function naiveGetToken(client: NaiveClient, storage: NaiveStorage):
       // a half-written file reads as no token (the seed would crash; a request is kinder)
     }
   }
+  onRequest?.();
   const res = await fetch(client.tokenUrl, {
     method: 'POST',
     headers: {
