@@ -8,7 +8,14 @@ export type * from './client.js';
 export * from './errors.js';
 export type * from './http/types.js';
 export type * from './profile.js';
-export { maskToken, REDACTED, redactText, registerSecret } from './redact.js';
+export {
+  MAX_RECENT_TOKENS,
+  maskToken,
+  REDACTED,
+  redactText,
+  registerSecret,
+  registerToken,
+} from './redact.js';
 export { MemoryStore } from './stores/memory.js';
 export type * from './stores/types.js';
 export * from './token.js';

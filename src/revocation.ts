@@ -7,7 +7,7 @@ import type { ClientAuth } from './auth/types.js';
 import { TokenEndpointError, UnsupportedError } from './errors.js';
 import { requestNoContent } from './http/token-endpoint.js';
 import type { HttpOptions } from './http/types.js';
-import { registerSecret } from './redact.js';
+import { registerToken } from './redact.js';
 import type { Token } from './token.js';
 
 /** Where and how to revoke. */
@@ -44,7 +44,7 @@ export async function revoke(
       'this server advertises no revocation endpoint (RFC 7009); set revocation_url in the profile if it has one',
     );
   }
-  registerSecret(token);
+  registerToken(token);
   const now = ctx.now ?? Date.now;
   const req = {
     form: { token, token_type_hint: tokenTypeHint } as Record<string, string | undefined>,

@@ -6,7 +6,7 @@
 
 import { decodeJwt } from 'jose/jwt/decode';
 import { InvalidTokenResponseError } from './errors.js';
-import { registerSecret } from './redact.js';
+import { registerToken } from './redact.js';
 
 /** Where a token's expiry came from. */
 export type ExpirySource = 'expires_in' | 'expires_on' | 'jwt_exp' | 'default';
@@ -130,7 +130,7 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
       `token response "access_token" must be a non-empty string, got ${typeof at === 'string' ? 'an empty string' : describe(at)}`,
     );
   }
-  registerSecret(at);
+  registerToken(at);
   const accepted = (options.acceptedTokenTypes ?? ['bearer']).map((t) => t.toLowerCase());
   const tt = b['token_type'];
   let tokenType = 'Bearer';
@@ -192,7 +192,7 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
         `token response "refresh_token" must be a non-empty string, got ${describe(rt)}`,
       );
     }
-    registerSecret(rt);
+    registerToken(rt);
     token.refreshToken = rt;
     const rin = readSeconds(b, 'refresh_expires_in', ctx);
     if (rin !== undefined) token.refreshExpiresAt = now + rin * 1000;
@@ -206,7 +206,7 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
   else if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) token.scope = scope.join(' ');
   const idt = b['id_token'];
   if (typeof idt === 'string' && idt !== '') {
-    registerSecret(idt);
+    registerToken(idt);
     token.idToken = idt;
   }
   return token;

@@ -5,7 +5,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { registerSecret } from '../redact.js';
+import { registerToken } from '../redact.js';
 import type { ClientAuthContext, ClientAuthRequest } from './types.js';
 import { JWT_BEARER_ASSERTION_TYPE } from './types.js';
 
@@ -45,7 +45,7 @@ export async function applyAssertion(
     .setIssuedAt(iat)
     .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
     .sign(p.key);
-  registerSecret(jwt);
+  registerToken(jwt);
   req.form['client_id'] = p.clientId;
   req.form['client_assertion_type'] = JWT_BEARER_ASSERTION_TYPE;
   req.form['client_assertion'] = jwt;

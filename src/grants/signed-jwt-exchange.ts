@@ -13,7 +13,7 @@ import type { JWTPayload } from 'jose';
 import { ConfigError } from '../errors.js';
 import { requestToken } from '../http/token-endpoint.js';
 import type { HttpOptions } from '../http/types.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret, registerToken } from '../redact.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantParseOptions } from './types.js';
 
@@ -108,7 +108,7 @@ export async function signExchangeJwt(p: SignedJwtParams, nowMs: number): Promis
   if (p.issuer !== undefined) jwt.setIssuer(p.issuer);
   if (p.subject !== undefined) jwt.setSubject(p.subject);
   const signed = await jwt.sign(new TextEncoder().encode(p.secret));
-  registerSecret(signed);
+  registerToken(signed);
   return signed;
 }
 

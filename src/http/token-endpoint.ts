@@ -8,7 +8,7 @@
  */
 
 import { NetworkError, TokenwardError } from '../errors.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret, registerToken } from '../redact.js';
 import { dispatcherFor, loadUndici } from './agent.js';
 import { isSecretField, redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
@@ -83,12 +83,21 @@ function mergeHeaders(...sets: Array<Record<string, string> | undefined>): Recor
   return out;
 }
 
+/** Registers a secret form or JSON field: issued tokens and assertions as tokens, the rest as secrets. */
+function registerField(name: string, value: string): void {
+  if (/token|assertion/i.test(name)) registerToken(value);
+  else registerSecret(value);
+}
+
 /** Registers the credential part of Authorization headers as secrets. */
 function registerHeaderSecrets(headers: Record<string, string>): void {
   for (const [k, v] of Object.entries(headers)) {
     const lower = k.toLowerCase();
     if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'dpop') {
-      registerSecret(v.replace(/^[A-Za-z]+\s+/, ''));
+      const credential = v.replace(/^[A-Za-z]+\s+/, '');
+      // Basic carries the client's long-lived secret; Bearer and DPoP carry issued tokens.
+      if (/^basic\s/i.test(v)) registerSecret(credential);
+      else registerToken(credential);
     }
   }
 }
@@ -120,25 +129,26 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   const what = req.what ?? 'token endpoint';
   const url = assertSecureUrl(req.url, what);
   let body: string;
-  let shownBody: string;
+  let shownBody: string | undefined;
   let contentType: string;
   if (req.form !== undefined) {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(req.form)) {
       if (v === undefined) continue;
-      if (isSecretField(k)) registerSecret(v);
+      if (isSecretField(k)) registerField(k, v);
       p.append(k, v);
     }
     body = p.toString();
-    shownBody = redactForm(req.form);
+    // Redacting a copy of the body costs a pass over every registered secret: only for a trace hook.
+    if (opts.onExchange !== undefined) shownBody = redactForm(req.form);
     contentType = 'application/x-www-form-urlencoded';
   } else {
     body = JSON.stringify(req.json ?? {});
     if (typeof req.json === 'object' && req.json !== null) {
       for (const [k, v] of Object.entries(req.json))
-        if (isSecretField(k) && typeof v === 'string') registerSecret(v);
+        if (isSecretField(k) && typeof v === 'string') registerField(k, v);
     }
-    shownBody = redactBodyText(body);
+    if (opts.onExchange !== undefined) shownBody = redactBodyText(body);
     contentType = 'application/json';
   }
   const headers = mergeHeaders(
@@ -147,7 +157,9 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
     req.headers,
   );
   registerHeaderSecrets(headers);
-  return { method: 'POST', url, safe: safeUrl(url), what, headers, body, shownBody, expectJson };
+  const prepared: Prepared = { method: 'POST', url, safe: safeUrl(url), what, headers, body, expectJson };
+  if (shownBody !== undefined) prepared.shownBody = shownBody;
+  return prepared;
 }
 
 /** Options for {@link getJson}. */

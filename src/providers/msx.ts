@@ -25,7 +25,7 @@ import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret, registerToken } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
 import { optionalString, requiredString, urlUnder } from './values.js';
@@ -107,7 +107,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     if (typeof at !== 'string' || at === '') {
       throw new ConfigError('a switch grant needs the current access token', { key: 'access_token' });
     }
-    registerSecret(at);
+    registerToken(at);
     return at;
   };
 

@@ -17,7 +17,7 @@
  */
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { registerSecret } from '../redact.js';
+import { registerToken } from '../redact.js';
 import type { ExpirySource, Token } from '../token.js';
 import type { CacheEncryptionKey } from './keys.js';
 import type { LastError, StoredEntry } from './types.js';
@@ -119,9 +119,9 @@ export function decodeEntry(bytes: Buffer, storeKey: string, key: CacheEncryptio
   const entry = parsed as StoredEntry;
   const t = entry.token;
   if (t !== undefined) {
-    registerSecret(t.accessToken);
-    registerSecret(t.refreshToken);
-    registerSecret(t.idToken);
+    registerToken(t.accessToken);
+    registerToken(t.refreshToken);
+    registerToken(t.idToken);
   }
   return { ok: true, entry };
 }
