@@ -112,10 +112,18 @@ export interface OpenProfileOptions extends CreateTokenManagerOptions {
   config?: string;
 }
 
-const open = new Map<string, Promise<TokenManager>>();
+/** Managers being opened or open, by config path and profile name. */
+const open = new Map<string, Map<string | undefined, Promise<TokenManager>>>();
+/** The same managers once open: the hot path of {@link getToken} looks here without awaiting. */
+const ready = new Map<string, Map<string | undefined, TokenManager>>();
 
-function openKey(name: string | undefined, options: OpenProfileOptions): string {
-  return `${options.config ?? ''}\n${name ?? ''}`;
+function slot<V>(maps: Map<string, Map<string | undefined, V>>, config: string): Map<string | undefined, V> {
+  let m = maps.get(config);
+  if (m === undefined) {
+    m = new Map();
+    maps.set(config, m);
+  }
+  return m;
 }
 
 /**
@@ -125,23 +133,44 @@ function openKey(name: string | undefined, options: OpenProfileOptions): string 
  * only profile. The options of the first call win.
  */
 export function openProfile(name?: string, options: OpenProfileOptions = {}): Promise<TokenManager> {
-  const key = openKey(name, options);
-  let m = open.get(key);
+  const config = options.config ?? '';
+  const opening = slot(open, config);
+  let m = opening.get(name);
   if (m === undefined) {
     const loadOpts: LoadConfigOptions = {};
     if (options.config !== undefined) loadOpts.path = options.config;
     if (options.env !== undefined) loadOpts.env = options.env;
-    m = getProfile(name, loadOpts).then((profile) => createTokenManager(profile, options));
-    open.set(key, m);
-    m.catch(() => open.delete(key)); // a failure (bad config) is not remembered
+    const p = getProfile(name, loadOpts).then((profile) => createTokenManager(profile, options));
+    m = p;
+    opening.set(name, p);
+    p.then(
+      (manager) => {
+        if (opening.get(name) === p) slot(ready, config).set(name, manager);
+      },
+      () => {
+        if (opening.get(name) === p) opening.delete(name); // a failure (bad config) is not remembered
+      },
+    );
   }
   return m;
+}
+
+function tokenOptions(options: GetTokenOptions): GetTokenOptions | undefined {
+  if (options.minTtlMs === undefined && options.force === undefined && options.signal === undefined) {
+    return undefined;
+  }
+  const out: GetTokenOptions = {};
+  if (options.minTtlMs !== undefined) out.minTtlMs = options.minTtlMs;
+  if (options.force !== undefined) out.force = options.force;
+  if (options.signal !== undefined) out.signal = options.signal;
+  return out;
 }
 
 /**
  * Returns a valid access token for a profile of the config file, or for a profile object.
  * A profile object gets a manager of its own per call unless you keep one with
- * {@link createTokenManager}; a profile name shares the process-wide manager of {@link openProfile}.
+ * {@link createTokenManager}; a profile name shares the process-wide manager of {@link openProfile}
+ * (once it is open, a cached token costs a map lookup and a field read).
  *
  * @example
  * ```ts
@@ -149,28 +178,29 @@ export function openProfile(name?: string, options: OpenProfileOptions = {}): Pr
  * const { accessToken } = await getToken('rdp');
  * ```
  */
-export async function getToken(
+export function getToken(
   profile?: string | Profile,
   options: OpenProfileOptions & GetTokenOptions = {},
 ): Promise<Token> {
-  const getOpts: GetTokenOptions = {};
-  if (options.minTtlMs !== undefined) getOpts.minTtlMs = options.minTtlMs;
-  if (options.force !== undefined) getOpts.force = options.force;
-  if (options.signal !== undefined) getOpts.signal = options.signal;
+  const getOpts = tokenOptions(options);
   if (typeof profile === 'object') {
-    const m = await createTokenManager(profile, options);
-    try {
-      return await m.getToken(getOpts);
-    } finally {
-      await m.close();
-    }
+    return createTokenManager(profile, options).then(async (m) => {
+      try {
+        return await m.getToken(getOpts);
+      } finally {
+        await m.close();
+      }
+    });
   }
-  return (await openProfile(profile, options)).getToken(getOpts);
+  const manager = ready.get(options.config ?? '')?.get(profile);
+  if (manager !== undefined) return manager.getToken(getOpts);
+  return openProfile(profile, options).then((m) => m.getToken(getOpts));
 }
 
 /** Closes every manager opened by {@link openProfile} / {@link getToken} (their stores and connections). */
 export async function closeAll(): Promise<void> {
-  const all = [...open.values()];
+  const all = [...open.values()].flatMap((m) => [...m.values()]);
   open.clear();
+  ready.clear();
   await Promise.allSettled(all.map(async (m) => (await m).close()));
 }
