@@ -69,7 +69,7 @@ export function sleep(ms: number): Promise<void> {
  * Exponential backoff with full jitter for lock polling: attempt 0 waits up to `baseMs`, doubling to
  * at most `capMs`, never beyond `remainingMs`.
  */
-export function backoffDelay(attempt: number, remainingMs: number, baseMs = 10, capMs = 200): number {
+export function backoffDelay(attempt: number, remainingMs: number, baseMs = 5, capMs = 50): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
   const d = ceiling / 2 + Math.random() * (ceiling / 2);
   return Math.max(1, Math.min(d, remainingMs));
