@@ -216,15 +216,9 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           `\`manager.getAccessToken()\` is ${fmtRatio(roundRatio(get('managerString'), tw))} \`getToken()\`: it is an ` +
             '`async` method that awaits `getToken()`, so each call adds a promise and a microtask turn. In hot loops ' +
             'take `(await manager.getToken()).accessToken`.',
-          `The front door \`getToken(name)\` is ${fmtRatio(frontVsTw)} the manager. \`node --cpu-prof\` of a loop of ` +
-            'warm `getToken(name, { config })` calls: ~36% of the time is self time in `openProfile()` — it builds ' +
-            'its map key by concatenating the config path and the name (`openKey()`, src/tokenward.ts) on every ' +
-            'call, so `Map.get` must flatten and hash a fresh string each time — then `getToken()` is an `async` ' +
-            'function awaiting that promise before calling the manager (two more microtask turns). Fix (in ' +
-            'src/tokenward.ts, not here): keep a second map from name to the already-opened `TokenManager` (or ' +
-            'a nested config → name map, so no string is built per call) and, when it is open, return ' +
-            '`manager.getToken(opts)` directly from a non-`async` function. Until then, keep the manager ' +
-            '(`await openProfile(name)`) in hot loops.',
+          `The front door \`getToken(name)\` is ${fmtRatio(frontVsTw)} the manager: once the profile is open it ` +
+            'is two map lookups (config path, then name) and the manager call, from a non-`async` function. (An ' +
+            'earlier build concatenated a key string per call and awaited the open promise: 3.4×.)',
           `google-auth-library is ${fmtRatio(googleVsTw)} tokenward: \`getAccessToken()\` goes through ` +
             '`getAccessTokenAsync()`, an `async` function, and `isTokenExpiring()` builds a `new Date()` each call.',
           `simple-oauth2 (${fmtRatio(soVsTw)}) and openid-client (${fmtRatio(oidcVsTw)}) have no token cache: what ` +

@@ -197,7 +197,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         'tokenward code running.',
       `Extra wall time to import each part in a bare process (median of ${BREAKDOWN_ITERATIONS}, over ` +
         `\`node --input-type=module -e 0\`; the parts share modules, so they do not add up): ${breakdown}.`,
-      'Fix (in src/tokenward.ts / src/providers, not bench/): compute the cache key from the profile without ' +
+      'Not done yet (src/tokenward.ts / src/providers): compute the cache key from the profile without ' +
         'building the client, and import the provider (auth, grants, http, jose) on the first `fetchToken` or ' +
         "`refresh`; the CLI's warm path would then load the config reader, the file store and the manager only.",
     );

@@ -397,14 +397,14 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         notes: [
           ...pairs,
           ...split,
-          'Why the waiters lag the lock holder: they poll the lock with exponential backoff (src/stores/util.ts ' +
-            '`backoffDelay`: 10 ms doubling to a 200 ms cap, jittered), so after ~100 ms of waiting the polls are ' +
-            '80–200 ms apart and a waiter sees the released lock up to one interval late, then re-reads and ' +
-            "decrypts the store. The naive herd has no such wait; its time is its own request's, which grows with " +
-            'the number of requests in flight at once (here on loopback, against a real IdP with rate limits, ' +
-            'much more). Fix (src/stores/util.ts and the stores, not here): cap the lock-poll interval lower ' +
-            '(25–50 ms) or wake the waiters on release (Redis: publish on release or block on a per-key list with ' +
-            '`BLPOP`; file: `fs.watch` on the lock file, with polling as a fallback).',
+          'Why the waiters lag the lock holder: they poll the lock with exponential backoff and jitter ' +
+            '(src/stores/util.ts `backoffDelay`: 5 ms doubling to a 50 ms cap), so a waiter sees the released ' +
+            'lock up to one interval late, then re-reads and decrypts the store. Lowering the cap from 200 ms to ' +
+            '50 ms barely moved the lag (~110 ms before, ~100 ms after), so most of it is 15 processes on 2 ' +
+            'cores waking, re-reading and decrypting at once, not the poll interval; waking waiters on release ' +
+            '(Redis pub/sub, `fs.watch`) would not remove that, and is not done. The naive herd has no such wait; its ' +
+            "time is its own request's, which grows with the number of requests in flight at once (here on " +
+            'loopback; against a real IdP with rate limits, much more).',
           'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
             'tokens, logs itself out; tokenward makes one request however many callers there are.',
           'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
