@@ -38,11 +38,18 @@ const defaultWarn = (w: TokenwardWarning): void => {
   process.emitWarning(w.message, { code: `TOKENWARD_${w.code}` });
 };
 
-function seconds(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number | undefined {
+function number(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number | undefined {
   const v = profile[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new ConfigError(`must be a non-negative number, got ${JSON.stringify(v)}`, { key });
+  const ok =
+    typeof v === 'number' && Number.isFinite(v) && (key === 'eager_refresh' ? v > 0 && v <= 1 : v >= 0);
+  if (!ok) {
+    throw new ConfigError(
+      key === 'eager_refresh'
+        ? `must be a fraction greater than 0 and at most 1, got ${JSON.stringify(v)}`
+        : `must be a non-negative number, got ${JSON.stringify(v)}`,
+      { key },
+    );
   }
   return v;
 }
@@ -80,8 +87,8 @@ export async function createTokenManager(
     });
   }
   const client = await createTokenClient(profile, options.http ?? {});
-  const skew = seconds(profile, 'skew_seconds');
-  const eager = seconds(profile, 'eager_refresh');
+  const skew = number(profile, 'skew_seconds');
+  const eager = number(profile, 'eager_refresh');
   let store = options.store;
   const ownsStore = store === undefined;
   if (store === undefined) {
@@ -200,6 +207,9 @@ export function getToken(
 /** Closes every manager opened by {@link openProfile} / {@link getToken} (their stores and connections). */
 export async function closeAll(): Promise<void> {
   const all = [...open.values()].flatMap((m) => [...m.values()]);
+  // Empty the inner maps too: a profile still opening must not file its manager as ready afterwards.
+  for (const m of open.values()) m.clear();
+  for (const m of ready.values()) m.clear();
   open.clear();
   ready.clear();
   await Promise.allSettled(all.map(async (m) => (await m).close()));

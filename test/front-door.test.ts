@@ -166,3 +166,35 @@ describe('openProfile and getToken (config file)', () => {
     await assert.rejects(getToken('missing', { config, env }), ConfigError);
   });
 });
+
+describe('front door edge cases', () => {
+  it('eager_refresh outside (0, 1] is a ConfigError before any store is opened', async () => {
+    for (const eager_refresh of [0, 30, -1]) {
+      await assert.rejects(
+        createTokenManager({
+          token_url: p.tokenUrl,
+          client_id: 'x',
+          client_secret: 'y',
+          store: 'memory',
+          eager_refresh,
+        }),
+        (err: unknown) => err instanceof ConfigError && err.key === 'eager_refresh',
+      );
+    }
+  });
+
+  it('closeAll() while a profile is still opening: the next getToken opens a fresh manager', async () => {
+    const config = join(dir, 'config-close.toml');
+    await writeFile(
+      config,
+      `[profiles.c]\ntoken_url = "${p.tokenUrl}"\nclient_id = "${p.clients.basic.clientId}"\nclient_secret = "${p.clients.basic.clientSecret}"\nstore = "memory"\n`,
+      { mode: 0o600 },
+    );
+    const opening = openProfile('c', { config });
+    await closeAll();
+    const first = await opening;
+    const second = await openProfile('c', { config });
+    assert.notEqual(second, first, 'the manager closed by closeAll() is not reused');
+    assert.ok((await getToken('c', { config })).accessToken);
+  });
+});

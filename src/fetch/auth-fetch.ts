@@ -34,6 +34,8 @@ export interface AuthFetchOptions extends AuthRequestOptions {
 const MAX_REDIRECTS = 20;
 /** Headers dropped with the body when a redirect turns a request into a GET (Fetch: request-body-header names). */
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type'];
+/** Headers fetch drops on a redirect to another origin (the Fetch standard, and undici): never forwarded. */
+const CROSS_ORIGIN_STRIPPED = ['authorization', 'cookie', 'proxy-authorization', 'host'];
 const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
 const ignore = (): void => {};
@@ -259,6 +261,8 @@ async function followRedirects(
       }
       body = call.replayBody();
     }
+    // Like fetch: credentials of the caller's own never follow a redirect to another origin.
+    if (next.origin !== new URL(url).origin) for (const h of CROSS_ORIGIN_STRIPPED) headers.delete(h);
     carried = call.scope.allowsUrl(next);
     if (carried) headers.set('authorization', authorization);
     else headers.delete('authorization');

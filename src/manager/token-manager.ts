@@ -284,10 +284,14 @@ export class TokenManager {
       try {
         token = await this.#obtain(base);
       } catch (err) {
-        await this.#recordError(entry, err);
+        // Re-read: another process may have rotated the refresh token since `entry` was read.
+        await this.#recordError((await this.#read().catch(() => entry)) ?? entry, err);
         throw err;
       }
       await this.#write(token);
+      // A token the server just issued is not the rejected one, even when the server handed back the
+      // same string (many do while it is valid): clear the mark so the cache works again.
+      this.#invalidated = undefined;
       return this.#adopt(token);
     } finally {
       await lock?.release();

@@ -15,7 +15,7 @@ import { stringify } from 'smol-toml';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
 import { startServer } from './core/server.js';
-import { checkSettings, VendorState } from './core/settings.js';
+import { checkVendor, VendorState } from './core/settings.js';
 import { Counters } from './core/stats.js';
 import { signingKey } from './core/tokens.js';
 import type { VendorContext, VendorModule } from './core/vendor.js';
@@ -67,9 +67,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     VendorState
   >;
   for (const [vendor, settings] of Object.entries(options.vendors ?? {})) {
-    if (!(vendor in states)) throw new ConfigError(`unknown vendor "${vendor}"`, { key: 'vendors' });
-    checkSettings(settings);
-    states[vendor as VendorName].configure(settings);
+    checkVendor(vendor);
+    states[vendor].configure(settings);
   }
   const key = await signingKey();
   let origin = '';
@@ -104,7 +103,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     stats: () => counters.snapshot(),
     reset,
     configure(vendor: VendorName, settings: VendorSettings) {
-      if (!(vendor in states)) throw new ConfigError(`unknown vendor "${vendor}"`, { key: 'vendor' });
+      checkVendor(vendor);
       states[vendor].configure(settings);
     },
     get credentials(): SandboxCredentials {

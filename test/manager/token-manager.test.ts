@@ -4,6 +4,7 @@ import { InvalidTokenResponseError, TokenEndpointError } from '../../src/errors.
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { TokenStore } from '../../src/stores/types.js';
+import { parseTokenResponse } from '../../src/token.js';
 import { simpleClient } from '../helpers/simple-client.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
@@ -310,5 +311,31 @@ describe('TokenManager close', () => {
     assert.ok(
       stored?.token?.refreshToken !== undefined && server.liveRefreshTokens.has(stored.token.refreshToken),
     );
+  });
+});
+
+describe('TokenManager invalidation when the server hands back the same token', () => {
+  it('clears the mark once the server has answered: the cache works again', async () => {
+    let grants = 0;
+    const m = new TokenManager({
+      client: {
+        identity: { t: 'same' },
+        fetchToken: async (ctx) => {
+          grants++;
+          return parseTokenResponse(
+            { access_token: 'same-token-value', expires_in: 3600 },
+            { url: 'x', now: ctx.now() },
+          );
+        },
+      },
+      key: 'same',
+      store: new MemoryStore(),
+      clock,
+    });
+    const t = await m.getToken();
+    m.invalidate(t.accessToken);
+    await m.getToken(); // one new grant: the server answers with the same string
+    for (let i = 0; i < 5; i++) await m.getToken();
+    assert.equal(grants, 2, 'one grant, one renewal after the 401, then the cache');
   });
 });

@@ -94,7 +94,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         },
         http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
       };
-      if (opts !== undefined) opts.clock = clock;
+      opts.clock = clock;
       const m = await tokenward.createTokenManager(profile, opts);
       managers.push(m);
       return m;

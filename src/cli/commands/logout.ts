@@ -26,7 +26,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       result.revoked
         ? 'revoked at the server'
         : 'not revoked (the server has no revocation endpoint, or it failed)',
-      'deleted' in result && result.deleted === false ? 'nothing was cached' : 'deleted from the store',
+      result.deleted === false ? 'nothing was cached' : 'deleted from the store',
     ];
     say(io, `tokenward: logged out of ${name}: ${parts.join('; ')}`);
     return EXIT.OK;

@@ -32,15 +32,8 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const { startSandbox, sandboxConfigToml, VENDORS } = await (await import('../lazy.js')).loadSandbox();
-    let sandbox: Awaited<ReturnType<typeof startSandbox>>;
-    try {
-      sandbox = await startSandbox({ port });
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'EADDRINUSE') {
-        throw new UsageError(`port ${port} on 127.0.0.1 is in use; pick another, or --port 0 for a free one`);
-      }
-      throw err;
-    }
+    // A port in use is a ConfigError naming it (exit 2).
+    const sandbox = await startSandbox({ port });
     try {
       // The config goes out first and whole, so `tokenward sandbox > sandbox.toml &` is ready to use as
       // soon as the "listening" line appears on stderr.

@@ -92,7 +92,11 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
               { env: io.env },
             );
           const store = await createStore(p, { env: io.env, onWarning: (m: string) => warn(io, m) });
-          return { store, entries: await store.list() };
+          try {
+            return { store, entries: await store.list() };
+          } catch (err) {
+            return { store, entries: [], error: err instanceof Error ? err.message : String(err) };
+          }
         } catch (err) {
           return { entries: [], error: err instanceof Error ? err.message : String(err) };
         }

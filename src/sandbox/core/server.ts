@@ -213,9 +213,7 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
     const code = String((err as { code?: unknown }).code ?? 'error');
     const what =
       code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'is not allowed' : 'cannot be used';
-    throw new ConfigError(`port ${port} on 127.0.0.1 ${what} (${code}); pick another, or 0 for a free one`, {
-      key: 'port',
-    });
+    throw new ConfigError(`port ${port} on 127.0.0.1 ${what} (${code}); pick another, or 0 for a free one`);
   }
   const actual = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
