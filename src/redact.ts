@@ -64,7 +64,7 @@ const patterns: Array<[RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, REDACTED],
   // form or JSON fields that carry secrets
   [
-    /((?:client_secret|password|newPassword|refresh_token|access_token|id_token|assertion|client_assertion|auth_token|app_secret)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+    /((?:client_secret|password|newPassword|new_password|refresh_token|access_token|id_token|subject_token|actor_token|assertion|client_assertion|auth_token|app_secret|private_key|code_verifier)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
     `$1${REDACTED}`,
   ],
 ];

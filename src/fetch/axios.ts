@@ -156,10 +156,13 @@ export function attachAxios(
     if (!scope.allowsUrl(url)) {
       if (throwForeign) throw foreignOriginError(url, scope);
       if (ours) config.headers.delete('authorization'); // a reused config pointed elsewhere
+      delete c[MARK]; // no token went out: its 401 is not ours to answer
       return config;
     }
-    if (!ours && current !== undefined && current !== null && current !== false && current !== '')
+    if (!ours && current !== undefined && current !== null && current !== false && current !== '') {
+      delete c[MARK]; // the caller's own Authorization
       return config;
+    }
     const token = await tokens.getToken(
       config.signal instanceof AbortSignal ? { signal: config.signal } : undefined,
     );

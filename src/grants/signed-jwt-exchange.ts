@@ -125,15 +125,20 @@ export async function signedJwtExchange(
   p: SignedJwtExchangeParams,
 ): Promise<Token> {
   const now = ctx.now ?? Date.now;
-  const jwt = await signExchangeJwt(p, (ctx.signingClock ?? Date.now)());
   const field = p.field ?? 'auth_token';
   const http = p.signal !== undefined ? { ...ctx.http, signal: p.signal } : ctx.http;
-  const req: Parameters<typeof requestToken>[0] = {
-    url: ctx.tokenUrl,
-    json: { [field]: jwt },
-    contentType: p.contentType ?? 'application/json; charset=utf-8',
+  // A retry (5xx, 429, timeout) signs a new JWT: a server that remembers `jti`s refuses a replay.
+  const build = async (): Promise<Parameters<typeof requestToken>[0]> => {
+    const jwt = await signExchangeJwt(p, (ctx.signingClock ?? Date.now)());
+    const req: Parameters<typeof requestToken>[0] = {
+      url: ctx.tokenUrl,
+      json: { [field]: jwt },
+      contentType: p.contentType ?? 'application/json; charset=utf-8',
+      renew: build,
+    };
+    if (p.headers !== undefined) req.headers = p.headers;
+    return req;
   };
-  if (p.headers !== undefined) req.headers = p.headers;
-  const res = await requestToken(req, http);
+  const res = await requestToken(await build(), http);
   return parseTokenResponse(res.body, { ...(ctx.parse ?? {}), url: res.url, status: res.status, now: now() });
 }

@@ -111,7 +111,12 @@ function registerHeaderSecrets(headers: Record<string, string>): void {
  * @throws NetworkError for no answer at all (`code` `ERR_TIMEOUT` for timeouts).
  */
 export async function requestToken(req: TokenEndpointRequest, opts: HttpOptions = {}): Promise<JsonResponse> {
-  return send(preparePost(req, opts, true), opts);
+  const renew = req.renew;
+  return send(
+    preparePost(req, opts, true),
+    opts,
+    renew === undefined ? undefined : async () => preparePost(await renew(), opts, true),
+  );
 }
 
 /**
@@ -202,7 +207,12 @@ interface NetworkFailure {
 
 class TimeoutMarker extends Error {}
 
-async function send(p: Prepared, opts: HttpOptions): Promise<JsonResponse> {
+async function send(
+  first: Prepared,
+  opts: HttpOptions,
+  renew?: () => Promise<Prepared>,
+): Promise<JsonResponse> {
+  let p = first;
   const cfg = resolve(opts);
   if (opts.insecureSkipTlsVerify === true && p.url.protocol === 'https:') {
     const msg = insecureTlsWarning(p.safe);
@@ -216,6 +226,7 @@ async function send(p: Prepared, opts: HttpOptions): Promise<JsonResponse> {
   const maxAttempts = cfg.retries + 1;
 
   for (let attempt = 1; ; attempt++) {
+    if (attempt > 1 && renew !== undefined) p = await renew();
     const started = performance.now();
     const result = await attemptOnce(p, cfg, tls, opts.signal);
     const durationMs = Math.round(performance.now() - started);

@@ -56,6 +56,11 @@ export interface TokenEndpointRequest {
   headers?: Record<string, string>;
   /** What the endpoint is, for messages. Default `token endpoint` (e.g. `revocation endpoint`). */
   what?: string;
+  /**
+   * Builds the request again before each retry — for bodies that must not be sent twice, such as a
+   * signed assertion with a one-time `jti`. Default: every attempt sends the same body.
+   */
+  renew?: () => Promise<TokenEndpointRequest>;
 }
 
 /** A successful JSON answer. */

@@ -281,3 +281,23 @@ describe('cylance: profile checks and identity', () => {
     }
   });
 });
+
+describe('cylance: retries', () => {
+  it('a retry after 503 signs a new auth token (new jti), so a replay check cannot refuse it', async () => {
+    lb.handler = (_req, res, n) =>
+      n === 1
+        ? json(res, 503, { message: 'busy' })
+        : json(res, 200, { access_token: 'opaque-cylance-access' });
+    const client = await createClient({ ...base(), retries: 2 });
+    const t = await client.fetchToken(ctx);
+    assert.equal(t.accessToken, 'opaque-cylance-access');
+    assert.equal(lb.requests.length, 2);
+    const jtis = await Promise.all(
+      lb.requests.map(async (r) => {
+        const jwt = String((JSON.parse(r.body) as Record<string, unknown>)['auth_token']);
+        return (await jwtVerify(jwt, new TextEncoder().encode(SECRET))).payload.jti;
+      }),
+    );
+    assert.equal(new Set(jtis).size, 2, 'each attempt carries its own jti');
+  });
+});
