@@ -190,12 +190,13 @@ export function profileFromConfig(
       file,
       keyPrefix: 'defaults.',
       lineOf: (k) => config.lines.get(k === '' ? 'defaults' : `defaults.${k}`),
+      shapeOnly: true,
     });
   }
   const base = `profiles.${name}`;
   const raw = profiles[name];
   const lineOf = (k: string) => config.lines.get(k === '' ? base : `${base}.${k}`);
-  const own = validateProfile(raw, { file, keyPrefix: `${base}.`, lineOf });
+  const own = validateProfile(raw, { file, keyPrefix: `${base}.`, lineOf, shapeOnly: true });
   if (own.name !== undefined && own.name !== name) {
     const l = lineOf('name');
     throw new ConfigError(
@@ -206,11 +207,15 @@ export function profileFromConfig(
   const merged: Profile = { ...defaults, ...own, name };
   if (defaults.params !== undefined && own.params !== undefined)
     merged.params = { ...defaults.params, ...own.params };
-  // Check the merged profile too (e.g. a store from [defaults] with store_url in the profile).
+  // The rules that span keys are checked once, on the merged profile (e.g. a store from [defaults]
+  // with store_url in the profile); an error names the table the key came from.
+  const fromDefaults = (k: string) =>
+    k !== '' && !Object.hasOwn(own, k) && defaults[k as keyof Profile] !== undefined;
   validateProfile(merged, {
     file,
     keyPrefix: `${base}.`,
-    lineOf: (k) => lineOf(k) ?? config.lines.get(`defaults.${k}`),
+    lineOf: (k) => (fromDefaults(k) ? config.lines.get(`defaults.${k}`) : lineOf(k)),
+    keyOf: (k) => (fromDefaults(k) ? `defaults.${k}` : undefined),
   });
 
   const lines: Record<string, number> = {};
@@ -289,7 +294,8 @@ export function loopbackOnly(profile: Profile): boolean {
   );
 }
 
-function urlHasPassword(url: string): boolean {
+/** True when a URL has a password (`redis://:pw@host`); false for anything that is not a URL. */
+export function urlHasPassword(url: string): boolean {
   try {
     return new URL(url).password !== '';
   } catch {

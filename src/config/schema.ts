@@ -166,6 +166,17 @@ export interface ValidationContext {
   keyPrefix?: string;
   /** Finds the line of a key (relative to the profile). */
   lineOf?: (key: string) => number | undefined;
+  /**
+   * The full key path of a key in messages, when it is not `keyPrefix + key` (a merged profile whose
+   * key came from `[defaults]`).
+   */
+  keyOf?: (key: string) => string | undefined;
+  /**
+   * Check keys and types only, not the rules that span keys (a shared store needs `store_url`, …).
+   * For a table that is merged with another before use (`[defaults]` and `[profiles.NAME]`): the rules
+   * are checked once, on the merged profile. Default false.
+   */
+  shapeOnly?: boolean;
 }
 
 /** Edit distance, for "did you mean" suggestions. */
@@ -199,8 +210,8 @@ export function suggest(word: string, candidates: readonly string[]): string | u
 
 /**
  * Validates a profile object (from TOML or from library code) and returns it typed. Throws a
- * {@link ConfigError} for the first problem, with file, line and key when known, then checks the
- * rules that span keys (a shared store needs `store_url`, …).
+ * {@link ConfigError} for the first problem, with file, line and key when known, then (unless
+ * `ctx.shapeOnly`) checks the rules that span keys (a shared store needs `store_url`, …).
  */
 export function validateProfile(input: unknown, ctx: ValidationContext = {}): Profile {
   const prefix = ctx.keyPrefix ?? '';
@@ -208,7 +219,7 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
     const w: { file?: string; line?: number; key?: string } = {};
     if (ctx.file !== undefined) w.file = ctx.file;
     if (key !== undefined) {
-      w.key = prefix + key;
+      w.key = ctx.keyOf?.(key) ?? prefix + key;
       const line = ctx.lineOf?.(key);
       if (line !== undefined) w.line = line;
     } else if (prefix !== '') {
@@ -240,6 +251,7 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
     throw new ConfigError(describeIssue(issue), where(nested));
   }
   const p = result.output as Profile;
+  if (ctx.shapeOnly === true) return p;
   if ((p.store === 'postgres' || p.store === 'redis') && p.store_url === undefined) {
     throw new ConfigError(
       `store "${p.store}" needs store_url (for example "env:${p.store.toUpperCase()}_URL")`,

@@ -103,10 +103,16 @@ function countOf(s: string, sub: string): number {
   return n;
 }
 
+/** True when `path` is `prefix` or lies under it, compared part by part (`a` is not a prefix of `"a.b"`). */
+export function isKeyPathPrefix(prefix: readonly string[], path: readonly string[]): boolean {
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (path[i] !== prefix[i]) return false;
+  return true;
+}
+
 /** The range of lines (0-based, end exclusive) that a table and its sub-tables occupy, by header. */
 export function tableRanges(text: string, tablePath: readonly string[]): Array<[number, number]> {
   const lines = text.split(/\r?\n/);
-  const want = joinKeyPath(tablePath);
   const ranges: Array<[number, number]> = [];
   let start: number | undefined;
   let inMulti: '"""' | "'''" | undefined;
@@ -119,8 +125,7 @@ export function tableRanges(text: string, tablePath: readonly string[]): Array<[
     const h = HEADER.exec(line);
     if (h !== null && !line.trimStart().startsWith('#')) {
       const parts = splitKeyPath(h[2] ?? '');
-      const path = parts === undefined ? undefined : joinKeyPath(parts);
-      const mine = path !== undefined && (path === want || path.startsWith(`${want}.`));
+      const mine = parts !== undefined && isKeyPathPrefix(tablePath, parts);
       if (mine && start === undefined) start = i;
       else if (!mine && start !== undefined) {
         // Comments right above the next header belong to it.
