@@ -47,6 +47,15 @@ function redactUrlPassword(url: string, mark: string): string {
   }
 }
 
+function passwordOf(url: string): string | undefined {
+  try {
+    const pw = decodeURIComponent(new URL(url).password);
+    return pw === '' ? undefined : pw;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readStdinLine(io: Io): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
@@ -183,26 +192,46 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       if (name === undefined) throw new UsageError('profiles add NAME key=value...');
       const profile = (await profileFromPairs(pairs)) as Record<string, unknown>;
       const { isSecretKey, isSecretReference } = await import('../../config/secrets.js');
+      const { urlHasPassword } = await import('../../config/load.js');
       const stdinKey = values['secret-stdin'];
       if (stdinKey !== undefined) {
-        if (!isSecretKey(stdinKey))
+        const param = stdinKey.startsWith('params.') ? stdinKey.slice('params.'.length) : undefined;
+        const ok =
+          param !== undefined
+            ? param !== '' && isSecretKey(param, true)
+            : isSecretKey(stdinKey) || stdinKey === 'store_url';
+        if (!ok)
           throw new UsageError(
-            `--secret-stdin takes a secret key (client_secret, password, …), not "${stdinKey}"`,
+            `--secret-stdin takes a secret key (client_secret, password, store_url, params.client_assertion, …), not "${stdinKey}"`,
           );
         if (io.stdin.isTTY === true) say(io, `Enter ${stdinKey}, then Ctrl-D:`);
         const secret = await readStdinLine(io);
         if (secret === '') throw new UsageError('nothing was read from stdin');
         const { registerSecret } = await import('../../redact.js');
         registerSecret(secret);
-        profile[stdinKey] = secret;
-      }
-      for (const [k, v] of Object.entries(profile)) {
-        if (k === stdinKey) continue;
-        if (typeof v === 'string' && isSecretKey(k) && !isSecretReference(v)) {
-          throw new UsageError(
-            `${k} must be a reference (env:NAME, file:/path, cmd:..., keyring:NAME) — secrets are not taken from the command line; or pass it on stdin with --secret-stdin ${k}`,
-          );
+        if (param !== undefined) {
+          profile['params'] = { ...((profile['params'] ?? {}) as Record<string, string>), [param]: secret };
+        } else {
+          if (stdinKey === 'store_url') {
+            const pw = passwordOf(secret);
+            if (pw !== undefined) registerSecret(pw);
+          }
+          profile[stdinKey] = secret;
         }
+      }
+      const fromArgv = (k: string) =>
+        `${k} must be a reference (env:NAME, file:/path, cmd:..., keyring:NAME) — secrets are not taken from the command line; or pass it on stdin with --secret-stdin ${k}`;
+      for (const [k, v] of Object.entries(profile)) {
+        if (k === stdinKey || typeof v !== 'string' || isSecretReference(v)) continue;
+        if (isSecretKey(k)) throw new UsageError(fromArgv(k));
+        if (k === 'store_url' && urlHasPassword(v))
+          throw new UsageError(
+            `store_url holds a password — ${fromArgv('store_url')} (or leave the password out of the URL)`,
+          );
+      }
+      for (const [k, v] of Object.entries((profile['params'] ?? {}) as Record<string, string>)) {
+        if (`params.${k}` === stdinKey || isSecretReference(v)) continue;
+        if (isSecretKey(k, true)) throw new UsageError(fromArgv(`params.${k}`));
       }
       const { addProfile } = await import('../../config/write.js');
       const path = await addProfile(name, profile as Profile, { ...base, replace: values.force === true });
