@@ -8,9 +8,12 @@
  *   `.<key>.tok.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over, and the
  *   directory fsynced. A reader sees the old or the new file, never a mix.
  * - `<key>.lock` — JSON `{pid, host, createdAt, ttlMs, nonce}`, created atomically with a hard link
- *   (so it is never seen empty). It is stale when older than its `ttlMs`, or when its pid is dead on
- *   this host; a stale lock is broken by renaming it aside and checking that the renamed file is the one
- *   judged stale (else it is put back), so two breakers cannot both win.
+ *   (so it is never seen empty). A holder on this host is judged by its pid only (stale once dead, never
+ *   on age); a holder on another host, or an unreadable file, is stale after the TTL.
+ * - `<key>.lock.breaking` — created exclusively while a lock file is removed (a stale one broken, or
+ *   one's own released): inside it the lock is read again and unlinked only if unchanged, so a live
+ *   lock is never removed or moved. Older than five seconds, it was left by a killed breaker and is
+ *   removed.
  * - `<key>.tok.bad-<time>-<random>` — an unreadable file (corrupt, another key, unknown format) moved
  *   aside before a new token is written in its place, so nothing is silently overwritten with less.
  *   At most three are kept per key.
@@ -58,6 +61,10 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const TOKEN_SUFFIX = '.tok';
 const LOCK_SUFFIX = '.lock';
+/** Held (created exclusively) while a lock file is removed: `<key>.lock.breaking`. */
+const BREAKER_SUFFIX = '.breaking';
+/** A breaker file older than this was left by a process killed mid-break and is removed. */
+const BREAKER_STALE_MS = 5_000;
 const MAX_BAD_FILES = 3;
 /** Temporary files older than this are leftovers of a killed writer and are removed. */
 const TEMP_MAX_AGE_MS = 10 * 60_000;
@@ -394,6 +401,13 @@ export class FileStore implements TokenStore {
         ? { kind: 'stale', content, why: 'unreadable and old' }
         : { kind: 'held' };
     }
+    if (info.host === this.#host && typeof info.pid === 'number') {
+      // A holder on this host is judged by its pid alone: a slow but live holder keeps its lock
+      // whatever its age (the TTL is for holders we cannot see: other hosts, unreadable files).
+      return pidAlive(info.pid)
+        ? { kind: 'held' }
+        : { kind: 'stale', content, why: `its holder, pid ${info.pid} on this host, is gone` };
+    }
     const ttl = typeof info.ttlMs === 'number' && info.ttlMs > 0 ? info.ttlMs : ttlMs;
     if (now - info.createdAt > ttl) {
       return {
@@ -402,31 +416,77 @@ export class FileStore implements TokenStore {
         why: `held by pid ${info.pid} on ${info.host} for more than ${ttl} ms`,
       };
     }
-    if (info.host === this.#host && typeof info.pid === 'number' && !pidAlive(info.pid)) {
-      return { kind: 'stale', content, why: `its holder, pid ${info.pid} on this host, is gone` };
-    }
     return { kind: 'held' };
   }
 
+  /**
+   * Removes the lock judged stale, and only it: under the breaker file, the lock is read again and
+   * unlinked only if it is still byte for byte the content judged stale. A live lock is never moved
+   * away from its path, so no other process can slip a lock in beside it.
+   */
   async #breakStale(lockPath: string, content: string, why: string): Promise<void> {
-    const aside = `${lockPath}.stale-${randomBytes(6).toString('hex')}`;
-    try {
-      await rename(lockPath, aside);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return; // someone else broke it
+    await this.#underBreaker(lockPath, async () => {
+      let current: string;
+      try {
+        current = await readFile(lockPath, 'utf8');
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return; // someone else broke it
+        throw err;
+      }
+      if (current !== content) return; // broken already, and a new lock taken since
+      try {
+        await unlink(lockPath);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return;
+        throw err;
+      }
+      this.#warn(`broke a stale lock ${lockPath}: ${why}`);
+    }).catch((err: unknown) => {
       throw new StoreError('file', `cannot break the stale lock ${lockPath} (${errnoCode(err) ?? 'error'})`, {
         target: lockPath,
         cause: err,
       });
+    });
+  }
+
+  /**
+   * Runs `fn` while holding `<key>.lock.breaking`, created exclusively: every removal of `<key>.lock`
+   * (breaking a stale lock, releasing one's own) happens under it, one at a time, so reading the lock
+   * and unlinking it cannot be interleaved with another removal. Creating a lock needs no breaker (the
+   * hard link only succeeds where there is no lock). A breaker file older than `BREAKER_STALE_MS` was
+   * left by a process killed mid-break and is removed.
+   */
+  async #underBreaker<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+    const breakerPath = `${lockPath}${BREAKER_SUFFIX}`;
+    for (let attempt = 0; ; attempt++) {
+      let ino: number;
+      try {
+        const fh = await open(breakerPath, 'wx', 0o600);
+        try {
+          ino = (await fh.stat()).ino;
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+        const st = await stat(breakerPath).catch(() => undefined);
+        if (st !== undefined && Date.now() - st.mtimeMs > BREAKER_STALE_MS) {
+          this.#warn(
+            `removed the breaker file ${breakerPath} left by a process killed while breaking a lock`,
+          );
+          await unlink(breakerPath).catch(() => {});
+          continue;
+        }
+        await sleep(backoffDelay(attempt, BREAKER_STALE_MS));
+        continue;
+      }
+      try {
+        return await fn();
+      } finally {
+        const st = await stat(breakerPath).catch(() => undefined);
+        if (st?.ino === ino) await unlink(breakerPath).catch(() => {});
+      }
     }
-    const moved = await readFile(aside, 'utf8').catch(() => undefined);
-    if (moved !== undefined && moved !== content) {
-      // We moved a fresh lock that another process took after the stale one was broken: put it back.
-      await link(aside, lockPath).catch(() => {});
-    } else {
-      this.#warn(`broke a stale lock ${lockPath}: ${why}`);
-    }
-    await unlink(aside).catch(() => {});
   }
 
   #handle(lockPath: string, nonce: string): StoreLock {
@@ -436,9 +496,11 @@ export class FileStore implements TokenStore {
         if (released) return;
         released = true;
         try {
-          const content = await readFile(lockPath, 'utf8');
-          const info = JSON.parse(content) as Partial<LockInfo>;
-          if (info.nonce === nonce) await unlink(lockPath);
+          await this.#underBreaker(lockPath, async () => {
+            const content = await readFile(lockPath, 'utf8');
+            const info = JSON.parse(content) as Partial<LockInfo>;
+            if (info.nonce === nonce) await unlink(lockPath);
+          });
         } catch (err) {
           if (errnoCode(err) !== 'ENOENT') {
             this.#warn(

@@ -1,6 +1,6 @@
 /** Runs the TokenStore conformance suite against memory, file, PostgreSQL and Redis. */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../src/stores/file.js';
@@ -20,7 +20,16 @@ conformance('file', async () => {
     key: randomBytes(32),
     onWarning: (m) => warnings.push(m),
   });
-  return { store, warnings, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    store,
+    warnings,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+    holderElsewhere: async (key) => {
+      const path = join(store.dir, `${key}.lock`);
+      const info = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      await writeFile(path, JSON.stringify({ ...info, host: `elsewhere-${String(info['host'])}` }));
+    },
+  };
 });
 
 conformance('postgres', async (t) => {

@@ -11,6 +11,11 @@ export interface Opened {
   store: TokenStore;
   warnings: string[];
   cleanup(): Promise<void>;
+  /**
+   * Makes the lock held on `key` look held by a process on another host. The file store never breaks
+   * a lock of a live process on its own host on age alone, so its TTL applies to such holders only.
+   */
+  holderElsewhere?(key: string): Promise<void>;
 }
 
 export type Opener = (t: TestContext) => Promise<Opened | undefined>;
@@ -145,12 +150,13 @@ export function conformance(name: string, open: Opener): void {
     });
 
     test('a lock whose holder never releases frees itself after its TTL; the old holder cannot release the new lock', async (t) => {
-      await withStore(t, open, async ({ store }) => {
+      await withStore(t, open, async ({ store, holderElsewhere }) => {
         if (!store.shared) {
           t.skip('an unshared store has no TTL (its holder is this process)');
           return;
         }
         const lost: StoreLock = await store.lock('k-ttl', { ttlMs: 300, timeoutMs: 1_000 });
+        await holderElsewhere?.('k-ttl');
         // Never released: the next taker gets it once the TTL has passed.
         const next = await store.lock('k-ttl', { ttlMs: 30_000, timeoutMs: 15_000 });
         await lost.release(); // must not free `next`
