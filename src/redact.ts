@@ -37,6 +37,19 @@ export function registerSecret(value: string | undefined | null): void {
   knownPattern = undefined;
 }
 
+/** Registers the password of a URL such as `redis://user:pw@host` (and its decoded form) as a secret. */
+export function registerUrlPassword(url: string): void {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') {
+      registerSecret(u.password);
+      registerSecret(decodeURIComponent(u.password));
+    }
+  } catch {
+    // not a URL: nothing to register
+  }
+}
+
 /**
  * Registers an issued credential (access, refresh or ID token, a signed assertion) for redaction. The
  * registry keeps the most recent {@link MAX_RECENT_TOKENS}, so a process that runs for months does not

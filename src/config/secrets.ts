@@ -20,7 +20,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
-import { registerSecret } from '../redact.js';
+import { registerSecret, registerUrlPassword } from '../redact.js';
 import { originOf } from './origin.js';
 
 /** Profile keys whose values are secrets. `store_url` counts for its password part only. */
@@ -201,18 +201,7 @@ export async function resolveProfileSecrets(
   return out as Profile;
 }
 
-/** Registers the password of a URL such as `redis://user:pw@host` for redaction. */
-export function registerUrlPassword(url: string): void {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') {
-      registerSecret(u.password);
-      registerSecret(decodeURIComponent(u.password));
-    }
-  } catch {
-    // not a URL: nothing to register
-  }
-}
+export { registerUrlPassword } from '../redact.js';
 
 /** `~/x` → home; relative → against `baseDir` (or the cwd). */
 export function expandPath(path: string, baseDir?: string): string {

@@ -27,11 +27,18 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { LockTimeoutError, StoreError } from '../errors.js';
-import { registerSecret } from '../redact.js';
+import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
-import { assertSafeKey, errnoCode, onceUntilRejected, type StoreWarningHandler, safeWarn } from './util.js';
+import {
+  assertSafeKey,
+  connectionReason,
+  errnoCode,
+  onceUntilRejected,
+  type StoreWarningHandler,
+  safeWarn,
+} from './util.js';
 
 /** The default table name. */
 export const DEFAULT_PG_TABLE = 'tokenward_tokens';
@@ -86,10 +93,7 @@ export function postgresMigrationSql(table: string = DEFAULT_PG_TABLE): string {
 export function describePgUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password !== '') {
-      registerSecret(u.password);
-      registerSecret(decodeURIComponent(u.password));
-    }
+    registerUrlPassword(url);
     const host = u.hostname || u.searchParams.get('host') || 'localhost';
     const db = u.pathname.replace(/^\//, '') || '(default database)';
     return `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${host}:${u.port || '5432'}/${db}`;
@@ -99,15 +103,12 @@ export function describePgUrl(url: string): string {
 }
 
 function reason(err: unknown, connectTimeoutMs: number): string {
-  const code = errnoCode(err);
-  const msg = err instanceof Error ? err.message : String(err);
-  if (code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
-  if (code === 'ETIMEDOUT' || /timeout/i.test(msg)) return `no answer within ${connectTimeoutMs} ms`;
-  if (code === 'ECONNRESET') return 'connection reset';
-  if (code === '28P01' || code === '28000') return `authentication failed (${msg})`;
-  if (code === '3D000') return `database does not exist (${msg})`;
-  return code !== undefined ? `${msg} (${code})` : msg;
+  return connectionReason(err, connectTimeoutMs, /timeout/i, (code, msg) => {
+    if (code === 'ECONNRESET') return 'connection reset';
+    if (code === '28P01' || code === '28000') return `authentication failed (${msg})`;
+    if (code === '3D000') return `database does not exist (${msg})`;
+    return undefined;
+  });
 }
 
 /** A 64-bit advisory lock id for a string, as a decimal string (pg takes bigint as text). */

@@ -18,14 +18,14 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../errors.js';
-import { registerSecret } from '../redact.js';
+import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
   backoffDelay,
-  errnoCode,
+  connectionReason,
   onceUntilRejected,
   type StoreWarningHandler,
   safeWarn,
@@ -60,10 +60,7 @@ const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return red
 export function describeRedisUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password !== '') {
-      registerSecret(u.password);
-      registerSecret(decodeURIComponent(u.password));
-    }
+    registerUrlPassword(url);
     const db = u.pathname.replace(/^\//, '') || '0';
     return `${u.protocol}//${u.hostname || '127.0.0.1'}:${u.port || '6379'}/${db}`;
   } catch {
@@ -72,13 +69,9 @@ export function describeRedisUrl(url: string): string {
 }
 
 function reason(err: unknown, connectTimeoutMs: number): string {
-  const code = errnoCode(err);
-  const msg = err instanceof Error ? err.message : String(err);
-  if (code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
-  if (code === 'ETIMEDOUT' || /timed? ?out/i.test(msg)) return `no answer within ${connectTimeoutMs} ms`;
-  if (/NOAUTH|WRONGPASS/i.test(msg)) return `authentication failed (${msg})`;
-  return code !== undefined ? `${msg} (${code})` : msg;
+  return connectionReason(err, connectTimeoutMs, /timed? ?out/i, (_code, msg) =>
+    /NOAUTH|WRONGPASS/i.test(msg) ? `authentication failed (${msg})` : undefined,
+  );
 }
 
 function escapeGlob(s: string): string {

@@ -75,6 +75,25 @@ export function backoffDelay(attempt: number, remainingMs: number, baseMs = 5, c
   return Math.max(1, Math.min(d, remainingMs));
 }
 
+/**
+ * Why a connection to a store server failed, in words: refused, unknown host, no answer within the
+ * timeout (errno, or a message matching `timeoutPattern`), reset — else `server(code, message)` for the
+ * server's own errors, else the message with its code.
+ */
+export function connectionReason(
+  err: unknown,
+  connectTimeoutMs: number,
+  timeoutPattern: RegExp,
+  server: (code: string | undefined, message: string) => string | undefined = () => undefined,
+): string {
+  const code = errnoCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running and listening there?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ETIMEDOUT' || timeoutPattern.test(msg)) return `no answer within ${connectTimeoutMs} ms`;
+  return server(code, msg) ?? (code !== undefined ? `${msg} (${code})` : msg);
+}
+
 /** The `code` of a Node.js system error, if any. */
 export function errnoCode(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
