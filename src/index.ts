@@ -78,6 +78,7 @@ export {
   passwordGrant,
   type RefreshTokenParams,
   refreshTokenGrant,
+  refreshWithToken,
   type ScopeInput,
   type SignedJwtExchangeContext,
   type SignedJwtExchangeParams,

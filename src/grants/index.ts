@@ -6,7 +6,7 @@
 export { type ClientCredentialsParams, clientCredentials } from './client-credentials.js';
 export { customGrant } from './custom.js';
 export { type PasswordParams, passwordGrant } from './password.js';
-export { type RefreshTokenParams, refreshTokenGrant } from './refresh-token.js';
+export { type RefreshTokenParams, refreshTokenGrant, refreshWithToken } from './refresh-token.js';
 export { type GrantRequestExtras, grantRequest } from './request.js';
 export {
   type SignedJwtExchangeContext,

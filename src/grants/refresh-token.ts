@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError } from '../errors.js';
+import { ConfigError, UnsupportedError } from '../errors.js';
 import { registerToken } from '../redact.js';
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantRequest } from './request.js';
@@ -43,4 +43,22 @@ export function refreshTokenGrant(
     },
     x,
   );
+}
+
+/**
+ * Refreshes a token with its own refresh token (and keeps that token's refresh expiry when the answer
+ * carries no new one). `params` are extra form fields, e.g. `username` for RDP.
+ * @throws UnsupportedError when the token has no refresh token.
+ */
+export async function refreshWithToken(
+  ctx: GrantContext,
+  token: Token,
+  extras: GrantRequestExtras = {},
+  params?: Record<string, string>,
+): Promise<Token> {
+  if (!token.refreshToken) throw new UnsupportedError('this token has no refresh token');
+  const p: RefreshTokenParams = { refreshToken: token.refreshToken };
+  if (params !== undefined) p.params = params;
+  if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
+  return refreshTokenGrant(ctx, p, extras);
 }

@@ -14,9 +14,9 @@
 
 import { clientSecretBasic } from '../auth/basic.js';
 import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
-import { ConfigError, UnsupportedError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
-import { refreshTokenGrant } from '../grants/refresh-token.js';
+import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
@@ -94,10 +94,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       return clientCredentials(grantContext(ctx), { scope }, extrasOf(ctx));
     },
     refresh(token, ctx) {
-      if (!token.refreshToken) return Promise.reject(new UnsupportedError('this token has no refresh token'));
-      const p: Parameters<typeof refreshTokenGrant>[1] = { refreshToken: token.refreshToken };
-      if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
-      return refreshTokenGrant(grantContext(ctx), p, extrasOf(ctx));
+      return refreshWithToken(grantContext(ctx), token, extrasOf(ctx));
     },
   };
 }

@@ -17,10 +17,10 @@
 import { clientSecretBasic } from '../auth/basic.js';
 import type { ClientAuth } from '../auth/types.js';
 import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
-import { ConfigError, UnsupportedError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { customGrant } from '../grants/custom.js';
 import { passwordGrant } from '../grants/password.js';
-import { refreshTokenGrant } from '../grants/refresh-token.js';
+import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
@@ -129,10 +129,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       return passwordGrant(grantContext(ctx.now), { username, password, scope, params }, extrasOf(ctx));
     },
     refresh(token, ctx) {
-      if (!token.refreshToken) return Promise.reject(new UnsupportedError('this token has no refresh token'));
-      const p: Parameters<typeof refreshTokenGrant>[1] = { refreshToken: token.refreshToken };
-      if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
-      return refreshTokenGrant(grantContext(ctx.now), p, extrasOf(ctx));
+      return refreshWithToken(grantContext(ctx.now), token, extrasOf(ctx));
     },
     async switchTenant(current, target, ctx) {
       if (typeof target !== 'string' || target === '') {

@@ -10,10 +10,10 @@ import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
 import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
 import { discover } from '../discovery.js';
-import { ConfigError, UnsupportedError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { passwordGrant } from '../grants/password.js';
-import { refreshTokenGrant } from '../grants/refresh-token.js';
+import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext, GrantParseOptions } from '../grants/types.js';
 import { scopeParam } from '../grants/types.js';
 import { isSecretField } from '../http/redact-exchange.js';
@@ -224,11 +224,7 @@ export async function createGenericClient(
       }
     },
     async refresh(token, ctx) {
-      if (!token.refreshToken) throw new UnsupportedError('this token has no refresh token');
-      const g = await grantContext(ctx);
-      const p: Parameters<typeof refreshTokenGrant>[1] = { refreshToken: token.refreshToken };
-      if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
-      return refreshTokenGrant(g, p, extrasOf(ctx));
+      return refreshWithToken(await grantContext(ctx), token, extrasOf(ctx));
     },
     async revoke(token, ctx) {
       const ep = await resolveEndpoints();

@@ -30,9 +30,9 @@ import { clientSecretBasic } from '../auth/basic.js';
 import { noneAuth } from '../auth/none.js';
 import type { ClientAuth } from '../auth/types.js';
 import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
-import { ConfigError, TokenEndpointError, UnsupportedError } from '../errors.js';
+import { ConfigError, TokenEndpointError } from '../errors.js';
 import { passwordGrant } from '../grants/password.js';
-import { refreshTokenGrant } from '../grants/refresh-token.js';
+import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
@@ -206,13 +206,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       );
     },
     async refresh(token, ctx) {
-      if (!token.refreshToken) throw new UnsupportedError('this token has no refresh token');
-      const p: Parameters<typeof refreshTokenGrant>[1] = {
-        refreshToken: token.refreshToken,
-        params: { username },
-      };
-      if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
-      const next = await run(refreshTokenGrant(grantContext(ctx.now), p, extrasOf(ctx)));
+      const next = await run(refreshWithToken(grantContext(ctx.now), token, extrasOf(ctx), { username }));
       return applyRefreshChainRule(token, next);
     },
     async changePassword(newPassword, ctx) {
