@@ -14,6 +14,7 @@ export type TokenwardErrorCode =
   | 'ERR_NETWORK'
   | 'ERR_TIMEOUT'
   | 'ERR_TOKEN_ENDPOINT'
+  | 'ERR_UPSTREAM_UNAVAILABLE'
   | 'ERR_INVALID_TOKEN_RESPONSE'
   | 'ERR_STORE'
   | 'ERR_LOCK_TIMEOUT'
@@ -128,17 +129,32 @@ export class TokenEndpointError extends TokenwardError {
     status: number,
     body: { error?: string; errorDescription?: string; retryAfter?: number },
     message?: string,
+    code: 'ERR_TOKEN_ENDPOINT' | 'ERR_UPSTREAM_UNAVAILABLE' = 'ERR_TOKEN_ENDPOINT',
   ) {
     const detail = [body.error, body.errorDescription].filter(Boolean).join(': ');
-    super(
-      'ERR_TOKEN_ENDPOINT',
-      message ?? `token endpoint ${url} answered HTTP ${status}${detail ? ` (${detail})` : ''}`,
-    );
+    super(code, message ?? `token endpoint ${url} answered HTTP ${status}${detail ? ` (${detail})` : ''}`);
     this.url = url;
     this.status = status;
     if (body.error !== undefined) this.error = body.error;
     if (body.errorDescription !== undefined) this.errorDescription = body.errorDescription;
     if (body.retryAfter !== undefined) this.retryAfter = body.retryAfter;
+  }
+}
+
+/**
+ * The token endpoint is there but not serving: it answered 502, 503, 504 or 429 on every attempt, or
+ * asked (with `Retry-After`) for a wait longer than the retry budget — then it is thrown at once, with no
+ * further attempt and no sleep. `retryAfter` (seconds) says when to try again, when the server said.
+ * Not a rejection of the credentials: the CLI exits 7 for it, not 3.
+ */
+export class UpstreamUnavailableError extends TokenEndpointError {
+  constructor(
+    url: string,
+    status: number,
+    body: { error?: string; errorDescription?: string; retryAfter?: number },
+    message?: string,
+  ) {
+    super(url, status, body, message, 'ERR_UPSTREAM_UNAVAILABLE');
   }
 }
 

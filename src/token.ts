@@ -49,6 +49,13 @@ export interface ParseTokenOptions {
   maxLifetimeSeconds?: number;
   /** Token types accepted, compared case-insensitively. Default `['bearer']`. A missing type means Bearer. */
   acceptedTokenTypes?: readonly string[];
+  /**
+   * Shortest lifetime accepted, in seconds: a response whose `expires_in`, `expires_on` or JWT `exp`
+   * gives less is refused ({@link InvalidTokenResponseError}), since such a token would be stale on
+   * arrival and every call would renew it. Default {@link DEFAULT_MIN_LIFETIME_SECONDS} (1 s); a caller
+   * that knows its safety margin passes it here.
+   */
+  minLifetimeSeconds?: number;
   /** The refresh token in use, kept when the response carries none (RFC 6749 §6). */
   previousRefreshToken?: string;
   /** The previous refresh token's expiry, kept with it. */
@@ -60,7 +67,45 @@ export const DEFAULT_LIFETIME_SECONDS = 300;
 /** Longest lifetime believed by default (seconds): seven days. */
 export const DEFAULT_MAX_LIFETIME_SECONDS = 7 * 24 * 3600;
 
+/** Shortest token lifetime accepted by default, in seconds. */
+export const DEFAULT_MIN_LIFETIME_SECONDS = 1;
+
 const NUMERIC = /^\s*\d+(\.\d+)?\s*$/;
+
+/**
+ * Characters allowed in an access token: visible ASCII (`!` to `~`, RFC 7230 VCHAR), one or more. This
+ * holds every RFC 6750 `b64token` (`[A-Za-z0-9-._~+/]+=*`) and the wider sets some vendors issue (for
+ * example `!` or `:`), but no space, CR, LF, tab, other control character or non-ASCII character: the
+ * token goes into an `Authorization` header and onto a command line, where those would inject or split.
+ */
+export const ACCESS_TOKEN_PATTERN = /^[!-~]+$/;
+
+/**
+ * Characters allowed in a refresh token: RFC 6749 Appendix A's `1*VSCHAR` (`\x20`-`\x7e`), not all
+ * spaces; no CR, LF, tab, control or non-ASCII character. It only ever travels in a form body.
+ */
+export const REFRESH_TOKEN_PATTERN = /^[ -~]*[!-~][ -~]*$/;
+
+/** A `token_type`: RFC 6749 Appendix A's `type-name`, `1*( ALPHA / DIGIT / "-" / "." / "_" )`. */
+export const TOKEN_TYPE_PATTERN = /^[A-Za-z0-9._-]+$/;
+
+/** What is wrong with a token's characters, without quoting any of them. */
+function badCharacters(value: string): string {
+  let control = false;
+  let nonAscii = false;
+  let space = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d) return 'contains a line break (CR or LF)';
+    if (c < 0x20 || c === 0x7f) control = true;
+    else if (c > 0x7f) nonAscii = true;
+    else if (c === 0x20) space = true;
+  }
+  if (control) return 'contains a control character';
+  if (nonAscii) return 'contains a non-ASCII character';
+  if (space) return 'contains a space';
+  return 'contains a character that is not allowed';
+}
 
 /**
  * Reads a numeric field sent as a number or a numeric string. Returns `undefined` when absent, and throws
@@ -131,10 +176,24 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
     );
   }
   registerToken(at);
+  if (!ACCESS_TOKEN_PATTERN.test(at)) {
+    throw new InvalidTokenResponseError(
+      ctx.url,
+      status,
+      `token response "access_token" ${badCharacters(at)}; refused (an access token is visible ASCII only, RFC 6750)`,
+    );
+  }
   const accepted = (options.acceptedTokenTypes ?? ['bearer']).map((t) => t.toLowerCase());
   const tt = b['token_type'];
   let tokenType = 'Bearer';
   if (tt !== undefined && tt !== null) {
+    if (typeof tt === 'string' && !TOKEN_TYPE_PATTERN.test(tt)) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "token_type" ${tt === '' ? 'is empty' : badCharacters(tt)}; refused (a token type is letters, digits, "-", "." and "_", RFC 6749)`,
+      );
+    }
     if (typeof tt !== 'string' || !accepted.includes(tt.toLowerCase())) {
       throw new InvalidTokenResponseError(
         ctx.url,
@@ -146,6 +205,7 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
   }
 
   const maxLifetimeMs = (options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS) * 1000;
+  const minLifetimeSeconds = options.minLifetimeSeconds ?? DEFAULT_MIN_LIFETIME_SECONDS;
   let expiresAt: number;
   let expirySource: ExpirySource;
   const expiresIn = readSeconds(b, 'expires_in', ctx);
@@ -153,6 +213,13 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
   if (expiresIn !== undefined) {
     expiresAt = now + expiresIn * 1000;
     expirySource = 'expires_in';
+    if (expiresIn < minLifetimeSeconds) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "expires_in" is ${expiresIn} s, below the shortest usable lifetime (${minLifetimeSeconds} s): the token would be stale on arrival and every call would renew it`,
+      );
+    }
   } else if (expiresOn !== undefined) {
     expiresAt = expiresOn > 1e12 ? expiresOn : expiresOn * 1000;
     expirySource = 'expires_on';
@@ -161,6 +228,13 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
         ctx.url,
         status,
         `token response "expires_on" (${new Date(expiresAt).toISOString()}) is already in the past; check this machine's clock`,
+      );
+    }
+    if (expiresAt - now < minLifetimeSeconds * 1000) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "expires_on" (${new Date(expiresAt).toISOString()}) leaves less than the shortest usable lifetime (${minLifetimeSeconds} s); check this machine's clock`,
       );
     }
   } else {
@@ -189,10 +263,17 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
       throw new InvalidTokenResponseError(
         ctx.url,
         status,
-        `token response "refresh_token" must be a non-empty string, got ${describe(rt)}`,
+        `token response "refresh_token" must be a non-empty string, got ${typeof rt === 'string' ? 'an empty string' : describe(rt)}`,
       );
     }
     registerToken(rt);
+    if (!REFRESH_TOKEN_PATTERN.test(rt)) {
+      throw new InvalidTokenResponseError(
+        ctx.url,
+        status,
+        `token response "refresh_token" ${badCharacters(rt)}; refused (a refresh token is printable ASCII only, RFC 6749)`,
+      );
+    }
     token.refreshToken = rt;
     const rin = readSeconds(b, 'refresh_expires_in', ctx);
     if (rin !== undefined) token.refreshExpiresAt = now + rin * 1000;
@@ -210,6 +291,23 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
     token.idToken = idt;
   }
   return token;
+}
+
+/**
+ * The `Authorization` header value of a token (`Bearer abc…`), checked once more so that a token that
+ * reached a store before validation (or through a foreign writer) can never inject a header or a line.
+ *
+ * @throws InvalidTokenResponseError when the token or its type has characters a header must not carry.
+ */
+export function authorizationValue(token: Pick<Token, 'accessToken' | 'tokenType'>): string {
+  if (!ACCESS_TOKEN_PATTERN.test(token.accessToken) || !TOKEN_TYPE_PATTERN.test(token.tokenType)) {
+    throw new InvalidTokenResponseError(
+      '(cached token)',
+      0,
+      'the cached token has characters an HTTP header must not carry (space, CR/LF, control or non-ASCII); run `tokenward logout` and get a new one',
+    );
+  }
+  return `${token.tokenType} ${token.accessToken}`;
 }
 
 /** The `exp` claim of a JWT access token, or undefined when the token is not a JWT or has none. */

@@ -19,6 +19,11 @@ export const EXIT = {
   STORE: 5,
   /** `request`: the API answered with a status outside 200–299 (the body is still printed). */
   HTTP_STATUS: 6,
+  /**
+   * The token endpoint is unavailable: HTTP 502/503/504/429 after the retries, or a `Retry-After`
+   * longer than the retry budget. Try again later; the credentials were not rejected.
+   */
+  UNAVAILABLE: 7,
   /** `exec`: the command exists but could not be executed (permission). */
   EXEC_NOT_EXECUTABLE: 126,
   /** `exec`: the command was not found. */
@@ -46,6 +51,8 @@ export function exitCodeFor(err: unknown): number {
     case 'ERR_INVALID_TOKEN_RESPONSE':
     case 'ERR_TOKEN_EXPIRED':
       return EXIT.REJECTED;
+    case 'ERR_UPSTREAM_UNAVAILABLE':
+      return EXIT.UNAVAILABLE;
     case 'ERR_NETWORK':
     case 'ERR_TIMEOUT':
       return EXIT.NETWORK;

@@ -10,7 +10,7 @@ import type { ParseTokenOptions } from '../token.js';
 /** Options for `parseTokenResponse` that a grant context fixes. */
 export type GrantParseOptions = Pick<
   ParseTokenOptions,
-  'defaultLifetimeSeconds' | 'maxLifetimeSeconds' | 'acceptedTokenTypes'
+  'defaultLifetimeSeconds' | 'maxLifetimeSeconds' | 'minLifetimeSeconds' | 'acceptedTokenTypes'
 >;
 
 /** The context every grant function takes first. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidTokenResponseError, TokenEndpointError } from '../errors.js';
+import { InvalidTokenResponseError, TokenEndpointError, UpstreamUnavailableError } from '../errors.js';
 import { redactText } from '../redact.js';
 
 /** What a single attempt got back. */
@@ -157,16 +157,56 @@ function hintFor(status: number, error: string | undefined): string {
   return '';
 }
 
-/** Builds the {@link TokenEndpointError} for a non-2xx answer. */
+/** Statuses that say the endpoint is there but not serving now: {@link UpstreamUnavailableError}. */
+export const UNAVAILABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/** The `Location` of a redirect as safe to show: origin and path, no query, fragment or credentials. */
+function redirectTarget(location: string | undefined, base: string): string | undefined {
+  if (location === undefined || location.trim() === '') return undefined;
+  try {
+    const u = new URL(location, base);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the error for a non-2xx answer: {@link UpstreamUnavailableError} for 429/502/503/504 (the caller
+ * gives up on them only after its retries, or when `Retry-After` exceeds `retryBudgetMs`), else
+ * {@link TokenEndpointError}. A redirect is never followed (the request carries credentials): it is an
+ * error naming where the server pointed.
+ */
 export function errorForStatus(
   answer: RawAnswer,
   ctx: AnswerContext,
-  extra: { attempts: number; retryAfter?: number },
+  extra: { attempts: number; retryAfter?: number; retryBudgetMs?: number },
 ): TokenEndpointError {
   const ct = contentTypeOf(answer.headers);
   const fields = oauthErrorFields(answer.text);
   const after = extra.attempts > 1 ? ` after ${extra.attempts} attempts` : '';
   const head = `${ctx.what} ${ctx.url} answered HTTP ${answer.status}${after}`;
+  const unavailable = UNAVAILABLE_STATUSES.has(answer.status);
+  const body: { error?: string; errorDescription?: string; retryAfter?: number } = { ...fields };
+  if (extra.retryAfter !== undefined) body.retryAfter = extra.retryAfter;
+  if (answer.status >= 300 && answer.status < 400) {
+    const target = redirectTarget(answer.headers['location'], ctx.url);
+    const to = target === undefined ? 'a redirect' : `a redirect to ${target}`;
+    return new TokenEndpointError(
+      ctx.url,
+      answer.status,
+      body,
+      `${head} with ${to}; tokenward does not follow redirects from a ${ctx.what} (the request carries credentials): set the URL to the final endpoint`,
+    );
+  }
+  if (unavailable && extra.retryBudgetMs !== undefined && extra.retryAfter !== undefined) {
+    return new UpstreamUnavailableError(
+      ctx.url,
+      answer.status,
+      body,
+      `${head} and asked to retry after ${extra.retryAfter} s, longer than the retry budget (${Math.round(extra.retryBudgetMs / 1000)} s); not retried now, try again after that`,
+    );
+  }
   let message: string;
   if (fields.error !== undefined || fields.errorDescription !== undefined) {
     const detail = [fields.error, fields.errorDescription].filter(Boolean).join(': ');
@@ -181,7 +221,9 @@ export function errorForStatus(
     const oneLine = answer.text.replace(/\s+/g, ' ').trim();
     message = `${head}: ${JSON.stringify(clip(redactText(oneLine), 120))}${hintFor(answer.status, undefined)}`;
   }
-  const body: { error?: string; errorDescription?: string; retryAfter?: number } = { ...fields };
-  if (extra.retryAfter !== undefined) body.retryAfter = extra.retryAfter;
+  if (unavailable) {
+    if (extra.retryAfter !== undefined) message += ` (Retry-After: ${extra.retryAfter} s)`;
+    return new UpstreamUnavailableError(ctx.url, answer.status, body, message);
+  }
   return new TokenEndpointError(ctx.url, answer.status, body, message);
 }

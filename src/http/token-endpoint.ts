@@ -83,6 +83,16 @@ function mergeHeaders(...sets: Array<Record<string, string> | undefined>): Recor
   return out;
 }
 
+/**
+ * The longest a request with these options can take in all, in ms: every attempt at its full timeout
+ * plus the longest wait before each retry (a `Retry-After` longer than a wait is not slept through). A
+ * lock waiter can derive how long to wait for a holder from it.
+ */
+export function requestBudgetMs(opts: HttpOptions = {}): number {
+  const cfg = resolve(opts);
+  return cfg.timeoutMs * (cfg.retries + 1) + cfg.retryMaxMs * cfg.retries;
+}
+
 /** Registers a secret form or JSON field: issued tokens and assertions as tokens, the rest as secrets. */
 function registerField(name: string, value: string): void {
   if (/token|assertion/i.test(name)) registerToken(value);
@@ -242,9 +252,15 @@ async function send(
       }
       const retryAfter = parseRetryAfter(a.headers['retry-after']);
       const retryable = a.status === 429 || a.status >= 500;
-      if (!retryable || attempt >= maxAttempts) {
-        const extra: { attempts: number; retryAfter?: number } = { attempts: attempt };
+      // A wait the server asks for that is longer than the retry budget is not slept through: stop now
+      // (no further attempt) and hand the caller `retryAfter`, so it can back off for that long.
+      const tooLong = retryable && retryAfter !== undefined && retryAfter * 1000 > cfg.retryMaxMs;
+      if (!retryable || attempt >= maxAttempts || tooLong) {
+        const extra: { attempts: number; retryAfter?: number; retryBudgetMs?: number } = {
+          attempts: attempt,
+        };
         if (retryAfter !== undefined) extra.retryAfter = retryAfter;
+        if (tooLong) extra.retryBudgetMs = cfg.retryMaxMs;
         throw errorForStatus(a, ctx, extra);
       }
       const wait =
@@ -370,6 +386,19 @@ const TLS_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
+/** Transport errors that may well not happen again on the next attempt. */
+const TRANSIENT_CODES = new Set([
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
 function errorCode(e: unknown): string | undefined {
   let cur: unknown = e;
   for (let i = 0; i < 5 && cur instanceof Error; i++) {
@@ -399,6 +428,12 @@ export function classifyNetworkError(e: unknown): NetworkFailure {
     return { ...base, retryable: false, reason: `TLS error ${code}: ${hint}` };
   }
   switch (code) {
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return {
+        ...base,
+        retryable: false,
+        reason: 'the response headers are larger than the limit (UND_ERR_HEADERS_OVERFLOW); not retried',
+      };
     case 'ECONNREFUSED':
       return {
         ...base,
@@ -417,14 +452,18 @@ export function classifyNetworkError(e: unknown): NetworkFailure {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return { ...base, timeout: true, retryable: true, reason: `timeout (${code})` };
-    default:
+    default: {
+      // Only failures known to be transient are retried; anything else (an invalid response, an
+      // invalid argument, an unknown error) would fail the same way again.
+      const transient = code !== undefined && TRANSIENT_CODES.has(code);
       return {
         ...base,
-        retryable: true,
+        retryable: transient,
         reason: code
           ? `network error (${code})`
           : `network error (${e instanceof Error ? e.name : 'unknown'})`,
       };
+    }
   }
 }
 

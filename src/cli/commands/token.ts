@@ -4,6 +4,7 @@
  * @module
  */
 
+import { authorizationValue } from '../../token.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { freshToken, openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';
@@ -61,7 +62,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         obj['refresh_token'] = token.refreshToken;
       out = `${JSON.stringify(obj, null, 2)}\n`;
     } else if (values.header === true) {
-      out = `Authorization: ${token.tokenType} ${token.accessToken}\n`;
+      out = `Authorization: ${authorizationValue(token)}\n`;
     } else {
       out = `${token.accessToken}\n`;
     }
