@@ -18,14 +18,31 @@ export const VENDORS: readonly VendorName[] = ['cylance', 'msx', 'acronis', 'rdp
  * - `html`: answers `status` (default 200) with an HTML page (a proxy or login page in the way).
  * - `slow-body`: issues a real token but sends its body slowly: the headers and the first byte at once,
  *   the rest in small pieces spread over `delayMs` (default 30 000 ms).
+ * - `hang`: never answers (until the client gives up or the sandbox closes).
+ * - `empty`: answers 200 `application/json` with an empty body.
+ * - `big-body`: answers 200 `application/json` with a 2 MiB body (over tokenward's 1 MiB cap).
+ * - `wrong-types`: answers 200 with `{"access_token": 5, "expires_in": "abc"}`.
+ * - `crlf-token`: answers 200 with an access token carrying CR/LF and an injected header line.
+ * - `redirect`: answers `status` (default 302) with a `Location` to another path of the sandbox.
  */
 export interface SandboxFault {
-  kind: '5xx' | '429' | 'malformed-json' | 'html' | 'slow-body';
+  kind:
+    | '5xx'
+    | '429'
+    | 'malformed-json'
+    | 'html'
+    | 'slow-body'
+    | 'hang'
+    | 'empty'
+    | 'big-body'
+    | 'wrong-types'
+    | 'crlf-token'
+    | 'redirect';
   /** How many token requests fail; default: every one until the fault is cleared. */
   times?: number;
   /** For `429` (and `5xx`, if given): the `Retry-After` header, seconds. */
   retryAfterSeconds?: number;
-  /** HTTP status for `5xx` (default 503) and `html` (default 200). */
+  /** HTTP status for `5xx` (default 503), `html` (default 200) and `redirect` (default 302). */
   status?: number;
   /** For `slow-body`: how long the body takes to arrive, milliseconds. Default 30 000. */
   delayMs?: number;

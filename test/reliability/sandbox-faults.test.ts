@@ -1,6 +1,7 @@
 /**
  * The vendor presets against the real vendor emulators of the sandbox, with the sandbox's own fault
- * injection (5xx, 429, HTML, malformed JSON, slow body). The good token is obtained through the real
+ * injection (5xx, 429, HTML, malformed JSON, slow body, and the kinds added for this suite: hang, empty,
+ * 2 MiB body, wrong types, CR/LF token, redirect). The good token is obtained through the real
  * flow first; then a second manager on the same store (with the case's short timeout) forces a renewal
  * into the fault. Asserts the typed error and exit code, the token requests the sandbox counted, the
  * good token kept, and no demo secret or token in the error.
@@ -91,6 +92,60 @@ const CASES: readonly SandboxCase[] = [
     minRequests: 1,
     maxRequests: 2,
   },
+  {
+    name: 'hang',
+    fault: { kind: 'hang' },
+    timeoutSeconds: SHORT_TIMEOUT_S,
+    code: 'ERR_TIMEOUT',
+    exit: 4,
+    minRequests: 1,
+    maxRequests: 2,
+  },
+  {
+    name: 'empty 200',
+    fault: { kind: 'empty' },
+    timeoutSeconds: LONG_TIMEOUT_S,
+    code: 'ERR_INVALID_TOKEN_RESPONSE',
+    exit: 3,
+    minRequests: 1,
+    maxRequests: 1,
+  },
+  {
+    name: '2 MiB body',
+    fault: { kind: 'big-body' },
+    timeoutSeconds: LONG_TIMEOUT_S,
+    code: 'ERR_INVALID_TOKEN_RESPONSE',
+    exit: 3,
+    minRequests: 1,
+    maxRequests: 1,
+  },
+  {
+    name: 'wrong types',
+    fault: { kind: 'wrong-types' },
+    timeoutSeconds: LONG_TIMEOUT_S,
+    code: 'ERR_INVALID_TOKEN_RESPONSE',
+    exit: 3,
+    minRequests: 1,
+    maxRequests: 1,
+  },
+  {
+    name: 'CR/LF token',
+    fault: { kind: 'crlf-token' },
+    timeoutSeconds: LONG_TIMEOUT_S,
+    code: 'ERR_INVALID_TOKEN_RESPONSE',
+    exit: 3,
+    minRequests: 1,
+    maxRequests: 1,
+  },
+  {
+    name: 'redirect',
+    fault: { kind: 'redirect' },
+    timeoutSeconds: LONG_TIMEOUT_S,
+    code: 'ERR_TOKEN_ENDPOINT',
+    exit: 3,
+    minRequests: 1,
+    maxRequests: 1,
+  },
 ];
 
 const VENDOR_LIST: readonly VendorName[] = ['cylance', 'msx', 'acronis', 'rdp'];
@@ -163,7 +218,11 @@ describe('vendor presets × sandbox faults', () => {
               ...(good.refreshToken === undefined ? [] : [good.refreshToken]),
             ];
             const text = `${errorText(err)}\n${JSON.stringify(entry?.lastError ?? null)}`;
-            assert.deepEqual(leaked(text, [...SECRETS, ...tokens]), [], 'a canary leaked');
+            assert.deepEqual(
+              leaked(text, [...SECRETS, ...tokens, 'X-Injected', 'sandbox-token']),
+              [],
+              'a canary leaked',
+            );
             passed++;
           } finally {
             sandbox.configure(vendor, { fault: undefined });

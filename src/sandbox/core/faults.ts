@@ -8,10 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SandboxFault } from '../types.js';
 import { json, type Reply } from './http.js';
 
+/** Size of the `big-body` answer's token, bytes: over tokenward's 1 MiB response cap. */
+export const BIG_BODY_BYTES = 2 * 1024 * 1024;
+
 /** Default duration of a `slow-body` answer, milliseconds. */
 export const DEFAULT_SLOW_BODY_MS = 30_000;
 
-/** The reply a fault gives instead of the vendor's answer (`slow-body` has none: it slows a real one). */
+/**
+ * The reply a fault gives instead of the vendor's answer (`slow-body` has none: it slows a real one;
+ * `hang` has none: it never answers).
+ */
 export function faultReply(fault: SandboxFault): Reply | undefined {
   const retryAfter: Record<string, string> =
     fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
@@ -44,7 +50,27 @@ export function faultReply(fault: SandboxFault): Reply | undefined {
         headers: { 'content-type': 'text/html; charset=utf-8' },
         body: '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><h1>Sign in</h1><p>Your session has ended. Please sign in again.</p></body></html>\n',
       };
+    case 'empty':
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.alloc(0) };
+    case 'big-body':
+      // Valid JSON, just too big: a client must stop reading at its cap, not parse 2 MiB.
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(`{"access_token":"${'a'.repeat(BIG_BODY_BYTES)}"}`),
+      };
+    case 'wrong-types':
+      return json(200, { access_token: 5, token_type: 'Bearer', expires_in: 'abc' });
+    case 'crlf-token':
+      return json(200, {
+        access_token: 'sandbox-token\r\nX-Injected: 1',
+        token_type: 'Bearer',
+        expires_in: 3600,
+      });
+    case 'redirect':
+      return { status: fault.status ?? 302, headers: { location: '/_moved/token?from=sandbox' } };
     case 'slow-body':
+    case 'hang':
       return undefined;
   }
 }

@@ -178,6 +178,12 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
     }
     if (fault !== undefined) {
       deps.counters.fault(vendor);
+      if (fault.kind === 'hang') {
+        // Never answer: wait for the client to give up (or the sandbox to close), then drop it.
+        if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        res.destroy();
+        return;
+      }
       const reply = faultReply(fault);
       if (reply !== undefined) {
         res.end(writeReply(res, reply, NO_STORE));

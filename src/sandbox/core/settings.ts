@@ -8,7 +8,19 @@ import type { SandboxFault, VendorName, VendorSettings } from '../types.js';
 import { VENDORS } from '../types.js';
 import { type ResolvedSettings, resolveSettings } from './vendor.js';
 
-const FAULT_KINDS: ReadonlySet<string> = new Set(['5xx', '429', 'malformed-json', 'html', 'slow-body']);
+const FAULT_KINDS: ReadonlySet<string> = new Set([
+  '5xx',
+  '429',
+  'malformed-json',
+  'html',
+  'slow-body',
+  'hang',
+  'empty',
+  'big-body',
+  'wrong-types',
+  'crlf-token',
+  'redirect',
+]);
 const SETTING_KEYS: ReadonlySet<string> = new Set([
   'tokenLifetimeSeconds',
   'latencyMs',
