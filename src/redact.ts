@@ -22,7 +22,7 @@ const known = new Set<string>();
  * Older ones are still caught by the credential patterns below when they travel as Bearer values, JWTs
  * or named fields — and an old token is expired anyway.
  */
-const recentTokens = new Map<string, true>();
+const recentTokens = new Map<string, readonly string[]>();
 /** The secrets whose encodings are in {@link known} (a value may be in `known` only as another's encoding). */
 const expanded = new Set<string>();
 /** How many issued tokens the registry remembers. */
@@ -35,8 +35,9 @@ export const REDACTED = '[REDACTED]';
 
 /**
  * The encodings a secret travels or is echoed in: itself, `encodeURIComponent`, RFC 6749 form-encoding
- * (`! ' ( ) *` and space differ), WHATWG form-encoding (what `URLSearchParams` sends), Base64 and
- * Base64url, lower-case hex, and its JSON string forms (escaped, and with non-ASCII as `\uXXXX`).
+ * (`! ' ( ) *` and space differ), WHATWG form-encoding (what `URLSearchParams` sends), each of these
+ * percent-encoded once more, Base64 and Base64url, lower-case hex, and its JSON string forms (escaped,
+ * and with non-ASCII as `\uXXXX`).
  */
 export function secretEncodings(value: string): string[] {
   const bytes = Buffer.from(value, 'utf8');
@@ -46,12 +47,19 @@ export function secretEncodings(value: string): string[] {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   const upperJson = asciiJson.replace(/\\u([0-9a-f]{4})/g, (_m, h: string) => `\\u${h.toUpperCase()}`);
+  const uri = encodeURIComponent(value);
+  const form = formUrlEncode(value);
+  const whatwg = new URLSearchParams({ x: value }).toString().slice(2);
   return [
     ...new Set([
       value,
-      encodeURIComponent(value),
-      formUrlEncode(value),
-      new URLSearchParams({ x: value }).toString().slice(2),
+      uri,
+      form,
+      whatwg,
+      // percent-encoded twice: a form body echoed inside a URL or another form
+      encodeURIComponent(uri),
+      encodeURIComponent(form),
+      encodeURIComponent(whatwg),
       bytes.toString('base64'),
       bytes.toString('base64url'),
       bytes.toString('hex'),
@@ -119,13 +127,28 @@ export function registerUrlPassword(url: string): void {
  */
 export function registerToken(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
-  if (recentTokens.has(value) || known.has(value)) return;
-  recentTokens.set(value, true);
+  if (recentTokens.has(value) || expanded.has(value)) return;
+  recentTokens.set(value, tokenEncodings(value));
   if (recentTokens.size > MAX_RECENT_TOKENS) {
     const oldest = recentTokens.keys().next().value;
     if (oldest !== undefined) recentTokens.delete(oldest);
   }
   knownPattern = undefined;
+}
+
+/** The encodings an issued token may be echoed in (its characters are few: RFC 6750 b64token). */
+function tokenEncodings(value: string): readonly string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  return [
+    ...new Set([
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ x: value }).toString().slice(2),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      bytes.toString('hex'),
+    ]),
+  ];
 }
 
 function escapeRegExp(s: string): string {
@@ -154,7 +177,7 @@ export function redactText(text: string): string {
   let out = text;
   if (known.size > 0 || recentTokens.size > 0) {
     knownPattern ??= new RegExp(
-      [...known, ...recentTokens.keys()]
+      [...known, ...[...recentTokens.values()].flat()]
         .sort((a, b) => b.length - a.length)
         .map(escapeRegExp)
         .join('|'),
