@@ -13,9 +13,18 @@ export {
   maskToken,
   REDACTED,
   redactText,
+  registerBasicCredentials,
   registerSecret,
   registerToken,
+  secretEncodings,
 } from './redact.js';
+export {
+  isSecretField,
+  isSecretProfileKey,
+  SECRET_FIELD_NAMES,
+  SECRET_PROFILE_KEYS,
+  type SecretProfileKey,
+} from './secret-fields.js';
 export { MemoryStore } from './stores/memory.js';
 export type * from './stores/types.js';
 export * from './token.js';
@@ -140,6 +149,7 @@ export {
   parseSecretReference,
   type ResolveSecretsOptions,
   readConfig,
+  registerProfileSecrets,
   removeProfile,
   resolveConfigPath,
   resolveProfileSecrets,

@@ -1,9 +1,18 @@
 /**
- * Redaction of secrets. Two layers: a registry of known secret values (every secret tokenward resolves or
- * receives is registered), and patterns for things that look like credentials (Bearer/Basic values,
- * JWTs, `password=`-style form fields). Both are applied to every error message and debug line.
+ * Redaction of secrets. Two layers: a registry of known secret values, and patterns for things that look
+ * like credentials (Bearer/Basic values, JWTs, `password=`-style fields). Both are applied to every error
+ * message and debug line.
+ *
+ * Secrets are registered at the boundaries: where they enter (profile secret resolution,
+ * `src/config/secrets.ts`), where they leave (the HTTP layer registers every secret form or JSON field
+ * and every credential header it sends, decoding `Basic` credentials), and where a key is used without
+ * being sent (JWT signing). Which names are secret is decided by the one catalogue in
+ * `src/secret-fields.ts`.
  * @module
  */
+
+import { formUrlDecode, formUrlEncode } from './form-encoding.js';
+import { SECRET_FIELD_NAME_SOURCE } from './secret-fields.js';
 
 /** Long-lived secrets: client secrets, passwords, keys. Few, kept for the life of the process. */
 const known = new Set<string>();
@@ -13,7 +22,9 @@ const known = new Set<string>();
  * Older ones are still caught by the credential patterns below when they travel as Bearer values, JWTs
  * or named fields — and an old token is expired anyway.
  */
-const recentTokens = new Map<string, true>();
+const recentTokens = new Map<string, readonly string[]>();
+/** The secrets whose encodings are in {@link known} (a value may be in `known` only as another's encoding). */
+const expanded = new Set<string>();
 /** How many issued tokens the registry remembers. */
 export const MAX_RECENT_TOKENS = 256;
 const MIN_SECRET_LENGTH = 4;
@@ -23,18 +34,77 @@ let knownPattern: RegExp | undefined;
 export const REDACTED = '[REDACTED]';
 
 /**
+ * The encodings a secret travels or is echoed in: itself, `encodeURIComponent`, RFC 6749 form-encoding
+ * (`! ' ( ) *` and space differ), WHATWG form-encoding (what `URLSearchParams` sends), each of these
+ * percent-encoded once more, Base64 and Base64url, lower-case hex, and its JSON string forms (escaped,
+ * and with non-ASCII as `\uXXXX`).
+ */
+export function secretEncodings(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const json = JSON.stringify(value).slice(1, -1);
+  const asciiJson = json.replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  const upperJson = asciiJson.replace(/\\u([0-9a-f]{4})/g, (_m, h: string) => `\\u${h.toUpperCase()}`);
+  const uri = encodeURIComponent(value);
+  const form = formUrlEncode(value);
+  const whatwg = new URLSearchParams({ x: value }).toString().slice(2);
+  return [
+    ...new Set([
+      value,
+      uri,
+      form,
+      whatwg,
+      // percent-encoded twice: a form body echoed inside a URL or another form
+      encodeURIComponent(uri),
+      encodeURIComponent(form),
+      encodeURIComponent(whatwg),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      bytes.toString('hex'),
+      json,
+      asciiJson,
+      upperJson,
+    ]),
+  ];
+}
+
+/**
  * Registers a long-lived secret value (a client secret, a password, a key) so that it is redacted
- * wherever it appears from now on, together with its URL and Base64 encodings. Values shorter than four
- * characters are ignored (they would redact ordinary text). For issued tokens use {@link registerToken}.
+ * wherever it appears from now on, together with every encoding of {@link secretEncodings}. Values
+ * shorter than four characters are ignored (they would redact ordinary text). For issued tokens use
+ * {@link registerToken}.
  */
 export function registerSecret(value: string | undefined | null): void {
-  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || known.has(value)) return;
-  known.add(value);
-  // Also register the encodings a secret commonly travels in.
-  for (const v of [encodeURIComponent(value), Buffer.from(value).toString('base64')]) {
-    if (v !== value && v.length >= MIN_SECRET_LENGTH) known.add(v);
-  }
+  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || expanded.has(value)) return;
+  expanded.add(value);
+  for (const v of secretEncodings(value)) if (v.length >= MIN_SECRET_LENGTH) known.add(v);
   knownPattern = undefined;
+}
+
+/**
+ * Registers the credentials of an `Authorization: Basic` value (the part after `Basic `) as secrets:
+ * the Base64 itself, the decoded `id:secret` pair, and the secret both as sent (form-encoded under
+ * RFC 6749 §2.3.1, or raw) and form-decoded, each with all its encodings. So a server, proxy or WAF page
+ * that echoes the header, the decoded pair or the raw secret does not leak it. The client id alone is
+ * not registered (it is not secret).
+ */
+export function registerBasicCredentials(credential: string): void {
+  const b64 = credential.trim();
+  registerSecret(b64);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return;
+  const pair = Buffer.from(b64, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  if (colon < 0) return;
+  registerSecret(pair);
+  const sent = pair.slice(colon + 1);
+  registerSecret(sent);
+  const decoded = formUrlDecode(sent);
+  if (decoded !== undefined) registerSecret(decoded);
+  const id = formUrlDecode(pair.slice(0, colon));
+  // The raw pair, as a server that decodes both halves would print it.
+  if (id !== undefined && decoded !== undefined) registerSecret(`${id}:${decoded}`);
 }
 
 /** Registers the password of a URL such as `redis://user:pw@host` (and its decoded form) as a secret. */
@@ -57,13 +127,28 @@ export function registerUrlPassword(url: string): void {
  */
 export function registerToken(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
-  if (recentTokens.has(value) || known.has(value)) return;
-  recentTokens.set(value, true);
+  if (recentTokens.has(value) || expanded.has(value)) return;
+  recentTokens.set(value, tokenEncodings(value));
   if (recentTokens.size > MAX_RECENT_TOKENS) {
     const oldest = recentTokens.keys().next().value;
     if (oldest !== undefined) recentTokens.delete(oldest);
   }
   knownPattern = undefined;
+}
+
+/** The encodings an issued token may be echoed in (its characters are few: RFC 6750 b64token). */
+function tokenEncodings(value: string): readonly string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  return [
+    ...new Set([
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ x: value }).toString().slice(2),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      bytes.toString('hex'),
+    ]),
+  ];
 }
 
 function escapeRegExp(s: string): string {
@@ -75,9 +160,14 @@ const patterns: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
   // JWT / JWS compact serialisations
   [/\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, REDACTED],
-  // form or JSON fields that carry secrets
+  // Form, JSON or query fields named as secrets by the catalogue (src/secret-fields.ts): `name=value`,
+  // `"name": value`, `name: "value"` and `name:value`. An unquoted `name: word` is prose ("password: is
+  // required", "client_secret: environment variable X is not set"), not a value, and is left alone.
   [
-    /((?:client_secret|password|newPassword|new_password|refresh_token|access_token|id_token|subject_token|actor_token|assertion|client_assertion|auth_token|app_secret|private_key|code_verifier)["']?\s*[=:]\s*["']?)[^&"'\s,}]+/gi,
+    new RegExp(
+      `(?<![\\w-])((?:${SECRET_FIELD_NAME_SOURCE})(?:["']?\\s*=\\s*["']?|["']\\s*:\\s*["']?|\\s*:\\s*["']|:(?=[^\\s"'])))[^&"'\\s,}]+`,
+      'gi',
+    ),
     `$1${REDACTED}`,
   ],
 ];
@@ -87,7 +177,7 @@ export function redactText(text: string): string {
   let out = text;
   if (known.size > 0 || recentTokens.size > 0) {
     knownPattern ??= new RegExp(
-      [...known, ...recentTokens.keys()]
+      [...known, ...[...recentTokens.values()].flat()]
         .sort((a, b) => b.length - a.length)
         .map(escapeRegExp)
         .join('|'),
@@ -113,6 +203,7 @@ export function registrySize(): { secrets: number; tokens: number } {
 /** For tests: forgets every registered secret. */
 export function clearRegisteredSecrets(): void {
   known.clear();
+  expanded.clear();
   recentTokens.clear();
   knownPattern = undefined;
 }

@@ -6,7 +6,7 @@
 
 import { decodeJwt } from 'jose/jwt/decode';
 import { InvalidTokenResponseError } from './errors.js';
-import { registerToken } from './redact.js';
+import { redactText, registerToken } from './redact.js';
 
 /** Where a token's expiry came from. */
 export type ExpirySource = 'expires_in' | 'expires_on' | 'jwt_exp' | 'default';
@@ -139,7 +139,11 @@ export function readSeconds(
 }
 
 function describe(v: unknown): string {
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
+  if (typeof v === 'string') {
+    // Redact before clipping: a secret cut in two would no longer be recognised.
+    const r = redactText(v);
+    return `the string ${JSON.stringify(r.length > 20 ? `${r.slice(0, 20)}…` : r)}`;
+  }
   if (Array.isArray(v)) return 'an array';
   return v === null ? 'null' : `a ${typeof v}`;
 }

@@ -5,7 +5,6 @@
 
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import { registerToken } from '../redact.js';
 import type { ClientAuthContext, ClientAuthRequest } from './types.js';
 import { JWT_BEARER_ASSERTION_TYPE } from './types.js';
 
@@ -45,7 +44,6 @@ export async function applyAssertion(
     .setIssuedAt(iat)
     .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
     .sign(p.key);
-  registerToken(jwt);
   req.form['client_id'] = p.clientId;
   req.form['client_assertion_type'] = JWT_BEARER_ASSERTION_TYPE;
   req.form['client_assertion'] = jwt;

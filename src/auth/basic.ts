@@ -4,24 +4,16 @@
  */
 
 import { ConfigError } from '../errors.js';
-import { registerSecret } from '../redact.js';
+import { formUrlEncode } from '../form-encoding.js';
 import type { ClientAuth } from './types.js';
+
+export { formUrlEncode } from '../form-encoding.js';
 
 /**
  * How the id and secret are encoded before Base64: `rfc6749` form-urlencodes each first (RFC 6749 §2.3.1,
  * Appendix B); `raw` Base64-encodes `id:secret` as is (what some vendors expect).
  */
 export type BasicEncoding = 'rfc6749' | 'raw';
-
-/**
- * Encodes a string as `application/x-www-form-urlencoded` (RFC 6749 Appendix B): percent-encoding as
- * `encodeURIComponent` does, plus `!'()*`, with spaces as `+`.
- */
-export function formUrlEncode(value: string): string {
-  return encodeURIComponent(value)
-    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-    .replace(/%20/g, '+');
-}
 
 /**
  * The credentials part of an `Authorization: Basic` header for `id` and `secret`: Base64 of
@@ -45,15 +37,17 @@ export interface ClientSecretBasicOptions {
   encoding?: BasicEncoding;
 }
 
-/** `client_secret_basic`: sends `Authorization: Basic …` and nothing in the form. */
+/**
+ * `client_secret_basic`: sends `Authorization: Basic …` and nothing in the form. The HTTP layer registers
+ * the header's credentials for redaction when it sends them (the Base64, the decoded `id:secret`, and
+ * the secret form-encoded and raw).
+ */
 export function clientSecretBasic(options: ClientSecretBasicOptions): ClientAuth {
   if (!options.clientId) throw new ConfigError('is required for client_secret_basic', { key: 'client_id' });
   if (options.encoding === 'raw' && options.clientId.includes(':')) {
     throw new ConfigError('must not contain ":" with raw Basic encoding', { key: 'client_id' });
   }
-  registerSecret(options.clientSecret);
   const header = `Basic ${encodeBasicCredentials(options.clientId, options.clientSecret, options.encoding)}`;
-  registerSecret(header.slice(6));
   return {
     method: 'client_secret_basic',
     clientId: options.clientId,

@@ -31,6 +31,7 @@ export function clientSecretJwt(options: ClientSecretJwtOptions): ClientAuth {
       key: 'signing_alg',
     });
   }
+  // The secret signs and is never sent, so the HTTP layer cannot see it: register it here, where it is used.
   registerSecret(options.clientSecret);
   const key = new TextEncoder().encode(options.clientSecret);
   return {

@@ -4,7 +4,6 @@
  */
 
 import { ConfigError } from '../errors.js';
-import { registerSecret } from '../redact.js';
 import type { ClientAuth } from './types.js';
 
 /** Options of {@link clientSecretPost}. */
@@ -13,12 +12,14 @@ export interface ClientSecretPostOptions {
   clientSecret: string;
 }
 
-/** `client_secret_post`: adds `client_id` and `client_secret` to the form. */
+/**
+ * `client_secret_post`: adds `client_id` and `client_secret` to the form. The HTTP layer registers the
+ * `client_secret` field for redaction when it sends it.
+ */
 export function clientSecretPost(options: ClientSecretPostOptions): ClientAuth {
   if (!options.clientId) throw new ConfigError('is required for client_secret_post', { key: 'client_id' });
   if (!options.clientSecret)
     throw new ConfigError('is required for client_secret_post', { key: 'client_secret' });
-  registerSecret(options.clientSecret);
   return {
     method: 'client_secret_post',
     clientId: options.clientId,

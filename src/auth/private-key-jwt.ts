@@ -103,6 +103,7 @@ export function loadPrivateKey(text: string, alg?: string, keyId?: string): Load
 export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuth {
   if (!options.clientId) throw new ConfigError('is required for private_key_jwt', { key: 'client_id' });
   if (!options.privateKey) throw new ConfigError('is required for private_key_jwt', { key: 'private_key' });
+  // The key signs and is never sent, so the HTTP layer cannot see it: register it here, where it is used.
   registerSecret(options.privateKey);
   const loaded = loadPrivateKey(options.privateKey, options.alg, options.keyId);
   if (/^HS/.test(loaded.alg) || loaded.alg === 'none') {

@@ -109,13 +109,17 @@ Examples:
 
 ${GLOBAL}`,
 
-  exec: `Usage: tokenward exec <profile> [--env NAME] -- command [args...]
+  exec: `Usage: tokenward exec <profile> [--env NAME] [--keep-secret-env] -- command [args...]
 
 Runs a command with the access token in an environment variable (default ACCESS_TOKEN). The token is
-not put on the command line. The command's exit code is passed through.
+not put on the command line. The command's exit code is passed through. The variables the profile's
+secrets come from (client_secret = "env:NAME", …) and TOKENWARD_CACHE_KEY are removed from the
+command's environment.
 
 Options:
-  --env NAME       the variable to set (default ACCESS_TOKEN)
+  --env NAME           the variable to set (default ACCESS_TOKEN); PATH, HOME, LD_*, NODE_OPTIONS and
+                       other variables the command needs are refused
+  --keep-secret-env    pass the secrets' variables and TOKENWARD_CACHE_KEY on to the command
 
 Examples:
   tokenward exec rdp -- sh -c 'curl -H "Authorization: Bearer $ACCESS_TOKEN" https://api.example.com/x'

@@ -27,6 +27,7 @@ export {
   isSecretReference,
   parseSecretReference,
   type ResolveSecretsOptions,
+  registerProfileSecrets,
   resolveProfileSecrets,
   resolveSecretReference,
   SECRET_KEYS,

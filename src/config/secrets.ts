@@ -10,7 +10,9 @@
  *   account `NAME`.
  *
  * Any top-level string value of a profile (and any value in `params`) may be a reference. Every value
- * of a secret-bearing key ({@link SECRET_KEYS}), literal or resolved, is registered for redaction.
+ * of a secret-bearing key ({@link SECRET_KEYS}, and `params` entries the catalogue in
+ * `src/secret-fields.ts` names secret), literal or resolved, is registered for redaction, and so is the
+ * password of every URL-valued key. This, with the HTTP layer, is where secrets are registered.
  * @module
  */
 
@@ -21,26 +23,57 @@ import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
 import { registerSecret, registerUrlPassword } from '../redact.js';
+import {
+  isSecretField,
+  isSecretProfileKey,
+  SECRET_PROFILE_KEYS,
+  type SecretProfileKey,
+} from '../secret-fields.js';
 import { originOf } from './origin.js';
 
-/** Profile keys whose values are secrets. `store_url` counts for its password part only. */
-export const SECRET_KEYS = [
-  'client_secret',
-  'password',
-  'app_secret',
-  'private_key',
-  'refresh_token',
-] as const;
+/**
+ * Profile keys whose values are secrets (from the one catalogue, `src/secret-fields.ts`). `store_url`,
+ * and any other URL-valued key, counts for its password part only.
+ */
+export const SECRET_KEYS: readonly SecretProfileKey[] = SECRET_PROFILE_KEYS;
 
 /** A profile key that holds a secret. */
-export type SecretKey = (typeof SECRET_KEYS)[number];
+export type SecretKey = SecretProfileKey;
 
-const SECRET_KEY_SET: ReadonlySet<string> = new Set(SECRET_KEYS);
-const SECRET_PARAM = /secret|passw|token|assertion|key$/i;
-
-/** True when a profile key (or, with `inParams`, a `params` entry) holds a secret. */
+/**
+ * True when a profile key (or, with `inParams`, a `params` entry) holds a secret. Both answers come from
+ * the catalogue in `src/secret-fields.ts`: {@link isSecretProfileKey} and, for `params`,
+ * {@link isSecretField} (the same rule as the token request's form fields).
+ */
 export function isSecretKey(key: string, inParams = false): boolean {
-  return inParams ? SECRET_PARAM.test(key) : SECRET_KEY_SET.has(key);
+  return inParams ? isSecretField(key) : isSecretProfileKey(key);
+}
+
+/** Registers one plain (resolved or literal) value: a secret key's value, or a URL's password. */
+function registerValue(key: string, value: string, inParams: boolean): void {
+  if (isSecretKey(key, inParams)) registerSecret(value);
+  if (value.includes('@') && value.includes('://')) registerUrlPassword(value);
+}
+
+/**
+ * Registers for redaction every secret a profile holds as a plain value: the values of secret keys and
+ * secret `params`, and the password of every URL-valued string (`store_url`, a `token_url` with
+ * `user:pw@`…). References (`env:…`) are not secrets and are skipped. {@link resolveProfileSecrets}
+ * calls this on the resolved profile; call it yourself only for a profile built without it.
+ */
+export function registerProfileSecrets(profile: Profile): void {
+  const visit = (key: string, value: unknown, inParams: boolean): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) visit(key, v, inParams);
+      return;
+    }
+    if (typeof value === 'string' && !isSecretReference(value)) registerValue(key, value, inParams);
+  };
+  for (const [k, v] of Object.entries(profile)) {
+    if (k === 'params' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      for (const [pk, pv] of Object.entries(v)) visit(pk, pv, true);
+    } else visit(k, v, false);
+  }
 }
 
 /** The kinds of secret reference. */
@@ -162,17 +195,10 @@ export async function resolveProfileSecrets(
   const out: Record<string, unknown> = { ...profile };
   const jobs: Promise<void>[] = [];
   for (const [key, value] of Object.entries(profile)) {
-    if (typeof value !== 'string') continue;
-    const secret = isSecretKey(key);
-    if (!isSecretReference(value)) {
-      if (secret) registerSecret(value);
-      if (key === 'store_url') registerUrlPassword(value);
-      continue;
-    }
+    if (typeof value !== 'string' || !isSecretReference(value)) continue;
     jobs.push(
       resolveSecretReference(value, whereOf(key), opts).then((v) => {
-        if (secret) registerSecret(v);
-        if (key === 'store_url') registerUrlPassword(v);
+        registerValue(key, v, false);
         out[key] = v;
       }),
     );
@@ -181,20 +207,17 @@ export async function resolveProfileSecrets(
     const params: Record<string, string> = { ...profile.params };
     out['params'] = params;
     for (const [k, v] of Object.entries(profile.params)) {
-      if (typeof v !== 'string') continue;
-      const secret = isSecretKey(k, true);
-      if (!isSecretReference(v)) {
-        if (secret) registerSecret(v);
-        continue;
-      }
+      if (typeof v !== 'string' || !isSecretReference(v)) continue;
       jobs.push(
         resolveSecretReference(v, whereOf(`params.${k}`), opts).then((r) => {
-          if (secret) registerSecret(r);
+          registerValue(k, r, true);
           params[k] = r;
         }),
       );
     }
   }
+  // Literal values now; each resolved value as soon as it arrives (also when another one fails).
+  registerProfileSecrets(profile);
   const results = await Promise.allSettled(jobs);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed !== undefined) throw failed.reason;

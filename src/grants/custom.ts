@@ -10,9 +10,9 @@ import { type GrantRequestExtras, grantRequest } from './request.js';
 import type { GrantContext } from './types.js';
 
 /**
- * Runs `grant_type=<grantType>` with `params` as the other form fields. Register secret values among
- * `params` with `registerSecret` unless their names are the usual ones (access_token, password…), which the
- * HTTP layer registers itself.
+ * Runs `grant_type=<grantType>` with `params` as the other form fields. The HTTP layer registers for
+ * redaction every field whose name the catalogue (`src/secret-fields.ts`) calls secret; register a
+ * secret sent under another name yourself with `registerSecret`.
  */
 export function customGrant(
   ctx: GrantContext,

@@ -4,7 +4,6 @@
  */
 
 import { ConfigError } from '../errors.js';
-import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
@@ -29,7 +28,6 @@ export function passwordGrant(
 ): Promise<Token> {
   if (!p.username) throw new ConfigError('is required for the password grant', { key: 'username' });
   if (!p.password) throw new ConfigError('is required for the password grant', { key: 'password' });
-  registerSecret(p.password);
   return grantRequest(
     ctx,
     {

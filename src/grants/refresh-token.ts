@@ -5,7 +5,6 @@
  */
 
 import { ConfigError, UnsupportedError } from '../errors.js';
-import { registerToken } from '../redact.js';
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
@@ -30,7 +29,6 @@ export function refreshTokenGrant(
 ): Promise<Token> {
   if (!p.refreshToken)
     throw new ConfigError('is required for the refresh_token grant', { key: 'refresh_token' });
-  registerToken(p.refreshToken);
   const x: GrantRequestExtras = { ...extras, previousRefreshToken: p.refreshToken };
   if (p.refreshExpiresAt !== undefined) x.previousRefreshExpiresAt = p.refreshExpiresAt;
   return grantRequest(

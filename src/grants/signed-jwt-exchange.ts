@@ -13,7 +13,7 @@ import type { JWTPayload } from 'jose';
 import { ConfigError } from '../errors.js';
 import { requestToken } from '../http/token-endpoint.js';
 import type { HttpOptions } from '../http/types.js';
-import { registerSecret, registerToken } from '../redact.js';
+import { registerSecret } from '../redact.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantParseOptions } from './types.js';
 
@@ -96,6 +96,7 @@ export async function signExchangeJwt(p: SignedJwtParams, nowMs: number): Promis
       { key: 'lifetime' },
     );
   }
+  // The secret signs and is never sent, so the HTTP layer cannot see it: register it here, where it is used.
   registerSecret(p.secret);
   const iat = Math.floor(nowMs / 1000);
   // Loaded on first use (jose's barrel is large); only signed-JWT profiles pay for it.
@@ -108,7 +109,6 @@ export async function signExchangeJwt(p: SignedJwtParams, nowMs: number): Promis
   if (p.issuer !== undefined) jwt.setIssuer(p.issuer);
   if (p.subject !== undefined) jwt.setSubject(p.subject);
   const signed = await jwt.sign(new TextEncoder().encode(p.secret));
-  registerToken(signed);
   return signed;
 }
 

@@ -4,37 +4,10 @@
  */
 
 import { REDACTED, redactText } from '../redact.js';
+import { isSecretField, isSecretHeader } from '../secret-fields.js';
 
-/** Field names whose values are secret in forms and JSON bodies (compared case-insensitively). */
-export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(
-  [
-    'client_secret',
-    'password',
-    'newPassword',
-    'new_password',
-    'refresh_token',
-    'access_token',
-    'id_token',
-    'token',
-    'assertion',
-    'client_assertion',
-    'auth_token',
-    'app_secret',
-    'subject_token',
-    'actor_token',
-    'code',
-    'code_verifier',
-    'private_key',
-    'secret',
-  ].map((s) => s.toLowerCase()),
-);
-
-/** True when a form or JSON field of this name carries a secret. */
-export function isSecretField(name: string): boolean {
-  return SECRET_FIELD_NAMES.has(name.toLowerCase());
-}
-
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'dpop']);
+/** True when a form or JSON field of this name carries a secret (the catalogue in `src/secret-fields.ts`). */
+export { isSecretField } from '../secret-fields.js';
 
 /** Redacts header values: credentials keep only their scheme (`Basic [REDACTED]`). */
 export function redactHeaders(
@@ -44,7 +17,7 @@ export function redactHeaders(
   for (const [k, raw] of Object.entries(headers)) {
     if (raw === undefined) continue;
     const v = Array.isArray(raw) ? raw.join(', ') : raw;
-    if (SECRET_HEADERS.has(k.toLowerCase())) {
+    if (isSecretHeader(k)) {
       const scheme = /^([A-Za-z]+)\s/.exec(v)?.[1];
       out[k] = scheme ? `${scheme} ${REDACTED}` : REDACTED;
     } else out[k] = redactText(v);

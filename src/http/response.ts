@@ -127,17 +127,16 @@ export function oauthErrorFields(text: string | undefined): { error?: string; er
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return {};
   const b = body as Record<string, unknown>;
   const out: { error?: string; errorDescription?: string } = {};
+  // Redact first, then clip: a secret straddling the cut would otherwise survive in part.
   const err = b['error'];
-  if (typeof err === 'string') out.error = clip(err, 200);
+  if (typeof err === 'string') out.error = clip(redactText(err), 200);
   else if (typeof err === 'object' && err !== null) {
     const e = err as Record<string, unknown>;
-    if (typeof e['code'] === 'string') out.error = clip(e['code'], 200);
-    if (typeof e['message'] === 'string') out.errorDescription = clip(e['message'], 500);
+    if (typeof e['code'] === 'string') out.error = clip(redactText(e['code']), 200);
+    if (typeof e['message'] === 'string') out.errorDescription = clip(redactText(e['message']), 500);
   }
   const desc = b['error_description'] ?? b['message'];
-  if (typeof desc === 'string') out.errorDescription = clip(desc, 500);
-  if (out.error !== undefined) out.error = redactText(out.error);
-  if (out.errorDescription !== undefined) out.errorDescription = redactText(out.errorDescription);
+  if (typeof desc === 'string') out.errorDescription = clip(redactText(desc), 500);
   return out;
 }
 
@@ -218,8 +217,10 @@ export function errorForStatus(
   } else if (looksLikeHtml(answer.text, ct)) {
     message = `${head} with an HTML error page (${ctLabel(ct)}), not an OAuth JSON error${hintFor(answer.status, undefined)}`;
   } else {
-    const oneLine = answer.text.replace(/\s+/g, ' ').trim();
-    message = `${head}: ${JSON.stringify(clip(redactText(oneLine), 120))}${hintFor(answer.status, undefined)}`;
+    // Redact the text as received, then collapse whitespace and clip: collapsing or cutting first would
+    // change a secret that contains whitespace, or cut one in two, so that redaction no longer finds it.
+    const oneLine = redactText(answer.text).replace(/\s+/g, ' ').trim();
+    message = `${head}: ${JSON.stringify(clip(oneLine, 120))}${hintFor(answer.status, undefined)}`;
   }
   if (unavailable) {
     if (extra.retryAfter !== undefined) message += ` (Retry-After: ${extra.retryAfter} s)`;

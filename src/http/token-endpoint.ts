@@ -8,9 +8,10 @@
  */
 
 import { NetworkError, TokenwardError } from '../errors.js';
-import { registerSecret, registerToken } from '../redact.js';
+import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
+import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
 import { dispatcherFor, loadUndici } from './agent.js';
-import { isSecretField, redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
+import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
 import type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
@@ -93,22 +94,28 @@ export function requestBudgetMs(opts: HttpOptions = {}): number {
   return cfg.timeoutMs * (cfg.retries + 1) + cfg.retryMaxMs * cfg.retries;
 }
 
-/** Registers a secret form or JSON field: issued tokens and assertions as tokens, the rest as secrets. */
+/**
+ * Registers a form or JSON field for redaction when the catalogue (`src/secret-fields.ts`) names it
+ * secret: issued tokens, assertions and codes as tokens, the rest as long-lived secrets.
+ */
 function registerField(name: string, value: string): void {
-  if (/token|assertion/i.test(name)) registerToken(value);
-  else registerSecret(value);
+  const tier = secretTier(name);
+  if (tier === 'token') registerToken(value);
+  else if (tier === 'secret') registerSecret(value);
 }
 
-/** Registers the credential part of Authorization headers as secrets. */
+/**
+ * Registers the credentials of the headers about to be sent. `Basic` carries the client's long-lived
+ * secret: the Base64, the decoded `id:secret` and the secret (form-encoded and raw) are registered.
+ * Bearer and DPoP carry issued tokens; other secret-named headers (`X-Api-Key`) long-lived secrets.
+ */
 function registerHeaderSecrets(headers: Record<string, string>): void {
   for (const [k, v] of Object.entries(headers)) {
-    const lower = k.toLowerCase();
-    if (lower === 'authorization' || lower === 'proxy-authorization' || lower === 'dpop') {
-      const credential = v.replace(/^[A-Za-z]+\s+/, '');
-      // Basic carries the client's long-lived secret; Bearer and DPoP carry issued tokens.
-      if (/^basic\s/i.test(v)) registerSecret(credential);
-      else registerToken(credential);
-    }
+    if (!isSecretHeader(k)) continue;
+    const credential = v.replace(/^[A-Za-z]+\s+/, '');
+    if (/^basic\s/i.test(v)) registerBasicCredentials(credential);
+    else if (SECRET_HEADER_NAMES.has(k.toLowerCase())) registerToken(credential);
+    else registerSecret(v);
   }
 }
 
@@ -150,7 +157,7 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(req.form)) {
       if (v === undefined) continue;
-      if (isSecretField(k)) registerField(k, v);
+      registerField(k, v);
       p.append(k, v);
     }
     body = p.toString();
@@ -160,8 +167,7 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   } else {
     body = JSON.stringify(req.json ?? {});
     if (typeof req.json === 'object' && req.json !== null) {
-      for (const [k, v] of Object.entries(req.json))
-        if (isSecretField(k) && typeof v === 'string') registerField(k, v);
+      for (const [k, v] of Object.entries(req.json)) if (typeof v === 'string') registerField(k, v);
     }
     if (opts.onExchange !== undefined) shownBody = redactBodyText(body);
     contentType = 'application/json';

@@ -20,7 +20,6 @@ import { type SignedJwtExchangeContext, signedJwtExchange } from '../grants/sign
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile } from './oauth2.js';
 import { requiredString } from './values.js';
@@ -176,7 +175,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const appId = requiredString(profile, 'app_id', 'cylance');
   const appSecret = requiredString(profile, 'app_secret', 'cylance');
   const tenantId = requiredString(profile, 'tenant_id', 'cylance');
-  registerSecret(appSecret);
   const tokenUrl = cylanceTokenUrlOf(profile);
   const lifetime = authTokenLifetime(profile);
   const scopes = cylanceScopes(profile);

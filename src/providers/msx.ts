@@ -25,7 +25,6 @@ import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { registerSecret, registerToken } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
 import { optionalString, requiredString, urlUnder } from './values.js';
@@ -89,7 +88,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const tenantId = optionalString(profile, 'tenant_id');
   const scope = scopeFromProfile(profile);
   if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
-  registerSecret(password);
   const clientAuth: ClientAuth = clientSecretBasic({ clientId, clientSecret, encoding: 'raw' });
   const parse = parseOptionsFromProfile(profile);
   const httpOpts = await httpOptionsFromProfile(profile, http);
@@ -107,7 +105,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     if (typeof at !== 'string' || at === '') {
       throw new ConfigError('a switch grant needs the current access token', { key: 'access_token' });
     }
-    registerToken(at);
     return at;
   };
 

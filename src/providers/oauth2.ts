@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
@@ -16,12 +17,11 @@ import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext, GrantParseOptions } from '../grants/types.js';
 import { scopeParam } from '../grants/types.js';
-import { isSecretField } from '../http/redact-exchange.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { GrantName, Profile } from '../profile.js';
-import { registerSecret } from '../redact.js';
 import { revokeToken } from '../revocation.js';
+import { isSecretField } from '../secret-fields.js';
 import { optionalString } from './values.js';
 
 const GRANTS: readonly GrantName[] = ['client_credentials', 'password', 'refresh_token'];
@@ -112,7 +112,6 @@ function paramsFromProfile(profile: Profile): Record<string, string> | undefined
   }
   for (const [k, v] of Object.entries(p)) {
     if (typeof v !== 'string') throw new ConfigError(`${k} must be a string`, { key: 'params' });
-    if (isSecretField(k)) registerSecret(v);
   }
   return p;
 }
@@ -165,13 +164,11 @@ export async function createGenericClient(
   if (grant === 'password') {
     if (!profile.username) throw new ConfigError('is required for grant = "password"', { key: 'username' });
     if (!profile.password) throw new ConfigError('is required for grant = "password"', { key: 'password' });
-    registerSecret(profile.password);
   }
   if (grant === 'refresh_token') {
     if (!profile.refresh_token) {
       throw new ConfigError('is required for grant = "refresh_token"', { key: 'refresh_token' });
     }
-    registerSecret(profile.refresh_token);
   }
   if (profile.revocation_url !== undefined) assertSecureUrl(profile.revocation_url, 'revocation_url');
 
@@ -242,12 +239,22 @@ export async function createGenericClient(
   return client;
 }
 
-/** Extra parameters as a stable string for the identity; values of secret-named fields are left out. */
-function canonicalParams(params: Record<string, string>): string {
+/**
+ * Extra parameters as a stable string for the identity. The identity is stored with the token and shown
+ * by `status`, so the value of a secret param (one the catalogue in `src/secret-fields.ts` names secret,
+ * e.g. `api_key`) never appears in it: only `sha256:` and 16 hex digits of a domain-separated SHA-256,
+ * so two profiles that differ only in that secret still get different cache keys.
+ */
+export function canonicalParams(params: Record<string, string>): string {
   return Object.keys(params)
     .sort()
-    .map((k) => `${k}=${isSecretField(k) ? '*' : params[k]}`)
+    .map((k) => `${k}=${isSecretField(k) ? secretFingerprint(k, params[k] ?? '') : params[k]}`)
     .join('&');
+}
+
+function secretFingerprint(name: string, value: string): string {
+  const h = createHash('sha256').update('tokenward identity param\0').update(name).update('\0').update(value);
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
 }
 
 /**

@@ -37,7 +37,6 @@ import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { registerSecret } from '../redact.js';
 import type { Token } from '../token.js';
 import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
 import { optionalBoolean, optionalString, requiredString, urlUnder } from './values.js';
@@ -165,7 +164,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       { key: 'client_secret' },
     );
   }
-  registerSecret(password);
   const clientAuth: ClientAuth = inBasic
     ? clientSecretBasic({ clientId, clientSecret: clientSecret ?? '', encoding: 'raw' })
     : noneAuth({ clientId });
@@ -211,7 +209,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     },
     async changePassword(newPassword, ctx) {
       assertNewPassword(newPassword, password);
-      registerSecret(newPassword);
       return run(
         passwordGrant(
           grantContext(ctx?.now),

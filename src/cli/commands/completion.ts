@@ -26,7 +26,7 @@ const OPTIONS: Record<string, string[]> = {
   token: ['--json', '--show-refresh', '--header', '--force', '--min-ttl'],
   inspect: ['--json'],
   request: ['--data', '--header', '-d', '-H'],
-  exec: ['--env'],
+  exec: ['--env', '--keep-secret-env'],
   status: ['--json'],
   logout: [],
   profiles: ['--json', '--long', '--force', '--secret-stdin'],

@@ -16,35 +16,59 @@ const OPTIONS = {
   'secret-stdin': { type: 'string' },
 } as const;
 
-/** A copy of a profile with literal secrets (and the password of `store_url`) replaced by `[REDACTED]`. */
+/**
+ * A copy of a profile with literal secrets replaced by `[REDACTED]`: the values of secret keys and secret
+ * `params` (the catalogue in `src/secret-fields.ts`), and the credentials embedded in any URL-valued
+ * string (`https://user:pw@…` in `token_url`, `store_url`, `allowed_origins`, a param…). References
+ * (`env:NAME`…) are shown: they are not secrets.
+ */
 export async function redactProfile(profile: Profile): Promise<Record<string, unknown>> {
   const { isSecretKey, isSecretReference } = await import('../../config/secrets.js');
   const { REDACTED } = await import('../../redact.js');
+  const shown = (key: string, v: unknown, inParams: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x) => shown(key, x, inParams));
+    if (typeof v !== 'string' || isSecretReference(v)) return v;
+    if (isSecretKey(key, inParams)) return REDACTED;
+    return redactUrlCredentials(v, REDACTED);
+  };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(profile)) {
-    if (typeof v === 'string' && isSecretKey(k) && !isSecretReference(v)) out[k] = REDACTED;
-    else if (k === 'store_url' && typeof v === 'string' && !isSecretReference(v))
-      out[k] = redactUrlPassword(v, REDACTED);
-    else if (k === 'params' && typeof v === 'object' && v !== null) {
-      const params: Record<string, string> = {};
-      for (const [pk, pv] of Object.entries(v as Record<string, string>)) {
-        params[pk] = isSecretKey(pk, true) && !isSecretReference(pv) ? REDACTED : pv;
-      }
+    if (k === 'params' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const params: Record<string, unknown> = {};
+      for (const [pk, pv] of Object.entries(v as Record<string, string>)) params[pk] = shown(pk, pv, true);
       out[k] = params;
-    } else out[k] = v;
+    } else out[k] = shown(k, v, false);
   }
   return out;
 }
 
-function redactUrlPassword(url: string, mark: string): string {
+/**
+ * Replaces the credentials of a URL with `mark`: the password (`scheme://user:[REDACTED]@host`), or, for
+ * an http(s) URL with a user name and no password, the user name (it is then usually a token:
+ * `https://[REDACTED]@host`). Text that is not a URL with credentials is returned unchanged.
+ */
+export function redactUrlCredentials(text: string, mark: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (scheme === null) return text;
+  const start = scheme[0].length;
+  const rest = text.slice(start);
+  const stop = rest.search(/[?#]/);
+  // The userinfo ends at the last "@" before the query (a raw "@" or "/" in a password included).
+  const at = text.lastIndexOf('@', start + (stop < 0 ? rest.length : stop) - 1);
+  if (at < start) return text;
+  let parsed: URL | undefined;
   try {
-    const u = new URL(url);
-    if (u.password === '') return url;
-    u.password = 'REDACTED';
-    return u.toString().replace(':REDACTED@', `:${mark}@`);
+    parsed = new URL(text);
   } catch {
-    return url;
+    parsed = undefined;
   }
+  // A URL that parses with no credentials has its "@" in the path: nothing to hide.
+  if (parsed !== undefined && parsed.username === '' && parsed.password === '') return text;
+  const userinfo = text.slice(start, at);
+  const colon = userinfo.indexOf(':');
+  if (colon >= 0) return `${text.slice(0, start)}${userinfo.slice(0, colon)}:${mark}${text.slice(at)}`;
+  const web = /^https?$/i.test(scheme[1] ?? '');
+  return web || parsed === undefined ? `${text.slice(0, start)}${mark}${text.slice(at)}` : text;
 }
 
 function passwordOf(url: string): string | undefined {
