@@ -171,7 +171,10 @@ export interface ReadStreamOptions {
  *
  * @throws LocalReadError `ETOOBIG` or `ETIMEDOUT`, or the stream's error code.
  */
-export function readBoundedStream(stream: NodeJS.ReadableStream, options: ReadStreamOptions): Promise<Buffer> {
+export function readBoundedStream(
+  stream: NodeJS.ReadableStream,
+  options: ReadStreamOptions,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -189,7 +192,6 @@ export function readBoundedStream(stream: NodeJS.ReadableStream, options: ReadSt
           ),
         options.idleMs,
       );
-      timer.unref();
     };
     const onData = (c: Buffer | string) => {
       const b = typeof c === 'string' ? Buffer.from(c) : c;

@@ -4,12 +4,7 @@
  */
 
 import { X509Certificate } from 'node:crypto';
-import {
-  lookup as dnsLookup,
-  type LookupAddress,
-  type LookupAllOptions,
-  type LookupOptions,
-} from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { rootCertificates } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from '../config/local-file.js';

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { stringify } from 'smol-toml';
 import { EXIT } from '../../src/cli/exit.js';
@@ -76,7 +76,9 @@ function runIntoClosedPipe(args: string[]): Promise<{ code: number | null; signa
 }
 
 const noShell =
-  spawnSync('bash', ['-c', 'command -v head'], { stdio: 'ignore' }).status === 0 ? false : 'bash or head missing';
+  spawnSync('bash', ['-c', 'command -v head'], { stdio: 'ignore' }).status === 0
+    ? false
+    : 'bash or head missing';
 
 describe('EPIPE on stdout and stderr (rdp, rotating refresh tokens)', () => {
   it('a refresh whose output cannot be written still stores the new refresh token and releases the lock', async () => {
