@@ -239,7 +239,8 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
     if (ctx.file !== undefined) w.file = ctx.file;
     if (key !== undefined) {
       w.key = ctx.keyOf?.(key) ?? prefix + key;
-      const line = ctx.lineOf?.(key);
+      // A path inside a value (`scopes.0`) has no line of its own: the line of its key.
+      const line = ctx.lineOf?.(key) ?? ctx.lineOf?.(key.split('.')[0] ?? key);
       if (line !== undefined) w.line = line;
     } else if (prefix !== '') {
       w.key = prefix.replace(/\.$/, '');
@@ -286,10 +287,25 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
   return p;
 }
 
+/** What kind of value was given, for type errors: never the value itself (it may be a secret). */
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'nan' : 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (value === null || value === undefined) return 'nothing';
+  return typeof value === 'object' ? 'a table' : typeof value;
+}
+
 function describeIssue(issue: v.BaseIssue<unknown>): string {
-  if (issue.type === 'boolean') return `expected true or false, got ${issue.received}`;
-  if (issue.type === 'number') return `expected a number, got ${issue.received}`;
-  if (issue.type === 'string') return `expected a string, got ${issue.received}`;
-  if (issue.type === 'array') return `expected a list, got ${issue.received}`;
+  const got = kindOf(issue.input);
+  if (issue.type === 'boolean') return `expected true or false, got ${got}`;
+  if (issue.type === 'number') return `expected a number, got ${got}`;
+  if (issue.type === 'string') return `expected a string, got ${got}`;
+  if (issue.type === 'array') return `expected a list, got ${got}`;
+  if (issue.type === 'record' || issue.type === 'strict_object' || issue.type === 'object')
+    return `expected a table, got ${got}`;
+  if (issue.type === 'union') return `${issue.message}, got ${got}`;
   return issue.message;
 }

@@ -106,8 +106,8 @@ export async function resolveSecretReference(
   if (ref.target === '') throw new ConfigError(`the ${ref.kind}: reference names nothing`, at);
   switch (ref.kind) {
     case 'env': {
-      const v = env[ref.target];
-      if (v === undefined || v === '') {
+      const v = Object.hasOwn(env, ref.target) ? env[ref.target] : undefined; // not `__proto__`'s
+      if (typeof v !== 'string' || v === '') {
         throw new ConfigError(
           `environment variable ${ref.target} is not set (referenced as env:${ref.target})`,
           at,
