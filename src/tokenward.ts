@@ -104,8 +104,12 @@ export async function createTokenManager(
   checkProfile(input);
   const profile = await resolveProfileSecrets(input, { env });
   const http: HttpOptions = { ...options.http };
-  // The HTTP layer warns once per origin when it skips TLS verification: through the caller's hook.
-  http.onWarning ??= (message) => onWarning({ code: 'TLS_VERIFY_DISABLED', message });
+  // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
+  http.onWarning ??= (message) =>
+    onWarning({
+      code: /TLS certificate verification is OFF/.test(message) ? 'TLS_VERIFY_DISABLED' : 'HTTP',
+      message,
+    });
   const client = await createTokenClient(profile, http);
   const skew = number(profile, 'skew_seconds');
   const eager = number(profile, 'eager_refresh');

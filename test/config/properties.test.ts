@@ -133,7 +133,8 @@ describe('profile values (property)', () => {
           // smol-toml writes some dates (years < 0 or > 9999) that it cannot read back.
           if (e.key === undefined && /: invalid TOML: /.test(e.message)) return;
           assert.ok(
-            namesKey(e.key, table, 'profiles.p.') || (defaults !== undefined && namesKey(e.key, defaults, 'defaults.')),
+            namesKey(e.key, table, 'profiles.p.') ||
+              (defaults !== undefined && namesKey(e.key, defaults, 'defaults.')),
             `key ${e.key} names none of the given keys`,
           );
           return;
@@ -189,7 +190,9 @@ describe('profile values (property)', () => {
 });
 
 /** A fresh secret that appears nowhere else (not in a name, path or command). */
-const canary = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => `cnry${Buffer.from(b).toString('hex')}`);
+const canary = fc
+  .uint8Array({ minLength: 8, maxLength: 8 })
+  .map((b) => `cnry${Buffer.from(b).toString('hex')}`);
 
 function assertNoCanary(e: unknown, secret: string): void {
   assert.ok(e instanceof ConfigError, `not a ConfigError: ${String(e)}`);
@@ -250,7 +253,10 @@ describe('secret references (property)', () => {
     await fc.assert(
       fc.asyncProperty(
         canary,
-        fc.oneof(fc.constantFrom('TW_SECRET', 'PATH_X', 'a b', '', ' ', 'x=y', 'é'), fc.string({ maxLength: 12 })),
+        fc.oneof(
+          fc.constantFrom('TW_SECRET', 'PATH_X', 'a b', '', ' ', 'x=y', 'é'),
+          fc.string({ maxLength: 12 }),
+        ),
         fc.constantFrom('set', 'empty', 'unset'),
         fc.constantFrom('env:', 'literal', 'env: '),
         async (secret, name, state, form) => {
@@ -277,7 +283,11 @@ describe('secret references (property)', () => {
         const path = makeFile(target, secret);
         const ref = relative && path.startsWith(dir) ? `file:${path.slice(dir.length + 1)}` : `file:${path}`;
         try {
-          const v = await resolveSecretReference(ref, { key: 'password', file: 'c.toml', line: 3 }, { baseDir: dir });
+          const v = await resolveSecretReference(
+            ref,
+            { key: 'password', file: 'c.toml', line: 3 },
+            { baseDir: dir },
+          );
           assert.equal(target.kind, 'secret');
           assert.equal(v, secret);
         } catch (e) {
@@ -319,10 +329,15 @@ describe('secret references (property)', () => {
             const v = await resolveSecretReference(
               cmd,
               { key: 'app_secret' },
-              { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', TW_CANARY: secret }, commandTimeoutMs: 1500 },
+              {
+                env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', TW_CANARY: secret },
+                commandTimeoutMs: 1500,
+              },
             );
             assert.equal(v, secret);
-            assert.ok(template.startsWith('printf') && !template.includes('exit') && !template.includes('>&2'));
+            assert.ok(
+              template.startsWith('printf') && !template.includes('exit') && !template.includes('>&2'),
+            );
           } catch (e) {
             assertNoCanary(e, secret);
             assert.equal((e as ConfigError).key, 'app_secret');
