@@ -7,6 +7,8 @@
  */
 
 import { getProfile, type LoadConfigOptions } from './config/load.js';
+import { originOf } from './config/origin.js';
+import { validateProfile } from './config/schema.js';
 import { resolveProfileSecrets } from './config/secrets.js';
 import { ConfigError } from './errors.js';
 import type { HttpOptions } from './http/types.js';
@@ -55,6 +57,25 @@ function number(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number
 }
 
 /**
+ * Validates a profile object against the profile schema (the config file's keys and types): an unknown
+ * key, a wrong type or a value out of range is a {@link ConfigError} naming the key. A profile loaded
+ * from a config file points at its file and lines.
+ */
+function checkProfile(input: Profile): void {
+  const origin = originOf(input);
+  if (origin === undefined) {
+    validateProfile(input);
+    return;
+  }
+  const name = input.name;
+  validateProfile(input, {
+    file: origin.file,
+    keyPrefix: name === undefined ? '' : `profiles.${name}.`,
+    lineOf: (k) => (k === '' ? origin.line : origin.lines[k]),
+  });
+}
+
+/**
  * Builds the {@link TokenManager} of a profile: resolves its secret references (`env:`, `file:`,
  * `cmd:`, `keyring:`), builds the provider's token client (no network I/O), and opens its store
  * (file by default; PostgreSQL and Redis connect here). Close the manager when done; it closes the
@@ -70,7 +91,8 @@ function number(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number
  * });
  * const token = await manager.getToken();
  * ```
- * @throws ConfigError for an invalid profile or an unresolvable secret reference.
+ * @throws ConfigError for an invalid profile (an unknown key, a wrong type, a value out of range: the
+ * same rules as the config file) or an unresolvable secret reference.
  * @throws StoreError when a shared store is unreachable (unless `store_fallback_memory`).
  */
 export async function createTokenManager(
@@ -79,14 +101,16 @@ export async function createTokenManager(
 ): Promise<TokenManager> {
   const env = options.env ?? process.env;
   const onWarning = options.onWarning ?? defaultWarn;
+  checkProfile(input);
   const profile = await resolveProfileSecrets(input, { env });
-  if (profile.insecure_skip_tls_verify === true) {
+  const http: HttpOptions = { ...options.http };
+  // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
+  http.onWarning ??= (message) =>
     onWarning({
-      code: 'TLS_VERIFY_DISABLED',
-      message: `TLS certificate verification is OFF for ${profile.name === undefined ? 'this profile' : `profile "${profile.name}"`} (insecure_skip_tls_verify = true): anyone on the network path can read its secrets and tokens. Use ca_file instead.`,
+      code: /TLS certificate verification is OFF/.test(message) ? 'TLS_VERIFY_DISABLED' : 'HTTP',
+      message,
     });
-  }
-  const client = await createTokenClient(profile, options.http ?? {});
+  const client = await createTokenClient(profile, http);
   const skew = number(profile, 'skew_seconds');
   const eager = number(profile, 'eager_refresh');
   let store = options.store;

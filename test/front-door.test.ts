@@ -133,21 +133,7 @@ describe('createTokenManager', () => {
     );
   });
 
-  it('warns loudly when TLS verification is switched off', async () => {
-    const warnings: string[] = [];
-    const m = await createTokenManager(
-      {
-        token_url: p.tokenUrl,
-        client_id: p.clients.basic.clientId,
-        client_secret: p.clients.basic.clientSecret,
-        insecure_skip_tls_verify: true,
-        store: 'memory',
-      },
-      { onWarning: (w) => warnings.push(w.code) },
-    );
-    await m.close();
-    assert.deepEqual(warnings, ['TLS_VERIFY_DISABLED']);
-  });
+  // The TLS-verification-off warning (once per origin, through onWarning): test/config/input-bounds.test.ts
 });
 
 describe('openProfile and getToken (config file)', () => {

@@ -28,6 +28,8 @@ export const EXIT = {
   EXEC_NOT_EXECUTABLE: 126,
   /** `exec`: the command was not found. */
   EXEC_NOT_FOUND: 127,
+  /** Standard output was closed by its reader (EPIPE) before everything was written: 128 + SIGPIPE. */
+  BROKEN_PIPE: 141,
 } as const;
 
 /** A command-line usage mistake (exit code 2). */

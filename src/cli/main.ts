@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `tokenward` executable: runs the dispatcher, flushes stdout and stderr, exits with its code.
+ * Write errors on stdout/stderr (a reader that went away: EPIPE) are caught from the start, so a flow
+ * always finishes (token stored, lock released) before the process exits; see `exitCodeAfterOutput`.
  * @module
  */
 
+import { exitCodeAfterOutput, guardOutput } from './output.js';
 import { main } from './run.js';
+
+const failures = guardOutput();
 
 function drain(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => {
@@ -14,4 +19,4 @@ function drain(stream: NodeJS.WritableStream): Promise<void> {
 
 const code = await main(process.argv.slice(2));
 await Promise.all([drain(process.stdout), drain(process.stderr)]);
-process.exit(code);
+process.exit(exitCodeAfterOutput(code, failures));

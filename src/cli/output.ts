@@ -1,11 +1,18 @@
 /**
  * Terminal output: stdout carries only the requested data; every message goes to stderr. Colours only
  * when the stream is a TTY, never with `NO_COLOR` (any non-empty value) or `--no-color`.
+ *
+ * A reader that goes away (`tokenward token -v 2>&1 | head -c 20`) or a full disk must not crash the
+ * CLI half-way through a flow, after a rotating refresh token was spent and before its successor is
+ * stored: {@link guardOutput} catches write errors on both streams, later output to a broken stream is
+ * dropped, the command finishes (store written, lock released), and {@link exitCodeAfterOutput} decides
+ * the exit code.
  * @module
  */
 
 import type { HttpExchange } from '../http/types.js';
 import { redactText } from '../redact.js';
+import { EXIT } from './exit.js';
 
 /** The streams and switches a command runs with. */
 export interface Io {
@@ -81,4 +88,53 @@ export function printExchange(io: Io, x: HttpExchange): void {
       lines.push(paint(c, 'dim', `< ${x.responseBody}`));
   }
   for (const l of lines) say(io, l);
+}
+
+/** The first write error of each standard stream (an errno code such as `EPIPE`), once one happened. */
+export interface OutputFailures {
+  stdout?: string;
+  stderr?: string;
+}
+
+/**
+ * Catches write errors (EPIPE, EIO, ENOSPC, …) on stdout and stderr for the rest of the process and
+ * records the first of each. Without this, an unhandled `'error'` event kills the process mid-flow.
+ */
+export function guardOutput(
+  streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  },
+): OutputFailures {
+  const failures: OutputFailures = {};
+  for (const name of ['stdout', 'stderr'] as const) {
+    streams[name].on('error', (err: unknown) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      failures[name] ??= typeof code === 'string' ? code : 'error';
+    });
+  }
+  return failures;
+}
+
+/**
+ * The exit code once the command is done, given what happened to its output:
+ * - stdout closed by its reader (EPIPE) after an otherwise successful command: {@link EXIT}.BROKEN_PIPE,
+ *   141 (128 + SIGPIPE, what a shell reports for `cat big | head`), quietly;
+ * - another stdout write error (EIO, ENOSPC, …) after an otherwise successful command: 1, with a message
+ *   on stderr when stderr still works;
+ * - a failed command keeps its own exit code; a broken stderr alone changes nothing (messages are lost,
+ *   the data on stdout is not).
+ */
+export function exitCodeAfterOutput(
+  code: number,
+  failures: OutputFailures,
+  stderr: NodeJS.WritableStream = process.stderr,
+): number {
+  const out = failures.stdout;
+  if (code !== 0 || out === undefined) return code;
+  if (out === 'EPIPE') return EXIT.BROKEN_PIPE;
+  if (failures.stderr === undefined) {
+    stderr.write(`tokenward: error: could not write to standard output (${out})\n`);
+  }
+  return 1;
 }

@@ -16,11 +16,13 @@
  * @module
  */
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from '../errors.js';
+import { isLoopbackHost } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { redactText } from '../redact.js';
+import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { setOrigin } from './origin.js';
 import { type ConfigPathOptions, type ConfigPathSource, resolveConfigPath } from './paths.js';
 import { suggest, validateProfile } from './schema.js';
@@ -142,13 +144,19 @@ export async function readConfig(options: LoadConfigOptions = {}): Promise<Confi
   let text: string;
   let mode: number | undefined;
   try {
-    [text, mode] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mode)]);
+    const [bytes, st] = await Promise.all([
+      readLocalFile(path, { maxBytes: LOCAL_FILE_LIMITS.configBytes }),
+      stat(path).catch(() => undefined),
+    ]);
+    text = bytes.toString('utf8');
+    mode = st?.mode;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT') {
       return { path, source, exists: false, text: '', data: {}, lines: new Map(), profileNames: [] };
     }
-    throw new ConfigError(`cannot read the config file (${code ?? 'error'})`, { file: path }, { cause: err });
+    const reason = err instanceof LocalReadError ? err.reason : `cannot be read (${code ?? 'error'})`;
+    throw new ConfigError(`the config file ${reason}`, { file: path });
   }
   const parsed = parseConfigText(text, path);
   const out: ConfigFile = { path, source, exists: true, text, ...parsed };
@@ -274,7 +282,8 @@ const ENDPOINT_KEYS = [
 ] as const;
 
 /**
- * True when every endpoint of a profile is on this machine (127.0.0.0/8, ::1, localhost): such profiles
+ * True when every endpoint of a profile is on this machine (127.0.0.0/8, ::1, localhost; see
+ * {@link isLoopbackHost}): such profiles
  * hold test credentials (the sandbox prints them), so their literal secrets are not warned about.
  */
 export function loopbackOnly(profile: Profile): boolean {
@@ -285,8 +294,7 @@ export function loopbackOnly(profile: Profile): boolean {
     urls.length > 0 &&
     urls.every((u) => {
       try {
-        const h = new URL(u).hostname;
-        return h === 'localhost' || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+        return isLoopbackHost(new URL(u).hostname);
       } catch {
         return false;
       }

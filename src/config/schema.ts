@@ -45,8 +45,15 @@ const anyUrl = v.pipe(
 );
 
 const str = v.string();
-const positive = v.pipe(v.number(), v.minValue(Number.MIN_VALUE, 'expected a number greater than 0'));
-const nonNegative = v.pipe(v.number(), v.minValue(0, 'expected a number of at least 0'));
+/** A finite number (TOML also has `inf` and `nan`). */
+const finite = v.pipe(v.number(), v.finite('expected a finite number'));
+const positive = v.pipe(finite, v.minValue(Number.MIN_VALUE, 'expected a number greater than 0'));
+const nonNegative = v.pipe(finite, v.minValue(0, 'expected a number of at least 0'));
+
+/** Largest `timeout`, in seconds (per attempt): 5 minutes. */
+export const MAX_TIMEOUT_SECONDS = 300;
+/** Largest `retries` (after the first attempt). */
+export const MAX_RETRIES = 10;
 const strings = v.array(v.string());
 
 /** The entries of the profile schema, one per {@link Profile} key. */
@@ -88,7 +95,7 @@ const entries = {
   skew_seconds: v.optional(nonNegative),
   eager_refresh: v.optional(
     v.pipe(
-      v.number(),
+      finite,
       v.check((n) => n > 0 && n <= 1, 'expected a fraction greater than 0 and at most 1'),
     ),
   ),
@@ -96,8 +103,20 @@ const entries = {
   max_lifetime: v.optional(positive),
   token_types: v.optional(strings),
 
-  timeout: v.optional(positive),
-  retries: v.optional(v.pipe(v.number(), v.integer('expected a whole number'), v.minValue(0))),
+  timeout: v.optional(
+    v.pipe(
+      positive,
+      v.maxValue(MAX_TIMEOUT_SECONDS, `expected seconds greater than 0 and at most ${MAX_TIMEOUT_SECONDS}`),
+    ),
+  ),
+  retries: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(`expected a whole number from 0 to ${MAX_RETRIES}`),
+      v.minValue(0, `expected a whole number from 0 to ${MAX_RETRIES}`),
+      v.maxValue(MAX_RETRIES, `expected a whole number from 0 to ${MAX_RETRIES}`),
+    ),
+  ),
   ca_file: v.optional(str),
   insecure_skip_tls_verify: v.optional(v.boolean()),
 
@@ -112,7 +131,7 @@ const entries = {
   scp_format: v.optional(oneOf(['list', 'string'] as const)),
   auth_token_lifetime: v.optional(
     v.pipe(
-      v.number(),
+      finite,
       v.check((n) => n > 0 && n <= 1800, 'expected seconds between 1 and 1800'),
     ),
   ),
@@ -220,7 +239,8 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
     if (ctx.file !== undefined) w.file = ctx.file;
     if (key !== undefined) {
       w.key = ctx.keyOf?.(key) ?? prefix + key;
-      const line = ctx.lineOf?.(key);
+      // A path inside a value (`scopes.0`) has no line of its own: the line of its key.
+      const line = ctx.lineOf?.(key) ?? ctx.lineOf?.(key.split('.')[0] ?? key);
       if (line !== undefined) w.line = line;
     } else if (prefix !== '') {
       w.key = prefix.replace(/\.$/, '');
@@ -267,10 +287,25 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
   return p;
 }
 
+/** What kind of value was given, for type errors: never the value itself (it may be a secret). */
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'nan' : 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (value === null || value === undefined) return 'nothing';
+  return typeof value === 'object' ? 'a table' : typeof value;
+}
+
 function describeIssue(issue: v.BaseIssue<unknown>): string {
-  if (issue.type === 'boolean') return `expected true or false, got ${issue.received}`;
-  if (issue.type === 'number') return `expected a number, got ${issue.received}`;
-  if (issue.type === 'string') return `expected a string, got ${issue.received}`;
-  if (issue.type === 'array') return `expected a list, got ${issue.received}`;
+  const got = kindOf(issue.input);
+  if (issue.type === 'boolean') return `expected true or false, got ${got}`;
+  if (issue.type === 'number') return `expected a number, got ${got}`;
+  if (issue.type === 'string') return `expected a string, got ${got}`;
+  if (issue.type === 'array') return `expected a list, got ${got}`;
+  if (issue.type === 'record' || issue.type === 'strict_object' || issue.type === 'object')
+    return `expected a table, got ${got}`;
+  if (issue.type === 'union') return `${issue.message}, got ${got}`;
   return issue.message;
 }

@@ -3,7 +3,8 @@
  *
  * - `env:NAME` — the environment variable `NAME`;
  * - `file:/path` — the file's content, trimmed (`~` expands to the home directory; a relative path is
- *   taken from the config file's directory when the profile came from one);
+ *   taken from the config file's directory when the profile came from one); a regular file of at most
+ *   1 MiB, read within 10 s (a device, FIFO or directory is a {@link ConfigError});
  * - `cmd:some command` — the standard output of a shell command, trimmed (a password manager, `pass`,
  *   `op read …`); a non-zero exit or a timeout is a {@link ConfigError} that does not quote the output;
  * - `keyring:NAME` — the OS keyring (`secret-tool` on Linux, `security` on macOS), service `tokenward`,
@@ -17,7 +18,6 @@
  */
 
 import { type SpawnOptionsWithStdioTuple, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -29,6 +29,7 @@ import {
   SECRET_PROFILE_KEYS,
   type SecretProfileKey,
 } from '../secret-fields.js';
+import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { originOf } from './origin.js';
 
 /**
@@ -138,8 +139,8 @@ export async function resolveSecretReference(
   if (ref.target === '') throw new ConfigError(`the ${ref.kind}: reference names nothing`, at);
   switch (ref.kind) {
     case 'env': {
-      const v = env[ref.target];
-      if (v === undefined || v === '') {
+      const v = Object.hasOwn(env, ref.target) ? env[ref.target] : undefined; // not `__proto__`'s
+      if (typeof v !== 'string' || v === '') {
         throw new ConfigError(
           `environment variable ${ref.target} is not set (referenced as env:${ref.target})`,
           at,
@@ -151,10 +152,10 @@ export async function resolveSecretReference(
       const path = expandPath(ref.target, options.baseDir);
       let text: string;
       try {
-        text = await readFile(path, 'utf8');
+        text = (await readLocalFile(path, { maxBytes: LOCAL_FILE_LIMITS.secretBytes })).toString('utf8');
       } catch (err) {
-        const code = (err as { code?: string }).code ?? 'error';
-        throw new ConfigError(`cannot read the secret file ${path} (${code})`, at);
+        const reason = err instanceof LocalReadError ? err.reason : 'cannot be read';
+        throw new ConfigError(`the secret file ${path} ${reason}`, at);
       }
       const v = text.trim();
       if (v === '') throw new ConfigError(`the secret file ${path} is empty`, at);

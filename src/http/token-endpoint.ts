@@ -10,7 +10,7 @@
 import { NetworkError, TokenwardError } from '../errors.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
-import { dispatcherFor, loadUndici } from './agent.js';
+import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
@@ -206,7 +206,7 @@ export async function getJson(url: string, opts: GetJsonOptions = {}): Promise<J
   return send({ method: 'GET', url: u, safe: safeUrl(u), what, headers, expectJson: true }, opts);
 }
 
-/** The TLS-off warning, given on every request that skips verification. */
+/** The TLS-off warning, given once per origin and warning hook when a request skips verification. */
 export function insecureTlsWarning(url: string): string {
   return `TLS certificate verification is OFF for ${url} (insecure_skip_tls_verify): anyone on the network path can read and forge tokens and secrets. Never use this outside a lab; give the CA with ca_file instead.`;
 }
@@ -231,9 +231,7 @@ async function send(
   let p = first;
   const cfg = resolve(opts);
   if (opts.insecureSkipTlsVerify === true && p.url.protocol === 'https:') {
-    const msg = insecureTlsWarning(p.safe);
-    if (opts.onWarning) opts.onWarning(msg);
-    else process.emitWarning(msg, { code: 'TOKENWARD_INSECURE_TLS' });
+    warnInsecureTlsOnce(p.url.origin, insecureTlsWarning(p.safe), opts.onWarning);
   }
   const tls: { ca?: string; insecureSkipTlsVerify?: boolean } = {};
   if (opts.ca !== undefined) tls.ca = opts.ca;

@@ -31,7 +31,7 @@ export interface HttpOptions {
   maxResponseBytes?: number;
   /** PEM text of extra CA certificates to trust. */
   ca?: string;
-  /** Turns TLS verification off. Warned about on every use; never the default. */
+  /** Turns TLS verification off. Warned about once per origin (through `onWarning`); never the default. */
   insecureSkipTlsVerify?: boolean;
   /** `User-Agent` header. Default `tokenward/<version>`. */
   userAgent?: string;

@@ -6,10 +6,18 @@
 import { isIPv4 } from 'node:net';
 import { ConfigError, InsecureEndpointError } from '../errors.js';
 
-/** True when `hostname` (as `URL.hostname` gives it) is a loopback host: 127.0.0.0/8, ::1 or localhost. */
+/**
+ * True when `hostname` (as `URL.hostname` gives it) is a loopback host: a literal address in
+ * 127.0.0.0/8 or `::1` (also IPv4-mapped), or the name `localhost` itself (also `localhost.`).
+ *
+ * Other names are not loopback, not even `*.localhost` (RFC 6761 reserves them, but the system resolver
+ * may send them to a DNS server and use whatever it answers). `localhost` is safe because tokenward's
+ * HTTP layer never asks a resolver for it: its connections pin it to 127.0.0.1 and ::1
+ * ({@link ./agent.js | pinnedLookup}), whatever `/etc/hosts` says.
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === 'localhost' || h === 'localhost.') return true;
   if (isIPv4(h)) return h.startsWith('127.');
   if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   // IPv4-mapped IPv6 loopback (::ffff:127.x.y.z, which URL normalises to ::ffff:7fxx:xxxx)

@@ -16,7 +16,7 @@ import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, typ
 
 /** A non-fatal problem reported through {@link TokenManagerOptions.onWarning}. */
 export interface TokenwardWarning {
-  /** Stable code: `EAGER_REFRESH_FAILED`, `REFRESH_REJECTED`, `STORE_WRITE_FAILED`, `STORE_READ_FAILED`, `SERVED_STALE_MARGIN`. */
+  /** Stable code: `EAGER_REFRESH_FAILED`, `REFRESH_REJECTED`, `STORE_WRITE_FAILED`, `STORE_READ_FAILED`, `SERVED_STALE_MARGIN`; from `createTokenManager` also `TLS_VERIFY_DISABLED` (once per origin), `HTTP` and `STORE`. */
   code: string;
   message: string;
   /** The error behind the warning, already redacted. */

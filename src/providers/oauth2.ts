@@ -6,7 +6,6 @@
  */
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
 import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
@@ -17,6 +16,7 @@ import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext, GrantParseOptions } from '../grants/types.js';
 import { scopeParam } from '../grants/types.js';
+import { loadCaFile } from '../http/agent.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { GrantName, Profile } from '../profile.js';
@@ -84,14 +84,7 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
     }
     out.insecureSkipTlsVerify = profile.insecure_skip_tls_verify;
   }
-  if (profile.ca_file !== undefined && http.ca === undefined) {
-    try {
-      out.ca = await readFile(profile.ca_file, 'utf8');
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? 'error';
-      throw new ConfigError(`cannot read ${profile.ca_file} (${code})`, { key: 'ca_file' });
-    }
-  }
+  if (profile.ca_file !== undefined && http.ca === undefined) out.ca = await loadCaFile(profile.ca_file);
   return { ...out, ...http };
 }
 

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { readFile } from 'node:fs/promises';
 import type { Profile } from '../../profile.js';
 import { redactText } from '../../redact.js';
 import { parseCommand, withGlobals } from '../args.js';
@@ -59,10 +58,27 @@ function tracingFetch(io: Io): AuthFetch {
   };
 }
 
-async function readAll(io: Io): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
+/**
+ * The body of `--data`: the text itself, `@file` (a regular file) or `@-` (standard input), at most
+ * 64 MiB. A file is read within 10 s; standard input that is not a terminal may pause at most 30 s.
+ */
+async function readData(io: Io, d: string): Promise<Buffer> {
+  const { LOCAL_FILE_LIMITS, LocalReadError, readBoundedStream, readLocalFile } = await import(
+    '../../config/local-file.js'
+  );
+  const maxBytes = LOCAL_FILE_LIMITS.requestBodyBytes;
+  try {
+    if (d === '@-') {
+      const idle = io.stdin.isTTY === true ? {} : { idleMs: LOCAL_FILE_LIMITS.stdinIdleMs };
+      return await readBoundedStream(io.stdin, { maxBytes, ...idle });
+    }
+    if (d.startsWith('@')) return await readLocalFile(d.slice(1), { maxBytes });
+  } catch (err) {
+    const what = d === '@-' ? 'standard input' : d.slice(1);
+    const reason = err instanceof LocalReadError ? err.reason : 'cannot be read';
+    throw new UsageError(`--data ${d}: ${what} ${reason}`);
+  }
+  return Buffer.from(d);
 }
 
 /** Runs `tokenward request`. */
@@ -105,15 +121,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   let body: Buffer | undefined;
   if (values.data !== undefined) {
-    const d = values.data;
-    if (d === '@-') body = await readAll(io);
-    else if (d.startsWith('@')) {
-      try {
-        body = await readFile(d.slice(1));
-      } catch (err) {
-        throw new UsageError(`cannot read ${d.slice(1)} (${(err as { code?: string }).code ?? 'error'})`);
-      }
-    } else body = Buffer.from(d);
+    body = await readData(io, values.data);
     if (!headers.has('content-type')) {
       try {
         JSON.parse(body.toString('utf8'));
