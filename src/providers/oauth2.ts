@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
-import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { discover } from '../discovery.js';
 import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
@@ -208,6 +208,7 @@ export async function createGenericClient(
 
   const client: TokenClient = {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     async fetchToken(ctx) {
       const g = await grantContext(ctx);
       switch (grant) {
