@@ -422,10 +422,11 @@ export class TokenManager {
   /**
    * Decides from a store entry whether to go to the network. A failure recorded with `notBefore` in the
    * future (the server's `Retry-After`) stops every caller; a failure within the retry gap stops optional
-   * renewals; a failure recorded while this caller waited for the lock (`waitStart`) is the holder's
-   * answer — unless it was an optional renewal cut short and this caller needs a token.
+   * renewals; a failure recorded while this caller waited for the lock (`before` is the entry read
+   * before waiting: its record differs) is the holder's answer — unless it was an optional renewal cut
+   * short and this caller needs a token.
    */
-  #plan(entry: StoredEntry | undefined, flight: Flight, waitStart?: number): Plan {
+  #plan(entry: StoredEntry | undefined, flight: Flight, before?: { entry: StoredEntry | undefined }): Plan {
     const valid = this.#servable(entry, flight);
     const last = entry?.lastError;
     if (last !== undefined) {
@@ -436,7 +437,11 @@ export class TokenManager {
       };
       if (last.notBefore !== undefined && last.notBefore > now) return settle();
       if (valid !== undefined && now - last.at < this.#eagerGapMs) return settle();
-      if (waitStart !== undefined && last.at >= waitStart && (valid !== undefined || last.optional !== true))
+      if (
+        before !== undefined &&
+        recordedSince(before.entry, entry) &&
+        (valid !== undefined || last.optional !== true)
+      )
         return settle();
     }
     return { kind: 'go', valid };
@@ -491,7 +496,7 @@ export class TokenManager {
     const deadline = plan.valid === undefined ? undefined : Date.now() + this.#optionalBudgetMs;
     let lock: StoreLock | undefined;
     if (this.store.shared) {
-      const waitStart = this.#clock();
+      const before = { entry };
       const timeoutMs =
         deadline === undefined
           ? this.#lockTimeoutMs
@@ -510,7 +515,7 @@ export class TokenManager {
           this.#counts.storeHits++;
           return this.#adopt(entry.token);
         }
-        plan = this.#plan(entry, flight, waitStart);
+        plan = this.#plan(entry, flight, before);
         if (plan.kind !== 'go') return this.#settle(plan, state);
         state.valid = plan.valid;
       } catch (err) {
@@ -666,6 +671,16 @@ export class TokenManager {
       // A throwing warning hook must not break token acquisition.
     }
   }
+}
+
+/** True when `after` carries a failure record that `before` did not (written in between, by the lock holder). */
+function recordedSince(before: StoredEntry | undefined, after: StoredEntry | undefined): boolean {
+  const a = after?.lastError;
+  if (a === undefined) return false;
+  const b = before?.lastError;
+  return (
+    b === undefined || b.at !== a.at || b.message !== a.message || before?.updatedAt !== after?.updatedAt
+  );
 }
 
 /** The token obtained last of two (by `obtainedAt`). */
