@@ -549,6 +549,8 @@ export class TokenManager {
         throw failure;
       }
       await this.#write(token);
+      // A minimum TTL that even this brand-new token does not meet is said so now (once).
+      if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
       // same string (many do while it is valid): clear the mark so the cache works again.
       this.#invalidated = undefined;
