@@ -176,9 +176,10 @@ export async function createGenericClient(
   if (profile.revocation_url !== undefined) assertSecureUrl(profile.revocation_url, 'revocation_url');
 
   let endpoints: Promise<Endpoints> | undefined;
-  const resolveEndpoints = (): Promise<Endpoints> => {
+  const resolveEndpoints = (signal?: AbortSignal): Promise<Endpoints> => {
     if (endpoints === undefined) {
-      endpoints = opts.endpoints(httpOpts);
+      // The first caller's signal bounds discovery too; an aborted discovery is not remembered.
+      endpoints = opts.endpoints(signal === undefined ? httpOpts : { ...httpOpts, signal });
       endpoints.catch(() => {
         endpoints = undefined; // a failure is not remembered
       });
@@ -186,7 +187,7 @@ export async function createGenericClient(
     return endpoints;
   };
   const grantContext = async (ctx: TokenRequestContext): Promise<GrantContext> => {
-    const ep = await resolveEndpoints();
+    const ep = await resolveEndpoints(ctx.signal);
     const g: GrantContext = { tokenUrl: ep.tokenUrl, clientAuth, http: httpOpts, parse, now: ctx.now };
     if (ep.assertionAudience !== undefined) g.assertionAudience = ep.assertionAudience;
     return g;

@@ -109,6 +109,40 @@ describe('a hanging identity provider with a valid cached token past its eager p
   });
 });
 
+describe('an OpenID Connect issuer whose discovery hangs, with a valid stored token', () => {
+  it('discovery is bounded by the optional budget too: the stored token is served', async () => {
+    const client = await realClient(server, {
+      token_url: undefined,
+      issuer: server.url,
+      timeout: 120,
+      retries: 2,
+    });
+    const store = stores.store();
+    await store.set({
+      v: 1,
+      key: KEY,
+      updatedAt: now,
+      token: {
+        accessToken: 'at-stored',
+        tokenType: 'Bearer',
+        obtainedAt: now - 250_000,
+        expiresAt: now + 50_000,
+        expirySource: 'expires_in',
+        raw: {},
+      },
+    });
+    hang();
+    const { manager, warnings } = makeManager(client, store, clock, { optionalBudgetMs: 1_000 });
+    const t = await manager.getToken({ minTtlMs: 45_000 });
+    assert.equal(t.accessToken, 'at-stored');
+    assert.equal(server.counts.total, 1, 'one discovery request, abandoned');
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['SERVED_STALE_MARGIN'],
+    );
+  });
+});
+
 describe('a failing identity provider on a cold cache', () => {
   it('4 callers: the holder runs the retry cycle once, the waiters take its failure (typed) instead of repeating it', async () => {
     const client = await realClient(server, { retries: 2 });
