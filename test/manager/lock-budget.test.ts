@@ -71,6 +71,30 @@ describe('the HTTP budget and the lock parameters', () => {
     await m.close();
   });
 
+  it('createTokenManager passes tuning through', async () => {
+    const m = await createTokenManager(
+      { token_url: server.tokenUrl, client_id: 'c', client_secret: 'manager-tests-secret' },
+      {
+        store: new MemoryStore(),
+        tuning: {
+          optionalBudgetMs: 2_000,
+          eagerRetryGapMs: 30_000,
+          lockLeaseMs: 4_000,
+          closeTimeoutMs: 1_000,
+        },
+      },
+    );
+    assert.deepEqual(m.parameters, {
+      budgetMs: 50_000,
+      optionalBudgetMs: 2_000,
+      retryGapMs: 30_000,
+      lockLeaseMs: 4_000,
+      lockTimeoutMs: 104_000,
+      closeTimeoutMs: 1_000,
+    });
+    await m.close();
+  });
+
   it('defaults: a 50 s budget gives a 110 s wait; the optional budget never exceeds the client budget', async () => {
     const dflt = makeManager(await realClient(server, { retries: 2 }), new MemoryStore(), clock);
     assert.equal(dflt.manager.parameters.budgetMs, 50_000);
