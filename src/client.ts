@@ -4,6 +4,8 @@
  * @module
  */
 
+import { DEFAULT_RETRIES, DEFAULT_RETRY_MAX_MS, DEFAULT_TIMEOUT_MS } from './http/token-endpoint.js';
+import type { HttpOptions } from './http/types.js';
 import type { Token } from './token.js';
 
 /** Per-request context handed to a token client. */
@@ -33,4 +35,24 @@ export interface TokenClient {
   refresh?(token: Token, ctx: TokenRequestContext): Promise<Token>;
   /** Revokes a token (RFC 7009 or the vendor's way). Absent when the server cannot. */
   revoke?(token: Token, ctx: TokenRequestContext): Promise<void>;
+  /**
+   * The longest one token request can take, ms: every attempt timing out and every wait between
+   * attempts at its cap (see {@link httpBudgetMs}). The manager derives from it how long a caller waits
+   * for another caller's lock. Absent: the manager assumes the HTTP defaults.
+   */
+  readonly budgetMs?: number;
+}
+
+/**
+ * The worst-case time of one token request under `http`: `(retries + 1) × timeoutMs + retries ×
+ * retryMaxMs` (each wait between attempts, back-off or a honoured `Retry-After`, is capped at
+ * `retryMaxMs`). With the defaults (10 s, 2 retries, 10 s cap): 50 s.
+ */
+export function httpBudgetMs(http: HttpOptions = {}): number {
+  const num = (v: number | undefined, d: number, min: number) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
+  const timeout = num(http.timeoutMs, DEFAULT_TIMEOUT_MS, 1);
+  const retries = Math.floor(num(http.retries, DEFAULT_RETRIES, 0));
+  const maxWait = num(http.retryMaxMs, DEFAULT_RETRY_MAX_MS, 0);
+  return (retries + 1) * timeout + retries * maxWait;
 }

@@ -4,6 +4,7 @@
  */
 
 export type * from './client.js';
+export { httpBudgetMs } from './client.js';
 // --- foundation ---
 export * from './errors.js';
 export type * from './http/types.js';
@@ -31,7 +32,12 @@ export * from './token.js';
 
 // --- manager (lead) ---
 export { TokenManager } from './manager/token-manager.js';
-export type { GetTokenOptions, TokenManagerOptions, TokenwardWarning } from './manager/token-manager.js';
+export type {
+  GetTokenOptions,
+  TokenManagerOptions,
+  TokenManagerParameters,
+  TokenwardWarning,
+} from './manager/token-manager.js';
 
 // --- front door ---
 export {
@@ -41,6 +47,7 @@ export {
   getToken,
   type OpenProfileOptions,
   openProfile,
+  type TokenManagerTuning,
 } from './tokenward.js';
 export { createTokenClient, PROVIDERS, type ProviderModule, providerOf } from './providers/index.js';
 

@@ -12,7 +12,12 @@ import { validateProfile } from './config/schema.js';
 import { resolveProfileSecrets } from './config/secrets.js';
 import { ConfigError } from './errors.js';
 import type { HttpOptions } from './http/types.js';
-import { type GetTokenOptions, TokenManager, type TokenwardWarning } from './manager/token-manager.js';
+import {
+  type GetTokenOptions,
+  TokenManager,
+  type TokenManagerOptions,
+  type TokenwardWarning,
+} from './manager/token-manager.js';
 import type { Profile } from './profile.js';
 import { createTokenClient } from './providers/index.js';
 import { cacheKey } from './stores/cache-key.js';
@@ -34,7 +39,18 @@ export interface CreateTokenManagerOptions {
   env?: NodeJS.ProcessEnv;
   /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
   cacheKey?: Buffer;
+  /**
+   * Lock, budget and back-off settings of the manager (defaults: derived from the profile's `timeout`
+   * and `retries`; see docs/architecture.md, "Lock, budget and back-off parameters").
+   */
+  tuning?: TokenManagerTuning;
 }
+
+/** The manager settings {@link CreateTokenManagerOptions.tuning} may override. */
+export type TokenManagerTuning = Pick<
+  TokenManagerOptions,
+  'optionalBudgetMs' | 'eagerRetryGapMs' | 'lockLeaseMs' | 'lockTimeoutMs' | 'closeTimeoutMs'
+>;
 
 const defaultWarn = (w: TokenwardWarning): void => {
   process.emitWarning(w.message, { code: `TOKENWARD_${w.code}` });
@@ -134,6 +150,17 @@ export async function createTokenManager(
   if (skew !== undefined) managerOptions.skewMs = skew * 1000;
   if (eager !== undefined) managerOptions.eagerRefreshFraction = eager;
   if (options.clock !== undefined) managerOptions.clock = options.clock;
+  const tuning = options.tuning ?? {};
+  for (const k of [
+    'optionalBudgetMs',
+    'eagerRetryGapMs',
+    'lockLeaseMs',
+    'lockTimeoutMs',
+    'closeTimeoutMs',
+  ] as const) {
+    const v = tuning[k];
+    if (v !== undefined) managerOptions[k] = v;
+  }
   return new TokenManager(managerOptions);
 }
 

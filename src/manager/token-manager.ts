@@ -4,19 +4,57 @@
  * One manager serves one token identity (one cache key). A fresh token in memory is returned with no I/O.
  * Otherwise one flight per manager does the work; with a shared store it takes the store's lock and
  * re-reads first, because another process may have refreshed meanwhile. Failures never destroy what is
- * cached: a malformed response is not written, a failed refresh keeps the refresh token, and a token
- * that is still valid keeps being served while the token endpoint is down.
+ * cached: a malformed response is not written, a failed refresh keeps the refresh token (a refresh token
+ * the server rejected is dropped), and a token that is still valid keeps being served while the token
+ * endpoint is down.
+ *
+ * Outages do not serialise callers: a renewal while a still-valid token is at hand (eager, or asked for
+ * by `minTtlMs`) is *optional* and gets a short time budget; a failed renewal is recorded in the store
+ * entry (`lastError`, with `notBefore` when the server sent `Retry-After`), and every caller sharing the
+ * store backs off from it; a caller that waited for the lock while its holder failed takes that failure
+ * as the answer instead of repeating the whole retry cycle. See docs/architecture.md, "Renewal under
+ * outages".
  * @module
  */
 
-import type { TokenClient, TokenRequestContext } from '../client.js';
-import { TokenEndpointError, TokenwardError } from '../errors.js';
-import type { StoredEntry, TokenStore } from '../stores/types.js';
+import { httpBudgetMs, type TokenClient, type TokenRequestContext } from '../client.js';
+import {
+  InvalidTokenResponseError,
+  LockTimeoutError,
+  NetworkError,
+  TokenEndpointError,
+  TokenwardError,
+  type TokenwardErrorCode,
+} from '../errors.js';
+import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
+
+/** Default lease of the store lock, ms: the store renews it while its holder works (about every third of it). */
+export const DEFAULT_LOCK_LEASE_MS = 10_000;
+/** Default time budget of an optional renewal (eager, or for `minTtlMs` while the token is valid), ms. */
+export const DEFAULT_OPTIONAL_BUDGET_MS = 10_000;
+/** Default least time between a failed renewal and the next optional one, for every caller of the store, ms. */
+export const DEFAULT_RETRY_GAP_MS = 5_000;
+/** The longest `Retry-After` remembered in the store (as `notBefore`), ms: one hour. */
+export const MAX_REMEMBERED_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * How long a caller waits for another caller's lock by default: two token requests at their worst
+ * (`budgetMs` each — a rejected refresh and then the primary grant can both run under one lock) plus one
+ * lease (a holder that died just before releasing).
+ */
+export function defaultLockWaitMs(budgetMs: number, leaseMs: number): number {
+  return 2 * budgetMs + leaseMs;
+}
 
 /** A non-fatal problem reported through {@link TokenManagerOptions.onWarning}. */
 export interface TokenwardWarning {
-  /** Stable code: `EAGER_REFRESH_FAILED`, `REFRESH_REJECTED`, `STORE_WRITE_FAILED`, `STORE_READ_FAILED`, `SERVED_STALE_MARGIN`; from `createTokenManager` also `TLS_VERIFY_DISABLED` (once per origin), `HTTP` and `STORE`. */
+  /**
+   * Stable code: `EAGER_REFRESH_FAILED`, `REFRESH_REJECTED`, `STORE_WRITE_FAILED`, `STORE_READ_FAILED`,
+   * `SERVED_STALE_MARGIN`, `REVOKE_FAILED`, `MIN_TTL_EXCEEDS_LIFETIME` (a `minTtlMs` no new token could
+   * meet; given once per manager), `CLOSE_TIMEOUT` (`close()` stopped waiting for a stuck flight); from
+   * `createTokenManager` also `TLS_VERIFY_DISABLED` (once per origin), `HTTP` and `STORE`.
+   */
   code: string;
   message: string;
   /** The error behind the warning, already redacted. */
@@ -37,12 +75,33 @@ export interface TokenManagerOptions {
   skewMs?: number;
   /** Fraction of the lifetime after which a background refresh starts. Default 0.8; 1 disables. */
   eagerRefreshFraction?: number;
-  /** Least time between two background refresh attempts in ms. Default 5,000. */
+  /**
+   * Least time between two optional renewal attempts, ms: between two background refreshes of this
+   * manager, and after a failed renewal recorded in the store, for every caller sharing it (other
+   * processes too). Default 5,000.
+   */
   eagerRetryGapMs?: number;
-  /** Lifetime of the store lock if its holder dies, ms. Default 60,000. */
+  /**
+   * Time budget of an optional renewal, ms: one made while a still-valid token is at hand (a background
+   * refresh, or a `minTtlMs` the current token does not meet). Waiting for the lock and the token
+   * requests share it; when it runs out the renewal is abandoned and the valid token served.
+   * Default 10,000 (never more than the client's `budgetMs`).
+   */
+  optionalBudgetMs?: number;
+  /** Lease of the store lock, ms: the store renews it while the holder works; a dead holder frees the key within one lease. Default 10,000. */
+  lockLeaseMs?: number;
+  /** @deprecated Use {@link TokenManagerOptions.lockLeaseMs}. */
   lockTtlMs?: number;
-  /** How long to wait for the store lock, ms. Default 65,000. */
+  /**
+   * How long to wait for another caller's lock, ms. Default {@link defaultLockWaitMs} of the client's
+   * `budgetMs` (50 s with the HTTP defaults) and the lease: 110 s.
+   */
   lockTimeoutMs?: number;
+  /**
+   * How long {@link TokenManager.close} waits for a flight still running before it aborts its HTTP
+   * request and stops waiting, ms. Default: the lock wait ({@link TokenManagerOptions.lockTimeoutMs}).
+   */
+  closeTimeoutMs?: number;
   /** Clock in ms since the epoch. Default `Date.now`. */
   clock?: () => number;
   /** Receives non-fatal problems. Default: ignored. */
@@ -67,6 +126,38 @@ interface Flight {
   minTtlMs: number;
 }
 
+/** What one flight learnt while it worked. */
+interface FlightState {
+  /** A still-valid token that may be served if the renewal fails (none for force or a rejected token). */
+  valid?: Token | undefined;
+  /** The error behind a token served without renewing (a recorded failure still in force). */
+  served?: TokenwardError | undefined;
+  /** Refresh tokens the server rejected in this flight (and no newer one was found). */
+  dead: Set<string>;
+}
+
+/** What to do after reading the store: go to the network, serve a valid token, or fail with a recorded error. */
+type Plan =
+  | { kind: 'go'; valid: Token | undefined }
+  | { kind: 'serve'; token: Token; error?: TokenwardError }
+  | { kind: 'fail'; error: TokenwardError };
+
+/** The effective parameters of a manager (after defaults and derivation), ms. */
+export interface TokenManagerParameters {
+  /** The client's HTTP budget for one token request. */
+  budgetMs: number;
+  /** Budget of an optional renewal. */
+  optionalBudgetMs: number;
+  /** Least time between optional renewal attempts after a failure. */
+  retryGapMs: number;
+  /** Lease of the store lock. */
+  lockLeaseMs: number;
+  /** How long a caller waits for the store lock. */
+  lockTimeoutMs: number;
+  /** How long `close()` waits for a flight. */
+  closeTimeoutMs: number;
+}
+
 /** Gets, caches and renews tokens for one identity. See the module documentation for the flow. */
 export class TokenManager {
   /** The store key of this manager's token. */
@@ -79,8 +170,14 @@ export class TokenManager {
   readonly #skewMs: number;
   readonly #eagerFraction: number;
   readonly #eagerGapMs: number;
-  readonly #lockTtlMs: number;
+  readonly #budgetMs: number;
+  readonly #optionalBudgetMs: number;
+  readonly #lockLeaseMs: number;
   readonly #lockTimeoutMs: number;
+  readonly #closeTimeoutMs: number;
+  /** Aborts the token requests of flights still running when `close()` gives up waiting. */
+  readonly #closing = new AbortController();
+  #minTtlWarned = false;
   readonly #clock: () => number;
   readonly #onWarning: (w: TokenwardWarning) => void;
   readonly #ownsStore: boolean;
@@ -99,13 +196,32 @@ export class TokenManager {
     this.profile = options.profile;
     this.#skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
     this.#eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
-    this.#eagerGapMs = options.eagerRetryGapMs ?? 5_000;
-    this.#lockTtlMs = options.lockTtlMs ?? 60_000;
-    this.#lockTimeoutMs = options.lockTimeoutMs ?? 65_000;
+    this.#eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
+    const clientBudget = this.#client.budgetMs;
+    this.#budgetMs =
+      typeof clientBudget === 'number' && Number.isFinite(clientBudget) && clientBudget > 0
+        ? clientBudget
+        : httpBudgetMs();
+    this.#optionalBudgetMs = positive(
+      options.optionalBudgetMs,
+      Math.min(DEFAULT_OPTIONAL_BUDGET_MS, this.#budgetMs),
+      'optionalBudgetMs',
+    );
+    this.#lockLeaseMs = positive(
+      options.lockLeaseMs ?? options.lockTtlMs,
+      DEFAULT_LOCK_LEASE_MS,
+      'lockLeaseMs',
+    );
+    this.#lockTimeoutMs = nonNegative(
+      options.lockTimeoutMs,
+      defaultLockWaitMs(this.#budgetMs, this.#lockLeaseMs),
+      'lockTimeoutMs',
+    );
+    this.#closeTimeoutMs = nonNegative(options.closeTimeoutMs, this.#lockTimeoutMs, 'closeTimeoutMs');
     this.#clock = options.clock ?? Date.now;
     this.#onWarning = options.onWarning ?? (() => {});
     this.#ownsStore = options.ownsStore ?? false;
-    this.#ctx = { now: this.#clock };
+    this.#ctx = { now: this.#clock, signal: this.#closing.signal };
     if (!(this.#eagerFraction > 0 && this.#eagerFraction <= 1)) {
       throw new RangeError('eagerRefreshFraction must be in (0, 1]');
     }
@@ -121,7 +237,23 @@ export class TokenManager {
     return { ...this.#counts };
   }
 
-  /** The last error of a flight, if the last flight failed. */
+  /** The effective lock, budget and back-off parameters (defaults applied and derived), ms. */
+  get parameters(): Readonly<TokenManagerParameters> {
+    return {
+      budgetMs: this.#budgetMs,
+      optionalBudgetMs: this.#optionalBudgetMs,
+      retryGapMs: this.#eagerGapMs,
+      lockLeaseMs: this.#lockLeaseMs,
+      lockTimeoutMs: this.#lockTimeoutMs,
+      closeTimeoutMs: this.#closeTimeoutMs,
+    };
+  }
+
+  /**
+   * The last error of a flight: the error of the last flight if it failed, or the failure behind a
+   * token it served instead of a new one (a renewal that failed, or one recorded in the store that is
+   * still being backed off from).
+   */
   get lastError(): TokenwardError | undefined {
     return this.#lastError;
   }
@@ -139,7 +271,7 @@ export class TokenManager {
     const cur = this.#current;
     if (cur !== undefined && options.force !== true) {
       const now = this.#clock();
-      if (cur.accessToken !== this.#invalidated && isUsable(cur, now, this.#skewMs, options.minTtlMs)) {
+      if (cur.accessToken !== this.#invalidated && this.#fits(cur, now, options.minTtlMs ?? 0)) {
         if (
           this.#inflight === undefined &&
           isPastEagerPoint(cur, now, this.#eagerFraction) &&
@@ -204,11 +336,35 @@ export class TokenManager {
   /**
    * Waits for a token request still in flight (a background refresh included: with rotating refresh
    * tokens, abandoning one would lose the new refresh token), then releases the store if this manager
-   * owns it.
+   * owns it. Bounded: after `closeTimeoutMs` a flight still running (stuck on a store that stopped
+   * answering, say) has its token request aborted and is left behind with a `CLOSE_TIMEOUT` warning;
+   * closing the store gets what is left of that time (at least a second).
    */
   async close(): Promise<void> {
-    while (this.#inflight !== undefined) await this.#inflight.catch(() => {});
-    if (this.#ownsStore) await this.store.close();
+    const deadline = Date.now() + this.#closeTimeoutMs;
+    while (this.#inflight !== undefined) {
+      const flight = this.#inflight;
+      if (!(await settlesWithin(flight, deadline - Date.now()))) {
+        // Stuck (a store that stopped answering, say): stop its token request and stop waiting.
+        this.#closing.abort(new Error('the token manager was closed'));
+        this.#warn(
+          'CLOSE_TIMEOUT',
+          `close() waited ${this.#closeTimeoutMs} ms for a token request still in flight and gave up on it`,
+        );
+        break;
+      }
+    }
+    if (this.#ownsStore) {
+      const closing = this.store.close();
+      // At least a second for the store, even when the flight used up the whole wait.
+      if (!(await settlesWithin(closing, Math.max(1_000, deadline - Date.now()), true))) {
+        closing.catch(() => {});
+        this.#warn(
+          'CLOSE_TIMEOUT',
+          `closing the ${this.store.kind} store did not finish in time; left behind`,
+        );
+      }
+    }
   }
 
   #join(flight: Flight): Promise<Token> {
@@ -226,17 +382,77 @@ export class TokenManager {
     });
   }
 
+  /**
+   * True when `token` may be used now with `minTtlMs` of life left. A `minTtlMs` that even a new token
+   * could not meet (at least the token's usable lifetime: its lifetime less the safety margin) would
+   * renew on every call; it is cut to half that lifetime instead, with a warning once per manager.
+   */
+  #fits(token: Token, now: number, minTtlMs: number): boolean {
+    let min = minTtlMs;
+    if (min > 0) {
+      const usableLife = token.expiresAt - token.obtainedAt - this.#skewMs;
+      if (min >= usableLife) {
+        min = Math.max(0, usableLife / 2);
+        if (!this.#minTtlWarned) {
+          this.#minTtlWarned = true;
+          this.#warn(
+            'MIN_TTL_EXCEEDS_LIFETIME',
+            `the minimum TTL asked for (${seconds(minTtlMs)}) is not shorter than the token lifetime the server gives (${seconds(usableLife)} after the safety margin), so no new token could meet it; tokens are renewed once half their lifetime is left instead`,
+          );
+        }
+      }
+    }
+    return isUsable(token, now, this.#skewMs, min);
+  }
+
   #usable(token: Token | undefined, flight: Flight): token is Token {
     if (token === undefined || flight.force || token.accessToken === this.#invalidated) return false;
     const now = this.#clock();
-    if (!isUsable(token, now, this.#skewMs, flight.minTtlMs)) return false;
+    if (!this.#fits(token, now, flight.minTtlMs)) return false;
     return !(flight.eager && isPastEagerPoint(token, now, this.#eagerFraction));
   }
 
+  /** The still-valid token a renewal may fall back to (none for force or a token an API rejected). */
+  #servable(entry: StoredEntry | undefined, flight: Flight): Token | undefined {
+    if (flight.force) return undefined;
+    const t = newest(entry?.token, this.#current);
+    if (t === undefined || t.accessToken === this.#invalidated) return undefined;
+    return isUsable(t, this.#clock(), this.#skewMs) ? t : undefined;
+  }
+
+  /**
+   * Decides from a store entry whether to go to the network. A failure recorded with `notBefore` in the
+   * future (the server's `Retry-After`) stops every caller; a failure within the retry gap stops optional
+   * renewals; a failure recorded while this caller waited for the lock (`before` is the entry read
+   * before waiting: its record differs) is the holder's answer — unless it was an optional renewal cut
+   * short and this caller needs a token.
+   */
+  #plan(entry: StoredEntry | undefined, flight: Flight, before?: { entry: StoredEntry | undefined }): Plan {
+    const valid = this.#servable(entry, flight);
+    const last = entry?.lastError;
+    if (last !== undefined) {
+      const now = this.#clock();
+      const settle = (): Plan => {
+        const error = rebuildError(last, now);
+        return valid === undefined ? { kind: 'fail', error } : { kind: 'serve', token: valid, error };
+      };
+      if (last.notBefore !== undefined && last.notBefore > now) return settle();
+      if (valid !== undefined && now - last.at < this.#eagerGapMs) return settle();
+      if (
+        before !== undefined &&
+        recordedSince(before.entry, entry) &&
+        (valid !== undefined || last.optional !== true)
+      )
+        return settle();
+    }
+    return { kind: 'go', valid };
+  }
+
   async #fly(flight: Flight): Promise<Token> {
+    const state: FlightState = { dead: new Set() };
     try {
-      const token = await this.#acquire(flight);
-      this.#lastError = undefined;
+      const token = await this.#acquire(flight, state);
+      this.#lastError = state.served;
       return token;
     } catch (err) {
       this.#lastError =
@@ -246,7 +462,7 @@ export class TokenManager {
               cause: err,
             });
       // A token that is still valid keeps being served through an outage (not a rejected one).
-      const cur = this.#current;
+      const cur = state.valid ?? this.#current;
       if (!flight.eager && cur !== undefined && cur.accessToken !== this.#invalidated && !flight.force) {
         if (isUsable(cur, this.#clock(), this.#skewMs)) {
           this.#warn(
@@ -254,7 +470,7 @@ export class TokenManager {
             'renewal failed; serving the current token, which is still valid',
             err,
           );
-          return cur;
+          return this.#adopt(this.#withoutDead(cur, state));
         }
       }
       if (err instanceof TokenwardError) throw err;
@@ -262,43 +478,98 @@ export class TokenManager {
     }
   }
 
-  async #acquire(flight: Flight): Promise<Token> {
+  #settle(plan: Exclude<Plan, { kind: 'go' }>, state: FlightState): Token {
+    if (plan.kind === 'fail') throw plan.error;
+    state.served = plan.error;
+    return this.#adopt(plan.token);
+  }
+
+  async #acquire(flight: Flight, state: FlightState): Promise<Token> {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
       this.#counts.storeHits++;
       return this.#adopt(entry.token);
     }
-    const lock = this.store.shared
-      ? await this.store.lock(this.key, { ttlMs: this.#lockTtlMs, timeoutMs: this.#lockTimeoutMs })
-      : undefined;
-    try {
-      if (lock !== undefined) {
+    let plan = this.#plan(entry, flight);
+    if (plan.kind !== 'go') return this.#settle(plan, state);
+    state.valid = plan.valid;
+    // An optional renewal has one deadline for the lock wait and the token requests together.
+    const deadline = plan.valid === undefined ? undefined : Date.now() + this.#optionalBudgetMs;
+    let lock: StoreLock | undefined;
+    if (this.store.shared) {
+      const before = { entry };
+      const timeoutMs =
+        deadline === undefined
+          ? this.#lockTimeoutMs
+          : Math.max(1, Math.min(this.#lockTimeoutMs, deadline - Date.now()));
+      try {
+        lock = await this.store.lock(this.key, { ttlMs: this.#lockLeaseMs, timeoutMs });
+      } catch (err) {
+        // Another caller is renewing and the token in hand is still valid: serve it, quietly.
+        if (deadline !== undefined && plan.valid !== undefined && err instanceof LockTimeoutError)
+          return this.#adopt(plan.valid);
+        throw err;
+      }
+      try {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
           this.#counts.storeHits++;
           return this.#adopt(entry.token);
         }
+        plan = this.#plan(entry, flight, before);
+        if (plan.kind !== 'go') return this.#settle(plan, state);
+        state.valid = plan.valid;
+      } catch (err) {
+        await lock.release();
+        throw err;
       }
+    }
+    const budget = new AbortController();
+    const timer =
+      deadline === undefined || plan.valid === undefined
+        ? undefined
+        : setTimeout(
+            () => budget.abort(new Error('optional renewal budget used up')),
+            Math.max(1, deadline - Date.now()),
+          );
+    timer?.unref();
+    const ctx: TokenRequestContext = {
+      now: this.#clock,
+      signal: AbortSignal.any([this.#closing.signal, budget.signal]),
+    };
+    const optional = timer !== undefined;
+    try {
       const base = newest(entry?.token, this.#current);
       let token: Token;
       try {
-        token = await this.#obtain(base);
+        token = await this.#obtain(base, ctx, state);
       } catch (err) {
+        const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         // Re-read: another process may have rotated the refresh token since `entry` was read.
-        await this.#recordError((await this.#read().catch(() => entry)) ?? entry, err);
-        throw err;
+        await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
+        throw failure;
       }
       await this.#write(token);
+      // A minimum TTL that even this brand-new token does not meet is said so now (once).
+      if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
       // same string (many do while it is valid): clear the mark so the cache works again.
       this.#invalidated = undefined;
       return this.#adopt(token);
     } finally {
+      if (timer !== undefined) clearTimeout(timer);
       await lock?.release();
     }
   }
 
-  async #obtain(base: Token | undefined): Promise<Token> {
+  /** The error of an optional renewal that ran out of its budget. */
+  #budgetError(err: unknown): TokenwardError {
+    const message = `an optional renewal did not finish within ${this.#optionalBudgetMs} ms and was abandoned; the current token is still valid`;
+    if (err instanceof NetworkError) return new NetworkError(err.url, message, { timeout: true, cause: err });
+    return new TokenwardError('ERR_TIMEOUT', message, { cause: err });
+  }
+
+  async #obtain(base: Token | undefined, ctx: TokenRequestContext, state: FlightState): Promise<Token> {
     const client = this.#client;
     if (
       base?.refreshToken !== undefined &&
@@ -306,30 +577,33 @@ export class TokenManager {
       !refreshTokenExpired(base, this.#clock())
     ) {
       try {
-        const t = await client.refresh(base, this.#ctx);
+        const t = await client.refresh(base, ctx);
         this.#counts.refreshes++;
         return t;
       } catch (err) {
         if (!isRejectedRefresh(err)) throw err;
         // Another process may have rotated the refresh token (a lost lock): look once more.
+        let rejected = base.refreshToken;
         if (this.store.shared) {
           const again = (await this.#read())?.token;
           if (again?.refreshToken !== undefined && again.refreshToken !== base.refreshToken) {
             if (isUsable(again, this.#clock(), this.#skewMs) && again.accessToken !== this.#invalidated)
               return again;
             try {
-              const t = await client.refresh(again, this.#ctx);
+              const t = await client.refresh(again, ctx);
               this.#counts.refreshes++;
               return t;
             } catch (err2) {
               if (!isRejectedRefresh(err2)) throw err2;
+              rejected = again.refreshToken;
             }
           }
         }
+        state.dead.add(rejected);
         this.#warn('REFRESH_REJECTED', 'the refresh token was rejected; using the primary grant', err);
       }
     }
-    const t = await client.fetchToken(this.#ctx);
+    const t = await client.fetchToken(ctx);
     this.#counts.grants++;
     return t;
   }
@@ -339,6 +613,13 @@ export class TokenManager {
     if (this.#invalidated !== undefined && this.#invalidated !== token.accessToken)
       this.#invalidated = undefined;
     return token;
+  }
+
+  /** The token without its refresh token when the server rejected that one in this flight. */
+  #withoutDead(token: Token, state: FlightState): Token {
+    if (token.refreshToken === undefined || !state.dead.has(token.refreshToken)) return token;
+    const { refreshToken: _dead, refreshExpiresAt: _until, ...rest } = token;
+    return rest;
   }
 
   async #read(): Promise<StoredEntry | undefined> {
@@ -357,19 +638,26 @@ export class TokenManager {
     }
   }
 
-  async #recordError(entry: StoredEntry | undefined, err: unknown): Promise<void> {
-    const e = err instanceof TokenwardError ? err : undefined;
+  async #recordError(
+    entry: StoredEntry | undefined,
+    err: unknown,
+    state: FlightState,
+    optional: boolean,
+  ): Promise<void> {
+    const at = this.#clock();
     const record: StoredEntry = {
       ...(entry ?? { v: 1, key: this.key }),
       v: 1,
       key: this.key,
-      lastError: {
-        code: e?.code ?? 'ERR_UNKNOWN',
-        message: e?.message ?? 'unknown error',
-        at: this.#clock(),
-      },
-      updatedAt: this.#clock(),
+      lastError: lastErrorOf(err, at, optional),
+      updatedAt: at,
     };
+    // A refresh token the server rejected is not kept: every later renewal would start with it again.
+    if (record.token !== undefined) {
+      const kept = this.#withoutDead(record.token, state);
+      if (kept !== record.token) record.token = kept;
+    }
+    if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
     record.identity = this.#client.identity;
     try {
@@ -388,6 +676,16 @@ export class TokenManager {
   }
 }
 
+/** True when `after` carries a failure record that `before` did not (written in between, by the lock holder). */
+function recordedSince(before: StoredEntry | undefined, after: StoredEntry | undefined): boolean {
+  const a = after?.lastError;
+  if (a === undefined) return false;
+  const b = before?.lastError;
+  return (
+    b === undefined || b.at !== a.at || b.message !== a.message || before?.updatedAt !== after?.updatedAt
+  );
+}
+
 /** The token obtained last of two (by `obtainedAt`). */
 function newest(a: Token | undefined, b: Token | undefined): Token | undefined {
   if (a === undefined) return b;
@@ -395,14 +693,135 @@ function newest(a: Token | undefined, b: Token | undefined): Token | undefined {
   return b.obtainedAt > a.obtainedAt ? b : a;
 }
 
-/** True when the server rejected a refresh token (so the primary grant should be tried). */
-function isRejectedRefresh(err: unknown): boolean {
+/**
+ * True when the server rejected a refresh token (so the primary grant should be tried, and the refresh
+ * token is not kept): `invalid_grant` or `invalid_token`, or a 400 or 401 with no OAuth `error` (an
+ * empty body, say — some servers answer every error so).
+ */
+export function isRejectedRefresh(err: unknown): boolean {
   return (
     err instanceof TokenEndpointError &&
     (err.error === 'invalid_grant' ||
       err.error === 'invalid_token' ||
-      (err.error === undefined && err.status === 401))
+      (err.error === undefined && (err.status === 400 || err.status === 401)))
   );
+}
+
+/** The store's record of a failed renewal: the error's non-secret facts and, for `Retry-After`, `notBefore`. */
+function lastErrorOf(err: unknown, at: number, optional: boolean): LastError {
+  const e = err instanceof TokenwardError ? err : undefined;
+  const out: LastError = {
+    code: e?.code ?? 'ERR_UNKNOWN',
+    message: e?.message ?? 'unknown error',
+    at,
+  };
+  if (err instanceof TokenEndpointError) {
+    out.status = err.status;
+    out.url = err.url;
+    if (err.error !== undefined) out.error = err.error;
+    if (err.retryAfter !== undefined && Number.isFinite(err.retryAfter) && err.retryAfter > 0) {
+      out.retryAfter = err.retryAfter;
+      out.notBefore = at + Math.min(err.retryAfter * 1000, MAX_REMEMBERED_RETRY_AFTER_MS);
+    }
+  } else if (err instanceof InvalidTokenResponseError) {
+    out.status = err.status;
+    out.url = err.url;
+  } else if (err instanceof NetworkError) {
+    out.url = err.url;
+  }
+  if (optional) out.optional = true;
+  return out;
+}
+
+const CODES: ReadonlySet<string> = new Set<TokenwardErrorCode>([
+  'ERR_CONFIG',
+  'ERR_INSECURE_ENDPOINT',
+  'ERR_NETWORK',
+  'ERR_TIMEOUT',
+  'ERR_TOKEN_ENDPOINT',
+  'ERR_INVALID_TOKEN_RESPONSE',
+  'ERR_STORE',
+  'ERR_LOCK_TIMEOUT',
+  'ERR_TOKEN_EXPIRED',
+  'ERR_UNSUPPORTED',
+]);
+
+/**
+ * The typed error of a failure recorded in the store (by this process or another): a
+ * {@link TokenEndpointError} (with the time left of `Retry-After`), {@link InvalidTokenResponseError},
+ * {@link NetworkError} or a plain {@link TokenwardError} with the recorded code.
+ */
+export function rebuildError(last: LastError, now: number): TokenwardError {
+  const ago = Math.max(0, Math.round((now - last.at) / 1000));
+  const wait =
+    last.notBefore !== undefined && last.notBefore > now
+      ? Math.ceil((last.notBefore - now) / 1000)
+      : undefined;
+  const message = `${last.message} [a renewal ${ago} s ago failed so; ${
+    wait === undefined ? 'not retried at once' : `the server asked for no retry for ${wait} s more`
+  }]`;
+  const url = last.url ?? '';
+  if (
+    last.status !== undefined &&
+    (last.code === 'ERR_INVALID_TOKEN_RESPONSE' || last.status < 200 || last.status >= 300)
+  ) {
+    if (last.code === 'ERR_INVALID_TOKEN_RESPONSE')
+      return new InvalidTokenResponseError(url, last.status, message);
+    const body: { error?: string; retryAfter?: number } = {};
+    if (last.error !== undefined) body.error = last.error;
+    const retryAfter = wait ?? last.retryAfter;
+    if (retryAfter !== undefined) body.retryAfter = retryAfter;
+    return new TokenEndpointError(url, last.status, body, message);
+  }
+  if ((last.code === 'ERR_NETWORK' || last.code === 'ERR_TIMEOUT') && last.url !== undefined) {
+    return new NetworkError(last.url, message, { timeout: last.code === 'ERR_TIMEOUT' });
+  }
+  return new TokenwardError(
+    CODES.has(last.code) ? (last.code as TokenwardErrorCode) : 'ERR_NETWORK',
+    message,
+  );
+}
+
+/**
+ * Resolves true when `p` settles within `ms`, false otherwise. With `rethrow`, a rejection of `p` is
+ * passed on; without, it counts as settled.
+ */
+async function settlesWithin(p: Promise<unknown>, ms: number, rethrow = false): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([
+      rethrow
+        ? p.then(() => true as const)
+        : p.then(
+            () => true as const,
+            () => true as const,
+          ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function positive(v: number | undefined, d: number, name: string): number {
+  if (v === undefined) return d;
+  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+    throw new RangeError(`${name} must be a positive number`);
+  return v;
+}
+
+function nonNegative(v: number | undefined, d: number, name: string): number {
+  if (v === undefined) return d;
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+    throw new RangeError(`${name} must be a non-negative number`);
+  return v;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

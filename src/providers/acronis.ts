@@ -13,7 +13,7 @@
  */
 
 import { clientSecretBasic } from '../auth/basic.js';
-import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
@@ -90,6 +90,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
 
   return {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     fetchToken(ctx) {
       return clientCredentials(grantContext(ctx), { scope }, extrasOf(ctx));
     },

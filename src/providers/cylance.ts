@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { TokenClient, TokenIdentity } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity } from '../client.js';
 import { ConfigError, TokenEndpointError } from '../errors.js';
 import { type SignedJwtExchangeContext, signedJwtExchange } from '../grants/signed-jwt-exchange.js';
 import type { HttpOptions } from '../http/types.js';
@@ -207,6 +207,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
 
   return {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     async fetchToken(ctx): Promise<Token> {
       const g: SignedJwtExchangeContext = { tokenUrl, http: httpOpts, parse, now: ctx.now };
       const p: Parameters<typeof signedJwtExchange>[1] = {

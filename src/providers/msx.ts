@@ -16,7 +16,7 @@
 
 import { clientSecretBasic } from '../auth/basic.js';
 import type { ClientAuth } from '../auth/types.js';
-import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { customGrant } from '../grants/custom.js';
 import { passwordGrant } from '../grants/password.js';
@@ -120,6 +120,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
 
   return {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     fetchToken(ctx) {
       const params: Record<string, string> = {};
       if (tenantId !== undefined) params['tenant_id'] = tenantId;

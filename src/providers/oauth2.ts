@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
-import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { discover } from '../discovery.js';
 import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
@@ -166,9 +166,10 @@ export async function createGenericClient(
   if (profile.revocation_url !== undefined) assertSecureUrl(profile.revocation_url, 'revocation_url');
 
   let endpoints: Promise<Endpoints> | undefined;
-  const resolveEndpoints = (): Promise<Endpoints> => {
+  const resolveEndpoints = (signal?: AbortSignal): Promise<Endpoints> => {
     if (endpoints === undefined) {
-      endpoints = opts.endpoints(httpOpts);
+      // The first caller's signal bounds discovery too; an aborted discovery is not remembered.
+      endpoints = opts.endpoints(signal === undefined ? httpOpts : { ...httpOpts, signal });
       endpoints.catch(() => {
         endpoints = undefined; // a failure is not remembered
       });
@@ -176,7 +177,7 @@ export async function createGenericClient(
     return endpoints;
   };
   const grantContext = async (ctx: TokenRequestContext): Promise<GrantContext> => {
-    const ep = await resolveEndpoints();
+    const ep = await resolveEndpoints(ctx.signal);
     const g: GrantContext = { tokenUrl: ep.tokenUrl, clientAuth, http: httpOpts, parse, now: ctx.now };
     if (ep.assertionAudience !== undefined) g.assertionAudience = ep.assertionAudience;
     return g;
@@ -198,6 +199,7 @@ export async function createGenericClient(
 
   const client: TokenClient = {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     async fetchToken(ctx) {
       const g = await grantContext(ctx);
       switch (grant) {

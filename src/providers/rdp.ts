@@ -29,7 +29,7 @@
 import { clientSecretBasic } from '../auth/basic.js';
 import { noneAuth } from '../auth/none.js';
 import type { ClientAuth } from '../auth/types.js';
-import type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError, TokenEndpointError } from '../errors.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
@@ -198,6 +198,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
 
   return {
     identity,
+    budgetMs: httpBudgetMs(httpOpts),
     fetchToken(ctx) {
       return run(
         passwordGrant(grantContext(ctx.now), { username, password, scope, params: signOn }, extrasOf(ctx)),

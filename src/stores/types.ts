@@ -6,12 +6,33 @@
 
 import type { Token } from '../token.js';
 
-/** The last failure seen for a key, kept for `tokenward status`. No secret in it. */
+/**
+ * The last failure seen for a key, kept for `tokenward status` and so that other callers (other
+ * processes sharing the store too) back off instead of repeating a renewal that just failed. No secret
+ * in it.
+ */
 export interface LastError {
+  /** The error's `code` (`ERR_TOKEN_ENDPOINT`, `ERR_TIMEOUT`…). */
   code: string;
+  /** The error's message, already redacted. */
   message: string;
-  /** ms since the epoch. */
+  /** When the renewal failed, ms since the epoch. */
   at: number;
+  /** No caller should ask the token endpoint again before this time (ms since the epoch): the server's `Retry-After`. */
+  notBefore?: number;
+  /** The HTTP status of the token endpoint's answer, when it answered. */
+  status?: number;
+  /** The server's OAuth `error`, when it sent one. */
+  error?: string;
+  /** The server's `Retry-After`, seconds, when it sent one. */
+  retryAfter?: number;
+  /** The endpoint, without query string or credentials. */
+  url?: string;
+  /**
+   * True when the failed attempt was an optional renewal (a still-valid token was at hand) cut short by
+   * its small time budget: callers that need a new token do not take it as the final word.
+   */
+  optional?: boolean;
 }
 
 /** What a store keeps per key: the versioned envelope (encrypted at rest by persistent stores). */

@@ -13,6 +13,10 @@ export interface Fault {
   contentType?: string;
   /** How many requests get the fault (default: until cleared). */
   times?: number;
+  /** Extra response headers (e.g. `retry-after`). */
+  headers?: Record<string, string>;
+  /** Only requests of this grant type get the fault (default: every request). */
+  grant?: string;
 }
 
 export interface TokenServer {
@@ -28,6 +32,11 @@ export interface TokenServer {
   /** Refresh tokens that are currently valid. */
   liveRefreshTokens: Set<string>;
   rejectedRefreshes: number;
+  /**
+   * Runs on every request after it is counted and before it is answered (awaited): to hang the
+   * endpoint (return a promise the test settles) or to act as another process meanwhile.
+   */
+  onRequest: ((grant: string, form: URLSearchParams) => void | Promise<void>) | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +59,7 @@ export async function startTokenServer(
     fault: undefined,
     liveRefreshTokens: new Set(),
     rejectedRefreshes: 0,
+    onRequest: undefined,
   };
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -61,10 +71,11 @@ export async function startTokenServer(
     state.counts.total++;
     state.counts.byGrant[grant] = (state.counts.byGrant[grant] ?? 0) + 1;
     if (state.latencyMs > 0) await new Promise((r) => setTimeout(r, state.latencyMs));
+    if (state.onRequest !== undefined) await state.onRequest(grant, body);
     const f = state.fault;
-    if (f !== undefined) {
+    if (f !== undefined && (f.grant === undefined || f.grant === grant)) {
       if (f.times !== undefined && --f.times <= 0) state.fault = undefined;
-      res.writeHead(f.status, { 'content-type': f.contentType ?? 'application/json' });
+      res.writeHead(f.status, { 'content-type': f.contentType ?? 'application/json', ...(f.headers ?? {}) });
       res.end(f.body);
       return;
     }

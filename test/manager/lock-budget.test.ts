@@ -1,0 +1,205 @@
+/**
+ * Lock lease and wait derived from the client's HTTP budget, and close() bounded (issue 11).
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { httpBudgetMs } from '../../src/client.js';
+import { NetworkError } from '../../src/errors.js';
+import {
+  DEFAULT_LOCK_LEASE_MS,
+  defaultLockWaitMs,
+  TokenManager,
+  type TokenwardWarning,
+} from '../../src/manager/token-manager.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import type { LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
+import { createTokenManager } from '../../src/tokenward.js';
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { fileStores, makeManager, realClient } from './real-stack.js';
+
+let server: TokenServer;
+let now: number;
+const clock = () => now;
+let stores: Awaited<ReturnType<typeof fileStores>>;
+let releaseHang: (() => void) | undefined;
+
+before(async () => {
+  server = await startTokenServer({ lifetime: 300, latencyMs: 0 });
+});
+after(() => server.close());
+beforeEach(async () => {
+  server.counts = { total: 0, byGrant: {} };
+  server.onRequest = undefined;
+  now = Date.now();
+  stores = await fileStores();
+});
+afterEach(async () => {
+  releaseHang?.();
+  releaseHang = undefined;
+  server.onRequest = undefined;
+  await stores.cleanup();
+});
+
+describe('the HTTP budget and the lock parameters', () => {
+  it('httpBudgetMs: attempts x timeout + retries x the cap of one wait', () => {
+    assert.equal(httpBudgetMs(), 50_000);
+    assert.equal(httpBudgetMs({ timeoutMs: 2_000, retries: 1 }), 14_000);
+    assert.equal(httpBudgetMs({ timeoutMs: 5_000, retries: 0 }), 5_000);
+    assert.equal(httpBudgetMs({ timeoutMs: 1_000, retries: 3, retryMaxMs: 500 }), 5_500);
+  });
+
+  it('createTokenManager: the client carries the profile’s budget; lease 10 s; wait = 2 x budget + lease', async () => {
+    const m = await createTokenManager(
+      {
+        token_url: server.tokenUrl,
+        client_id: 'c',
+        client_secret: 'manager-tests-secret',
+        timeout: 2,
+        retries: 1,
+      },
+      { store: new MemoryStore() },
+    );
+    assert.deepEqual(m.parameters, {
+      budgetMs: 14_000,
+      optionalBudgetMs: 10_000,
+      retryGapMs: 5_000,
+      lockLeaseMs: DEFAULT_LOCK_LEASE_MS,
+      lockTimeoutMs: defaultLockWaitMs(14_000, 10_000),
+      closeTimeoutMs: 38_000,
+    });
+    assert.equal(defaultLockWaitMs(14_000, 10_000), 38_000);
+    await m.close();
+  });
+
+  it('createTokenManager passes tuning through', async () => {
+    const m = await createTokenManager(
+      { token_url: server.tokenUrl, client_id: 'c', client_secret: 'manager-tests-secret' },
+      {
+        store: new MemoryStore(),
+        tuning: {
+          optionalBudgetMs: 2_000,
+          eagerRetryGapMs: 30_000,
+          lockLeaseMs: 4_000,
+          closeTimeoutMs: 1_000,
+        },
+      },
+    );
+    assert.deepEqual(m.parameters, {
+      budgetMs: 50_000,
+      optionalBudgetMs: 2_000,
+      retryGapMs: 30_000,
+      lockLeaseMs: 4_000,
+      lockTimeoutMs: 104_000,
+      closeTimeoutMs: 1_000,
+    });
+    await m.close();
+  });
+
+  it('defaults: a 50 s budget gives a 110 s wait; the optional budget never exceeds the client budget', async () => {
+    const dflt = makeManager(await realClient(server, { retries: 2 }), new MemoryStore(), clock);
+    assert.equal(dflt.manager.parameters.budgetMs, 50_000);
+    assert.equal(dflt.manager.parameters.lockTimeoutMs, 110_000);
+    const quick = makeManager(await realClient(server, { timeout: 3 }), new MemoryStore(), clock);
+    assert.equal(quick.manager.parameters.budgetMs, 3_000);
+    assert.equal(quick.manager.parameters.optionalBudgetMs, 3_000);
+  });
+
+  it('the store lock is taken with the short lease and the derived wait (a shorter one for optional renewals)', async () => {
+    const taken: LockOptions[] = [];
+    const store = stores.store();
+    const lock = store.lock.bind(store);
+    store.lock = (key: string, options: LockOptions): Promise<StoreLock> => {
+      taken.push(options);
+      return lock(key, options);
+    };
+    const client = await realClient(server, { timeout: 2, retries: 1 });
+    const { manager } = makeManager(client, store, clock, { optionalBudgetMs: 4_000 });
+    const t1 = await manager.getToken();
+    assert.deepEqual(taken, [{ ttlMs: 10_000, timeoutMs: 38_000 }]);
+    now += 250_000;
+    await manager.getToken({ minTtlMs: t1.expiresAt - now }); // optional: the token is still valid
+    assert.equal(taken.length, 2);
+    assert.equal(taken[1]!.ttlMs, 10_000);
+    assert.ok(taken[1]!.timeoutMs > 0 && taken[1]!.timeoutMs <= 4_000, `got ${taken[1]!.timeoutMs}`);
+    assert.equal(server.counts.total, 2);
+  });
+});
+
+/**
+ * A store that stops answering, as a SIGSTOPped Redis or PostgreSQL does: its promises never settle.
+ * (A test double on purpose: the real paused servers are the store tests' subject; here only the
+ * manager's bound on waiting for one is.)
+ */
+class StalledStore extends MemoryStore {
+  override readonly shared = true as unknown as false;
+  stall = false;
+  override set(entry: StoredEntry): Promise<void> {
+    return this.stall ? new Promise(() => {}) : super.set(entry);
+  }
+  override close(): Promise<void> {
+    return this.stall ? new Promise(() => {}) : super.close();
+  }
+}
+
+describe('close() is bounded', () => {
+  it('a flight stuck on a store that stopped answering: close() gives up after closeTimeoutMs', async () => {
+    const store = new StalledStore();
+    const warnings: TokenwardWarning[] = [];
+    const m = new TokenManager({
+      client: await realClient(server),
+      key: 'k',
+      store,
+      ownsStore: true,
+      clock,
+      closeTimeoutMs: 300,
+      onWarning: (w) => warnings.push(w),
+    });
+    store.stall = true;
+    const stuck = m.getToken();
+    stuck.catch(() => {});
+    while (server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    await m.close();
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['CLOSE_TIMEOUT', 'CLOSE_TIMEOUT'],
+      'one for the flight, one for the store',
+    );
+    assert.equal(server.counts.total, 1);
+  });
+
+  it('a flight stuck on a hanging token endpoint: close() aborts its request', async () => {
+    const p = new Promise<void>((resolve) => {
+      releaseHang = resolve;
+    });
+    server.onRequest = () => p;
+    const { manager, warnings } = makeManager(
+      await realClient(server, { timeout: 120, retries: 2 }),
+      stores.store(),
+      clock,
+      { closeTimeoutMs: 300 },
+    );
+    const stuck = manager.getToken();
+    stuck.catch(() => {});
+    while (server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    await manager.close();
+    await assert.rejects(stuck, NetworkError);
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['CLOSE_TIMEOUT'],
+    );
+    assert.equal(server.counts.total, 1, 'aborted, not retried');
+  });
+
+  it('a flight that finishes in time is waited for (close() does not cut it short)', async () => {
+    server.latencyMs = 200;
+    try {
+      const { manager, warnings } = makeManager(await realClient(server), stores.store(), clock);
+      const p = manager.getToken();
+      await manager.close();
+      assert.ok((await p).accessToken.startsWith('at-'));
+      assert.deepEqual(warnings, []);
+    } finally {
+      server.latencyMs = 0;
+    }
+  });
+});
