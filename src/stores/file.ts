@@ -70,11 +70,14 @@ const BREAKER_SUFFIX = '.breaking';
 /** A breaker file older than this was left by a process killed mid-break and is removed. */
 const BREAKER_STALE_MS = 5_000;
 const MAX_BAD_FILES = 3;
+/** A holder renews its lock file at least this often (and about every third of its lease). */
+const MAX_RENEW_INTERVAL_MS = 2_000;
 /**
- * The longest lease a waiter honours from a lock file: a file claiming a longer one (planted, or
- * corrupt) is stale after the waiter's own lease or this, whichever is longer.
+ * A waiter judges a lock stale after the lease the file claims, but never later than its own lease or
+ * this (three renewals of any live holder), whichever is longer: a planted or leftover lock claiming a
+ * long lease costs one lease, not the lease it claims.
  */
-const MAX_HONOURED_LEASE_MS = 60_000;
+const MIN_HONOURED_LEASE_MS = 3 * MAX_RENEW_INTERVAL_MS;
 /** Temporary files older than this are leftovers of a killed writer and are removed. */
 const TEMP_MAX_AGE_MS = 10 * 60_000;
 const POSIX = process.platform !== 'win32';
@@ -433,7 +436,7 @@ export class FileStore implements TokenStore {
     // Otherwise the lock is a lease: held while its holder renews the mtime, stale one lease after the
     // last renewal, whatever pid it names (a live pid may be a reused one, or on another host).
     const claimed = typeof info.ttlMs === 'number' && info.ttlMs > 0 ? info.ttlMs : ttlMs;
-    const lease = Math.min(claimed, Math.max(ttlMs, MAX_HONOURED_LEASE_MS));
+    const lease = Math.min(claimed, Math.max(ttlMs, MIN_HONOURED_LEASE_MS));
     if (idle > lease) {
       return {
         kind: 'stale',
@@ -533,6 +536,7 @@ export class FileStore implements TokenStore {
     );
     const lease = new Lease({
       leaseMs: Math.max(1, leaseMs),
+      intervalMs: Math.min(Math.max(1, leaseMs) / 3, MAX_RENEW_INTERVAL_MS),
       renew: async () => {
         let st: Stats;
         try {

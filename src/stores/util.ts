@@ -210,6 +210,8 @@ export interface LeaseRenewal {
    * not be reached): the lease counts as lost once no renewal succeeded for a whole lease.
    */
   renew(): Promise<boolean>;
+  /** How often to renew, ms. Default a third of the lease. */
+  intervalMs?: number;
   /** Called once, when the lease is found lost (with why, secret-free). */
   onLost(why: string): void;
 }
@@ -231,7 +233,7 @@ export class Lease {
 
   constructor(renewal: LeaseRenewal) {
     this.#r = renewal;
-    this.#intervalMs = Math.max(1, Math.floor(renewal.leaseMs / 3));
+    this.#intervalMs = Math.max(1, Math.floor(renewal.intervalMs ?? renewal.leaseMs / 3));
     this.#confirmedAt = performance.now();
     this.#schedule();
   }
