@@ -133,7 +133,13 @@ for (const kind of ['redis', 'postgres'] as const) {
           assert.equal(held.lost, true, 'a lease that could not be renewed is reported lost');
           assert.equal(warnings.filter((w) => /lost the .*lock/.test(w)).length, 1, warnings.join('\n'));
           await held.release(); // ends (bounded), whatever the server does
+          // close() while a read still waits for the frozen server: both end, the read with a StoreError.
+          const pending = store.get('k-frozen');
           await store.close();
+          await assert.rejects(pending, (err) => {
+            assertStoreError(err, kind, server, 'read pending at close');
+            return true;
+          });
         } finally {
           server.thaw();
         }
