@@ -137,6 +137,7 @@ export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './store
 // pg and ioredis load only when used: createStore() imports them lazily; these are types only.
 export type { PostgresStore, PostgresStoreOptions } from './stores/postgres.js';
 export type { RedisStore, RedisStoreOptions } from './stores/redis.js';
+export type { StoreTimeouts } from './stores/util.js';
 
 // --- config ---
 export {

@@ -8,8 +8,10 @@
  *   `.<key>.tok.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over, and the
  *   directory fsynced. A reader sees the old or the new file, never a mix.
  * - `<key>.lock` — JSON `{pid, host, createdAt, ttlMs, nonce}`, created atomically with a hard link
- *   (so it is never seen empty). A holder on this host is judged by its pid only (stale once dead, never
- *   on age); a holder on another host, or an unreadable file, is stale after the TTL.
+ *   (so it is never seen empty). It is a lease: the holder keeps the file open and renews its mtime
+ *   about every third of `ttlMs` until it releases. A lock is stale when its mtime is older than its
+ *   lease, whatever pid it names, and at once when it names a pid on this host that is gone; an
+ *   unreadable lock file is stale once its mtime is older than the caller's lease.
  * - `<key>.lock.breaking` — created exclusively while a lock file is removed (a stale one broken, or
  *   one's own released): inside it the lock is read again and unlinked only if unchanged, so a live
  *   lock is never removed or moved. Older than five seconds, it was left by a killed breaker and is
@@ -22,6 +24,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
@@ -34,6 +37,7 @@ import {
   assertSafeKey,
   backoffDelay,
   errnoCode,
+  Lease,
   onceUntilRejected,
   type StoreWarningHandler,
   safeWarn,
@@ -66,6 +70,14 @@ const BREAKER_SUFFIX = '.breaking';
 /** A breaker file older than this was left by a process killed mid-break and is removed. */
 const BREAKER_STALE_MS = 5_000;
 const MAX_BAD_FILES = 3;
+/** A holder renews its lock file at least this often (and about every third of its lease). */
+const MAX_RENEW_INTERVAL_MS = 2_000;
+/**
+ * A waiter judges a lock stale after the lease the file claims, but never later than its own lease or
+ * this (three renewals of any live holder), whichever is longer: a planted or leftover lock claiming a
+ * long lease costs one lease, not the lease it claims.
+ */
+const MIN_HONOURED_LEASE_MS = 3 * MAX_RENEW_INTERVAL_MS;
 /** Temporary files older than this are leftovers of a killed writer and are removed. */
 const TEMP_MAX_AGE_MS = 10 * 60_000;
 const POSIX = process.platform !== 'win32';
@@ -78,7 +90,10 @@ interface LockInfo {
   nonce: string;
 }
 
-type LockState = { kind: 'gone' } | { kind: 'held' } | { kind: 'stale'; content: string; why: string };
+type LockState =
+  | { kind: 'gone' }
+  | { kind: 'held' }
+  | { kind: 'stale'; content: string; mtimeMs: number; why: string };
 
 /** A {@link TokenStore} over a private directory. See the module documentation for the layout. */
 export class FileStore implements TokenStore {
@@ -93,6 +108,8 @@ export class FileStore implements TokenStore {
   readonly #encKey: () => Promise<CacheEncryptionKey>;
   /** Creates/checks the directory, once. */
   readonly #ensureDir: () => Promise<void>;
+  /** Locks held now (their open lock files and leases), given up by close(). */
+  readonly #held = new Set<{ fh: FileHandle; lease: Lease }>();
 
   constructor(options: FileStoreOptions = {}) {
     this.#env = options.env ?? process.env;
@@ -334,11 +351,12 @@ export class FileStore implements TokenStore {
         ttlMs: options.ttlMs,
         nonce,
       };
-      if (await this.#tryCreate(lockPath, info)) return this.#handle(lockPath, nonce);
+      const fh = await this.#tryCreate(lockPath, info);
+      if (fh !== undefined) return this.#handle(lockPath, nonce, fh, options.ttlMs);
       const state = await this.#inspect(lockPath, options.ttlMs);
       if (state.kind === 'gone') continue;
       if (state.kind === 'stale') {
-        await this.#breakStale(lockPath, state.content, state.why);
+        await this.#breakStale(lockPath, state);
         continue;
       }
       const remaining = options.timeoutMs - (Date.now() - started);
@@ -353,24 +371,28 @@ export class FileStore implements TokenStore {
     }
   }
 
-  async #tryCreate(lockPath: string, info: LockInfo): Promise<boolean> {
+  /**
+   * Creates the lock file (written under a temporary name, hard-linked into place). Returns the open
+   * file, kept by the holder to renew the lease on that very inode, or undefined when a lock exists.
+   */
+  async #tryCreate(lockPath: string, info: LockInfo): Promise<FileHandle | undefined> {
     const tmp = join(this.dir, `.${basename(lockPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    let fh: FileHandle | undefined;
+    let linked = false;
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify(info));
-      } finally {
-        await fh.close();
-      }
+      fh = await open(tmp, 'wx', 0o600);
+      await fh.writeFile(JSON.stringify(info));
       await link(tmp, lockPath);
-      return true;
+      linked = true;
+      return fh;
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') return false;
+      if (errnoCode(err) === 'EEXIST') return undefined;
       throw new StoreError('file', `cannot create the lock file ${lockPath} (${errnoCode(err) ?? 'error'})`, {
         target: lockPath,
         cause: err,
       });
     } finally {
+      if (!linked) await fh?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
     }
   }
@@ -396,24 +418,31 @@ export class FileStore implements TokenStore {
     } catch {
       info = undefined;
     }
+    const idle = Math.round(now - st.mtimeMs);
     if (info === undefined || typeof info.createdAt !== 'number') {
-      return now - st.mtimeMs > ttlMs
-        ? { kind: 'stale', content, why: 'unreadable and old' }
+      return idle > ttlMs
+        ? { kind: 'stale', content, mtimeMs: st.mtimeMs, why: `unreadable and not renewed for ${idle} ms` }
         : { kind: 'held' };
     }
-    if (info.host === this.#host && typeof info.pid === 'number') {
-      // A holder on this host is judged by its pid alone: a slow but live holder keeps its lock
-      // whatever its age (the TTL is for holders we cannot see: other hosts, unreadable files).
-      return pidAlive(info.pid)
-        ? { kind: 'held' }
-        : { kind: 'stale', content, why: `its holder, pid ${info.pid} on this host, is gone` };
-    }
-    const ttl = typeof info.ttlMs === 'number' && info.ttlMs > 0 ? info.ttlMs : ttlMs;
-    if (now - info.createdAt > ttl) {
+    if (info.host === this.#host && typeof info.pid === 'number' && !pidAlive(info.pid)) {
+      // A holder on this host that is gone (killed, crashed) frees the lock at once.
       return {
         kind: 'stale',
         content,
-        why: `held by pid ${info.pid} on ${info.host} for more than ${ttl} ms`,
+        mtimeMs: st.mtimeMs,
+        why: `its holder, pid ${info.pid} on this host, is gone`,
+      };
+    }
+    // Otherwise the lock is a lease: held while its holder renews the mtime, stale one lease after the
+    // last renewal, whatever pid it names (a live pid may be a reused one, or on another host).
+    const claimed = typeof info.ttlMs === 'number' && info.ttlMs > 0 ? info.ttlMs : ttlMs;
+    const lease = Math.min(claimed, Math.max(ttlMs, MIN_HONOURED_LEASE_MS));
+    if (idle > lease) {
+      return {
+        kind: 'stale',
+        content,
+        mtimeMs: st.mtimeMs,
+        why: `held by pid ${info.pid} on ${info.host === this.#host ? 'this host' : info.host}, not renewed for ${idle} ms (its lease is ${lease} ms)`,
       };
     }
     return { kind: 'held' };
@@ -424,16 +453,22 @@ export class FileStore implements TokenStore {
    * unlinked only if it is still byte for byte the content judged stale. A live lock is never moved
    * away from its path, so no other process can slip a lock in beside it.
    */
-  async #breakStale(lockPath: string, content: string, why: string): Promise<void> {
+  async #breakStale(
+    lockPath: string,
+    { content, mtimeMs, why }: { content: string; mtimeMs: number; why: string },
+  ): Promise<void> {
     await this.#underBreaker(lockPath, async () => {
       let current: string;
+      let st: Stats;
       try {
+        st = await stat(lockPath);
         current = await readFile(lockPath, 'utf8');
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') return; // someone else broke it
         throw err;
       }
       if (current !== content) return; // broken already, and a new lock taken since
+      if (st.mtimeMs !== mtimeMs) return; // its holder renewed it after all
       try {
         await unlink(lockPath);
       } catch (err) {
@@ -489,30 +524,77 @@ export class FileStore implements TokenStore {
     }
   }
 
-  #handle(lockPath: string, nonce: string): StoreLock {
+  /**
+   * A held lock: renews the lease (the mtime of the lock file, through the open file, so only this
+   * inode is ever touched) about every third of it, after checking that the path still names this
+   * inode; the lease is lost if not.
+   */
+  #handle(lockPath: string, nonce: string, fh: FileHandle, leaseMs: number): StoreLock {
+    const ino = fh.stat().then(
+      (st) => st.ino,
+      () => -1,
+    );
+    const lease = new Lease({
+      leaseMs: Math.max(1, leaseMs),
+      intervalMs: Math.min(Math.max(1, leaseMs) / 3, MAX_RENEW_INTERVAL_MS),
+      renew: async () => {
+        let st: Stats;
+        try {
+          st = await stat(lockPath);
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') return false;
+          throw err;
+        }
+        if (st.ino !== (await ino)) return false;
+        const now = new Date();
+        await fh.utimes(now, now);
+        return true;
+      },
+      onLost: (why) => this.#warn(`lost the lock ${lockPath} before releasing it: ${why}`),
+    });
+    const held = { fh, lease };
+    this.#held.add(held);
     let released = false;
     return {
+      get lost() {
+        return lease.lost;
+      },
       release: async () => {
         if (released) return;
         released = true;
+        await lease.stop();
+        const mine = this.#held.delete(held);
         try {
-          await this.#underBreaker(lockPath, async () => {
-            const content = await readFile(lockPath, 'utf8');
-            const info = JSON.parse(content) as Partial<LockInfo>;
-            if (info.nonce === nonce) await unlink(lockPath);
-          });
+          if (mine) {
+            await this.#underBreaker(lockPath, async () => {
+              const content = await readFile(lockPath, 'utf8');
+              const info = JSON.parse(content) as Partial<LockInfo>;
+              if (info.nonce === nonce) await unlink(lockPath);
+            });
+          }
         } catch (err) {
           if (errnoCode(err) !== 'ENOENT') {
             this.#warn(
-              `could not release the lock ${lockPath} (${errnoCode(err) ?? 'error'}); it expires by itself`,
+              `could not release the lock ${lockPath} (${errnoCode(err) ?? 'error'}); it is stale one lease (${leaseMs} ms) after its last renewal`,
             );
           }
+        } finally {
+          if (mine) await fh.close().catch(() => {});
         }
       },
     };
   }
 
-  async close(): Promise<void> {}
+  /**
+   * Gives up the locks still held: stops renewing them (each becomes stale one lease later, or at
+   * once for other processes on this host once this process exits) and closes their files.
+   */
+  async close(): Promise<void> {
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const h of held) h.lease.markLost('the store was closed while it was held');
+    await Promise.all(held.map((h) => h.fh.close().catch(() => {})));
+  }
 }
 
 /** True when a process with this pid exists (on this host). */

@@ -50,6 +50,8 @@ export class MemoryStore implements TokenStore {
     this.#locks.set(key, p);
     let released = false;
     return {
+      // In one process nothing can take the lock away from its holder.
+      lost: false,
       release: async () => {
         if (released) return;
         released = true;

@@ -17,10 +17,16 @@
  * plus a retention); {@link PostgresStore.prune} deletes rows past it.
  *
  * Locking: `pg_advisory_lock(k)` on a dedicated connection, where `k` is a 64-bit hash of table and
- * key, waited for with `lock_timeout` (the server wakes the waiter the moment the lock is free). While
- * holding it the session has `idle_session_timeout` = the lock's TTL (PostgreSQL 14+), so a holder that
- * dies or hangs loses its session — and the lock — after at most the TTL; a holder that crashes loses it
- * at once, when its connection closes.
+ * key, waited for with `lock_timeout` (the server wakes the waiter the moment the lock is free). The
+ * lock lives as long as its session, and the session is a lease: it has `idle_session_timeout` = the
+ * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
+ * renews it (`SELECT 1` on that connection) about every third of the lease. A holder that crashes
+ * loses the lock at once (its connection closes); one that freezes, or whose host or network dies,
+ * loses it one lease after its last renewal, when the server ends the session.
+ *
+ * Bounds: every pooled query has `query_timeout` (client side) and `statement_timeout` (server side) =
+ * `commandTimeoutMs`, connections `connectTimeoutMs`, `close()` `closeTimeoutMs` (then sockets are
+ * destroyed), so a server that stops answering is a `StoreError`, never a hang.
  * @module
  */
 
@@ -35,17 +41,27 @@ import {
   assertSafeKey,
   connectionReason,
   errnoCode,
+  Lease,
   onceUntilRejected,
+  resolveStoreTimeouts,
+  type StoreTimeouts,
   type StoreWarningHandler,
   safeWarn,
+  settledWithin,
 } from './util.js';
 
 /** The default table name. */
 export const DEFAULT_PG_TABLE = 'tokenward_tokens';
 
-/** Options of {@link PostgresStore}. */
-export interface PostgresStoreOptions {
-  /** Connection URL, e.g. `postgres://user@db.internal:5432/app`. A password in it is never shown. */
+/**
+ * Options of {@link PostgresStore}. The time bounds (`connectTimeoutMs`, `commandTimeoutMs`,
+ * `closeTimeoutMs`) can also be given as `store_url` query parameters; see {@link StoreTimeouts}.
+ */
+export interface PostgresStoreOptions extends Partial<StoreTimeouts> {
+  /**
+   * Connection URL, e.g. `postgres://user@db.internal:5432/app`, optionally with
+   * `?connect_timeout_ms=…&command_timeout_ms=…&close_timeout_ms=…`. A password in it is never shown.
+   */
   url: string;
   /** Table name, optionally schema-qualified (`schema.table`). Default `tokenward_tokens`. */
   table?: string;
@@ -53,8 +69,6 @@ export interface PostgresStoreOptions {
   createTable?: boolean;
   /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
   key?: Buffer;
-  /** How long a connection attempt may take, ms. Default 5,000. */
-  connectTimeoutMs?: number;
   /** Rows holding a refresh token with no known expiry are kept this long after the access token's expiry, ms. Default 7 days. */
   refreshRetentionMs?: number;
   /** Most pooled connections (lock connections are separate). Default 4. */
@@ -102,13 +116,29 @@ export function describePgUrl(url: string): string {
   }
 }
 
-function reason(err: unknown, connectTimeoutMs: number): string {
-  return connectionReason(err, connectTimeoutMs, /timeout/i, (code, msg) => {
+function reason(err: unknown, boundMs: number): string {
+  return connectionReason(err, boundMs, /timeout/i, (code, msg) => {
     if (code === 'ECONNRESET') return 'connection reset';
+    if (code === '57014') return `cancelled by the server after ${boundMs} ms (statement_timeout)`;
     if (code === '28P01' || code === '28000') return `authentication failed (${msg})`;
     if (code === '3D000') return `database does not exist (${msg})`;
     return undefined;
   });
+}
+
+/** A query with a client-side time bound of its own (pg supports it; its types do not say so). */
+function timed(text: string, values: unknown[], queryTimeoutMs: number): pg.QueryConfig {
+  const q: pg.QueryConfig & { query_timeout: number } = { text, values, query_timeout: queryTimeoutMs };
+  return q;
+}
+
+/** Destroys a client's socket at once (a server that does not answer cannot hold up an end()). */
+function destroyClient(client: pg.Client): void {
+  try {
+    client.connection.stream.destroy();
+  } catch {
+    // never connected
+  }
 }
 
 /** A 64-bit advisory lock id for a string, as a decimal string (pg takes bigint as text). */
@@ -127,7 +157,12 @@ export class PostgresStore implements TokenStore {
   readonly #q: string;
   readonly #url: string;
   readonly #pool: pg.Pool;
+  readonly #timeouts: StoreTimeouts;
   readonly #connectTimeoutMs: number;
+  /** Every connection of the pool not yet ended, to destroy at close() if the server does not answer. */
+  readonly #pooled = new Set<pg.Client>();
+  /** The dedicated connections of held locks, with their leases. */
+  readonly #held = new Map<pg.Client, Lease | undefined>();
   readonly #createTable: boolean;
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
@@ -139,11 +174,13 @@ export class PostgresStore implements TokenStore {
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
-    this.#url = options.url;
     this.target = describePgUrl(options.url);
     this.table = options.table ?? DEFAULT_PG_TABLE;
     this.#q = quoteTable(this.table);
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    const { url, timeouts } = resolveStoreTimeouts('postgres', options.url, options);
+    this.#url = url;
+    this.#timeouts = timeouts;
+    this.#connectTimeoutMs = timeouts.connectTimeoutMs;
     this.#createTable = options.createTable ?? true;
     this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
     this.#env = options.env ?? process.env;
@@ -151,12 +188,21 @@ export class PostgresStore implements TokenStore {
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#connectOnce = onceUntilRejected(() => this.#init());
     this.#pool = new pg.Pool({
-      connectionString: options.url,
+      connectionString: url,
       connectionTimeoutMillis: this.#connectTimeoutMs,
+      // Client side: a query not answered in time fails (and its connection is dropped).
+      query_timeout: timeouts.commandTimeoutMs,
+      // Server side: a query the server is slow to run is cancelled.
+      statement_timeout: timeouts.commandTimeoutMs,
       max: options.poolSize ?? 4,
       idleTimeoutMillis: 10_000,
       allowExitOnIdle: true,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    this.#pool.on('connect', (client) => {
+      this.#pooled.add(client);
+      client.once('end', () => this.#pooled.delete(client));
     });
     // An idle pooled connection that breaks emits 'error'; without a listener that would crash the process.
     this.#pool.on('error', (err) =>
@@ -164,16 +210,12 @@ export class PostgresStore implements TokenStore {
     );
   }
 
-  #fail(what: string, err: unknown): StoreError {
+  #fail(what: string, err: unknown, boundMs = this.#timeouts.commandTimeoutMs): StoreError {
     if (err instanceof StoreError) return err;
-    return new StoreError(
-      'postgres',
-      `PostgreSQL at ${this.target}: ${what}: ${reason(err, this.#connectTimeoutMs)}`,
-      {
-        target: this.target,
-        cause: err,
-      },
-    );
+    return new StoreError('postgres', `PostgreSQL at ${this.target}: ${what}: ${reason(err, boundMs)}`, {
+      target: this.target,
+      cause: err,
+    });
   }
 
   /**
@@ -193,7 +235,7 @@ export class PostgresStore implements TokenStore {
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      throw this.#fail('cannot connect', err);
+      throw this.#fail('cannot connect', err, this.#connectTimeoutMs);
     }
     try {
       if (this.#createTable) {
@@ -309,75 +351,147 @@ export class PostgresStore implements TokenStore {
     assertSafeKey('postgres', key);
     await this.connect();
     const id = lockId(`${this.table}\0${key}`);
+    const leaseMs = Math.max(1, Math.ceil(options.ttlMs));
+    const commandMs = this.#timeouts.commandTimeoutMs;
     // A dedicated connection: the advisory lock lives as long as its session.
     const client = new pg.Client({
       connectionString: this.#url,
       connectionTimeoutMillis: this.#connectTimeoutMs,
-      query_timeout: options.timeoutMs + this.#connectTimeoutMs,
+      query_timeout: commandMs,
       keepAlive: true,
+      keepAliveInitialDelayMillis: Math.max(1_000, Math.min(leaseMs, 10_000)),
     });
-    let lost = false;
-    client.on('error', () => {
-      lost = true;
+    let lease: Lease | undefined;
+    let broken: string | undefined;
+    const onBroken = (why: string) => {
+      broken ??= why;
+      lease?.markLost(why);
+    };
+    client.on('error', (err) => onBroken(`its connection failed (${reason(err, commandMs)})`));
+    client.on('end', () => onBroken('its connection ended'));
+    this.#held.set(client, undefined);
+    try {
+      try {
+        await client.connect();
+      } catch (err) {
+        throw this.#fail('cannot connect for the lock', err, this.#connectTimeoutMs);
+      }
+      await this.#leaseSession(client, leaseMs, options.timeoutMs);
+      try {
+        await client.query(timed('SELECT pg_advisory_lock($1::bigint)', [id], options.timeoutMs + commandMs));
+      } catch (err) {
+        if (errnoCode(err) === '55P03') {
+          throw new LockTimeoutError(
+            'postgres',
+            options.timeoutMs,
+            `could not take the PostgreSQL advisory lock for ${key} at ${this.target} within ${options.timeoutMs} ms`,
+          );
+        }
+        throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
+      }
+      if (broken !== undefined || this.#closed) {
+        throw this.#fail('cannot take the lock', new Error(broken ?? 'the store was closed'));
+      }
+    } catch (err) {
+      this.#held.delete(client);
+      await this.#end(client);
+      throw err;
+    }
+    const held = new Lease({
+      leaseMs,
+      renew: async () => {
+        if (broken !== undefined) return false;
+        await client.query('SELECT 1');
+        return broken === undefined;
+      },
+      onLost: (why) =>
+        this.#warn(`lost the PostgreSQL lock for ${key} at ${this.target} before releasing it: ${why}`),
     });
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw this.#fail('cannot connect for the lock', err);
-    }
-    try {
-      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [
-        `${Math.max(1, Math.ceil(options.timeoutMs))}ms`,
-      ]);
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [id]);
-    } catch (err) {
-      await client.end().catch(() => {});
-      if (errnoCode(err) === '55P03') {
-        throw new LockTimeoutError(
-          'postgres',
-          options.timeoutMs,
-          `could not take the PostgreSQL advisory lock for ${key} at ${this.target} within ${options.timeoutMs} ms`,
-        );
-      }
-      throw this.#fail('cannot take the lock', err);
-    }
-    try {
-      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
-      await client.query(`SELECT set_config('idle_session_timeout', $1, false)`, [
-        `${Math.max(1, Math.ceil(options.ttlMs))}ms`,
-      ]);
-    } catch (err) {
-      // PostgreSQL before 14 has no idle_session_timeout: the lock then lasts until the session ends.
-      if (errnoCode(err) !== '42704') {
-        await client.end().catch(() => {});
-        throw this.#fail('cannot set up the lock session', err);
-      }
-    }
+    lease = held;
+    this.#held.set(client, held);
     let released = false;
     return {
+      get lost() {
+        return held.lost;
+      },
       release: async () => {
         if (released) return;
         released = true;
+        await held.stop();
+        if (!this.#held.delete(client)) return; // closed with the store
         try {
-          if (!lost) await client.query('SELECT pg_advisory_unlock($1::bigint)', [id]);
-        } catch {
-          lost = true;
-        } finally {
-          await client.end().catch(() => {});
-        }
-        if (lost) {
+          if (broken === undefined) await client.query('SELECT pg_advisory_unlock($1::bigint)', [id]);
+        } catch (err) {
           this.#warn(
-            `the PostgreSQL lock for ${key} at ${this.target} was lost before release (held longer than its TTL of ${options.ttlMs} ms?)`,
+            `could not release the PostgreSQL lock for ${key} at ${this.target} (${reason(err, commandMs)}); it is freed when its session ends`,
           );
+        } finally {
+          await this.#end(client);
         }
       },
     };
   }
 
+  /**
+   * Bounds the lock session on the server: `lock_timeout` for the wait, and — so that a holder that
+   * freezes or disappears cannot keep the lock for hours — `idle_session_timeout` (PostgreSQL 14+),
+   * `tcp_user_timeout` (12+) and TCP keepalives of about one lease. Settings the server does not know
+   * are skipped.
+   */
+  async #leaseSession(client: pg.Client, leaseMs: number, timeoutMs: number): Promise<void> {
+    const secs = String(Math.max(1, Math.ceil(leaseMs / 3_000)));
+    const settings: Array<[string, string]> = [
+      ['lock_timeout', `${Math.max(1, Math.ceil(timeoutMs))}ms`],
+      ['idle_session_timeout', `${leaseMs}ms`],
+      ['tcp_user_timeout', `${leaseMs}ms`],
+      ['tcp_keepalives_idle', secs],
+      ['tcp_keepalives_interval', secs],
+      ['tcp_keepalives_count', '3'],
+    ];
+    const all = settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ');
+    try {
+      await client.query(`SELECT ${all}`, settings.flat());
+      return;
+    } catch (err) {
+      if (errnoCode(err) !== '42704') throw this.#fail('cannot set up the lock session', err);
+    }
+    // An older server: set what it knows, one by one.
+    for (const [name, value] of settings) {
+      try {
+        await client.query('SELECT set_config($1, $2, false)', [name, value]);
+      } catch (err) {
+        if (errnoCode(err) !== '42704') throw this.#fail('cannot set up the lock session', err);
+      }
+    }
+  }
+
+  /** Ends a connection; one whose server does not answer within `closeTimeoutMs` is destroyed. */
+  async #end(client: pg.Client): Promise<void> {
+    const ending = client.end().catch(() => {});
+    if (!(await settledWithin(ending, this.#timeouts.closeTimeoutMs))) {
+      destroyClient(client);
+      await settledWithin(ending, this.#timeouts.closeTimeoutMs);
+    }
+  }
+
+  /**
+   * Closes the pool and the connections of locks still held (which frees those locks). Within
+   * `closeTimeoutMs`; a server that does not answer by then has its sockets destroyed.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end().catch(() => {});
+    const held = [...this.#held];
+    this.#held.clear();
+    for (const [, lease] of held) lease?.markLost('the store was closed while it was held');
+    const ending = Promise.all([
+      this.#pool.end().catch(() => {}),
+      ...held.map(([c]) => c.end().catch(() => {})),
+    ]);
+    if (!(await settledWithin(ending, this.#timeouts.closeTimeoutMs))) {
+      for (const c of this.#pooled) destroyClient(c);
+      for (const [c] of held) destroyClient(c);
+      await settledWithin(ending, this.#timeouts.closeTimeoutMs);
+    }
   }
 }

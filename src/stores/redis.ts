@@ -5,13 +5,17 @@
  * after the access token's expiry (default 7 days), because an expired access token's refresh token still
  * saves a primary grant. An entry holding only a last error is kept for a day.
  *
- * Locking: `SET <prefix>lock:<key> <nonce> NX PX <ttl>`; waiters poll with exponential backoff and
- * jitter until `timeoutMs` (then `LockTimeoutError`); release is a Lua compare-and-delete, so only the
- * owner frees its lock, and a dead holder's lock vanishes after its TTL.
+ * Locking: `SET <prefix>lock:<key> <nonce> NX PX <lease>`; waiters poll with exponential backoff and
+ * jitter until `timeoutMs` (then `LockTimeoutError`). The holder renews the lease about every third of
+ * it with a Lua compare-and-`PEXPIRE` (only while the key still holds its nonce); release is a Lua
+ * compare-and-delete, so only the owner frees its lock, and a dead or frozen holder's lock vanishes one
+ * lease after its last renewal.
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
- * unreachable server is a `StoreError` naming it, never a hang. After a successful first connection the
- * client reconnects in the background; commands issued while it is down fail at once.
+ * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
+ * `commandTimeoutMs` (a server that keeps the connection open but stops answering is a `StoreError`
+ * too), and `close()` by `closeTimeoutMs`. After a successful first connection the client reconnects in
+ * the background; commands issued while it is down fail at once.
  * @module
  */
 
@@ -26,25 +30,33 @@ import {
   assertSafeKey,
   backoffDelay,
   connectionReason,
+  Lease,
   onceUntilRejected,
+  resolveStoreTimeouts,
+  type StoreTimeouts,
   type StoreWarningHandler,
   safeWarn,
+  settledWithin,
   sleep,
 } from './util.js';
 
 /** The default key prefix. */
 export const DEFAULT_REDIS_PREFIX = 'tokenward:';
 
-/** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
-  /** Connection URL: `redis://[user:password@]host:port/db` or `rediss://…` for TLS. */
+/**
+ * Options of {@link RedisStore}. The time bounds (`connectTimeoutMs`, `commandTimeoutMs`,
+ * `closeTimeoutMs`) can also be given as `store_url` query parameters; see {@link StoreTimeouts}.
+ */
+export interface RedisStoreOptions extends Partial<StoreTimeouts> {
+  /**
+   * Connection URL: `redis://[user:password@]host:port/db` or `rediss://…` for TLS; optionally with
+   * `?connect_timeout_ms=…&command_timeout_ms=…&close_timeout_ms=…`.
+   */
   url: string;
   /** Prefix of every key. Default `tokenward:`. */
   prefix?: string;
   /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
   key?: Buffer;
-  /** How long a connection attempt may take, ms. Default 5,000. */
-  connectTimeoutMs?: number;
   /** Entries holding a refresh token with no known expiry are kept this long after the access token expires, ms. Default 7 days. */
   refreshRetentionMs?: number;
   /** Receives non-fatal problems. Default: `process.emitWarning`. */
@@ -55,6 +67,8 @@ export interface RedisStoreOptions {
 
 const DAY_MS = 24 * 3600_000;
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Extends the lease only while the key still holds our nonce: 1 renewed, 0 not ours (any more). */
+const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /** A Redis URL for messages: `host:port/db`, never the password (which is registered as a secret). */
 export function describeRedisUrl(url: string): string {
@@ -68,8 +82,8 @@ export function describeRedisUrl(url: string): string {
   }
 }
 
-function reason(err: unknown, connectTimeoutMs: number): string {
-  return connectionReason(err, connectTimeoutMs, /timed? ?out/i, (_code, msg) =>
+function reason(err: unknown, boundMs: number): string {
+  return connectionReason(err, boundMs, /timed? ?out/i, (_code, msg) =>
     /NOAUTH|WRONGPASS/i.test(msg) ? `authentication failed (${msg})` : undefined,
   );
 }
@@ -87,7 +101,10 @@ export class RedisStore implements TokenStore {
   /** The key prefix. */
   readonly prefix: string;
   readonly #redis: Redis;
+  readonly #timeouts: StoreTimeouts;
   readonly #connectTimeoutMs: number;
+  /** Leases of the locks held now, stopped by close(). */
+  readonly #leases = new Set<Lease>();
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
@@ -102,15 +119,22 @@ export class RedisStore implements TokenStore {
   constructor(options: RedisStoreOptions) {
     this.target = describeRedisUrl(options.url);
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    const { url, timeouts } = resolveStoreTimeouts('redis', options.url, options);
+    this.#timeouts = timeouts;
+    this.#connectTimeoutMs = timeouts.connectTimeoutMs;
     this.#refreshRetentionMs = options.refreshRetentionMs ?? 7 * DAY_MS;
     this.#env = options.env ?? process.env;
     this.#warn = safeWarn(options.onWarning);
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#connectOnce = onceUntilRejected(() => this.#init());
-    this.#redis = new Redis(options.url, {
+    this.#redis = new Redis(url, {
       lazyConnect: true,
       connectTimeout: this.#connectTimeoutMs,
+      // A server that keeps the connection open but stops answering (SIGSTOP, a paused VM, a black
+      // hole) must not hang a command: each one fails after this.
+      commandTimeout: timeouts.commandTimeoutMs,
+      // Lets the OS notice a dead peer on an idle connection.
+      keepAlive: 10_000,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       // How long disconnect() waits for a socket that does not close before destroying it (default 2 s).
@@ -126,16 +150,12 @@ export class RedisStore implements TokenStore {
     });
   }
 
-  #fail(what: string, err: unknown): StoreError {
+  #fail(what: string, err: unknown, boundMs = this.#timeouts.commandTimeoutMs): StoreError {
     if (err instanceof StoreError) return err;
-    return new StoreError(
-      'redis',
-      `Redis at ${this.target}: ${what}: ${reason(err, this.#connectTimeoutMs)}`,
-      {
-        target: this.target,
-        cause: err,
-      },
-    );
+    return new StoreError('redis', `Redis at ${this.target}: ${what}: ${reason(err, boundMs)}`, {
+      target: this.target,
+      cause: err,
+    });
   }
 
   #k(key: string): string {
@@ -175,7 +195,7 @@ export class RedisStore implements TokenStore {
       ]);
     } catch (err) {
       this.#drop();
-      throw this.#fail('cannot connect', this.#lastError ?? err);
+      throw this.#fail('cannot connect', this.#lastError ?? err, this.#connectTimeoutMs);
     } finally {
       clearTimeout(timer);
     }
@@ -256,11 +276,11 @@ export class RedisStore implements TokenStore {
     assertSafeKey('redis', key);
     const lockKey = `${this.prefix}lock:${key}`;
     const nonce = randomBytes(16).toString('hex');
-    const ttl = Math.max(1, Math.ceil(options.ttlMs));
+    const leaseMs = Math.max(1, Math.ceil(options.ttlMs));
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       const ok = await this.#run('cannot take the lock', () =>
-        this.#redis.set(lockKey, nonce, 'PX', ttl, 'NX'),
+        this.#redis.set(lockKey, nonce, 'PX', leaseMs, 'NX'),
       );
       if (ok === 'OK') break;
       const remaining = options.timeoutMs - (Date.now() - started);
@@ -273,32 +293,68 @@ export class RedisStore implements TokenStore {
       }
       await sleep(backoffDelay(attempt, remaining));
     }
+    const lease = new Lease({
+      leaseMs,
+      renew: async () => {
+        if (this.#closed) return false;
+        const n = await this.#redis.eval(RENEW_SCRIPT, 1, lockKey, nonce, String(leaseMs));
+        return n === 1;
+      },
+      onLost: (why) =>
+        this.#warn(`lost the Redis lock ${lockKey} at ${this.target} before releasing it: ${why}`),
+    });
+    this.#leases.add(lease);
     let released = false;
     return {
+      get lost() {
+        return lease.lost;
+      },
       release: async () => {
         if (released) return;
         released = true;
+        this.#leases.delete(lease);
+        await lease.stop();
+        if (this.#closed) return; // the key expires within its lease
         try {
+          // Compare-and-delete: safe even after a lost lease (it never deletes another's lock).
           const n = await this.#redis.eval(RELEASE_SCRIPT, 1, lockKey, nonce);
-          if (n !== 1) {
+          if (n !== 1 && !lease.lost) {
             this.#warn(
-              `the Redis lock ${lockKey} had expired before release (held longer than its TTL of ${ttl} ms?)`,
+              `the Redis lock ${lockKey} had expired before release (not renewed within its lease of ${leaseMs} ms?)`,
             );
           }
         } catch (err) {
           this.#warn(
-            `could not release the Redis lock ${lockKey} (${reason(err, this.#connectTimeoutMs)}); it expires by itself`,
+            `could not release the Redis lock ${lockKey} (${reason(err, this.#timeouts.commandTimeoutMs)}); it expires by itself within ${leaseMs} ms`,
           );
         }
       },
     };
   }
 
+  /**
+   * Stops renewing held locks (they expire within their lease) and closes the connection: a polite
+   * `QUIT`, and after `closeTimeoutMs` (a server that does not answer) the socket is dropped. Commands
+   * still waiting fail with a `StoreError`.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => this.#drop());
-    else this.#drop();
+    for (const l of this.#leases) l.markLost('the store was closed while it was held');
+    this.#leases.clear();
+    if (this.#redis.status === 'ready') {
+      let quit = false;
+      const quitting = this.#redis.quit().then(
+        () => {
+          quit = true;
+        },
+        () => {},
+      );
+      await settledWithin(quitting, this.#timeouts.closeTimeoutMs);
+      if (!quit) this.#drop();
+    } else {
+      this.#drop();
+    }
   }
 
   /**

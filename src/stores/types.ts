@@ -53,16 +53,36 @@ export interface StoredEntry {
   updatedAt: number;
 }
 
-/** A held lock. Release it exactly once; releasing a lock that expired or was taken over is a no-op. */
+/**
+ * A held lock. Release it exactly once; releasing a lock that expired or was taken over is a no-op
+ * (it never frees another holder's lock).
+ *
+ * A shared store's lock is a *lease* (see {@link LockOptions.ttlMs}): the store renews it by itself
+ * while it is held, so a live holder keeps it however long it works.
+ */
 export interface StoreLock {
   release(): Promise<void>;
+  /**
+   * True once the store knows this holder lost the lock before releasing it: another process took it
+   * over, or the store could not renew the lease within one lease (the holder's process was frozen,
+   * the server did not answer, the lock's connection died). From then on another process may hold the
+   * lock: the holder must not act as if it still did (e.g. re-read the store before writing, and
+   * treat its work as unprotected). The stores also report the loss through their warning hook.
+   * Absent (a custom store) means the store cannot tell.
+   */
+  readonly lost?: boolean;
 }
 
 /** Options for {@link TokenStore.lock}. */
 export interface LockOptions {
-  /** How long the lock lives if its holder dies (ms). */
+  /**
+   * The lock's lease, ms. A shared store renews a held lock by itself about every `ttlMs / 3` until
+   * `release()`, so a live holder keeps its lock however long it works, while a holder that dies or
+   * freezes (and so stops renewing) frees the key within one lease. Keep it short (seconds): it is
+   * what a dead holder costs the next caller.
+   */
   ttlMs: number;
-  /** How long to wait for it before `LockTimeoutError` (ms). */
+  /** How long to wait for the lock before `LockTimeoutError` (ms). */
   timeoutMs: number;
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { StoreError } from '../errors.js';
+import { ConfigError, StoreError } from '../errors.js';
 import { redactText } from '../redact.js';
 
 /** A store's warning hook: receives one human-readable, secret-free line per problem. */
@@ -98,4 +98,208 @@ export function connectionReason(
 export function errnoCode(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : undefined;
+}
+
+/**
+ * Waits for `p` at most `ms` milliseconds (an unref'd timer: it never keeps the process alive).
+ * Resolves `true` when `p` settled in time (whether it resolved or rejected), `false` otherwise.
+ */
+export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    timer.unref();
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * How long the shared stores (PostgreSQL, Redis) may take, ms. Every bound is a positive integer.
+ * Set them as store options, or as query parameters of `store_url` (`connect_timeout_ms`,
+ * `command_timeout_ms`, `close_timeout_ms`); options win over the URL.
+ */
+export interface StoreTimeouts {
+  /** A connection attempt (TCP, TLS and the server's greeting). Default 5,000. */
+  connectTimeoutMs: number;
+  /** One command or query (a read, a write, a lock renewal, a release). Default 5,000. */
+  commandTimeoutMs: number;
+  /** `close()`: after this, connections still open are destroyed. Default 2,000. */
+  closeTimeoutMs: number;
+}
+
+/** The default {@link StoreTimeouts}. */
+export const DEFAULT_STORE_TIMEOUTS: Readonly<StoreTimeouts> = Object.freeze({
+  connectTimeoutMs: 5_000,
+  commandTimeoutMs: 5_000,
+  closeTimeoutMs: 2_000,
+});
+
+/** The largest accepted bound: ten minutes. */
+export const MAX_STORE_TIMEOUT_MS = 600_000;
+
+const URL_TIMEOUT_PARAMS: ReadonlyArray<readonly [string, keyof StoreTimeouts]> = [
+  ['connect_timeout_ms', 'connectTimeoutMs'],
+  ['command_timeout_ms', 'commandTimeoutMs'],
+  ['close_timeout_ms', 'closeTimeoutMs'],
+];
+
+function checkTimeout(store: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_STORE_TIMEOUT_MS) {
+    throw new ConfigError(
+      `${store} store: ${name} must be a whole number of milliseconds from 1 to ${MAX_STORE_TIMEOUT_MS}, got ${JSON.stringify(
+        typeof value === 'string' ? value.slice(0, 20) : value,
+      )}`,
+      { key: 'store_url' },
+    );
+  }
+  return value;
+}
+
+/**
+ * Resolves a shared store's time bounds: `options` first, then the `store_url` query parameters
+ * `connect_timeout_ms`, `command_timeout_ms`, `close_timeout_ms`, then {@link DEFAULT_STORE_TIMEOUTS}.
+ * Returns the URL without those parameters (the driver never sees them).
+ * @throws {ConfigError} for a bound that is not a whole number of ms in 1..600,000.
+ */
+export function resolveStoreTimeouts(
+  store: 'postgres' | 'redis',
+  url: string,
+  options: Partial<StoreTimeouts>,
+): { url: string; timeouts: StoreTimeouts } {
+  const out: StoreTimeouts = { ...DEFAULT_STORE_TIMEOUTS };
+  let cleanUrl = url;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined; // the driver reports an unparseable URL
+  }
+  if (parsed !== undefined && URL_TIMEOUT_PARAMS.some(([p]) => parsed.searchParams.has(p))) {
+    for (const [param, field] of URL_TIMEOUT_PARAMS) {
+      const raw = parsed.searchParams.get(param);
+      if (raw === null) continue;
+      out[field] = checkTimeout(store, `store_url parameter ${param}`, /^\d+$/.test(raw) ? Number(raw) : raw);
+      parsed.searchParams.delete(param);
+    }
+    cleanUrl = parsed.toString();
+  }
+  for (const [, field] of URL_TIMEOUT_PARAMS) {
+    const v = options[field];
+    if (v !== undefined) out[field] = checkTimeout(store, field, v);
+  }
+  return { url: cleanUrl, timeouts: out };
+}
+
+/** What a {@link Lease} does to keep its lock. */
+export interface LeaseRenewal {
+  /** The lease, ms: how long the lock survives its holder's last successful renewal. */
+  leaseMs: number;
+  /**
+   * Renews the lock once, bounded in time. Resolves `true` when the lock is still ours (renewed),
+   * `false` when it is known to be someone else's or gone; a rejection means "unknown" (the store could
+   * not be reached): the lease counts as lost once no renewal succeeded for a whole lease.
+   */
+  renew(): Promise<boolean>;
+  /** How often to renew, ms. Default a third of the lease. */
+  intervalMs?: number;
+  /** Called once, when the lease is found lost (with why, secret-free). */
+  onLost(why: string): void;
+}
+
+/**
+ * Keeps a held lock alive: renews it about every third of its lease (an unref'd timer, so a held lock
+ * never keeps the process alive) until {@link stop}. Renewals never overlap. The lease is lost when a
+ * renewal says the lock is no longer ours, or when none succeeded within one lease (measured on the
+ * monotonic clock from the moment the last successful renewal was sent).
+ */
+export class Lease {
+  readonly #r: LeaseRenewal;
+  readonly #intervalMs: number;
+  #confirmedAt: number;
+  #timer: NodeJS.Timeout | undefined;
+  #lost = false;
+  #stopped = false;
+  #renewing: Promise<void> | undefined;
+
+  constructor(renewal: LeaseRenewal) {
+    this.#r = renewal;
+    this.#intervalMs = Math.max(1, Math.floor(renewal.intervalMs ?? renewal.leaseMs / 3));
+    this.#confirmedAt = performance.now();
+    this.#schedule();
+  }
+
+  /** True once the lease is known lost (see the class documentation). */
+  get lost(): boolean {
+    if (!this.#lost && !this.#stopped && performance.now() - this.#confirmedAt > this.#r.leaseMs) {
+      this.#markLost(`not renewed for more than its lease of ${this.#r.leaseMs} ms`);
+    }
+    return this.#lost;
+  }
+
+  /** Marks the lease lost now (the store learnt it another way, e.g. its connection died). */
+  markLost(why: string): void {
+    if (!this.#stopped) this.#markLost(why);
+  }
+
+  /** Stops renewing (release, close). Waits for a renewal in progress, so none runs after this. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#renewing;
+  }
+
+  #markLost(why: string): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      this.#r.onLost(why);
+    } catch {
+      // A throwing hook must not break the timer chain's error handling.
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#renewing = this.#renewOnce().finally(() => {
+        this.#renewing = undefined;
+        this.#schedule();
+      });
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async #renewOnce(): Promise<void> {
+    if (this.#stopped) return;
+    const sent = performance.now();
+    let ours: boolean | undefined;
+    try {
+      ours = await this.#r.renew();
+    } catch {
+      ours = undefined;
+    }
+    if (this.#stopped) return;
+    if (ours === true) {
+      this.#confirmedAt = sent;
+    } else if (ours === false) {
+      this.#markLost('it was taken over or removed (its lease had run out)');
+    } else if (performance.now() - this.#confirmedAt > this.#r.leaseMs) {
+      this.#markLost(`the store did not confirm it for more than its lease of ${this.#r.leaseMs} ms`);
+    }
+  }
 }

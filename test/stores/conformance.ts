@@ -11,11 +11,14 @@ export interface Opened {
   store: TokenStore;
   warnings: string[];
   cleanup(): Promise<void>;
+  /** Opens a second store on the same backing (directory, table, prefix; same encryption key). */
+  reopen?(): Promise<TokenStore>;
   /**
-   * Makes the lock held on `key` look held by a process on another host. The file store never breaks
-   * a lock of a live process on its own host on age alone, so its TTL applies to such holders only.
+   * Takes the lock on `key` away from its holder behind the store's back, as a server restart, an
+   * administrator or another process that judged it stale would (deletes the Redis key or lock file,
+   * terminates the PostgreSQL lock session).
    */
-  holderElsewhere?(key: string): Promise<void>;
+  stealLock?(key: string): Promise<void>;
 }
 
 export type Opener = (t: TestContext) => Promise<Opened | undefined>;
@@ -149,23 +152,73 @@ export function conformance(name: string, open: Opener): void {
       });
     });
 
-    test('a lock whose holder never releases frees itself after its TTL; the old holder cannot release the new lock', async (t) => {
-      await withStore(t, open, async ({ store, holderElsewhere }) => {
+    test('lease: a live holder keeps its lock past its lease (the store renews it) and is not lost', async (t) => {
+      await withStore(t, open, async ({ store, warnings }) => {
         if (!store.shared) {
-          t.skip('an unshared store has no TTL (its holder is this process)');
+          t.skip('an unshared store has no lease (its holder is this process)');
           return;
         }
-        const lost: StoreLock = await store.lock('k-ttl', { ttlMs: 300, timeoutMs: 1_000 });
-        await holderElsewhere?.('k-ttl');
-        // Never released: the next taker gets it once the TTL has passed.
-        const next = await store.lock('k-ttl', { ttlMs: 30_000, timeoutMs: 15_000 });
-        await lost.release(); // must not free `next`
+        const lock = await store.lock('k-renew', { ttlMs: 1_500, timeoutMs: 1_000 });
+        // Several leases pass while it is held; every other taker waits in vain.
+        let refused = 0;
+        const until = Date.now() + 4_500;
+        while (Date.now() < until) {
+          await assert.rejects(store.lock('k-renew', { ttlMs: 1_500, timeoutMs: 200 }), {
+            code: 'ERR_LOCK_TIMEOUT',
+          });
+          refused++;
+          await sleep(300);
+        }
+        assert.ok(refused >= 3, `refused ${refused} times`);
+        assert.equal(lock.lost, false);
+        await lock.release();
+        const again = await store.lock('k-renew', { ttlMs: 1_500, timeoutMs: 1_000 });
+        await again.release();
+        assert.deepEqual(warnings, []);
+      });
+    });
+
+    test('lease: a holder that stops renewing (its store closed) frees the key within a lease; its late release does not free the next holder', async (t) => {
+      await withStore(t, open, async ({ store, reopen }) => {
+        if (!store.shared || reopen === undefined) {
+          t.skip('an unshared store has no lease');
+          return;
+        }
+        const other = await reopen();
+        const abandoned: StoreLock = await other.lock('k-ttl', { ttlMs: 500, timeoutMs: 1_000 });
+        await other.close(); // stops renewing: the holder is as good as frozen
+        assert.equal(abandoned.lost, true, 'a lock given up by close() reports itself lost');
+        const next = await store.lock('k-ttl', { ttlMs: 30_000, timeoutMs: 30_000 });
+        await abandoned.release(); // must not free `next`
         await assert.rejects(store.lock('k-ttl', { ttlMs: 30_000, timeoutMs: 150 }), {
           code: 'ERR_LOCK_TIMEOUT',
         });
         await next.release();
         const again = await store.lock('k-ttl', { ttlMs: 30_000, timeoutMs: 1_000 });
         await again.release();
+      });
+    });
+
+    test('lease: a holder whose lock is taken away learns it (lost, and a warning) at its next renewal', async (t) => {
+      await withStore(t, open, async ({ store, warnings, stealLock }) => {
+        if (!store.shared || stealLock === undefined) {
+          t.skip('an unshared store has no lease');
+          return;
+        }
+        const lock = await store.lock('k-steal', { ttlMs: 600, timeoutMs: 1_000 });
+        assert.equal(lock.lost, false);
+        await stealLock('k-steal');
+        const thief = await store.lock('k-steal', { ttlMs: 30_000, timeoutMs: 10_000 });
+        const isLost = () => lock.lost === true;
+        for (let i = 0; i < 300 && !isLost(); i++) await sleep(50);
+        assert.equal(lock.lost, true, 'the old holder knows it lost the lock');
+        assert.equal(warnings.filter((w) => /lost the .*lock/.test(w)).length, 1, warnings.join('\n'));
+        await lock.release(); // a no-op for the thief's lock
+        await assert.rejects(store.lock('k-steal', { ttlMs: 30_000, timeoutMs: 150 }), {
+          code: 'ERR_LOCK_TIMEOUT',
+        });
+        assert.equal(thief.lost, false);
+        await thief.release();
       });
     });
 

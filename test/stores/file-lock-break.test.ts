@@ -92,15 +92,16 @@ test(`${PROCESSES} processes x ${CYCLES} lock cycles with dead-pid locks planted
   assert.deepEqual(left, []);
 });
 
-test('a live holder on this host keeps its lock past its TTL; a holder on another host loses it after the TTL', async () => {
+test('a live holder keeps its lock past its lease (renewed); a lock not renewed (another host) is broken after its lease', async () => {
   const storeDir = join(dir, 'ttl');
   const warnings: string[] = [];
   const store = new FileStore({ dir: storeDir, key: randomBytes(32), onWarning: (m) => warnings.push(m) });
-  const slow = await store.lock('k-slow', { ttlMs: 50, timeoutMs: 1_000 });
-  await new Promise((r) => setTimeout(r, 120)); // the TTL has certainly passed
-  await assert.rejects(store.lock('k-slow', { ttlMs: 50, timeoutMs: 200 }), { code: 'ERR_LOCK_TIMEOUT' });
+  const slow = await store.lock('k-slow', { ttlMs: 1_200, timeoutMs: 1_000 });
+  await new Promise((r) => setTimeout(r, 3_000)); // the lease has certainly passed, more than twice
+  await assert.rejects(store.lock('k-slow', { ttlMs: 1_200, timeoutMs: 200 }), { code: 'ERR_LOCK_TIMEOUT' });
+  assert.equal(slow.lost, false);
   await slow.release();
-  const after = await store.lock('k-slow', { ttlMs: 50, timeoutMs: 1_000 });
+  const after = await store.lock('k-slow', { ttlMs: 1_200, timeoutMs: 1_000 });
   await after.release();
   assert.deepEqual(warnings, []);
 
@@ -121,7 +122,7 @@ test('a live holder on this host keeps its lock past its TTL; a holder on anothe
   assert.equal(warnings.length, 1);
   assert.match(
     warnings[0] ?? '',
-    /broke a stale lock .*k-remote\.lock: held by pid \d+ on not-.* for more than 50 ms/,
+    /broke a stale lock .*k-remote\.lock: held by pid \d+ on not-.*, not renewed for \d+ ms \(its lease is 50 ms\)/,
   );
 });
 
