@@ -74,8 +74,18 @@ export interface EnvelopeOptions {
 }
 
 /**
- * Remembers, per store scope and key, the newest envelope version this process has read or written,
- * and refuses older ones. Process-wide: every store instance of one scope shares it.
+ * How much older than the newest version seen an envelope may be before it counts as a rollback (ms).
+ * Writers that race without the lock (or hosts whose clocks differ slightly) can land versions a few
+ * ms out of order; a put-back copy worth anything to an attacker is older than this.
+ */
+export const ROLLBACK_TOLERANCE_MS = 1_000;
+
+/**
+ * Remembers, per store scope, encryption key and store key, the newest envelope version this process
+ * has read or written, and refuses ones more than {@link ROLLBACK_TOLERANCE_MS} older. Process-wide:
+ * every store instance of one scope shares it. Keys passed here are `<key id>:<store key>` (an entry
+ * written with another encryption key is another lineage: going back to an old key's entries is a
+ * recovery, not a rollback an attacker without that key could make).
  */
 export class RollbackGuard {
   readonly #seen = new Map<string, number>();
@@ -98,10 +108,10 @@ export class RollbackGuard {
     if (seen === undefined || version > seen) this.#seen.set(key, version);
   }
 
-  /** True when `version` is older than one already seen for `key` (a rollback). */
+  /** True when `version` is older than one already seen for `key`, beyond the tolerance (a rollback). */
   isRollback(key: string, version: number): boolean {
     const seen = this.#seen.get(key);
-    return seen !== undefined && version < seen;
+    return seen !== undefined && version < seen - ROLLBACK_TOLERANCE_MS;
   }
 }
 
@@ -134,7 +144,13 @@ export function envelopeVersion(bytes: Buffer): number | undefined {
  */
 export function noteWritten(scope: string, storeKey: string, bytes: Buffer): void {
   const v = envelopeVersion(bytes);
-  if (v !== undefined) rollbackGuard(scope).note(storeKey, v);
+  const id = bytes.subarray(MAGIC_LEN, MAGIC_LEN + KEY_ID_LEN).toString('hex');
+  if (v !== undefined) rollbackGuard(scope).note(guardKey(id, storeKey), v);
+}
+
+/** The {@link RollbackGuard} key of an entry: encryption key id and store key. */
+function guardKey(keyId: string, storeKey: string): string {
+  return `${keyId}:${storeKey}`;
 }
 
 /**
@@ -152,7 +168,7 @@ export function encodeEntry(
   const version =
     options.scope === undefined
       ? new RollbackGuard().next(entry.key, entry.updatedAt)
-      : rollbackGuard(options.scope).next(entry.key, entry.updatedAt);
+      : rollbackGuard(options.scope).next(guardKey(key.id, entry.key), entry.updatedAt);
   const ver = Buffer.alloc(VERSION_LEN);
   ver.writeBigUInt64BE(BigInt(version));
   const header = Buffer.concat([ENVELOPE_MAGIC, Buffer.from(key.id, 'hex'), ver]);
@@ -246,14 +262,15 @@ export function decodeEntry(
     format === 2 ? Number(header.readBigUInt64BE(MAGIC_LEN + KEY_ID_LEN)) : Math.floor(entry.updatedAt);
   if (options.scope !== undefined) {
     const guard = rollbackGuard(options.scope);
-    if (guard.isRollback(storeKey, version)) {
+    const gk = guardKey(key.id, storeKey);
+    if (guard.isRollback(gk, version)) {
       return {
         ok: false,
         reason: 'rollback',
-        message: `the entry (version ${version}, written ${isoTime(version)}) is older than one this process already read or wrote there (version ${guard.seen(storeKey)}): an older copy was put back (a rollback)`,
+        message: `the entry (version ${version}, written ${isoTime(version)}) is older than one this process already read or wrote there (version ${guard.seen(gk)}, ${isoTime(guard.seen(gk) ?? 0)}): an older copy was put back (a rollback)`,
       };
     }
-    guard.note(storeKey, version);
+    guard.note(gk, version);
   }
   const t = entry.token;
   if (t !== undefined) {
