@@ -218,7 +218,8 @@ export function decodeEntry(
     return {
       ok: false,
       reason: 'not-envelope',
-      message: bytes.length === 0 ? 'the entry is empty' : 'the entry is not a tokenward envelope (tw2 or tw1)',
+      message:
+        bytes.length === 0 ? 'the entry is empty' : 'the entry is not a tokenward envelope (tw2 or tw1)',
     };
   }
   const headerLen = format === 2 ? HEADER_LEN : HEADER_V1_LEN;

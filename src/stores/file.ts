@@ -340,7 +340,7 @@ export class FileStore implements TokenStore {
       );
     }
     // A concurrent writer may have replaced the bad file with a good one just before our rename.
-    const moved = await readFile(aside).catch(() => undefined);
+    const moved = await this.#readEntryFile(aside).catch(() => undefined);
     if (moved !== undefined && decodeEntry(moved, key, k).ok) {
       await link(aside, path).catch(() => {});
       await unlink(aside).catch(() => {});

@@ -236,7 +236,9 @@ export class PostgresStore implements TokenStore {
   }
 
   async #decode(key: string, value: Buffer): Promise<StoredEntry | undefined> {
-    const r = decodeEntry(value, key, await this.#encKey(), { scope: `postgres:${this.target} ${this.table}` });
+    const r = decodeEntry(value, key, await this.#encKey(), {
+      scope: `postgres:${this.target} ${this.table}`,
+    });
     if (r.ok) return r.entry;
     this.#warn(
       `the cached token ${key} in ${this.target} table ${this.table} is unusable: ${r.message}; treated as a miss`,
@@ -247,7 +249,9 @@ export class PostgresStore implements TokenStore {
   async set(entry: StoredEntry): Promise<void> {
     assertSafeKey('postgres', entry.key);
     await this.connect();
-    const bytes = encodeEntry(entry, await this.#encKey(), { scope: `postgres:${this.target} ${this.table}` });
+    const bytes = encodeEntry(entry, await this.#encKey(), {
+      scope: `postgres:${this.target} ${this.table}`,
+    });
     const until = entryKeepUntil(entry, {
       now: Date.now(),
       refreshRetentionMs: this.#refreshRetentionMs,
