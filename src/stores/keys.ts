@@ -19,7 +19,7 @@
  *    another user, open to group/others, a link, or not a regular file is refused with a `StoreError`
  *    (whoever can read or plant it can read or forge cached tokens); so is a key directory owned by
  *    another user or reached through links and directories others can change. An own key directory
- *    open to others is changed to 0700, with a warning.
+ *    open to others is changed to 0700 (with a warning when it already held the key file).
  *
  * The OS keyring is not used (no maintained, dependency-free binding); a key can be fed from one through
  * `TOKENWARD_CACHE_KEY`. Every process sharing a store (one host or a fleet) must use the same key.
@@ -27,7 +27,7 @@
  */
 
 import { createHash, randomBytes, scrypt } from 'node:crypto';
-import { chmod, link, open, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, StoreError } from '../errors.js';
@@ -251,12 +251,17 @@ async function loadOrCreateKeyFile(
   path: string,
   onWarning?: (m: string) => void,
 ): Promise<CacheEncryptionKey> {
-  // The directory first: a key file is only as safe as the directory it is in.
+  // The directory first: a key file is only as safe as the directory it is in. Making an own directory
+  // private is worth a warning only when a key was already in it (else nothing was exposed).
+  const hadKey = await lstat(path).then(
+    () => true,
+    () => false,
+  );
   const checked = await securePrivateDir(dir, {
     what: 'the key directory',
     create: true,
     tighten: true,
-    ...(onWarning === undefined ? {} : { onWarning }),
+    ...(onWarning === undefined || !hadKey ? {} : { onWarning }),
     fail: keyFailure,
   });
   const real = checked === undefined ? path : join(checked, KEY_FILE_NAME);

@@ -313,7 +313,7 @@ describe('key directory and key file', () => {
     assert.deepEqual(await readdir(configDir), []);
   });
 
-  test('an own key directory open to others is made private (0700) with a warning; the key file is created 0600', {
+  test('an own key directory open to others is made private (0700): silently when it held no key yet, with a warning when it did', {
     skip: needPosix,
   }, async () => {
     const configDir = join(await tempRoot(), 'config');
@@ -324,10 +324,15 @@ describe('key directory and key file', () => {
     assert.equal(k.source, 'file');
     assert.equal(await mode(configDir), 0o700);
     assert.equal(await mode(join(configDir, KEY_FILE_NAME)), 0o600);
+    assert.deepEqual(warnings, [], 'nothing was exposed: the key file did not exist yet');
+    await chmod(configDir, 0o711);
+    const again = await load(configDir, warnings);
+    assert.deepEqual(again.key, k.key);
+    assert.equal(await mode(configDir), 0o700);
     assert.equal(warnings.length, 1);
     assert.match(
       warnings[0] ?? '',
-      /the key directory .* was accessible to other users \(mode 755\); changed it to 700/,
+      /the key directory .* was accessible to other users \(mode 711\); changed it to 700/,
     );
   });
 
