@@ -266,15 +266,22 @@ export async function readPrivateFile(path: string, options: PrivateFileOptions)
     if (st.size > options.maxBytes) {
       throw fail(`${what} ${path} is too large (${st.size} bytes, at most ${options.maxBytes})`, path);
     }
-    const buf = Buffer.alloc(options.maxBytes + 1);
+    // Sized from fstat, grown if the file grows meanwhile, never beyond the bound.
+    let buf = Buffer.alloc(Math.min(st.size, options.maxBytes) + 1);
     let n = 0;
     for (;;) {
+      if (n === buf.length) {
+        if (n > options.maxBytes) {
+          throw fail(`${what} ${path} is too large (more than ${options.maxBytes} bytes)`, path);
+        }
+        const bigger = Buffer.alloc(Math.min(buf.length * 2, options.maxBytes + 1));
+        buf.copy(bigger);
+        buf.fill(0);
+        buf = bigger;
+      }
       const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
       if (bytesRead === 0) break;
       n += bytesRead;
-      if (n > options.maxBytes) {
-        throw fail(`${what} ${path} is too large (more than ${options.maxBytes} bytes)`, path);
-      }
     }
     return buf.subarray(0, n);
   } finally {

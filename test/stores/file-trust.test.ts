@@ -421,3 +421,27 @@ describe('config directory', () => {
     assert.equal(await mode(other), 0o755);
   });
 });
+
+describe('bounded reads', () => {
+  test('a token file larger than 1 MiB is not read: a warning and a miss', async () => {
+    const dir = join(await tempRoot(), 'tokens');
+    const warnings: string[] = [];
+    const store = storeIn(dir, warnings);
+    await store.open();
+    await writeFile(store.pathOf(key), Buffer.alloc(1024 * 1024 + 1, 0x41), { mode: 0o600 });
+    assert.equal(await store.get(key), undefined);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /the cached token .* is too large \(1048577 bytes, at most 1048576\)/);
+  });
+
+  test('a key file larger than 1 KiB is refused', async () => {
+    const configDir = join(await tempRoot(), 'config');
+    await mkdir(configDir, { mode: 0o700 });
+    await writeFile(join(configDir, KEY_FILE_NAME), 'A'.repeat(2000), { mode: 0o600 });
+    clearKeyCache();
+    await assert.rejects(
+      resolveCacheKey({ env: {}, configDir }),
+      (err: unknown) => err instanceof StoreError && /the key file .* is too large/.test(err.message),
+    );
+  });
+});
