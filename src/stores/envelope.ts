@@ -1,7 +1,7 @@
 /**
  * The encrypted envelope that persistent stores (file, PostgreSQL, Redis) keep per key.
  *
- * Layout (binary), version 2 (written since tokenward 0.x; see docs/stores.md):
+ * Layout (binary), format version 2 (what is written now; see docs/stores.md):
  * ```
  * "tw2:" (4 bytes) | key id (4 bytes) | version (8 bytes, big-endian) | IV (12 bytes) | GCM tag (16 bytes) | ciphertext
  * ```

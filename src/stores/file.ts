@@ -3,10 +3,18 @@
  * cross-process lock file with stale-lock recovery. Safe for one script, many cron jobs on one host, and
  * (with a shared `TOKENWARD_CACHE_KEY`) a directory on a network file system that supports hard links.
  *
+ * The directory must be the user's own and private (checked once per store, see `trust.ts`): owned by
+ * the current user, reached only through links and enclosing directories that nobody but the user and
+ * root can change; an own directory open to others is made 0700 (with a warning), anything else is
+ * refused with a `StoreError`. Token files are read with `O_NOFOLLOW` and must be regular files owned
+ * by the user, at most {@link MAX_ENTRY_BYTES}; anything else is a warning and a miss.
+ *
  * Layout of the directory (mode 0700):
  * - `<key>.tok` — the envelope (see `envelope.ts`), mode 0600, replaced atomically: written to
- *   `.<key>.tok.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over, and the
- *   directory fsynced. A reader sees the old or the new file, never a mix.
+ *   `.<key>.tok.h<host>.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over,
+ *   and the directory fsynced. A reader sees the old or the new file, never a mix. Every write then
+ *   removes temporary files left by killed writers (see `#removeOrphanTemps`). A process refuses an
+ *   envelope older than one it already saw for the key (rollback, see `envelope.ts`).
  * - `<key>.lock` — JSON `{pid, host, createdAt, ttlMs, nonce}`, created atomically with a hard link
  *   (so it is never seen empty). A holder on this host is judged by its pid only (stale once dead, never
  *   on age); a holder on another host, or an unreadable file, is stale after the TTL.
