@@ -16,7 +16,8 @@
  *    under a temporary name and hard-linked into place, which fails if it already exists).
  *
  *    The key file and its directory must be the user's own (see `trust.ts`): a key file owned by
- *    another user, open to group/others, a link, or not a regular file is refused with a `StoreError`
+ *    another user, open to group/others, reached through a link another user owns, not a regular
+ *    file, or larger than 1 KiB is refused with a `StoreError`
  *    (whoever can read or plant it can read or forge cached tokens); so is a key directory owned by
  *    another user or reached through links and directories others can change. An own key directory
  *    open to others is changed to 0700 (with a warning when it already held the key file).
