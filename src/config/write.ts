@@ -13,6 +13,7 @@ import { parse, stringify } from 'smol-toml';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
 import { type LoadConfigOptions, parseConfigText, profileFromConfig, readConfig } from './load.js';
+import { ensureConfigDir, isTokenwardConfigDir } from './paths.js';
 import { validateProfile } from './schema.js';
 import { tableRanges } from './toml-lines.js';
 
@@ -25,7 +26,8 @@ export const PROFILE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * failure path (it may hold a secret).
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  if (isTokenwardConfigDir(dirname(path))) await ensureConfigDir(dirname(path));
+  else await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const target = await realpath(path).catch((err: unknown) => {
     if ((err as { code?: string }).code === 'ENOENT') return path;
     throw err;

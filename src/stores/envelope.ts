@@ -1,13 +1,22 @@
 /**
  * The encrypted envelope that persistent stores (file, PostgreSQL, Redis) keep per key.
  *
- * Layout (binary):
+ * Layout (binary), format version 2 (what is written now; see docs/stores.md):
  * ```
- * "tw1:" (4 bytes) | key id (4 bytes) | IV (12 bytes) | GCM tag (16 bytes) | ciphertext
+ * "tw2:" (4 bytes) | key id (4 bytes) | version (8 bytes, big-endian) | IV (12 bytes) | GCM tag (16 bytes) | ciphertext
  * ```
  * The plaintext is the JSON of a {@link StoredEntry} (`v: 1`). Encryption is AES-256-GCM with a random
- * IV per write. The additional authenticated data is the 8-byte header plus the store key, so an entry
- * copied under another key (another profile's file or row) fails to decrypt instead of being served.
+ * IV per write. The additional authenticated data is the 16-byte header (magic, key id, version) plus
+ * the store key, so an entry copied under another key (another profile's file or row) fails to decrypt
+ * instead of being served, and the version cannot be changed without the encryption key.
+ *
+ * The **version** is the write time in ms since the epoch, made strictly greater than any version the
+ * process has already seen for that key in that store (a hybrid logical clock), so that a process can
+ * refuse an older envelope put back in place of a newer one (a rollback): see {@link RollbackGuard}.
+ *
+ * Version 1 (`"tw1:" | key id | IV | tag | ciphertext`, AAD = 8-byte header + store key; its version is
+ * the entry's `updatedAt`) is still read, and replaced by version 2 at the next write.
+ *
  * The key id (a fingerprint of the encryption key, not secret) only lets a wrong key be reported as
  * such rather than as corruption.
  *
@@ -22,70 +31,203 @@ import type { ExpirySource, Token } from '../token.js';
 import type { CacheEncryptionKey } from './keys.js';
 import type { LastError, StoredEntry } from './types.js';
 
-/** The 4-byte magic that starts every envelope. */
-export const ENVELOPE_MAGIC = Buffer.from('tw1:', 'latin1');
+/** The 4-byte magic that starts every envelope written now (format version 2). */
+export const ENVELOPE_MAGIC = Buffer.from('tw2:', 'latin1');
+/** The 4-byte magic of format version 1 envelopes (still read; rewritten as version 2). */
+export const ENVELOPE_MAGIC_V1 = Buffer.from('tw1:', 'latin1');
+const MAGIC_LEN = 4;
 const KEY_ID_LEN = 4;
+const VERSION_LEN = 8;
 const IV_LEN = 12;
 const TAG_LEN = 16;
-const HEADER_LEN = ENVELOPE_MAGIC.length + KEY_ID_LEN;
-/** The smallest possible envelope (empty ciphertext). */
+const HEADER_V1_LEN = MAGIC_LEN + KEY_ID_LEN;
+const HEADER_LEN = MAGIC_LEN + KEY_ID_LEN + VERSION_LEN;
+/** The smallest possible (version 2) envelope (empty ciphertext). */
 export const ENVELOPE_MIN_LENGTH = HEADER_LEN + IV_LEN + TAG_LEN;
+const ENVELOPE_V1_MIN_LENGTH = HEADER_V1_LEN + IV_LEN + TAG_LEN;
 
-/** Why an envelope could not be used. */
-export type DecodeFailure = 'not-envelope' | 'wrong-key' | 'corrupt' | 'invalid';
+/** Why an envelope could not be used. `rollback`: older than one already seen (see {@link RollbackGuard}). */
+export type DecodeFailure = 'not-envelope' | 'wrong-key' | 'corrupt' | 'invalid' | 'rollback';
 
 /** The result of {@link decodeEntry}. */
 export type DecodeResult =
-  | { ok: true; entry: StoredEntry }
+  | {
+      ok: true;
+      entry: StoredEntry;
+      /** The envelope's authenticated version (version 1 envelopes: the entry's `updatedAt`). */
+      version: number;
+      /** The envelope format: 1 (`tw1:`, rewritten at the next write) or 2. */
+      format: 1 | 2;
+    }
   | { ok: false; reason: DecodeFailure; message: string };
 
-function aad(header: Buffer, storeKey: string): Buffer {
-  return Buffer.concat([header, Buffer.from(storeKey, 'utf8')]);
+/** Options of {@link encodeEntry} and {@link decodeEntry}. */
+export interface EnvelopeOptions {
+  /**
+   * The store's identity for rollback protection (kind and location, no secret, e.g.
+   * `file:/home/me/.cache/tokenward/tokens`). With it, {@link encodeEntry} gives the envelope a version
+   * above every version this process has seen for the key in that store, and {@link decodeEntry}
+   * refuses (`reason: 'rollback'`) an envelope older than one this process has already seen there.
+   * Without it, no rollback check is made.
+   */
+  scope?: string;
 }
 
 /**
- * Serialises and encrypts an entry. The entry's own `key` is the store key bound into the envelope.
+ * How much older than the newest version seen an envelope may be before it counts as a rollback (ms).
+ * Writers that race without the lock (or hosts whose clocks differ slightly) can land versions a few
+ * ms out of order; a put-back copy worth anything to an attacker is older than this.
+ */
+export const ROLLBACK_TOLERANCE_MS = 1_000;
+
+/**
+ * Remembers, per store scope, encryption key and store key, the newest envelope version this process
+ * has read or written, and refuses ones more than {@link ROLLBACK_TOLERANCE_MS} older. Process-wide:
+ * every store instance of one scope shares it. Keys passed here are `<key id>:<store key>` (an entry
+ * written with another encryption key is another lineage: going back to an old key's entries is a
+ * recovery, not a rollback an attacker without that key could make).
+ */
+export class RollbackGuard {
+  readonly #seen = new Map<string, number>();
+
+  /** The newest version seen for `key`, if any. */
+  seen(key: string): number | undefined {
+    return this.#seen.get(key);
+  }
+
+  /** The version to write for `key`: `updatedAt` (whole ms), but above every version seen. */
+  next(key: string, updatedAt: number): number {
+    const base = Number.isFinite(updatedAt) ? Math.max(0, Math.floor(updatedAt)) : Date.now();
+    const seen = this.#seen.get(key);
+    return Math.min(Number.MAX_SAFE_INTEGER, seen === undefined ? base : Math.max(base, seen + 1));
+  }
+
+  /** Records `version` as seen for `key` (keeps the newest). */
+  note(key: string, version: number): void {
+    const seen = this.#seen.get(key);
+    if (seen === undefined || version > seen) this.#seen.set(key, version);
+  }
+
+  /** True when `version` is older than one already seen for `key`, beyond the tolerance (a rollback). */
+  isRollback(key: string, version: number): boolean {
+    const seen = this.#seen.get(key);
+    return seen !== undefined && version < seen - ROLLBACK_TOLERANCE_MS;
+  }
+}
+
+const guards = new Map<string, RollbackGuard>();
+
+/** The process-wide {@link RollbackGuard} of a store scope (see {@link EnvelopeOptions.scope}). */
+export function rollbackGuard(scope: string): RollbackGuard {
+  let g = guards.get(scope);
+  if (g === undefined) {
+    g = new RollbackGuard();
+    guards.set(scope, g);
+  }
+  return g;
+}
+
+/**
+ * The authenticated version in an envelope's header (version 2), or `undefined` for anything else.
+ * Not verified: only trust it from bytes this process has just encoded or decoded.
+ */
+export function envelopeVersion(bytes: Buffer): number | undefined {
+  if (bytes.length < ENVELOPE_MIN_LENGTH || !bytes.subarray(0, MAGIC_LEN).equals(ENVELOPE_MAGIC))
+    return undefined;
+  return Number(bytes.readBigUInt64BE(MAGIC_LEN + KEY_ID_LEN));
+}
+
+/**
+ * Records that `bytes` (an envelope this process encoded for `storeKey`) was written to the store of
+ * `scope`, so an older envelope read there later is refused as a rollback. Call it after the write
+ * succeeded.
+ */
+export function noteWritten(scope: string, storeKey: string, bytes: Buffer): void {
+  const v = envelopeVersion(bytes);
+  const id = bytes.subarray(MAGIC_LEN, MAGIC_LEN + KEY_ID_LEN).toString('hex');
+  if (v !== undefined) rollbackGuard(scope).note(guardKey(id, storeKey), v);
+}
+
+/** The {@link RollbackGuard} key of an entry: encryption key id and store key. */
+function guardKey(keyId: string, storeKey: string): string {
+  return `${keyId}:${storeKey}`;
+}
+
+/**
+ * Serialises and encrypts an entry (format version 2). The entry's own `key` is the store key bound
+ * into the envelope.
  * @param entry - What to store.
  * @param key - The encryption key.
+ * @param options - `scope` for rollback protection (see {@link EnvelopeOptions}).
  */
-export function encodeEntry(entry: StoredEntry, key: CacheEncryptionKey): Buffer {
-  const header = Buffer.concat([ENVELOPE_MAGIC, Buffer.from(key.id, 'hex')]);
+export function encodeEntry(
+  entry: StoredEntry,
+  key: CacheEncryptionKey,
+  options: EnvelopeOptions = {},
+): Buffer {
+  const version =
+    options.scope === undefined
+      ? new RollbackGuard().next(entry.key, entry.updatedAt)
+      : rollbackGuard(options.scope).next(guardKey(key.id, entry.key), entry.updatedAt);
+  const ver = Buffer.alloc(VERSION_LEN);
+  ver.writeBigUInt64BE(BigInt(version));
+  const header = Buffer.concat([ENVELOPE_MAGIC, Buffer.from(key.id, 'hex'), ver]);
   const iv = randomBytes(IV_LEN);
   const cipher = createCipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_LEN });
-  cipher.setAAD(aad(header, entry.key));
+  cipher.setAAD(Buffer.concat([header, Buffer.from(entry.key, 'utf8')]));
   const plain = Buffer.from(JSON.stringify(entry), 'utf8');
   const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
   plain.fill(0);
   return Buffer.concat([header, iv, cipher.getAuthTag(), ct]);
 }
 
+/** True when `head` (up to 4 bytes) is the start of a known magic. */
+function startsLikeMagic(head: Buffer): boolean {
+  return (
+    ENVELOPE_MAGIC.subarray(0, head.length).equals(head) ||
+    ENVELOPE_MAGIC_V1.subarray(0, head.length).equals(head)
+  );
+}
+
 /**
- * Decrypts and validates an envelope stored under `storeKey`. Never throws.
+ * Decrypts and validates an envelope (format 2, or 1) stored under `storeKey`. Never throws.
  * @param bytes - The stored bytes.
  * @param storeKey - The key the bytes were stored under (file name, row key, Redis key suffix).
  * @param key - The encryption key.
+ * @param options - `scope` for rollback protection (see {@link EnvelopeOptions}): an envelope older than
+ *   one this process has seen for the key there is refused (`reason: 'rollback'`); a newer one is
+ *   remembered.
  */
-export function decodeEntry(bytes: Buffer, storeKey: string, key: CacheEncryptionKey): DecodeResult {
-  const head = bytes.subarray(0, ENVELOPE_MAGIC.length);
-  if (
-    bytes.length > 0 &&
-    bytes.length < ENVELOPE_MIN_LENGTH &&
-    ENVELOPE_MAGIC.subarray(0, head.length).equals(head)
-  ) {
+export function decodeEntry(
+  bytes: Buffer,
+  storeKey: string,
+  key: CacheEncryptionKey,
+  options: EnvelopeOptions = {},
+): DecodeResult {
+  const head = bytes.subarray(0, MAGIC_LEN);
+  const format: 1 | 2 | undefined = head.equals(ENVELOPE_MAGIC)
+    ? 2
+    : head.equals(ENVELOPE_MAGIC_V1)
+      ? 1
+      : undefined;
+  const minLength = format === 1 ? ENVELOPE_V1_MIN_LENGTH : ENVELOPE_MIN_LENGTH;
+  if (bytes.length > 0 && bytes.length < minLength && startsLikeMagic(head)) {
     return { ok: false, reason: 'corrupt', message: `the entry is truncated (${bytes.length} bytes)` };
   }
-  if (bytes.length < ENVELOPE_MIN_LENGTH || !head.equals(ENVELOPE_MAGIC)) {
+  if (format === undefined) {
     return {
       ok: false,
       reason: 'not-envelope',
-      message: bytes.length === 0 ? 'the entry is empty' : 'the entry is not a tokenward envelope (tw1)',
+      message:
+        bytes.length === 0 ? 'the entry is empty' : 'the entry is not a tokenward envelope (tw2 or tw1)',
     };
   }
-  const header = bytes.subarray(0, HEADER_LEN);
-  const storedKeyId = header.subarray(ENVELOPE_MAGIC.length).toString('hex');
-  const iv = bytes.subarray(HEADER_LEN, HEADER_LEN + IV_LEN);
-  const tag = bytes.subarray(HEADER_LEN + IV_LEN, HEADER_LEN + IV_LEN + TAG_LEN);
-  const ct = bytes.subarray(HEADER_LEN + IV_LEN + TAG_LEN);
+  const headerLen = format === 2 ? HEADER_LEN : HEADER_V1_LEN;
+  const header = bytes.subarray(0, headerLen);
+  const storedKeyId = header.subarray(MAGIC_LEN, MAGIC_LEN + KEY_ID_LEN).toString('hex');
+  const iv = bytes.subarray(headerLen, headerLen + IV_LEN);
+  const tag = bytes.subarray(headerLen + IV_LEN, headerLen + IV_LEN + TAG_LEN);
+  const ct = bytes.subarray(headerLen + IV_LEN + TAG_LEN);
   if (storedKeyId !== key.id) {
     return {
       ok: false,
@@ -96,7 +238,7 @@ export function decodeEntry(bytes: Buffer, storeKey: string, key: CacheEncryptio
   let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_LEN });
-    decipher.setAAD(aad(header, storeKey));
+    decipher.setAAD(Buffer.concat([header, Buffer.from(storeKey, 'utf8')]));
     decipher.setAuthTag(tag);
     plain = Buffer.concat([decipher.update(ct), decipher.final()]);
   } catch {
@@ -117,13 +259,32 @@ export function decodeEntry(bytes: Buffer, storeKey: string, key: CacheEncryptio
   const problem = validateEntry(parsed, storeKey);
   if (problem !== undefined) return { ok: false, reason: 'invalid', message: problem };
   const entry = parsed as StoredEntry;
+  const version =
+    format === 2 ? Number(header.readBigUInt64BE(MAGIC_LEN + KEY_ID_LEN)) : Math.floor(entry.updatedAt);
+  if (options.scope !== undefined) {
+    const guard = rollbackGuard(options.scope);
+    const gk = guardKey(key.id, storeKey);
+    if (guard.isRollback(gk, version)) {
+      return {
+        ok: false,
+        reason: 'rollback',
+        message: `the entry (version ${version}, written ${isoTime(version)}) is older than one this process already read or wrote there (version ${guard.seen(gk)}, ${isoTime(guard.seen(gk) ?? 0)}): an older copy was put back (a rollback)`,
+      };
+    }
+    guard.note(gk, version);
+  }
   const t = entry.token;
   if (t !== undefined) {
     registerToken(t.accessToken);
     registerToken(t.refreshToken);
     registerToken(t.idToken);
   }
-  return { ok: true, entry };
+  return { ok: true, entry, version, format };
+}
+
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
 const EXPIRY_SOURCES: ReadonlySet<ExpirySource> = new Set(['expires_in', 'expires_on', 'jwt_exp', 'default']);

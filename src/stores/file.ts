@@ -3,10 +3,18 @@
  * cross-process lock file with stale-lock recovery. Safe for one script, many cron jobs on one host, and
  * (with a shared `TOKENWARD_CACHE_KEY`) a directory on a network file system that supports hard links.
  *
+ * The directory must be the user's own and private (checked once per store, see `trust.ts`): owned by
+ * the current user, reached only through links and enclosing directories that nobody but the user and
+ * root can change; an own directory open to others is made 0700 (with a warning), anything else is
+ * refused with a `StoreError`. Token files are read with `O_NOFOLLOW` and must be regular files owned
+ * by the user, at most {@link MAX_ENTRY_BYTES}; anything else is a warning and a miss.
+ *
  * Layout of the directory (mode 0700):
  * - `<key>.tok` — the envelope (see `envelope.ts`), mode 0600, replaced atomically: written to
- *   `.<key>.tok.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over, and the
- *   directory fsynced. A reader sees the old or the new file, never a mix.
+ *   `.<key>.tok.h<host>.<pid>.<random>.tmp` (created with O_EXCL, mode 0600), fsynced, renamed over,
+ *   and the directory fsynced. A reader sees the old or the new file, never a mix. Every write then
+ *   removes temporary files left by killed writers (see `#removeOrphanTemps`). A process refuses an
+ *   envelope older than one it already saw for the key (rollback, see `envelope.ts`).
  * - `<key>.lock` — JSON `{pid, host, createdAt, ttlMs, nonce}`, created atomically with a hard link
  *   (so it is never seen empty). It is a lease: the holder keeps the file open and renews its mtime
  *   about every third of `ttlMs` until it releases. A lock is stale when its mtime is older than its
@@ -22,16 +30,17 @@
  * @module
  */
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, LockTimeoutError, StoreError } from '../errors.js';
-import { decodeEntry, encodeEntry } from './envelope.js';
+import { decodeEntry, encodeEntry, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
+import { readPrivateFile, securePrivateDir, type TrustFailure } from './trust.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
@@ -78,8 +87,16 @@ const MAX_RENEW_INTERVAL_MS = 2_000;
  * long lease costs one lease, not the lease it claims.
  */
 const MIN_HONOURED_LEASE_MS = 3 * MAX_RENEW_INTERVAL_MS;
-/** Temporary files older than this are leftovers of a killed writer and are removed. */
+/** Temporary files older than this are leftovers of a killed writer and are removed, whoever made them. */
 const TEMP_MAX_AGE_MS = 10 * 60_000;
+/**
+ * A temporary file named in the older way (no host tag; lock files' temporaries too) whose pid is not
+ * alive on this host is removed once it is this old (it may belong to a writer on another host that
+ * shares the directory, which keeps it only for the instant of a write).
+ */
+const TEMP_UNTAGGED_DEAD_MS = 30_000;
+/** The largest token file read, in bytes (an envelope is a few kB; a JWT-heavy one tens of kB). */
+export const MAX_ENTRY_BYTES = 1024 * 1024;
 const POSIX = process.platform !== 'win32';
 
 interface LockInfo {
@@ -94,6 +111,16 @@ type LockState =
   | { kind: 'gone' }
   | { kind: 'held' }
   | { kind: 'stale'; content: string; mtimeMs: number; why: string };
+
+/** A short, non-identifying tag of this host, put in temporary file names (`h` + 8 hex digits). */
+const HOST_TAG = `h${createHash('sha256').update(hostname()).digest('hex').slice(0, 8)}`;
+/** `.<name>.h<host>.<pid>.<random>.tmp`: a temporary file of this version's write path. */
+const TAGGED_TEMP = /^\..+\.(h[0-9a-f]{8})\.(\d+)\.[0-9a-f]+\.tmp$/;
+/** `.<name>.<pid>.<random>.tmp`: a temporary file without host tag (older versions). */
+const UNTAGGED_TEMP = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+const storeFailure: TrustFailure = (message, target, cause) =>
+  new StoreError('file', message, cause === undefined ? { target } : { target, cause });
 
 /** A {@link TokenStore} over a private directory. See the module documentation for the layout. */
 export class FileStore implements TokenStore {
@@ -110,6 +137,10 @@ export class FileStore implements TokenStore {
   readonly #ensureDir: () => Promise<void>;
   /** Locks held now (their open lock files and leases), given up by close(). */
   readonly #held = new Set<{ fh: FileHandle; lease: Lease }>();
+  /** The directory's real path once it has been checked (see `trust.ts`). */
+  #verified: string | undefined;
+  /** A pending check of an existing directory, for reads. */
+  #readCheck: Promise<string | undefined> | undefined;
 
   constructor(options: FileStoreOptions = {}) {
     this.#env = options.env ?? process.env;
@@ -130,49 +161,79 @@ export class FileStore implements TokenStore {
     return join(this.dir, `${key}${TOKEN_SUFFIX}`);
   }
 
+  /**
+   * Creates the directory (0700) if needed and checks it can be trusted: owned by the current user,
+   * reached through links and enclosing directories only the user or root can change, and private
+   * (an own directory open to others is changed to 0700, with a warning). Anything else is refused
+   * with a `StoreError` saying what to fix.
+   */
   async #makeDir(): Promise<void> {
-    let st: Stats;
-    try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      st = await stat(this.dir);
-    } catch (err) {
-      throw new StoreError(
-        'file',
-        `cannot create the cache directory ${this.dir} (${errnoCode(err) ?? 'error'})`,
-        {
-          target: this.dir,
-          cause: err,
-        },
-      );
+    this.#verified = await securePrivateDir(this.dir, {
+      what: 'the cache directory',
+      create: true,
+      tighten: true,
+      onWarning: this.#warn,
+      fail: storeFailure,
+    });
+  }
+
+  /**
+   * For reads: checks the directory as {@link FileStore.#makeDir} does, without creating it.
+   * @returns its real path, or `undefined` when it does not exist (then there is nothing to read).
+   */
+  #checkDir(): Promise<string | undefined> {
+    if (this.#verified !== undefined) return Promise.resolve(this.#verified);
+    if (this.#readCheck === undefined) {
+      const p = securePrivateDir(this.dir, {
+        what: 'the cache directory',
+        create: false,
+        tighten: true,
+        onWarning: this.#warn,
+        fail: storeFailure,
+      }).then((real) => {
+        if (real !== undefined) this.#verified = real;
+        return real;
+      });
+      const forget = () => {
+        if (this.#readCheck === p) this.#readCheck = undefined;
+      };
+      p.then((real) => real === undefined && forget(), forget);
+      this.#readCheck = p;
     }
-    if (!st.isDirectory()) {
-      throw new StoreError('file', `the cache path ${this.dir} is not a directory`, { target: this.dir });
-    }
-    if (POSIX && (st.mode & 0o077) !== 0) {
-      const was = (st.mode & 0o777).toString(8);
-      try {
-        await chmod(this.dir, 0o700);
-        this.#warn(
-          `the cache directory ${this.dir} was accessible to other users (mode ${was}); changed it to 700`,
-        );
-      } catch {
-        this.#warn(
-          `the cache directory ${this.dir} is accessible to other users (mode ${was}) and could not be changed; tokens are encrypted, but use a private directory`,
-        );
-      }
-    }
+    return this.#readCheck;
+  }
+
+  /** The rollback scope of this store's envelopes: `file:` and the directory's real path. */
+  get #scope(): string {
+    return `file:${this.#verified ?? resolve(this.dir)}`;
+  }
+
+  /**
+   * Reads a token file without following a link: a regular file owned by the current user, at most
+   * {@link MAX_ENTRY_BYTES}. Rejects with the `ENOENT` error when it is missing, else a `StoreError`.
+   */
+  #readEntryFile(path: string): Promise<Buffer> {
+    return readPrivateFile(path, {
+      what: 'the cached token',
+      maxBytes: MAX_ENTRY_BYTES,
+      walk: false,
+      checkMode: false,
+      fail: storeFailure,
+    });
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
     assertSafeKey('file', key);
+    if ((await this.#checkDir()) === undefined) return undefined;
     const path = this.pathOf(key);
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await this.#readEntryFile(path);
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      this.#warn(`cannot read the cached token ${path} (${code ?? 'error'}); treated as a miss`);
+      if (err instanceof StoreError) this.#warn(`${err.message}; treated as a miss`);
+      else this.#warn(`cannot read the cached token ${path} (${code ?? 'error'}); treated as a miss`);
       return undefined;
     }
     let k: CacheEncryptionKey;
@@ -186,7 +247,7 @@ export class FileStore implements TokenStore {
       );
       return undefined;
     }
-    const r = decodeEntry(bytes, key, k);
+    const r = decodeEntry(bytes, key, k, { scope: this.#scope });
     if (!r.ok) {
       this.#warn(
         `the cached token ${path} is unusable: ${r.message}; treated as a miss (it is moved aside, not overwritten, when a new token is written)`,
@@ -201,13 +262,52 @@ export class FileStore implements TokenStore {
     const path = this.pathOf(entry.key);
     const k = await this.#encKey();
     await this.#ensureDir();
-    const bytes = encodeEntry(entry, k);
+    const bytes = encodeEntry(entry, k, { scope: this.#scope });
     await this.#setAsideIfBad(path, entry.key, k);
     await this.#atomicWrite(path, bytes);
+    noteWritten(this.#scope, entry.key, bytes);
+    await this.#removeOrphanTemps();
+  }
+
+  /**
+   * Removes temporary files left by writers that were killed mid-write (run after every write, so they
+   * cannot pile up): one of this host whose pid is gone at once; one without host tag (older versions,
+   * lock files) whose pid is gone on this host after {@link TEMP_UNTAGGED_DEAD_MS}; any after
+   * {@link TEMP_MAX_AGE_MS}. Best effort: a failure here never fails the write.
+   */
+  async #removeOrphanTemps(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    for (const n of names) {
+      if (!n.startsWith('.') || !n.endsWith('.tmp')) continue;
+      const p = join(this.dir, n);
+      const tagged = TAGGED_TEMP.exec(n);
+      const untagged = tagged === null ? UNTAGGED_TEMP.exec(n) : null;
+      const pid = Number(tagged !== null ? tagged[2] : untagged?.[1]);
+      const deadHere = Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid);
+      if (tagged !== null && tagged[1] === HOST_TAG && deadHere) {
+        await unlink(p).catch(() => {});
+        continue;
+      }
+      const st = await stat(p).catch(() => undefined);
+      if (st === undefined) continue;
+      const age = now - st.mtimeMs;
+      if (age > TEMP_MAX_AGE_MS || (untagged !== null && deadHere && age > TEMP_UNTAGGED_DEAD_MS)) {
+        await unlink(p).catch(() => {});
+      }
+    }
   }
 
   async #atomicWrite(path: string, bytes: Buffer): Promise<void> {
-    const tmp = join(this.dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(
+      this.dir,
+      `.${basename(path)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {
@@ -245,7 +345,7 @@ export class FileStore implements TokenStore {
   async #setAsideIfBad(path: string, key: string, k: CacheEncryptionKey): Promise<void> {
     let bytes: Buffer | undefined;
     try {
-      bytes = await readFile(path);
+      bytes = await this.#readEntryFile(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return;
     }
@@ -265,7 +365,7 @@ export class FileStore implements TokenStore {
       );
     }
     // A concurrent writer may have replaced the bad file with a good one just before our rename.
-    const moved = await readFile(aside).catch(() => undefined);
+    const moved = await this.#readEntryFile(aside).catch(() => undefined);
     if (moved !== undefined && decodeEntry(moved, key, k).ok) {
       await link(aside, path).catch(() => {});
       await unlink(aside).catch(() => {});
@@ -322,18 +422,15 @@ export class FileStore implements TokenStore {
         },
       );
     }
+    await this.#checkDir();
     const out: StoredEntry[] = [];
-    const now = Date.now();
     for (const n of names.sort()) {
       if (n.endsWith(TOKEN_SUFFIX) && !n.startsWith('.')) {
         const e = await this.get(n.slice(0, -TOKEN_SUFFIX.length)).catch(() => undefined);
         if (e !== undefined) out.push(e);
-      } else if (n.startsWith('.') && n.endsWith('.tmp')) {
-        const p = join(this.dir, n);
-        const st = await stat(p).catch(() => undefined);
-        if (st !== undefined && now - st.mtimeMs > TEMP_MAX_AGE_MS) await unlink(p).catch(() => {});
       }
     }
+    await this.#removeOrphanTemps();
     return out;
   }
 
@@ -376,7 +473,7 @@ export class FileStore implements TokenStore {
    * file, kept by the holder to renew the lease on that very inode, or undefined when a lock exists.
    */
   async #tryCreate(lockPath: string, info: LockInfo): Promise<FileHandle | undefined> {
-    const tmp = join(this.dir, `.${basename(lockPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(this.dir, `.${basename(lockPath)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     let fh: FileHandle | undefined;
     let linked = false;
     try {

@@ -15,18 +15,32 @@
  *    with mode 0600; two processes racing to create it end up with the same key (the file is written
  *    under a temporary name and hard-linked into place, which fails if it already exists).
  *
+ *    The key file and its directory must be the user's own (see `trust.ts`): a key file owned by
+ *    another user, open to group/others, reached through a link another user owns, not a regular
+ *    file, or larger than 1 KiB is refused with a `StoreError`
+ *    (whoever can read or plant it can read or forge cached tokens); so is a key directory owned by
+ *    another user or reached through links and directories others can change. An own key directory
+ *    open to others is changed to 0700 (with a warning when it already held the key file).
+ *
  * The OS keyring is not used (no maintained, dependency-free binding); a key can be fed from one through
  * `TOKENWARD_CACHE_KEY`. Every process sharing a store (one host or a fleet) must use the same key.
  * @module
  */
 
 import { createHash, randomBytes, scrypt } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, link, lstat, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, StoreError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { readPrivateFile, securePrivateDir, type TrustFailure } from './trust.js';
 import { onceUntilRejected, type StoreWarningHandler } from './util.js';
+
+/** The largest key file read, in bytes (a key is 45 bytes of base64; 64 of hex). */
+const MAX_KEY_FILE_BYTES = 1024;
+
+const keyFailure: TrustFailure = (message, target, cause) =>
+  new StoreError('file', message, cause === undefined ? { target } : { target, cause });
 
 /** Length of an encryption key in bytes (AES-256). */
 export const KEY_LENGTH = 32;
@@ -55,7 +69,7 @@ export interface ResolveKeyOptions {
   env?: NodeJS.ProcessEnv;
   /** The directory of the key file. Default: `TOKENWARD_CONFIG_DIR`, else the platform's config dir. */
   configDir?: string;
-  /** Receives non-fatal problems (a key file readable by others). */
+  /** Receives non-fatal problems (a key directory that was open to others and was made private). */
   onWarning?: (message: string) => void;
 }
 
@@ -215,25 +229,20 @@ export function resolveCacheKey(options: ResolveKeyOptions = {}): Promise<CacheE
   return p;
 }
 
-async function readKeyFile(path: string, onWarning?: (m: string) => void): Promise<CacheEncryptionKey> {
-  const text = await readFile(path, 'utf8');
-  const key = decodeRawKey(text);
+async function readKeyFile(path: string): Promise<CacheEncryptionKey> {
+  const bytes = await readPrivateFile(path, {
+    what: 'the key file',
+    maxBytes: MAX_KEY_FILE_BYTES,
+    fail: keyFailure,
+  });
+  const key = decodeRawKey(bytes.toString('utf8'));
+  bytes.fill(0);
   if (key === undefined) {
     throw new StoreError(
       'file',
       `the key file ${path} does not hold a 32-byte key (base64 or hex); restore it, or delete it to start a new cache (cached tokens are then lost)`,
       { target: path },
     );
-  }
-  try {
-    const st = await stat(path);
-    if ((st.mode & 0o077) !== 0) {
-      onWarning?.(
-        `the key file ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 on it`,
-      );
-    }
-  } catch {
-    // The key was read; a failing stat is not worth failing for.
   }
   return made(key, 'file', path);
 }
@@ -243,13 +252,26 @@ async function loadOrCreateKeyFile(
   path: string,
   onWarning?: (m: string) => void,
 ): Promise<CacheEncryptionKey> {
+  // The directory first: a key file is only as safe as the directory it is in. Making an own directory
+  // private is worth a warning only when a key was already in it (else nothing was exposed).
+  const hadKey = await lstat(path).then(
+    () => true,
+    () => false,
+  );
+  const checked = await securePrivateDir(dir, {
+    what: 'the key directory',
+    create: true,
+    tighten: true,
+    ...(onWarning === undefined || !hadKey ? {} : { onWarning }),
+    fail: keyFailure,
+  });
+  const real = checked === undefined ? path : join(checked, KEY_FILE_NAME);
   try {
-    return await readKeyFile(path, onWarning);
+    return await readKeyFile(real);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw wrapKeyError(err, path);
   }
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const key = randomBytes(KEY_LENGTH);
     const tmp = join(dir, `.${KEY_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     const fh = await open(tmp, 'wx', 0o600);
@@ -265,11 +287,11 @@ async function loadOrCreateKeyFile(
       await link(tmp, path);
       return made(key, 'file', path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await readKeyFile(path, onWarning);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await readKeyFile(real);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
         // No hard links here (some network or FAT file systems): exclusive create, then read back.
-        return await createExclusive(path, key, onWarning);
+        return await createExclusive(path, key);
       }
       throw err;
     } finally {
@@ -280,11 +302,7 @@ async function loadOrCreateKeyFile(
   }
 }
 
-async function createExclusive(
-  path: string,
-  key: Buffer,
-  onWarning?: (m: string) => void,
-): Promise<CacheEncryptionKey> {
+async function createExclusive(path: string, key: Buffer): Promise<CacheEncryptionKey> {
   try {
     const fh = await open(path, 'wx', 0o600);
     try {
@@ -300,12 +318,12 @@ async function createExclusive(
   // Another process is writing it: wait briefly for the content.
   for (let i = 0; i < 50; i++) {
     try {
-      return await readKeyFile(path, onWarning);
+      return await readKeyFile(path);
     } catch {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  return readKeyFile(path, onWarning);
+  return readKeyFile(path);
 }
 
 function wrapKeyError(err: unknown, path: string): StoreError {

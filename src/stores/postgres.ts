@@ -34,7 +34,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
-import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
+import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
@@ -278,7 +278,9 @@ export class PostgresStore implements TokenStore {
   }
 
   async #decode(key: string, value: Buffer): Promise<StoredEntry | undefined> {
-    const r = decodeEntry(value, key, await this.#encKey());
+    const r = decodeEntry(value, key, await this.#encKey(), {
+      scope: `postgres:${this.target} ${this.table}`,
+    });
     if (r.ok) return r.entry;
     this.#warn(
       `the cached token ${key} in ${this.target} table ${this.table} is unusable: ${r.message}; treated as a miss`,
@@ -289,7 +291,9 @@ export class PostgresStore implements TokenStore {
   async set(entry: StoredEntry): Promise<void> {
     assertSafeKey('postgres', entry.key);
     await this.connect();
-    const bytes = encodeEntry(entry, await this.#encKey());
+    const bytes = encodeEntry(entry, await this.#encKey(), {
+      scope: `postgres:${this.target} ${this.table}`,
+    });
     const until = entryKeepUntil(entry, {
       now: Date.now(),
       refreshRetentionMs: this.#refreshRetentionMs,
@@ -304,6 +308,7 @@ export class PostgresStore implements TokenStore {
     } catch (err) {
       throw this.#fail('write failed', err);
     }
+    noteWritten(`postgres:${this.target} ${this.table}`, entry.key, bytes);
   }
 
   async delete(key: string): Promise<void> {

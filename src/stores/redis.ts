@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
-import { decodeEntry, encodeEntry, entryKeepUntil } from './envelope.js';
+import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
@@ -217,7 +217,7 @@ export class RedisStore implements TokenStore {
   }
 
   async #decode(key: string, value: Buffer): Promise<StoredEntry | undefined> {
-    const r = decodeEntry(value, key, await this.#encKey());
+    const r = decodeEntry(value, key, await this.#encKey(), { scope: `redis:${this.target} ${this.prefix}` });
     if (r.ok) return r.entry;
     this.#warn(
       `the cached token ${this.#k(key)} in ${this.target} is unusable: ${r.message}; treated as a miss`,
@@ -228,7 +228,7 @@ export class RedisStore implements TokenStore {
   async set(entry: StoredEntry): Promise<void> {
     assertSafeKey('redis', entry.key);
     await this.connect();
-    const bytes = encodeEntry(entry, await this.#encKey());
+    const bytes = encodeEntry(entry, await this.#encKey(), { scope: `redis:${this.target} ${this.prefix}` });
     const now = Date.now();
     const ttl = Math.ceil(
       entryKeepUntil(entry, { now, refreshRetentionMs: this.#refreshRetentionMs, errorRetentionMs: DAY_MS }) -
@@ -238,6 +238,7 @@ export class RedisStore implements TokenStore {
       if (ttl <= 0) await this.#redis.del(this.#k(entry.key));
       else await this.#redis.set(this.#k(entry.key), bytes, 'PX', ttl);
     });
+    noteWritten(`redis:${this.target} ${this.prefix}`, entry.key, bytes);
   }
 
   async delete(key: string): Promise<void> {

@@ -272,11 +272,12 @@ describe('file store: unusable files', () => {
 
   test('an unreadable path (a directory where the file should be) is reported and a miss; the write sets it aside', async () => {
     const { store, dir, warnings } = await freshStore();
-    await mkdir(store.pathOf(key), { recursive: true });
+    await mkdir(store.dir, { recursive: true, mode: 0o700 });
+    await mkdir(store.pathOf(key));
     await writeFile(join(store.pathOf(key), 'inside'), 'x');
     assert.equal(await store.get(key), undefined);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /cannot read the cached token .* \(EISDIR\); treated as a miss/);
+    assert.match(warnings[0] ?? '', /the cached token .* is not a regular file; treated as a miss/);
     const fresh = sampleEntry(key);
     await store.set(fresh);
     assert.deepEqual(await store.get(key), fresh);

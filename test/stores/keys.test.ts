@@ -177,7 +177,7 @@ describe('the key file', () => {
     assert.deepEqual(await readdir(join(root, 'tokens')), [`${key}.tok`], 'nothing was written');
   });
 
-  test('a key file readable by other users is used, with a warning to chmod it', {
+  test('a key file readable by other users is refused (StoreError saying to chmod 600 or start afresh), not used', {
     skip: process.platform === 'win32' && 'POSIX modes only',
   }, async () => {
     const root = await tempRoot();
@@ -185,10 +185,14 @@ describe('the key file', () => {
     await writeFile(join(root, KEY_FILE_NAME), `${raw.toString('base64')}\n`);
     await chmod(join(root, KEY_FILE_NAME), 0o644);
     const warnings: string[] = [];
-    const k = await resolveCacheKey({ env: {}, configDir: root, onWarning: (m) => warnings.push(m) });
-    assert.deepEqual(k.key, raw);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /readable by other users \(mode 644\); run chmod 600/);
+    await assert.rejects(
+      resolveCacheKey({ env: {}, configDir: root, onWarning: (m) => warnings.push(m) }),
+      (err: unknown) =>
+        err instanceof StoreError &&
+        /key file .* is open to other users \(mode 644\).*chmod 600/.test(err.message) &&
+        !err.message.includes(raw.toString('base64')),
+    );
+    assert.deepEqual(warnings, []);
   });
 
   test('8 processes creating the key file at once all end up with the same key; one 0600 file, no temporary file left', async () => {
