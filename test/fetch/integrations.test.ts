@@ -64,6 +64,24 @@ for (const integration of INTEGRATIONS) {
       assert.notEqual(seen[1], seen[0]);
     });
 
+    it('a server that does not rotate: each 401 renews with the one refresh token it issued', async () => {
+      fx.tokens.rotate = false; // refresh answers carry no refresh_token: the one in use must be kept
+      const c = open();
+      assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      const rt = fx.manager.peek()?.refreshToken;
+      for (let i = 0; i < 2; i++) {
+        fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+        assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      }
+      assert.deepEqual(fx.tokens.counts.byGrant, { client_credentials: 1, refresh_token: 2 });
+      assert.deepEqual(
+        fx.tokens.requests.map((r) => r.refreshToken),
+        [undefined, rt, rt],
+      );
+      assert.equal(fx.manager.peek()?.refreshToken, rt);
+      assert.equal(fx.tokens.rejectedRefreshes, 0);
+    });
+
     it('a 401 that persists after the retry is returned, not looped (API hit exactly twice)', async () => {
       const c = open();
       fx.api.rejectAll = true;
