@@ -473,7 +473,10 @@ export class FileStore implements TokenStore {
    * file, kept by the holder to renew the lease on that very inode, or undefined when a lock exists.
    */
   async #tryCreate(lockPath: string, info: LockInfo): Promise<FileHandle | undefined> {
-    const tmp = join(this.dir, `.${basename(lockPath)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(
+      this.dir,
+      `.${basename(lockPath)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     let fh: FileHandle | undefined;
     let linked = false;
     try {

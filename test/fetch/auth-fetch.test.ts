@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ConfigError,
   InsecureEndpointError,
@@ -12,53 +12,31 @@ import {
   TokenwardError,
 } from '../../src/errors.js';
 import { type AuthFetch, createAuthFetch, type TokenSource } from '../../src/fetch/index.js';
-import type { TokenManager } from '../../src/manager/token-manager.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { type ApiServer, newManager, startApiServer } from './helpers.js';
+import { useFetchServers } from './helpers.js';
 
-let tokens: TokenServer;
-let api: ApiServer;
-let other: ApiServer;
-let manager: TokenManager;
-
-before(async () => {
-  tokens = await startTokenServer({ lifetime: 3600, latencyMs: 5 });
-  api = await startApiServer();
-  other = await startApiServer();
-  api.other = other.url;
-});
-after(async () => {
-  await Promise.all([tokens.close(), api.close(), other.close()]);
-});
-beforeEach(() => {
-  tokens.counts = { total: 0, byGrant: {} };
-  tokens.fault = undefined;
-  api.reset();
-  other.reset();
-  manager = newManager(tokens.tokenUrl);
-});
+const fx = useFetchServers();
 
 /** Revokes the manager's current token on the API (as if it expired there). */
 async function staleToken(f: AuthFetch): Promise<string> {
-  assert.equal((await f(`${api.url}/data`)).status, 200);
-  const t = manager.peek()?.accessToken ?? '';
-  api.revoked.add(t);
-  api.hits.length = 0;
+  assert.equal((await f(`${fx.api.url}/data`)).status, 200);
+  const t = fx.manager.peek()?.accessToken ?? '';
+  fx.api.revoked.add(t);
+  fx.api.hits.length = 0;
   return t;
 }
 
 describe('authFetch inputs', () => {
   it('accepts a URL object', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
-    const res = await f(new URL('/data', api.url));
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
+    const res = await f(new URL('/data', fx.api.url));
     assert.equal(res.status, 200);
-    assert.match(api.hits[0]?.authorization ?? '', /^Bearer at-/);
+    assert.match(fx.api.hits[0]?.authorization ?? '', /^Bearer at-/);
   });
 
   it('a Request with a body is cloned first and replayed on the retry', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     await staleToken(f);
-    const req = new Request(`${api.url}/data`, {
+    const req = new Request(`${fx.api.url}/data`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-trace': 'abc' },
       body: '{"hello":"world"}',
@@ -66,17 +44,17 @@ describe('authFetch inputs', () => {
     const res = await f(req);
     assert.equal(res.status, 200);
     assert.deepEqual(
-      api.hits.map((h) => [h.method, h.body]),
+      fx.api.hits.map((h) => [h.method, h.body]),
       [
         ['POST', '{"hello":"world"}'],
         ['POST', '{"hello":"world"}'],
       ],
     );
-    assert.equal(tokens.counts.total, 2);
+    assert.equal(fx.tokens.counts.total, 2);
   });
 
   it('a Request built on a ReadableStream body is replayed from its clone', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     await staleToken(f);
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
@@ -85,31 +63,31 @@ describe('authFetch inputs', () => {
         c.close();
       },
     });
-    const req = new Request(`${api.url}/data`, {
+    const req = new Request(`${fx.api.url}/data`, {
       method: 'PUT',
       body: stream,
       duplex: 'half',
     } as RequestInit);
     assert.equal((await f(req)).status, 200);
     assert.deepEqual(
-      api.hits.map((h) => h.body),
+      fx.api.hits.map((h) => h.body),
       ['chunk-1;chunk-2', 'chunk-1;chunk-2'],
     );
   });
 
   it('init.headers override a Request’s headers, as with fetch; an Authorization there is kept', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
-    const req = new Request(`${api.url}/data`, { headers: { authorization: 'Basic eDp5' } });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
+    const req = new Request(`${fx.api.url}/data`, { headers: { authorization: 'Basic eDp5' } });
     assert.equal((await f(req)).status, 401);
-    assert.equal(api.hits[0]?.authorization, 'Basic eDp5');
-    assert.equal(tokens.counts.total, 0);
+    assert.equal(fx.api.hits[0]?.authorization, 'Basic eDp5');
+    assert.equal(fx.tokens.counts.total, 0);
     const res = await f(req, { headers: { 'x-other': '1' } });
     assert.equal(res.status, 200);
-    assert.match(api.hits[1]?.authorization ?? '', /^Bearer at-/);
+    assert.match(fx.api.hits[1]?.authorization ?? '', /^Bearer at-/);
   });
 
   it('replays URLSearchParams, Blob, ArrayBuffer, Uint8Array and FormData bodies', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     const form = new FormData();
     form.set('k', 'v');
     const bodies: Array<[NonNullable<RequestInit['body']>, RegExp]> = [
@@ -121,10 +99,10 @@ describe('authFetch inputs', () => {
     ];
     for (const [body, expected] of bodies) {
       await staleToken(f);
-      const res = await f(`${api.url}/data`, { method: 'POST', body });
+      const res = await f(`${fx.api.url}/data`, { method: 'POST', body });
       assert.equal(res.status, 200);
-      assert.equal(api.hits.length, 2);
-      for (const h of api.hits) assert.match(h.body, expected);
+      assert.equal(fx.api.hits.length, 2);
+      for (const h of fx.api.hits) assert.match(h.body, expected);
     }
   });
 });
@@ -141,55 +119,55 @@ describe('authFetch redirects', () => {
       });
       return fetch(input, init);
     };
-    const f = createAuthFetch(manager, { origins: [api.url], fetch: recording });
-    const res = await f(`${api.url}/to-other`);
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url], fetch: recording });
+    const res = await f(`${fx.api.url}/to-other`);
     assert.equal(res.status, 200);
     assert.equal(res.redirected, true);
-    assert.equal(res.url, `${other.url}/landing`);
+    assert.equal(res.url, `${fx.other.url}/landing`);
     assert.deepEqual(
       calls.map((c) => [c.url, c.redirect, c.authorization?.startsWith('Bearer ') ?? false]),
       [
-        [`${api.url}/to-other`, 'manual', true],
-        [`${other.url}/landing`, 'manual', false],
+        [`${fx.api.url}/to-other`, 'manual', true],
+        [`${fx.other.url}/landing`, 'manual', false],
       ],
     );
-    assert.equal(other.hits[0]?.authorization, undefined);
+    assert.equal(fx.other.hits[0]?.authorization, undefined);
   });
 
   it('a redirect to another allowed origin carries the token', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url, other.url] });
-    other.other = api.url; // other /to-other -> api /landing
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url, fx.other.url] });
+    fx.other.other = fx.api.url; // other /to-other -> api /landing
     try {
-      const res = await f(`${other.url}/to-other`);
+      const res = await f(`${fx.other.url}/to-other`);
       assert.equal(res.status, 200);
-      assert.match(other.hits[0]?.authorization ?? '', /^Bearer at-/);
-      assert.equal(api.hits[0]?.path, '/landing');
-      assert.equal(api.hits[0]?.authorization, other.hits[0]?.authorization);
+      assert.match(fx.other.hits[0]?.authorization ?? '', /^Bearer at-/);
+      assert.equal(fx.api.hits[0]?.path, '/landing');
+      assert.equal(fx.api.hits[0]?.authorization, fx.other.hits[0]?.authorization);
     } finally {
-      other.other = '';
+      fx.other.other = '';
     }
   });
 
   it('307 keeps the method and body; 303 turns a POST into a GET without body', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
-    const r307 = await f(`${api.url}/to-self?status=307`, {
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
+    const r307 = await f(`${fx.api.url}/to-self?status=307`, {
       method: 'POST',
       body: 'payload',
       headers: { 'content-type': 'text/plain' },
     });
     assert.equal(r307.status, 200);
     assert.deepEqual(
-      api.hits.map((h) => [h.path, h.method, h.body]),
+      fx.api.hits.map((h) => [h.path, h.method, h.body]),
       [
         ['/to-self', 'POST', 'payload'],
         ['/data', 'POST', 'payload'],
       ],
     );
-    api.hits.length = 0;
-    const r303 = await f(`${api.url}/to-self?status=303`, { method: 'POST', body: 'payload' });
+    fx.api.hits.length = 0;
+    const r303 = await f(`${fx.api.url}/to-self?status=303`, { method: 'POST', body: 'payload' });
     assert.equal(r303.status, 200);
     assert.deepEqual(
-      api.hits.map((h) => [h.path, h.method, h.body]),
+      fx.api.hits.map((h) => [h.path, h.method, h.body]),
       [
         ['/to-self', 'POST', 'payload'],
         ['/data', 'GET', ''],
@@ -198,27 +176,27 @@ describe('authFetch redirects', () => {
   });
 
   it('a 401 at the end of a same-origin redirect retries the whole chain once', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     await staleToken(f);
-    const res = await f(`${api.url}/to-self`);
+    const res = await f(`${fx.api.url}/to-self`);
     assert.equal(res.status, 200);
     assert.deepEqual(
-      api.hits.map((h) => h.path),
+      fx.api.hits.map((h) => h.path),
       ['/to-self', '/data', '/to-self', '/data'],
     );
-    assert.equal(tokens.counts.total, 2);
+    assert.equal(fx.tokens.counts.total, 2);
   });
 
   it("the caller's redirect: 'manual' is honoured: the 3xx comes back, nothing is followed", async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
-    const res = await f(`${api.url}/to-other`, { redirect: 'manual' });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
+    const res = await f(`${fx.api.url}/to-other`, { redirect: 'manual' });
     assert.equal(res.status, 302);
-    assert.equal(res.headers.get('location'), `${other.url}/landing`);
-    assert.equal(other.hits.length, 0);
+    assert.equal(res.headers.get('location'), `${fx.other.url}/landing`);
+    assert.equal(fx.other.hits.length, 0);
   });
 
   it('a 307 with a stream body cannot be followed: NetworkError, as fetch would fail', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     const body = new ReadableStream<Uint8Array>({
       start(c) {
         c.enqueue(new TextEncoder().encode('once'));
@@ -226,33 +204,33 @@ describe('authFetch redirects', () => {
       },
     });
     await assert.rejects(
-      f(`${api.url}/to-self?status=307`, { method: 'POST', body, duplex: 'half' } as RequestInit),
+      f(`${fx.api.url}/to-self?status=307`, { method: 'POST', body, duplex: 'half' } as RequestInit),
       (err: unknown) => err instanceof NetworkError && /sent only once/.test(err.message),
     );
   });
 
   it('more than 20 redirects fail with NetworkError', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     await assert.rejects(
-      f(`${api.url}/loop`),
+      f(`${fx.api.url}/loop`),
       (err: unknown) => err instanceof NetworkError && /20 redirects/.test(err.message),
     );
-    assert.equal(api.hitsTo('/loop').length, 21);
+    assert.equal(fx.api.hitsTo('/loop').length, 21);
   });
 });
 
 describe('authFetch errors and token types', () => {
   it('when the renewal after a 401 fails, its error is thrown', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     const stale = await staleToken(f);
-    tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
-    await assert.rejects(f(`${api.url}/data`), (err: unknown) => {
+    fx.tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+    await assert.rejects(f(`${fx.api.url}/data`), (err: unknown) => {
       assert.ok(err instanceof TokenEndpointError);
       assert.equal(err.error, 'invalid_client');
       assert.doesNotMatch(err.message, new RegExp(stale));
       return true;
     });
-    assert.equal(api.hits.length, 1);
+    assert.equal(fx.api.hits.length, 1);
   });
 
   it('normalises the token type: bearer -> Bearer, missing -> Bearer, others as given', async () => {
@@ -262,9 +240,9 @@ describe('authFetch errors and token types', () => {
         getToken: async () => ({ accessToken: 'at-custom', tokenType }),
         invalidate: () => {},
       };
-      const f = createAuthFetch(source, { origins: [api.url] });
-      await f(`${api.url}/data`);
-      seen.push(api.hits.at(-1)?.authorization ?? '');
+      const f = createAuthFetch(source, { origins: [fx.api.url] });
+      await f(`${fx.api.url}/data`);
+      seen.push(fx.api.hits.at(-1)?.authorization ?? '');
     }
     assert.deepEqual(seen, ['Bearer at-custom', 'Bearer at-custom', 'Bearer at-custom', 'MAC at-custom']);
   });
@@ -274,14 +252,14 @@ describe('authFetch errors and token types', () => {
       getToken: async () => ({ accessToken: 'at-evil\r\nx-injected: 1', tokenType: 'Bearer' }),
       invalidate: () => {},
     };
-    const f = createAuthFetch(source, { origins: [api.url] });
-    await assert.rejects(f(`${api.url}/data`), (err: unknown) => {
+    const f = createAuthFetch(source, { origins: [fx.api.url] });
+    await assert.rejects(f(`${fx.api.url}/data`), (err: unknown) => {
       assert.ok(err instanceof TokenwardError);
       assert.equal(err.code, 'ERR_INVALID_TOKEN_RESPONSE');
       assert.doesNotMatch(err.message, /at-evil/);
       return true;
     });
-    assert.equal(api.hits.length, 0);
+    assert.equal(fx.api.hits.length, 0);
   });
 
   it('a custom TokenSource is invalidated with the rejected token and asked again, once', async () => {
@@ -291,33 +269,36 @@ describe('authFetch errors and token types', () => {
       getToken: async () => ({ accessToken: `at-src-${++n}`, tokenType: 'Bearer' }),
       invalidate: (t) => invalidated.push(t),
     };
-    api.revoked.add('at-src-1');
-    const f = createAuthFetch(source, { origins: [api.url] });
-    assert.equal((await f(`${api.url}/data`)).status, 200);
+    fx.api.revoked.add('at-src-1');
+    const f = createAuthFetch(source, { origins: [fx.api.url] });
+    assert.equal((await f(`${fx.api.url}/data`)).status, 200);
     assert.deepEqual(invalidated, ['at-src-1']);
     assert.deepEqual(
-      api.hits.map((h) => h.authorization),
+      fx.api.hits.map((h) => h.authorization),
       ['Bearer at-src-1', 'Bearer at-src-2'],
     );
   });
 
   it('an aborted signal stops the call', async () => {
-    const f = createAuthFetch(manager, { origins: [api.url] });
+    const f = createAuthFetch(fx.manager, { origins: [fx.api.url] });
     const ac = new AbortController();
     ac.abort(new Error('stop'));
-    await assert.rejects(f(`${api.url}/data`, { signal: ac.signal }), /stop/);
-    assert.equal(api.hits.length, 0);
-    assert.equal(tokens.counts.total, 0, 'no token flight was started');
+    await assert.rejects(f(`${fx.api.url}/data`, { signal: ac.signal }), /stop/);
+    assert.equal(fx.api.hits.length, 0);
+    assert.equal(fx.tokens.counts.total, 0, 'no token flight was started');
   });
 
   it('rejects an empty or insecure allow-list at creation', () => {
-    assert.throws(() => createAuthFetch(manager, { origins: [] }), ConfigError);
-    assert.throws(() => createAuthFetch(manager, { origins: ['not a url'] }), ConfigError);
+    assert.throws(() => createAuthFetch(fx.manager, { origins: [] }), ConfigError);
+    assert.throws(() => createAuthFetch(fx.manager, { origins: ['not a url'] }), ConfigError);
     assert.throws(
-      () => createAuthFetch(manager, { origins: ['http://api.example.com'] }),
+      () => createAuthFetch(fx.manager, { origins: ['http://api.example.com'] }),
       InsecureEndpointError,
     );
-    assert.throws(() => createAuthFetch(manager, { origins: ['https://u:p@api.example.com'] }), ConfigError);
+    assert.throws(
+      () => createAuthFetch(fx.manager, { origins: ['https://u:p@fx.api.example.com'] }),
+      ConfigError,
+    );
   });
 });
 
@@ -338,7 +319,7 @@ describe('authFetch redirects to another origin', () => {
     await once(origin, 'listening');
     const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
     try {
-      const f = createAuthFetch(manager, { origins: [originUrl] });
+      const f = createAuthFetch(fx.manager, { origins: [originUrl] });
       const res = await f(`${originUrl}/start`, {
         headers: { cookie: 'sid=SECRET-COOKIE', 'proxy-authorization': 'Basic cHJveHk6cHc=' },
       });

@@ -1,15 +1,18 @@
 /**
  * Loopback fixtures for the authenticated-request tests: an API server that checks Bearer tokens (its
  * rule: a token the token server issued — `at-…` — that has not been revoked here), a second server
- * on another origin, and the three integrations behind one small client interface so the same
- * assertions run over authFetch, undici and axios.
+ * on another origin, the hooks that start them with the token server and build the manager under test
+ * (the real generic OAuth 2.0 provider), and the three integrations behind one small client interface
+ * so the same assertions run over authFetch, undici and axios.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { after, before, beforeEach } from 'node:test';
 import axios, { type AxiosRequestConfig } from 'axios';
 import { Agent, interceptors, request } from 'undici';
+import type { TokenClient } from '../../src/client.js';
 import {
   attachAxios,
   createAuthFetch,
@@ -17,8 +20,9 @@ import {
   tokenwardInterceptor,
 } from '../../src/fetch/index.js';
 import { TokenManager } from '../../src/manager/token-manager.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { simpleClient } from '../helpers/simple-client.js';
+import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 
 /** One request as an API server saw it. */
 export interface Hit {
@@ -137,14 +141,55 @@ export async function startApiServer(): Promise<ApiServer> {
   });
 }
 
-/** A manager over the loopback token server, with a memory store and no background refresh. */
-export function newManager(tokenUrl: string): TokenManager {
-  return new TokenManager({
-    client: simpleClient(tokenUrl),
-    key: 'fetch-tests',
-    store: new MemoryStore(),
-    eagerRefreshFraction: 1,
+/** The loopback servers of a test file and the manager under test, fresh for every test. */
+export interface FetchServers {
+  /** The token server (the real `oauth2` provider authenticates to it as `TEST_CLIENT`). */
+  tokens: TokenServer;
+  /** The API the tokens are for; its `/to-other` redirects to `other`. */
+  api: ApiServer;
+  /** A second API on another origin (no token may reach it). */
+  other: ApiServer;
+  /** A new manager per test: memory store, no background refresh, the real generic OAuth 2.0 client. */
+  manager: TokenManager;
+}
+
+/**
+ * Registers the hooks of a request-integration test file: the token server and two API servers start
+ * once (`before`) and stop at the end (`after`); before each test, the servers are reset and a new
+ * manager is built. Read the servers and the manager from the returned object inside the tests.
+ */
+export function useFetchServers(options: { latencyMs?: number } = {}): FetchServers {
+  const fx = {} as FetchServers;
+  let client: TokenClient;
+  before(async () => {
+    [fx.tokens, fx.api, fx.other] = await Promise.all([
+      startTokenServer({
+        lifetime: 3600,
+        latencyMs: options.latencyMs ?? 5,
+        clients: { [TEST_CLIENT.id]: TEST_CLIENT.secret },
+      }),
+      startApiServer(),
+      startApiServer(),
+    ]);
+    fx.api.other = fx.other.url;
+    // The real token client of the generic provider; no HTTP retries, so a fault injected once is seen.
+    client = await createTokenClient(profileFor(fx.tokens, { retries: 0 }));
   });
+  after(async () => {
+    await Promise.all([fx.tokens?.close(), fx.api?.close(), fx.other?.close()]);
+  });
+  beforeEach(() => {
+    fx.tokens.reset();
+    fx.api.reset();
+    fx.other.reset();
+    fx.manager = new TokenManager({
+      client,
+      key: 'fetch-tests',
+      store: new MemoryStore(),
+      eagerRefreshFraction: 1,
+    });
+  });
+  return fx;
 }
 
 /** A request, integration-neutral. */

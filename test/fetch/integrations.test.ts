@@ -4,48 +4,19 @@
  * API servers, never timings.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { TokenManager } from '../../src/manager/token-manager.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import {
-  type ApiServer,
-  type Client,
-  INTEGRATIONS,
-  type IntegrationOptions,
-  newManager,
-  startApiServer,
-} from './helpers.js';
+import { afterEach, describe, it } from 'node:test';
+import { type Client, INTEGRATIONS, type IntegrationOptions, useFetchServers } from './helpers.js';
 
-let tokens: TokenServer;
-let api: ApiServer;
-let other: ApiServer;
-
-before(async () => {
-  tokens = await startTokenServer({ lifetime: 3600, latencyMs: 10 });
-  api = await startApiServer();
-  other = await startApiServer();
-  api.other = other.url;
-});
-after(async () => {
-  await Promise.all([tokens.close(), api.close(), other.close()]);
-});
+const fx = useFetchServers({ latencyMs: 10 });
 
 for (const integration of INTEGRATIONS) {
   describe(`${integration.name}`, () => {
-    let manager: TokenManager;
     let client: Client | undefined;
     const open = (extra: Partial<IntegrationOptions> = {}): Client => {
-      client = integration.make(manager, { origins: [api.url], ...extra });
+      client = integration.make(fx.manager, { origins: [fx.api.url], ...extra });
       return client;
     };
 
-    beforeEach(() => {
-      tokens.counts = { total: 0, byGrant: {} };
-      tokens.fault = undefined;
-      api.reset();
-      other.reset();
-      manager = newManager(tokens.tokenUrl);
-    });
     afterEach(async () => {
       await client?.close();
       client = undefined;
@@ -53,75 +24,97 @@ for (const integration of INTEGRATIONS) {
 
     it('attaches the Bearer token and reuses the cached token', async () => {
       const c = open();
-      for (let i = 0; i < 3; i++) assert.equal((await c.send(`${api.url}/data`)).status, 200);
-      assert.equal(tokens.counts.total, 1);
-      const seen = api.hitsTo('/data').map((h) => h.authorization);
+      for (let i = 0; i < 3; i++) assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      assert.equal(fx.tokens.counts.total, 1);
+      const seen = fx.api.hitsTo('/data').map((h) => h.authorization);
       assert.equal(seen.length, 3);
       assert.match(seen[0] ?? '', /^Bearer at-/);
       assert.equal(new Set(seen).size, 1);
-      assert.equal(seen[0], `Bearer ${manager.peek()?.accessToken}`);
+      assert.equal(seen[0], `Bearer ${fx.manager.peek()?.accessToken}`);
     });
 
     it('keeps an Authorization header the caller set, and does not retry its 401', async () => {
       const c = open();
-      const res = await c.send(`${api.url}/data`, { headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
+      const res = await c.send(`${fx.api.url}/data`, { headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
       assert.equal(res.status, 401);
       assert.deepEqual(
-        api.hits.map((h) => h.authorization),
+        fx.api.hits.map((h) => h.authorization),
         ['Basic dXNlcjpwYXNz'],
       );
-      assert.equal(tokens.counts.total, 0, 'no token was even requested');
+      assert.equal(fx.tokens.counts.total, 0, 'no token was even requested');
     });
 
     it('a rejected token causes exactly one renewal and one retry', async () => {
       const c = open();
-      assert.equal((await c.send(`${api.url}/data`)).status, 200);
-      const stale = manager.peek()?.accessToken ?? '';
-      api.revoked.add(stale);
-      api.hits.length = 0;
-      const res = await c.send(`${api.url}/data`);
+      assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      const first = fx.manager.peek();
+      const stale = first?.accessToken ?? '';
+      fx.api.revoked.add(stale);
+      fx.api.hits.length = 0;
+      const res = await c.send(`${fx.api.url}/data`);
       assert.equal(res.status, 200);
-      assert.equal(JSON.parse(res.text).token, manager.peek()?.accessToken);
-      assert.deepEqual(tokens.counts.byGrant, { client_credentials: 1, refresh_token: 1 });
-      const seen = api.hitsTo('/data').map((h) => h.authorization);
+      assert.equal(JSON.parse(res.text).token, fx.manager.peek()?.accessToken);
+      assert.deepEqual(fx.tokens.counts.byGrant, { client_credentials: 1, refresh_token: 1 });
+      // The renewal is the real refresh grant with the first answer's (rotating) refresh token.
+      assert.equal(fx.tokens.requests[1]?.refreshToken, first?.refreshToken);
+      assert.equal(fx.tokens.requests[1]?.status, 200);
+      const seen = fx.api.hitsTo('/data').map((h) => h.authorization);
       assert.equal(seen.length, 2, 'the API was called twice: the 401 and the retry');
       assert.equal(seen[0], `Bearer ${stale}`);
       assert.notEqual(seen[1], seen[0]);
     });
 
+    it('a server that does not rotate: each 401 renews with the one refresh token it issued', async () => {
+      fx.tokens.rotate = false; // refresh answers carry no refresh_token: the one in use must be kept
+      const c = open();
+      assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      const rt = fx.manager.peek()?.refreshToken;
+      for (let i = 0; i < 2; i++) {
+        fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+        assert.equal((await c.send(`${fx.api.url}/data`)).status, 200);
+      }
+      assert.deepEqual(fx.tokens.counts.byGrant, { client_credentials: 1, refresh_token: 2 });
+      assert.deepEqual(
+        fx.tokens.requests.map((r) => r.refreshToken),
+        [undefined, rt, rt],
+      );
+      assert.equal(fx.manager.peek()?.refreshToken, rt);
+      assert.equal(fx.tokens.rejectedRefreshes, 0);
+    });
+
     it('a 401 that persists after the retry is returned, not looped (API hit exactly twice)', async () => {
       const c = open();
-      api.rejectAll = true;
-      const res = await c.send(`${api.url}/data`);
+      fx.api.rejectAll = true;
+      const res = await c.send(`${fx.api.url}/data`);
       assert.equal(res.status, 401);
       assert.match(res.text, /token expired/);
-      assert.equal(api.hitsTo('/data').length, 2);
-      assert.equal(tokens.counts.total, 2, 'one grant, one renewal');
+      assert.equal(fx.api.hitsTo('/data').length, 2);
+      assert.equal(fx.tokens.counts.total, 2, 'one grant, one renewal');
     });
 
     it('retries on 403 with WWW-Authenticate error="invalid_token"', async () => {
       const c = open();
-      await c.send(`${api.url}/scoped`);
-      api.revoked.add(manager.peek()?.accessToken ?? '');
-      api.hits.length = 0;
-      assert.equal((await c.send(`${api.url}/scoped`)).status, 200);
-      assert.equal(api.hits.length, 2);
-      assert.equal(tokens.counts.total, 2);
+      await c.send(`${fx.api.url}/scoped`);
+      fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+      fx.api.hits.length = 0;
+      assert.equal((await c.send(`${fx.api.url}/scoped`)).status, 200);
+      assert.equal(fx.api.hits.length, 2);
+      assert.equal(fx.tokens.counts.total, 2);
     });
 
     it('replays a string body on the retry', async () => {
       const c = open();
-      await c.send(`${api.url}/data`);
-      api.revoked.add(manager.peek()?.accessToken ?? '');
-      api.hits.length = 0;
-      const res = await c.send(`${api.url}/data`, {
+      await c.send(`${fx.api.url}/data`);
+      fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+      fx.api.hits.length = 0;
+      const res = await c.send(`${fx.api.url}/data`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{"n":1}',
       });
       assert.equal(res.status, 200);
       assert.deepEqual(
-        api.hits.map((h) => [h.method, h.body]),
+        fx.api.hits.map((h) => [h.method, h.body]),
         [
           ['POST', '{"n":1}'],
           ['POST', '{"n":1}'],
@@ -131,69 +124,74 @@ for (const integration of INTEGRATIONS) {
 
     it('a stream body is not retried: the 401 is returned, and the next call uses a new token', async () => {
       const c = open();
-      await c.send(`${api.url}/data`);
-      const stale = manager.peek()?.accessToken ?? '';
-      api.revoked.add(stale);
-      api.hits.length = 0;
-      const res = await c.send(`${api.url}/data`, { method: 'POST', body: 'hello', stream: true });
+      await c.send(`${fx.api.url}/data`);
+      const stale = fx.manager.peek()?.accessToken ?? '';
+      fx.api.revoked.add(stale);
+      fx.api.hits.length = 0;
+      const res = await c.send(`${fx.api.url}/data`, { method: 'POST', body: 'hello', stream: true });
       assert.equal(res.status, 401);
-      assert.equal(api.hits.length, 1);
-      assert.equal(api.hits[0]?.body, 'hello');
-      assert.equal(tokens.counts.total, 1, 'no renewal during the call');
-      const next = await c.send(`${api.url}/data`);
+      assert.equal(fx.api.hits.length, 1);
+      assert.equal(fx.api.hits[0]?.body, 'hello');
+      assert.equal(fx.tokens.counts.total, 1, 'no renewal during the call');
+      const next = await c.send(`${fx.api.url}/data`);
       assert.equal(next.status, 200, 'the token was invalidated, so the next call renewed it');
-      assert.equal(tokens.counts.total, 2);
-      assert.notEqual(manager.peek()?.accessToken, stale);
+      assert.equal(fx.tokens.counts.total, 2);
+      assert.notEqual(fx.manager.peek()?.accessToken, stale);
     });
 
     it('retryOn401: false returns the 401 and does not renew', async () => {
       const c = open({ retryOn401: false });
-      await c.send(`${api.url}/data`);
-      api.revoked.add(manager.peek()?.accessToken ?? '');
-      api.hits.length = 0;
-      assert.equal((await c.send(`${api.url}/data`)).status, 401);
-      assert.equal(api.hits.length, 1);
-      assert.equal(tokens.counts.total, 1);
+      await c.send(`${fx.api.url}/data`);
+      fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+      fx.api.hits.length = 0;
+      assert.equal((await c.send(`${fx.api.url}/data`)).status, 401);
+      assert.equal(fx.api.hits.length, 1);
+      assert.equal(fx.tokens.counts.total, 1);
     });
 
     it('50 concurrent calls that all get 401 for the same stale token cause ONE renewal', async () => {
       const c = open();
-      await c.send(`${api.url}/data`);
-      const stale = manager.peek()?.accessToken ?? '';
-      api.revoked.add(stale);
-      api.hits.length = 0;
-      const results = await Promise.all(Array.from({ length: 50 }, () => c.send(`${api.url}/data`)));
+      await c.send(`${fx.api.url}/data`);
+      const stale = fx.manager.peek()?.accessToken ?? '';
+      fx.api.revoked.add(stale);
+      fx.api.hits.length = 0;
+      const results = await Promise.all(Array.from({ length: 50 }, () => c.send(`${fx.api.url}/data`)));
       assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
-      assert.equal(tokens.counts.total, 2, 'one grant before, one renewal for all 50');
-      assert.equal(api.hits.length, 100);
-      assert.equal(api.hits.filter((h) => h.authorization === `Bearer ${stale}`).length, 50);
-      const fresh = `Bearer ${manager.peek()?.accessToken}`;
-      assert.equal(api.hits.filter((h) => h.authorization === fresh).length, 50);
+      assert.equal(fx.tokens.counts.total, 2, 'one grant before, one renewal for all 50');
+      assert.deepEqual(fx.tokens.counts.byGrant, { client_credentials: 1, refresh_token: 1 });
+      assert.equal(fx.tokens.rejectedRefreshes, 0, 'the refresh token was presented once, not 50 times');
+      assert.equal(fx.api.hits.length, 100);
+      assert.equal(fx.api.hits.filter((h) => h.authorization === `Bearer ${stale}`).length, 50);
+      const fresh = `Bearer ${fx.manager.peek()?.accessToken}`;
+      assert.equal(fx.api.hits.filter((h) => h.authorization === fresh).length, 50);
     });
 
     it('a URL on another origin goes out without the token', async () => {
       const c = open();
-      assert.equal((await c.send(`${other.url}/landing`)).status, 200);
-      assert.equal(other.hits.length, 1);
-      assert.equal(other.hits[0]?.authorization, undefined);
-      assert.equal(tokens.counts.total, 0);
+      assert.equal((await c.send(`${fx.other.url}/landing`)).status, 200);
+      assert.equal(fx.other.hits.length, 1);
+      assert.equal(fx.other.hits[0]?.authorization, undefined);
+      assert.equal(fx.tokens.counts.total, 0);
     });
 
     it("onForeignOrigin: 'throw' refuses a URL on another origin", async () => {
       const c = open({ onForeignOrigin: 'throw' });
-      await assert.rejects(c.send(`${other.url}/landing?secret=s3cr3t`), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ERR_INSECURE_ENDPOINT');
-        assert.doesNotMatch(err.message, /s3cr3t/);
-        return true;
-      });
-      assert.equal(other.hits.length, 0);
+      await assert.rejects(
+        c.send(`${fx.other.url}/landing?secret=s3cr3t`),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_INSECURE_ENDPOINT');
+          assert.doesNotMatch(err.message, /s3cr3t/);
+          return true;
+        },
+      );
+      assert.equal(fx.other.hits.length, 0);
     });
 
     it('a same-origin redirect keeps the token', async () => {
       const c = open();
-      const res = await c.send(`${api.url}/to-self`);
+      const res = await c.send(`${fx.api.url}/to-self`);
       assert.equal(res.status, 200);
-      const auths = api.hits.map((h) => [h.path, h.authorization?.startsWith('Bearer at-')]);
+      const auths = fx.api.hits.map((h) => [h.path, h.authorization?.startsWith('Bearer at-')]);
       assert.deepEqual(auths, [
         ['/to-self', true],
         ['/data', true],
@@ -203,27 +201,27 @@ for (const integration of INTEGRATIONS) {
     for (const status of [302, 307]) {
       it(`a same-origin -> cross-origin redirect (${status}) does not carry the token`, async () => {
         const c = open();
-        const res = await c.send(`${api.url}/to-other?status=${status}`);
+        const res = await c.send(`${fx.api.url}/to-other?status=${status}`);
         assert.equal(res.status, 200);
         assert.match(res.text, /landed/);
-        assert.match(api.hits[0]?.authorization ?? '', /^Bearer at-/);
-        assert.equal(other.hits.length, 1);
-        assert.equal(other.hits[0]?.authorization, undefined);
+        assert.match(fx.api.hits[0]?.authorization ?? '', /^Bearer at-/);
+        assert.equal(fx.other.hits.length, 1);
+        assert.equal(fx.other.hits[0]?.authorization, undefined);
       });
     }
 
     it('a 401 from a foreign origin after a redirect is not blamed on the token', async () => {
       const c = open();
-      api.other = `${other.url}/data?from=`; // /to-other now lands on the other server's /data: 401 without a token
+      fx.api.other = `${fx.other.url}/data?from=`; // /to-other now lands on the other server's /data: 401 without a token
       try {
-        const res = await c.send(`${api.url}/to-other`);
+        const res = await c.send(`${fx.api.url}/to-other`);
         assert.equal(res.status, 401);
-        assert.equal(tokens.counts.total, 1, 'no renewal: our token was not sent there');
-        assert.equal(api.hits.length, 1, 'and no retry');
-        assert.equal(other.hits.length, 1);
-        assert.equal(other.hits[0]?.authorization, undefined);
+        assert.equal(fx.tokens.counts.total, 1, 'no renewal: our token was not sent there');
+        assert.equal(fx.api.hits.length, 1, 'and no retry');
+        assert.equal(fx.other.hits.length, 1);
+        assert.equal(fx.other.hits[0]?.authorization, undefined);
       } finally {
-        api.other = other.url;
+        fx.api.other = fx.other.url;
       }
     });
   });

@@ -1,58 +1,36 @@
 /** What is particular to the undici interceptor and the axios interceptors. */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import axios, { AxiosError, type InternalAxiosRequestConfig } from 'axios';
 import { Agent, interceptors, request, fetch as undiciFetch } from 'undici';
 import { TokenEndpointError } from '../../src/errors.js';
 import { attachAxios, tokenwardInterceptor } from '../../src/fetch/index.js';
-import type { TokenManager } from '../../src/manager/token-manager.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { type ApiServer, newManager, startApiServer } from './helpers.js';
+import { useFetchServers } from './helpers.js';
 
-let tokens: TokenServer;
-let api: ApiServer;
-let other: ApiServer;
-let manager: TokenManager;
-
-before(async () => {
-  tokens = await startTokenServer({ lifetime: 3600, latencyMs: 5 });
-  api = await startApiServer();
-  other = await startApiServer();
-  api.other = other.url;
-});
-after(async () => {
-  await Promise.all([tokens.close(), api.close(), other.close()]);
-});
-beforeEach(() => {
-  tokens.counts = { total: 0, byGrant: {} };
-  tokens.fault = undefined;
-  api.reset();
-  other.reset();
-  manager = newManager(tokens.tokenUrl);
-});
+const fx = useFetchServers();
 
 describe('undici interceptor', () => {
   it("undici's fetch through the composed dispatcher: token, one retry, no token across origins", async () => {
     const agent = new Agent();
-    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    const dispatcher = agent.compose(tokenwardInterceptor(fx.manager, { origins: [fx.api.url] }));
     try {
-      assert.equal((await undiciFetch(`${api.url}/data`, { dispatcher })).status, 200);
-      const stale = manager.peek()?.accessToken ?? '';
-      api.revoked.add(stale);
-      const res = await undiciFetch(`${api.url}/data`, { dispatcher });
+      assert.equal((await undiciFetch(`${fx.api.url}/data`, { dispatcher })).status, 200);
+      const stale = fx.manager.peek()?.accessToken ?? '';
+      fx.api.revoked.add(stale);
+      const res = await undiciFetch(`${fx.api.url}/data`, { dispatcher });
       assert.equal(res.status, 200);
-      assert.equal(((await res.json()) as { token?: string }).token, manager.peek()?.accessToken);
+      assert.equal(((await res.json()) as { token?: string }).token, fx.manager.peek()?.accessToken);
       assert.deepEqual(
-        api.hits.map((h) => h.authorization === `Bearer ${stale}`),
+        fx.api.hits.map((h) => h.authorization === `Bearer ${stale}`),
         [true, true, false],
       );
-      assert.equal(tokens.counts.total, 2);
+      assert.equal(fx.tokens.counts.total, 2);
       // fetch follows redirects above the dispatcher: each hop passes the origin check
-      const r = await undiciFetch(`${api.url}/to-other`, { dispatcher });
+      const r = await undiciFetch(`${fx.api.url}/to-other`, { dispatcher });
       assert.equal(r.status, 200);
       await r.body?.cancel();
-      assert.equal(other.hits.length, 1);
-      assert.equal(other.hits[0]?.authorization, undefined);
+      assert.equal(fx.other.hits.length, 1);
+      assert.equal(fx.other.hits[0]?.authorization, undefined);
     } finally {
       await agent.close();
     }
@@ -60,7 +38,7 @@ describe('undici interceptor', () => {
 
   it('accepts headers as a flat list, pairs or a record, and keeps an Authorization in any of them', async () => {
     const agent = new Agent();
-    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    const dispatcher = agent.compose(tokenwardInterceptor(fx.manager, { origins: [fx.api.url] }));
     try {
       const forms = [
         ['x-a', '1'],
@@ -69,7 +47,7 @@ describe('undici interceptor', () => {
         { 'x-a': '1' },
       ] as unknown as Array<Record<string, string>>;
       for (const headers of forms) {
-        const res = await request(`${api.url}/data`, { dispatcher, headers });
+        const res = await request(`${fx.api.url}/data`, { dispatcher, headers });
         assert.equal(res.statusCode, 200);
         await res.body.dump();
       }
@@ -79,15 +57,15 @@ describe('undici interceptor', () => {
         { Authorization: 'Basic eDp5' },
       ] as unknown as Array<Record<string, string>>;
       for (const headers of withAuth) {
-        const res = await request(`${api.url}/data`, { dispatcher, headers });
+        const res = await request(`${fx.api.url}/data`, { dispatcher, headers });
         assert.equal(res.statusCode, 401);
         await res.body.dump();
       }
       assert.deepEqual(
-        api.hits.map((h) => h.authorization?.split(' ')[0]),
+        fx.api.hits.map((h) => h.authorization?.split(' ')[0]),
         ['Bearer', 'Bearer', 'Bearer', 'Bearer', 'Basic', 'Basic', 'Basic'],
       );
-      assert.equal(tokens.counts.total, 1);
+      assert.equal(fx.tokens.counts.total, 1);
     } finally {
       await agent.close();
     }
@@ -95,11 +73,11 @@ describe('undici interceptor', () => {
 
   it('a failing token renewal reaches the caller as the request error', async () => {
     const agent = new Agent();
-    const dispatcher = agent.compose(tokenwardInterceptor(manager, { origins: [api.url] }));
+    const dispatcher = agent.compose(tokenwardInterceptor(fx.manager, { origins: [fx.api.url] }));
     try {
-      tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
-      await assert.rejects(request(`${api.url}/data`, { dispatcher }), TokenEndpointError);
-      assert.equal(api.hits.length, 0);
+      fx.tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+      await assert.rejects(request(`${fx.api.url}/data`, { dispatcher }), TokenEndpointError);
+      assert.equal(fx.api.hits.length, 0);
     } finally {
       await agent.close();
     }
@@ -109,14 +87,14 @@ describe('undici interceptor', () => {
     const agent = new Agent();
     const dispatcher = agent.compose(
       interceptors.redirect({ maxRedirections: 3 }),
-      tokenwardInterceptor(manager, { origins: [api.url] }),
+      tokenwardInterceptor(fx.manager, { origins: [fx.api.url] }),
     );
     try {
-      const res = await request(`${api.url}/to-other`, { dispatcher });
+      const res = await request(`${fx.api.url}/to-other`, { dispatcher });
       assert.equal(res.statusCode, 200);
       await res.body.dump();
-      assert.match(api.hits[0]?.authorization ?? '', /^Bearer at-/);
-      assert.equal(other.hits[0]?.authorization, undefined);
+      assert.match(fx.api.hits[0]?.authorization ?? '', /^Bearer at-/);
+      assert.equal(fx.other.hits[0]?.authorization, undefined);
     } finally {
       await agent.close();
     }
@@ -125,39 +103,43 @@ describe('undici interceptor', () => {
 
 describe('axios interceptors', () => {
   it('with the default validateStatus: the retry resolves, a persistent 401 rejects after two calls', async () => {
-    const api1 = axios.create({ baseURL: api.url });
-    attachAxios(api1, manager, { origins: [api.url] });
+    const api1 = axios.create({ baseURL: fx.api.url });
+    attachAxios(api1, fx.manager, { origins: [fx.api.url] });
     assert.equal((await api1.get('/data')).status, 200);
-    api.revoked.add(manager.peek()?.accessToken ?? '');
-    api.hits.length = 0;
+    fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+    fx.api.hits.length = 0;
     const res = await api1.post('/data', { n: 1 });
     assert.equal(res.status, 200);
     assert.deepEqual(
-      api.hits.map((h) => h.body),
+      fx.api.hits.map((h) => h.body),
       ['{"n":1}', '{"n":1}'],
     );
-    api.rejectAll = true;
-    api.hits.length = 0;
+    fx.api.rejectAll = true;
+    fx.api.hits.length = 0;
     await assert.rejects(api1.get('/data', { params: { q: 'x' } }), (err: unknown) => {
       assert.ok(err instanceof AxiosError);
       assert.equal(err.response?.status, 401);
       return true;
     });
-    assert.equal(api.hits.length, 2);
-    assert.equal(tokens.counts.total, 3, 'grant, renewal, renewal');
+    assert.equal(fx.api.hits.length, 2);
+    assert.equal(fx.tokens.counts.total, 3, 'grant, renewal, renewal');
   });
 
   it('the redirect guard drops the header for a hop outside the allow-list (even where axios would keep it)', async () => {
-    const instance = axios.create({ baseURL: api.url });
-    attachAxios(instance, manager, { origins: [api.url] });
+    const instance = axios.create({ baseURL: fx.api.url });
+    attachAxios(instance, fx.manager, { origins: [fx.api.url] });
     const res = await instance.get('/data');
     const guard = (res.config as InternalAxiosRequestConfig).beforeRedirect;
     assert.ok(guard !== undefined);
-    const foreign = { href: `${other.url}/x`, headers: { Authorization: 'Bearer t', 'x-keep': '1' } };
-    guard(foreign, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    const foreign = { href: `${fx.other.url}/x`, headers: { Authorization: 'Bearer t', 'x-keep': '1' } };
+    guard(
+      foreign,
+      { headers: {}, statusCode: 302 },
+      { headers: {}, url: `${fx.api.url}/data`, method: 'GET' },
+    );
     assert.deepEqual(foreign.headers, { 'x-keep': '1' });
-    const own = { href: `${api.url}/y`, headers: { authorization: 'Bearer t' } };
-    guard(own, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    const own = { href: `${fx.api.url}/y`, headers: { authorization: 'Bearer t' } };
+    guard(own, { headers: {}, statusCode: 302 }, { headers: {}, url: `${fx.api.url}/data`, method: 'GET' });
     assert.deepEqual(own.headers, { authorization: 'Bearer t' });
     const byParts = {
       protocol: 'http:',
@@ -165,32 +147,36 @@ describe('axios interceptors', () => {
       port: 1,
       headers: { AUTHORIZATION: 'Bearer t' },
     };
-    guard(byParts, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.url}/data`, method: 'GET' });
+    guard(
+      byParts,
+      { headers: {}, statusCode: 302 },
+      { headers: {}, url: `${fx.api.url}/data`, method: 'GET' },
+    );
     assert.deepEqual(byParts.headers, {});
   });
 
   it("a caller's own beforeRedirect still runs", async () => {
     const instance = axios.create({ validateStatus: () => true });
-    attachAxios(instance, manager, { origins: [api.url] });
+    attachAxios(instance, fx.manager, { origins: [fx.api.url] });
     const seen: string[] = [];
-    const res = await instance.get(`${api.url}/to-other`, {
+    const res = await instance.get(`${fx.api.url}/to-other`, {
       beforeRedirect: (opts) => {
         seen.push(String(opts['href']));
       },
     });
     assert.equal(res.status, 200);
-    assert.deepEqual(seen, [`${other.url}/landing`]);
-    assert.equal(other.hits[0]?.authorization, undefined);
+    assert.deepEqual(seen, [`${fx.other.url}/landing`]);
+    assert.equal(fx.other.hits[0]?.authorization, undefined);
   });
 
   it('detach() removes both interceptors', async () => {
     const instance = axios.create({ validateStatus: () => true });
-    const { detach } = attachAxios(instance, manager, { origins: [api.url] });
+    const { detach } = attachAxios(instance, fx.manager, { origins: [fx.api.url] });
     detach();
-    const res = await instance.get(`${api.url}/data`);
+    const res = await instance.get(`${fx.api.url}/data`);
     assert.equal(res.status, 401);
-    assert.equal(api.hits[0]?.authorization, undefined);
-    assert.equal(api.hits.length, 1);
-    assert.equal(tokens.counts.total, 0);
+    assert.equal(fx.api.hits[0]?.authorization, undefined);
+    assert.equal(fx.api.hits.length, 1);
+    assert.equal(fx.tokens.counts.total, 0);
   });
 });

@@ -1,25 +1,40 @@
+/**
+ * The TokenManager over the real client stack: the generic `oauth2` provider built from a profile
+ * (client_secret_basic, client_credentials, the refresh grant, the HTTP layer) against the loopback
+ * token server, which checks the client's credentials, rotates refresh tokens and counts every grant.
+ * Time is the manager's injected clock; tokens live 300 s on the server and expire only when a test
+ * moves the clock.
+ */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import type { TokenClient } from '../../src/client.js';
 import { InvalidTokenResponseError, TokenEndpointError } from '../../src/errors.js';
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { TokenStore } from '../../src/stores/types.js';
-import { parseTokenResponse } from '../../src/token.js';
-import { simpleClient } from '../helpers/simple-client.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { createTokenManager } from '../../src/tokenward.js';
+import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
+import { until } from '../helpers/wait.js';
 
-/** A memory store that claims to be shared, so the manager takes its lock and re-reads. */
+/**
+ * A test double, on purpose: a memory store that claims to be shared, so the manager takes its lock and
+ * re-reads as it does with a file/PostgreSQL/Redis store, for two managers in one process (the real
+ * stores across real processes are the herd tests in test/stores/).
+ */
 class SharedMemoryStore extends MemoryStore {
   override readonly shared = true as unknown as false;
 }
 
 let server: TokenServer;
+/** The real token client of the generic provider. No HTTP retries: a fault injected once stays seen. */
+let client: TokenClient;
 let clockMs: number;
 const clock = () => clockMs;
 
 function manager(opts: { store?: TokenStore; warnings?: TokenwardWarning[]; eager?: number } = {}) {
   return new TokenManager({
-    client: simpleClient(server.tokenUrl),
+    client,
     key: 'k',
     store: opts.store ?? new MemoryStore(),
     clock,
@@ -29,17 +44,12 @@ function manager(opts: { store?: TokenStore; warnings?: TokenwardWarning[]; eage
 }
 
 before(async () => {
-  server = await startTokenServer({ lifetime: 300 });
+  server = await startTokenServer({ lifetime: 300, clients: { [TEST_CLIENT.id]: TEST_CLIENT.secret } });
+  client = await createTokenClient(profileFor(server, { retries: 0 }));
 });
 after(() => server.close());
 beforeEach(() => {
-  server.counts = { total: 0, byGrant: {} };
-  server.fault = undefined;
-  server.lifetime = 300;
-  server.latencyMs = 20;
-  server.issueRefreshTokens = true;
-  server.rotate = true;
-  server.rejectedRefreshes = 0;
+  server.reset();
   clockMs = Date.now();
 });
 
@@ -101,6 +111,16 @@ describe('TokenManager expiry and refresh', () => {
     assert.ok(server.liveRefreshTokens.has(t2.refreshToken!));
     assert.ok(!server.liveRefreshTokens.has(t1.refreshToken!));
     assert.deepEqual(m.counts, { grants: 1, refreshes: 1, storeHits: 0 });
+    // The real client stack: the client authenticated with Basic both times, and the refresh presented
+    // the refresh token of the first answer.
+    assert.deepEqual(
+      server.requests.map((r) => [r.grant, r.auth, r.clientId, r.refreshToken, r.status]),
+      [
+        ['client_credentials', 'basic', TEST_CLIENT.id, undefined, 200],
+        ['refresh_token', 'basic', TEST_CLIENT.id, t1.refreshToken, 200],
+      ],
+    );
+    assert.equal(server.rejectedClients, 0);
   });
 
   it('the safety margin (10 s) makes a token stale before it expires', async () => {
@@ -124,6 +144,35 @@ describe('TokenManager expiry and refresh', () => {
     clockMs += 301_000;
     await m.getToken();
     assert.deepEqual(server.counts.byGrant, { client_credentials: 1, refresh_token: 2 });
+    assert.deepEqual(
+      server.requests.filter((r) => r.grant === 'refresh_token').map((r) => r.refreshToken),
+      [t1.refreshToken, t1.refreshToken],
+      'both refreshes presented the one refresh token the server ever issued',
+    );
+    assert.equal(server.rejectedRefreshes, 0);
+  });
+
+  it('two managers on one shared store: a refresh token rotated by one is never presented again by the other', async () => {
+    const store = new SharedMemoryStore();
+    const a = manager({ store });
+    const b = manager({ store });
+    const t1 = await a.getToken();
+    assert.equal((await b.getToken()).accessToken, t1.accessToken, "b found a's token in the store");
+    clockMs += 301_000;
+    const t2 = await a.getToken(); // a refreshes; the server revokes t1's refresh token
+    assert.ok(!server.liveRefreshTokens.has(t1.refreshToken!));
+    // b still holds t1 in memory: it must re-read the store under the lock, not refresh with a dead token.
+    assert.equal((await b.getToken()).accessToken, t2.accessToken);
+    clockMs += 301_000;
+    const t3 = await b.getToken(); // b refreshes with the rotated refresh token it read from the store
+    assert.equal((await a.getToken()).accessToken, t3.accessToken);
+    assert.deepEqual(server.counts.byGrant, { client_credentials: 1, refresh_token: 2 });
+    assert.deepEqual(
+      server.requests.filter((r) => r.grant === 'refresh_token').map((r) => r.refreshToken),
+      [t1.refreshToken, t2.refreshToken],
+    );
+    assert.equal(server.rejectedRefreshes, 0, 'no invalid_grant');
+    assert.ok(server.liveRefreshTokens.has((await store.get('k'))!.token!.refreshToken!));
   });
 
   it('falls back to the primary grant when the refresh token is rejected, with a warning', async () => {
@@ -172,15 +221,16 @@ describe('TokenManager serving through an outage', () => {
     clockMs += 200_000; // past 50 % of 300 s
     const t = await m.getToken();
     assert.equal(t.accessToken, t1.accessToken);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(server.counts.byGrant['refresh_token'], 1);
-    assert.notEqual((await m.getToken()).accessToken, t1.accessToken);
+    await until(() => m.peek()?.accessToken !== t1.accessToken, 'the background refresh to land');
+    assert.deepEqual(server.counts.byGrant, { client_credentials: 1, refresh_token: 1 });
+    assert.equal((await m.getToken()).accessToken, m.peek()?.accessToken);
+    assert.equal(server.counts.total, 2);
   });
 
   it('a failing eager refresh is quiet (warning hook) and the valid token keeps being served', async () => {
     const warnings: TokenwardWarning[] = [];
     const m = new TokenManager({
-      client: simpleClient(server.tokenUrl),
+      client,
       key: 'k',
       store: new MemoryStore(),
       clock,
@@ -191,13 +241,13 @@ describe('TokenManager serving through an outage', () => {
     const t1 = await m.getToken();
     server.fault = { status: 502, body: '<html>bad gateway</html>', contentType: 'text/html' };
     clockMs += 200_000;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 1; i <= 5; i++) {
       assert.equal((await m.getToken()).accessToken, t1.accessToken);
-      await m.close(); // waits for the background refresh this call started
+      // No gap between attempts (eagerRetryGapMs 0): each call past the eager point starts one.
+      await until(() => warnings.length === i, `background refresh ${i} to fail`);
     }
-    assert.equal(warnings.length, 5, 'with no gap, each call starts one background refresh');
-    assert.ok(warnings.every((w) => w.code === 'EAGER_REFRESH_FAILED'));
-    assert.equal(server.counts.total, 6);
+    assert.equal(server.counts.byGrant['refresh_token'], 5, 'one request per background attempt');
+    assert.deepEqual(new Set(warnings.map((w) => w.code)), new Set(['EAGER_REFRESH_FAILED']));
     clockMs += 100_000; // now expired
     await assert.rejects(m.getToken(), TokenEndpointError);
   });
@@ -295,7 +345,7 @@ describe('TokenManager close', () => {
   it('waits for a background refresh in flight, so its rotated refresh token is stored', async () => {
     const store = new MemoryStore();
     const m = new TokenManager({
-      client: simpleClient(server.tokenUrl),
+      client,
       key: 'close',
       store,
       clock,
@@ -318,26 +368,72 @@ describe('TokenManager close', () => {
 
 describe('TokenManager invalidation when the server hands back the same token', () => {
   it('clears the mark once the server has answered: the cache works again', async () => {
-    let grants = 0;
-    const m = new TokenManager({
-      client: {
-        identity: { t: 'same' },
-        fetchToken: async (ctx) => {
-          grants++;
-          return parseTokenResponse(
-            { access_token: 'same-token-value', expires_in: 3600 },
-            { url: 'x', now: ctx.now() },
-          );
-        },
-      },
-      key: 'same',
-      store: new MemoryStore(),
-      clock,
-    });
+    server.fixedAccessToken = 'same-token-value';
+    const m = manager();
     const t = await m.getToken();
     m.invalidate(t.accessToken);
-    await m.getToken(); // one new grant: the server answers with the same string
+    const again = await m.getToken(); // one renewal: the server answers with the same string
+    assert.equal(again.accessToken, 'same-token-value');
     for (let i = 0; i < 5; i++) await m.getToken();
-    assert.equal(grants, 2, 'one grant, one renewal after the 401, then the cache');
+    assert.deepEqual(
+      server.counts.byGrant,
+      { client_credentials: 1, refresh_token: 1 },
+      'one grant, one renewal after the 401, then the cache',
+    );
+  });
+});
+
+describe('the front door (createTokenManager) over the token server', () => {
+  it('a password-grant profile: single flight on a cold cache, then one rotating refresh per expiry', async () => {
+    const users = await startTokenServer({
+      lifetime: 300,
+      clients: { [TEST_CLIENT.id]: TEST_CLIENT.secret },
+      users: { alice: 'pw of alice' },
+    });
+    const warnings: TokenwardWarning[] = [];
+    const m = await createTokenManager(
+      profileFor(users, { store: 'memory', username: 'alice', password: 'pw of alice', eager_refresh: 1 }),
+      { clock, onWarning: (w) => warnings.push(w) },
+    );
+    try {
+      const first = await Promise.all(Array.from({ length: 200 }, () => m.getToken()));
+      assert.equal(new Set(first.map((t) => t.accessToken)).size, 1);
+      assert.deepEqual(users.counts.byGrant, { password: 1 });
+      let previous = first[0]!;
+      for (let round = 1; round <= 2; round++) {
+        clockMs += 301_000;
+        const next = await Promise.all(Array.from({ length: 200 }, () => m.getToken()));
+        assert.equal(new Set(next.map((t) => t.accessToken)).size, 1);
+        assert.notEqual(next[0]!.accessToken, previous.accessToken);
+        assert.deepEqual(users.counts.byGrant, { password: 1, refresh_token: round });
+        assert.equal(users.requests.at(-1)?.refreshToken, previous.refreshToken);
+        previous = next[0]!;
+      }
+      assert.equal(users.rejectedRefreshes, 0);
+      assert.equal(users.rejectedClients, 0);
+      assert.ok(users.requests.every((r) => r.auth === 'basic' && r.status === 200));
+      assert.deepEqual(warnings, []);
+    } finally {
+      await m.close();
+      await users.close();
+    }
+  });
+
+  it('wrong client credentials: invalid_client from the server, typed, with the status', async () => {
+    const m = await createTokenManager(
+      profileFor(server, { store: 'memory', client_secret: 'not the secret', retries: 0 }),
+      { clock },
+    );
+    try {
+      await assert.rejects(m.getToken(), (err: unknown) => {
+        assert.ok(err instanceof TokenEndpointError);
+        assert.equal(err.error, 'invalid_client');
+        assert.equal(err.status, 401);
+        return true;
+      });
+      assert.equal(server.rejectedClients, 1);
+    } finally {
+      await m.close();
+    }
   });
 });

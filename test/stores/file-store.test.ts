@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { TokenManager } from '../../src/manager/token-manager.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { cacheKey } from '../../src/stores/cache-key.js';
 import { ENVELOPE_MAGIC } from '../../src/stores/envelope.js';
 import { defaultCacheDir, FileStore } from '../../src/stores/file.js';
 import { createStore } from '../../src/stores/index.js';
 import { KEY_FILE_NAME } from '../../src/stores/keys.js';
 import type { StoredEntry } from '../../src/stores/types.js';
-import { simpleClient } from '../helpers/simple-client.js';
-import { startTokenServer } from '../helpers/token-server.js';
+import { profileFor, startTokenServer } from '../helpers/token-server.js';
 import { sampleEntry, sampleToken } from './conformance.js';
 
 const POSIX = process.platform !== 'win32';
@@ -305,7 +305,7 @@ describe('file store: unusable files', () => {
     try {
       const { store, dir, warnings } = await freshStore();
       await store.open();
-      const client = simpleClient(server.tokenUrl);
+      const client = await createTokenClient(profileFor(server));
       const k = cacheKey('mgr', client.identity);
       await writeFile(store.pathOf(k), 'corrupt!');
       const manager = new TokenManager({ client, key: k, store });

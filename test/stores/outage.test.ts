@@ -18,20 +18,20 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StoreError } from '../../src/errors.js';
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import type { StoredEntry, TokenStore } from '../../src/stores/types.js';
 import { uniqueName } from '../helpers/services.js';
-import { simpleClient } from '../helpers/simple-client.js';
 import {
   requireThrowaway,
   startPostgresServer,
   startRedisServer,
   type Throwaway,
 } from '../helpers/throwaway.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { profileFor, startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { prepareWorker, run, type Worker } from './fixtures/workers.js';
 
 type Kind = 'redis' | 'postgres';
@@ -163,11 +163,11 @@ for (const kind of ['redis', 'postgres'] as const) {
         const store = openStore(kind, server);
         const warnings: TokenwardWarning[] = [];
         const manager = new TokenManager({
-          client: simpleClient(tokenServer.tokenUrl),
+          client: await createTokenClient(profileFor(tokenServer, { retries: 0 })),
           key: cacheKey('outage', { kind, n: uniqueName() }),
           store,
           ownsStore: true,
-          lockTtlMs: 1_500,
+          lockLeaseMs: 1_500,
           lockTimeoutMs: 5_000,
           onWarning: (w) => warnings.push(w),
         });
