@@ -66,7 +66,7 @@ describe('createTokenManager', () => {
       await m.getToken();
       await m.getToken({ force: true });
       assert.equal(p.counts.token, 2);
-      assert.ok(p.counts.discovery <= 1, 'metadata fetched at most once');
+      assert.equal(p.counts.discovery, 1, 'metadata fetched exactly once (not per token request)');
     } finally {
       await m.close();
     }

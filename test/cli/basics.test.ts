@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { missing } from '../helpers/services.js';
 import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
 
 let home: TempHome;
@@ -195,10 +196,7 @@ describe('completion', () => {
 
   it('the bash script completes commands, options and profile names in a real bash', async (t) => {
     const bash = spawnSync('bash', ['-c', 'exit 0']);
-    if (bash.error !== undefined) {
-      t.skip('bash is not installed');
-      return;
-    }
+    if (bash.error !== undefined) return missing(t, 'bash', 'apt-get install bash');
     const r = await tw(['completion', 'bash'], { env: home.env });
     const script = join(home.dir, 'tokenward.bash');
     writeFileSync(script, r.stdout);

@@ -12,8 +12,9 @@ import { parseRetryAfter } from '../../src/http/retry.js';
 import { getJson, requestNoContent, requestToken } from '../../src/http/token-endpoint.js';
 import type { HttpExchange, HttpOptions } from '../../src/http/types.js';
 import { assertSecureUrl, isLoopbackHost, safeUrl } from '../../src/http/url.js';
+import { missing } from '../helpers/services.js';
 import { json, raw, startLoopback } from './loopback.js';
-import { selfSignedCert } from './tls-cert.js';
+import { selfSignedCert, TLS_CERT_INSTALL } from './tls-cert.js';
 
 const fast: HttpOptions = { retries: 2, retryBaseMs: 1, retryMaxMs: 20, timeoutMs: 2000 };
 const ok = { access_token: 'at-123456', token_type: 'Bearer', expires_in: 60 };
@@ -394,9 +395,10 @@ describe('requestToken against loopback servers', () => {
 });
 
 const cert = selfSignedCert();
-describe('TLS', { skip: cert === undefined ? 'openssl not available' : false }, () => {
-  it('untrusted self-signed cert → NetworkError (not retried); ca trusts it; insecure skip warns once per origin', async () => {
-    const s = await startLoopback((_r, res) => json(res, 200, ok), cert!);
+describe('TLS', () => {
+  it('untrusted self-signed cert → NetworkError (not retried); ca trusts it; insecure skip warns once per origin', async (t) => {
+    if (cert === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
+    const s = await startLoopback((_r, res) => json(res, 200, ok), cert);
     try {
       await assert.rejects(requestToken({ url: s.url, form: {} }, fast), (e) => {
         assert.ok(e instanceof NetworkError);
@@ -404,7 +406,7 @@ describe('TLS', { skip: cert === undefined ? 'openssl not available' : false }, 
         assert.match(e.message, /TLS error/);
         return true;
       });
-      const r = await requestToken({ url: s.url, form: {} }, { ...fast, ca: cert!.cert });
+      const r = await requestToken({ url: s.url, form: {} }, { ...fast, ca: cert.cert });
       assert.deepEqual(r.body, ok);
       const warnings: string[] = [];
       const onWarning = (w: string) => warnings.push(w);

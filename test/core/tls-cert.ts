@@ -1,8 +1,14 @@
-/** A self-signed certificate for 127.0.0.1, made with the openssl CLI (undefined when it is missing). */
+/**
+ * A self-signed certificate for 127.0.0.1, made with the openssl CLI (undefined when it is missing: the
+ * test then calls `missing(t, 'openssl', TLS_CERT_INSTALL)`, which skips it, or fails it under CI).
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** How to install what `selfSignedCert` needs. */
+export const TLS_CERT_INSTALL = 'apt-get install openssl';
 
 export function selfSignedCert(): { key: string; cert: string } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'tokenward-core-tls-'));

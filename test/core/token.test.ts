@@ -121,11 +121,15 @@ describe('parseTokenResponse: fields', () => {
     assert.equal(t.raw['extra'], 1);
   });
   it('error messages never contain the access token', () => {
-    try {
-      parse({ access_token: 'super-secret-at-value', expires_in: 'nope' });
-      assert.fail('should throw');
-    } catch (e) {
-      assert.ok(!String((e as Error).message).includes('super-secret-at-value'));
-    }
+    assert.throws(
+      () => parse({ access_token: 'super-secret-at-value', expires_in: 'nope' }),
+      (e: unknown) => {
+        assert.ok(e instanceof Error, 'an Error is thrown');
+        assert.match(e.message, /expires_in/, 'the message names the bad field');
+        assert.ok(!e.message.includes('super-secret-at-value'), 'the message has no access token');
+        assert.ok(!JSON.stringify(e).includes('super-secret-at-value'), 'nor its JSON');
+        return true;
+      },
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Real PostgreSQL and Redis for tests. `requireService(t, kind)` checks once per process that the server
- * answers. Unreachable: under CI=true the test fails; elsewhere it is skipped with a clear message.
+ * answers. Unreachable: under CI (see `isCI`) the test fails; elsewhere it is skipped with a clear message.
+ * `missing(t, …)` applies the same rule to a program a test needs (openssl, bash, script, redis-server…).
  *
  * URLs: TOKENWARD_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test, trust auth) and
  * TOKENWARD_TEST_REDIS_URL (default redis://127.0.0.1:6379).
@@ -58,8 +59,30 @@ async function probe(kind: ServiceKind): Promise<string | undefined> {
 }
 
 /**
+ * True when the tests run under CI: the `CI` variable is set to anything but an empty string or one of
+ * `false`, `0`, `no`, `off` (any case). CI services set `CI=true` (GitHub, GitLab, …) or `CI=1`; `.ci/run`
+ * sets `CI=true` itself. Under CI a test never skips for a missing service or program: it fails.
+ */
+export function isCI(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env['CI']?.trim().toLowerCase();
+  return v !== undefined && v !== '' && !['false', '0', 'no', 'off'].includes(v);
+}
+
+/**
+ * Something the test needs is missing: outside CI the test is skipped (reported as skipped, with how to
+ * install it); under CI this throws, failing the test. Call it as `return missing(t, …)`.
+ * @param what - what is missing, e.g. "openssl".
+ * @param install - how to get it, e.g. "apt-get install openssl".
+ */
+export function missing(t: TestContext, what: string, install: string): void {
+  const message = `${what} is not available (install it: ${install})`;
+  if (isCI()) throw new Error(`${message} — CI=${process.env['CI']}: required, not skipped`);
+  t.skip(message);
+}
+
+/**
  * Returns the service's URL, or `undefined` after skipping the test when the service is unreachable
- * (outside CI). Under CI=true an unreachable service throws, failing the test.
+ * (outside CI). Under CI (`isCI()`) an unreachable service throws, failing the test.
  */
 export async function requireService(t: TestContext, kind: ServiceKind): Promise<string | undefined> {
   let p = probes.get(kind);
@@ -69,7 +92,7 @@ export async function requireService(t: TestContext, kind: ServiceKind): Promise
   }
   const problem = await p;
   if (problem === undefined) return SERVICE_URLS[kind];
-  if (process.env['CI'] === 'true') throw new Error(`${problem} (CI=true: the service is required)`);
+  if (isCI()) throw new Error(`${problem} (CI=${process.env['CI']}: the service is required)`);
   t.skip(`${problem} — start it to run this test`);
   return undefined;
 }
