@@ -5,6 +5,7 @@
  */
 
 import type { Profile } from '../../profile.js';
+import { providerOf } from '../../providers/index.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type Io, say, warn } from '../output.js';
@@ -138,7 +139,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
             const p = load.profileFromConfig(config, name, base);
             return {
               name,
-              provider: p.provider ?? 'oauth2',
+              provider: providerOf(p),
               store: p.store ?? 'file',
               default: name === config.defaultProfile,
               error: null,

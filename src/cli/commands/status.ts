@@ -5,6 +5,7 @@
  */
 
 import type { Profile } from '../../profile.js';
+import { providerOf } from '../../providers/index.js';
 import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { describeExpiry, relative } from '../duration.js';
@@ -75,9 +76,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       row.error = err instanceof Error ? err.message : String(err);
       continue;
     }
-    row.provider =
-      profile.provider ??
-      (profile.issuer !== undefined && profile.token_url === undefined ? 'oidc' : 'oauth2');
+    row.provider = providerOf(profile);
     row.store = profile.store ?? 'file';
     const id = storeId(profile);
     let opened = stores.get(id);
