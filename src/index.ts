@@ -89,6 +89,7 @@ export {
 } from './grants/index.js';
 
 // --- vendor presets (the sandbox is its own entry point: tokenward/sandbox) ---
+export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.js';
 export {
   apiBaseUrl as cylanceApiBaseUrl,
   CYLANCE_REGIONS,
@@ -96,6 +97,7 @@ export {
   cylanceTokenUrl,
 } from './providers/cylance.js';
 export {
+  apiBaseUrl as msxApiBaseUrl,
   MSX_SWITCH_TENANT_GRANT,
   MSX_SWITCH_USER_GRANT,
   type MsxSwitchOptions,
@@ -105,6 +107,7 @@ export {
   switchUser,
 } from './providers/msx.js';
 export {
+  apiBaseUrl as rdpApiBaseUrl,
   applyRefreshChainRule,
   changePassword,
   checkNewPassword,
@@ -118,7 +121,8 @@ export { decodeEntry, encodeEntry } from './stores/envelope.js';
 export { defaultCacheDir, FileStore, type FileStoreOptions } from './stores/file.js';
 export { type CreateStoreOptions, createStore } from './stores/index.js';
 export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './stores/keys.js';
-// pg and ioredis load only when used: createStore() imports them lazily; these are types only.
+// pg and ioredis load only when used: createStore() imports them lazily; these are types only (the classes
+// and postgresMigrationSql are at the subpaths tokenward/stores/postgres and tokenward/stores/redis).
 export type { PostgresStore, PostgresStoreOptions } from './stores/postgres.js';
 export type { RedisStore, RedisStoreOptions } from './stores/redis.js';
 

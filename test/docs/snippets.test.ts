@@ -100,6 +100,9 @@ describe('documentation: ts snippets', () => {
       test(`${where(b)} runs`, async () => {
         const r = await runNode(fileFor(b), { ...home.env, TOKENWARD_CONFIG: configPath });
         assert.equal(r.code, 0, `${where(b)} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+        // `console.log(…); // X` claims that the line prints X: the printed lines must be those, in order.
+        const claimed = [...b.code.matchAll(/^\s*console\.log\(.*\);\s*\/\/\s*(.+?)\s*$/gm)].map((m) => m[1]);
+        if (claimed.length > 0) assert.deepEqual(r.stdout.trimEnd().split('\n'), claimed, where(b));
       });
     }
   });
