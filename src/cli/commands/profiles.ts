@@ -8,14 +8,10 @@ import type { Profile } from '../../profile.js';
 import { providerOf } from '../../providers/index.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, say, warn } from '../output.js';
 
-const OPTIONS = {
-  json: { type: 'boolean' },
-  long: { type: 'boolean', short: 'l' },
-  force: { type: 'boolean' },
-  'secret-stdin': { type: 'string' },
-} as const;
+const OPTIONS = COMMAND_OPTIONS.profiles;
 
 /** A copy of a profile with literal secrets (and the password of `store_url`) replaced by `[REDACTED]`. */
 export async function redactProfile(profile: Profile): Promise<Record<string, unknown>> {

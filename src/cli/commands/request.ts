@@ -16,12 +16,10 @@ import { parseCommand, withGlobals } from '../args.js';
 import { freshToken, loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type AuthFetch, loadFetch, loadTokenward } from '../lazy.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { debug, type Io, paint, say } from '../output.js';
 
-const OPTIONS = {
-  data: { type: 'string', short: 'd' },
-  header: { type: 'string', short: 'H', multiple: true },
-} as const;
+const OPTIONS = COMMAND_OPTIONS.request;
 
 const METHOD = /^[A-Za-z]+$/;
 

@@ -10,6 +10,7 @@ import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { describeExpiry, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, warn } from '../output.js';
 
 /** One row of the status table. */
@@ -35,7 +36,7 @@ function storeId(p: Profile): string {
 
 /** Runs `tokenward status`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean' } } as const);
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.status);
   const io = withGlobals(baseIo, values);
   if (values.help === true) {
     const { HELP } = await import('../help.js');
