@@ -7,7 +7,7 @@
  * a new one is a decision, not an accident.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -85,8 +85,14 @@ describe('documentation: sh examples', () => {
     assert.ok(blocks.length - skipped.length >= 10, 'most examples run');
   });
 
+  const ci = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
+  const hasJq = spawnSync('jq', ['--version']).status === 0;
   for (const b of blocks) {
-    const skip = b.directive?.kind === 'no-run' || b.directive?.kind === 'skip' ? b.directive.reason : false;
+    let skip: string | false =
+      b.directive?.kind === 'no-run' || b.directive?.kind === 'skip' ? b.directive.reason : false;
+    if (skip === false && !hasJq && /\| *jq\b/.test(b.code) && !ci) {
+      skip = 'jq is not installed (apt-get install -y jq)';
+    }
     test(`${where(b)} runs`, { skip }, async () => {
       const home = tempHome();
       homes.push(home);
