@@ -8,10 +8,7 @@
  * ACRONIS_CLIENT_ID, ACRONIS_CLIENT_SECRET.
  */
 
-import { createAuthFetch } from '../src/fetch/index.js';
-import type { Profile } from '../src/profile.js';
-import { apiBaseUrl } from '../src/providers/acronis.js';
-import { maskToken } from '../src/redact.js';
+import { acronisApiBaseUrl as apiBaseUrl, createAuthFetch, maskToken, type Profile } from 'tokenward';
 import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {

@@ -12,7 +12,7 @@
  * region) and CYLANCE_SCOPES (comma-separated, e.g. "device:list,policy:read").
  */
 
-import type { Profile } from '../src/profile.js';
+import type { Profile } from 'tokenward';
 import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {

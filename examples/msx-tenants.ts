@@ -9,9 +9,7 @@
  * turning verification off as the seed does).
  */
 
-import { createAuthFetch } from '../src/fetch/index.js';
-import type { Profile } from '../src/profile.js';
-import { apiBaseUrl } from '../src/providers/msx.js';
+import { msxApiBaseUrl as apiBaseUrl, createAuthFetch, type Profile } from 'tokenward';
 import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {

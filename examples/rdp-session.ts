@@ -12,10 +12,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAuthFetch } from '../src/fetch/index.js';
-import type { Profile } from '../src/profile.js';
-import { apiBaseUrl } from '../src/providers/rdp.js';
-import { maskToken } from '../src/redact.js';
+import { rdpApiBaseUrl as apiBaseUrl, createAuthFetch, maskToken, type Profile } from 'tokenward';
 import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {

@@ -16,18 +16,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getProfile } from '../src/config/load.js';
-import { closeAgents } from '../src/http/agent.js';
-import type { TokenManager } from '../src/manager/token-manager.js';
-import type { Profile } from '../src/profile.js';
+import {
+  type CreateTokenManagerOptions,
+  closeAgents,
+  createTokenManager,
+  getProfile,
+  type Profile,
+  type TokenManager,
+} from 'tokenward';
 import {
   type Sandbox,
   sandboxProfiles,
   startSandbox,
   type VendorName,
   type VendorSettings,
-} from '../src/sandbox/index.js';
-import { type CreateTokenManagerOptions, createTokenManager } from '../src/tokenward.js';
+} from 'tokenward/sandbox';
 
 /** Where an example runs, and how to open managers there. */
 export interface Target {

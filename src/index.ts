@@ -105,6 +105,7 @@ export {
 } from './grants/index.js';
 
 // --- vendor presets (the sandbox is its own entry point: tokenward/sandbox) ---
+export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.js';
 export {
   apiBaseUrl as cylanceApiBaseUrl,
   CYLANCE_REGIONS,
@@ -112,6 +113,7 @@ export {
   cylanceTokenUrl,
 } from './providers/cylance.js';
 export {
+  apiBaseUrl as msxApiBaseUrl,
   MSX_SWITCH_TENANT_GRANT,
   MSX_SWITCH_USER_GRANT,
   type MsxSwitchOptions,
@@ -121,6 +123,7 @@ export {
   switchUser,
 } from './providers/msx.js';
 export {
+  apiBaseUrl as rdpApiBaseUrl,
   applyRefreshChainRule,
   changePassword,
   checkNewPassword,
@@ -134,7 +137,8 @@ export { decodeEntry, encodeEntry } from './stores/envelope.js';
 export { defaultCacheDir, FileStore, type FileStoreOptions } from './stores/file.js';
 export { type CreateStoreOptions, createStore } from './stores/index.js';
 export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './stores/keys.js';
-// pg and ioredis load only when used: createStore() imports them lazily; these are types only.
+// pg and ioredis load only when used: createStore() imports them lazily; these are types only (the classes
+// and postgresMigrationSql are at the subpaths tokenward/stores/postgres and tokenward/stores/redis).
 export type { PostgresStore, PostgresStoreOptions } from './stores/postgres.js';
 export type { RedisStore, RedisStoreOptions } from './stores/redis.js';
 export type { StoreTimeouts } from './stores/util.js';
@@ -149,12 +153,14 @@ export {
   type ConfigPathSource,
   defaultConfigDir,
   getProfile,
+  getPublicProfile,
   isSecretReference,
   type LoadConfigOptions,
   type LoadedConfig,
   loadConfig,
   PROFILE_KEYS,
   parseSecretReference,
+  publicProfile,
   type ResolveSecretsOptions,
   readConfig,
   registerProfileSecrets,

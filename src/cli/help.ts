@@ -164,6 +164,12 @@ ${GLOBAL}`,
 
 Lists take comma-separated values (scopes=a,b); params take params.NAME=value.
 
+Options:
+  -l, --long           list: provider, store and default marker per profile
+  --json               list, show: print JSON
+  --force              add: replace a profile of the same name
+  --secret-stdin KEY   add: read KEY's literal value from stdin (never argv)
+
 Examples:
   tokenward profiles add rdp provider=rdp base_url=https://api.example.com \\
       client_id=env:RDP_APP_KEY username=env:RDP_USER password=keyring:rdp scope=trapi

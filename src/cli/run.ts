@@ -82,6 +82,10 @@ export async function main(argv: string[], io: Io = baseIo(process.env, argv)): 
       io.stdout.write(`${HELP[name] ?? ''}\n`);
       return EXIT.OK;
     }
+    if (load !== undefined && (beforeDashDash.includes('--version') || beforeDashDash.includes('-V'))) {
+      io.stdout.write(`${await version()}\n`);
+      return EXIT.OK;
+    }
     if (load === undefined) {
       const { suggest } = await import('../config/schema.js');
       const hint = suggest(name, Object.keys(COMMANDS));

@@ -22,6 +22,7 @@ export {
   defaultConfigDir,
   resolveConfigPath,
 } from './paths.js';
+export { getPublicProfile, publicProfile } from './public.js';
 export { PROFILE_KEYS, ProfileSchema, validateProfile } from './schema.js';
 export {
   isSecretReference,

@@ -233,7 +233,10 @@ export function profileFromConfig(
   }
   if (merged.params !== undefined) {
     for (const k of Object.keys(merged.params)) {
-      const l = lineOf(`params.${k}`) ?? config.lines.get(`defaults.params.${k}`);
+      const fromOwn = own.params !== undefined && Object.hasOwn(own.params, k);
+      const l = fromOwn
+        ? (lineOf(`params.${k}`) ?? lineOf('params'))
+        : (config.lines.get(`defaults.params.${k}`) ?? config.lines.get('defaults.params'));
       if (l !== undefined) lines[`params.${k}`] = l;
     }
   }
@@ -248,8 +251,17 @@ export function profileFromConfig(
   ) {
     const warn = options.onWarning ?? defaultWarn;
     for (const [k, value] of literalSecrets(merged)) {
-      const l = lines[k];
-      const src = config.lines.has(`${base}.${k}`) ? `${base}.${k}` : `defaults.${k}`;
+      // Which table the value came from: the profile's, or [defaults]; a params entry of an inline
+      // `params = {…}` table is found on the line of `params`.
+      const param = k.startsWith('params.') ? k.slice('params.'.length) : undefined;
+      const inOwn =
+        param !== undefined
+          ? own.params !== undefined && Object.hasOwn(own.params, param)
+          : Object.hasOwn(own, k);
+      const table = inOwn ? base : 'defaults';
+      const src = `${table}.${k}`;
+      const l =
+        config.lines.get(src) ?? (param !== undefined ? config.lines.get(`${table}.params`) : undefined);
       warn(
         `${file}${l !== undefined ? `:${l}` : ''}: ${src} holds a literal ${value} in a file other users can read (mode ${(config.mode & 0o777).toString(8)}); use a reference (env:, file:, cmd:, keyring:) or run: chmod 600 ${file}`,
       );

@@ -16,7 +16,7 @@
 
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from './auth-fetch.js';
 export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './axios.js';
-export { foreignOriginError, OriginScope, originsFromProfile } from './origins.js';
+export { foreignOriginError, OriginScope, originsFromProfile, profileOrigins } from './origins.js';
 export {
   AuthorizationValue,
   type AuthRequestOptions,

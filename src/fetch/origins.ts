@@ -109,6 +109,25 @@ export function foreignOriginError(url: string | URL, scope: OriginScope): Insec
  * @throws InsecureEndpointError for a plain `http://` origin that is not loopback.
  */
 export function originsFromProfile(profile: Profile): string[] {
+  const out = profileOrigins(profile);
+  if (out.length === 0) {
+    throw new ConfigError(
+      `${profile.name === undefined ? 'the profile' : `profile "${profile.name}"`} names no API origin: set api_base_url (and allowed_origins for more origins) so that authenticated requests know where the token may be sent`,
+      { key: 'api_base_url' },
+    );
+  }
+  return out;
+}
+
+/**
+ * Like {@link originsFromProfile}, but an empty list (instead of an error) for a profile that names no
+ * API origin at all — for callers with a fallback of their own, such as `tokenward request`, which then
+ * allows only the origin of the URL it was given.
+ *
+ * @throws ConfigError when an entry is not a valid http(s) URL.
+ * @throws InsecureEndpointError for a plain `http://` origin that is not loopback.
+ */
+export function profileOrigins(profile: Profile): string[] {
   const entries: Array<[key: string, value: unknown]> = [];
   if (profile.api_base_url !== undefined) entries.push(['api_base_url', profile.api_base_url]);
   else {
@@ -126,12 +145,6 @@ export function originsFromProfile(profile: Profile): string[] {
   for (const [key, value] of entries) {
     if (typeof value !== 'string') throw new ConfigError(`must be a URL, got a ${typeof value}`, { key });
     out.add(assertSecureUrl(value, key).origin);
-  }
-  if (out.size === 0) {
-    throw new ConfigError(
-      `${profile.name === undefined ? 'the profile' : `profile "${profile.name}"`} names no API origin: set api_base_url (and allowed_origins for more origins) so that authenticated requests know where the token may be sent`,
-      { key: 'api_base_url' },
-    );
   }
   return [...out];
 }

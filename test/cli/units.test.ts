@@ -12,7 +12,7 @@ import {
   StoreError,
   TokenEndpointError,
 } from '../../src/errors.js';
-import { originsFromProfile } from '../../src/fetch/index.js';
+import { originsFromProfile, profileOrigins } from '../../src/fetch/index.js';
 
 describe('durations', () => {
   it('parses 60s, 5m, 1h30m, 500ms and bare seconds', () => {
@@ -48,7 +48,7 @@ describe('exit codes', () => {
 describe('request origins', () => {
   it('uses the profile API origins (api_base_url, preset base URLs, allowed_origins), else the typed URL', () => {
     const url = new URL('https://api.example.test/x');
-    assert.deepEqual(allowedOrigins({}, url, originsFromProfile), ['https://api.example.test']);
+    assert.deepEqual(allowedOrigins({}, url, profileOrigins), ['https://api.example.test']);
     assert.deepEqual(
       allowedOrigins(
         { api_base_url: 'https://a.test/v1', allowed_origins: ['https://b.test'] },
@@ -65,6 +65,16 @@ describe('request origins', () => {
       ),
       ['https://eu2-cloud.example.test'],
     );
+  });
+
+  it("a Cylance profile without api_base_url sends its token only to its regional host, not to the typed URL's origin", () => {
+    const typed = new URL('https://elsewhere.example.test/devices/v2');
+    assert.deepEqual(allowedOrigins({ provider: 'cylance', region: 'euc1' }, typed, profileOrigins), [
+      'https://protectapi-euc1.cylance.com',
+    ]);
+    assert.deepEqual(allowedOrigins({ provider: 'cylance' }, typed, profileOrigins), [
+      'https://protectapi.cylance.com',
+    ]);
   });
 });
 

@@ -164,6 +164,27 @@ describe('loading', () => {
     assert.equal(quiet.length, 0);
   });
 
+  it('the warning names the table a literal params secret came from, and its line (inline params too)', async () => {
+    const warnings: string[] = [];
+    const text = [
+      '[defaults]',
+      'params = { client_key = "from-defaults-1" }',
+      '[profiles.a]',
+      'token_url = "https://x.test/t"',
+      'client_id = "c"',
+      'params = { api_key = "inline-literal-2" }',
+      '',
+    ].join('\n');
+    const path = await cfg(text, 0o644);
+    await getProfile('a', { path, onWarning: (m) => warnings.push(m) });
+    assert.equal(warnings.length, 2);
+    const own = warnings.find((w) => w.includes('api_key')) ?? '';
+    const inherited = warnings.find((w) => w.includes('client_key')) ?? '';
+    assert.match(own, /:6: profiles\.a\.params\.api_key holds a literal secret/);
+    assert.match(inherited, /:2: defaults\.params\.client_key holds a literal secret/);
+    assert.doesNotMatch(warnings.join('\n'), /inline-literal-2|from-defaults-1/);
+  });
+
   it('errors while resolving secrets point at the file and line of the key', async () => {
     const path = await cfg(SAMPLE);
     const rdp = await getProfile('rdp', { path });

@@ -4,38 +4,23 @@
  * @module
  */
 
-import { parseCommand, withGlobals } from '../args.js';
+import { GLOBAL_OPTIONS, type OptionsConfig, parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import type { Io } from '../output.js';
 
-const COMMANDS = [
-  'token',
-  'inspect',
-  'request',
-  'exec',
-  'status',
-  'logout',
-  'profiles',
-  'sandbox',
-  'demo',
-  'completion',
-  'help',
-];
+const COMMANDS = [...Object.keys(COMMAND_OPTIONS), 'help'];
 const PROFILE_COMMANDS = ['token', 'inspect', 'request', 'exec', 'logout'];
-const OPTIONS: Record<string, string[]> = {
-  token: ['--json', '--show-refresh', '--header', '--force', '--min-ttl'],
-  inspect: ['--json'],
-  request: ['--data', '--header', '-d', '-H'],
-  exec: ['--env', '--keep-secret-env'],
-  status: ['--json'],
-  logout: [],
-  profiles: ['--json', '--long', '--force', '--secret-stdin'],
-  sandbox: ['--port'],
-  demo: [],
-  completion: [],
-  help: [],
-};
-const GLOBAL = ['--config', '--verbose', '--no-color', '--help'];
+/** Each command's options for completion: long names, then short ones. */
+const OPTIONS: Record<string, string[]> = Object.fromEntries([
+  ...Object.entries(COMMAND_OPTIONS).map(([c, opts]) => {
+    const entries = Object.entries(opts as OptionsConfig);
+    const shorts = entries.flatMap(([, o]) => (o.short !== undefined ? [`-${o.short}`] : []));
+    return [c, [...entries.map(([n]) => `--${n}`), ...shorts]];
+  }),
+  ['help', []],
+]);
+const GLOBAL = [...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '--version'];
 
 function bash(): string {
   const cases = Object.entries(OPTIONS)
@@ -132,7 +117,7 @@ function fish(): string {
 
 /** Runs `tokenward completion`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.completion);
   const io = withGlobals(baseIo, values);
   if (values.help === true) {
     const { HELP } = await import('../help.js');

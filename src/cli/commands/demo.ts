@@ -20,6 +20,7 @@ import { parseCommand, withGlobals } from '../args.js';
 import { formatDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import type { AuthFetch, TokenwardModule } from '../lazy.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, printExchange, say } from '../output.js';
 
 interface StepResult {
@@ -38,7 +39,7 @@ const VENDORS = ['cylance', 'msx', 'acronis', 'rdp'] as const;
 
 /** Runs `tokenward demo`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.demo);
   const io = withGlobals(baseIo, values);
   if (positionals.length > 0) throw new UsageError('demo takes no arguments');
   const lazy = await import('../lazy.js');

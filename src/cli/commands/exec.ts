@@ -15,9 +15,10 @@ import type { Profile } from '../../profile.js';
 import { parseCommand, splitAtDashDash, withGlobals } from '../args.js';
 import { freshToken, openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { error, type Io } from '../output.js';
 
-const OPTIONS = { env: { type: 'string' }, 'keep-secret-env': { type: 'boolean' } } as const;
+const OPTIONS = COMMAND_OPTIONS.exec;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**

@@ -11,9 +11,10 @@ import { parseCommand, withGlobals } from '../args.js';
 import { openProfile } from '../context.js';
 import { describeExpiry, localTime, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint } from '../output.js';
 
-const OPTIONS = { json: { type: 'boolean' } } as const;
+const OPTIONS = COMMAND_OPTIONS.inspect;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 async function readStdin(io: Io): Promise<string> {

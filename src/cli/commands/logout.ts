@@ -6,11 +6,12 @@
 import { parseCommand, withGlobals } from '../args.js';
 import { openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, say } from '../output.js';
 
 /** Runs `tokenward logout`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.logout);
   const io = withGlobals(baseIo, values);
   if (values.help === true) {
     const { HELP } = await import('../help.js');

@@ -5,16 +5,13 @@
  */
 
 import type { Profile } from '../../profile.js';
+import { providerOf } from '../../providers/index.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, say, warn } from '../output.js';
 
-const OPTIONS = {
-  json: { type: 'boolean' },
-  long: { type: 'boolean', short: 'l' },
-  force: { type: 'boolean' },
-  'secret-stdin': { type: 'string' },
-} as const;
+const OPTIONS = COMMAND_OPTIONS.profiles;
 
 /**
  * A copy of a profile with literal secrets replaced by `[REDACTED]`: the values of secret keys and secret
@@ -162,7 +159,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
             const p = load.profileFromConfig(config, name, base);
             return {
               name,
-              provider: p.provider ?? 'oauth2',
+              provider: providerOf(p),
               store: p.store ?? 'file',
               default: name === config.defaultProfile,
               error: null,

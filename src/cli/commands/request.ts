@@ -3,7 +3,7 @@
  * request through `createAuthFetch` (401 → invalidate → one retry). The body goes to stdout.
  *
  * Where the token may go: the profile's API origins (`api_base_url`, else the presets' `base_url` /
- * `datacenter_url`, plus `allowed_origins`, as `originsFromProfile` reads them). A profile that names
+ * `datacenter_url`, Cylance's regional host, plus `allowed_origins`, as `originsFromProfile` reads them). A profile that names
  * none sends it to the origin of the URL typed here — the user named the profile for that URL — and to
  * no other origin. Redirects are not followed.
  * @module
@@ -15,26 +15,22 @@ import { parseCommand, withGlobals } from '../args.js';
 import { freshToken, loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type AuthFetch, loadFetch, loadTokenward } from '../lazy.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { debug, type Io, paint, say } from '../output.js';
 
-const OPTIONS = {
-  data: { type: 'string', short: 'd' },
-  header: { type: 'string', short: 'H', multiple: true },
-} as const;
+const OPTIONS = COMMAND_OPTIONS.request;
 
 const METHOD = /^[A-Za-z]+$/;
 
 /**
- * The origins a profile's token may be sent to: what `fromProfile` (the library's `originsFromProfile`)
- * reads from it, or — when the profile names no API origin at all — the typed URL's origin.
+ * The origins a profile's token may be sent to: what `fromProfile` (the library's `profileOrigins`, the
+ * same reading as `originsFromProfile`: `api_base_url`, else the presets' hosts — Cylance's regional
+ * host included — plus `allowed_origins`) finds, or, when the profile names no API origin at all, the
+ * typed URL's origin.
  */
 export function allowedOrigins(profile: Profile, url: URL, fromProfile: (p: Profile) => string[]): string[] {
-  const named =
-    profile.api_base_url !== undefined ||
-    profile.base_url !== undefined ||
-    profile.datacenter_url !== undefined ||
-    (profile.allowed_origins?.length ?? 0) > 0;
-  return named ? fromProfile(profile) : [url.origin];
+  const named = fromProfile(profile);
+  return named.length > 0 ? named : [url.origin];
 }
 
 /** A fetch that prints each attempt (request line, headers, status, response headers) to stderr with -v. */
@@ -139,8 +135,8 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   tokenward.catch(() => {}); // awaited by openManager below
   fetchModule.catch(() => {}); // awaited below
   const profile = await loadProfile(io, profileName, values.config);
-  const { createAuthFetch, originsFromProfile } = await fetchModule;
-  const origins = allowedOrigins(profile, url, originsFromProfile);
+  const { createAuthFetch, profileOrigins } = await fetchModule;
+  const origins = allowedOrigins(profile, url, profileOrigins);
   if (!origins.includes(url.origin)) {
     throw new UsageError(
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,

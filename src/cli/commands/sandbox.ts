@@ -7,11 +7,12 @@
 
 import { parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, say } from '../output.js';
 
 /** Runs `tokenward sandbox`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { port: { type: 'string', short: 'p' } } as const);
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.sandbox);
   const io = withGlobals(baseIo, values);
   if (values.help === true) {
     const { HELP } = await import('../help.js');

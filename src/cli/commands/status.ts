@@ -5,10 +5,12 @@
  */
 
 import type { Profile } from '../../profile.js';
+import { providerOf } from '../../providers/index.js';
 import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { describeExpiry, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, warn } from '../output.js';
 
 /** One row of the status table. */
@@ -34,7 +36,7 @@ function storeId(p: Profile): string {
 
 /** Runs `tokenward status`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { json: { type: 'boolean' } } as const);
+  const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.status);
   const io = withGlobals(baseIo, values);
   if (values.help === true) {
     const { HELP } = await import('../help.js');
@@ -75,9 +77,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       row.error = err instanceof Error ? err.message : String(err);
       continue;
     }
-    row.provider =
-      profile.provider ??
-      (profile.issuer !== undefined && profile.token_url === undefined ? 'oidc' : 'oauth2');
+    row.provider = providerOf(profile);
     row.store = profile.store ?? 'file';
     const id = storeId(profile);
     let opened = stores.get(id);

@@ -9,15 +9,10 @@ import { parseCommand, withGlobals } from '../args.js';
 import { freshToken, openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
+import { COMMAND_OPTIONS } from '../options.js';
 import type { Io } from '../output.js';
 
-const OPTIONS = {
-  json: { type: 'boolean' },
-  'show-refresh': { type: 'boolean' },
-  header: { type: 'boolean' },
-  force: { type: 'boolean' },
-  'min-ttl': { type: 'string' },
-} as const;
+const OPTIONS = COMMAND_OPTIONS.token;
 
 /** Runs `tokenward token`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
