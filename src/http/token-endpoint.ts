@@ -123,7 +123,10 @@ function registerHeaderSecrets(headers: Record<string, string>): void {
  * POSTs a form or JSON body to a token-like endpoint and returns its JSON object answer.
  *
  * @throws InsecureEndpointError / ConfigError for an unusable URL.
- * @throws TokenEndpointError for a non-2xx answer (after retries for 5xx/429).
+ * @throws UpstreamUnavailableError (a TokenEndpointError) for 429/502/503/504 after the retries, or at once
+ *   when `Retry-After` exceeds the retry budget (`retryMaxMs`).
+ * @throws TokenEndpointError for any other non-2xx answer (after retries for 5xx), redirects included
+ *   (never followed).
  * @throws InvalidTokenResponseError for a 2xx answer that is not a JSON object (HTML, empty, truncated, too big).
  * @throws NetworkError for no answer at all (`code` `ERR_TIMEOUT` for timeouts).
  */

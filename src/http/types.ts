@@ -21,11 +21,19 @@ export interface HttpExchange {
 export interface HttpOptions {
   /** Per-attempt timeout in ms. Default 10,000. */
   timeoutMs?: number;
-  /** Retries after the first attempt for network errors, 5xx and 429. Default 2. */
+  /**
+   * Retries after the first attempt for transient network errors (refused, reset, timeout…), 5xx and
+   * 429. Deterministic failures (TLS, unknown host, header overflow, redirects, 4xx, unusable 2xx
+   * bodies) are never retried. Default 2.
+   */
   retries?: number;
   /** Base of the exponential backoff in ms (full jitter). Default 200. */
   retryBaseMs?: number;
-  /** Cap of one backoff wait, and of a honoured `Retry-After`, in ms. Default 10,000. */
+  /**
+   * Cap of one backoff wait, and the retry budget for `Retry-After`, in ms. Default 10,000. A
+   * `Retry-After` within it is waited for; a longer one stops at once (`UpstreamUnavailableError` with
+   * `retryAfter`), with no further attempt and no sleep.
+   */
   retryMaxMs?: number;
   /** Largest response body read, in bytes. Default 1 MiB. */
   maxResponseBytes?: number;

@@ -38,7 +38,7 @@ export interface Fault {
 /** The retries every case is run with: one retry, so "retried" and "bounded" are both visible. */
 export const RETRIES = 1;
 /** Timeout of the cases that time out, seconds (short, so the matrix is fast). */
-export const SHORT_TIMEOUT_S = 0.4;
+export const SHORT_TIMEOUT_S = 1;
 /** Timeout of every other case, seconds (generous, so a loaded machine never turns them into timeouts). */
 export const LONG_TIMEOUT_S = 20;
 
@@ -54,7 +54,9 @@ export function goodAnswer(n: number, withRefresh: boolean): Record<string, unkn
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  // No keep-alive: on a loaded machine a pooled connection can be closed by the server's keep-alive
+  // timer just as the retry reuses it (an ECONNRESET the case is not about).
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
   res.end(body);
 }
 
@@ -78,9 +80,9 @@ async function dribble(res: ServerResponse, chunk: string | Buffer, gapMs: numbe
 }
 
 const RETRYABLE = { maxRequests: RETRIES + 1, minRequests: RETRIES + 1 };
-// A timed-out attempt may be aborted before the server has read it (on a loaded machine): the server
-// sees 1 or 2 requests, and the error's `attempts` says 2.
-const TIMED_OUT = { maxRequests: RETRIES + 1, minRequests: 1, attempts: RETRIES + 1 };
+// A timed-out attempt may be aborted before the server (in the same, loaded process) has read it: the
+// server sees at most 2 requests, and the error's `attempts` says exactly 2.
+const TIMED_OUT = { maxRequests: RETRIES + 1, minRequests: 0, attempts: RETRIES + 1 };
 const ONCE = { maxRequests: 1, minRequests: 1 };
 const invalid = { code: 'ERR_INVALID_TOKEN_RESPONSE', exit: 3, ...ONCE };
 
