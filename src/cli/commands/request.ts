@@ -11,6 +11,7 @@
 
 import type { Profile } from '../../profile.js';
 import { redactText } from '../../redact.js';
+import { isSecretHeader } from '../../secret-fields.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { freshToken, loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
@@ -33,6 +34,13 @@ export function allowedOrigins(profile: Profile, url: URL, fromProfile: (p: Prof
   return named.length > 0 ? named : [url.origin];
 }
 
+/** A header value for the trace: credential headers (the catalogue's) keep only their scheme. */
+function shownHeader(name: string, value: string): string {
+  if (!isSecretHeader(name)) return value;
+  const scheme = /^([A-Za-z][\w-]*)\s/.exec(value)?.[1];
+  return `${scheme ?? ''} [REDACTED]`.trim();
+}
+
 /** A fetch that prints each attempt (request line, headers, status, response headers) to stderr with -v. */
 function tracingFetch(io: Io): AuthFetch {
   let attempt = 0;
@@ -41,15 +49,12 @@ function tracingFetch(io: Io): AuthFetch {
     const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const method = init?.method ?? 'GET';
     debug(io, `> ${method} ${href}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
-    for (const [k, v] of new Headers(init?.headers)) {
-      const scheme = /^(\S+)\s/.exec(v)?.[1];
-      debug(io, `> ${k}: ${k === 'authorization' ? `${scheme ?? ''} [REDACTED]`.trim() : v}`);
-    }
+    for (const [k, v] of new Headers(init?.headers)) debug(io, `> ${k}: ${shownHeader(k, v)}`);
     const started = performance.now();
     const res = await fetch(input, init);
     const line = `< ${res.status} ${res.statusText} (${Math.round(performance.now() - started)} ms)`;
     if (io.verbose) say(io, paint(io.color, res.ok ? 'green' : 'red', line));
-    for (const [k, v] of res.headers) debug(io, `< ${k}: ${v}`);
+    for (const [k, v] of res.headers) debug(io, `< ${k}: ${shownHeader(k, v)}`);
     return res;
   };
 }
