@@ -152,7 +152,8 @@ export async function readLocalFile(path: string, options: ReadLocalFileOptions)
     throw new LocalReadError(c, describeErrno(c));
   } finally {
     limit.clear();
-    if (handle !== undefined) await handle.close().catch(() => {});
+    // Not awaited: after a timeout, close() would wait for the read that is stuck.
+    if (handle !== undefined) handle.close().catch(() => {});
     else opening.then((h) => h.close().catch(() => {})).catch(() => {});
   }
 }

@@ -11,9 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { stringify } from 'smol-toml';
 import { EXIT } from '../../src/cli/exit.js';
+import { exitCodeAfterOutput, guardOutput } from '../../src/cli/output.js';
 import { type Sandbox, sandboxProfiles, startSandbox } from '../../src/sandbox/index.js';
 import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
 
@@ -145,5 +147,41 @@ describe('EPIPE on stdout and stderr (rdp, rotating refresh tokens)', () => {
     const again = await tw(['token', 'rdp', '--force'], { env });
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(stats(), { password: 1, refresh_token: 2 });
+  });
+});
+
+describe('exitCodeAfterOutput', () => {
+  function streams() {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let written = '';
+    stderr.on('data', (c: Buffer) => (written += c.toString()));
+    return { stdout, stderr, written: () => written };
+  }
+  const fail = (s: PassThrough, code: string) =>
+    s.emit('error', Object.assign(new Error(`write ${code}`), { code }));
+
+  it('EPIPE on stdout: 141, quietly; another stdout error: 1 with a message; a failed command keeps its code', async () => {
+    const a = streams();
+    const fa = guardOutput(a);
+    fail(a.stdout, 'EPIPE');
+    fail(a.stdout, 'EIO'); // only the first is kept
+    assert.deepEqual(fa, { stdout: 'EPIPE' });
+    assert.equal(exitCodeAfterOutput(0, fa, a.stderr), EXIT.BROKEN_PIPE);
+    assert.equal(exitCodeAfterOutput(EXIT.REJECTED, fa, a.stderr), EXIT.REJECTED);
+    assert.equal(a.written(), '');
+
+    const b = streams();
+    const fb = guardOutput(b);
+    fail(b.stdout, 'ENOSPC');
+    assert.equal(exitCodeAfterOutput(0, fb, b.stderr), EXIT.FAILURE);
+    await new Promise((r) => setImmediate(r));
+    assert.match(b.written(), /could not write to standard output \(ENOSPC\)/);
+
+    const c = streams();
+    const fc = guardOutput(c);
+    fail(c.stderr, 'EPIPE');
+    assert.equal(exitCodeAfterOutput(0, fc, c.stderr), EXIT.OK, 'a broken stderr alone changes nothing');
+    assert.equal(exitCodeAfterOutput(EXIT.USAGE, fc, c.stderr), EXIT.USAGE);
   });
 });
