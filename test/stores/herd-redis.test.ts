@@ -1,7 +1,7 @@
 /** Herd of 16 OS processes on the Redis store. */
 import { test } from 'node:test';
 import { dropPrefix, requireService, uniqueName } from '../helpers/services.js';
-import { HERD_SIZE, HERD_TEST_OPTIONS, herdScenario } from './herd.js';
+import { HERD_SIZE, HERD_TEST_OPTIONS, herdScenario, patientStoreUrl } from './herd.js';
 
 test(
   `redis store: ${HERD_SIZE} processes, cold cache -> 1 grant; each expiry -> 1 refresh (rotating, kept, rotating)`,
@@ -13,7 +13,7 @@ test(
     try {
       await herdScenario(
         t,
-        { name: 'herd', store: 'redis', store_url: url, store_prefix: prefix },
+        { name: 'herd', store: 'redis', store_url: patientStoreUrl(url), store_prefix: prefix },
         { withKey: true },
       );
     } finally {

@@ -29,6 +29,18 @@ export const HERD_SIZE = 16;
  * this bound only ends a test that hangs. (scripts/test.mjs bounds every test file at 10 minutes.)
  */
 export const HERD_TEST_OPTIONS = { timeout: 9 * 60_000 } as const;
+/**
+ * The store URL with generous connect and command bounds (`connect_timeout_ms`, `command_timeout_ms`):
+ * on two saturated cores, sixteen processes connecting at once have waited longer than the stores' 5 s
+ * default for a connection. The herd tests single flight, not outage handling (test/stores/ has those).
+ */
+export function patientStoreUrl(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('connect_timeout_ms', '60000');
+  u.searchParams.set('command_timeout_ms', '60000');
+  return u.toString();
+}
+
 /** A day: no token expires on the wall clock during the test, however slow the machine. */
 const LIFETIME_S = 86_400;
 
