@@ -25,6 +25,7 @@ import {
   TokenEndpointError,
   TokenwardError,
   type TokenwardErrorCode,
+  UpstreamUnavailableError,
 } from '../errors.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
@@ -771,7 +772,9 @@ export function rebuildError(last: LastError, now: number): TokenwardError {
     if (last.error !== undefined) body.error = last.error;
     const retryAfter = wait ?? last.retryAfter;
     if (retryAfter !== undefined) body.retryAfter = retryAfter;
-    return new TokenEndpointError(url, last.status, body, message);
+    return last.code === 'ERR_UPSTREAM_UNAVAILABLE'
+      ? new UpstreamUnavailableError(url, last.status, body, message)
+      : new TokenEndpointError(url, last.status, body, message);
   }
   if ((last.code === 'ERR_NETWORK' || last.code === 'ERR_TIMEOUT') && last.url !== undefined) {
     return new NetworkError(last.url, message, { timeout: last.code === 'ERR_TIMEOUT' });
