@@ -336,9 +336,15 @@ export interface FreshnessPolicy {
 /** The default {@link FreshnessPolicy}. */
 export const DEFAULT_FRESHNESS: FreshnessPolicy = { skewMs: 10_000, eagerRefreshFraction: 0.8 };
 
-/** True when the token may be used now and keeps at least `minTtlMs` of life beyond the safety margin. */
+/**
+ * True when the token may be used now and keeps at least `minTtlMs` of life beyond the safety margin.
+ * The margin is `skewMs`, but never more than half the token's lifetime: a token issued for less than
+ * the margin (a 5 s token against the 10 s default) is used for the first half of its life instead of
+ * being renewed on every call.
+ */
 export function isUsable(token: Token, now: number, skewMs: number, minTtlMs = 0): boolean {
-  return now + skewMs + minTtlMs < token.expiresAt;
+  const margin = Math.min(skewMs, (token.expiresAt - token.obtainedAt) / 2);
+  return now + margin + minTtlMs < token.expiresAt;
 }
 
 /** True when the token is past its eager-refresh point (but may still be usable). */
