@@ -19,6 +19,8 @@ const EXIT_CODES = `Exit codes:
   4  network failure (refused, DNS, TLS, timeout)
   5  token store failure or lock timeout
   6  request: the API answered with a non-2xx status
+  7  token endpoint unavailable (502/503/504/429 after the retries, or a long Retry-After)
+  141  stdout closed by its reader (EPIPE); the work was finished first
   exec passes through the command's exit code (127: not found, 126: not executable)`;
 
 /** The overview. */

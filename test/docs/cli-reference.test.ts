@@ -74,9 +74,9 @@ describe('CLI reference', () => {
   });
 
   test('exit codes: src/cli/exit.ts, --help, docs/cli.md and README.md list the same codes', () => {
-    const help = [...(/Exit codes:\n((?: {2}.*\n?)+)/.exec(OVERVIEW)?.[1] ?? '').matchAll(/\b(\d+)\b/g)].map(
-      (m) => Number(m[1]),
-    );
+    // Each line starts with its code; exec's line names its own as "127: …, 126: …".
+    const block = /Exit codes:\n((?: {2}.*\n?)+)/.exec(OVERVIEW)?.[1] ?? '';
+    const help = [...block.matchAll(/^ {2}(\d+) |\b(\d+):/gm)].map((m) => Number(m[1] ?? m[2]));
     assert.deepEqual(
       [...new Set(help)].sort((a, b) => a - b),
       exitCodes,
