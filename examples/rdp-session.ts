@@ -12,7 +12,13 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rdpApiBaseUrl as apiBaseUrl, createAuthFetch, maskToken, type Profile } from 'tokenward';
+import {
+  rdpApiBaseUrl as apiBaseUrl,
+  createAuthFetch,
+  maskToken,
+  type Profile,
+  usableUntil,
+} from 'tokenward';
 import { openTarget, run } from './support.js';
 
 function fromEnv(env: NodeJS.ProcessEnv): Profile | undefined {
@@ -51,7 +57,7 @@ run(async () => {
     );
 
     const skewMs = (target.profile.skew_seconds ?? 10) * 1000;
-    const waitMs = Math.max(0, token.expiresAt - skewMs - Date.now()) + 100;
+    const waitMs = Math.max(0, usableUntil(token, skewMs) - Date.now()) + 100;
     console.log(`   waiting ${(waitMs / 1000).toFixed(1)} s for the token to expire…`);
     await sleep(waitMs);
 

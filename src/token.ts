@@ -343,8 +343,15 @@ export const DEFAULT_FRESHNESS: FreshnessPolicy = { skewMs: 10_000, eagerRefresh
  * being renewed on every call.
  */
 export function isUsable(token: Token, now: number, skewMs: number, minTtlMs = 0): boolean {
-  const margin = Math.min(skewMs, (token.expiresAt - token.obtainedAt) / 2);
-  return now + margin + minTtlMs < token.expiresAt;
+  return now + minTtlMs < usableUntil(token, skewMs);
+}
+
+/**
+ * When a token stops being served (ms since the epoch): its expiry less the safety margin, the margin
+ * being `skewMs` but at most half the token's lifetime (see {@link isUsable}).
+ */
+export function usableUntil(token: Token, skewMs: number): number {
+  return token.expiresAt - Math.min(skewMs, (token.expiresAt - token.obtainedAt) / 2);
 }
 
 /** True when the token is past its eager-refresh point (but may still be usable). */

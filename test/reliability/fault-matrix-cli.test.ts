@@ -81,6 +81,26 @@ describe('fault matrix (CLI)', { concurrency: 2 }, () => {
           await m.close();
         }
       };
+      /**
+       * Forgets the failure the previous case recorded (each case is on its own): a remembered
+       * `Retry-After` would otherwise answer the next forced renewal without a request, as designed
+       * (test/manager/outage.test.ts).
+       */
+      const forgetFailure = async (): Promise<void> => {
+        const m = await createTokenManager(
+          { ...flow.profile(server.url), name: 'p' },
+          { env, onWarning: () => {} },
+        );
+        try {
+          const entry = await m.store.get(m.key);
+          if (entry?.lastError !== undefined) {
+            const { lastError: _, ...rest } = entry;
+            await m.store.set(rest);
+          }
+        } finally {
+          await m.close();
+        }
+      };
       let server: Loopback;
       let good: Record<string, unknown>;
 
@@ -112,6 +132,7 @@ describe('fault matrix (CLI)', { concurrency: 2 }, () => {
           if (good === undefined) return t.skip('no seed');
           server.handler = fault.handler as Fault['handler'];
           writeConfig(home.config, flow, server.url, fault.timeoutSeconds, env);
+          await forgetFailure();
           const before = server.requests.length;
           const r = await tw(['token', 'p', '--force'], { env });
           assert.equal(r.code, fault.expect.exit, r.stderr);
