@@ -497,8 +497,8 @@ export class TokenManager {
     // An optional renewal has one deadline for the lock wait and the token requests together.
     const deadline = plan.valid === undefined ? undefined : Date.now() + this.#optionalBudgetMs;
     let lock: StoreLock | undefined;
+    const before = { entry };
     if (this.store.shared) {
-      const before = { entry };
       const timeoutMs =
         deadline === undefined
           ? this.#lockTimeoutMs
@@ -511,7 +511,12 @@ export class TokenManager {
           return this.#adopt(plan.valid);
         throw err;
       }
-      try {
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // From here on the lock, if any, is released on every path: a token found in the store, a failure
+    // recorded by the holder we waited for, a new token, an error.
+    try {
+      if (lock !== undefined) {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
           this.#counts.storeHits++;
@@ -520,26 +525,20 @@ export class TokenManager {
         plan = this.#plan(entry, flight, before);
         if (plan.kind !== 'go') return this.#settle(plan, state);
         state.valid = plan.valid;
-      } catch (err) {
-        await lock.release();
-        throw err;
       }
-    }
-    const budget = new AbortController();
-    const timer =
-      deadline === undefined || plan.valid === undefined
-        ? undefined
-        : setTimeout(
-            () => budget.abort(new Error('optional renewal budget used up')),
-            Math.max(1, deadline - Date.now()),
-          );
-    timer?.unref();
-    const ctx: TokenRequestContext = {
-      now: this.#clock,
-      signal: AbortSignal.any([this.#closing.signal, budget.signal]),
-    };
-    const optional = timer !== undefined;
-    try {
+      const budget = new AbortController();
+      if (deadline !== undefined && plan.valid !== undefined) {
+        timer = setTimeout(
+          () => budget.abort(new Error('optional renewal budget used up')),
+          Math.max(1, deadline - Date.now()),
+        );
+        timer.unref();
+      }
+      const ctx: TokenRequestContext = {
+        now: this.#clock,
+        signal: AbortSignal.any([this.#closing.signal, budget.signal]),
+      };
+      const optional = timer !== undefined;
       const base = newest(entry?.token, this.#current);
       let token: Token;
       try {
