@@ -41,7 +41,7 @@ function runExample(name: string, args: string[] = [], env: Record<string, strin
     execFile(
       process.execPath,
       ['--import', 'tsx', join('examples', name), ...args],
-      { env: childEnv(env), timeout: 60_000 },
+      { env: childEnv(env), timeout: 300_000 }, // generous: a loaded machine starts tsx slowly
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
         resolve({ code, stdout, stderr });
