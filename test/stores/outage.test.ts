@@ -162,10 +162,12 @@ for (const kind of ['redis', 'postgres'] as const) {
         if (!requireThrowaway(t, server)) return;
         const store = openStore(kind, server);
         const warnings: TokenwardWarning[] = [];
+        let now = Date.now();
         const manager = new TokenManager({
           client: await createTokenClient(profileFor(tokenServer, { retries: 0 })),
           key: cacheKey('outage', { kind, n: uniqueName() }),
           store,
+          clock: () => now,
           ownsStore: true,
           lockLeaseMs: 1_500,
           lockTimeoutMs: 5_000,
@@ -186,8 +188,9 @@ for (const kind of ['redis', 'postgres'] as const) {
           );
           for (const r of forced)
             if (r.status === 'rejected') assertStoreError(r.reason, kind, server, 'forced');
-          // A caller that would renew early (a min TTL longer than the token has) gets the valid token.
-          const served = await manager.getToken({ minTtlMs: 10 * 3_600_000 });
+          // A caller that would renew early (it asks for 30 min; 10 min are left) gets the valid token.
+          now += 50 * 60_000;
+          const served = await manager.getToken({ minTtlMs: 30 * 60_000 });
           assert.equal(served.accessToken, first.accessToken);
           assert.ok(warnings.some((w) => w.code === 'SERVED_STALE_MARGIN'));
           assert.equal(tokenServer.counts.total, requestsBefore, 'no token request while the store was down');
