@@ -5,10 +5,10 @@
  * end to end, as a child process started under `sh -c 'umask …'`.)
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type Ran, runProcess } from '../helpers/process.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { CLI, ROOT, type TempHome, tempHome } from './helpers.js';
 
@@ -19,27 +19,10 @@ before(async () => {
 after(() => ts.close());
 
 /** Runs `tokenward ...args` under `sh -c 'umask <mask>; exec …'`. */
-function withUmask(
-  mask: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', `umask ${mask} && exec "$@"`, 'sh', process.execPath, ...CLI, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function withUmask(mask: string, args: string[], env: NodeJS.ProcessEnv): Promise<Ran> {
+  return runProcess('sh', ['-c', `umask ${mask} && exec "$@"`, 'sh', process.execPath, ...CLI, ...args], {
+    cwd: ROOT,
+    env,
   });
 }
 

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Ran, type RunProcessOptions, runProcess } from '../helpers/process.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist', 'cli', 'main.js');
@@ -72,12 +73,7 @@ export function tempHome(): TempHome {
 }
 
 /** The result of one CLI run. */
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = Ran;
 
 /** Options of {@link tw}. */
 export interface RunOptions {
@@ -91,24 +87,13 @@ export interface RunOptions {
 
 /** Runs `tokenward ...args` to completion. */
 export function tw(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], {
-      env: options.env ?? process.env,
-      cwd: options.cwd ?? ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  const run: RunProcessOptions = {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+    timeoutMs: options.timeoutMs ?? 60_000,
+  };
+  if (options.input !== undefined) run.input = options.input;
+  return runProcess(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], run);
 }
 
 /** Starts `tokenward ...args` and leaves it running (for `sandbox`). */

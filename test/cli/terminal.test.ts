@@ -4,8 +4,9 @@
  * a pseudo-terminal (`script` from util-linux), and the ANSI colour codes must appear, or not.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { runProcess } from '../helpers/process.js';
 import { missing } from '../helpers/services.js';
 import { CLI, ROOT, type TempHome, tempHome } from './helpers.js';
 
@@ -27,24 +28,16 @@ function hasScript(): boolean {
 const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** Runs `tokenward ...args` with stdin, stdout and stderr on a pseudo-terminal; returns what it wrote. */
-function onTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+async function onTerminal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string }> {
   const cmd = [process.execPath, ...CLI, ...args].map(quote).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], {
-      cwd: ROOT,
-      env: { ...home.env, TERM: 'xterm-256color', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
+  const r = await runProcess('script', ['-qec', cmd, '/dev/null'], {
+    cwd: ROOT,
+    env: { ...home.env, TERM: 'xterm-256color', ...env },
   });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 describe('colours on a terminal', () => {

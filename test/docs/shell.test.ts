@@ -7,12 +7,13 @@
  * a new one is a decision, not an accident.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Sandbox, sandboxConfigToml, startSandbox } from '../../src/sandbox/index.js';
 import { ROOT, type TempHome, tempHome } from '../cli/helpers.js';
+import { type Ran, runProcess } from '../helpers/process.js';
 import { type DocBlock, docBlocks, where } from './blocks.js';
 
 /** The hosts the examples use, all answered by the sandbox. */
@@ -131,23 +132,6 @@ describe('documentation: sh examples', () => {
   }
 });
 
-function bash(
-  text: string,
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', text], { cwd, env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
+function bash(text: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ran> {
+  return runProcess('bash', ['-c', text], { cwd, env });
 }

@@ -5,13 +5,13 @@
  * its reason (see blocks.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ts from 'typescript';
 import { type Sandbox, sandboxConfigToml, startSandbox } from '../../src/sandbox/index.js';
 import { ROOT, tempHome } from '../cli/helpers.js';
+import { type Ran, runProcess } from '../helpers/process.js';
 import { type DocBlock, docBlocks, where } from './blocks.js';
 
 const DIR = join(ROOT, '.tmp', 'doc-snippets');
@@ -108,22 +108,6 @@ describe('documentation: ts snippets', () => {
   });
 });
 
-function runNode(
-  file: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end();
-  });
+function runNode(file: string, env: NodeJS.ProcessEnv): Promise<Ran> {
+  return runProcess(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env });
 }
