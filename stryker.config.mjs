@@ -30,7 +30,7 @@ const GROUPS = {
   manager: {
     mutate: ['src/manager/token-manager.ts'],
     tests: [
-      'test/manager/token-manager.test.ts',
+      'test/manager/*.test.ts',
       'test/front-door.test.ts',
       'test/stores/file-store.test.ts',
       'test/mutation/manager*.test.ts',
@@ -39,9 +39,9 @@ const GROUPS = {
   // Single flight only: getToken() through #acquire() of the manager (a part of `manager`, for a quick
   // run; not in the default set). Update the line range when the file changes.
   flight: {
-    mutate: ['src/manager/token-manager.ts:138-299'],
+    mutate: ['src/manager/token-manager.ts:271-563'],
     tests: [
-      'test/manager/token-manager.test.ts',
+      'test/manager/*.test.ts',
       'test/front-door.test.ts',
       'test/stores/file-store.test.ts',
       'test/mutation/manager*.test.ts',
@@ -65,10 +65,11 @@ const GROUPS = {
   // The file store's lock only: lock(), #tryCreate, #inspect, #breakStale, #underBreaker, #handle and
   // pidAlive. Update these line ranges when src/stores/file.ts changes (docs/testing.md says how).
   lock: {
-    mutate: ['src/stores/file.ts:323-512', 'src/stores/file.ts:519-527'],
+    mutate: ['src/stores/file.ts:437-697', 'src/stores/file.ts:701-709'],
     tests: [
       'test/stores/file-store.test.ts',
       'test/stores/file-lock-break.test.ts',
+      'test/stores/lease-unit.test.ts',
       'test/mutation/lock*.test.ts',
     ],
   },
