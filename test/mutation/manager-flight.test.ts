@@ -228,6 +228,11 @@ describe('store reads, background refresh and errors', () => {
       assert.ok(e instanceof Error && !(e instanceof TypeError), 'wrapped');
       assert.equal((e as { code?: string }).code, 'ERR_NETWORK');
       assert.equal(e.message, 'socket hang up');
+      const cause = (e as { cause?: unknown }).cause;
+      assert.ok(
+        cause instanceof Error && cause.name === 'TypeError',
+        'the original error is the (scrubbed) cause',
+      );
       return true;
     });
     assert.equal(m.lastError?.code, 'ERR_NETWORK');
@@ -251,5 +256,28 @@ describe('store reads, background refresh and errors', () => {
       warnings[0]?.message ?? '',
       /renewal failed; serving the current token, which is still valid/,
     );
+  });
+});
+
+describe('no background refresh while a flight is in progress', () => {
+  it('a failing forced renewal in flight: a concurrent getToken() past the eager point serves the token and starts nothing', async () => {
+    const warnings: TokenwardWarning[] = [];
+    const m = new TokenManager({
+      client: await realClient(),
+      key: 'k',
+      store: new MemoryStore(),
+      clock,
+      eagerRefreshFraction: 0.5,
+      onWarning: (w) => warnings.push(w),
+    });
+    const t1 = await m.getToken();
+    clockMs += 200_000; // past the eager point
+    server.fault = { status: 500, body: '{}' };
+    const forced = m.getToken({ force: true });
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    await assert.rejects(forced);
+    await m.close();
+    assert.equal(server.counts.total, 2, 'the forced request only');
+    assert.deepEqual(warnings, [], 'no background refresh was joined to the failing forced one');
   });
 });
