@@ -161,3 +161,123 @@ describe('a failed renewal on a shared store records the error on the newest ent
     assert.equal((await store.get(key))?.lastError, undefined, 'a success clears the error');
   });
 });
+
+describe('store reads, background refresh and errors', () => {
+  it('a second manager on the same (unshared) store takes the token from it: no request, one store hit', async () => {
+    const store = new MemoryStore();
+    const a = new TokenManager({ client: await realClient(), key: 'k', store, clock });
+    const b = new TokenManager({ client: await realClient(), key: 'k', store, clock });
+    const t = await a.getToken();
+    assert.equal((await b.getToken()).accessToken, t.accessToken);
+    assert.equal(server.counts.total, 1);
+    assert.equal(b.counts.storeHits, 1);
+  });
+
+  it('a stored token past its eager point but valid is served to a cold manager without a request', async () => {
+    const store = new MemoryStore();
+    const a = new TokenManager({
+      client: await realClient(),
+      key: 'k',
+      store,
+      clock,
+      eagerRefreshFraction: 0.5,
+    });
+    const t = await a.getToken();
+    clockMs += 200_000; // past half of 300 s, still valid
+    const b = new TokenManager({
+      client: await realClient(),
+      key: 'k',
+      store,
+      clock,
+      eagerRefreshFraction: 0.5,
+    });
+    const bt = await b.getToken();
+    assert.equal(bt.accessToken, t.accessToken);
+    assert.equal(server.counts.total, 1, 'the first call of b is not a refresh');
+  });
+
+  it('a background refresh adopts a newer token another manager stored meanwhile (it is not forced)', async () => {
+    const store = new SharedMemoryStore();
+    const opts = { key: 'k', store, clock, eagerRefreshFraction: 0.5 };
+    const a = new TokenManager({ client: await realClient(), ...opts });
+    const b = new TokenManager({ client: await realClient(), ...opts });
+    const t1 = await a.getToken();
+    assert.equal((await b.getToken()).accessToken, t1.accessToken);
+    clockMs += 200_000;
+    const t2 = await a.getToken({ force: true }); // a renews; b still holds t1 in memory
+    assert.equal(server.counts.total, 2);
+    assert.equal(
+      (await b.getToken()).accessToken,
+      t1.accessToken,
+      'b serves t1 and starts a background refresh',
+    );
+    await b.close();
+    assert.equal(server.counts.total, 2, "b's background refresh took a's token from the store");
+    assert.equal((await b.getToken()).accessToken, t2.accessToken);
+  });
+
+  it('a client that throws something other than a TokenwardError: getToken() rejects with a TokenwardError (ERR_NETWORK)', async () => {
+    const client: TokenClient = {
+      identity: { token_url: 'http://127.0.0.1/token' },
+      fetchToken: async () => {
+        throw new TypeError('socket hang up');
+      },
+    };
+    const m = new TokenManager({ client, key: 'k', store: new MemoryStore(), clock });
+    await assert.rejects(m.getToken(), (e) => {
+      assert.ok(e instanceof Error && !(e instanceof TypeError), 'wrapped');
+      assert.equal((e as { code?: string }).code, 'ERR_NETWORK');
+      assert.equal(e.message, 'socket hang up');
+      const cause = (e as { cause?: unknown }).cause;
+      assert.ok(
+        cause instanceof Error && cause.name === 'TypeError',
+        'the original error is the (scrubbed) cause',
+      );
+      return true;
+    });
+    assert.equal(m.lastError?.code, 'ERR_NETWORK');
+  });
+
+  it('a renewal that fails while the token is still valid serves it with a SERVED_STALE_MARGIN warning', async () => {
+    const warnings: TokenwardWarning[] = [];
+    const m = new TokenManager({
+      client: await realClient(),
+      key: 'k',
+      store: new MemoryStore(),
+      clock,
+      onWarning: (w) => warnings.push(w),
+    });
+    const t1 = await m.getToken();
+    server.fault = { status: 500, body: '{}' };
+    assert.equal((await m.getToken({ minTtlMs: 3_600_000 })).accessToken, t1.accessToken);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.code, 'SERVED_STALE_MARGIN');
+    assert.match(
+      warnings[0]?.message ?? '',
+      /renewal failed; serving the current token, which is still valid/,
+    );
+  });
+});
+
+describe('no background refresh while a flight is in progress', () => {
+  it('a failing forced renewal in flight: a concurrent getToken() past the eager point serves the token and starts nothing', async () => {
+    const warnings: TokenwardWarning[] = [];
+    const m = new TokenManager({
+      client: await realClient(),
+      key: 'k',
+      store: new MemoryStore(),
+      clock,
+      eagerRefreshFraction: 0.5,
+      onWarning: (w) => warnings.push(w),
+    });
+    const t1 = await m.getToken();
+    clockMs += 200_000; // past the eager point
+    server.fault = { status: 500, body: '{}' };
+    const forced = m.getToken({ force: true });
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    await assert.rejects(forced);
+    await m.close();
+    assert.equal(server.counts.total, 2, 'the forced request only');
+    assert.deepEqual(warnings, [], 'no background refresh was joined to the failing forced one');
+  });
+});
