@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Sandbox, sandboxConfigToml, startSandbox } from '../../src/sandbox/index.js';
 import { ROOT, type TempHome, tempHome } from '../cli/helpers.js';
 import { type Ran, runProcess } from '../helpers/process.js';
+import { missing } from '../helpers/services.js';
 import { type DocBlock, docBlocks, where } from './blocks.js';
 
 /** The hosts the examples use, all answered by the sandbox. */
@@ -86,15 +87,15 @@ describe('documentation: sh examples', () => {
     assert.ok(blocks.length - skipped.length >= 10, 'most examples run');
   });
 
-  const ci = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
-  const hasJq = spawnSync('jq', ['--version']).status === 0;
+  const has = (program: string): boolean => spawnSync(program, ['--version']).status === 0;
   for (const b of blocks) {
-    let skip: string | false =
-      b.directive?.kind === 'no-run' || b.directive?.kind === 'skip' ? b.directive.reason : false;
-    if (skip === false && !hasJq && /\| *jq\b/.test(b.code) && !ci) {
-      skip = 'jq is not installed (apt-get install -y jq)';
-    }
-    test(`${where(b)} runs`, { skip }, async () => {
+    const skip = b.directive?.kind === 'no-run' || b.directive?.kind === 'skip' ? b.directive.reason : false;
+    test(`${where(b)} runs`, { skip }, async (t) => {
+      for (const program of ['jq', 'curl']) {
+        if (new RegExp(`\\b${program}\\b`).test(b.code) && !has(program)) {
+          return missing(t, program, `apt-get install ${program}`);
+        }
+      }
       const home = tempHome();
       homes.push(home);
       const bin = join(home.dir, 'bin');
