@@ -249,7 +249,9 @@ describe('store reads, background refresh and errors', () => {
     });
     const t1 = await m.getToken();
     server.fault = { status: 500, body: '{}' };
-    assert.equal((await m.getToken({ minTtlMs: 3_600_000 })).accessToken, t1.accessToken);
+    // 200 s later 100 s are left; asking for 150 s (a minimum the 300 s token could meet) renews, and fails.
+    clockMs += 200_000;
+    assert.equal((await m.getToken({ minTtlMs: 150_000 })).accessToken, t1.accessToken);
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.code, 'SERVED_STALE_MARGIN');
     assert.match(
