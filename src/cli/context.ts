@@ -8,6 +8,7 @@
 import { originOf, setOrigin } from '../config/origin.js';
 import type { GetTokenOptions, TokenManager } from '../manager/token-manager.js';
 import type { Profile } from '../profile.js';
+import type { StoredEntry, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, type Token } from '../token.js';
 import { loadTokenward, type TokenwardModule } from './lazy.js';
 import { type Io, printExchange, warn } from './output.js';
@@ -45,6 +46,32 @@ export async function openManager(
     onWarning: (w) => warn(io, w.message),
     http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
   });
+}
+
+/**
+ * Opens the store a profile names for reading the cache without obtaining tokens (`status`, `inspect`):
+ * only `store_url` is resolved, no secret of the profile is (no `cmd:` or `keyring:` lookup runs).
+ * Close it when done.
+ */
+export async function openProfileStore(io: Io, profile: Profile): Promise<TokenStore> {
+  const [{ resolveSecretReference }, { createStore }] = await Promise.all([
+    import('../config/secrets.js'),
+    import('../stores/index.js'),
+  ]);
+  const p: Profile = { ...profile };
+  if (p.store_url !== undefined) {
+    p.store_url = await resolveSecretReference(
+      p.store_url,
+      { key: `profiles.${profile.name ?? ''}.store_url` },
+      { env: io.env },
+    );
+  }
+  return createStore(p, { env: io.env, onWarning: (m: string) => warn(io, m) });
+}
+
+/** A profile's entries in a store's list, newest first (a profile whose settings changed has several). */
+export function entriesOf(entries: readonly StoredEntry[], profileName: string): StoredEntry[] {
+  return entries.filter((e) => e.profile === profileName).sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
 /**

@@ -1,8 +1,9 @@
 /** Claims of docs/cli.md that had been false: `-V` on every command, the effective provider in `profiles list --long`. */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startTokenServer } from '../helpers/token-server.js';
 import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
 
 let home: TempHome;
@@ -52,5 +53,35 @@ describe('documented CLI behaviour', () => {
         ['plain', 'oauth2'],
       ],
     );
+  });
+
+  it("inspect PROFILE reads the cache without resolving the profile's secrets (a cmd: secret does not run)", async () => {
+    const server = await startTokenServer({ latencyMs: 0 });
+    try {
+      const runs = join(home.dir, 'secret-runs');
+      const config = join(home.dir, 'inspect.toml');
+      writeFileSync(
+        config,
+        [
+          '[profiles.p]',
+          `token_url = "${server.tokenUrl}"`,
+          'client_id = "c"',
+          `client_secret = "cmd:echo run >> ${runs}; echo the-secret-value"`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
+      const t = await tw(['token', 'p', '--config', config], { env: home.env });
+      assert.equal(t.code, 0, t.stderr);
+      assert.equal(readFileSync(runs, 'utf8'), 'run\n', 'the grant ran the command once');
+      const r = await tw(['inspect', 'p', '--config', config], { env: home.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /refresh +(yes|no)/);
+      assert.equal(readFileSync(runs, 'utf8'), 'run\n', 'inspect ran no secret command');
+      assert.equal(server.counts.total, 1, 'inspect fetched nothing');
+      assert.ok(existsSync(runs));
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `tokenward inspect [TOKEN|-|profile]`: decodes a JWT without verifying it, or shows a profile's
- * cached token. Nothing is fetched.
+ * cached token. Nothing is fetched and no secret of the profile is resolved.
  * @module
  */
 
@@ -8,7 +8,7 @@ import { decodeProtectedHeader } from 'jose/decode/protected_header';
 import { decodeJwt } from 'jose/jwt/decode';
 import type { StoredEntry } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { entriesOf, loadProfile, openProfileStore } from '../context.js';
 import { describeExpiry, localTime, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -62,12 +62,15 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   } else if (JWT_SHAPE.test(arg.replace(/^Bearer\s+/i, ''))) {
     token = arg;
   } else {
-    const { profile, manager } = await openProfile(io, arg, values.config);
+    // The cache is read as `status` reads it, by profile name: no secret is resolved (a `cmd:` or
+    // `keyring:` lookup would run for nothing) and nothing is fetched.
+    const profile = await loadProfile(io, arg, values.config);
     profileName = profile.name;
+    const store = await openProfileStore(io, profile);
     try {
-      entry = await manager.store.get(manager.key);
+      entry = entriesOf(await store.list(), profile.name ?? arg).find((e) => e.token !== undefined);
     } finally {
-      await manager.close();
+      await store.close();
     }
     if (entry?.token === undefined) {
       io.stderr.write(`tokenward: no cached token for profile "${arg}"; run: tokenward token ${arg}\n`);

@@ -8,6 +8,7 @@ import type { Profile } from '../../profile.js';
 import { providerOf } from '../../providers/index.js';
 import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
+import { entriesOf, openProfileStore } from '../context.js';
 import { describeExpiry, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -45,8 +46,6 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError('status takes no arguments');
   const { readConfig, profileFromConfig } = await import('../../config/load.js');
-  const { resolveSecretReference } = await import('../../config/secrets.js');
-  const { createStore } = await import('../../stores/index.js');
   const opts: Parameters<typeof readConfig>[0] = { env: io.env };
   if (values.config !== undefined) opts.path = values.config;
   const config = await readConfig(opts);
@@ -84,14 +83,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     if (opened === undefined) {
       opened = (async () => {
         try {
-          const p: Profile = { ...profile };
-          if (p.store_url !== undefined)
-            p.store_url = await resolveSecretReference(
-              p.store_url,
-              { key: `profiles.${name}.store_url` },
-              { env: io.env },
-            );
-          const store = await createStore(p, { env: io.env, onWarning: (m: string) => warn(io, m) });
+          const store = await openProfileStore(io, profile);
           try {
             return { store, entries: await store.list() };
           } catch (err) {
@@ -108,7 +100,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       row.error = error;
       continue;
     }
-    const mine = entries.filter((e) => e.profile === name).sort((a, b) => b.updatedAt - a.updatedAt);
+    const mine = entriesOf(entries, name);
     const withToken = mine.find((e) => e.token !== undefined);
     const latest = mine[0];
     if (withToken?.token !== undefined) {
