@@ -4,7 +4,7 @@
  * @module
  */
 
-import { DEFAULT_RETRIES, DEFAULT_RETRY_MAX_MS, DEFAULT_TIMEOUT_MS } from './http/token-endpoint.js';
+import { requestBudgetMs } from './http/token-endpoint.js';
 import type { HttpOptions } from './http/types.js';
 import type { Token } from './token.js';
 
@@ -49,10 +49,6 @@ export interface TokenClient {
  * `retryMaxMs`). With the defaults (10 s, 2 retries, 10 s cap): 50 s.
  */
 export function httpBudgetMs(http: HttpOptions = {}): number {
-  const num = (v: number | undefined, d: number, min: number) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
-  const timeout = num(http.timeoutMs, DEFAULT_TIMEOUT_MS, 1);
-  const retries = Math.floor(num(http.retries, DEFAULT_RETRIES, 0));
-  const maxWait = num(http.retryMaxMs, DEFAULT_RETRY_MAX_MS, 0);
-  return (retries + 1) * timeout + retries * maxWait;
+  // The HTTP layer's own reading of the options (defaults, bounds), so the two never disagree.
+  return requestBudgetMs(http);
 }
