@@ -24,31 +24,8 @@ const probes = new Map<ServiceKind, Promise<string | undefined>>();
 async function probe(kind: ServiceKind): Promise<string | undefined> {
   const url = SERVICE_URLS[kind];
   try {
-    if (kind === 'postgres') {
-      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        await c.query('SELECT 1');
-      } finally {
-        await c.end().catch(() => {});
-      }
-    } else {
-      const r = new Redis(url, {
-        lazyConnect: true,
-        connectTimeout: 3000,
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => {});
-      try {
-        await r.connect();
-        await r.ping();
-      } finally {
-        r.disconnect();
-      }
-    }
+    if (kind === 'postgres') await withPg(url, (c) => c.query('SELECT 1'));
+    else await withRedis(url, (r) => r.ping());
     return undefined;
   } catch (err) {
     const u = new URL(url);
