@@ -125,4 +125,12 @@ export interface Profile {
   take_exclusive_sign_on?: boolean;
   /** rdp: send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
   client_id_in_basic?: boolean;
+
+  // ----- credential helpers (`tokenward git-credential`, `docker-credential-tokenward`) -----
+  /** git-credential: the username given to git with the token. Default `x-access-token`. */
+  git_username?: string;
+  /** docker-credential-tokenward: the registry hosts (`host[:port]`) this profile's token is for. */
+  docker_registries?: string[];
+  /** docker-credential-tokenward: the username given to docker with the token. Default `oauth2accesstoken`. */
+  docker_username?: string;
 }

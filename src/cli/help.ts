@@ -39,6 +39,9 @@ Commands:
   sandbox [--port N]         run local emulators of the seed vendors; prints a config on stdout
   demo                       run every seed flow against the sandbox and report
   completion bash|zsh|fish   print a shell completion script
+  kubectl-credential <profile>   kubectl exec credential plugin: prints an ExecCredential
+  git-credential <profile> get|store|erase   git credential helper
+  docker-credential get|list|store|erase     docker credential helper (docker-credential-tokenward)
 
 Examples:
   TOKEN=$(tokenward token rdp)
@@ -220,6 +223,53 @@ Examples:
   source <(tokenward completion bash)
   tokenward completion zsh > "\${fpath[1]}/_tokenward"
   tokenward completion fish > ~/.config/fish/completions/tokenward.fish
+
+${GLOBAL}`,
+
+  'kubectl-credential': `Usage: tokenward kubectl-credential [profile]
+
+A kubectl exec credential plugin (users[].user.exec in a kubeconfig). Prints an ExecCredential with the
+profile's token and its expiry (status.token, status.expirationTimestamp) in the API version kubectl
+asks for in KUBERNETES_EXEC_INFO: client.authentication.k8s.io/v1 or v1beta1 (v1beta1 when the
+variable is unset). With provideClusterInfo: true, a cluster server outside the profile's API origins
+(when it names any) is refused. On any failure: a message on stderr, nothing on stdout, exit non-zero.
+
+Examples:
+  tokenward kubectl-credential k8s
+  kubectl config set-credentials tw --exec-api-version=client.authentication.k8s.io/v1 \
+      --exec-command=tokenward --exec-arg=kubectl-credential --exec-arg=k8s \
+      --exec-interactive-mode=Never
+
+${GLOBAL}`,
+
+  'git-credential': `Usage: tokenward git-credential <profile> get|store|erase
+
+A git credential helper. get answers username (the profile's git_username, default x-access-token),
+password (the token) and password_expiry_utc; store does nothing; erase (git's word that the server
+refused the token) renews the token once. The token goes only to the profile's API origins
+(api_base_url, allowed_origins): git asking for another protocol://host gets nothing, with a note on
+stderr. On a failure: a message on stderr, nothing on stdout, exit non-zero (git then goes on
+without it).
+
+Examples:
+  git config --global credential.https://git.example.com.helper '!tokenward git-credential gitlab'
+  git config --global credential.https://git.example.com.useHttpPath false
+
+${GLOBAL}`,
+
+  'docker-credential': `Usage: docker-credential-tokenward get|list|store|erase
+       tokenward docker-credential get|list|store|erase
+
+A docker credential helper (credHelpers in ~/.docker/config.json). get reads the registry on stdin and
+answers {"ServerURL","Username","Secret"} with the token of the profile whose docker_registries lists
+that host (Username: docker_username, default oauth2accesstoken); a registry no profile lists is
+docker's "credentials not found" (exit 1). list prints {"registry": "username"} for the mapped
+registries. store and erase are refused (exit 2). On a failure: a message on stderr, nothing on
+stdout, exit non-zero.
+
+Examples:
+  echo registry.example.com | docker-credential-tokenward get
+  docker-credential-tokenward list
 
 ${GLOBAL}`,
 };

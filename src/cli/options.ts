@@ -32,6 +32,9 @@ export const COMMAND_OPTIONS = {
   sandbox: { port: { type: 'string', short: 'p' } },
   demo: {},
   completion: {},
+  'kubectl-credential': {},
+  'git-credential': {},
+  'docker-credential': {},
 } as const satisfies Record<string, OptionsConfig>;
 
 /** A command name. */

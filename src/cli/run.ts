@@ -25,6 +25,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sandbox: () => import('./commands/sandbox.js'),
   demo: () => import('./commands/demo.js'),
   completion: () => import('./commands/completion.js'),
+  'kubectl-credential': () => import('./commands/kubectl-credential.js'),
+  'git-credential': () => import('./commands/git-credential.js'),
+  'docker-credential': () => import('./commands/docker-credential.js'),
 };
 
 async function version(): Promise<string> {

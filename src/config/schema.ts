@@ -141,6 +141,20 @@ const entries = {
   token_path: v.optional(oneOf(['api2', 'bc'] as const)),
   take_exclusive_sign_on: v.optional(v.boolean()),
   client_id_in_basic: v.optional(v.boolean()),
+
+  git_username: v.optional(v.pipe(str, v.regex(/^[^\s:]+$/, 'expected a username without spaces or ":"'))),
+  docker_registries: v.optional(
+    v.array(
+      v.pipe(
+        str,
+        v.regex(
+          /^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::\d{1,5})?\/?$/,
+          'expected a registry host such as "registry.example.com" or "localhost:5000"',
+        ),
+      ),
+    ),
+  ),
+  docker_username: v.optional(v.pipe(str, v.regex(/^\S+$/, 'expected a username without spaces'))),
 };
 
 /** The valibot schema of a profile. Unknown keys are errors. */
@@ -158,7 +172,12 @@ void schemaAssignable;
 export const PROFILE_KEYS: readonly (keyof Profile)[] = Object.keys(entries) as (keyof Profile)[];
 
 /** Keys whose TOML value is a list of strings (comma-separated on the command line). */
-export const LIST_KEYS: ReadonlySet<string> = new Set(['token_types', 'allowed_origins', 'scopes']);
+export const LIST_KEYS: ReadonlySet<string> = new Set([
+  'token_types',
+  'allowed_origins',
+  'scopes',
+  'docker_registries',
+]);
 /** Keys whose value is a number. */
 export const NUMBER_KEYS: ReadonlySet<string> = new Set([
   'skew_seconds',

@@ -10,7 +10,15 @@ import { COMMAND_OPTIONS } from '../options.js';
 import type { Io } from '../output.js';
 
 const COMMANDS = [...Object.keys(COMMAND_OPTIONS), 'help'];
-const PROFILE_COMMANDS = ['token', 'inspect', 'request', 'exec', 'logout'];
+const PROFILE_COMMANDS = [
+  'token',
+  'inspect',
+  'request',
+  'exec',
+  'logout',
+  'kubectl-credential',
+  'git-credential',
+];
 /** Each command's options for completion: long names, then short ones. */
 const OPTIONS: Record<string, string[]> = Object.fromEntries([
   ...Object.entries(COMMAND_OPTIONS).map(([c, opts]) => {
@@ -52,6 +60,7 @@ ${cases}
       COMPREPLY=( $(compgen -W "$(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
     profiles) COMPREPLY=( $(compgen -W "list show add remove $(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
+    docker-credential) COMPREPLY=( $(compgen -W "get list store erase" -- "$cur") ) ;;
     help) COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')}" -- "$cur") ) ;;
   esac
 }
@@ -86,6 +95,7 @@ ${Object.entries(OPTIONS)
       if (( CURRENT == 3 )); then compadd list show add remove
       else profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"}); compadd -a profiles; fi ;;
     completion) compadd bash zsh fish ;;
+    docker-credential) compadd get list store erase ;;
     help) _describe 'command' commands ;;
   esac
 }
@@ -101,6 +111,7 @@ function fish(): string {
     `complete -c tokenward -n '__fish_seen_subcommand_from ${PROFILE_COMMANDS.join(' ')}' -a '(tokenward profiles list 2>/dev/null)'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from profiles' -a 'list show add remove (tokenward profiles list 2>/dev/null)'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from docker-credential' -a 'get list store erase'`,
     "complete -c tokenward -l config -r -F -d 'config file'",
     "complete -c tokenward -s v -l verbose -d 'show HTTP exchanges (redacted)'",
     "complete -c tokenward -l no-color -d 'no colours'",
