@@ -1,0 +1,42 @@
+/**
+ * For the credential-helper tests: the CLI under test as a command line another program runs (kubectl's
+ * exec plugin, git's `!` helper, docker's `docker-credential-tokenward` on PATH), from any working
+ * directory — so `--import tsx` becomes the absolute URL of tsx's loader — and whether a program exists.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI } from './helpers.js';
+
+/** The CLI under test as argv (node first), runnable from any directory: `tokenward` or the docker entry. */
+export function cliArgv(entry: 'tokenward' | 'docker-credential-tokenward' = 'tokenward'): string[] {
+  const args = CLI.map((a) => (a === 'tsx' ? import.meta.resolve('tsx') : a));
+  const script = args.length - 1;
+  if (entry === 'docker-credential-tokenward') {
+    args[script] = (args[script] ?? '').replace(/main\.(ts|js)$/, 'docker-credential.$1');
+  }
+  return [process.execPath, ...args];
+}
+
+/** Quotes words for sh. */
+export function shellWords(words: readonly string[]): string {
+  return words.map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(' ');
+}
+
+/**
+ * Writes an executable `dir/name` that runs the CLI under test (`tokenward` or
+ * `docker-credential-tokenward`) with its arguments, as the installed `bin` would; returns its path.
+ */
+export function installBin(dir: string, entry: 'tokenward' | 'docker-credential-tokenward'): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, entry);
+  writeFileSync(path, `#!/bin/sh\nexec ${shellWords(cliArgv(entry))} "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** True when `program --version` runs. */
+export function hasProgram(program: string): boolean {
+  const r = spawnSync(program, ['--version'], { stdio: 'ignore' });
+  return r.error === undefined;
+}
