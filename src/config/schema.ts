@@ -148,7 +148,7 @@ const entries = {
       v.pipe(
         str,
         v.regex(
-          /^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::\d{1,5})?\/?$/,
+          /^(?:https?:\/\/)?[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/\S*)?$/,
           'expected a registry host such as "registry.example.com" or "localhost:5000"',
         ),
       ),

@@ -45,6 +45,7 @@ async function mappedProfiles(io: Io, configPath: string | undefined): Promise<M
   const opts: Parameters<typeof readConfig>[0] = { env: io.env };
   if (configPath !== undefined) opts.path = configPath;
   const config = await readConfig(opts);
+  if (!config.exists) warn(io, `${config.path} does not exist: no registry is mapped to a profile`);
   const byHost = new Map<string, Profile[]>();
   for (const name of config.profileNames) {
     const profile = profileFromConfig(config, name, { onWarning: (m) => warn(io, m) });
