@@ -7,17 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { selfSignedCert, TLS_CERT_INSTALL } from '../core/tls-cert.js';
 import { runProcess } from '../helpers/process.js';
 import { missing } from '../helpers/services.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { hasProgram, installBin } from './helper-clients.js';
+import type { TokenServer } from '../helpers/token-server.js';
+import { hasProgram, installBin, listenLoopback, tokenServers } from './helper-clients.js';
 import { type TempHome, tempHome, tw } from './helpers.js';
 
 const DOCKER_INSTALL = 'apt-get install docker.io (only the docker CLI runs, no daemon)';
@@ -90,15 +88,10 @@ function startRegistry(tls: { key: string; cert: string }): Promise<Registry> {
       res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'not found' }] }));
     }
   });
-  server.listen(0, '127.0.0.1');
-  return once(server, 'listening').then(() => ({
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+  return listenLoopback(server).then(({ port, close }) => ({
+    host: `127.0.0.1:${port}`,
     credentials,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close,
   }));
 }
 
@@ -126,11 +119,7 @@ function helperRun(operation: string, input: string, extraEnv: NodeJS.ProcessEnv
 
 before(async () => {
   home = tempHome();
-  [ts, rejecting] = await Promise.all([
-    startTokenServer({ latencyMs: 0 }),
-    startTokenServer({ latencyMs: 0 }),
-  ]);
-  rejecting.fault = { status: 401, body: JSON.stringify({ error: 'invalid_client' }) };
+  ({ ts, rejecting } = await tokenServers());
   if (tls !== undefined) registry = await startRegistry(tls);
   if (registry !== undefined) registryOfRejected = registry.host.replace('127.0.0.1', 'localhost');
   const bin = join(home.dir, 'bin');

@@ -8,16 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runProcess } from '../helpers/process.js';
 import { missing } from '../helpers/services.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { cliArgv, hasProgram, shellWords } from './helper-clients.js';
+import type { TokenServer } from '../helpers/token-server.js';
+import { cliArgv, hasProgram, listenLoopback, shellWords, tokenServers } from './helper-clients.js';
 import { type TempHome, tempHome, tw } from './helpers.js';
 
 const GIT_INSTALL = 'apt-get install git';
@@ -87,16 +85,11 @@ function startGitServer(root: string): Promise<GitServer> {
       res.end(body);
     });
   });
-  server.listen(0, '127.0.0.1');
-  return once(server, 'listening').then(() => ({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  return listenLoopback(server).then(({ port, close }) => ({
+    url: `http://127.0.0.1:${port}`,
     credentials,
     revoked,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close,
   }));
 }
 
@@ -122,11 +115,7 @@ function runGit(profile: string, args: string[], cwd = home.dir) {
 
 before(async () => {
   home = tempHome();
-  [ts, rejecting] = await Promise.all([
-    startTokenServer({ latencyMs: 0 }),
-    startTokenServer({ latencyMs: 0 }),
-  ]);
-  rejecting.fault = { status: 401, body: JSON.stringify({ error: 'invalid_client' }) };
+  ({ ts, rejecting } = await tokenServers());
   env = {
     ...home.env,
     GIT_SECRET: 'git-client-secret-5e1b',

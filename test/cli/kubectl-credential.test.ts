@@ -7,17 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { selfSignedCert, TLS_CERT_INSTALL } from '../core/tls-cert.js';
 import { runProcess } from '../helpers/process.js';
 import { missing } from '../helpers/services.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { cliArgv, hasProgram } from './helper-clients.js';
+import type { TokenServer } from '../helpers/token-server.js';
+import { cliArgv, hasProgram, listenLoopback, tokenServers } from './helper-clients.js';
 import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
 
 const KUBECTL_INSTALL = 'apt-get install kubernetes-client';
@@ -78,15 +76,10 @@ function startApi(tls: { key: string; cert: string }): Promise<Api> {
       json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
     }
   });
-  server.listen(0, '127.0.0.1');
-  return once(server, 'listening').then(() => ({
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  return listenLoopback(server).then(({ port, close }) => ({
+    url: `https://127.0.0.1:${port}`,
     bearers,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close,
   }));
 }
 
@@ -127,11 +120,7 @@ function execUser(profile: string, apiVersion: string) {
 
 before(async () => {
   home = tempHome();
-  [ts, rejecting] = await Promise.all([
-    startTokenServer({ latencyMs: 0 }),
-    startTokenServer({ latencyMs: 0 }),
-  ]);
-  rejecting.fault = { status: 401, body: JSON.stringify({ error: 'invalid_client' }) };
+  ({ ts, rejecting } = await tokenServers());
   if (tls !== undefined) api = await startApi(tls);
   const apiUrl = api?.url ?? 'https://127.0.0.1:9';
   config = join(home.dir, 'config.toml');
