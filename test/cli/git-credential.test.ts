@@ -160,6 +160,12 @@ client_secret = "env:GIT_SECRET"
 api_base_url = "${gitUrl}"
 git_username = "oauth2"
 
+[profiles.fresh]
+token_url = "${ts.tokenUrl}"
+client_id = "git-fresh"
+client_secret = "env:GIT_SECRET"
+api_base_url = "${gitUrl}"
+
 [profiles.elsewhere]
 token_url = "${ts.tokenUrl}"
 client_id = "git-elsewhere"
@@ -314,6 +320,18 @@ describe('git-credential protocol', () => {
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /git-client-secret/);
     }
+    assert.equal(ts.counts.total, grants);
+  });
+
+  it('erase with nothing cached makes no request and prints nothing', async () => {
+    const grants = ts.counts.total;
+    const r = await tw(['git-credential', 'fresh', 'erase', '--config', config], {
+      env,
+      input: `protocol=http\nhost=${host()}\nusername=x-access-token\npassword=at-1-old\n\n`,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, '');
     assert.equal(ts.counts.total, grants);
   });
 

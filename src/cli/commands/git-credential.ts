@@ -4,7 +4,7 @@
  * answers the profile's username (`git_username`, default `x-access-token`), the token as password and
  * `password_expiry_utc`. `store` does nothing (tokenward keeps its own cache); `erase` — git's word
  * that the server refused the credential — renews the token, once: only when the token git names is
- * still the cached one.
+ * still the cached one (nothing cached: nothing to do).
  *
  * The token goes only to the profile's API origins: a `protocol://host` outside them (a redirect, a
  * submodule on another host, a helper configured for every host) gets nothing, with a note on stderr.
@@ -82,9 +82,12 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const manager = await openManager(io, profile);
   try {
     if (operation === 'erase') {
+      // Read from the store only: with nothing cached there is nothing to renew (and no request to make).
+      const cached = (await manager.store.get(manager.key))?.token?.accessToken;
       const rejected = request.get('password');
-      const cached = await manager.getToken();
-      if (rejected === undefined || cached.accessToken === rejected) await manager.getToken({ force: true });
+      if (cached !== undefined && (rejected === undefined || cached === rejected)) {
+        await manager.getToken({ force: true });
+      }
       return EXIT.OK;
     }
     const token = await freshToken(manager, profile);
