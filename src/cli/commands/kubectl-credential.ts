@@ -31,7 +31,7 @@ export interface ExecInfo {
 }
 
 /**
- * Reads `KUBERNETES_EXEC_INFO`. Absent or empty: `v1beta1` (every client-go since 1.20 sets it, so this
+ * Reads `KUBERNETES_EXEC_INFO`. Absent or empty: `v1beta1` (client-go always sets it, so this
  * is a person running the command). Not JSON, or an API version other than v1 / v1beta1: a usage error,
  * since client-go would refuse an answer in another version anyway.
  */
