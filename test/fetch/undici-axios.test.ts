@@ -138,9 +138,13 @@ describe('axios interceptors', () => {
       { headers: {}, url: `${fx.api.url}/data`, method: 'GET' },
     );
     assert.deepEqual(foreign.headers, { 'x-keep': '1' });
-    const own = { href: `${fx.api.url}/y`, headers: { authorization: 'Bearer t' } };
+    const own = { href: `${fx.api.url}/y`, headers: { Authorization: 'Bearer t', cookie: 'c=1' } };
     guard(own, { headers: {}, statusCode: 302 }, { headers: {}, url: `${fx.api.url}/data`, method: 'GET' });
-    assert.deepEqual(own.headers, { authorization: 'Bearer t' });
+    // same origin: the caller's cookie stays; the hop carries the token the request was signed with
+    assert.deepEqual(own.headers, {
+      cookie: 'c=1',
+      authorization: `Bearer ${fx.manager.peek()?.accessToken}`,
+    });
     const byParts = {
       protocol: 'http:',
       hostname: '127.0.0.1',
