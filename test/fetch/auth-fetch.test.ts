@@ -1,8 +1,5 @@
 /** authFetch specifics: inputs (Request, URL), redirects it follows itself, errors, token types. */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import {
   ConfigError,
@@ -299,38 +296,5 @@ describe('authFetch errors and token types', () => {
       () => createAuthFetch(fx.manager, { origins: ['https://u:p@fx.api.example.com'] }),
       ConfigError,
     );
-  });
-});
-
-describe('authFetch redirects to another origin', () => {
-  it('drop the caller’s Cookie and Proxy-Authorization too, as fetch does', async () => {
-    const seen: Array<Record<string, string | string[] | undefined>> = [];
-    const foreign = createServer((req, res) => {
-      seen.push(req.headers);
-      res.end('ok');
-    });
-    foreign.listen(0, '127.0.0.1');
-    await once(foreign, 'listening');
-    const foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}/landing`;
-    const origin = createServer((_req, res) => {
-      res.writeHead(302, { location: foreignUrl }).end();
-    });
-    origin.listen(0, '127.0.0.1');
-    await once(origin, 'listening');
-    const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
-    try {
-      const f = createAuthFetch(fx.manager, { origins: [originUrl] });
-      const res = await f(`${originUrl}/start`, {
-        headers: { cookie: 'sid=SECRET-COOKIE', 'proxy-authorization': 'Basic cHJveHk6cHc=' },
-      });
-      assert.equal(res.status, 200);
-      assert.equal(seen.length, 1);
-      assert.equal(seen[0]?.['cookie'], undefined);
-      assert.equal(seen[0]?.['proxy-authorization'], undefined);
-      assert.equal(seen[0]?.['authorization'], undefined);
-    } finally {
-      foreign.close();
-      origin.close();
-    }
   });
 });

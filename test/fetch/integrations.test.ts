@@ -210,6 +210,28 @@ for (const integration of INTEGRATIONS) {
       });
     }
 
+    it("a cross-origin redirect drops the caller's Cookie and Proxy-Authorization, keeps them same-origin", async () => {
+      const c = open();
+      const headers = { cookie: 'sid=SECRET-COOKIE', 'proxy-authorization': 'Basic cHJveHk6cHc=' };
+      assert.equal((await c.send(`${fx.api.url}/to-other`, { headers })).status, 200);
+      assert.equal((await c.send(`${fx.api.url}/to-self`, { headers })).status, 200);
+      // Same origin: the caller's Cookie follows (axios re-derives Proxy-Authorization from its proxy
+      // settings on every hop, so that header is not compared here).
+      assert.deepEqual(
+        fx.api.hits.map((h) => [h.path, h.cookie, h.authorization?.split(' ')[0]]),
+        [
+          ['/to-other', headers.cookie, 'Bearer'],
+          ['/to-self', headers.cookie, 'Bearer'],
+          ['/data', headers.cookie, 'Bearer'],
+        ],
+      );
+      assert.deepEqual(
+        fx.other.hits.map((h) => [h.path, h.cookie, h.proxyAuthorization, h.authorization]),
+        [['/landing', undefined, undefined, undefined]],
+      );
+      assert.equal(fx.tokens.counts.total, 1);
+    });
+
     it('a 401 from a foreign origin after a redirect is not blamed on the token', async () => {
       const c = open();
       fx.api.other = `${fx.other.url}/data?from=`; // /to-other now lands on the other server's /data: 401 without a token

@@ -99,6 +99,40 @@ describe('undici interceptor', () => {
       await agent.close();
     }
   });
+
+  it('composed the other way round, a 401 from a hop the token did not reach is not retried', async () => {
+    const agent = new Agent();
+    const dispatcher = agent.compose(
+      interceptors.redirect({ maxRedirections: 3 }),
+      tokenwardInterceptor(fx.manager, { origins: [fx.api.url] }),
+    );
+    fx.api.other = `${fx.other.url}/data?from=`; // /to-other lands on the other server's /data: 401
+    try {
+      const res = await request(`${fx.api.url}/to-other`, { dispatcher });
+      assert.equal(res.statusCode, 401);
+      await res.body.dump();
+      assert.equal(fx.api.hits.length, 1, 'no retry');
+      assert.deepEqual(
+        fx.other.hits.map((h) => h.authorization),
+        [undefined],
+      );
+      assert.equal(fx.tokens.counts.total, 1, 'no renewal');
+      // a same-origin chain that ends in our 401 is still retried (the token went all the way)
+      fx.api.revoked.add(fx.manager.peek()?.accessToken ?? '');
+      fx.api.hits.length = 0;
+      const again = await request(`${fx.api.url}/to-self`, { dispatcher });
+      assert.equal(again.statusCode, 200);
+      await again.body.dump();
+      assert.deepEqual(
+        fx.api.hits.map((h) => h.path),
+        ['/to-self', '/data', '/to-self', '/data'],
+      );
+      assert.equal(fx.tokens.counts.total, 2);
+    } finally {
+      fx.api.other = fx.other.url;
+      await agent.close();
+    }
+  });
 });
 
 describe('axios interceptors', () => {
@@ -131,7 +165,15 @@ describe('axios interceptors', () => {
     const res = await instance.get('/data');
     const guard = (res.config as InternalAxiosRequestConfig).beforeRedirect;
     assert.ok(guard !== undefined);
-    const foreign = { href: `${fx.other.url}/x`, headers: { Authorization: 'Bearer t', 'x-keep': '1' } };
+    const foreign = {
+      href: `${fx.other.url}/x`,
+      headers: {
+        Authorization: 'Bearer t',
+        Cookie: 'c=1',
+        'Proxy-Authorization': 'Basic eDp5',
+        'x-keep': '1',
+      },
+    };
     guard(
       foreign,
       { headers: {}, statusCode: 302 },
