@@ -232,6 +232,26 @@ for (const integration of INTEGRATIONS) {
       assert.equal(fx.tokens.counts.total, 1);
     });
 
+    it('a redirect to another allowed origin carries the token there', async () => {
+      const c = open({ origins: [fx.api.url, fx.other.url] });
+      fx.other.other = fx.api.url; // other's /to-other -> api's /landing
+      try {
+        assert.equal((await c.send(`${fx.other.url}/to-other`)).status, 200);
+        const bearer = `Bearer ${fx.manager.peek()?.accessToken}`;
+        assert.deepEqual(
+          fx.other.hits.map((h) => [h.path, h.authorization]),
+          [['/to-other', bearer]],
+        );
+        assert.deepEqual(
+          fx.api.hits.map((h) => [h.path, h.authorization]),
+          [['/landing', bearer]],
+        );
+        assert.equal(fx.tokens.counts.total, 1);
+      } finally {
+        fx.other.other = '';
+      }
+    });
+
     it('a 401 from a foreign origin after a redirect is not blamed on the token', async () => {
       const c = open();
       fx.api.other = `${fx.other.url}/data?from=`; // /to-other now lands on the other server's /data: 401 without a token
