@@ -111,7 +111,9 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
 
     const signal = init?.signal ?? request?.signal ?? undefined;
     const method = methodOf(init, request);
-    let attachment = await core.attach({ method, url: href }, signal);
+    const target = { method, url: href };
+    const first = core.attach(target, await core.token(signal));
+    let attachment = first instanceof Promise ? await first : first; // no extra await on the warm path
     setAll(headers, attachment.headers);
     const redirect = init?.redirect ?? request?.redirect ?? 'follow';
     const follow = redirect === 'follow';
@@ -135,7 +137,7 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
     if (!core.settle(attachment, responseInfo(final, url, carried), replayable)) return final;
 
     discard(final);
-    attachment = await core.attach({ method, url: href }, signal);
+    attachment = await core.attach(target, await core.token(signal));
     setAll(headers, attachment.headers);
     const second = await call.send();
     if (follow && isRedirect(second.status)) return (await followRedirects(call, second, attachment)).res;
@@ -263,7 +265,7 @@ async function followRedirects(
     for (const h of policy.drop) headers.delete(h);
     carried = policy.carry;
     const hopTarget = { method, url: next };
-    if (carried) setAll(headers, call.core.reattach(attachment, hopTarget).headers);
+    if (carried) setAll(headers, (await call.core.attach(hopTarget, attachment.token)).headers);
     else for (const h in attachment.headers) headers.delete(h);
     url = next.href;
     const hopInit: RequestInit = { ...call.hopBase, method, headers, body, redirect: 'manual' };

@@ -118,10 +118,13 @@ export function attachAxios(
       const to = redirectOrigin(opts);
       const policy = core.hop(requestDetails.url, to);
       const drop = new Set(policy.drop);
-      const set = policy.carry
-        ? core.reattach(attachment, { method: requestDetails.method, url: to }).headers
-        : {};
-      if (!policy.carry) for (const name in attachment.headers) drop.add(name);
+      const method = String(opts['method'] ?? requestDetails.method).toUpperCase();
+      const next = policy.carry ? core.attach({ method, url: to }, attachment.token) : undefined;
+      // follow-redirects cannot wait: a hop whose headers are still being computed goes without the token.
+      if (next instanceof Promise) next.catch(() => {});
+      const carried = next instanceof Promise ? undefined : next;
+      if (carried === undefined) for (const name in attachment.headers) drop.add(name);
+      const set = carried?.headers ?? {};
       for (const name of Object.keys(headers)) {
         const lower = name.toLowerCase();
         if (drop.has(lower) || lower in set) delete headers[name];
@@ -152,7 +155,7 @@ export function attachAxios(
     }
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     const method = (config.method ?? 'get').toUpperCase();
-    const attachment = await core.attach({ method, url }, signal);
+    const attachment = await core.attach({ method, url }, await core.token(signal));
     for (const name in attachment.headers) config.headers.set(name, attachment.headers[name] as string);
     const header = attachment.headers['authorization'] ?? '';
     c[MARK] = { attachment, header, retried: mark?.retried === true };

@@ -5,7 +5,8 @@
  *
  * The core owns
  * - the origin check ({@link RequestCore.route}: attach, send plain, or refuse),
- * - attaching the token ({@link RequestCore.attach}; the headers come from a {@link CredentialScheme}),
+ * - attaching the token ({@link RequestCore.token}, {@link RequestCore.attach}; the headers come from a
+ *   {@link CredentialScheme}),
  * - the answer to a challenge ({@link RequestCore.settle}: a rejected token is invalidated and the
  *   request is sent once more, only when the response is ours — it answered a request that carried our
  *   token, on an allowed origin — and its body can be sent again),
@@ -80,10 +81,15 @@ export type ChallengeVerdict = 'renew' | 'resend' | undefined;
  */
 export interface CredentialScheme {
   /**
-   * The headers (lower-case names) that carry `token` on a request to `target`.
+   * The headers (lower-case names) that carry `token` on a request to `target`. May be a promise (a
+   * proof to sign); where an adapter cannot wait (axios's synchronous redirect hook), a hop whose
+   * headers are a promise goes without the token.
    * @throws TokenwardError when the token cannot be sent (it contains CR, LF or NUL).
    */
-  prepare(target: RequestTarget, token: RequestToken): Readonly<Record<string, string>>;
+  prepare(
+    target: RequestTarget,
+    token: RequestToken,
+  ): Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
   /** The verdict on a response to a request that carried the token. */
   onChallenge(response: ResponseInfo, attachment: Attachment): ChallengeVerdict;
 }
@@ -138,9 +144,9 @@ function originOf(url: string | URL): string | undefined {
 
 /**
  * The rules of authenticated requests, for one integration instance (one allow-list, one token source).
- * Adapters call {@link route} for every request, {@link attach} for those that get the token,
- * {@link hop} for every redirect they see, and {@link settle} for every answer to a request that
- * carried the token.
+ * Adapters call {@link route} for every request, {@link token} and {@link attach} for those that get
+ * the token, {@link hop} (then {@link attach} again when the token goes on) for every redirect they
+ * see, and {@link settle} for the answer to a request that carried the token.
  */
 export class RequestCore {
   /** The allow-list. */
@@ -181,19 +187,25 @@ export class RequestCore {
   }
 
   /**
-   * Gets a token and the headers that carry it to `target`. An already aborted `signal` rejects before
-   * any token is asked for.
-   * @throws whatever the token source throws (a `TokenEndpointError`…), or the scheme's refusal.
+   * The token for a request (the source's single flight). An already aborted `signal` rejects before
+   * the source is asked.
+   * @throws whatever the token source throws (a `TokenEndpointError`…).
    */
-  async attach(target: RequestTarget, signal?: AbortSignal): Promise<Attachment> {
-    signal?.throwIfAborted();
-    const token = await this.#source.getToken(signal === undefined ? undefined : { signal });
-    return { token, headers: this.#scheme.prepare(target, token) };
+  token(signal?: AbortSignal): Promise<RequestToken> {
+    if (signal === undefined) return this.#source.getToken();
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return this.#source.getToken({ signal });
   }
 
-  /** The headers that carry the token of `attachment` to another `target` (a redirect hop). */
-  reattach(attachment: Attachment, target: RequestTarget): Attachment {
-    return { token: attachment.token, headers: this.#scheme.prepare(target, attachment.token) };
+  /**
+   * The headers that carry `token` to `target`: for a request, and again for each redirect hop that
+   * carries it. Synchronous for the Bearer scheme (no promise on the warm path); a scheme that signs
+   * (DPoP) may return a promise.
+   * @throws TokenwardError when the token cannot be sent (CR, LF or NUL in it).
+   */
+  attach(target: RequestTarget, token: RequestToken): Attachment | Promise<Attachment> {
+    const headers = this.#scheme.prepare(target, token);
+    return headers instanceof Promise ? headers.then((h) => ({ token, headers: h })) : { token, headers };
   }
 
   /**
@@ -210,7 +222,7 @@ export class RequestCore {
   /**
    * Reads the answer to a request that carried `attachment` (the first attempt; adapters do not ask
    * again about the answer to a retry). Returns true when the request is to be sent once more, with a
-   * new {@link attach}.
+   * new {@link token} and {@link attach}.
    *
    * A response is *ours* when the request that got it carried the token (`carried`) to an allowed origin
    * (`url`). For ours, the scheme's verdict counts: `'renew'` invalidates the token (when `retryOn401`

@@ -143,10 +143,13 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   }
 
   start(controller: Dispatcher.DispatchController = DETACHED): void {
-    this.#core.attach({ method: methodOf(this.#opts), url: this.#url }).then(
-      (attachment) => this.#send(attachment),
-      (err: unknown) => this.#fail(controller, err),
-    );
+    this.#core
+      .token()
+      .then((token) => this.#core.attach({ method: methodOf(this.#opts), url: this.#url }, token))
+      .then(
+        (attachment) => this.#send(attachment),
+        (err: unknown) => this.#fail(controller, err),
+      );
   }
 
   #send(attachment: Attachment): void {

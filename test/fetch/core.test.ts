@@ -65,11 +65,12 @@ describe('RequestCore.attach', () => {
   it('asks the source once and writes the Bearer header; an aborted signal asks nothing', async () => {
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API] });
-    const a = await core.attach({ method: 'GET', url: `${API}/x` });
+    const a = core.attach({ method: 'GET', url: `${API}/x` }, await core.token());
+    assert.ok(!(a instanceof Promise), 'the Bearer scheme attaches synchronously');
     assert.deepEqual(a.headers, { authorization: 'Bearer t1' });
     assert.equal(source.gets, 1);
     await assert.rejects(
-      core.attach({ method: 'GET', url: API }, AbortSignal.abort(new Error('stop'))),
+      core.token(AbortSignal.abort(new Error('stop'))),
       (err: unknown) => err instanceof Error && err.message === 'stop',
     );
     assert.equal(source.gets, 1);
@@ -81,7 +82,7 @@ describe('RequestCore.attach', () => {
       { origins: [API] },
     );
     await assert.rejects(
-      core.attach({ method: 'GET', url: API }),
+      async () => core.attach({ method: 'GET', url: API }, await core.token()),
       (err: unknown) =>
         err instanceof TokenwardError &&
         err.code === 'ERR_INVALID_TOKEN_RESPONSE' &&
@@ -118,7 +119,7 @@ describe('RequestCore.settle', () => {
   it('our 401: invalidates the token once and asks for a retry; not when the body cannot be replayed', async () => {
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API] });
-    const a = await core.attach(target);
+    const a = await core.attach(target, await core.token());
     assert.equal(
       core.settle(a, answer(401), () => true),
       true,
@@ -133,7 +134,7 @@ describe('RequestCore.settle', () => {
   it('a 403 counts only with error="invalid_token"; a 2xx or 3xx is never a challenge', async () => {
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API] });
-    const a = await core.attach(target);
+    const a = await core.attach(target, await core.token());
     assert.equal(
       core.settle(a, answer(403), () => true),
       false,
@@ -154,7 +155,7 @@ describe('RequestCore.settle', () => {
   it('a 401 that is not ours (token not carried, or a foreign URL) is left alone', async () => {
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API] });
-    const a = await core.attach(target);
+    const a = await core.attach(target, await core.token());
     assert.equal(
       core.settle(a, answer(401, {}, { carried: false }), () => true),
       false,
@@ -173,7 +174,7 @@ describe('RequestCore.settle', () => {
   it('retryOn401: false leaves a rejected token alone', async () => {
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API], retryOn401: false });
-    const a = await core.attach(target);
+    const a = await core.attach(target, await core.token());
     assert.equal(
       core.settle(a, answer(401), () => true),
       false,
@@ -185,7 +186,8 @@ describe('RequestCore.settle', () => {
     const prepared: string[] = [];
     let nonce = '';
     const scheme: CredentialScheme = {
-      prepare(t, token) {
+      // asynchronous, as a proof signed with jose would be
+      async prepare(t, token) {
         prepared.push(`${t.method} ${String(t.url)}`);
         return {
           authorization: `Proof ${token.accessToken}`,
@@ -203,16 +205,16 @@ describe('RequestCore.settle', () => {
     };
     const source = countingSource();
     const core = new RequestCore(source, { origins: [API] }, scheme);
-    const a = await core.attach({ method: 'POST', url: `${API}/x` });
+    const a = await core.attach({ method: 'POST', url: `${API}/x` }, await core.token());
     assert.deepEqual(a.headers, { authorization: 'Proof t1', proof: `POST|${API}/x|` });
     assert.equal(
       core.settle(a, answer(401, { nonce: 'n-1' }), () => true),
       true,
     );
     assert.deepEqual(source.invalidated, [], 'a resend does not invalidate');
-    const again = await core.attach({ method: 'POST', url: `${API}/x` });
+    const again = await core.attach({ method: 'POST', url: `${API}/x` }, await core.token());
     assert.deepEqual(again.headers, { authorization: 'Proof t1', proof: `POST|${API}/x|n-1` });
-    const hop = core.reattach(again, { method: 'GET', url: `${API}/y` });
+    const hop = await core.attach({ method: 'GET', url: `${API}/y` }, again.token);
     assert.deepEqual(hop.headers, { authorization: 'Proof t1', proof: `GET|${API}/y|n-1` });
     assert.deepEqual(prepared, [`POST ${API}/x`, `POST ${API}/x`, `GET ${API}/y`]);
     // without a nonce the 401 is a rejected token: renewed
@@ -222,7 +224,7 @@ describe('RequestCore.settle', () => {
     );
     assert.deepEqual(source.invalidated, ['t1']);
     assert.equal(
-      (await core.attach({ method: 'GET', url: `${API}/y` })).headers['authorization'],
+      (await core.attach({ method: 'GET', url: `${API}/y` }, await core.token())).headers['authorization'],
       'Proof t2',
     );
   });
