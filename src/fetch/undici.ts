@@ -203,7 +203,6 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
         this.#swallowing = true;
         return;
       }
-      this.#retried = true;
     }
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
