@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { TokenEndpointError, TokenwardError } from '../../src/errors.js';
+import type { TokenSource } from '../../src/fetch/index.js';
 import { type Client, INTEGRATIONS, type IntegrationOptions, useFetchServers } from './helpers.js';
 
 const fx = useFetchServers({ latencyMs: 10 });
@@ -164,6 +166,32 @@ for (const integration of INTEGRATIONS) {
       assert.equal(fx.api.hits.filter((h) => h.authorization === `Bearer ${stale}`).length, 50);
       const fresh = `Bearer ${fx.manager.peek()?.accessToken}`;
       assert.equal(fx.api.hits.filter((h) => h.authorization === fresh).length, 50);
+    });
+
+    it('a token that cannot be sent in a header fails the request before anything is sent', async () => {
+      const source: TokenSource = {
+        getToken: async () => ({ accessToken: 'at-evil\r\nx-injected: 1', tokenType: 'Bearer' }),
+        invalidate: () => {},
+      };
+      client = integration.make(source, { origins: [fx.api.url] });
+      await assert.rejects(client.send(`${fx.api.url}/data`), (err: unknown) => {
+        assert.ok(err instanceof TokenwardError);
+        assert.equal(err.code, 'ERR_INVALID_TOKEN_RESPONSE');
+        assert.doesNotMatch(err.message, /at-evil/);
+        return true;
+      });
+      assert.equal(fx.api.hits.length, 0);
+    });
+
+    it('a failure to get a token is the request’s error; the API is not called', async () => {
+      const c = open();
+      fx.tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+      await assert.rejects(
+        c.send(`${fx.api.url}/data`),
+        (err: unknown) => err instanceof TokenEndpointError && err.error === 'invalid_client',
+      );
+      assert.equal(fx.api.hits.length, 0);
+      assert.equal(fx.tokens.counts.total, 1);
     });
 
     it('a URL on another origin goes out without the token', async () => {
