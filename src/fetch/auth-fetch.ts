@@ -12,14 +12,8 @@
 import { NetworkError } from '../errors.js';
 import { safeUrl } from '../http/url.js';
 import type { TokenManager } from '../manager/token-manager.js';
-import { foreignOriginError, OriginScope } from './origins.js';
-import {
-  AuthorizationValue,
-  type AuthRequestOptions,
-  isReplayableBody,
-  isTokenRejected,
-  type TokenSource,
-} from './shared.js';
+import { type Attachment, isReplayableBody, RequestCore, type ResponseInfo } from './core.js';
+import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** The signature of the global `fetch`: what {@link createAuthFetch} returns. */
 export type AuthFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -34,8 +28,6 @@ export interface AuthFetchOptions extends AuthRequestOptions {
 const MAX_REDIRECTS = 20;
 /** Headers dropped with the body when a redirect turns a request into a GET (Fetch: request-body-header names). */
 const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type'];
-/** Headers fetch drops on a redirect to another origin (the Fetch standard, and undici): never forwarded. */
-const CROSS_ORIGIN_STRIPPED = ['authorization', 'cookie', 'proxy-authorization', 'host'];
 const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
 const ignore = (): void => {};
@@ -52,7 +44,7 @@ function isRedirect(status: number): boolean {
 /** What the slow paths (redirects, the retry) need to know about one call. */
 interface Call {
   doFetch: AuthFetch;
-  scope: OriginScope;
+  core: RequestCore;
   /** The URL of the first hop, as a string. */
   href: string;
   /** The method, normalised as fetch does. */
@@ -105,31 +97,24 @@ interface Call {
  * @throws ConfigError / InsecureEndpointError (at creation) for an empty or invalid `origins` list.
  */
 export function createAuthFetch(source: TokenManager | TokenSource, options: AuthFetchOptions): AuthFetch {
-  const scope = new OriginScope(options.origins);
-  const retryOn401 = options.retryOn401 !== false;
-  const throwForeign = options.onForeignOrigin === 'throw';
+  const core = new RequestCore(source, options);
   const custom = options.fetch;
-  const auth = new AuthorizationValue();
-  const tokens: TokenSource = source;
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const doFetch: AuthFetch = custom ?? globalThis.fetch;
     const request = typeof input === 'string' || input instanceof URL ? undefined : input;
     const href =
       typeof input === 'string' ? input : request === undefined ? (input as URL).href : request.url;
-    if (!scope.allowsUrl(href)) {
-      if (throwForeign) throw foreignOriginError(href, scope);
-      return doFetch(input, init);
-    }
     const headers = new Headers(init?.headers ?? request?.headers);
-    if (headers.has('authorization')) return doFetch(input, init);
+    if (core.route(href, headers.has('authorization')) === 'plain') return doFetch(input, init);
     if (request?.bodyUsed === true) return doFetch(input, init); // fails as fetch fails: nothing to send
 
     const signal = init?.signal ?? request?.signal ?? undefined;
-    signal?.throwIfAborted(); // as fetch does, and before a token flight is started for nothing
-    const tokenOptions = signal === undefined ? undefined : { signal };
-    const token = await tokens.getToken(tokenOptions);
-    headers.set('authorization', auth.of(token));
+    const method = methodOf(init, request);
+    const target = { method, url: href };
+    const first = core.attach(target, await core.token(signal));
+    let attachment = first instanceof Promise ? await first : first; // no extra await on the warm path
+    setAll(headers, attachment.headers);
     const redirect = init?.redirect ?? request?.redirect ?? 'follow';
     const follow = redirect === 'follow';
     const attemptInit: RequestInit = follow ? { ...init, headers, redirect: 'manual' } : { ...init, headers };
@@ -141,29 +126,44 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
 
     const res = await doFetch(input, attemptInit);
     const redirected = follow && isRedirect(res.status);
-    const rejected =
-      !redirected && res.status >= 400 && isTokenRejected(res.status, res.headers.get('www-authenticate'));
-    if (!redirected && !rejected) return res; // the warm path ends here
+    if (!redirected && res.status < 400) return res; // the warm path ends here
 
-    const call = describeCall(input, init, request, spare, doFetch, scope, href, headers, attemptInit);
-    let final: Response;
+    const call = describeCall(input, init, request, spare, doFetch, core, href, method, headers, attemptInit);
+    let final = res;
     let carried = true;
-    if (redirected) {
-      ({ res: final, carried } = await followRedirects(call, res, auth.of(token)));
-      if (!carried || !isTokenRejected(final.status, final.headers.get('www-authenticate'))) return final;
-    } else final = res;
+    let url = href;
+    if (redirected) ({ res: final, carried, url } = await followRedirects(call, res, attachment));
+    const replayable = (): boolean => !call.hasBody || call.replayBody !== undefined;
+    if (!core.settle(attachment, responseInfo(final, url, carried), replayable)) return final;
 
-    if (!retryOn401) return final;
-    tokens.invalidate(token.accessToken);
-    if (call.hasBody && call.replayBody === undefined) return final; // a stream body cannot be sent again
     discard(final);
-    const fresh = await tokens.getToken(tokenOptions);
-    const value = auth.of(fresh);
-    headers.set('authorization', value);
+    attachment = await core.attach(target, await core.token(signal));
+    setAll(headers, attachment.headers);
     const second = await call.send();
-    if (follow && isRedirect(second.status)) return (await followRedirects(call, second, value)).res;
+    if (follow && isRedirect(second.status)) return (await followRedirects(call, second, attachment)).res;
     return second;
   };
+}
+
+function setAll(headers: Headers, values: Readonly<Record<string, string>>): void {
+  for (const name in values) headers.set(name, values[name] as string);
+}
+
+/** The core's view of a fetch Response. */
+function responseInfo(res: Response, url: string, carried: boolean): ResponseInfo {
+  return {
+    status: res.status,
+    header: (name) => res.headers.get(name) ?? undefined,
+    url,
+    carried,
+  };
+}
+
+/** The method, normalised as fetch does. */
+function methodOf(init: RequestInit | undefined, request: Request | undefined): string {
+  const rawMethod = init?.method ?? request?.method ?? 'GET';
+  const upper = rawMethod.toUpperCase();
+  return NORMALISED_METHODS.has(upper) ? upper : rawMethod;
 }
 
 function describeCall(
@@ -172,14 +172,12 @@ function describeCall(
   request: Request | undefined,
   spare: Request | undefined,
   doFetch: AuthFetch,
-  scope: OriginScope,
+  core: RequestCore,
   href: string,
+  method: string,
   headers: Headers,
   attemptInit: RequestInit,
 ): Call {
-  const rawMethod = init?.method ?? request?.method ?? 'GET';
-  const upper = rawMethod.toUpperCase();
-  const method = NORMALISED_METHODS.has(upper) ? upper : rawMethod;
   let hasBody: boolean;
   let replayBody: Call['replayBody'];
   let send: Call['send'];
@@ -200,20 +198,20 @@ function describeCall(
   }
   const hopBase: RequestInit =
     request === undefined ? { ...init } : { signal: request.signal, keepalive: request.keepalive, ...init };
-  return { doFetch, scope, href, method, hopBase, hasBody, replayBody, send, headers };
+  return { doFetch, core, href, method, hopBase, hasBody, replayBody, send, headers };
 }
 
 /**
- * Follows the redirects of `res` (the answer to the first hop of `call`). Returns the final response and
- * whether its request carried the token.
+ * Follows the redirects of `res` (the answer to the first hop of `call`). Returns the final response, its
+ * URL and whether its request carried the token.
  * @throws NetworkError as fetch would fail: too many redirects, a Location that is not an http(s) URL,
  *   or a 307/308 that needs a body that cannot be sent again.
  */
 async function followRedirects(
   call: Call,
   first: Response,
-  authorization: string,
-): Promise<{ res: Response; carried: boolean }> {
+  attachment: Attachment,
+): Promise<{ res: Response; carried: boolean; url: string }> {
   let res = first;
   let url = call.href;
   let method = call.method;
@@ -222,7 +220,7 @@ async function followRedirects(
   const headers = new Headers(call.headers);
   for (let hops = 1; ; hops++) {
     const location = res.headers.get('location');
-    if (location === null) return { res, carried };
+    if (location === null) return { res, carried, url };
     let next: URL;
     try {
       next = new URL(location, url);
@@ -261,18 +259,21 @@ async function followRedirects(
       }
       body = call.replayBody();
     }
-    // Like fetch: credentials of the caller's own never follow a redirect to another origin.
-    if (next.origin !== new URL(url).origin) for (const h of CROSS_ORIGIN_STRIPPED) headers.delete(h);
-    carried = call.scope.allowsUrl(next);
-    if (carried) headers.set('authorization', authorization);
-    else headers.delete('authorization');
+    // The core's redirect policy: the caller's credentials never follow a hop to another origin, and the
+    // token goes only to an allowed one (with headers prepared for that hop).
+    const policy = call.core.hop(url, next);
+    for (const h of policy.drop) headers.delete(h);
+    carried = policy.carry;
+    const hopTarget = { method, url: next };
+    if (carried) setAll(headers, (await call.core.attach(hopTarget, attachment.token)).headers);
+    else for (const h in attachment.headers) headers.delete(h);
     url = next.href;
     const hopInit: RequestInit = { ...call.hopBase, method, headers, body, redirect: 'manual' };
     if (body instanceof ReadableStream) hopInit.duplex = 'half';
     res = await call.doFetch(url, hopInit);
     if (!isRedirect(res.status)) {
       Object.defineProperty(res, 'redirected', { value: true, configurable: true });
-      return { res, carried };
+      return { res, carried, url };
     }
   }
 }

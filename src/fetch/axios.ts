@@ -6,14 +6,8 @@
 
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import type { TokenManager } from '../manager/token-manager.js';
-import { foreignOriginError, OriginScope } from './origins.js';
-import {
-  AuthorizationValue,
-  type AuthRequestOptions,
-  isReplayableBody,
-  isTokenRejected,
-  type TokenSource,
-} from './shared.js';
+import { type Attachment, isReplayableAxiosData, RequestCore, type ResponseInfo } from './core.js';
+import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link attachAxios}. */
 export interface AttachAxiosOptions extends AuthRequestOptions {}
@@ -32,8 +26,8 @@ const MARK = '_tokenward';
 
 /** tokenward's note on a request config. */
 interface Mark {
-  /** The access token sent. */
-  token: string;
+  /** What the core attached. */
+  attachment: Attachment;
   /** The exact Authorization value set, to tell it from one the caller set. */
   header: string;
   /** True once the request was sent again after a 401. */
@@ -50,15 +44,6 @@ function headerValue(headers: unknown, name: string): string | undefined {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.join(', ');
   return undefined;
-}
-
-/** Bodies axios can send again: replayable bodies, and plain objects/arrays (serialised each time). */
-function isReplayableData(data: unknown): boolean {
-  if (isReplayableBody(data)) return true;
-  if (Array.isArray(data)) return true;
-  if (typeof data !== 'object' || data === null) return false;
-  const proto = Object.getPrototypeOf(data) as unknown;
-  return proto === Object.prototype || proto === null;
 }
 
 /** The Authorization value the final request actually carried, when the adapter tells (Node's http). */
@@ -119,26 +104,34 @@ export function attachAxios(
   source: TokenManager | TokenSource,
   options: AttachAxiosOptions,
 ): AxiosAttachment {
-  const scope = new OriginScope(options.origins);
-  const retryOn401 = options.retryOn401 !== false;
-  const throwForeign = options.onForeignOrigin === 'throw';
-  const auth = new AuthorizationValue();
-  const tokens: TokenSource = source;
-  const guards = new WeakSet<BeforeRedirect>();
+  const core = new RequestCore(source, options);
+  /** Our guard → the caller's own beforeRedirect it wraps. */
+  const guards = new WeakMap<BeforeRedirect, BeforeRedirect | undefined>();
 
-  const guard = (previous: BeforeRedirect | undefined): BeforeRedirect => {
-    if (previous !== undefined && guards.has(previous)) return previous;
+  /** A beforeRedirect that runs the caller's, then applies the core's redirect policy to the hop. */
+  const guard = (previous: BeforeRedirect | undefined, attachment: Attachment): BeforeRedirect => {
+    const own = previous !== undefined && guards.has(previous) ? guards.get(previous) : previous;
     const fn: BeforeRedirect = (opts, responseDetails, requestDetails) => {
-      previous?.(opts, responseDetails, requestDetails);
-      if (!scope.allowsOrigin(redirectOrigin(opts))) {
-        const headers = opts['headers'] as Record<string, unknown> | undefined;
-        if (headers !== undefined) {
-          for (const name of Object.keys(headers))
-            if (name.toLowerCase() === 'authorization') delete headers[name];
-        }
+      own?.(opts, responseDetails, requestDetails);
+      const headers = opts['headers'] as Record<string, unknown> | undefined;
+      if (headers === undefined) return;
+      const to = redirectOrigin(opts);
+      const policy = core.hop(requestDetails.url, to);
+      const drop = new Set(policy.drop);
+      const method = String(opts['method'] ?? requestDetails.method).toUpperCase();
+      const next = policy.carry ? core.attach({ method, url: to }, attachment.token) : undefined;
+      // follow-redirects cannot wait: a hop whose headers are still being computed goes without the token.
+      if (next instanceof Promise) next.catch(() => {});
+      const carried = next instanceof Promise ? undefined : next;
+      if (carried === undefined) for (const name in attachment.headers) drop.add(name);
+      const set = carried?.headers ?? {};
+      for (const name of Object.keys(headers)) {
+        const lower = name.toLowerCase();
+        if (drop.has(lower) || lower in set) delete headers[name];
       }
+      Object.assign(headers, set);
     };
-    guards.add(fn);
+    guards.set(fn, own);
     return fn;
   };
 
@@ -153,36 +146,36 @@ export function attachAxios(
     }
     const current = config.headers.get('authorization');
     const ours = mark !== undefined && current === mark.header;
-    if (!scope.allowsUrl(url)) {
-      if (throwForeign) throw foreignOriginError(url, scope);
+    const callerAuthorization =
+      !ours && current !== undefined && current !== null && current !== false && current !== '';
+    if (core.route(url, callerAuthorization) === 'plain') {
       if (ours) config.headers.delete('authorization'); // a reused config pointed elsewhere
-      delete c[MARK]; // no token went out: its 401 is not ours to answer
+      delete c[MARK]; // no token of ours went out: its 401 is not ours to answer
       return config;
     }
-    if (!ours && current !== undefined && current !== null && current !== false && current !== '') {
-      delete c[MARK]; // the caller's own Authorization
-      return config;
-    }
-    const token = await tokens.getToken(
-      config.signal instanceof AbortSignal ? { signal: config.signal } : undefined,
-    );
-    const header = auth.of(token);
-    config.headers.set('Authorization', header);
-    c[MARK] = { token: token.accessToken, header, retried: mark?.retried === true };
-    c.beforeRedirect = guard(c.beforeRedirect);
+    const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
+    const method = (config.method ?? 'get').toUpperCase();
+    const attachment = await core.attach({ method, url }, await core.token(signal));
+    for (const name in attachment.headers) config.headers.set(name, attachment.headers[name] as string);
+    const header = attachment.headers['authorization'] ?? '';
+    c[MARK] = { attachment, header, retried: mark?.retried === true };
+    c.beforeRedirect = guard(c.beforeRedirect, attachment);
     return config;
   });
 
-  /** The retried request when `res` says our token was rejected and a retry is allowed; else undefined. */
+  /** The retried request when the core says our token was rejected and a retry is allowed; else undefined. */
   const retry = (res: AxiosResponse): Promise<AxiosResponse> | undefined => {
     const config = res.config as Marked | undefined;
     const mark = config?.[MARK];
-    if (config === undefined || mark === undefined || mark.retried || !retryOn401) return undefined;
-    if (!isTokenRejected(res.status, headerValue(res.headers, 'www-authenticate'))) return undefined;
+    if (config === undefined || mark === undefined || mark.retried) return undefined;
     const sent = sentAuthorization(res);
-    if (sent !== null && sent !== mark.header) return undefined; // the final hop did not carry our token
-    tokens.invalidate(mark.token);
-    if (!isReplayableData(config.data)) return undefined;
+    const info: ResponseInfo = {
+      status: res.status,
+      header: (name) => headerValue(res.headers, name),
+      // With Node's http adapter: did the final hop carry our token? (null: the adapter does not tell)
+      carried: sent === null || sent === mark.header,
+    };
+    if (!core.settle(mark.attachment, info, () => isReplayableAxiosData(config.data))) return undefined;
     mark.retried = true;
     discard(res.data);
     return instance.request(config);

@@ -11,8 +11,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { TokenManager } from '../manager/token-manager.js';
-import { foreignOriginError, OriginScope } from './origins.js';
-import { AuthorizationValue, type AuthRequestOptions, isTokenRejected, type TokenSource } from './shared.js';
+import { type Attachment, isReplayableDispatchBody, RequestCore, type Route } from './core.js';
+import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link tokenwardInterceptor}. */
 export interface TokenwardInterceptorOptions extends AuthRequestOptions {}
@@ -68,16 +68,35 @@ function hasAuthorization(headers: Headers_): boolean {
   return false;
 }
 
-/** A copy of normalised `headers` with `authorization: value` added (the caller's object is not changed). */
-function withAuthorization(headers: Headers_, value: string): Headers_ {
-  if (headers === null || headers === undefined) return { authorization: value };
-  if (Array.isArray(headers)) return [...(headers as FlatHeaders), 'authorization', value];
-  return { ...(headers as IncomingHttpHeaders), authorization: value };
+/** A copy of normalised `headers` with `added` set (the caller's object is not changed). */
+function withHeaders(headers: Headers_, added: Readonly<Record<string, string>>): Headers_ {
+  if (headers === null || headers === undefined) return { ...added };
+  if (Array.isArray(headers)) {
+    const flat = [...(headers as FlatHeaders)];
+    for (const name in added) flat.push(name, added[name] as string);
+    return flat;
+  }
+  return { ...(headers as IncomingHttpHeaders), ...added };
 }
 
-/** Bodies undici can send again as they are. */
-function isReplayable(body: Dispatcher.DispatchOptions['body']): boolean {
-  return body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+/** The method of a dispatch, upper case as fetch normalises the standard ones. */
+function methodOf(opts: Dispatcher.DispatchOptions): string {
+  return opts.method.toUpperCase();
+}
+
+/** One header of a response, several values joined. */
+function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/**
+ * What undici's redirect handler tells the handler it wraps: the URLs answered so far, the current one
+ * last (`context.history`). Present when tokenward is composed outside undici's `redirect` interceptor.
+ */
+function historyOf(context: unknown): readonly URL[] | undefined {
+  const h = (context as { history?: unknown } | null | undefined)?.history;
+  return Array.isArray(h) && h.every((u) => u instanceof URL) ? (h as URL[]) : undefined;
 }
 
 /** The URL of a dispatch, for messages (the origin alone when the path does not parse). */
@@ -94,18 +113,18 @@ function asError(err: unknown): Error {
 }
 
 /**
- * One token-bearing request: gets the token, dispatches, and on a rejected token swallows the 401,
- * invalidates, gets a new token and dispatches once more. Everything else passes through to the
- * caller's handler.
+ * One token-bearing request: gets the token, dispatches, and when the core says so (a rejected token)
+ * swallows the answer, gets a new token and dispatches once more. Everything else passes through to
+ * the caller's handler.
  */
 class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   readonly #dispatch: Dispatcher.Dispatch;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
-  readonly #source: TokenSource;
-  readonly #auth: AuthorizationValue;
-  readonly #retryOn401: boolean;
-  #token = '';
+  readonly #core: RequestCore;
+  readonly #url: string;
+  #attachment: Attachment | undefined;
+  #history: readonly URL[] | undefined;
   #retried = false;
   #swallowing = false;
 
@@ -113,30 +132,30 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
     dispatch: Dispatcher.Dispatch,
     opts: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
-    source: TokenSource,
-    auth: AuthorizationValue,
-    retryOn401: boolean,
+    core: RequestCore,
+    url: string,
   ) {
     this.#dispatch = dispatch;
     this.#opts = opts;
     this.#handler = handler;
-    this.#source = source;
-    this.#auth = auth;
-    this.#retryOn401 = retryOn401;
+    this.#core = core;
+    this.#url = url;
   }
 
-  start(): void {
-    this.#source.getToken().then(
-      (token) => this.#send(token),
-      (err: unknown) => this.#fail(DETACHED, err),
-    );
+  start(controller: Dispatcher.DispatchController = DETACHED): void {
+    this.#core
+      .token()
+      .then((token) => this.#core.attach({ method: methodOf(this.#opts), url: this.#url }, token))
+      .then(
+        (attachment) => this.#send(attachment),
+        (err: unknown) => this.#fail(controller, err),
+      );
   }
 
-  #send(token: { accessToken: string; tokenType: string }): void {
+  #send(attachment: Attachment): void {
     try {
-      const value = this.#auth.of(token);
-      this.#token = token.accessToken;
-      this.#dispatch({ ...this.#opts, headers: withAuthorization(this.#opts.headers, value) }, this);
+      this.#attachment = attachment;
+      this.#dispatch({ ...this.#opts, headers: withHeaders(this.#opts.headers, attachment.headers) }, this);
     } catch (err) {
       this.#fail(DETACHED, err);
     }
@@ -147,6 +166,7 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#history = historyOf(context);
     this.#handler.onRequestStart?.(controller, context);
   }
 
@@ -165,16 +185,21 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
-    if (
-      !this.#retried &&
-      statusCode >= 400 &&
-      this.#retryOn401 &&
-      isTokenRejected(statusCode, headers['www-authenticate'])
-    ) {
-      this.#retried = true;
-      this.#source.invalidate(this.#token);
-      if (isReplayable(this.#opts.body)) {
-        // Read the 401 to its end (the connection stays reusable), then send again.
+    const attachment = this.#attachment;
+    if (!this.#retried && attachment !== undefined && statusCode >= 400) {
+      // Outside undici's redirect interceptor, the answer may come from a later hop: ours only if every
+      // hop stayed on the first origin (the redirect handler drops Authorization on a change of origin).
+      const history = this.#history;
+      const first = history?.[0]?.origin;
+      const info = {
+        status: statusCode,
+        header: (name: string) => headerOf(headers, name),
+        url: history?.at(-1),
+        carried: history === undefined || history.every((u) => u.origin === first),
+      };
+      if (this.#core.settle(attachment, info, () => isReplayableDispatchBody(this.#opts.body))) {
+        // Read the answer to its end (the connection stays reusable), then send again.
+        this.#retried = true;
         this.#swallowing = true;
         return;
       }
@@ -192,10 +217,7 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
       return;
     }
     this.#swallowing = false;
-    this.#source.getToken().then(
-      (token) => this.#send(token),
-      (err: unknown) => this.#fail(controller, err),
-    );
+    this.start(controller);
   }
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
@@ -238,29 +260,25 @@ export function tokenwardInterceptor(
   source: TokenManager | TokenSource,
   options: TokenwardInterceptorOptions,
 ): Dispatcher.DispatcherComposeInterceptor {
-  const scope = new OriginScope(options.origins);
-  const retryOn401 = options.retryOn401 !== false;
-  const throwForeign = options.onForeignOrigin === 'throw';
-  const auth = new AuthorizationValue();
-  const tokens: TokenSource = source;
+  const core = new RequestCore(source, options);
   return (dispatch) =>
     function tokenwardDispatch(
       opts: Dispatcher.DispatchOptions,
       handler: Dispatcher.DispatchHandler,
     ): boolean {
       const origin = opts.origin;
-      if (origin === undefined || !scope.allowsOrigin(origin)) {
-        if (throwForeign && origin !== undefined) {
-          const err = foreignOriginError(requestUrl(origin, opts.path), scope);
-          queueMicrotask(() => handler.onResponseError?.(DETACHED, err));
-          return true;
-        }
-        return dispatch(opts, handler);
-      }
+      if (origin === undefined) return dispatch(opts, handler); // a Client/Pool: no origin to check
       const headers = normaliseHeaders(opts.headers);
       const own = headers === opts.headers ? opts : { ...opts, headers };
-      if (hasAuthorization(headers)) return dispatch(own, handler);
-      new AuthorizedDispatch(dispatch, own, handler, tokens, auth, retryOn401).start();
+      let route: Route;
+      try {
+        route = core.route(origin, hasAuthorization(headers), () => requestUrl(origin, opts.path));
+      } catch (err) {
+        queueMicrotask(() => handler.onResponseError?.(DETACHED, asError(err)));
+        return true;
+      }
+      if (route === 'plain') return dispatch(own, handler);
+      new AuthorizedDispatch(dispatch, own, handler, core, requestUrl(origin, opts.path)).start();
       return true;
     };
 }

@@ -3,39 +3,22 @@
  * both `scp` formats, and typed rejections — against the sandbox's Cylance emulator.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TokenEndpointError } from '../../src/errors.js';
 import { apiBaseUrl } from '../../src/providers/cylance.js';
 import { DEMO_CREDENTIALS } from '../../src/sandbox/index.js';
 import type { Token } from '../../src/token.js';
-import { secretsIn, startWorld, type World } from './helpers.js';
+import { secretsInError, useVendorWorld } from './helpers.js';
 
-let w: World;
-const stats = () => w.sandbox.stats().token.cylance;
-const jumpTo = (ms: number) => {
-  w.offset += ms - w.clock();
-};
-const devices = (t: Token) =>
-  fetch(`${apiBaseUrl(w.profile('cylance'))}/devices/v2?page=1&page_size=5`, {
-    headers: { authorization: `Bearer ${t.accessToken}` },
-  });
-
-before(async () => {
-  w = await startWorld();
-});
-after(() => w.close());
-beforeEach(() => {
-  w.sandbox.reset();
-  w.sandbox.configure('cylance', { tokenLifetimeSeconds: undefined });
-  w.offset = 0;
-});
+const w = useVendorWorld('cylance', { apiBaseUrl, settings: { tokenLifetimeSeconds: undefined } });
+const devices = (t: Token) => w.api(t, '/devices/v2?page=1&page_size=5');
 
 describe('cylance end to end', () => {
   it('50 getToken() calls make ONE auth-token exchange; the token lists devices', async () => {
     const m = await w.manager('cylance');
     const first = await m.getToken();
     for (let i = 0; i < 49; i++) assert.equal((await m.getToken()).accessToken, first.accessToken);
-    assert.deepEqual(stats(), { jwt: 1 });
+    assert.deepEqual(w.stats(), { jwt: 1 });
     assert.equal(first.expirySource, 'jwt_exp', 'the sandbox access token is a JWT with exp');
     assert.equal(first.expiresAt - first.obtainedAt <= 1800_000, true);
     assert.equal(first.refreshToken, undefined);
@@ -51,11 +34,11 @@ describe('cylance end to end', () => {
     const m = await w.manager('cylance');
     const t1 = await m.getToken();
     assert.equal(t1.expiresAt - t1.obtainedAt <= 60_000, true);
-    jumpTo(t1.expiresAt + 1000);
+    w.jumpTo(t1.expiresAt + 1000);
     const t2 = await m.getToken();
     for (let i = 0; i < 10; i++) await m.getToken();
     assert.notEqual(t2.accessToken, t1.accessToken);
-    assert.deepEqual(stats(), { jwt: 2 });
+    assert.deepEqual(w.stats(), { jwt: 2 });
     assert.equal(w.sandbox.stats().rejected.cylance, 0, 'the second auth token was accepted (fresh jti)');
     assert.equal((await devices(t1)).status, 401);
     assert.equal((await devices(t2)).status, 200);
@@ -70,7 +53,7 @@ describe('cylance end to end', () => {
     // a token restricted to policy scopes may not list devices
     const p = await w.manager('cylance', { scopes: ['policy:list'] });
     assert.equal((await devices(await p.getToken())).status, 403);
-    assert.deepEqual(stats(), { jwt: 3 });
+    assert.deepEqual(w.stats(), { jwt: 3 });
   });
 
   it('a scope the application lacks is a 403 TokenEndpointError', async () => {
@@ -95,10 +78,10 @@ describe('cylance end to end', () => {
     assert.equal(err.status, 401);
     assert.match(err.message, /check app_id, app_secret and tenant_id/);
     const text = JSON.stringify({ m: err.message, s: err.stack, j: err.toJSON() });
-    assert.deepEqual(secretsIn(text, [wrong, DEMO_CREDENTIALS.cylance.appSecret]), []);
+    assert.deepEqual(secretsInError(err, [wrong, DEMO_CREDENTIALS.cylance.appSecret]), []);
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}/.test(text), 'no JWT (the auth token) in the error');
     assert.equal(w.sandbox.stats().rejected.cylance, 1);
-    assert.deepEqual(stats(), {});
+    assert.deepEqual(w.stats(), {});
   });
 
   it('a wrong tenant is refused too', async () => {

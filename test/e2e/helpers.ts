@@ -1,20 +1,24 @@
 /**
  * Shared pieces of the end-to-end tests: a sandbox with a movable clock shared with the managers,
- * managers built through the front door, and cleanup.
+ * managers built through the front door, cleanup, and the set-up of one vendor's test file
+ * ({@link useVendorWorld}: hooks, counters, the clock, calls to the vendor's API).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
+import type { TokenwardError } from '../../src/errors.js';
 import type { TokenManager, TokenwardWarning } from '../../src/manager/token-manager.js';
 import type { Profile } from '../../src/profile.js';
 import {
   type Sandbox,
-  type SandboxOptions,
   sandboxProfiles,
   startSandbox,
   type VendorName,
+  type VendorSettings,
 } from '../../src/sandbox/index.js';
+import type { Token } from '../../src/token.js';
 import { createTokenManager } from '../../src/tokenward.js';
 
 /** A sandbox, a clock both it and the managers read, and what to close afterwards. */
@@ -35,8 +39,8 @@ export interface World {
   close(): Promise<void>;
 }
 
-/** Starts a sandbox whose clock is the real time plus `world.offset`. */
-export async function startWorld(options: Omit<SandboxOptions, 'clock'> = {}): Promise<World> {
+/** A world whose `sandbox` is still to be started (and assigned): {@link useVendorWorld} does it. */
+function newWorld(): World {
   const managers: TokenManager[] = [];
   const dirs: string[] = [];
   const world: World = {
@@ -70,11 +74,59 @@ export async function startWorld(options: Omit<SandboxOptions, 'clock'> = {}): P
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     },
   };
-  world.sandbox = await startSandbox({ ...options, port: 0, clock: world.clock });
+  return world;
+}
+
+/** The world of one vendor's end-to-end file (see {@link useVendorWorld}). */
+export interface VendorWorld extends World {
+  /** The sandbox's token-endpoint counters of this vendor, by grant type. */
+  stats(): Record<string, number>;
+  /** Moves the shared clock to `ms` (epoch milliseconds). */
+  jumpTo(ms: number): void;
+  /** A call to the vendor's API (`apiBaseUrl(profile) + path`) with `token` as its Bearer token. */
+  api(token: Pick<Token, 'accessToken'>, path: string, init?: RequestInit): Promise<Response>;
+}
+
+/**
+ * Registers the hooks of a vendor's end-to-end file: the sandbox starts once (`before`) and closes
+ * with everything the tests opened (`after`); before each test its state is reset, `settings` are
+ * applied again to `vendor`, the clock offset is 0 and the recorded warnings are cleared. The returned
+ * world is usable inside the tests.
+ */
+export function useVendorWorld(
+  vendor: VendorName,
+  options: { apiBaseUrl: (profile: Profile) => string; settings?: VendorSettings },
+): VendorWorld {
+  const world = Object.assign(newWorld(), {
+    stats: () => world.sandbox.stats().token[vendor],
+    jumpTo(ms: number) {
+      world.offset += ms - world.clock();
+    },
+    api(token: Pick<Token, 'accessToken'>, path: string, init: RequestInit = {}) {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${token.accessToken}`);
+      return fetch(`${options.apiBaseUrl(world.profile(vendor))}${path}`, { ...init, headers });
+    },
+  });
+  before(async () => {
+    world.sandbox = await startSandbox({ port: 0, clock: world.clock });
+  });
+  after(() => world.close());
+  beforeEach(() => {
+    world.sandbox.reset();
+    if (options.settings !== undefined) world.sandbox.configure(vendor, options.settings);
+    world.offset = 0;
+    world.warnings.length = 0;
+  });
   return world;
 }
 
 /** Asserts nothing secret of the sandbox's credentials is in a string (message, stack, JSON). */
 export function secretsIn(text: string, secrets: readonly string[]): string[] {
   return secrets.filter((s) => s.length >= 4 && text.includes(s));
+}
+
+/** The `secrets` found anywhere in an error: its message, its stack and its JSON form. */
+export function secretsInError(err: TokenwardError, secrets: readonly string[]): string[] {
+  return secretsIn(JSON.stringify({ m: err.message, s: err.stack, j: err.toJSON() }), secrets);
 }

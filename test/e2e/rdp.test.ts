@@ -4,32 +4,19 @@
  * 2-second token instead); reuse is proven by the sandbox's own counters.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenEndpointError } from '../../src/errors.js';
 import { createAuthFetch } from '../../src/fetch/index.js';
 import { apiBaseUrl, changePassword } from '../../src/providers/rdp.js';
 import { DEMO_CREDENTIALS } from '../../src/sandbox/index.js';
 import { createTokenManager } from '../../src/tokenward.js';
-import { secretsIn, startWorld, type World } from './helpers.js';
+import { secretsInError, useVendorWorld } from './helpers.js';
 
 const NEW_PASSWORD = 'Another-sandbox-Password-2025-for-tests';
-let w: World;
-const stats = () => w.sandbox.stats().token.rdp;
-/** Moves the shared clock to `ms` (epoch ms). */
-const jumpTo = (ms: number) => {
-  w.offset += ms - w.clock();
-};
-
-before(async () => {
-  w = await startWorld();
-});
-after(() => w.close());
-beforeEach(() => {
-  w.sandbox.reset();
-  w.sandbox.configure('rdp', { tokenLifetimeSeconds: undefined, sessionLifetimeSeconds: undefined });
-  w.offset = 0;
-  w.warnings.length = 0;
+const w = useVendorWorld('rdp', {
+  apiBaseUrl,
+  settings: { tokenLifetimeSeconds: undefined, sessionLifetimeSeconds: undefined },
 });
 
 describe('rdp end to end', () => {
@@ -37,34 +24,34 @@ describe('rdp end to end', () => {
     const m = await w.manager('rdp');
     const first = await m.getToken();
     for (let i = 0; i < 49; i++) assert.equal((await m.getToken()).accessToken, first.accessToken);
-    assert.deepEqual(stats(), { password: 1 });
+    assert.deepEqual(w.stats(), { password: 1 });
     assert.equal(first.expiresAt - first.obtainedAt, 300_000, 'expires_in "300" read as 300 s');
     assert.ok(first.refreshToken !== undefined);
 
     const cold = await w.manager('rdp');
     const all = await Promise.all(Array.from({ length: 100 }, () => cold.getToken()));
     assert.equal(new Set(all.map((t) => t.accessToken)).size, 1);
-    assert.deepEqual(stats(), { password: 2 });
+    assert.deepEqual(w.stats(), { password: 2 });
   });
 
   it('after expiry ONE refresh grant, not a new password grant; the refresh token rotates', async () => {
     const m = await w.manager('rdp');
     const t1 = await m.getToken();
-    jumpTo(t1.expiresAt + 1000);
+    w.jumpTo(t1.expiresAt + 1000);
     const t2 = await m.getToken();
     for (let i = 0; i < 20; i++) assert.equal((await m.getToken()).accessToken, t2.accessToken);
-    assert.deepEqual(stats(), { password: 1, refresh_token: 1 });
+    assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
     assert.notEqual(t2.accessToken, t1.accessToken);
     assert.notEqual(t2.refreshToken, t1.refreshToken);
     assert.deepEqual(m.counts, { grants: 1, refreshes: 1, storeHits: 0 });
 
     // the new token opens the data API; the old one is expired there
-    const url = `${apiBaseUrl(w.profile('rdp'))}/data/historical-pricing/v1/views/events/TRI.N?count=3`;
-    const ok = await fetch(url, { headers: { authorization: `Bearer ${t2.accessToken}` } });
+    const path = '/data/historical-pricing/v1/views/events/TRI.N?count=3';
+    const ok = await w.api(t2, path);
     assert.equal(ok.status, 200);
     const rows = (await ok.json()) as Array<{ data: unknown[] }>;
     assert.equal(rows[0]?.data.length, 3);
-    const old = await fetch(url, { headers: { authorization: `Bearer ${t1.accessToken}` } });
+    const old = await w.api(t1, path);
     assert.equal(old.status, 401);
     assert.equal(((await old.json()) as { error: { message: string } }).error.message, 'token expired');
   });
@@ -75,30 +62,30 @@ describe('rdp end to end', () => {
     const t1 = await m.getToken();
     assert.equal(t1.expiresAt - t1.obtainedAt, 2000);
     for (let i = 0; i < 10; i++) await m.getToken();
-    assert.deepEqual(stats(), { password: 1 });
+    assert.deepEqual(w.stats(), { password: 1 });
     await sleep(Math.max(0, t1.expiresAt - Date.now()) + 50);
     const t2 = await m.getToken();
     assert.notEqual(t2.accessToken, t1.accessToken);
-    assert.deepEqual(stats(), { password: 1, refresh_token: 1 });
+    assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
   });
 
   it('a shortened refresh answer ends the chain: the next renewal is a password grant, no rejected refresh', async () => {
     w.sandbox.configure('rdp', { tokenLifetimeSeconds: 300, sessionLifetimeSeconds: 700 });
     const m = await w.manager('rdp', { eager_refresh: 1 });
     const t1 = await m.getToken(); // session ends 700 s from now
-    jumpTo(t1.expiresAt);
+    w.jumpTo(t1.expiresAt);
     const t2 = await m.getToken(); // 400 s left: a full 300 s token
     assert.equal(t2.expiresAt - t2.obtainedAt, 300_000);
     assert.equal(t2.refreshExpiresAt, undefined);
-    jumpTo(t2.expiresAt);
+    w.jumpTo(t2.expiresAt);
     const t3 = await m.getToken(); // about 100 s left: a shorter token, the chain is ending
     assert.ok(t3.expiresAt - t3.obtainedAt < 300_000);
     assert.equal(t3.refreshExpiresAt, t3.obtainedAt);
-    assert.deepEqual(stats(), { password: 1, refresh_token: 2 });
-    jumpTo(t3.expiresAt);
+    assert.deepEqual(w.stats(), { password: 1, refresh_token: 2 });
+    w.jumpTo(t3.expiresAt);
     const t4 = await m.getToken();
     assert.equal(t4.expiresAt - t4.obtainedAt, 300_000);
-    assert.deepEqual(stats(), { password: 2, refresh_token: 2 });
+    assert.deepEqual(w.stats(), { password: 2, refresh_token: 2 });
     assert.equal(w.sandbox.stats().rejected.rdp, 0);
     assert.deepEqual(
       w.warnings.map((x) => x.code),
@@ -119,7 +106,7 @@ describe('rdp end to end', () => {
       const res = await authFetch(url);
       assert.equal(res.status, 200);
       assert.notEqual(m.peek()?.accessToken, t1.accessToken);
-      assert.deepEqual(stats(), { password: 1, refresh_token: 1 });
+      assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
       assert.equal(w.sandbox.stats().api.rdp, 2);
       assert.equal(w.sandbox.stats().rejected.rdp, 1, 'the one 401');
     } finally {
@@ -136,17 +123,17 @@ describe('rdp end to end', () => {
     assert.equal(t2.accessToken, t1.accessToken);
     assert.equal(t2.refreshToken, t1.refreshToken);
     assert.deepEqual(m2.counts, { grants: 0, refreshes: 0, storeHits: 1 });
-    assert.deepEqual(stats(), { password: 1 });
+    assert.deepEqual(w.stats(), { password: 1 });
     // after expiry, the second manager refreshes with the stored refresh token
-    jumpTo(t1.expiresAt + 1000);
+    w.jumpTo(t1.expiresAt + 1000);
     await m2.getToken();
-    assert.deepEqual(stats(), { password: 1, refresh_token: 1 });
+    assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
   });
 
   it('the app key in HTTP Basic (client_id_in_basic) works like the body', async () => {
     const m = await w.manager('rdp', { client_id_in_basic: true });
     await m.getToken();
-    assert.deepEqual(stats(), { password: 1 });
+    assert.deepEqual(w.stats(), { password: 1 });
   });
 
   it('rejections are typed, carry the vendor error, and never the secret', async () => {
@@ -161,7 +148,7 @@ describe('rdp end to end', () => {
     assert.equal(e1.status, 400);
     assert.equal(e1.error, 'invalid_grant');
     assert.equal(e1.errorDescription, 'Invalid username or password.');
-    assert.deepEqual(secretsIn(JSON.stringify({ m: e1.message, s: e1.stack, j: e1.toJSON() }), secrets), []);
+    assert.deepEqual(secretsInError(e1, secrets), []);
 
     const badKey = await w.manager('rdp', { client_id: 'not-the-app-key' });
     await assert.rejects(badKey.getToken(), (e: unknown) => {
@@ -169,11 +156,11 @@ describe('rdp end to end', () => {
       assert.equal(e.status, 401);
       assert.equal(e.error, 'invalid_client');
       assert.equal(e.errorDescription, 'Invalid Application Credential.');
-      assert.deepEqual(secretsIn(`${e.message}\n${e.stack}`, secrets), []);
+      assert.deepEqual(secretsInError(e, secrets), []);
       return true;
     });
     assert.equal(w.sandbox.stats().rejected.rdp, 2);
-    assert.deepEqual(stats(), {});
+    assert.deepEqual(w.stats(), {});
   });
 
   it('without exclusive sign-on a second session is refused with a hint', async () => {
@@ -195,6 +182,6 @@ describe('rdp end to end', () => {
     await assert.rejects(old.getToken(), (e: unknown) => (e as TokenEndpointError).error === 'invalid_grant');
     const fresh = await w.manager('rdp', { password: NEW_PASSWORD });
     await fresh.getToken();
-    assert.deepEqual(stats(), { password: 2 });
+    assert.deepEqual(w.stats(), { password: 2 });
   });
 });

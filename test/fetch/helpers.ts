@@ -29,6 +29,8 @@ export interface Hit {
   method: string;
   path: string;
   authorization: string | undefined;
+  cookie: string | undefined;
+  proxyAuthorization: string | undefined;
   body: string;
 }
 
@@ -79,6 +81,8 @@ export async function startApiServer(): Promise<ApiServer> {
       method: req.method ?? '',
       path: u.pathname,
       authorization: req.headers.authorization,
+      cookie: req.headers.cookie,
+      proxyAuthorization: req.headers['proxy-authorization'],
       body,
     });
     const status = Number(u.searchParams.get('status') ?? '302');

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { TokenEndpointError, TokenwardError } from '../../src/errors.js';
+import type { TokenSource } from '../../src/fetch/index.js';
 import { type Client, INTEGRATIONS, type IntegrationOptions, useFetchServers } from './helpers.js';
 
 const fx = useFetchServers({ latencyMs: 10 });
@@ -166,6 +168,32 @@ for (const integration of INTEGRATIONS) {
       assert.equal(fx.api.hits.filter((h) => h.authorization === fresh).length, 50);
     });
 
+    it('a token that cannot be sent in a header fails the request before anything is sent', async () => {
+      const source: TokenSource = {
+        getToken: async () => ({ accessToken: 'at-evil\r\nx-injected: 1', tokenType: 'Bearer' }),
+        invalidate: () => {},
+      };
+      client = integration.make(source, { origins: [fx.api.url] });
+      await assert.rejects(client.send(`${fx.api.url}/data`), (err: unknown) => {
+        assert.ok(err instanceof TokenwardError);
+        assert.equal(err.code, 'ERR_INVALID_TOKEN_RESPONSE');
+        assert.doesNotMatch(err.message, /at-evil/);
+        return true;
+      });
+      assert.equal(fx.api.hits.length, 0);
+    });
+
+    it('a failure to get a token is the request’s error; the API is not called', async () => {
+      const c = open();
+      fx.tokens.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+      await assert.rejects(
+        c.send(`${fx.api.url}/data`),
+        (err: unknown) => err instanceof TokenEndpointError && err.error === 'invalid_client',
+      );
+      assert.equal(fx.api.hits.length, 0);
+      assert.equal(fx.tokens.counts.total, 1);
+    });
+
     it('a URL on another origin goes out without the token', async () => {
       const c = open();
       assert.equal((await c.send(`${fx.other.url}/landing`)).status, 200);
@@ -209,6 +237,48 @@ for (const integration of INTEGRATIONS) {
         assert.equal(fx.other.hits[0]?.authorization, undefined);
       });
     }
+
+    it("a cross-origin redirect drops the caller's Cookie and Proxy-Authorization, keeps them same-origin", async () => {
+      const c = open();
+      const headers = { cookie: 'sid=SECRET-COOKIE', 'proxy-authorization': 'Basic cHJveHk6cHc=' };
+      assert.equal((await c.send(`${fx.api.url}/to-other`, { headers })).status, 200);
+      assert.equal((await c.send(`${fx.api.url}/to-self`, { headers })).status, 200);
+      // Same origin: the caller's Cookie follows (axios re-derives Proxy-Authorization from its proxy
+      // settings on every hop, so that header is not compared here).
+      assert.deepEqual(
+        fx.api.hits.map((h) => [h.path, h.cookie, h.authorization?.split(' ')[0]]),
+        [
+          ['/to-other', headers.cookie, 'Bearer'],
+          ['/to-self', headers.cookie, 'Bearer'],
+          ['/data', headers.cookie, 'Bearer'],
+        ],
+      );
+      assert.deepEqual(
+        fx.other.hits.map((h) => [h.path, h.cookie, h.proxyAuthorization, h.authorization]),
+        [['/landing', undefined, undefined, undefined]],
+      );
+      assert.equal(fx.tokens.counts.total, 1);
+    });
+
+    it('a redirect to another allowed origin carries the token there', async () => {
+      const c = open({ origins: [fx.api.url, fx.other.url] });
+      fx.other.other = fx.api.url; // other's /to-other -> api's /landing
+      try {
+        assert.equal((await c.send(`${fx.other.url}/to-other`)).status, 200);
+        const bearer = `Bearer ${fx.manager.peek()?.accessToken}`;
+        assert.deepEqual(
+          fx.other.hits.map((h) => [h.path, h.authorization]),
+          [['/to-other', bearer]],
+        );
+        assert.deepEqual(
+          fx.api.hits.map((h) => [h.path, h.authorization]),
+          [['/landing', bearer]],
+        );
+        assert.equal(fx.tokens.counts.total, 1);
+      } finally {
+        fx.other.other = '';
+      }
+    });
 
     it('a 401 from a foreign origin after a redirect is not blamed on the token', async () => {
       const c = open();
