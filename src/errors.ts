@@ -18,7 +18,6 @@ export type TokenwardErrorCode =
   | 'ERR_INVALID_TOKEN_RESPONSE'
   | 'ERR_STORE'
   | 'ERR_LOCK_TIMEOUT'
-  | 'ERR_TOKEN_EXPIRED'
   | 'ERR_UNSUPPORTED';
 
 /** Options shared by all tokenward errors. */
@@ -188,13 +187,6 @@ export class LockTimeoutError extends TokenwardError {
     super('ERR_LOCK_TIMEOUT', message ?? `could not take the ${store} lock within ${waitedMs} ms`);
     this.store = store;
     this.waitedMs = waitedMs;
-  }
-}
-
-/** No valid token could be had and the cached one has expired. */
-export class TokenExpiredError extends TokenwardError {
-  constructor(message: string, options: TokenwardErrorOptions = {}) {
-    super('ERR_TOKEN_EXPIRED', message, options);
   }
 }
 
