@@ -54,7 +54,8 @@ function scrubCause(cause: unknown): unknown {
   if (cause instanceof Error) {
     const copy = new Error(redactText(cause.message));
     copy.name = cause.name;
-    copy.stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+    if (cause.stack === undefined) delete copy.stack;
+    else copy.stack = redactText(cause.stack);
     const code = (cause as { code?: unknown }).code;
     if (typeof code === 'string') Object.assign(copy, { code });
     return copy;

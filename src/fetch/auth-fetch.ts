@@ -251,7 +251,7 @@ async function followRedirects(
       withBody = false;
       for (const h of BODY_HEADERS) headers.delete(h);
     }
-    let body: RequestInit['body'] = null;
+    let body: Exclude<RequestInit['body'], undefined> = null;
     if (withBody) {
       if (call.replayBody === undefined) {
         throw new NetworkError(
@@ -259,7 +259,7 @@ async function followRedirects(
           `${safeUrl(url)} answered ${status}, which needs the request body sent again, but the body is a stream that can be sent only once`,
         );
       }
-      body = call.replayBody();
+      body = call.replayBody() ?? null;
     }
     // Like fetch: credentials of the caller's own never follow a redirect to another origin.
     if (next.origin !== new URL(url).origin) for (const h of CROSS_ORIGIN_STRIPPED) headers.delete(h);

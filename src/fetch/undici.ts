@@ -34,12 +34,15 @@ function isIterable(h: object): h is Iterable<[string, string | string[] | undef
   return typeof (h as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }
 
-/** Turns list-of-pairs and iterable headers into undici's flat `[name, value, …]` form (read once). */
-function normaliseHeaders(headers: Headers_): Headers_ {
-  if (headers === null || headers === undefined || typeof headers !== 'object') return headers;
+/**
+ * Turns list-of-pairs and iterable headers into undici's flat `[name, value, …]` form (read once);
+ * undefined when `headers` are fine as they are (none, a record, or already flat).
+ */
+function normaliseHeaders(headers: Headers_): FlatHeaders | undefined {
+  if (headers === null || headers === undefined || typeof headers !== 'object') return undefined;
   if (Array.isArray(headers)) {
-    if (headers.length === 0 || !Array.isArray(headers[0])) return headers;
-  } else if (!isIterable(headers)) return headers;
+    if (headers.length === 0 || !Array.isArray(headers[0])) return undefined;
+  } else if (!isIterable(headers)) return undefined;
   const flat: FlatHeaders = [];
   for (const [name, value] of headers as Iterable<[string, string | string[] | undefined]>) {
     if (value === undefined) continue;
@@ -69,7 +72,7 @@ function hasAuthorization(headers: Headers_): boolean {
 }
 
 /** A copy of normalised `headers` with `authorization: value` added (the caller's object is not changed). */
-function withAuthorization(headers: Headers_, value: string): Headers_ {
+function withAuthorization(headers: Headers_, value: string): NonNullable<Headers_> {
   if (headers === null || headers === undefined) return { authorization: value };
   if (Array.isArray(headers)) return [...(headers as FlatHeaders), 'authorization', value];
   return { ...(headers as IncomingHttpHeaders), authorization: value };
@@ -257,9 +260,9 @@ export function tokenwardInterceptor(
         }
         return dispatch(opts, handler);
       }
-      const headers = normaliseHeaders(opts.headers);
-      const own = headers === opts.headers ? opts : { ...opts, headers };
-      if (hasAuthorization(headers)) return dispatch(own, handler);
+      const flat = normaliseHeaders(opts.headers);
+      const own = flat === undefined ? opts : { ...opts, headers: flat };
+      if (hasAuthorization(own.headers)) return dispatch(own, handler);
       new AuthorizedDispatch(dispatch, own, handler, tokens, auth, retryOn401).start();
       return true;
     };
