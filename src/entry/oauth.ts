@@ -22,7 +22,7 @@
  *
  * const grant = {
  *   tokenUrl: 'https://idp.example.com/oauth2/token',
- *   clientAuth: clientSecretPost({ clientId: 'reports', clientSecret: process.env.SECRET ?? '' }),
+ *   clientAuth: clientSecretPost({ clientId: 'reports', clientSecret: process.env['REPORTS_SECRET'] ?? '' }),
  *   http: { timeoutMs: 5_000 },
  * };
  * const client: TokenClient = {
