@@ -7,15 +7,17 @@
  *   UPDATE_API_SNAPSHOT=1 node scripts/test.mjs public-api     (or: npm run api-snapshot)
  *
  * Also checked: each entry point has a source file, types and a `@module` comment, the test tsconfig's
- * `paths` map the same subpaths to the same files, and the main entry stays small.
+ * `paths` map the same subpaths to the same files, the main entry stays small, and the examples and the
+ * documentation's code import tokenward only through its entry points.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { ROOT } from '../cli/helpers.js';
+import { docBlocks, where } from '../docs/blocks.js';
 
 const SNAPSHOT = join(ROOT, 'test', 'public-api', 'exports.snapshot.json');
 const UPDATE = process.env['UPDATE_API_SNAPSHOT'] === '1';
@@ -162,6 +164,32 @@ describe('public API', () => {
     assert.ok(
       main.runtime.length <= MAIN_ENTRY_BUDGET,
       `${pkg.name} exports ${main.runtime.length} runtime names; put building blocks behind a subpath (tokenward/oauth, tokenward/stores, tokenward/config)`,
+    );
+  });
+
+  test('examples and documentation import tokenward only through its entry points', () => {
+    const specifiers = new Set(entries.map((e) => e.specifier));
+    const sources = [
+      ...readdirSync(join(ROOT, 'examples'))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => ({ where: `examples/${f}`, code: readFileSync(join(ROOT, 'examples', f), 'utf8') })),
+      ...docBlocks('ts').map((b) => ({ where: where(b), code: b.code })),
+    ];
+    assert.ok(sources.length >= 15, `found ${sources.length} examples and snippets`);
+    const bad: string[] = [];
+    for (const s of sources) {
+      for (const m of s.code.matchAll(/\b(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+        const spec = m[1] ?? '';
+        const ok = spec.startsWith('tokenward')
+          ? specifiers.has(spec)
+          : !spec.startsWith('.') || /^\.\/[^/]+$/.test(spec);
+        if (!ok) bad.push(`${s.where}: '${spec}'`);
+      }
+    }
+    assert.deepEqual(
+      bad,
+      [],
+      'use the package entry points (tokenward, tokenward/oauth, …), not paths into src/',
     );
   });
 
