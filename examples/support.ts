@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type CreateTokenManagerOptions,
-  closeAgents,
   createTokenManager,
   getProfile,
   type Profile,
@@ -42,7 +41,7 @@ export interface Target {
   sandbox?: Sandbox;
   /** Opens a manager for the profile (several managers share the profile's store, as processes would). */
   manager(): Promise<TokenManager>;
-  /** Closes the managers, the sandbox and the HTTP connections. */
+  /** Closes the managers and the sandbox (idle HTTP connections do not keep the process alive). */
   close(): Promise<void>;
 }
 
@@ -103,7 +102,6 @@ export async function openTarget(vendor: VendorName, options: OpenTargetOptions)
     async close() {
       await Promise.allSettled(managers.map((m) => m.close()));
       for (const c of cleanups.reverse()) await c();
-      await closeAgents();
     },
   };
   if (sandbox !== undefined) target.sandbox = sandbox;

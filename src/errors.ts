@@ -18,7 +18,6 @@ export type TokenwardErrorCode =
   | 'ERR_INVALID_TOKEN_RESPONSE'
   | 'ERR_STORE'
   | 'ERR_LOCK_TIMEOUT'
-  | 'ERR_TOKEN_EXPIRED'
   | 'ERR_UNSUPPORTED';
 
 /** Options shared by all tokenward errors. */
@@ -55,7 +54,8 @@ function scrubCause(cause: unknown): unknown {
   if (cause instanceof Error) {
     const copy = new Error(redactText(cause.message));
     copy.name = cause.name;
-    copy.stack = cause.stack === undefined ? undefined : redactText(cause.stack);
+    if (cause.stack === undefined) delete copy.stack;
+    else copy.stack = redactText(cause.stack);
     const code = (cause as { code?: unknown }).code;
     if (typeof code === 'string') Object.assign(copy, { code });
     return copy;
@@ -188,13 +188,6 @@ export class LockTimeoutError extends TokenwardError {
     super('ERR_LOCK_TIMEOUT', message ?? `could not take the ${store} lock within ${waitedMs} ms`);
     this.store = store;
     this.waitedMs = waitedMs;
-  }
-}
-
-/** No valid token could be had and the cached one has expired. */
-export class TokenExpiredError extends TokenwardError {
-  constructor(message: string, options: TokenwardErrorOptions = {}) {
-    super('ERR_TOKEN_EXPIRED', message, options);
   }
 }
 

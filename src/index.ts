@@ -1,45 +1,39 @@
 /**
  * tokenward: get, keep and use access tokens for REST APIs.
+ *
+ * This is the front door: a token for a profile ({@link getToken}, {@link openProfile},
+ * {@link createTokenManager}), the {@link TokenManager} itself, the typed errors, the request
+ * integrations (fetch, undici, axios) and the vendor operations (MSX switch-tenant / switch-user, RDP
+ * password change). The building blocks live behind subpaths, so that this entry stays small:
+ *
+ * | entry point | holds |
+ * | --- | --- |
+ * | `tokenward/oauth` | grants, client authentication, discovery, revocation, token-response parsing, the token-client contract |
+ * | `tokenward/stores` | the store contract, the memory and file stores, store and encryption keys |
+ * | `tokenward/stores/postgres`, `tokenward/stores/redis` | the shared stores (their drivers load only with them) |
+ * | `tokenward/config` | the config file, profile validation, secret references, what is secret |
+ * | `tokenward/sandbox` | local emulators of the vendors' token endpoints and APIs |
+ *
+ * @example
+ * ```ts
+ * import { createAuthFetch, getToken, openProfile } from 'tokenward';
+ *
+ * const { accessToken } = await getToken('rdp');
+ * const api = createAuthFetch(await openProfile('acronis'), { origins: ['https://eu2-cloud.acronis.com'] });
+ * ```
  * @packageDocumentation
  */
 
-export type * from './client.js';
-export { httpBudgetMs } from './client.js';
-// --- foundation ---
-export * from './errors.js';
-export type * from './http/types.js';
-export type * from './profile.js';
+// --- the front door ---
+export { getProfile } from './config/load.js';
+export { getPublicProfile } from './config/public.js';
 export {
-  MAX_RECENT_TOKENS,
-  maskToken,
-  REDACTED,
-  redactText,
-  registerBasicCredentials,
-  registerSecret,
-  registerToken,
-  secretEncodings,
-} from './redact.js';
-export {
-  isSecretField,
-  isSecretProfileKey,
-  SECRET_FIELD_NAMES,
-  SECRET_PROFILE_KEYS,
-  type SecretProfileKey,
-} from './secret-fields.js';
-export { MemoryStore } from './stores/memory.js';
-export type * from './stores/types.js';
-export * from './token.js';
-
-// --- manager (lead) ---
-export { TokenManager } from './manager/token-manager.js';
-export type {
-  GetTokenOptions,
-  TokenManagerOptions,
-  TokenManagerParameters,
-  TokenwardWarning,
+  type GetTokenOptions,
+  TokenManager,
+  type TokenManagerOptions,
+  type TokenManagerParameters,
+  type TokenwardWarning,
 } from './manager/token-manager.js';
-
-// --- front door ---
 export {
   type CreateTokenManagerOptions,
   closeAll,
@@ -49,73 +43,45 @@ export {
   openProfile,
   type TokenManagerTuning,
 } from './tokenward.js';
-export { createTokenClient, PROVIDERS, type ProviderModule, providerOf } from './providers/index.js';
 
-// --- http, client auth, grants, discovery (core) ---
-export {
-  assertSecureUrl,
-  isLoopbackHost,
-  safeUrl,
-} from './http/url.js';
-export {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  DEFAULT_RETRIES,
-  DEFAULT_TIMEOUT_MS,
-  type GetJsonOptions,
-  getJson,
-  requestToken,
-} from './http/token-endpoint.js';
-export { closeAgents } from './http/agent.js';
-export {
-  type BasicEncoding,
-  type ClientAuth,
-  type ClientAuthContext,
-  type ClientAuthProfile,
-  type ClientAuthRequest,
-  clientSecretBasic,
-  clientSecretJwt,
-  clientSecretPost,
-  createClientAuth,
-  encodeBasicCredentials,
-  formUrlEncode,
-  JWT_BEARER_ASSERTION_TYPE,
-  noneAuth,
-  privateKeyJwt,
-} from './auth/index.js';
-export {
-  type ClientCredentialsParams,
-  clientCredentials,
-  customGrant,
-  type GrantContext,
-  type GrantParseOptions,
-  type GrantRequestExtras,
-  grantRequest,
-  type PasswordParams,
-  passwordGrant,
-  type RefreshTokenParams,
-  refreshTokenGrant,
-  refreshWithToken,
-  type ScopeInput,
-  type SignedJwtExchangeContext,
-  type SignedJwtExchangeParams,
-  type SignedJwtParams,
-  scopeParam,
-  signExchangeJwt,
-  signedJwtExchange,
-} from './grants/index.js';
+// --- what the front door takes and gives ---
+export type { TokenClient, TokenIdentity, TokenRequestContext } from './client.js';
+export type { HttpExchange, HttpOptions } from './http/types.js';
+export type * from './profile.js';
+export type { TokenStore } from './stores/types.js';
+export { authorizationValue, type ExpirySource, type Token, usableUntil } from './token.js';
 
-// --- vendor presets (the sandbox is its own entry point: tokenward/sandbox) ---
+// --- errors ---
+export {
+  ConfigError,
+  InsecureEndpointError,
+  InvalidTokenResponseError,
+  LockTimeoutError,
+  NetworkError,
+  StoreError,
+  TokenEndpointError,
+  TokenwardError,
+  type TokenwardErrorCode,
+  type TokenwardErrorOptions,
+  UnsupportedError,
+  UpstreamUnavailableError,
+} from './errors.js';
+
+// --- secrets in your own output ---
+export { maskToken, redactText, registerSecret } from './redact.js';
+
+// --- authenticated requests: fetch, undici, axios ---
+export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from './fetch/auth-fetch.js';
+export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './fetch/axios.js';
+export { originsFromProfile, profileOrigins } from './fetch/origins.js';
+export type { AuthRequestOptions, ForeignOriginPolicy, TokenSource } from './fetch/shared.js';
+export { type TokenwardInterceptorOptions, tokenwardInterceptor } from './fetch/undici.js';
+
+// --- vendor presets: API origins and the vendors' own operations ---
 export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.js';
-export {
-  apiBaseUrl as cylanceApiBaseUrl,
-  CYLANCE_REGIONS,
-  cylanceClaims,
-  cylanceTokenUrl,
-} from './providers/cylance.js';
+export { apiBaseUrl as cylanceApiBaseUrl } from './providers/cylance.js';
 export {
   apiBaseUrl as msxApiBaseUrl,
-  MSX_SWITCH_TENANT_GRANT,
-  MSX_SWITCH_USER_GRANT,
   type MsxSwitchOptions,
   type MsxSwitchUserTarget,
   type MsxTokenClient,
@@ -123,57 +89,9 @@ export {
   switchUser,
 } from './providers/msx.js';
 export {
-  apiBaseUrl as rdpApiBaseUrl,
-  applyRefreshChainRule,
   changePassword,
   checkNewPassword,
+  apiBaseUrl as rdpApiBaseUrl,
   type RdpChangePasswordOptions,
   type RdpTokenClient,
 } from './providers/rdp.js';
-
-// --- stores ---
-export { cacheKey, isCacheKey } from './stores/cache-key.js';
-export { decodeEntry, encodeEntry } from './stores/envelope.js';
-export { defaultCacheDir, FileStore, type FileStoreOptions } from './stores/file.js';
-export { type CreateStoreOptions, createStore } from './stores/index.js';
-export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './stores/keys.js';
-// pg and ioredis load only when used: createStore() imports them lazily; these are types only (the classes
-// and postgresMigrationSql are at the subpaths tokenward/stores/postgres and tokenward/stores/redis).
-export type { PostgresStore, PostgresStoreOptions } from './stores/postgres.js';
-export type { RedisStore, RedisStoreOptions } from './stores/redis.js';
-export type { StoreTimeouts } from './stores/util.js';
-
-// --- config ---
-export {
-  addProfile,
-  type AddProfileOptions,
-  CONFIG_FILE_NAME,
-  type ConfigFile,
-  type ConfigPathOptions,
-  type ConfigPathSource,
-  defaultConfigDir,
-  getProfile,
-  getPublicProfile,
-  isSecretReference,
-  type LoadConfigOptions,
-  type LoadedConfig,
-  loadConfig,
-  PROFILE_KEYS,
-  parseSecretReference,
-  publicProfile,
-  type ResolveSecretsOptions,
-  readConfig,
-  registerProfileSecrets,
-  removeProfile,
-  resolveConfigPath,
-  resolveProfileSecrets,
-  resolveSecretReference,
-  SECRET_KEYS,
-  type SecretKey,
-  type SecretReference,
-  type SecretReferenceKind,
-  validateProfile,
-} from './config/index.js';
-
-// --- authenticated requests: fetch, undici, axios ---
-export * from './fetch/index.js';

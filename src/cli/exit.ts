@@ -51,7 +51,6 @@ export function exitCodeFor(err: unknown): number {
       return EXIT.USAGE;
     case 'ERR_TOKEN_ENDPOINT':
     case 'ERR_INVALID_TOKEN_RESPONSE':
-    case 'ERR_TOKEN_EXPIRED':
       return EXIT.REJECTED;
     case 'ERR_UPSTREAM_UNAVAILABLE':
       return EXIT.UNAVAILABLE;

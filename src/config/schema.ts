@@ -161,10 +161,13 @@ const entries = {
 export const ProfileSchema = v.strictObject(entries);
 
 // Compile-time guard: the schema accepts exactly the Profile type's keys, with compatible types.
+// valibot's `optional()` also lets a key be present as `undefined` (read as "not set", as everywhere a
+// profile is read); Profile declares what a key holds when it is set, hence `Defined`.
 type SchemaOutput = v.InferOutput<typeof ProfileSchema>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Defined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
 const schemaMatchesProfile: Same<keyof SchemaOutput, keyof Profile> = true;
-const schemaAssignable: SchemaOutput extends Profile ? true : false = true;
+const schemaAssignable: Defined<SchemaOutput> extends Profile ? true : false = true;
 void schemaMatchesProfile;
 void schemaAssignable;
 

@@ -249,7 +249,7 @@ async function followRedirects(
       withBody = false;
       for (const h of BODY_HEADERS) headers.delete(h);
     }
-    let body: RequestInit['body'] = null;
+    let body: Exclude<RequestInit['body'], undefined> = null;
     if (withBody) {
       if (call.replayBody === undefined) {
         throw new NetworkError(
@@ -257,7 +257,7 @@ async function followRedirects(
           `${safeUrl(url)} answered ${status}, which needs the request body sent again, but the body is a stream that can be sent only once`,
         );
       }
-      body = call.replayBody();
+      body = call.replayBody() ?? null;
     }
     // The core's redirect policy: the caller's credentials never follow a hop to another origin, and the
     // token goes only to an allowed one (with headers prepared for that hop).

@@ -69,7 +69,10 @@ function hasAuthorization(headers: Headers_): boolean {
 }
 
 /** A copy of normalised `headers` with `added` set (the caller's object is not changed). */
-function withHeaders(headers: Headers_, added: Readonly<Record<string, string>>): Headers_ {
+function withHeaders(
+  headers: Headers_,
+  added: Readonly<Record<string, string>>,
+): NonNullable<Headers_> {
   if (headers === null || headers === undefined) return { ...added };
   if (Array.isArray(headers)) {
     const flat = [...(headers as FlatHeaders)];
@@ -269,7 +272,7 @@ export function tokenwardInterceptor(
       const origin = opts.origin;
       if (origin === undefined) return dispatch(opts, handler); // a Client/Pool: no origin to check
       const headers = normaliseHeaders(opts.headers);
-      const own = headers === opts.headers ? opts : { ...opts, headers };
+      const own = headers === opts.headers || headers === undefined ? opts : { ...opts, headers };
       let route: Route;
       try {
         route = core.route(origin, hasAuthorization(headers), () => requestUrl(origin, opts.path));

@@ -7,15 +7,15 @@ import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
 
-/** Parameters of {@link clientCredentials}. */
+/** Parameters of {@link clientCredentials}. A field that is `undefined` is left out of the request. */
 export interface ClientCredentialsParams {
-  scope?: ScopeInput;
+  scope?: ScopeInput | undefined;
   /** `audience` (Auth0-style APIs). */
-  audience?: string;
+  audience?: string | undefined;
   /** `resource` (RFC 8707). */
-  resource?: string;
+  resource?: string | undefined;
   /** Extra form parameters; the grant's own fields win over them. */
-  params?: Record<string, string>;
+  params?: Record<string, string> | undefined;
 }
 
 /** Runs `grant_type=client_credentials`. */

@@ -8,16 +8,16 @@ import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
 
-/** Parameters of {@link passwordGrant}. */
+/** Parameters of {@link passwordGrant}. A field that is `undefined` is left out of the request. */
 export interface PasswordParams {
   username: string;
   /** Secret. */
   password: string;
-  scope?: ScopeInput;
-  audience?: string;
-  resource?: string;
+  scope?: ScopeInput | undefined;
+  audience?: string | undefined;
+  resource?: string | undefined;
   /** Extra form parameters (e.g. `takeExclusiveSignOnControl`); the grant's own fields win over them. */
-  params?: Record<string, string>;
+  params?: Record<string, string> | undefined;
 }
 
 /** Runs `grant_type=password`. */

@@ -16,9 +16,9 @@ export interface RefreshTokenParams {
   /** Its known expiry (ms), kept when the answer carries no new refresh token. */
   refreshExpiresAt?: number;
   /** A narrower scope (RFC 6749 §6); usually left out. */
-  scope?: ScopeInput;
+  scope?: ScopeInput | undefined;
   /** Extra form parameters (e.g. `username` for some vendors); the grant's own fields win over them. */
-  params?: Record<string, string>;
+  params?: Record<string, string> | undefined;
 }
 
 /** Runs `grant_type=refresh_token`. */

@@ -742,7 +742,6 @@ const CODES: ReadonlySet<string> = new Set<TokenwardErrorCode>([
   'ERR_INVALID_TOKEN_RESPONSE',
   'ERR_STORE',
   'ERR_LOCK_TIMEOUT',
-  'ERR_TOKEN_EXPIRED',
   'ERR_UNSUPPORTED',
 ]);
 

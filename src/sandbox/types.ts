@@ -54,16 +54,16 @@ export interface VendorSettings {
    * Lifetime of the access tokens issued, seconds. Defaults: cylance 1800, msx 9000, acronis 7200,
    * rdp 300.
    */
-  tokenLifetimeSeconds?: number;
+  tokenLifetimeSeconds?: number | undefined;
   /** Delay before each token-endpoint answer, milliseconds. Default 0. Does not apply to API calls. */
-  latencyMs?: number;
+  latencyMs?: number | undefined;
   /** A failure injected into the vendor's token endpoint. */
-  fault?: SandboxFault;
+  fault?: SandboxFault | undefined;
   /**
    * rdp only: how long a sign-on session (the refresh-token chain) lasts, seconds. Default 86 400. A
    * refresh near the end gets an `expires_in` cut to what is left; after it, the refresh is refused.
    */
-  sessionLifetimeSeconds?: number;
+  sessionLifetimeSeconds?: number | undefined;
 }
 
 /** The built-in demo credentials (fixed, well-known values; the sandbox only listens on loopback). */

@@ -46,6 +46,7 @@ describe('documentation: ts snippets', () => {
       lib: ['lib.es2023.d.ts'],
       types: ['node'],
       strict: true,
+      exactOptionalPropertyTypes: true, // the strictest setting a user may have: the .d.ts must hold up
       noEmit: true,
       skipLibCheck: true,
       esModuleInterop: true,

@@ -52,7 +52,7 @@ function counting(
       out.locks++;
       return {
         get lost() {
-          return l.lost;
+          return l.lost === true;
         },
         release: async () => {
           out.releases++;

@@ -112,7 +112,6 @@ describe('a hanging identity provider with a valid cached token past its eager p
 describe('an OpenID Connect issuer whose discovery hangs, with a valid stored token', () => {
   it('discovery is bounded by the optional budget too: the stored token is served', async () => {
     const client = await realClient(server, {
-      token_url: undefined,
       issuer: server.url,
       timeout: 120,
       retries: 2,

@@ -19,10 +19,13 @@ import { FileStore } from '../../src/stores/file.js';
 import type { TokenStore } from '../../src/stores/types.js';
 import type { TokenServer } from '../helpers/token-server.js';
 
-/** A client_credentials client of the generic provider for `server` (no retries unless `extra` says). */
+/**
+ * A client_credentials client of the generic provider for `server` (no retries unless `extra` says).
+ * With an `issuer` in `extra` the endpoint comes from discovery: no `token_url`.
+ */
 export function realClient(server: TokenServer, extra: Partial<Profile> = {}): Promise<TokenClient> {
   return createTokenClient({
-    token_url: server.tokenUrl,
+    ...(extra.issuer === undefined ? { token_url: server.tokenUrl } : {}),
     client_id: 'manager-tests',
     client_secret: 'manager-tests-secret',
     retries: 0,

@@ -264,7 +264,8 @@ describe('cylance: profile checks and identity', () => {
       },
     );
     assert.ok(!JSON.stringify(a.identity).includes(SECRET));
-    const b = await createClient({ ...base(), region: 'euc1', token_url: undefined });
+    const { token_url: _, ...noTokenUrl } = base();
+    const b = await createClient({ ...noTokenUrl, region: 'euc1' });
     assert.equal(b.identity['token_url'], 'https://protectapi-euc1.cylance.com/auth/v2/token');
     assert.equal(a.refresh, undefined);
   });

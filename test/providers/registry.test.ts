@@ -4,7 +4,7 @@ import type { Profile } from '../../src/profile.js';
 import { createTokenClient, PROVIDERS } from '../../src/providers/index.js';
 import { cacheKey } from '../../src/stores/cache-key.js';
 
-const SECRETS = ['reg-app-secret-91a2', 'reg-client-secret-83b4', 'reg-password-75c6'];
+const SECRETS = ['reg-app-secret-91a2', 'reg-client-secret-83b4', 'reg-password-75c6'] as const;
 const profiles: Record<'cylance' | 'msx' | 'acronis' | 'rdp', Profile> = {
   cylance: { provider: 'cylance', region: 'au', app_id: 'app', app_secret: SECRETS[0], tenant_id: 'tid' },
   msx: {
