@@ -69,10 +69,7 @@ function hasAuthorization(headers: Headers_): boolean {
 }
 
 /** A copy of normalised `headers` with `added` set (the caller's object is not changed). */
-function withHeaders(
-  headers: Headers_,
-  added: Readonly<Record<string, string>>,
-): NonNullable<Headers_> {
+function withHeaders(headers: Headers_, added: Readonly<Record<string, string>>): NonNullable<Headers_> {
   if (headers === null || headers === undefined) return { ...added };
   if (Array.isArray(headers)) {
     const flat = [...(headers as FlatHeaders)];
