@@ -27,6 +27,16 @@ import {
   type TokenwardErrorCode,
   UpstreamUnavailableError,
 } from '../errors.js';
+import {
+  inFlight,
+  publishFlight,
+  publishLockWait,
+  publishRefresh,
+  publishRenewalFailed,
+  publishRetry401,
+  publishServed,
+  publishServedStale,
+} from '../observe/channels.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
 
@@ -281,6 +291,7 @@ export class TokenManager {
           this.#lastEagerAttempt = now;
           this.#startEager();
         }
+        publishServed(this, 'memory', cur, now);
         return Promise.resolve(cur);
       }
     }
@@ -309,6 +320,7 @@ export class TokenManager {
     const target = accessToken ?? cur?.accessToken;
     if (target === undefined) return;
     if (cur !== undefined && cur.accessToken !== target) return;
+    if (this.#invalidated !== target) publishRetry401(this, cur);
     this.#invalidated = target;
   }
 
@@ -369,6 +381,7 @@ export class TokenManager {
   }
 
   #join(flight: Flight): Promise<Token> {
+    publishFlight(this, this.#inflight !== undefined, flight);
     if (this.#inflight !== undefined) return this.#inflight;
     const p = this.#fly(flight).finally(() => {
       if (this.#inflight === p) this.#inflight = undefined;
@@ -452,7 +465,7 @@ export class TokenManager {
   async #fly(flight: Flight): Promise<Token> {
     const state: FlightState = { dead: new Set() };
     try {
-      const token = await this.#acquire(flight, state);
+      const token = await inFlight(this, () => this.#acquire(flight, state));
       this.#lastError = state.served;
       return token;
     } catch (err) {
@@ -471,6 +484,7 @@ export class TokenManager {
             'renewal failed; serving the current token, which is still valid',
             err,
           );
+          publishServedStale(this, cur, err);
           return this.#adopt(this.#withoutDead(cur, state));
         }
       }
@@ -482,6 +496,7 @@ export class TokenManager {
   #settle(plan: Exclude<Plan, { kind: 'go' }>, state: FlightState): Token {
     if (plan.kind === 'fail') throw plan.error;
     state.served = plan.error;
+    if (plan.error !== undefined) publishServedStale(this, plan.token, plan.error);
     return this.#adopt(plan.token);
   }
 
@@ -489,6 +504,7 @@ export class TokenManager {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
       this.#counts.storeHits++;
+      publishServed(this, 'store', entry.token, this.#clock());
       return this.#adopt(entry.token);
     }
     let plan = this.#plan(entry, flight);
@@ -503,9 +519,12 @@ export class TokenManager {
         deadline === undefined
           ? this.#lockTimeoutMs
           : Math.max(1, Math.min(this.#lockTimeoutMs, deadline - Date.now()));
+      const lockWaitStart = performance.now();
       try {
         lock = await this.store.lock(this.key, { ttlMs: this.#lockLeaseMs, timeoutMs });
+        publishLockWait(this, lockWaitStart, true);
       } catch (err) {
+        publishLockWait(this, lockWaitStart, false);
         // Another caller is renewing and the token in hand is still valid: serve it, quietly.
         if (deadline !== undefined && plan.valid !== undefined && err instanceof LockTimeoutError)
           return this.#adopt(plan.valid);
@@ -520,6 +539,7 @@ export class TokenManager {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
           this.#counts.storeHits++;
+          publishServed(this, 'store', entry.token, this.#clock());
           return this.#adopt(entry.token);
         }
         plan = this.#plan(entry, flight, before);
@@ -545,6 +565,7 @@ export class TokenManager {
         token = await this.#obtain(base, ctx, state);
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
+        publishRenewalFailed(this, failure, optional);
         // Re-read: another process may have rotated the refresh token since `entry` was read.
         await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
         throw failure;
@@ -579,6 +600,7 @@ export class TokenManager {
       try {
         const t = await client.refresh(base, ctx);
         this.#counts.refreshes++;
+        publishRefresh(this, true, t);
         return t;
       } catch (err) {
         if (!isRejectedRefresh(err)) throw err;
@@ -592,6 +614,7 @@ export class TokenManager {
             try {
               const t = await client.refresh(again, ctx);
               this.#counts.refreshes++;
+              publishRefresh(this, true, t);
               return t;
             } catch (err2) {
               if (!isRejectedRefresh(err2)) throw err2;
@@ -605,6 +628,7 @@ export class TokenManager {
     }
     const t = await client.fetchToken(ctx);
     this.#counts.grants++;
+    publishRefresh(this, false, t);
     return t;
   }
 
