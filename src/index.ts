@@ -175,5 +175,8 @@ export {
   validateProfile,
 } from './config/index.js';
 
+// --- observability: diagnostics_channel events (OpenTelemetry is the opt-in tokenward/otel) ---
+export * from './observe/index.js';
+
 // --- authenticated requests: fetch, undici, axios ---
 export * from './fetch/index.js';
