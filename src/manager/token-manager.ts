@@ -37,6 +37,7 @@ import {
   publishServed,
   publishServedStale,
 } from '../observe/channels.js';
+import { countFailure, countRenewal } from '../observe/counts.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
 
@@ -570,7 +571,7 @@ export class TokenManager {
         await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
         throw failure;
       }
-      await this.#write(token);
+      await this.#write(token, entry);
       // A minimum TTL that even this brand-new token does not meet is said so now (once).
       if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
@@ -651,8 +652,9 @@ export class TokenManager {
     return entry;
   }
 
-  async #write(token: Token): Promise<void> {
+  async #write(token: Token, previous?: StoredEntry): Promise<void> {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#clock() };
+    countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
     entry.identity = this.#client.identity;
     try {
@@ -676,6 +678,7 @@ export class TokenManager {
       lastError: lastErrorOf(err, at, optional),
       updatedAt: at,
     };
+    countFailure(record, entry);
     // A refresh token the server rejected is not kept: every later renewal would start with it again.
     if (record.token !== undefined) {
       const kept = this.#withoutDead(record.token, state);
