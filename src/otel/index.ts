@@ -129,40 +129,30 @@ export function instrument(options: InstrumentOptions = {}): StopInstrumentation
   const meter: Meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
   const clock = options.clock ?? Date.now;
 
-  const hits = meter.createCounter(METRICS.cacheHits, {
-    description: 'Tokens served without a token request',
-    unit: '{hit}',
-  });
-  const misses = meter.createCounter(METRICS.cacheMisses, {
-    description: 'Callers that found no usable token and started a renewal',
-    unit: '{miss}',
-  });
-  const coalesced = meter.createCounter(METRICS.coalesced, {
-    description: 'Callers that joined a renewal already in progress',
-    unit: '{caller}',
-  });
-  const requestDuration = meter.createHistogram(METRICS.requestDuration, {
-    description: 'Duration of one token-endpoint request attempt',
-    unit: 's',
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
-  const renewals = meter.createCounter(METRICS.renewals, {
-    description: 'New tokens obtained',
-    unit: '{token}',
-  });
-  const failed = meter.createCounter(METRICS.renewalsFailed, {
-    description: 'Renewals that failed',
-    unit: '{renewal}',
-  });
-  const stale = meter.createCounter(METRICS.servedStale, {
-    description: 'Still-valid tokens served because a renewal failed',
-    unit: '{token}',
-  });
-  const lockWait = meter.createHistogram(METRICS.lockWait, {
-    description: 'Time spent waiting for a store lock',
-    unit: 's',
-    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-  });
+  const counter = (name: string, description: string, unit: string) =>
+    meter.createCounter(name, { description, unit });
+  const seconds = (name: string, description: string) =>
+    meter.createHistogram(name, {
+      description,
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
+  const hits = counter(METRICS.cacheHits, 'Tokens served without a token request', '{hit}');
+  const misses = counter(
+    METRICS.cacheMisses,
+    'Callers that found no usable token and started a renewal',
+    '{miss}',
+  );
+  const coalesced = counter(
+    METRICS.coalesced,
+    'Callers that joined a renewal already in progress',
+    '{caller}',
+  );
+  const requestDuration = seconds(METRICS.requestDuration, 'Duration of one token-endpoint request attempt');
+  const renewals = counter(METRICS.renewals, 'New tokens obtained', '{token}');
+  const failed = counter(METRICS.renewalsFailed, 'Renewals that failed', '{renewal}');
+  const stale = counter(METRICS.servedStale, 'Still-valid tokens served because a renewal failed', '{token}');
+  const lockWait = seconds(METRICS.lockWait, 'Time spent waiting for a store lock');
   /** The last expiry seen per store key, with the attributes to report it under. */
   const expiries = new Map<string, { expiresAt: number; attributes: Attributes }>();
   const timeToExpiry = meter.createObservableGauge(METRICS.timeToExpiry, {
