@@ -135,14 +135,19 @@ ${GLOBAL}`,
   status: `Usage: tokenward status [options]
 
 A table of the configured profiles and their cached tokens: store, expires in, refresh token, last
-error. Secrets are not resolved and nothing is fetched.
+renewal with the renewal and failure counts of every process sharing the store, last error. Secrets
+are not resolved and nothing is fetched.
 
 Options:
   --json           print the table as JSON
+  -w, --watch      show it again every interval until Ctrl-C: redrawn in place on a terminal,
+                   repeated otherwise (one JSON array per line with --json)
+  -n, --interval D time between refreshes with --watch (100ms to 1h; default 2s)
 
 Examples:
   tokenward status
   tokenward status --json | jq '.[] | select(.valid)'
+  tokenward status --watch -n 5s
 
 ${GLOBAL}`,
 

@@ -21,7 +21,11 @@ export const COMMAND_OPTIONS = {
     header: { type: 'string', short: 'H', multiple: true },
   },
   exec: { env: { type: 'string' }, 'keep-secret-env': { type: 'boolean' } },
-  status: { json: { type: 'boolean' } },
+  status: {
+    json: { type: 'boolean' },
+    watch: { type: 'boolean', short: 'w' },
+    interval: { type: 'string', short: 'n' },
+  },
   logout: {},
   profiles: {
     json: { type: 'boolean' },

@@ -8,6 +8,7 @@
  */
 
 import { NetworkError, TokenwardError } from '../errors.js';
+import { publishRequestEnd, publishRequestStart } from '../observe/channels.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
 import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
@@ -44,6 +45,8 @@ interface Prepared {
   shownBody?: string;
   /** False when a 2xx answer's body is not read as JSON (revocation answers are often empty). */
   expectJson: boolean;
+  /** The grant (`grant_type`, or `json`) of a POST to a token-like endpoint, for `tokenward:token:request`. */
+  grant?: string;
 }
 
 /** Settings with defaults applied. */
@@ -182,8 +185,22 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   );
   registerHeaderSecrets(headers);
   const prepared: Prepared = { method: 'POST', url, safe: safeUrl(url), what, headers, body, expectJson };
+  prepared.grant = grantOf(req);
   if (shownBody !== undefined) prepared.shownBody = shownBody;
   return prepared;
+}
+
+/** The request's `grant_type` (form or JSON), else `json` or `form`: never a value that could be secret. */
+function grantOf(req: TokenEndpointRequest): string {
+  const raw =
+    req.form !== undefined
+      ? req.form['grant_type']
+      : typeof req.json === 'object' && req.json !== null
+        ? (req.json as Record<string, unknown>)['grant_type']
+        : undefined;
+  // A grant type is a short registered name or URI; anything else is not shown.
+  if (typeof raw === 'string' && /^[A-Za-z0-9_.:/-]{1,128}$/.test(raw)) return raw;
+  return req.form !== undefined ? 'form' : 'json';
 }
 
 /** Options for {@link getJson}. */
@@ -245,8 +262,14 @@ async function send(
   for (let attempt = 1; ; attempt++) {
     if (attempt > 1 && renew !== undefined) p = await renew();
     const started = performance.now();
+    const observed =
+      p.grant === undefined ? undefined : publishRequestStart(p.what, p.method, p.safe, p.grant, attempt);
     const result = await attemptOnce(p, cfg, tls, opts.signal);
     const durationMs = Math.round(performance.now() - started);
+    publishRequestEnd(
+      observed,
+      result.ok ? { status: result.answer.status } : { error: outcomeOf(result.failure) },
+    );
     report(opts, p, attempt, result, durationMs);
 
     if (result.ok) {
@@ -296,6 +319,10 @@ async function send(
     }
     await pause(backoffMs(attempt, cfg.retryBaseMs, cfg.retryMaxMs), p, attempt, opts.signal);
   }
+}
+
+function outcomeOf(f: NetworkFailure): 'timeout' | 'aborted' | 'network' {
+  return f.timeout ? 'timeout' : f.aborted ? 'aborted' : 'network';
 }
 
 function lenientJson(text: string | undefined): unknown {

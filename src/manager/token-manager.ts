@@ -27,6 +27,17 @@ import {
   type TokenwardErrorCode,
   UpstreamUnavailableError,
 } from '../errors.js';
+import {
+  inFlight,
+  publishFlight,
+  publishLockWait,
+  publishRefresh,
+  publishRenewalFailed,
+  publishRetry401,
+  publishServed,
+  publishServedStale,
+} from '../observe/channels.js';
+import { countFailure, countRenewal } from '../observe/counts.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
 
@@ -281,6 +292,7 @@ export class TokenManager {
           this.#lastEagerAttempt = now;
           this.#startEager();
         }
+        publishServed(this, 'memory', cur, now);
         return Promise.resolve(cur);
       }
     }
@@ -309,6 +321,7 @@ export class TokenManager {
     const target = accessToken ?? cur?.accessToken;
     if (target === undefined) return;
     if (cur !== undefined && cur.accessToken !== target) return;
+    if (this.#invalidated !== target) publishRetry401(this, cur);
     this.#invalidated = target;
   }
 
@@ -369,6 +382,7 @@ export class TokenManager {
   }
 
   #join(flight: Flight): Promise<Token> {
+    publishFlight(this, this.#inflight !== undefined, flight);
     if (this.#inflight !== undefined) return this.#inflight;
     const p = this.#fly(flight).finally(() => {
       if (this.#inflight === p) this.#inflight = undefined;
@@ -452,7 +466,7 @@ export class TokenManager {
   async #fly(flight: Flight): Promise<Token> {
     const state: FlightState = { dead: new Set() };
     try {
-      const token = await this.#acquire(flight, state);
+      const token = await inFlight(this, () => this.#acquire(flight, state));
       this.#lastError = state.served;
       return token;
     } catch (err) {
@@ -471,6 +485,7 @@ export class TokenManager {
             'renewal failed; serving the current token, which is still valid',
             err,
           );
+          publishServedStale(this, cur, err);
           return this.#adopt(this.#withoutDead(cur, state));
         }
       }
@@ -482,6 +497,7 @@ export class TokenManager {
   #settle(plan: Exclude<Plan, { kind: 'go' }>, state: FlightState): Token {
     if (plan.kind === 'fail') throw plan.error;
     state.served = plan.error;
+    if (plan.error !== undefined) publishServedStale(this, plan.token, plan.error);
     return this.#adopt(plan.token);
   }
 
@@ -489,6 +505,7 @@ export class TokenManager {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
       this.#counts.storeHits++;
+      publishServed(this, 'store', entry.token, this.#clock());
       return this.#adopt(entry.token);
     }
     let plan = this.#plan(entry, flight);
@@ -503,9 +520,12 @@ export class TokenManager {
         deadline === undefined
           ? this.#lockTimeoutMs
           : Math.max(1, Math.min(this.#lockTimeoutMs, deadline - Date.now()));
+      const lockWaitStart = performance.now();
       try {
         lock = await this.store.lock(this.key, { ttlMs: this.#lockLeaseMs, timeoutMs });
+        publishLockWait(this, lockWaitStart, true);
       } catch (err) {
+        publishLockWait(this, lockWaitStart, false);
         // Another caller is renewing and the token in hand is still valid: serve it, quietly.
         if (deadline !== undefined && plan.valid !== undefined && err instanceof LockTimeoutError)
           return this.#adopt(plan.valid);
@@ -520,6 +540,7 @@ export class TokenManager {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
           this.#counts.storeHits++;
+          publishServed(this, 'store', entry.token, this.#clock());
           return this.#adopt(entry.token);
         }
         plan = this.#plan(entry, flight, before);
@@ -545,11 +566,12 @@ export class TokenManager {
         token = await this.#obtain(base, ctx, state);
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
+        publishRenewalFailed(this, failure, optional);
         // Re-read: another process may have rotated the refresh token since `entry` was read.
         await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
         throw failure;
       }
-      await this.#write(token);
+      await this.#write(token, entry);
       // A minimum TTL that even this brand-new token does not meet is said so now (once).
       if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
@@ -579,6 +601,7 @@ export class TokenManager {
       try {
         const t = await client.refresh(base, ctx);
         this.#counts.refreshes++;
+        publishRefresh(this, true, t);
         return t;
       } catch (err) {
         if (!isRejectedRefresh(err)) throw err;
@@ -592,6 +615,7 @@ export class TokenManager {
             try {
               const t = await client.refresh(again, ctx);
               this.#counts.refreshes++;
+              publishRefresh(this, true, t);
               return t;
             } catch (err2) {
               if (!isRejectedRefresh(err2)) throw err2;
@@ -605,6 +629,7 @@ export class TokenManager {
     }
     const t = await client.fetchToken(ctx);
     this.#counts.grants++;
+    publishRefresh(this, false, t);
     return t;
   }
 
@@ -627,8 +652,9 @@ export class TokenManager {
     return entry;
   }
 
-  async #write(token: Token): Promise<void> {
+  async #write(token: Token, previous?: StoredEntry): Promise<void> {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#clock() };
+    countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
     entry.identity = this.#client.identity;
     try {
@@ -652,6 +678,7 @@ export class TokenManager {
       lastError: lastErrorOf(err, at, optional),
       updatedAt: at,
     };
+    countFailure(record, entry);
     // A refresh token the server rejected is not kept: every later renewal would start with it again.
     if (record.token !== undefined) {
       const kept = this.#withoutDead(record.token, state);

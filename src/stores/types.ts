@@ -35,6 +35,19 @@ export interface LastError {
   optional?: boolean;
 }
 
+/**
+ * How many times the entry's token was renewed and a renewal failed, summed over every process that
+ * wrote the entry since it was created (`logout` deletes it, and so resets them). Kept by the token
+ * manager when it writes the entry: cheap (no extra I/O), and approximate only where two processes write
+ * without the store's lock (a store that is not shared).
+ */
+export interface EntryCounts {
+  /** New tokens obtained and stored (primary grants and refreshes). */
+  renewals: number;
+  /** Failed renewals recorded (as `lastError`). */
+  failures: number;
+}
+
 /** What a store keeps per key: the versioned envelope (encrypted at rest by persistent stores). */
 export interface StoredEntry {
   /** Envelope version. */
@@ -49,6 +62,8 @@ export interface StoredEntry {
   token?: Token;
   /** The last failure, if the last attempt failed. */
   lastError?: LastError;
+  /** Renewals and failures counted by every process that shares the entry (for `status`); see {@link EntryCounts}. */
+  counts?: EntryCounts;
   /** When the entry was written, ms since the epoch. */
   updatedAt: number;
 }

@@ -349,8 +349,8 @@ describe('status, inspect, exec', () => {
   it('status prints a table; inspect of a profile shows its cached token without printing it', async () => {
     const [table, inspect] = await Promise.all([tw(['status'], { env }), tw(['inspect', 'x'], { env })]);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^PROFILE +PROVIDER +STORE +TOKEN +EXPIRES +REFRESH +LAST ERROR\n/);
-    assert.match(table.stdout, /\nx +oauth2 +file +valid +expires in \d+m\d+s +yes +-\n/);
+    assert.match(table.stdout, /^PROFILE +PROVIDER +STORE +TOKEN +EXPIRES +REFRESH +RENEWED +LAST ERROR\n/);
+    assert.match(table.stdout, /\nx +oauth2 +file +valid +expires in \d+m\d+s +yes +\S+ ago \(\d+×\) +-\n/);
     assert.match(table.stdout, /\nrejected .*ERR_TOKEN_ENDPOINT/);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, /not a JWT \(opaque/);

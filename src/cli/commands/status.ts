@@ -1,6 +1,8 @@
 /**
- * `tokenward status [--json]`: the configured profiles and their cached tokens. It reads the stores
- * only: no secret is resolved (except a `store_url` reference) and nothing is fetched.
+ * `tokenward status [--json] [--watch [--interval D]]`: the configured profiles and their cached
+ * tokens. It reads the stores only: no secret is resolved (except a `store_url` reference) and nothing
+ * is fetched. `--watch` reads them again every interval (the stores stay open) until Ctrl-C: a table
+ * redrawn in place on a terminal, plain repeated output (JSON Lines with `--json`) otherwise.
  * @module
  */
 
@@ -9,7 +11,7 @@ import { providerOf } from '../../providers/index.js';
 import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { entriesOf, openProfileStore } from '../context.js';
-import { describeExpiry, relative } from '../duration.js';
+import { describeExpiry, formatDuration, parseDuration, relative } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, warn } from '../output.js';
@@ -26,10 +28,21 @@ export interface StatusRow {
   has_refresh_token: boolean;
   scope: string | null;
   updated_at: string | null;
+  /** When the cached token was obtained: the last successful renewal. */
+  last_renewal: string | null;
+  /**
+   * Renewals and failed renewals of this entry, counted by every process that shares the store (null
+   * for an entry written before tokenward counted them). Cache hits are per process: see `manager.counts`
+   * and `tokenward/otel`.
+   */
+  counts: { renewals: number; failures: number } | null;
   last_error: { code: string; message: string; at: string } | null;
   /** A problem with the profile or its store. */
   error: string | null;
 }
+
+/** Default, least and greatest `--interval` of `--watch`, ms. */
+export const WATCH_INTERVAL = { defaultMs: 2_000, minMs: 100, maxMs: 3_600_000 } as const;
 
 function storeId(p: Profile): string {
   return JSON.stringify([p.store ?? 'file', p.store_url ?? '', p.cache_dir ?? '', p.store_prefix ?? '']);
@@ -45,15 +58,134 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length > 0) throw new UsageError('status takes no arguments');
+  if (values.interval !== undefined && values.watch !== true)
+    throw new UsageError('--interval needs --watch');
+  const intervalMs = watchInterval(values.interval);
   const { readConfig, profileFromConfig } = await import('../../config/load.js');
   const opts: Parameters<typeof readConfig>[0] = { env: io.env };
   if (values.config !== undefined) opts.path = values.config;
   const config = await readConfig(opts);
-
-  const rows: StatusRow[] = [];
-  const stores = new Map<string, Promise<{ store?: TokenStore; entries: StoredEntry[]; error?: string }>>();
-  const now = Date.now();
+  const profiles = new Map<string, Profile | Error>();
   for (const name of config.profileNames) {
+    try {
+      profiles.set(name, profileFromConfig(config, name, { onWarning: (m) => warn(io, m) }));
+    } catch (err) {
+      profiles.set(name, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  const stores = new Map<string, Promise<{ store?: TokenStore; error?: string }>>();
+  try {
+    if (values.watch !== true) {
+      const now = Date.now();
+      const rows = await collect(io, profiles, stores, now);
+      if (values.json === true) {
+        io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return EXIT.OK;
+      }
+      if (rows.length === 0) {
+        io.stderr.write(
+          `tokenward: no profiles in ${config.path}${config.exists ? '' : ' (the file does not exist)'}\n`,
+        );
+        return EXIT.OK;
+      }
+      io.stdout.write(`${table(rows, now, io.colorOut)}\n`);
+      return EXIT.OK;
+    }
+    return await watch(io, intervalMs, values.json === true, async () => {
+      const now = Date.now();
+      return { now, rows: await collect(io, profiles, stores, now) };
+    });
+  } finally {
+    await Promise.all(
+      [...stores.values()].map(async (p) => {
+        const { store } = await p;
+        await store?.close();
+      }),
+    );
+  }
+}
+
+/** The `--interval` of `--watch`, ms: a duration within {@link WATCH_INTERVAL}. */
+function watchInterval(text: string | undefined): number {
+  if (text === undefined) return WATCH_INTERVAL.defaultMs;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < WATCH_INTERVAL.minMs || ms > WATCH_INTERVAL.maxMs) {
+    throw new UsageError(
+      `--interval takes a duration from ${formatDuration(WATCH_INTERVAL.minMs)} to ${formatDuration(WATCH_INTERVAL.maxMs)} (e.g. 2s, 500ms, 1m), got "${text}"`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Shows the status every `intervalMs` until SIGINT or SIGTERM (exit 0). On a terminal the screen is
+ * cleared and the table redrawn; otherwise each refresh is appended: a time line and the table, or one
+ * JSON array per line with `--json`.
+ */
+async function watch(
+  io: Io,
+  intervalMs: number,
+  json: boolean,
+  read: () => Promise<{ now: number; rows: StatusRow[] }>,
+): Promise<number> {
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let running = true;
+  const onSignal = (): void => {
+    running = false;
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const redraw = io.stdout.isTTY === true && io.env['TERM'] !== 'dumb' && !json;
+  try {
+    while (running) {
+      const { now, rows } = await read();
+      if (!running) break;
+      let out: string;
+      if (json) out = `${JSON.stringify(rows)}\n`;
+      else {
+        const title = `tokenward status, every ${formatDuration(intervalMs)}: ${new Date(now).toISOString()} (Ctrl-C to stop)`;
+        const body = rows.length === 0 ? 'no profiles' : table(rows, now, io.colorOut);
+        // Cursor home and clear the screen, then the table: it refreshes in place.
+        out = redraw
+          ? `\x1b[H\x1b[2J${paint(io.colorOut, 'bold', title)}\n\n${body}\n`
+          : `${title}\n${body}\n\n`;
+      }
+      // A reader that went away (`status --watch | head`) ends the watch: main.ts turns EPIPE into 141.
+      await new Promise<void>((resolve) =>
+        io.stdout.write(out, (err) => {
+          if (err) running = false;
+          resolve();
+        }),
+      );
+      if (!running) break;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        stopped,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, intervalMs))),
+      ]);
+      clearTimeout(timer);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return EXIT.OK;
+}
+
+/** One row per profile, from its store (stores opened once per distinct store and kept in `stores`). */
+async function collect(
+  io: Io,
+  profiles: ReadonlyMap<string, Profile | Error>,
+  stores: Map<string, Promise<{ store?: TokenStore; error?: string }>>,
+  now: number,
+): Promise<StatusRow[]> {
+  const rows: StatusRow[] = [];
+  const listed = new Map<string, Promise<{ entries: StoredEntry[]; error?: string }>>();
+  for (const [name, profile] of profiles) {
     const row: StatusRow = {
       profile: name,
       provider: '',
@@ -65,15 +197,14 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       has_refresh_token: false,
       scope: null,
       updated_at: null,
+      last_renewal: null,
+      counts: null,
       last_error: null,
       error: null,
     };
     rows.push(row);
-    let profile: Profile;
-    try {
-      profile = profileFromConfig(config, name, { onWarning: (m) => warn(io, m) });
-    } catch (err) {
-      row.error = err instanceof Error ? err.message : String(err);
+    if (profile instanceof Error) {
+      row.error = profile.message;
       continue;
     }
     row.provider = providerOf(profile);
@@ -81,21 +212,28 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     const id = storeId(profile);
     let opened = stores.get(id);
     if (opened === undefined) {
-      opened = (async () => {
+      opened = openProfileStore(io, profile).then(
+        (store) => ({ store }),
+        (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
+      );
+      stores.set(id, opened);
+    }
+    let listing = listed.get(id);
+    if (listing === undefined) {
+      listing = opened.then(async ({ store, error }) => {
+        if (store === undefined) {
+          stores.delete(id); // tried again at the next refresh of --watch
+          return { entries: [], error: error ?? 'no store' };
+        }
         try {
-          const store = await openProfileStore(io, profile);
-          try {
-            return { store, entries: await store.list() };
-          } catch (err) {
-            return { store, entries: [], error: err instanceof Error ? err.message : String(err) };
-          }
+          return { entries: await store.list() };
         } catch (err) {
           return { entries: [], error: err instanceof Error ? err.message : String(err) };
         }
-      })();
-      stores.set(id, opened);
+      });
+      listed.set(id, listing);
     }
-    const { entries, error } = await opened;
+    const { entries, error } = await listing;
     if (error !== undefined) {
       row.error = error;
       continue;
@@ -111,31 +249,29 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       row.expires_in = Math.floor((t.expiresAt - now) / 1000);
       row.has_refresh_token = t.refreshToken !== undefined;
       row.scope = t.scope ?? null;
+      row.last_renewal = new Date(t.obtainedAt).toISOString();
+    }
+    const counts = latest?.counts;
+    if (
+      counts !== undefined &&
+      Number.isSafeInteger(counts.renewals) &&
+      Number.isSafeInteger(counts.failures)
+    ) {
+      row.counts = { renewals: counts.renewals, failures: counts.failures };
     }
     if (latest !== undefined) row.updated_at = new Date(latest.updatedAt).toISOString();
     if (latest?.lastError !== undefined) {
       row.last_error = { ...latest.lastError, at: new Date(latest.lastError.at).toISOString() };
     }
   }
-  await Promise.all(
-    [...stores.values()].map(async (p) => {
-      const { store } = await p;
-      await store?.close();
-    }),
-  );
+  return rows;
+}
 
-  if (values.json === true) {
-    io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-    return EXIT.OK;
-  }
-  if (rows.length === 0) {
-    io.stderr.write(
-      `tokenward: no profiles in ${config.path}${config.exists ? '' : ' (the file does not exist)'}\n`,
-    );
-    return EXIT.OK;
-  }
-  const c = io.colorOut;
-  const table: string[][] = [['PROFILE', 'PROVIDER', 'STORE', 'TOKEN', 'EXPIRES', 'REFRESH', 'LAST ERROR']];
+/** The status table as text (no trailing newline). */
+function table(rows: readonly StatusRow[], now: number, c: boolean): string {
+  const cells: string[][] = [
+    ['PROFILE', 'PROVIDER', 'STORE', 'TOKEN', 'EXPIRES', 'REFRESH', 'RENEWED', 'LAST ERROR'],
+  ];
   for (const r of rows) {
     const expires = r.expires_at === null ? '-' : describeExpiry(Date.parse(r.expires_at), now);
     const lastErr =
@@ -144,18 +280,19 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         : r.last_error !== null
           ? `${r.last_error.code}: ${r.last_error.message} (${relative(Date.parse(r.last_error.at), now)})`
           : '-';
-    table.push([
+    cells.push([
       r.profile,
       r.provider || '-',
       r.store || '-',
       r.cached ? (r.valid ? 'valid' : 'expired') : 'none',
       expires,
       r.cached ? (r.has_refresh_token ? 'yes' : 'no') : '-',
+      renewed(r, now),
       lastErr,
     ]);
   }
-  const widths = table[0]?.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length))) ?? [];
-  const out = table.map((row, ri) => {
+  const widths = cells[0]?.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length))) ?? [];
+  const out = cells.map((row, ri) => {
     const cells = row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)));
     let line = cells.join('  ');
     if (ri === 0) line = paint(c, 'bold', line);
@@ -163,6 +300,13 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     else if (row[3] === 'expired') line = line.replace(/ expired /, ` ${paint(c, 'red', 'expired')} `);
     return line.trimEnd();
   });
-  io.stdout.write(`${out.join('\n')}\n`);
-  return EXIT.OK;
+  return out.join('\n');
+}
+
+/** `3m ago (12×, 1 failed)`: the last renewal and the counts. */
+function renewed(r: StatusRow, now: number): string {
+  const when = r.last_renewal === null ? '-' : relative(Date.parse(r.last_renewal), now);
+  if (r.counts === null) return when;
+  const failed = r.counts.failures > 0 ? `, ${r.counts.failures} failed` : '';
+  return `${when} (${r.counts.renewals}×${failed})`;
 }
