@@ -71,7 +71,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     rows.push(row);
     let profile: Profile;
     try {
-      profile = profileFromConfig(config, name, { onWarning: (m) => warn(io, m) });
+      profile = profileFromConfig(config, name, { onWarning: (w) => warn(io, w.message) });
     } catch (err) {
       row.error = err instanceof Error ? err.message : String(err);
       continue;
