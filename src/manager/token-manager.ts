@@ -210,6 +210,8 @@ export class TokenManager {
   /** Aborts the token requests of flights still running when `close()` gives up waiting. */
   readonly #closing = new AbortController();
   #minTtlWarned = false;
+  /** Foreground renewals whose failure was already warned about. */
+  readonly #warnedFlights = new WeakSet<Promise<Token>>();
   readonly #clock: () => number;
   readonly #onWarning: WarningHandler;
   readonly #ownsStore: boolean;
@@ -365,18 +367,27 @@ export class TokenManager {
   async #getForeground(options: GetTokenOptions): Promise<Token> {
     const token = await this.#get(options);
     const now = this.#clock();
-    if (options.force === true || !this.#eagerDue(token, now)) return token;
-    this.#lastEagerAttempt = now;
+    if (options.force === true || !isPastEagerPoint(token, now, this.#eagerFraction)) return token;
+    // A renewal under way is joined (concurrent callers wait for the same one); a new one is started
+    // unless one was tried within the retry gap.
+    if (this.#inflight === undefined) {
+      if (!this.#eagerDue(token, now)) return token;
+      this.#lastEagerAttempt = now;
+    }
     const renewal = this.#join({ force: false, eager: true, minTtlMs: 0 });
     try {
       return await (options.signal === undefined ? renewal : raceAbort(renewal, options.signal));
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
-      this.#warn(
-        'EAGER_REFRESH_FAILED',
-        'renewal before expiry failed; the current token is still served',
-        err,
-      );
+      // Said once per failed renewal, however many callers waited for it.
+      if (!this.#warnedFlights.has(renewal)) {
+        this.#warnedFlights.add(renewal);
+        this.#warn(
+          'EAGER_REFRESH_FAILED',
+          'renewal before expiry failed; the current token is still served',
+          err,
+        );
+      }
       return token;
     }
   }
