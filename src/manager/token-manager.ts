@@ -648,9 +648,12 @@ export class TokenManager {
       };
       const optional = timer !== undefined;
       const base = newest(entry?.token, this.#current);
+      // Built (a lazy client) before the token request, outside it: a failure to build the client is
+      // not the token endpoint's and is not recorded in the store.
+      const client = await this.#loadClient();
       let token: Token;
       try {
-        token = await this.#obtain(base, ctx, state);
+        token = await this.#obtain(client, base, ctx, state);
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         // Re-read: another process may have rotated the refresh token since `entry` was read.
@@ -677,8 +680,12 @@ export class TokenManager {
     return new TokenwardError('ERR_TIMEOUT', message, { cause: err });
   }
 
-  async #obtain(base: Token | undefined, ctx: TokenRequestContext, state: FlightState): Promise<Token> {
-    const client = await this.#loadClient();
+  async #obtain(
+    client: TokenClient,
+    base: Token | undefined,
+    ctx: TokenRequestContext,
+    state: FlightState,
+  ): Promise<Token> {
     if (
       base?.refreshToken !== undefined &&
       client.refresh !== undefined &&

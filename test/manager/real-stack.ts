@@ -44,7 +44,7 @@ export async function fileStores(): Promise<{ dir: string; store(): FileStore; c
 
 /** A manager with a test clock and a warnings list. */
 export function makeManager(
-  client: TokenClient,
+  client: TokenManagerOptions['client'],
   store: TokenStore,
   clock: () => number,
   options: Partial<TokenManagerOptions> = {},
