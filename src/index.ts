@@ -34,6 +34,8 @@ export * from './token.js';
 export { TokenManager } from './manager/token-manager.js';
 export type {
   GetTokenOptions,
+  LazyTokenClient,
+  RefreshMode,
   TokenManagerOptions,
   TokenManagerParameters,
   TokenwardWarning,
