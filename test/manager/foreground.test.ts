@@ -17,18 +17,19 @@ const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 const KEY = 'manager-test-key';
 const refreshes = () => stack.server.counts.byGrant['refresh_token'] ?? 0;
 const grants = () => stack.server.counts.byGrant['client_credentials'] ?? 0;
+const SERVER_ERROR = { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' };
+
+/** A foreground-mode manager on the real stack, eager at `fraction` of the lifetime. */
+async function foreground(fraction: number) {
+  return makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
+    eagerRefreshFraction: fraction,
+    refreshMode: 'foreground',
+  });
+}
 
 describe('foreground refresh mode', () => {
   it('past the eager point getToken returns the renewed token, already stored: 1 grant + 1 refresh, then none', async () => {
-    const { manager, warnings } = makeManager(
-      await realClient(stack.server),
-      stack.stores.store(),
-      stack.clock,
-      {
-        eagerRefreshFraction: 0.8,
-        refreshMode: 'foreground',
-      },
-    );
+    const { manager, warnings } = await foreground(0.8);
     const t1 = await manager.getToken();
     stack.now += 239_000; // 79.7 % of 300 s: not yet due
     assert.equal((await manager.getToken()).accessToken, t1.accessToken);
@@ -58,10 +59,7 @@ describe('foreground refresh mode', () => {
   });
 
   it('8 concurrent callers past the eager point share 1 renewal', async () => {
-    const { manager } = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
-      eagerRefreshFraction: 0.5,
-      refreshMode: 'foreground',
-    });
+    const { manager } = await foreground(0.5);
     await manager.getToken();
     stack.now += 200_000;
     const got = await Promise.all(Array.from({ length: 8 }, () => manager.getToken()));
@@ -72,17 +70,9 @@ describe('foreground refresh mode', () => {
   });
 
   it('8 concurrent callers and a failing renewal: 1 request, the valid token to all, 1 warning', async () => {
-    const { manager, warnings } = makeManager(
-      await realClient(stack.server),
-      stack.stores.store(),
-      stack.clock,
-      {
-        eagerRefreshFraction: 0.5,
-        refreshMode: 'foreground',
-      },
-    );
+    const { manager, warnings } = await foreground(0.5);
     const t1 = await manager.getToken();
-    stack.server.fault = { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' };
+    stack.server.fault = SERVER_ERROR;
     stack.now += 200_000;
     const got = await Promise.all(Array.from({ length: 8 }, () => manager.getToken()));
     assert.deepEqual(
@@ -98,17 +88,9 @@ describe('foreground refresh mode', () => {
   });
 
   it('a failed renewal serves the valid token with EAGER_REFRESH_FAILED; none within the retry gap, 1 after it', async () => {
-    const { manager, warnings } = makeManager(
-      await realClient(stack.server),
-      stack.stores.store(),
-      stack.clock,
-      {
-        eagerRefreshFraction: 0.5,
-        refreshMode: 'foreground',
-      },
-    );
+    const { manager, warnings } = await foreground(0.5);
     const t1 = await manager.getToken();
-    stack.server.fault = { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' };
+    stack.server.fault = SERVER_ERROR;
     stack.now += 200_000;
     assert.equal((await manager.getToken()).accessToken, t1.accessToken);
     assert.deepEqual(
@@ -136,10 +118,7 @@ describe('foreground refresh mode', () => {
     stack.now += 250_000;
     const runs = [];
     for (let i = 0; i < 3; i++) {
-      const cli = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
-        eagerRefreshFraction: 0.8,
-        refreshMode: 'foreground',
-      });
+      const cli = await foreground(0.8);
       runs.push((await cli.manager.getToken()).accessToken);
       await cli.manager.close();
     }
@@ -150,10 +129,7 @@ describe('foreground refresh mode', () => {
   });
 
   it('force: one request, no second renewal on top of it', async () => {
-    const { manager } = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
-      eagerRefreshFraction: 0.5,
-      refreshMode: 'foreground',
-    });
+    const { manager } = await foreground(0.5);
     await manager.getToken();
     stack.now += 200_000;
     await manager.getToken({ force: true });
