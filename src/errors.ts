@@ -18,7 +18,8 @@ export type TokenwardErrorCode =
   | 'ERR_INVALID_TOKEN_RESPONSE'
   | 'ERR_STORE'
   | 'ERR_LOCK_TIMEOUT'
-  | 'ERR_UNSUPPORTED';
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_CLIENT_SETUP';
 
 /** Options shared by all tokenward errors. */
 export interface TokenwardErrorOptions {
@@ -191,9 +192,81 @@ export class LockTimeoutError extends TokenwardError {
   }
 }
 
+/**
+ * The token client could not be built when it was first needed (a manager given a client factory, see
+ * `LazyTokenClient`): the factory failed with something other than a {@link TokenwardError} (which is
+ * passed on as it is), or built a client for another identity. Nothing cached was changed.
+ */
+export class ClientSetupError extends TokenwardError {
+  constructor(message: string, options: TokenwardErrorOptions = {}) {
+    super('ERR_CLIENT_SETUP', message, options);
+  }
+}
+
 /** A feature that this server or profile does not support (for example revocation with no endpoint). */
 export class UnsupportedError extends TokenwardError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED', message);
   }
+}
+
+/**
+ * Every code a {@link TokenwardWarning} can carry, and where it comes from:
+ * - the manager: `EAGER_REFRESH_FAILED` (a renewal before expiry failed; the valid token is served),
+ *   `REFRESH_REJECTED` (the server rejected the refresh token; the primary grant runs),
+ *   `SERVED_STALE_MARGIN` (a renewal failed; the current, still valid token is served),
+ *   `STORE_WRITE_FAILED`, `REVOKE_FAILED`, `MIN_TTL_EXCEEDS_LIFETIME` (a `minTtlMs` no new token could
+ *   meet; once per manager), `CLOSE_TIMEOUT` (`close()` stopped waiting for a stuck flight or store);
+ * - the HTTP layer: `TLS_VERIFY_DISABLED` (once per origin);
+ * - the store: `STORE` (a corrupt or undecryptable entry, a directory made private, a lost lock, a fallback
+ *   to memory…);
+ * - the config loader: `CONFIG_LITERAL_SECRET` (a literal secret in a config file other users can read).
+ */
+export const WARNING_CODES = [
+  'EAGER_REFRESH_FAILED',
+  'REFRESH_REJECTED',
+  'SERVED_STALE_MARGIN',
+  'STORE_WRITE_FAILED',
+  'REVOKE_FAILED',
+  'MIN_TTL_EXCEEDS_LIFETIME',
+  'CLOSE_TIMEOUT',
+  'TLS_VERIFY_DISABLED',
+  'STORE',
+  'CONFIG_LITERAL_SECRET',
+] as const;
+
+/** The code of a {@link TokenwardWarning}: one of {@link WARNING_CODES}. */
+export type TokenwardWarningCode = (typeof WARNING_CODES)[number];
+
+/** A non-fatal problem: tokenward carries on, and tells the `onWarning` hook. Never contains a secret. */
+export interface TokenwardWarning {
+  /** A stable code to switch on (see {@link WARNING_CODES}). */
+  code: TokenwardWarningCode;
+  /** One human-readable line, secret-free. */
+  message: string;
+  /** The error behind the warning, already redacted. */
+  cause?: unknown;
+}
+
+/** Receives {@link TokenwardWarning}s. It must not throw (a throwing hook is ignored). */
+export type WarningHandler = (warning: TokenwardWarning) => void;
+
+/** Warnings already printed by {@link printWarningOnce}, by code and message (bounded). */
+const printed = new Set<string>();
+const MAX_PRINTED = 1_000;
+
+/**
+ * The default warning hook: prints each distinct warning (code and message) once per process to stderr,
+ * through `process.emitWarning` (type `TokenwardWarning`, code `TOKENWARD_<code>`), so `--no-warnings`
+ * and `process.on('warning')` work as for Node's own warnings.
+ */
+export function printWarningOnce(warning: TokenwardWarning): void {
+  const id = `${warning.code}\0${warning.message}`;
+  if (printed.has(id)) return;
+  if (printed.size >= MAX_PRINTED) printed.clear();
+  printed.add(id);
+  process.emitWarning(redactText(warning.message), {
+    type: 'TokenwardWarning',
+    code: `TOKENWARD_${warning.code}`,
+  });
 }

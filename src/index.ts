@@ -29,6 +29,8 @@ export { getProfile } from './config/load.js';
 export { getPublicProfile } from './config/public.js';
 export {
   type GetTokenOptions,
+  type LazyTokenClient,
+  type RefreshMode,
   TokenManager,
   type TokenManagerOptions,
   type TokenManagerParameters,
@@ -53,6 +55,7 @@ export { authorizationValue, type ExpirySource, type Token, usableUntil } from '
 
 // --- errors ---
 export {
+  ClientSetupError,
   ConfigError,
   InsecureEndpointError,
   InvalidTokenResponseError,
@@ -63,8 +66,10 @@ export {
   TokenwardError,
   type TokenwardErrorCode,
   type TokenwardErrorOptions,
+  type TokenwardWarningCode,
   UnsupportedError,
   UpstreamUnavailableError,
+  type WarningHandler,
 } from './errors.js';
 
 // --- secrets in your own output ---

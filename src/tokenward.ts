@@ -7,16 +7,16 @@
  */
 
 import { getProfile, type LoadConfigOptions } from './config/load.js';
-import { originOf } from './config/origin.js';
+import { originOf, type ProfileOrigin } from './config/origin.js';
 import { validateProfile } from './config/schema.js';
 import { resolveProfileSecrets } from './config/secrets.js';
-import { ConfigError } from './errors.js';
+import { printWarningOnce, type WarningHandler } from './errors.js';
 import type { HttpOptions } from './http/types.js';
 import {
   type GetTokenOptions,
+  type RefreshMode,
   TokenManager,
   type TokenManagerOptions,
-  type TokenwardWarning,
 } from './manager/token-manager.js';
 import type { Profile } from './profile.js';
 import { createTokenClient } from './providers/index.js';
@@ -31,9 +31,21 @@ export interface CreateTokenManagerOptions {
   store?: TokenStore;
   /** Clock in ms since the epoch. Default `Date.now`. */
   clock?: () => number;
-  /** Receives non-fatal problems (refresh failures, store trouble, insecure settings). Default: `process.emitWarning`. */
-  onWarning?: (warning: TokenwardWarning) => void;
-  /** HTTP settings over the profile's (`timeout`, `retries`, `ca_file`…); also the `onExchange` trace hook. */
+  /**
+   * The one hook for every non-fatal problem: the manager's (refresh failures…), the store's, the HTTP
+   * layer's (TLS verification off) and, for {@link openProfile}, the config file's; each a typed
+   * {@link TokenwardWarning} (see `WARNING_CODES`). Default: each distinct warning printed once to stderr.
+   */
+  onWarning?: WarningHandler;
+  /**
+   * When a renewal before expiry runs: `background` (default) behind the caller, or `foreground`,
+   * awaited by the caller — for short-lived processes, so none is left running at exit.
+   */
+  refreshMode?: RefreshMode;
+  /**
+   * HTTP settings over the profile's (`timeout`, `retries`, `ca_file`…); also the `onExchange` trace
+   * hook. Its warnings go to `onWarning` unless `http.onWarning` is given.
+   */
   http?: HttpOptions;
   /** Environment for secret references and store settings. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -52,33 +64,13 @@ export type TokenManagerTuning = Pick<
   'optionalBudgetMs' | 'eagerRetryGapMs' | 'lockLeaseMs' | 'lockTimeoutMs' | 'closeTimeoutMs'
 >;
 
-const defaultWarn = (w: TokenwardWarning): void => {
-  process.emitWarning(w.message, { code: `TOKENWARD_${w.code}` });
-};
-
-function number(profile: Profile, key: 'skew_seconds' | 'eager_refresh'): number | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  const ok =
-    typeof v === 'number' && Number.isFinite(v) && (key === 'eager_refresh' ? v > 0 && v <= 1 : v >= 0);
-  if (!ok) {
-    throw new ConfigError(
-      key === 'eager_refresh'
-        ? `must be a fraction greater than 0 and at most 1, got ${JSON.stringify(v)}`
-        : `must be a non-negative number, got ${JSON.stringify(v)}`,
-      { key },
-    );
-  }
-  return v;
-}
-
 /**
- * Validates a profile object against the profile schema (the config file's keys and types): an unknown
- * key, a wrong type or a value out of range is a {@link ConfigError} naming the key. A profile loaded
- * from a config file points at its file and lines.
+ * Validates a profile with the config file's schema ({@link validateProfile}): an unknown key (with the
+ * nearest known key), a wrong type, a value out of range or a broken rule spanning keys is a
+ * {@link ConfigError} naming the key — for a profile built in code exactly as for one from the file, which
+ * also gets the file and line (`origin`). The layers below (the manager, the providers) trust it.
  */
-function checkProfile(input: Profile): void {
-  const origin = originOf(input);
+function checkProfile(input: Profile, origin: ProfileOrigin | undefined): void {
   if (origin === undefined) {
     validateProfile(input);
     return;
@@ -116,19 +108,16 @@ export async function createTokenManager(
   options: CreateTokenManagerOptions = {},
 ): Promise<TokenManager> {
   const env = options.env ?? process.env;
-  const onWarning = options.onWarning ?? defaultWarn;
-  checkProfile(input);
+  const onWarning = options.onWarning ?? printWarningOnce;
+  const origin = originOf(input);
+  checkProfile(input, origin);
   const profile = await resolveProfileSecrets(input, { env });
+  // Again with the values of secret references (a `token_url = "env:…"` must resolve to a URL).
+  checkProfile(profile, origin);
   const http: HttpOptions = { ...options.http };
   // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
-  http.onWarning ??= (message) =>
-    onWarning({
-      code: /TLS certificate verification is OFF/.test(message) ? 'TLS_VERIFY_DISABLED' : 'HTTP',
-      message,
-    });
+  http.onWarning ??= onWarning;
   const client = await createTokenClient(profile, http);
-  const skew = number(profile, 'skew_seconds');
-  const eager = number(profile, 'eager_refresh');
   let store = options.store;
   const ownsStore = store === undefined;
   if (store === undefined) {
@@ -147,8 +136,9 @@ export async function createTokenManager(
     onWarning,
   };
   if (profile.name !== undefined) managerOptions.profile = profile.name;
-  if (skew !== undefined) managerOptions.skewMs = skew * 1000;
-  if (eager !== undefined) managerOptions.eagerRefreshFraction = eager;
+  if (profile.skew_seconds !== undefined) managerOptions.skewMs = profile.skew_seconds * 1000;
+  if (profile.eager_refresh !== undefined) managerOptions.eagerRefreshFraction = profile.eager_refresh;
+  if (options.refreshMode !== undefined) managerOptions.refreshMode = options.refreshMode;
   if (options.clock !== undefined) managerOptions.clock = options.clock;
   const tuning = options.tuning ?? {};
   for (const k of [
@@ -195,7 +185,8 @@ export function openProfile(name?: string, options: OpenProfileOptions = {}): Pr
   const opening = slot(open, config);
   let m = opening.get(name);
   if (m === undefined) {
-    const loadOpts: LoadConfigOptions = {};
+    // The config file's warnings go to the same hook as the manager's.
+    const loadOpts: LoadConfigOptions = { onWarning: options.onWarning ?? printWarningOnce };
     if (options.config !== undefined) loadOpts.path = options.config;
     if (options.env !== undefined) loadOpts.env = options.env;
     const p = getProfile(name, loadOpts).then((profile) => createTokenManager(profile, options));

@@ -169,6 +169,19 @@ describe('front door edge cases', () => {
     }
   });
 
+  it('a secret reference is checked again once resolved: an env: token_url that is not a URL names the key', async () => {
+    await assert.rejects(
+      createTokenManager(
+        { token_url: 'env:TW_FRONT_URL', client_id: 'x', client_secret: 'y', store: 'memory' },
+        { env: { TW_FRONT_URL: 'idp.example.com/token' } },
+      ),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.key === 'token_url' &&
+        /expected an http\(s\) URL/.test(err.message),
+    );
+  });
+
   it('closeAll() while a profile is still opening: the next getToken opens a fresh manager', async () => {
     const config = join(dir, 'config-close.toml');
     await writeFile(

@@ -5,11 +5,9 @@
  * @module
  */
 
-import { originOf, setOrigin } from '../config/origin.js';
-import type { GetTokenOptions, TokenManager } from '../manager/token-manager.js';
+import type { TokenManager } from '../manager/token-manager.js';
 import type { Profile } from '../profile.js';
 import type { StoredEntry, TokenStore } from '../stores/types.js';
-import { DEFAULT_FRESHNESS, isPastEagerPoint, type Token } from '../token.js';
 import { loadTokenward, type TokenwardModule } from './lazy.js';
 import { type Io, printExchange, warn } from './output.js';
 
@@ -20,7 +18,7 @@ export async function loadProfile(
   configPath: string | undefined,
 ): Promise<Profile> {
   const { getProfile } = await import('../config/load.js');
-  const options: Parameters<typeof getProfile>[1] = { env: io.env, onWarning: (m) => warn(io, m) };
+  const options: Parameters<typeof getProfile>[1] = { env: io.env, onWarning: (w) => warn(io, w.message) };
   if (configPath !== undefined) options.path = configPath;
   return getProfile(name, options);
 }
@@ -28,9 +26,10 @@ export async function loadProfile(
 /**
  * Opens the token manager of a profile (secrets resolved, store opened). Close it when done.
  *
- * Background (eager) refresh is off: a command lives for one call, and a refresh still in flight when
- * the process exits can use up a rotating refresh token without storing its successor. The commands
- * renew in the foreground instead, with {@link freshToken}.
+ * Renewal before expiry runs in the foreground (`refreshMode: 'foreground'`): a command lives for one
+ * call, and a renewal still in flight when the process exits could use up a rotating refresh token
+ * without storing its successor. So `getToken()` renews a token past its eager-refresh point before it
+ * returns; other processes share the renewal through the store's lock.
  */
 export async function openManager(
   io: Io,
@@ -38,11 +37,9 @@ export async function openManager(
   tokenward: Promise<TokenwardModule> = loadTokenward(),
 ): Promise<TokenManager> {
   const { createTokenManager } = await tokenward;
-  const oneShot: Profile = { ...profile, eager_refresh: 1 };
-  const origin = originOf(profile); // so that errors still point at the config file, line and key
-  if (origin !== undefined) setOrigin(oneShot, origin);
-  return createTokenManager(oneShot, {
+  return createTokenManager(profile, {
     env: io.env,
+    refreshMode: 'foreground',
     onWarning: (w) => warn(io, w.message),
     http: io.verbose ? { onExchange: (x) => printExchange(io, x) } : {},
   });
@@ -92,26 +89,4 @@ export async function openProfile(
   import('../providers/oauth2.js').catch(() => {});
   const profile = await loadProfile(io, name, configPath);
   return { profile, manager: await openManager(io, profile, tokenward) };
-}
-
-/**
- * The manager's token, renewed first when it is past the profile's eager-refresh point (default: 80 % of
- * its lifetime) — what the library would do in the background, done before the command uses the token.
- * Other processes share the renewal through the store's lock and re-read. If renewing fails while the
- * token is still valid, the manager serves it with a warning.
- */
-export async function freshToken(
-  manager: TokenManager,
-  profile: Profile,
-  options: GetTokenOptions = {},
-): Promise<Token> {
-  const token = await manager.getToken(options);
-  if (options.force === true) return token;
-  const now = Date.now();
-  const fraction = profile.eager_refresh ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
-  if (!isPastEagerPoint(token, now, fraction)) return token;
-  const skewMs = profile.skew_seconds === undefined ? DEFAULT_FRESHNESS.skewMs : profile.skew_seconds * 1000;
-  // Just more life than this token has left: it no longer qualifies, a renewed one does.
-  const minTtlMs = Math.max(options.minTtlMs ?? 0, token.expiresAt - now - skewMs + 1);
-  return manager.getToken({ ...options, minTtlMs });
 }

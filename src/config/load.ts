@@ -18,7 +18,7 @@
 
 import { stat } from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { isLoopbackHost } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { redactText } from '../redact.js';
@@ -31,8 +31,11 @@ import { keyLines } from './toml-lines.js';
 
 /** Options of {@link readConfig}, {@link loadConfig} and {@link getProfile}. */
 export interface LoadConfigOptions extends ConfigPathOptions {
-  /** Receives warnings (a literal secret in a world-readable file). Default: `process.emitWarning`. */
-  onWarning?: (message: string) => void;
+  /**
+   * Receives warnings (code `CONFIG_LITERAL_SECRET`: a literal secret in a file other users can read).
+   * Default: printed once to stderr.
+   */
+  onWarning?: WarningHandler;
 }
 
 /** A parsed config file whose profiles are validated on demand. */
@@ -164,10 +167,6 @@ export async function readConfig(options: LoadConfigOptions = {}): Promise<Confi
   return out;
 }
 
-function defaultWarn(message: string): void {
-  process.emitWarning(message, { code: 'TOKENWARD_CONFIG' });
-}
-
 /**
  * Validates one profile of a parsed config file: `[defaults]` first, then `[profiles.NAME]`, with
  * `name` set. Errors point at the file, line and key. Warns when a literal secret sits in a file
@@ -249,7 +248,7 @@ export function profileFromConfig(
     process.platform !== 'win32' &&
     !loopbackOnly(merged)
   ) {
-    const warn = options.onWarning ?? defaultWarn;
+    const warn = options.onWarning ?? printWarningOnce;
     for (const [k, value] of literalSecrets(merged)) {
       // Which table the value came from: the profile's, or [defaults]; a params entry of an inline
       // `params = {…}` table is found on the line of `params`.
@@ -262,9 +261,10 @@ export function profileFromConfig(
       const src = `${table}.${k}`;
       const l =
         config.lines.get(src) ?? (param !== undefined ? config.lines.get(`${table}.params`) : undefined);
-      warn(
-        `${file}${l !== undefined ? `:${l}` : ''}: ${src} holds a literal ${value} in a file other users can read (mode ${(config.mode & 0o777).toString(8)}); use a reference (env:, file:, cmd:, keyring:) or run: chmod 600 ${file}`,
-      );
+      warn({
+        code: 'CONFIG_LITERAL_SECRET',
+        message: `${file}${l !== undefined ? `:${l}` : ''}: ${src} holds a literal ${value} in a file other users can read (mode ${(config.mode & 0o777).toString(8)}); use a reference (env:, file:, cmd:, keyring:) or run: chmod 600 ${file}`,
+      });
     }
   }
   return merged;

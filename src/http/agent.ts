@@ -8,7 +8,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import { rootCertificates } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from '../config/local-file.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 
 /** The parts of undici the HTTP layer uses. */
 export type Undici = typeof import('undici');
@@ -23,17 +23,16 @@ export function loadUndici(): Promise<Undici> {
 
 const agents = new Map<string, Agent>();
 
-/** Origins already warned about, per warning hook (and for the default, `process.emitWarning`). */
-const tlsWarned = new WeakMap<object, Set<string>>();
-const DEFAULT_HOOK = {};
+/** Origins already warned about, per warning hook. */
+const tlsWarned = new WeakMap<WarningHandler, Set<string>>();
 
 /**
- * Gives the TLS-verification-off warning once per origin and warning hook: a long-lived manager warns
- * once per origin, not on every request. Without a hook it goes to `process.emitWarning` (code
- * `TOKENWARD_INSECURE_TLS`), once per origin per process.
+ * Gives the TLS-verification-off warning (code `TLS_VERIFY_DISABLED`) once per origin and warning hook:
+ * a long-lived manager warns once per origin, not on every request. Without a hook it is printed once
+ * to stderr ({@link printWarningOnce}).
  */
-export function warnInsecureTlsOnce(origin: string, message: string, onWarning?: (m: string) => void): void {
-  const hook: object = onWarning ?? DEFAULT_HOOK;
+export function warnInsecureTlsOnce(origin: string, message: string, onWarning?: WarningHandler): void {
+  const hook = onWarning ?? printWarningOnce;
   let seen = tlsWarned.get(hook);
   if (seen === undefined) {
     seen = new Set();
@@ -41,8 +40,11 @@ export function warnInsecureTlsOnce(origin: string, message: string, onWarning?:
   }
   if (seen.has(origin)) return;
   seen.add(origin);
-  if (onWarning !== undefined) onWarning(message);
-  else process.emitWarning(message, { code: 'TOKENWARD_INSECURE_TLS' });
+  try {
+    hook({ code: 'TLS_VERIFY_DISABLED', message });
+  } catch {
+    // A throwing warning hook must not break the request.
+  }
 }
 
 /** The TLS settings that select a connection pool. */

@@ -3,6 +3,8 @@
  * @module
  */
 
+import type { WarningHandler } from '../errors.js';
+
 /** One HTTP exchange as reported to a debug hook (`--verbose`). Every field is already redacted. */
 export interface HttpExchange {
   method: string;
@@ -45,8 +47,11 @@ export interface HttpOptions {
   userAgent?: string;
   /** Called once per attempt with a redacted record of the exchange (for `--verbose`). */
   onExchange?: (exchange: HttpExchange) => void;
-  /** Called with warnings (for example TLS verification off). */
-  onWarning?: (message: string) => void;
+  /**
+   * Receives the HTTP layer's warnings (code `TLS_VERIFY_DISABLED`: TLS verification off, once per
+   * origin). Default: printed once to stderr.
+   */
+  onWarning?: WarningHandler;
   /** Aborts the request (all attempts and waits). Added by the core HTTP layer. */
   signal?: AbortSignal;
 }

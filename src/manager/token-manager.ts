@@ -17,15 +17,18 @@
  * @module
  */
 
-import { httpBudgetMs, type TokenClient, type TokenRequestContext } from '../client.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import {
+  ClientSetupError,
   InvalidTokenResponseError,
   LockTimeoutError,
   NetworkError,
   TokenEndpointError,
   TokenwardError,
   type TokenwardErrorCode,
+  type TokenwardWarningCode,
   UpstreamUnavailableError,
+  type WarningHandler,
 } from '../errors.js';
 import {
   inFlight,
@@ -59,24 +62,46 @@ export function defaultLockWaitMs(budgetMs: number, leaseMs: number): number {
   return 2 * budgetMs + leaseMs;
 }
 
-/** A non-fatal problem reported through {@link TokenManagerOptions.onWarning}. */
-export interface TokenwardWarning {
-  /**
-   * Stable code: `EAGER_REFRESH_FAILED`, `REFRESH_REJECTED`, `STORE_WRITE_FAILED`, `STORE_READ_FAILED`,
-   * `SERVED_STALE_MARGIN`, `REVOKE_FAILED`, `MIN_TTL_EXCEEDS_LIFETIME` (a `minTtlMs` no new token could
-   * meet; given once per manager), `CLOSE_TIMEOUT` (`close()` stopped waiting for a stuck flight); from
-   * `createTokenManager` also `TLS_VERIFY_DISABLED` (once per origin), `HTTP` and `STORE`.
-   */
-  code: string;
-  message: string;
-  /** The error behind the warning, already redacted. */
-  cause?: unknown;
+export type { TokenwardWarning } from '../errors.js';
+
+/**
+ * A token client built on first use: the manager calls `create` once (shared by concurrent callers) on
+ * its first grant, refresh or revocation, so a manager that finds its token in the store never builds
+ * the client nor resolves its secrets. A failure of `create` is thrown to the caller (a
+ * {@link TokenwardError} as it is, anything else as a {@link ClientSetupError}) and changes nothing
+ * cached; the next call tries again.
+ */
+export interface LazyTokenClient {
+  /** The identity of the client `create` builds (it must be the same: checked when it is built). */
+  readonly identity: TokenIdentity;
+  /** The client's `budgetMs`, needed before it is built (lock wait, renewal budget). Default: the HTTP defaults'. */
+  readonly budgetMs?: number;
+  /** Builds the client (resolves secrets, loads the grant's modules). */
+  create(): Promise<TokenClient>;
 }
 
-/** Options of a {@link TokenManager}. */
+/**
+ * When a renewal before expiry (past the eager-refresh point) runs:
+ * - `background` (default, for long-lived processes): the caller gets the current token at once and
+ *   the renewal runs behind it;
+ * - `foreground` (for short-lived processes such as the CLI): the renewal runs in the caller's flight
+ *   and is awaited before `getToken` returns (if it fails, the still-valid token is served with an
+ *   `EAGER_REFRESH_FAILED` warning), so no renewal is ever left running when the process exits — one
+ *   that died with the process could use up a rotating refresh token without storing its successor.
+ */
+export type RefreshMode = 'background' | 'foreground';
+
+/**
+ * Options of a {@link TokenManager}.
+ *
+ * `skewMs` and `eagerRefreshFraction` come from a profile's `skew_seconds` and `eager_refresh`, which
+ * `createTokenManager` has validated with the profile schema: the manager trusts them. The manager's own
+ * settings (lock, budget and back-off, in ms) are checked here and throw a `RangeError` naming the
+ * option.
+ */
 export interface TokenManagerOptions {
-  /** Talks to the token endpoint. */
-  client: TokenClient;
+  /** Talks to the token endpoint: a built client, or one built on first use ({@link LazyTokenClient}). */
+  client: TokenClient | LazyTokenClient;
   /** The store key. Computed by the caller from the profile and the client's identity. */
   key: string;
   /** Where tokens are kept. Default: a new in-memory store. */
@@ -85,8 +110,10 @@ export interface TokenManagerOptions {
   profile?: string;
   /** Safety margin before expiry in ms. Default 10,000. */
   skewMs?: number;
-  /** Fraction of the lifetime after which a background refresh starts. Default 0.8; 1 disables. */
+  /** Fraction of the lifetime, in (0, 1], after which a renewal before expiry is due. Default 0.8; 1 disables. */
   eagerRefreshFraction?: number;
+  /** Whether that renewal runs behind the caller or is awaited by it. Default `background`. */
+  refreshMode?: RefreshMode;
   /**
    * Least time between two optional renewal attempts, ms: between two background refreshes of this
    * manager, and after a failed renewal recorded in the store, for every caller sharing it (other
@@ -102,8 +129,6 @@ export interface TokenManagerOptions {
   optionalBudgetMs?: number;
   /** Lease of the store lock, ms: the store renews it while the holder works; a dead holder frees the key within one lease. Default 10,000. */
   lockLeaseMs?: number;
-  /** @deprecated Use {@link TokenManagerOptions.lockLeaseMs}. */
-  lockTtlMs?: number;
   /**
    * How long to wait for another caller's lock, ms. Default {@link defaultLockWaitMs} of the client's
    * `budgetMs` (50 s with the HTTP defaults) and the lease: 110 s.
@@ -117,7 +142,7 @@ export interface TokenManagerOptions {
   /** Clock in ms since the epoch. Default `Date.now`. */
   clock?: () => number;
   /** Receives non-fatal problems. Default: ignored. */
-  onWarning?: (warning: TokenwardWarning) => void;
+  onWarning?: WarningHandler;
   /** Close the store when the manager is closed. Default false. */
   ownsStore?: boolean;
 }
@@ -178,7 +203,13 @@ export class TokenManager {
   readonly store: TokenStore;
   /** The profile name, if any. */
   readonly profile: string | undefined;
-  readonly #client: TokenClient;
+  /** The client once built (at once for a built one, on first use for a {@link LazyTokenClient}). */
+  #client: TokenClient | undefined;
+  /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
+  #building: Promise<TokenClient> | undefined;
+  readonly #lazy: LazyTokenClient | undefined;
+  readonly #identity: TokenIdentity;
+  readonly #foreground: boolean;
   readonly #skewMs: number;
   readonly #eagerFraction: number;
   readonly #eagerGapMs: number;
@@ -190,8 +221,10 @@ export class TokenManager {
   /** Aborts the token requests of flights still running when `close()` gives up waiting. */
   readonly #closing = new AbortController();
   #minTtlWarned = false;
+  /** Foreground renewals whose failure was already warned about. */
+  readonly #warnedFlights = new WeakSet<Promise<Token>>();
   readonly #clock: () => number;
-  readonly #onWarning: (w: TokenwardWarning) => void;
+  readonly #onWarning: WarningHandler;
   readonly #ownsStore: boolean;
   readonly #ctx: TokenRequestContext;
   #current: Token | undefined;
@@ -202,14 +235,21 @@ export class TokenManager {
   #counts = { grants: 0, refreshes: 0, storeHits: 0 };
 
   constructor(options: TokenManagerOptions) {
-    this.#client = options.client;
+    const c = options.client;
+    if (isLazy(c)) {
+      this.#lazy = c;
+    } else {
+      this.#client = c;
+    }
+    this.#identity = c.identity;
     this.key = options.key;
     this.store = options.store;
     this.profile = options.profile;
     this.#skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
     this.#eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
+    this.#foreground = options.refreshMode === 'foreground';
     this.#eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
-    const clientBudget = this.#client.budgetMs;
+    const clientBudget = c.budgetMs;
     this.#budgetMs =
       typeof clientBudget === 'number' && Number.isFinite(clientBudget) && clientBudget > 0
         ? clientBudget
@@ -219,11 +259,7 @@ export class TokenManager {
       Math.min(DEFAULT_OPTIONAL_BUDGET_MS, this.#budgetMs),
       'optionalBudgetMs',
     );
-    this.#lockLeaseMs = positive(
-      options.lockLeaseMs ?? options.lockTtlMs,
-      DEFAULT_LOCK_LEASE_MS,
-      'lockLeaseMs',
-    );
+    this.#lockLeaseMs = positive(options.lockLeaseMs, DEFAULT_LOCK_LEASE_MS, 'lockLeaseMs');
     this.#lockTimeoutMs = nonNegative(
       options.lockTimeoutMs,
       defaultLockWaitMs(this.#budgetMs, this.#lockLeaseMs),
@@ -234,14 +270,44 @@ export class TokenManager {
     this.#onWarning = options.onWarning ?? (() => {});
     this.#ownsStore = options.ownsStore ?? false;
     this.#ctx = { now: this.#clock, signal: this.#closing.signal };
-    if (!(this.#eagerFraction > 0 && this.#eagerFraction <= 1)) {
-      throw new RangeError('eagerRefreshFraction must be in (0, 1]');
-    }
   }
 
   /** The non-secret identity of the tokens this manager obtains. */
-  get identity(): Readonly<Record<string, string | undefined>> {
-    return this.#client.identity;
+  get identity(): TokenIdentity {
+    return this.#identity;
+  }
+
+  /**
+   * The token client: built on the first call for a {@link LazyTokenClient} (once, shared by concurrent
+   * callers; a failure is not remembered).
+   */
+  #loadClient(): Promise<TokenClient> {
+    if (this.#client !== undefined) return Promise.resolve(this.#client);
+    const lazy = this.#lazy as LazyTokenClient;
+    this.#building ??= (async () => {
+      try {
+        let built: TokenClient;
+        try {
+          built = await lazy.create();
+        } catch (err) {
+          if (err instanceof TokenwardError) throw err;
+          throw new ClientSetupError(
+            `the token client could not be built: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }
+        if (!sameIdentity(built.identity, this.#identity)) {
+          throw new ClientSetupError(
+            'the token client that was built has another identity than the one the manager was given; its tokens would be cached under the wrong key',
+          );
+        }
+        this.#client = built;
+        return built;
+      } finally {
+        this.#building = undefined;
+      }
+    })();
+    return this.#building;
   }
 
   /** How many primary grants and refresh grants this manager made, and how often the store answered. */
@@ -280,15 +346,15 @@ export class TokenManager {
    * else by the primary grant. Concurrent callers share one flight.
    */
   getToken(options: GetTokenOptions = {}): Promise<Token> {
+    return this.#foreground ? this.#getForeground(options) : this.#get(options);
+  }
+
+  #get(options: GetTokenOptions): Promise<Token> {
     const cur = this.#current;
     if (cur !== undefined && options.force !== true) {
       const now = this.#clock();
       if (cur.accessToken !== this.#invalidated && this.#fits(cur, now, options.minTtlMs ?? 0)) {
-        if (
-          this.#inflight === undefined &&
-          isPastEagerPoint(cur, now, this.#eagerFraction) &&
-          now - this.#lastEagerAttempt >= this.#eagerGapMs
-        ) {
+        if (!this.#foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
           this.#lastEagerAttempt = now;
           this.#startEager();
         }
@@ -304,6 +370,45 @@ export class TokenManager {
       minTtlMs: options.minTtlMs ?? 0,
     });
     return options.signal === undefined ? flight : raceAbort(flight, options.signal);
+  }
+
+  /**
+   * Foreground mode: a token past its eager-refresh point is renewed in the caller's flight, and the
+   * renewal is awaited; when it fails, the still-valid token is served with a warning.
+   */
+  async #getForeground(options: GetTokenOptions): Promise<Token> {
+    const token = await this.#get(options);
+    const now = this.#clock();
+    if (options.force === true || !isPastEagerPoint(token, now, this.#eagerFraction)) return token;
+    // A renewal under way is joined (concurrent callers wait for the same one); a new one is started
+    // unless one was tried within the retry gap.
+    if (this.#inflight === undefined) {
+      if (!this.#eagerDue(token, now)) return token;
+      this.#lastEagerAttempt = now;
+    }
+    const renewal = this.#join({ force: false, eager: true, minTtlMs: 0 });
+    try {
+      return await (options.signal === undefined ? renewal : raceAbort(renewal, options.signal));
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err;
+      // Said once per failed renewal, however many callers waited for it.
+      if (!this.#warnedFlights.has(renewal)) {
+        this.#warnedFlights.add(renewal);
+        this.#warn(
+          'EAGER_REFRESH_FAILED',
+          'renewal before expiry failed; the current token is still served',
+          err,
+        );
+      }
+      return token;
+    }
+  }
+
+  /** True when `token` is past its eager-refresh point and no optional renewal was tried within the gap. */
+  #eagerDue(token: Token, now: number): boolean {
+    return (
+      isPastEagerPoint(token, now, this.#eagerFraction) && now - this.#lastEagerAttempt >= this.#eagerGapMs
+    );
   }
 
   /** Like {@link getToken}, but only the access token string. */
@@ -333,10 +438,13 @@ export class TokenManager {
     const entry = await this.#read();
     const token = entry?.token ?? this.#current;
     let revoked = false;
-    if (token !== undefined && this.#client.revoke !== undefined) {
+    if (token !== undefined) {
       try {
-        await this.#client.revoke(token, this.#ctx);
-        revoked = true;
+        const client = await this.#loadClient();
+        if (client.revoke !== undefined) {
+          await client.revoke(token, this.#ctx);
+          revoked = true;
+        }
       } catch (err) {
         this.#warn('REVOKE_FAILED', 'revoking the token failed; it is deleted locally anyway', err);
       }
@@ -561,9 +669,12 @@ export class TokenManager {
       };
       const optional = timer !== undefined;
       const base = newest(entry?.token, this.#current);
+      // Built (a lazy client) before the token request, outside it: a failure to build the client is
+      // not the token endpoint's and is not recorded in the store.
+      const client = await this.#loadClient();
       let token: Token;
       try {
-        token = await this.#obtain(base, ctx, state);
+        token = await this.#obtain(client, base, ctx, state);
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         publishRenewalFailed(this, failure, optional);
@@ -591,8 +702,12 @@ export class TokenManager {
     return new TokenwardError('ERR_TIMEOUT', message, { cause: err });
   }
 
-  async #obtain(base: Token | undefined, ctx: TokenRequestContext, state: FlightState): Promise<Token> {
-    const client = this.#client;
+  async #obtain(
+    client: TokenClient,
+    base: Token | undefined,
+    ctx: TokenRequestContext,
+    state: FlightState,
+  ): Promise<Token> {
     if (
       base?.refreshToken !== undefined &&
       client.refresh !== undefined &&
@@ -656,7 +771,7 @@ export class TokenManager {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
-    entry.identity = this.#client.identity;
+    entry.identity = this.#identity;
     try {
       await this.store.set(entry);
     } catch (err) {
@@ -686,7 +801,7 @@ export class TokenManager {
     }
     if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
-    record.identity = this.#client.identity;
+    record.identity = this.#identity;
     try {
       await this.store.set(record);
     } catch {
@@ -694,13 +809,27 @@ export class TokenManager {
     }
   }
 
-  #warn(code: string, message: string, cause?: unknown): void {
+  #warn(code: TokenwardWarningCode, message: string, cause?: unknown): void {
     try {
       this.#onWarning(cause === undefined ? { code, message } : { code, message, cause });
     } catch {
       // A throwing warning hook must not break token acquisition.
     }
   }
+}
+
+/** True for a {@link LazyTokenClient} (a built client has `fetchToken`, a lazy one `create`). */
+function isLazy(c: TokenClient | LazyTokenClient): c is LazyTokenClient {
+  return typeof (c as Partial<TokenClient>).fetchToken !== 'function';
+}
+
+/** True when two identities have the same entries (order aside; an undefined value counts as absent). */
+function sameIdentity(a: TokenIdentity, b: TokenIdentity): boolean {
+  const entries = (x: TokenIdentity) =>
+    Object.entries(x)
+      .filter(([, v]) => v !== undefined)
+      .sort(([k1], [k2]) => (k1 < k2 ? -1 : k1 > k2 ? 1 : 0));
+  return JSON.stringify(entries(a)) === JSON.stringify(entries(b));
 }
 
 /** True when `after` carries a failure record that `before` did not (written in between, by the lock holder). */

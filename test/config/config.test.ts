@@ -154,13 +154,16 @@ describe('loading', () => {
     const text =
       '[profiles.a]\ntoken_url = "https://x.test/t"\nclient_id = "c"\nclient_secret = "literal-value-9"\n';
     const path = await cfg(text, 0o644);
-    await getProfile('a', { path, onWarning: (m) => warnings.push(m) });
+    await getProfile('a', { path, onWarning: (w) => warnings.push(`${w.code} ${w.message}`) });
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0] ?? '', /:4: profiles\.a\.client_secret holds a literal secret/);
+    assert.match(
+      warnings[0] ?? '',
+      /^CONFIG_LITERAL_SECRET .*:4: profiles\.a\.client_secret holds a literal secret/,
+    );
     assert.doesNotMatch(warnings[0] ?? '', /literal-value-9/);
     const quiet: string[] = [];
-    await getProfile('a', { path: await cfg(text, 0o600), onWarning: (m) => quiet.push(m) });
-    await getProfile('rdp', { path: await cfg(SAMPLE, 0o644), onWarning: (m) => quiet.push(m) });
+    await getProfile('a', { path: await cfg(text, 0o600), onWarning: (w) => quiet.push(w.message) });
+    await getProfile('rdp', { path: await cfg(SAMPLE, 0o644), onWarning: (w) => quiet.push(w.message) });
     assert.equal(quiet.length, 0);
   });
 
@@ -176,7 +179,7 @@ describe('loading', () => {
       '',
     ].join('\n');
     const path = await cfg(text, 0o644);
-    await getProfile('a', { path, onWarning: (m) => warnings.push(m) });
+    await getProfile('a', { path, onWarning: (w) => warnings.push(w.message) });
     assert.equal(warnings.length, 2);
     const own = warnings.find((w) => w.includes('api_key')) ?? '';
     const inherited = warnings.find((w) => w.includes('client_key')) ?? '';

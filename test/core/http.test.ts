@@ -410,12 +410,12 @@ describe('TLS', () => {
       const r = await requestToken({ url: s.url, form: {} }, { ...fast, ca: cert.cert });
       assert.deepEqual(r.body, ok);
       const warnings: string[] = [];
-      const onWarning = (w: string) => warnings.push(w);
+      const onWarning = (w: { code: string; message: string }) => warnings.push(`${w.code} ${w.message}`);
       for (let i = 0; i < 3; i++) {
         await requestToken({ url: s.url, form: {} }, { ...fast, insecureSkipTlsVerify: true, onWarning });
       }
       assert.equal(warnings.length, 1, 'once per origin and hook');
-      assert.match(warnings[0]!, /TLS certificate verification is OFF/);
+      assert.match(warnings[0]!, /^TLS_VERIFY_DISABLED TLS certificate verification is OFF/);
     } finally {
       await s.close();
     }

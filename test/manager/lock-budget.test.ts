@@ -2,7 +2,7 @@
  * Lock lease and wait derived from the client's HTTP budget, and close() bounded (issue 11).
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import { httpBudgetMs } from '../../src/client.js';
 import { NetworkError } from '../../src/errors.js';
 import {
@@ -14,30 +14,15 @@ import {
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
 import { createTokenManager } from '../../src/tokenward.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { fileStores, makeManager, realClient } from './real-stack.js';
+import { makeManager, realClient, useRealStack } from './real-stack.js';
 
-let server: TokenServer;
-let now: number;
-const clock = () => now;
-let stores: Awaited<ReturnType<typeof fileStores>>;
+const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
+
 let releaseHang: (() => void) | undefined;
 
-before(async () => {
-  server = await startTokenServer({ lifetime: 300, latencyMs: 0 });
-});
-after(() => server.close());
-beforeEach(async () => {
-  server.counts = { total: 0, byGrant: {} };
-  server.onRequest = undefined;
-  now = Date.now();
-  stores = await fileStores();
-});
-afterEach(async () => {
+afterEach(() => {
   releaseHang?.();
   releaseHang = undefined;
-  server.onRequest = undefined;
-  await stores.cleanup();
 });
 
 describe('the HTTP budget and the lock parameters', () => {
@@ -51,7 +36,7 @@ describe('the HTTP budget and the lock parameters', () => {
   it('createTokenManager: the client carries the profile’s budget; lease 10 s; wait = 2 x budget + lease', async () => {
     const m = await createTokenManager(
       {
-        token_url: server.tokenUrl,
+        token_url: stack.server.tokenUrl,
         client_id: 'c',
         client_secret: 'manager-tests-secret',
         timeout: 2,
@@ -73,7 +58,7 @@ describe('the HTTP budget and the lock parameters', () => {
 
   it('createTokenManager passes tuning through', async () => {
     const m = await createTokenManager(
-      { token_url: server.tokenUrl, client_id: 'c', client_secret: 'manager-tests-secret' },
+      { token_url: stack.server.tokenUrl, client_id: 'c', client_secret: 'manager-tests-secret' },
       {
         store: new MemoryStore(),
         tuning: {
@@ -96,32 +81,32 @@ describe('the HTTP budget and the lock parameters', () => {
   });
 
   it('defaults: a 50 s budget gives a 110 s wait; the optional budget never exceeds the client budget', async () => {
-    const dflt = makeManager(await realClient(server, { retries: 2 }), new MemoryStore(), clock);
+    const dflt = makeManager(await realClient(stack.server, { retries: 2 }), new MemoryStore(), stack.clock);
     assert.equal(dflt.manager.parameters.budgetMs, 50_000);
     assert.equal(dflt.manager.parameters.lockTimeoutMs, 110_000);
-    const quick = makeManager(await realClient(server, { timeout: 3 }), new MemoryStore(), clock);
+    const quick = makeManager(await realClient(stack.server, { timeout: 3 }), new MemoryStore(), stack.clock);
     assert.equal(quick.manager.parameters.budgetMs, 3_000);
     assert.equal(quick.manager.parameters.optionalBudgetMs, 3_000);
   });
 
   it('the store lock is taken with the short lease and the derived wait (a shorter one for optional renewals)', async () => {
     const taken: LockOptions[] = [];
-    const store = stores.store();
+    const store = stack.stores.store();
     const lock = store.lock.bind(store);
     store.lock = (key: string, options: LockOptions): Promise<StoreLock> => {
       taken.push(options);
       return lock(key, options);
     };
-    const client = await realClient(server, { timeout: 2, retries: 1 });
-    const { manager } = makeManager(client, store, clock, { optionalBudgetMs: 4_000 });
+    const client = await realClient(stack.server, { timeout: 2, retries: 1 });
+    const { manager } = makeManager(client, store, stack.clock, { optionalBudgetMs: 4_000 });
     const t1 = await manager.getToken();
     assert.deepEqual(taken, [{ ttlMs: 10_000, timeoutMs: 38_000 }]);
-    now += 250_000;
-    await manager.getToken({ minTtlMs: t1.expiresAt - now }); // optional: the token is still valid
+    stack.now += 250_000;
+    await manager.getToken({ minTtlMs: t1.expiresAt - stack.now }); // optional: the token is still valid
     assert.equal(taken.length, 2);
     assert.equal(taken[1]!.ttlMs, 10_000);
     assert.ok(taken[1]!.timeoutMs > 0 && taken[1]!.timeoutMs <= 4_000, `got ${taken[1]!.timeoutMs}`);
-    assert.equal(server.counts.total, 2);
+    assert.equal(stack.server.counts.total, 2);
   });
 });
 
@@ -146,60 +131,64 @@ describe('close() is bounded', () => {
     const store = new StalledStore();
     const warnings: TokenwardWarning[] = [];
     const m = new TokenManager({
-      client: await realClient(server),
+      client: await realClient(stack.server),
       key: 'k',
       store,
       ownsStore: true,
-      clock,
+      clock: stack.clock,
       closeTimeoutMs: 300,
       onWarning: (w) => warnings.push(w),
     });
     store.stall = true;
     const stuck = m.getToken();
     stuck.catch(() => {});
-    while (server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    while (stack.server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
     await m.close();
     assert.deepEqual(
       warnings.map((w) => w.code),
       ['CLOSE_TIMEOUT', 'CLOSE_TIMEOUT'],
       'one for the flight, one for the store',
     );
-    assert.equal(server.counts.total, 1);
+    assert.equal(stack.server.counts.total, 1);
   });
 
   it('a flight stuck on a hanging token endpoint: close() aborts its request', async () => {
     const p = new Promise<void>((resolve) => {
       releaseHang = resolve;
     });
-    server.onRequest = () => p;
+    stack.server.onRequest = () => p;
     const { manager, warnings } = makeManager(
-      await realClient(server, { timeout: 120, retries: 2 }),
-      stores.store(),
-      clock,
+      await realClient(stack.server, { timeout: 120, retries: 2 }),
+      stack.stores.store(),
+      stack.clock,
       { closeTimeoutMs: 300 },
     );
     const stuck = manager.getToken();
     stuck.catch(() => {});
-    while (server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    while (stack.server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
     await manager.close();
     await assert.rejects(stuck, NetworkError);
     assert.deepEqual(
       warnings.map((w) => w.code),
       ['CLOSE_TIMEOUT'],
     );
-    assert.equal(server.counts.total, 1, 'aborted, not retried');
+    assert.equal(stack.server.counts.total, 1, 'aborted, not retried');
   });
 
   it('a flight that finishes in time is waited for (close() does not cut it short)', async () => {
-    server.latencyMs = 200;
+    stack.server.latencyMs = 200;
     try {
-      const { manager, warnings } = makeManager(await realClient(server), stores.store(), clock);
+      const { manager, warnings } = makeManager(
+        await realClient(stack.server),
+        stack.stores.store(),
+        stack.clock,
+      );
       const p = manager.getToken();
       await manager.close();
       assert.ok((await p).accessToken.startsWith('at-'));
       assert.deepEqual(warnings, []);
     } finally {
-      server.latencyMs = 0;
+      stack.server.latencyMs = 0;
     }
   });
 });

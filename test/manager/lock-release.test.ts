@@ -6,26 +6,11 @@
  * to let "another process" write between the first read and the lock, which a test cannot time otherwise.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { StoredEntry, TokenStore } from '../../src/stores/types.js';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { fileStores, makeManager, realClient } from './real-stack.js';
+import { makeManager, realClient, useRealStack } from './real-stack.js';
 
-let server: TokenServer;
-let stores: Awaited<ReturnType<typeof fileStores>>;
-let now: number;
-const clock = () => now;
-
-before(async () => {
-  server = await startTokenServer({ lifetime: 3600, latencyMs: 0 });
-});
-after(() => server.close());
-beforeEach(async () => {
-  server.reset();
-  now = Date.now();
-  stores = await fileStores();
-});
-afterEach(() => stores.cleanup());
+const stack = useRealStack({ lifetime: 3600, latencyMs: 0 });
 
 /** A file store that counts locks and releases, and runs `beforeLock` once, as another process would. */
 function counting(
@@ -66,15 +51,15 @@ function counting(
 
 describe('the store lock is released on every path', () => {
   it('a token written by another process while this one waited: served, lock released', async () => {
-    const client = await realClient(server);
+    const client = await realClient(stack.server);
     // "Another process" obtains and stores a token just before this one takes the lock.
-    const other = makeManager(client, stores.store(), clock).manager;
-    const store = counting(stores.store(), async () => {
+    const other = makeManager(client, stack.stores.store(), stack.clock).manager;
+    const store = counting(stack.stores.store(), async () => {
       await other.getToken();
     });
-    const { manager } = makeManager(client, store, clock);
+    const { manager } = makeManager(client, store, stack.clock);
     const t = await manager.getToken();
-    assert.equal(server.counts.total, 1, "the other process's token is used");
+    assert.equal(stack.server.counts.total, 1, "the other process's token is used");
     assert.equal(t.accessToken, (await other.getToken()).accessToken);
     assert.deepEqual([store.locks, store.releases], [1, 1]);
     // The key is free: a forced renewal takes the lock again at once.
@@ -85,18 +70,18 @@ describe('the store lock is released on every path', () => {
   });
 
   it('a failure recorded by the holder it waited for: that error, lock released', async () => {
-    const client = await realClient(server);
-    const other = makeManager(client, stores.store(), clock).manager;
-    server.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
-    const store = counting(stores.store(), async () => {
+    const client = await realClient(stack.server);
+    const other = makeManager(client, stack.stores.store(), stack.clock).manager;
+    stack.server.fault = { status: 400, body: JSON.stringify({ error: 'invalid_client' }) };
+    const store = counting(stack.stores.store(), async () => {
       await other.getToken().catch(() => {});
     });
-    const { manager } = makeManager(client, store, clock);
+    const { manager } = makeManager(client, store, stack.clock);
     await assert.rejects(
       manager.getToken(),
       (e: unknown) => (e as { error?: string }).error === 'invalid_client',
     );
-    assert.equal(server.counts.total, 1, 'the holder’s failure is the answer: no second request');
+    assert.equal(stack.server.counts.total, 1, 'the holder’s failure is the answer: no second request');
     assert.deepEqual([store.locks, store.releases], [1, 1]);
     await other.close();
     await manager.close();

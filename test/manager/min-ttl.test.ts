@@ -4,33 +4,22 @@
  * lifetime, says so once, and serves. Exact counts, injected clock, real client stack.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { fileStores, makeManager, realClient } from './real-stack.js';
+import { describe, it } from 'node:test';
+import { makeManager, realClient, useRealStack } from './real-stack.js';
 
-let server: TokenServer;
-let now: number;
-const clock = () => now;
-let stores: Awaited<ReturnType<typeof fileStores>>;
-
-before(async () => {
-  server = await startTokenServer({ lifetime: 300, latencyMs: 0 });
-});
-after(() => server.close());
-beforeEach(async () => {
-  server.counts = { total: 0, byGrant: {} };
-  now = Date.now();
-  stores = await fileStores();
-});
-afterEach(() => stores.cleanup());
+const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 
 const HOUR = 3_600_000;
 
 describe('a minimum TTL longer than the server’s token lifetime', () => {
   it('warns once and serves; renews once half the usable lifetime (290 s) is gone, not on every call', async () => {
-    const { manager, warnings } = makeManager(await realClient(server), stores.store(), clock);
+    const { manager, warnings } = makeManager(
+      await realClient(stack.server),
+      stack.stores.store(),
+      stack.clock,
+    );
     const t1 = await manager.getToken({ minTtlMs: HOUR });
-    assert.equal(server.counts.total, 1);
+    assert.equal(stack.server.counts.total, 1);
     assert.deepEqual(
       warnings.map((w) => w.code),
       ['MIN_TTL_EXCEEDS_LIFETIME'],
@@ -38,41 +27,45 @@ describe('a minimum TTL longer than the server’s token lifetime', () => {
     assert.match(warnings[0]!.message, /3600 s.*290 s/);
     for (let i = 0; i < 50; i++)
       assert.equal((await manager.getToken({ minTtlMs: HOUR })).accessToken, t1.accessToken);
-    now += 144_999; // less than half of 290 s gone
+    stack.now += 144_999; // less than half of 290 s gone
     assert.equal((await manager.getToken({ minTtlMs: HOUR })).accessToken, t1.accessToken);
-    assert.equal(server.counts.total, 1);
-    now += 1; // half gone
+    assert.equal(stack.server.counts.total, 1);
+    stack.now += 1; // half gone
     const t2 = await manager.getToken({ minTtlMs: HOUR });
     assert.notEqual(t2.accessToken, t1.accessToken);
-    assert.equal(server.counts.total, 2);
+    assert.equal(stack.server.counts.total, 2);
     for (let i = 0; i < 50; i++) await manager.getToken({ minTtlMs: HOUR });
-    assert.equal(server.counts.total, 2);
+    assert.equal(stack.server.counts.total, 2);
     assert.equal(warnings.length, 1, 'said once per manager');
   });
 
   it('a new process (the CLI: one per call) serves the stored token instead of renewing', async () => {
-    const first = makeManager(await realClient(server), stores.store(), clock);
+    const first = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock);
     await first.manager.getToken();
     for (let i = 0; i < 5; i++) {
-      const cli = makeManager(await realClient(server), stores.store(), clock);
+      const cli = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock);
       await cli.manager.getToken({ minTtlMs: HOUR });
       assert.deepEqual(
         cli.warnings.map((w) => w.code),
         ['MIN_TTL_EXCEEDS_LIFETIME'],
       );
     }
-    assert.equal(server.counts.total, 1);
+    assert.equal(stack.server.counts.total, 1);
   });
 
   it('a minimum TTL a new token can meet is honoured as asked (no cut, no warning)', async () => {
-    const { manager, warnings } = makeManager(await realClient(server), stores.store(), clock);
+    const { manager, warnings } = makeManager(
+      await realClient(stack.server),
+      stack.stores.store(),
+      stack.clock,
+    );
     const t1 = await manager.getToken();
-    now += 100_000; // 200 s left, 190 s beyond the margin
+    stack.now += 100_000; // 200 s left, 190 s beyond the margin
     assert.equal((await manager.getToken({ minTtlMs: 189_000 })).accessToken, t1.accessToken);
-    assert.equal(server.counts.total, 1);
+    assert.equal(stack.server.counts.total, 1);
     const t2 = await manager.getToken({ minTtlMs: 250_000 });
     assert.notEqual(t2.accessToken, t1.accessToken);
-    assert.equal(server.counts.total, 2);
+    assert.equal(stack.server.counts.total, 2);
     assert.deepEqual(warnings, []);
   });
 });

@@ -13,7 +13,7 @@
 
 import type { Profile } from '../../profile.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { freshToken, openManager } from '../context.js';
+import { openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { readHelperInput } from '../helper-input.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -48,7 +48,7 @@ async function mappedProfiles(io: Io, configPath: string | undefined): Promise<M
   if (!config.exists) warn(io, `${config.path} does not exist: no registry is mapped to a profile`);
   const byHost = new Map<string, Profile[]>();
   for (const name of config.profileNames) {
-    const profile = profileFromConfig(config, name, { onWarning: (m) => warn(io, m) });
+    const profile = profileFromConfig(config, name, { onWarning: (w) => warn(io, w.message) });
     for (const r of profile.docker_registries ?? []) {
       const host = registryHost(r);
       const list = byHost.get(host) ?? [];
@@ -102,7 +102,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const manager = await openManager(io, profile);
   try {
-    const token = await freshToken(manager, profile);
+    const token = await manager.getToken();
     const answer = {
       ServerURL: serverUrl,
       Username: profile.docker_username ?? DEFAULT_DOCKER_USERNAME,

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Profile } from '../../profile.js';
 import { parseCommand, splitAtDashDash, withGlobals } from '../args.js';
-import { freshToken, openProfile } from '../context.js';
+import { openProfile } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
 import { error, type Io } from '../output.js';
@@ -137,7 +137,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const { profile, manager } = await openProfile(io, profileName, values.config);
   let token: string;
   try {
-    token = (await freshToken(manager, profile)).accessToken;
+    token = (await manager.getToken()).accessToken;
   } finally {
     await manager.close();
   }

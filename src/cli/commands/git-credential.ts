@@ -13,7 +13,7 @@
 
 import type { Profile } from '../../profile.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { freshToken, loadProfile, openManager } from '../context.js';
+import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { helperExpiry, readHelperInput } from '../helper-input.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -90,7 +90,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       }
       return EXIT.OK;
     }
-    const token = await freshToken(manager, profile);
+    const token = await manager.getToken();
     const expiry = Math.floor(helperExpiry(token, profile) / 1000);
     io.stdout.write(
       line('username', profile.git_username ?? DEFAULT_GIT_USERNAME) +

@@ -8,7 +8,7 @@
  */
 
 import { parseCommand, withGlobals } from '../args.js';
-import { freshToken, loadProfile, openManager } from '../context.js';
+import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { helperExpiry } from '../helper-input.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -84,7 +84,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const manager = await openManager(io, profile);
   try {
-    const token = await freshToken(manager, profile);
+    const token = await manager.getToken();
     const credential = {
       apiVersion: info.apiVersion,
       kind: 'ExecCredential',

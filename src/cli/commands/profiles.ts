@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { LoadConfigOptions } from '../../config/load.js';
 import type { Profile } from '../../profile.js';
 import { providerOf } from '../../providers/index.js';
 import { parseCommand, withGlobals } from '../args.js';
@@ -142,9 +143,9 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     return EXIT.USAGE;
   }
   const load = await import('../../config/load.js');
-  const base: { path?: string; env: NodeJS.ProcessEnv; onWarning: (m: string) => void } = {
+  const base: LoadConfigOptions = {
     env: io.env,
-    onWarning: (m) => warn(io, m),
+    onWarning: (w) => warn(io, w.message),
   };
   if (values.config !== undefined) base.path = values.config;
 

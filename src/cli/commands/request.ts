@@ -13,7 +13,7 @@ import type { Profile } from '../../profile.js';
 import { redactText } from '../../redact.js';
 import { isSecretHeader } from '../../secret-fields.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { freshToken, loadProfile, openManager } from '../context.js';
+import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type AuthFetch, loadFetch, loadTokenward } from '../lazy.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -149,7 +149,6 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const manager = await openManager(io, profile, tokenward);
   try {
-    await freshToken(manager, profile); // renewed now if past its eager point; authFetch then finds it in memory
     const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {

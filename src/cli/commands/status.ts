@@ -68,7 +68,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const profiles = new Map<string, Profile | Error>();
   for (const name of config.profileNames) {
     try {
-      profiles.set(name, profileFromConfig(config, name, { onWarning: (m) => warn(io, m) }));
+      profiles.set(name, profileFromConfig(config, name, { onWarning: (w) => warn(io, w.message) }));
     } catch (err) {
       profiles.set(name, err instanceof Error ? err : new Error(String(err)));
     }

@@ -6,7 +6,7 @@
 
 import { authorizationValue } from '../../token.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { freshToken, openProfile } from '../context.js';
+import { openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -37,12 +37,12 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     }
   }
 
-  const { profile, manager } = await openProfile(io, positionals[0], values.config);
+  const { manager } = await openProfile(io, positionals[0], values.config);
   try {
     const opts: { minTtlMs?: number; force?: boolean } = {};
     if (minTtlMs !== undefined) opts.minTtlMs = minTtlMs;
     if (values.force === true) opts.force = true;
-    const token = await freshToken(manager, profile, opts);
+    const token = await manager.getToken(opts);
     let out: string;
     if (values.json === true) {
       const now = Date.now();

@@ -1,0 +1,190 @@
+/**
+ * `refreshMode: 'foreground'` (issue 12, "One policy, one place"): a renewal past the eager-refresh
+ * point runs in the caller's flight and is awaited, so a short-lived process never leaves one running.
+ * Exact request counts with the managers' injected clock, real client stack and file store; and a
+ * child process that exits right after `getToken()`.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cacheKey } from '../../src/stores/cache-key.js';
+import { FileStore } from '../../src/stores/file.js';
+import { runProcess } from '../helpers/process.js';
+import { makeManager, realClient, useRealStack } from './real-stack.js';
+
+const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
+const KEY = 'manager-test-key';
+const refreshes = () => stack.server.counts.byGrant['refresh_token'] ?? 0;
+const grants = () => stack.server.counts.byGrant['client_credentials'] ?? 0;
+const SERVER_ERROR = { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' };
+
+/** A foreground-mode manager on the real stack, eager at `fraction` of the lifetime. */
+async function foreground(fraction: number) {
+  return makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
+    eagerRefreshFraction: fraction,
+    refreshMode: 'foreground',
+  });
+}
+
+describe('foreground refresh mode', () => {
+  it('past the eager point getToken returns the renewed token, already stored: 1 grant + 1 refresh, then none', async () => {
+    const { manager, warnings } = await foreground(0.8);
+    const t1 = await manager.getToken();
+    stack.now += 239_000; // 79.7 % of 300 s: not yet due
+    assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+    assert.equal(stack.server.counts.total, 1);
+    stack.now += 11_000; // 83 %: due
+    const t2 = await manager.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken, 'the caller got the renewed token');
+    assert.equal(grants(), 1);
+    assert.equal(refreshes(), 1);
+    assert.equal((await stack.stores.store().get(KEY))?.token?.accessToken, t2.accessToken, 'already stored');
+    for (let i = 0; i < 20; i++) assert.equal((await manager.getToken()).accessToken, t2.accessToken);
+    assert.equal(stack.server.counts.total, 2);
+    assert.deepEqual(warnings, []);
+    await manager.close();
+  });
+
+  it('background mode (the default) serves the old token at once and renews behind the caller', async () => {
+    const { manager } = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
+      eagerRefreshFraction: 0.8,
+    });
+    const t1 = await manager.getToken();
+    stack.now += 250_000;
+    assert.equal((await manager.getToken()).accessToken, t1.accessToken, 'the old token, at once');
+    await manager.close(); // waits for the background renewal
+    assert.equal(refreshes(), 1);
+    assert.notEqual((await stack.stores.store().get(KEY))?.token?.accessToken, t1.accessToken);
+  });
+
+  it('8 concurrent callers past the eager point share 1 renewal', async () => {
+    const { manager } = await foreground(0.5);
+    await manager.getToken();
+    stack.now += 200_000;
+    const got = await Promise.all(Array.from({ length: 8 }, () => manager.getToken()));
+    assert.equal(new Set(got.map((t) => t.accessToken)).size, 1);
+    assert.equal(refreshes(), 1);
+    assert.equal(stack.server.counts.total, 2);
+    await manager.close();
+  });
+
+  it('8 concurrent callers and a failing renewal: 1 request, the valid token to all, 1 warning', async () => {
+    const { manager, warnings } = await foreground(0.5);
+    const t1 = await manager.getToken();
+    stack.server.fault = SERVER_ERROR;
+    stack.now += 200_000;
+    const got = await Promise.all(Array.from({ length: 8 }, () => manager.getToken()));
+    assert.deepEqual(
+      got.map((t) => t.accessToken),
+      Array(8).fill(t1.accessToken),
+    );
+    assert.equal(stack.server.counts.total, 2);
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['EAGER_REFRESH_FAILED'],
+    );
+    await manager.close();
+  });
+
+  it('a failed renewal serves the valid token with EAGER_REFRESH_FAILED; none within the retry gap, 1 after it', async () => {
+    const { manager, warnings } = await foreground(0.5);
+    const t1 = await manager.getToken();
+    stack.server.fault = SERVER_ERROR;
+    stack.now += 200_000;
+    assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['EAGER_REFRESH_FAILED'],
+    );
+    assert.equal(stack.server.counts.total, 2);
+    stack.now += 4_999;
+    for (let i = 0; i < 10; i++) assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+    assert.equal(stack.server.counts.total, 2, 'backed off within the gap');
+    stack.server.fault = undefined;
+    stack.now += 1;
+    const t2 = await manager.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.equal(stack.server.counts.total, 3);
+    await manager.close();
+  });
+
+  it('a new process finds a stored token past its eager point: renews once; the next one serves the renewed token', async () => {
+    const seed = makeManager(await realClient(stack.server), stack.stores.store(), stack.clock, {
+      eagerRefreshFraction: 0.8,
+    });
+    const t1 = await seed.manager.getToken();
+    await seed.manager.close();
+    stack.now += 250_000;
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      const cli = await foreground(0.8);
+      runs.push((await cli.manager.getToken()).accessToken);
+      await cli.manager.close();
+    }
+    assert.notEqual(runs[0], t1.accessToken);
+    assert.deepEqual(runs, [runs[0], runs[0], runs[0]]);
+    assert.equal(grants(), 1);
+    assert.equal(refreshes(), 1);
+  });
+
+  it('force: one request, no second renewal on top of it', async () => {
+    const { manager } = await foreground(0.5);
+    await manager.getToken();
+    stack.now += 200_000;
+    await manager.getToken({ force: true });
+    assert.equal(stack.server.counts.total, 2);
+    await manager.close();
+  });
+});
+
+describe('a process that exits right after getToken()', () => {
+  const CHILD = join(import.meta.dirname, 'fixtures', 'exit-after-get-token.ts');
+
+  async function run(mode: 'foreground' | 'background', dir: string, key: Buffer, offsetMs: number) {
+    const r = await runProcess(process.execPath, [
+      '--import',
+      'tsx',
+      CHILD,
+      stack.server.tokenUrl,
+      dir,
+      key.toString('hex'),
+      String(offsetMs),
+      mode,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  }
+
+  it('foreground: the server saw the refresh and the store holds the token the process printed', async () => {
+    const key = randomBytes(32);
+    const dir = stack.stores.dir;
+    assert.match(await run('foreground', dir, key, 0), /^at-/);
+    assert.equal(stack.server.counts.total, 1);
+    // 250 s later (of 300 s): past the eager point. The process exits as soon as getToken() returns.
+    const printed = await run('foreground', dir, key, 250_000);
+    assert.equal(refreshes(), 1);
+    assert.equal(stack.server.rejectedRefreshes, 0);
+    const store = new FileStore({ dir, key, onWarning: () => {} });
+    const [entry] = await store.list();
+    await store.close();
+    assert.equal(entry?.token?.accessToken, printed, 'the renewed token was stored before the exit');
+    assert.ok(entry.key === cacheKey('child', entry.identity ?? {}));
+    assert.ok(
+      stack.server.liveRefreshTokens.has(entry.token.refreshToken ?? ''),
+      'with the live refresh token',
+    );
+  });
+
+  it('background (contrast): the process exits with the old token printed and the renewal not stored', async () => {
+    const key = randomBytes(32);
+    const dir = stack.stores.dir;
+    const first = await run('background', dir, key, 0);
+    const printed = await run('background', dir, key, 250_000);
+    assert.equal(printed, first, 'the old token');
+    const store = new FileStore({ dir, key, onWarning: () => {} });
+    const [entry] = await store.list();
+    await store.close();
+    assert.equal(entry?.token?.accessToken, first, 'no renewal reached the store');
+  });
+});
