@@ -1,0 +1,67 @@
+/**
+ * The `msx` preset's descriptor: its profile keys, token URL, API origin and identity. Import-light
+ * (see {@link ProviderDescriptor}); the token client is `./msx.ts`.
+ * @module
+ */
+
+import * as v from 'valibot';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profile.js';
+import { defineProvider, type KeysOf, type ProfileKeySpecs, presetApiBaseUrl } from './descriptor.js';
+import { canonicalUrl, optionalString, originOf, scopeFromProfile, urlUnder } from './values.js';
+
+/** The token endpoint path under `base_url`. */
+export const MSX_TOKEN_PATH = '/idm/v2/token';
+
+/** The token URL of a profile, unchecked: `token_url` (canonical form), else `{base_url}/idm/v2/token`. */
+export function msxTokenUrlFrom(profile: Profile): string {
+  const t = optionalString(profile, 'token_url');
+  if (t !== undefined) return canonicalUrl(t);
+  const base = optionalString(profile, 'base_url');
+  if (base === undefined)
+    throw new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' });
+  return urlUnder(base, MSX_TOKEN_PATH);
+}
+
+/** The profile keys of the `msx` preset, beyond the common ones. */
+export const msxKeys = {
+  /** msx/rdp: base URL of the platform (token URL derived from it). */
+  base_url: {
+    schema: v.optional(v.string()),
+    doc: 'the MSX platform, e.g. https://msx.example.com (token URL {base_url}/idm/v2/token)',
+    endpoint: true,
+  },
+  /** cylance: tenant id; msx: tenant to sign in to. */
+  tenant_id: { schema: v.optional(v.string()), doc: 'the tenant to sign in to' },
+} satisfies ProfileKeySpecs;
+
+/** The `msx` preset: Cisco MSX. */
+export const msx = defineProvider({
+  name: 'msx',
+  summary: 'Cisco MSX (password grant with HTTP Basic client credentials; switch-tenant, switch-user)',
+  keys: msxKeys,
+  required: ['base_url|token_url', 'client_id', 'client_secret', 'username', 'password'],
+  apiOrigins: (profile: Profile) => {
+    if (profile.base_url !== undefined) return [['base_url', profile.base_url]];
+    if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
+    return [];
+  },
+  identity: (profile: Profile) => ({
+    provider: 'msx',
+    token_url: msxTokenUrlFrom(profile),
+    client_id: profile.client_id,
+    grant: 'password',
+    username: profile.username,
+    tenant_id: profile.tenant_id,
+    scope: scopeFromProfile(profile),
+  }),
+  load: () => import('./msx.js'),
+});
+
+/** The MSX keys of {@link Profile}. */
+export type MsxKeys = KeysOf<typeof msxKeys>;
+
+/** The API base a MSX token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
+export function apiBaseUrl(profile: Profile): string {
+  return presetApiBaseUrl(msx, profile);
+}

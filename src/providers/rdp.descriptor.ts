@@ -1,0 +1,79 @@
+/**
+ * The `rdp` preset's descriptor: its profile keys, token URL, API origin and identity. Import-light
+ * (see {@link ProviderDescriptor}); the token client is `./rdp.ts`.
+ * @module
+ */
+
+import * as v from 'valibot';
+import type { Profile } from '../profile.js';
+import { defineProvider, type KeysOf, type ProfileKeySpecs, presetApiBaseUrl } from './descriptor.js';
+import {
+  canonicalUrl,
+  optionalString,
+  originOf,
+  requiredString,
+  scopeFromProfile,
+  urlUnder,
+} from './values.js';
+
+/** The v1 token endpoint path under `base_url`. */
+export const RDP_TOKEN_PATH = '/auth/oauth2/v1/token';
+/** The default scope. */
+export const RDP_DEFAULT_SCOPE = 'trapi';
+
+/** The token URL of a profile, unchecked: `token_url` (canonical form), else `{base_url}/auth/oauth2/v1/token`. */
+export function rdpTokenUrlFrom(profile: Profile): string {
+  const t = optionalString(profile, 'token_url');
+  if (t !== undefined) return canonicalUrl(t);
+  return urlUnder(requiredString(profile, 'base_url', 'rdp', 'or set token_url'), RDP_TOKEN_PATH);
+}
+
+/** The profile keys of the `rdp` preset, beyond the common ones. */
+export const rdpKeys = {
+  /** msx/rdp: base URL of the platform (token URL derived from it). */
+  base_url: {
+    schema: v.optional(v.string()),
+    doc: 'the platform, e.g. https://api.refinitiv.com (token URL {base_url}/auth/oauth2/v1/token)',
+    endpoint: true,
+  },
+  /** rdp: take exclusive sign-on control. Default true. */
+  take_exclusive_sign_on: {
+    schema: v.optional(v.boolean()),
+    doc: 'take over the user’s session elsewhere (default true)',
+  },
+  /** rdp: send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
+  client_id_in_basic: {
+    schema: v.optional(v.boolean()),
+    doc: 'send the app key in HTTP Basic instead of the body (default false)',
+  },
+} satisfies ProfileKeySpecs;
+
+/** The `rdp` preset: Refinitiv / LSEG Data Platform, authentication v1. */
+export const rdp = defineProvider({
+  name: 'rdp',
+  summary: 'Refinitiv / LSEG Data Platform v1 (password grant, rotating refresh tokens)',
+  keys: rdpKeys,
+  required: ['base_url|token_url', 'client_id', 'username', 'password'],
+  apiOrigins: (profile: Profile) => {
+    if (profile.base_url !== undefined) return [['base_url', profile.base_url]];
+    if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
+    return [];
+  },
+  identity: (profile: Profile) => ({
+    provider: 'rdp',
+    token_url: rdpTokenUrlFrom(profile),
+    client_id: profile.client_id,
+    grant: 'password',
+    username: profile.username,
+    scope: scopeFromProfile(profile) ?? RDP_DEFAULT_SCOPE,
+  }),
+  load: () => import('./rdp.js'),
+});
+
+/** The RDP keys of {@link Profile}. */
+export type RdpKeys = KeysOf<typeof rdpKeys>;
+
+/** The API base an RDP token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
+export function apiBaseUrl(profile: Profile): string {
+  return presetApiBaseUrl(rdp, profile);
+}
