@@ -105,15 +105,17 @@ export {
 } from './grants/index.js';
 
 // --- vendor presets (the sandbox is its own entry point: tokenward/sandbox) ---
-export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.js';
+// Each preset's apiBaseUrl is its descriptor's: api_base_url, else the first of its API origins.
+export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.descriptor.js';
+export { apiBaseUrl as cylanceApiBaseUrl } from './providers/cylance.descriptor.js';
+export { apiBaseUrl as msxApiBaseUrl } from './providers/msx.descriptor.js';
+export { apiBaseUrl as rdpApiBaseUrl } from './providers/rdp.descriptor.js';
 export {
-  apiBaseUrl as cylanceApiBaseUrl,
   CYLANCE_REGIONS,
   cylanceClaims,
   cylanceTokenUrl,
 } from './providers/cylance.js';
 export {
-  apiBaseUrl as msxApiBaseUrl,
   MSX_SWITCH_TENANT_GRANT,
   MSX_SWITCH_USER_GRANT,
   type MsxSwitchOptions,
@@ -123,7 +125,6 @@ export {
   switchUser,
 } from './providers/msx.js';
 export {
-  apiBaseUrl as rdpApiBaseUrl,
   applyRefreshChainRule,
   changePassword,
   checkNewPassword,

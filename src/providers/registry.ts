@@ -27,6 +27,11 @@ export type ProviderName = (typeof BUILT_IN_PROVIDERS)[number]['name'];
 /** The vendor presets' names (every built-in provider but the generic `oauth2` and `oidc`). */
 export type PresetName = Exclude<ProviderName, 'oauth2' | 'oidc'>;
 
+/** The built-in vendor presets' names, in registry order. */
+export const BUILT_IN_PRESETS: readonly PresetName[] = BUILT_IN_PROVIDERS.map((d) => d.name).filter(
+  (n): n is PresetName => !GENERIC.includes(n),
+);
+
 const descriptors: ProviderDescriptor[] = [...BUILT_IN_PROVIDERS];
 let version = 0;
 
