@@ -15,15 +15,6 @@ import type { Profile } from '../profile.js';
 import { createGenericClient } from './generic.js';
 import { oauth2 } from './oauth2.descriptor.js';
 
-export { createGenericClient, type GenericClientOptions } from './generic.js';
-export {
-  canonicalParams,
-  grantFromProfile,
-  httpOptionsFromProfile,
-  parseOptionsFromProfile,
-  scopeFromProfile,
-} from './values.js';
-
 /**
  * Creates the generic `oauth2` token client. Uses `token_url`; with only `issuer`, the token endpoint is
  * discovered on first use (as the `oidc` provider does).
