@@ -301,7 +301,7 @@ export function endpointKeys(): string[] {
 /**
  * True when every endpoint of a profile is on this machine (127.0.0.0/8, ::1, localhost; see
  * {@link isLoopbackHost}): its endpoint keys, and where its provider sends the token (a preset's
- * default host, such as Cylance's regional one, is not loopback). Such profiles hold test credentials
+ * default host, such as a vendor's regional one, is not loopback). Such profiles hold test credentials
  * (the sandbox prints them), so their literal secrets are not warned about.
  */
 export function loopbackOnly(profile: Profile): boolean {

@@ -95,8 +95,8 @@ export function foreignOriginError(url: string | URL, scope: OriginScope): Insec
 /**
  * The origins a profile's token may be sent to: `api_base_url` and `allowed_origins`; when
  * `api_base_url` is absent, also where its provider says the API lives (the provider descriptor's
- * `apiOrigins`: a preset's `base_url` or `datacenter_url`, else its token URL's origin; Cylance's
- * regional host). The one answer to "where may the token go": each preset's `apiBaseUrl` is the first
+ * `apiOrigins`: a preset's base URL, else its token URL's origin, or a vendor's regional
+ * host). The one answer to "where may the token go": each preset's `apiBaseUrl` is the first
  * of these, and `tokenward request` uses this list. Each entry is reduced to its origin; duplicates are
  * dropped.
  *

@@ -39,13 +39,13 @@ export function acronisTokenUrlFrom(profile: Profile): string {
 
 /** The profile keys of the `acronis` preset, beyond the common ones. */
 export const acronisKeys = {
-  /** acronis: data center URL. */
+  /** Data center URL. */
   datacenter_url: {
     schema: v.optional(v.string()),
     doc: 'the data center, e.g. https://eu8-cloud.acronis.com',
     endpoint: true,
   },
-  /** acronis: `api2` (`/api/2/idp/token`, default) or `bc` (`/bc/idp/token`). */
+  /** Which token path: `api2` (`/api/2/idp/token`, default) or `bc` (`/bc/idp/token`). */
   token_path: {
     schema: v.optional(
       v.picklist(['api2', 'bc'], (issue) => `expected one of "api2", "bc", got ${issue.received}`),

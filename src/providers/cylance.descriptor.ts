@@ -84,31 +84,31 @@ export function cylanceScopes(profile: Profile): string[] | undefined {
 
 /** The profile keys of the `cylance` preset, beyond the common ones. */
 export const cylanceKeys = {
-  /** cylance: region suffix (`us`/`na`, `apne1`, `au`, `euc1`, `sae1`, `us-gov`). */
+  /** Region suffix (`us`/`na`, `apne1`, `au`, `euc1`, `sae1`, `us-gov`). */
   region: {
     schema: v.optional(v.string()),
     doc: `region suffix (${CYLANCE_REGIONS.join(', ')}; default North America), or set token_url`,
   },
-  /** cylance: application id. */
+  /** Application id. */
   app_id: { schema: v.optional(v.string()), doc: 'the application id (sub)' },
-  /** cylance: application secret (may be a reference). */
+  /** Application secret (may be a reference). */
   app_secret: {
     schema: v.optional(v.string()),
     doc: 'the application secret (signs the auth token)',
     secret: true,
   },
-  /** cylance: tenant id; msx: tenant to switch to. */
+  /** The tenant id (`tid`). Also read by other presets (one string key). */
   tenant_id: { schema: v.optional(v.string()), doc: 'the tenant id (tid)' },
-  /** cylance: scopes for the `scp` claim. */
+  /** Scopes for the `scp` claim. */
   scopes: { schema: v.optional(v.array(v.string())), doc: 'scopes for the scp claim (a list; else scope)' },
-  /** cylance: how `scp` is sent: a JSON list (default) or one comma-separated string. */
+  /** How `scp` is sent: a JSON list (default) or one comma-separated string. */
   scp_format: {
     schema: v.optional(
       v.picklist(['list', 'string'], (issue) => `expected one of "list", "string", got ${issue.received}`),
     ),
     doc: 'scp as a JSON list (list, default) or one comma-separated string (string)',
   },
-  /** cylance: auth-token lifetime, seconds (at most 1800). */
+  /** Auth-token lifetime, seconds (at most 1800). */
   auth_token_lifetime: {
     schema: v.optional(
       v.pipe(
@@ -122,7 +122,7 @@ export const cylanceKeys = {
     ),
     doc: `auth-token lifetime, seconds (1-${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS}, default ${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS})`,
   },
-  /** cylance: `iss` claim. Default `http://cylance.com`. */
+  /** The `iss` claim. Default `http://cylance.com`. */
   issuer_claim: { schema: v.optional(v.string()), doc: `the iss claim (default ${CYLANCE_DEFAULT_ISSUER})` },
 } satisfies ProfileKeySpecs;
 

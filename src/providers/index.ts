@@ -1,7 +1,7 @@
 /**
  * Building a profile's {@link TokenClient} with its provider's module. Which providers exist is the
  * registry's answer (`./registry.ts`, one descriptor per provider); each provider's client module is
- * loaded only when a profile uses it, so a CLI call for an RDP profile never loads the Cylance JWT code.
+ * loaded only when a profile uses it, so a CLI call never loads another provider's grant or JWT code.
  * @module
  */
 

@@ -25,13 +25,13 @@ export function msxTokenUrlFrom(profile: Profile): string {
 
 /** The profile keys of the `msx` preset, beyond the common ones. */
 export const msxKeys = {
-  /** msx/rdp: base URL of the platform (token URL derived from it). */
+  /** The MSX platform's base URL (the token URL is derived from it). */
   base_url: {
     schema: v.optional(v.string()),
     doc: 'the MSX platform, e.g. https://msx.example.com (token URL {base_url}/idm/v2/token)',
     endpoint: true,
   },
-  /** cylance: tenant id; msx: tenant to sign in to. */
+  /** The tenant to sign in to (sent with the password grant). */
   tenant_id: { schema: v.optional(v.string()), doc: 'the tenant to sign in to' },
 } satisfies ProfileKeySpecs;
 

@@ -30,18 +30,18 @@ export function rdpTokenUrlFrom(profile: Profile): string {
 
 /** The profile keys of the `rdp` preset, beyond the common ones. */
 export const rdpKeys = {
-  /** msx/rdp: base URL of the platform (token URL derived from it). */
+  /** The platform's base URL (the token URL is derived from it). */
   base_url: {
     schema: v.optional(v.string()),
     doc: 'the platform, e.g. https://api.refinitiv.com (token URL {base_url}/auth/oauth2/v1/token)',
     endpoint: true,
   },
-  /** rdp: take exclusive sign-on control. Default true. */
+  /** Take exclusive sign-on control. Default true. */
   take_exclusive_sign_on: {
     schema: v.optional(v.boolean()),
     doc: 'take over the user’s session elsewhere (default true)',
   },
-  /** rdp: send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
+  /** Send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
   client_id_in_basic: {
     schema: v.optional(v.boolean()),
     doc: 'send the app key in HTTP Basic instead of the body (default false)',
