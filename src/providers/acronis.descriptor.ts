@@ -7,8 +7,14 @@
 import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
-import { defineProvider, type KeysOf, type ProfileKeySpecs, presetApiBaseUrl } from './descriptor.js';
-import { canonicalUrl, optionalString, originOf, scopeFromProfile, urlUnder } from './values.js';
+import {
+  baseUrlOrigins,
+  defineProvider,
+  type KeysOf,
+  type ProfileKeySpecs,
+  presetApiBaseUrl,
+} from './descriptor.js';
+import { canonicalUrl, optionalString, scopeFromProfile, urlUnder } from './values.js';
 
 /** Token endpoint paths under the data center URL. */
 export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
@@ -60,11 +66,7 @@ export const acronis = defineProvider({
   summary: 'Acronis Cyber Platform API clients (client_credentials with HTTP Basic; expires_on)',
   keys: acronisKeys,
   required: ['datacenter_url|token_url', 'client_id', 'client_secret'],
-  apiOrigins: (profile: Profile) => {
-    if (profile.datacenter_url !== undefined) return [['datacenter_url', profile.datacenter_url]];
-    if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
-    return [];
-  },
+  apiOrigins: (profile: Profile) => baseUrlOrigins(profile, 'datacenter_url'),
   identity: (profile: Profile) => ({
     provider: 'acronis',
     token_url: acronisTokenUrlFrom(profile),

@@ -7,8 +7,14 @@
 import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
-import { defineProvider, type KeysOf, type ProfileKeySpecs, presetApiBaseUrl } from './descriptor.js';
-import { canonicalUrl, optionalString, originOf, scopeFromProfile, urlUnder } from './values.js';
+import {
+  baseUrlOrigins,
+  defineProvider,
+  type KeysOf,
+  type ProfileKeySpecs,
+  presetApiBaseUrl,
+} from './descriptor.js';
+import { canonicalUrl, optionalString, scopeFromProfile, urlUnder } from './values.js';
 
 /** The token endpoint path under `base_url`. */
 export const MSX_TOKEN_PATH = '/idm/v2/token';
@@ -41,11 +47,7 @@ export const msx = defineProvider({
   summary: 'Cisco MSX (password grant with HTTP Basic client credentials; switch-tenant, switch-user)',
   keys: msxKeys,
   required: ['base_url|token_url', 'client_id', 'client_secret', 'username', 'password'],
-  apiOrigins: (profile: Profile) => {
-    if (profile.base_url !== undefined) return [['base_url', profile.base_url]];
-    if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
-    return [];
-  },
+  apiOrigins: (profile: Profile) => baseUrlOrigins(profile, 'base_url'),
   identity: (profile: Profile) => ({
     provider: 'msx',
     token_url: msxTokenUrlFrom(profile),

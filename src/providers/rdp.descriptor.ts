@@ -6,15 +6,14 @@
 
 import * as v from 'valibot';
 import type { Profile } from '../profile.js';
-import { defineProvider, type KeysOf, type ProfileKeySpecs, presetApiBaseUrl } from './descriptor.js';
 import {
-  canonicalUrl,
-  optionalString,
-  originOf,
-  requiredString,
-  scopeFromProfile,
-  urlUnder,
-} from './values.js';
+  baseUrlOrigins,
+  defineProvider,
+  type KeysOf,
+  type ProfileKeySpecs,
+  presetApiBaseUrl,
+} from './descriptor.js';
+import { canonicalUrl, optionalString, requiredString, scopeFromProfile, urlUnder } from './values.js';
 
 /** The v1 token endpoint path under `base_url`. */
 export const RDP_TOKEN_PATH = '/auth/oauth2/v1/token';
@@ -54,11 +53,7 @@ export const rdp = defineProvider({
   summary: 'Refinitiv / LSEG Data Platform v1 (password grant, rotating refresh tokens)',
   keys: rdpKeys,
   required: ['base_url|token_url', 'client_id', 'username', 'password'],
-  apiOrigins: (profile: Profile) => {
-    if (profile.base_url !== undefined) return [['base_url', profile.base_url]];
-    if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
-    return [];
-  },
+  apiOrigins: (profile: Profile) => baseUrlOrigins(profile, 'base_url'),
   identity: (profile: Profile) => ({
     provider: 'rdp',
     token_url: rdpTokenUrlFrom(profile),
