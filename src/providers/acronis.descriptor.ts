@@ -14,7 +14,7 @@ import {
   type ProfileKeySpecs,
   presetApiBaseUrl,
 } from './descriptor.js';
-import { canonicalUrl, optionalString, scopeFromProfile, urlUnder } from './values.js';
+import { scopeFromProfile, tokenUrlUnder } from './values.js';
 
 /** Token endpoint paths under the data center URL. */
 export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
@@ -27,20 +27,16 @@ export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
  * `{datacenter_url}/api/2/idp/token`, or `{datacenter_url}/bc/idp/token` with `token_path = "bc"`.
  */
 export function acronisTokenUrlFrom(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return canonicalUrl(t);
-  const dc = optionalString(profile, 'datacenter_url');
-  if (dc === undefined) {
-    throw new ConfigError('is required for provider "acronis" (e.g. https://eu8-cloud.acronis.com)', {
-      key: 'datacenter_url',
-    });
-  }
   const which = profile.token_path ?? 'api2';
   const path = ACRONIS_TOKEN_PATHS[which];
-  if (path === undefined) {
+  const missing = () =>
+    new ConfigError('is required for provider "acronis" (e.g. https://eu8-cloud.acronis.com)', {
+      key: 'datacenter_url',
+    });
+  if (path === undefined && profile.token_url === undefined && profile.datacenter_url !== undefined) {
     throw new ConfigError(`must be "api2" or "bc", got ${JSON.stringify(which)}`, { key: 'token_path' });
   }
-  return urlUnder(dc, path);
+  return tokenUrlUnder(profile, 'datacenter_url', path ?? '', missing);
 }
 
 /** The profile keys of the `acronis` preset, beyond the common ones. */

@@ -21,9 +21,9 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { acronis, acronisTokenUrlFrom } from './acronis.descriptor.js';
+import { assertTokenUrlSource } from './checks.js';
 import {
   httpOptionsFromProfile,
-  optionalString,
   parseOptionsFromProfile,
   requiredString,
   scopeFromProfile,
@@ -33,12 +33,7 @@ export { ACRONIS_TOKEN_PATHS, apiBaseUrl } from './acronis.descriptor.js';
 
 /** The token URL of a profile, checked: `token_url`, else `{datacenter_url}` and the `token_path`'s path. */
 export function acronisTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) assertSecureUrl(t, 'token_url');
-  else {
-    const dc = optionalString(profile, 'datacenter_url');
-    if (dc !== undefined) assertSecureUrl(dc, 'datacenter_url');
-  }
+  assertTokenUrlSource(profile, 'datacenter_url');
   return acronisTokenUrlFrom(profile);
 }
 

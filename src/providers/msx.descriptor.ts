@@ -14,19 +14,19 @@ import {
   type ProfileKeySpecs,
   presetApiBaseUrl,
 } from './descriptor.js';
-import { canonicalUrl, optionalString, scopeFromProfile, urlUnder } from './values.js';
+import { scopeFromProfile, tokenUrlUnder } from './values.js';
 
 /** The token endpoint path under `base_url`. */
 export const MSX_TOKEN_PATH = '/idm/v2/token';
 
 /** The token URL of a profile, unchecked: `token_url` (canonical form), else `{base_url}/idm/v2/token`. */
 export function msxTokenUrlFrom(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return canonicalUrl(t);
-  const base = optionalString(profile, 'base_url');
-  if (base === undefined)
-    throw new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' });
-  return urlUnder(base, MSX_TOKEN_PATH);
+  return tokenUrlUnder(
+    profile,
+    'base_url',
+    MSX_TOKEN_PATH,
+    () => new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' }),
+  );
 }
 
 /** The profile keys of the `msx` preset, beyond the common ones. */

@@ -26,6 +26,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
+import { assertTokenUrlSource } from './checks.js';
 import { msx, msxTokenUrlFrom } from './msx.descriptor.js';
 import {
   httpOptionsFromProfile,
@@ -44,12 +45,7 @@ export const MSX_SWITCH_USER_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-user
 
 /** The token URL of a profile, checked: `token_url`, else `{base_url}/idm/v2/token`. */
 export function msxTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) assertSecureUrl(t, 'token_url');
-  else {
-    const base = optionalString(profile, 'base_url');
-    if (base !== undefined) assertSecureUrl(base, 'base_url');
-  }
+  assertTokenUrlSource(profile, 'base_url');
   return msxTokenUrlFrom(profile);
 }
 

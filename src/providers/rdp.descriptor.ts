@@ -5,6 +5,7 @@
  */
 
 import * as v from 'valibot';
+import { ConfigError } from '../errors.js';
 import type { Profile } from '../profile.js';
 import {
   baseUrlOrigins,
@@ -13,7 +14,7 @@ import {
   type ProfileKeySpecs,
   presetApiBaseUrl,
 } from './descriptor.js';
-import { canonicalUrl, optionalString, requiredString, scopeFromProfile, urlUnder } from './values.js';
+import { scopeFromProfile, tokenUrlUnder } from './values.js';
 
 /** The v1 token endpoint path under `base_url`. */
 export const RDP_TOKEN_PATH = '/auth/oauth2/v1/token';
@@ -22,9 +23,12 @@ export const RDP_DEFAULT_SCOPE = 'trapi';
 
 /** The token URL of a profile, unchecked: `token_url` (canonical form), else `{base_url}/auth/oauth2/v1/token`. */
 export function rdpTokenUrlFrom(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return canonicalUrl(t);
-  return urlUnder(requiredString(profile, 'base_url', 'rdp', 'or set token_url'), RDP_TOKEN_PATH);
+  return tokenUrlUnder(
+    profile,
+    'base_url',
+    RDP_TOKEN_PATH,
+    () => new ConfigError('is required for provider "rdp" (or set token_url)', { key: 'base_url' }),
+  );
 }
 
 /** The profile keys of the `rdp` preset, beyond the common ones. */

@@ -38,6 +38,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
+import { assertTokenUrlSource } from './checks.js';
 import { RDP_DEFAULT_SCOPE, rdp, rdpTokenUrlFrom } from './rdp.descriptor.js';
 import {
   httpOptionsFromProfile,
@@ -55,9 +56,7 @@ export const RDP_MIN_PASSWORD_LENGTH = 30;
 
 /** The token URL of a profile, checked: `token_url`, else `{base_url}/auth/oauth2/v1/token`. */
 export function rdpTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) assertSecureUrl(t, 'token_url');
-  else assertSecureUrl(requiredString(profile, 'base_url', 'rdp', 'or set token_url'), 'base_url');
+  assertTokenUrlSource(profile, 'base_url');
   return rdpTokenUrlFrom(profile);
 }
 

@@ -225,3 +225,20 @@ export function genericIdentity(
     params: params ? canonicalParams(params) : undefined,
   };
 }
+
+/**
+ * A preset's token URL, unchecked: `token_url` (canonical form), else `path` under the URL in `baseKey`.
+ * @param missing - The error when neither is set.
+ */
+export function tokenUrlUnder(
+  profile: Profile,
+  baseKey: keyof Profile,
+  path: string,
+  missing: () => ConfigError,
+): string {
+  const t = optionalString(profile, 'token_url');
+  if (t !== undefined) return canonicalUrl(t);
+  const base = optionalString(profile, baseKey);
+  if (base === undefined) throw missing();
+  return urlUnder(base, path);
+}
