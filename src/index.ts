@@ -83,10 +83,12 @@ export type { AuthRequestOptions, ForeignOriginPolicy, TokenSource } from './fet
 export { type TokenwardInterceptorOptions, tokenwardInterceptor } from './fetch/undici.js';
 
 // --- vendor presets: API origins and the vendors' own operations ---
-export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.js';
-export { apiBaseUrl as cylanceApiBaseUrl } from './providers/cylance.js';
+// Each preset's apiBaseUrl is its descriptor's: api_base_url, else the first of its API origins.
+export { apiBaseUrl as acronisApiBaseUrl } from './providers/acronis.descriptor.js';
+export { apiBaseUrl as cylanceApiBaseUrl } from './providers/cylance.descriptor.js';
+export { apiBaseUrl as msxApiBaseUrl } from './providers/msx.descriptor.js';
+export { apiBaseUrl as rdpApiBaseUrl } from './providers/rdp.descriptor.js';
 export {
-  apiBaseUrl as msxApiBaseUrl,
   type MsxSwitchOptions,
   type MsxSwitchUserTarget,
   type MsxTokenClient,
@@ -96,7 +98,6 @@ export {
 export {
   changePassword,
   checkNewPassword,
-  apiBaseUrl as rdpApiBaseUrl,
   type RdpChangePasswordOptions,
   type RdpTokenClient,
 } from './providers/rdp.js';

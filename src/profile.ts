@@ -7,8 +7,17 @@
  * @module
  */
 
-/** The built-in providers. `oauth2` is a plain OAuth 2.0 token endpoint; `oidc` discovers it from `issuer`. */
-export type ProviderName = 'oauth2' | 'oidc' | 'cylance' | 'msx' | 'acronis' | 'rdp';
+import type { AcronisKeys } from './providers/acronis.descriptor.js';
+import type { CylanceKeys } from './providers/cylance.descriptor.js';
+import type { MsxKeys } from './providers/msx.descriptor.js';
+import type { RdpKeys } from './providers/rdp.descriptor.js';
+import type { ProviderName } from './providers/registry.js';
+
+/**
+ * The built-in providers (from the provider registry, `src/providers/registry.ts`). `oauth2` is a plain
+ * OAuth 2.0 token endpoint; `oidc` discovers it from `issuer`; the others are vendor presets.
+ */
+export type { PresetName, ProviderName } from './providers/registry.js';
 
 /** Client authentication methods (RFC 6749 §2.3, OpenID Connect Core §9). */
 export type ClientAuthMethod =
@@ -24,8 +33,14 @@ export type GrantName = 'client_credentials' | 'password' | 'refresh_token';
 /** Store kinds. */
 export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
 
-/** A profile, as written in the config file or passed to the library. */
-export interface Profile {
+/**
+ * A profile, as written in the config file or passed to the library: the {@link CommonProfileKeys}
+ * and, per vendor preset, the keys its provider module declares (one line each).
+ */
+export interface Profile extends CommonProfileKeys, CylanceKeys, MsxKeys, AcronisKeys, RdpKeys {}
+
+/** The keys every provider may read (the generic OAuth 2.0 ones, the store, lifetimes, HTTP, origins). */
+export interface CommonProfileKeys {
   /** Profile name (the TOML table name). */
   name?: string;
   /** Which provider builds the token client. Default `oauth2`, or `oidc` when only `issuer` is given. */
@@ -97,34 +112,6 @@ export interface Profile {
   api_base_url?: string;
   /** More origins allowed to receive the token. */
   allowed_origins?: string[];
-
-  // ----- vendor presets -----
-  /** cylance: region suffix (`us`/`na`, `apne1`, `au`, `euc1`, `sae1`, `us-gov`). */
-  region?: string;
-  /** cylance: application id. */
-  app_id?: string;
-  /** cylance: application secret (may be a reference). */
-  app_secret?: string;
-  /** cylance: tenant id; msx: tenant to switch to. */
-  tenant_id?: string;
-  /** cylance: scopes for the `scp` claim. */
-  scopes?: string[];
-  /** cylance: how `scp` is sent: a JSON list (default) or one comma-separated string. */
-  scp_format?: 'list' | 'string';
-  /** cylance: auth-token lifetime, seconds (at most 1800). */
-  auth_token_lifetime?: number;
-  /** cylance: `iss` claim. Default `http://cylance.com`. */
-  issuer_claim?: string;
-  /** msx/rdp: base URL of the platform (token URL derived from it). */
-  base_url?: string;
-  /** acronis: data center URL. */
-  datacenter_url?: string;
-  /** acronis: `api2` (`/api/2/idp/token`, default) or `bc` (`/bc/idp/token`). */
-  token_path?: 'api2' | 'bc';
-  /** rdp: take exclusive sign-on control. Default true. */
-  take_exclusive_sign_on?: boolean;
-  /** rdp: send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
-  client_id_in_basic?: boolean;
 
   // ----- credential helpers (`tokenward git-credential`, `docker-credential-tokenward`) -----
   /** git-credential: the username given to git with the token. Default `x-access-token`. */

@@ -1,8 +1,11 @@
 /**
  * Help texts: the overview (`tokenward --help`) and one per command (`tokenward COMMAND --help`).
- * Plain strings, so printing help loads nothing else.
+ * Plain strings, but for the list of providers in `profiles --help`, which the provider registry gives
+ * (its descriptors are import-light: no token client is loaded to print help).
  * @module
  */
+
+import { providerDescriptors } from '../providers/registry.js';
 
 const GLOBAL = `Global options:
   --config FILE    config file (default: $TOKENWARD_CONFIG, else the platform config dir,
@@ -55,6 +58,70 @@ ${GLOBAL}
 ${EXIT_CODES}
 
 Run 'tokenward <command> --help' for a command's options and examples.`;
+
+/** `profiles --help`; `{providers}` is replaced by {@link providersHelp}. */
+const PROFILES_HELP = `Usage: tokenward profiles <list|show|add|remove> ...
+
+  profiles list [--long|--json]           profile names, one per line
+  profiles show <name> [--json]           the profile with [defaults] merged; literal secrets redacted
+  profiles add <name> key=value... [--force] [--secret-stdin KEY]
+                                          add (or with --force replace) a profile; secret keys take
+                                          references only (env:NAME, file:/path, cmd:..., keyring:NAME),
+                                          or a literal read from stdin with --secret-stdin KEY
+                                          (KEY: a secret key, params.NAME of a secret, or store_url)
+  profiles remove <name>                  remove a profile from the config file
+
+Lists take comma-separated values (scopes=a,b); params take params.NAME=value.
+
+{providers}
+
+Options:
+  -l, --long           list: provider, store and default marker per profile
+  --json               list, show: print JSON
+  --force              add: replace a profile of the same name
+  --secret-stdin KEY   add: read KEY's literal value from stdin (never argv)
+
+Examples:
+  tokenward profiles add rdp provider=rdp base_url=https://api.example.com \\
+      client_id=env:RDP_APP_KEY username=env:RDP_USER password=keyring:rdp scope=trapi
+  printf %s "$SECRET" | tokenward profiles add acme token_url=https://idp.example.com/token \\
+      client_id=acme --secret-stdin client_secret
+  tokenward profiles show rdp
+  tokenward profiles remove rdp
+
+${GLOBAL}`;
+
+/** Words of `text` in lines of at most 100 characters, each after `indent`. */
+function wrap(text: string, indent: string): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > 100) {
+      out.push(indent + line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') out.push(indent + line);
+  return out;
+}
+
+/**
+ * The providers, for `profiles --help`: each name, what it talks to, the keys it needs and the keys
+ * it reads beyond the common ones — from the provider registry.
+ */
+export function providersHelp(): string {
+  const lines = ['Providers (provider=NAME; default oauth2, or oidc when only issuer is set):'];
+  const descriptors = providerDescriptors();
+  const w = Math.max(...descriptors.map((d) => d.name.length));
+  const indent = ' '.repeat(w + 4);
+  for (const d of descriptors) {
+    lines.push(`  ${d.name.padEnd(w)}  ${d.summary}`);
+    lines.push(...wrap(`needs ${d.required.join(', ')}`, indent));
+    const own = Object.keys(d.keys);
+    if (own.length > 0) lines.push(...wrap(`own keys ${own.join(', ')}`, indent));
+  }
+  return lines.join('\n');
+}
 
 /** Per-command help. */
 export const HELP: Record<string, string> = {
@@ -161,34 +228,9 @@ Examples:
 
 ${GLOBAL}`,
 
-  profiles: `Usage: tokenward profiles <list|show|add|remove> ...
-
-  profiles list [--long|--json]           profile names, one per line
-  profiles show <name> [--json]           the profile with [defaults] merged; literal secrets redacted
-  profiles add <name> key=value... [--force] [--secret-stdin KEY]
-                                          add (or with --force replace) a profile; secret keys take
-                                          references only (env:NAME, file:/path, cmd:..., keyring:NAME),
-                                          or a literal read from stdin with --secret-stdin KEY
-                                          (KEY: a secret key, params.NAME of a secret, or store_url)
-  profiles remove <name>                  remove a profile from the config file
-
-Lists take comma-separated values (scopes=a,b); params take params.NAME=value.
-
-Options:
-  -l, --long           list: provider, store and default marker per profile
-  --json               list, show: print JSON
-  --force              add: replace a profile of the same name
-  --secret-stdin KEY   add: read KEY's literal value from stdin (never argv)
-
-Examples:
-  tokenward profiles add rdp provider=rdp base_url=https://api.example.com \\
-      client_id=env:RDP_APP_KEY username=env:RDP_USER password=keyring:rdp scope=trapi
-  printf %s "$SECRET" | tokenward profiles add acme token_url=https://idp.example.com/token \\
-      client_id=acme --secret-stdin client_secret
-  tokenward profiles show rdp
-  tokenward profiles remove rdp
-
-${GLOBAL}`,
+  get profiles() {
+    return PROFILES_HELP.replace('{providers}', providersHelp());
+  },
 
   sandbox: `Usage: tokenward sandbox [--port N]
 

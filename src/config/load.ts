@@ -21,6 +21,8 @@ import { parse, TomlError } from 'smol-toml';
 import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { isLoopbackHost } from '../http/url.js';
 import type { Profile } from '../profile.js';
+import { descriptorOf } from '../providers/index.js';
+import { providerDescriptors } from '../providers/registry.js';
 import { redactText } from '../redact.js';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { setOrigin } from './origin.js';
@@ -284,29 +286,37 @@ export function literalSecrets(profile: Profile): Array<[string, string]> {
   return out;
 }
 
-const ENDPOINT_KEYS = [
-  'token_url',
-  'issuer',
-  'revocation_url',
-  'base_url',
-  'datacenter_url',
-  'api_base_url',
-] as const;
+/** The endpoint URL keys every provider may read; the providers' own come from their descriptors. */
+const COMMON_ENDPOINT_KEYS: readonly string[] = ['token_url', 'issuer', 'revocation_url', 'api_base_url'];
+
+/** Every profile key that holds an endpoint URL: the common ones and those the providers declare. */
+export function endpointKeys(): string[] {
+  const out = new Set(COMMON_ENDPOINT_KEYS);
+  for (const d of providerDescriptors()) {
+    for (const [key, spec] of Object.entries(d.keys)) if (spec.endpoint === true) out.add(key);
+  }
+  return [...out];
+}
 
 /**
  * True when every endpoint of a profile is on this machine (127.0.0.0/8, ::1, localhost; see
- * {@link isLoopbackHost}): such profiles
- * hold test credentials (the sandbox prints them), so their literal secrets are not warned about.
+ * {@link isLoopbackHost}): its endpoint keys, and where its provider sends the token (a preset's
+ * default host, such as a vendor's regional one, is not loopback). Such profiles hold test credentials
+ * (the sandbox prints them), so their literal secrets are not warned about.
  */
 export function loopbackOnly(profile: Profile): boolean {
-  const urls = ENDPOINT_KEYS.map((k) => profile[k]).filter((u): u is string => u !== undefined);
-  if (urls.length === 0 && profile.region === undefined) return false;
-  if (profile.provider === 'cylance' && profile.token_url === undefined) return false;
+  const urls: unknown[] = endpointKeys().map((k) => (profile as Record<string, unknown>)[k]);
+  try {
+    for (const [, url] of descriptorOf(profile).apiOrigins(profile)) urls.push(url);
+  } catch {
+    return false; // an unknown provider or an unreadable value: not known to stay on this machine
+  }
+  const present = urls.filter((u) => u !== undefined);
   return (
-    urls.length > 0 &&
-    urls.every((u) => {
+    present.length > 0 &&
+    present.every((u) => {
       try {
-        return isLoopbackHost(new URL(u).hostname);
+        return typeof u === 'string' && isLoopbackHost(new URL(u).hostname);
       } catch {
         return false;
       }

@@ -1,13 +1,16 @@
 /**
- * The profile schema (valibot). It accepts exactly the keys of {@link Profile} — a compile-time check
- * below keeps the two in step — and turns problems into {@link ConfigError}s that name the key and
- * suggest the nearest known key for a typo.
+ * The profile schema (valibot). It accepts exactly the keys of {@link Profile}: the common keys below —
+ * a compile-time check keeps them in step with `CommonProfileKeys` — and the keys each provider's
+ * descriptor declares (`src/providers/*.descriptor.ts`), with the `provider` picklist from the provider
+ * registry. It turns problems into {@link ConfigError}s that name the key and suggest the nearest known
+ * key for a typo.
  * @module
  */
 
 import * as v from 'valibot';
 import { ConfigError } from '../errors.js';
-import type { Profile } from '../profile.js';
+import type { CommonProfileKeys, Profile } from '../profile.js';
+import { providerDescriptors, providerNames, registryVersion } from '../providers/registry.js';
 import { isSecretReference } from './secrets.js';
 
 const oneOf = <const T extends readonly string[]>(values: T) =>
@@ -16,19 +19,18 @@ const oneOf = <const T extends readonly string[]>(values: T) =>
     (issue) => `expected one of ${values.map((x) => `"${x}"`).join(', ')}, got ${issue.received}`,
   );
 
+/** The check of an endpoint URL: an http(s) URL, or a secret reference that will resolve to one. */
+const httpUrl = v.check((s: string) => {
+  if (isSecretReference(s)) return true;
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL');
 /** A URL, or a secret reference that will resolve to one. Only http(s) URLs are accepted. */
-const urlString = v.pipe(
-  v.string(),
-  v.check((s) => {
-    if (isSecretReference(s)) return true;
-    try {
-      const u = new URL(s);
-      return u.protocol === 'https:' || u.protocol === 'http:';
-    } catch {
-      return false;
-    }
-  }, 'expected an http(s) URL'),
-);
+const urlString = v.pipe(v.string(), httpUrl);
 
 /** A store connection URL (any scheme), or a reference. */
 const anyUrl = v.pipe(
@@ -56,10 +58,10 @@ export const MAX_TIMEOUT_SECONDS = 300;
 export const MAX_RETRIES = 10;
 const strings = v.array(v.string());
 
-/** The entries of the profile schema, one per {@link Profile} key. */
-const entries = {
+/** The entries of the common keys, one per {@link CommonProfileKeys} key. */
+const commonEntries = {
   name: v.optional(v.pipe(str, v.minLength(1))),
-  provider: v.optional(oneOf(['oauth2', 'oidc', 'cylance', 'msx', 'acronis', 'rdp'] as const)),
+  provider: v.optional(str), // the registry's picklist, see schemaEntries()
   grant: v.optional(oneOf(['client_credentials', 'password', 'refresh_token'] as const)),
   token_url: v.optional(urlString),
   issuer: v.optional(urlString),
@@ -123,25 +125,6 @@ const entries = {
   api_base_url: v.optional(urlString),
   allowed_origins: v.optional(v.array(urlString)),
 
-  region: v.optional(str),
-  app_id: v.optional(str),
-  app_secret: v.optional(str),
-  tenant_id: v.optional(str),
-  scopes: v.optional(strings),
-  scp_format: v.optional(oneOf(['list', 'string'] as const)),
-  auth_token_lifetime: v.optional(
-    v.pipe(
-      finite,
-      v.check((n) => n > 0 && n <= 1800, 'expected seconds between 1 and 1800'),
-    ),
-  ),
-  issuer_claim: v.optional(str),
-  base_url: v.optional(urlString),
-  datacenter_url: v.optional(urlString),
-  token_path: v.optional(oneOf(['api2', 'bc'] as const)),
-  take_exclusive_sign_on: v.optional(v.boolean()),
-  client_id_in_basic: v.optional(v.boolean()),
-
   git_username: v.optional(v.pipe(str, v.regex(/^[^\s:]+$/, 'expected a username without spaces or ":"'))),
   docker_registries: v.optional(
     v.array(
@@ -157,47 +140,81 @@ const entries = {
   docker_username: v.optional(v.pipe(str, v.regex(/^\S+$/, 'expected a username without spaces'))),
 };
 
-/** The valibot schema of a profile. Unknown keys are errors. */
-export const ProfileSchema = v.strictObject(entries);
-
-// Compile-time guard: the schema accepts exactly the Profile type's keys, with compatible types.
+// Compile-time guard: the common entries are exactly the CommonProfileKeys, with compatible types.
 // valibot's `optional()` also lets a key be present as `undefined` (read as "not set", as everywhere a
-// profile is read); Profile declares what a key holds when it is set, hence `Defined`.
-type SchemaOutput = v.InferOutput<typeof ProfileSchema>;
+// profile is read); the profile types declare what a key holds when it is set, hence `Defined`.
+type CommonOutput = v.InferOutput<v.StrictObjectSchema<typeof commonEntries, undefined>>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Defined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
-const schemaMatchesProfile: Same<keyof SchemaOutput, keyof Profile> = true;
-const schemaAssignable: Defined<SchemaOutput> extends Profile ? true : false = true;
-void schemaMatchesProfile;
-void schemaAssignable;
+const commonMatchesProfile: Same<keyof CommonOutput, keyof CommonProfileKeys> = true;
+const commonAssignable: Defined<Omit<CommonOutput, 'provider'>> extends Omit<CommonProfileKeys, 'provider'>
+  ? true
+  : false = true;
+void commonMatchesProfile;
+void commonAssignable;
 
-/** Every key a profile may have. */
-export const PROFILE_KEYS: readonly (keyof Profile)[] = Object.keys(entries) as (keyof Profile)[];
+/**
+ * Every entry of the profile schema: the common keys, the `provider` picklist of the registry, and the
+ * keys the providers declare (an endpoint key gets the URL check).
+ */
+function schemaEntries(): Record<string, v.GenericSchema> {
+  const names = providerNames();
+  const out: Record<string, v.GenericSchema> = {
+    ...commonEntries,
+    provider: v.optional(oneOf(names)),
+  };
+  for (const d of providerDescriptors()) {
+    for (const [key, spec] of Object.entries(d.keys)) {
+      if (Object.hasOwn(out, key)) continue;
+      out[key] =
+        spec.endpoint === true ? v.optional(v.pipe(spec.schema.wrapped, v.string(), httpUrl)) : spec.schema;
+    }
+  }
+  return out;
+}
 
-/** Keys whose TOML value is a list of strings (comma-separated on the command line). */
-export const LIST_KEYS: ReadonlySet<string> = new Set([
-  'token_types',
-  'allowed_origins',
-  'scopes',
-  'docker_registries',
-]);
-/** Keys whose value is a number. */
-export const NUMBER_KEYS: ReadonlySet<string> = new Set([
-  'skew_seconds',
-  'eager_refresh',
-  'default_lifetime',
-  'max_lifetime',
-  'timeout',
-  'retries',
-  'auth_token_lifetime',
-]);
-/** Keys whose value is a boolean. */
-export const BOOLEAN_KEYS: ReadonlySet<string> = new Set([
-  'store_fallback_memory',
-  'insecure_skip_tls_verify',
-  'take_exclusive_sign_on',
-  'client_id_in_basic',
-]);
+interface Derived {
+  version: number;
+  entries: Record<string, v.GenericSchema>;
+  schema: v.GenericSchema<unknown, Profile>;
+  keys: readonly (keyof Profile)[];
+}
+let derived: Derived | undefined;
+
+/** The schema and keys for the registry as it is now (rebuilt only when a provider is registered). */
+function current(): Derived {
+  if (derived === undefined || derived.version !== registryVersion()) {
+    const entries = schemaEntries();
+    derived = {
+      version: registryVersion(),
+      entries,
+      schema: v.strictObject(entries) as v.GenericSchema<unknown, Profile>,
+      keys: Object.keys(entries) as (keyof Profile)[],
+    };
+  }
+  return derived;
+}
+
+/** The valibot schema of a profile (the built-in providers'). Unknown keys are errors. */
+export const ProfileSchema: v.GenericSchema<unknown, Profile> = current().schema;
+
+/** Every key a profile may have (with the built-in providers). */
+export const PROFILE_KEYS: readonly (keyof Profile)[] = current().keys;
+
+/** Every key a profile may have, with every provider in the registry now. */
+export function profileKeys(): readonly (keyof Profile)[] {
+  return current().keys;
+}
+
+/** How the CLI reads a key's value: a list (comma-separated), a number, a boolean, or text. */
+export type KeyKind = 'list' | 'number' | 'boolean' | 'text';
+
+/** The {@link KeyKind} of a profile key, from its schema entry. */
+export function keyKind(key: string): KeyKind {
+  const entry = current().entries[key] as { wrapped?: { type?: string } } | undefined;
+  const type = entry?.wrapped?.type;
+  return type === 'array' ? 'list' : type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'text';
+}
 
 /** Where a problem is, for {@link validateProfile}. */
 export interface ValidationContext {
@@ -276,15 +293,15 @@ export function validateProfile(input: unknown, ctx: ValidationContext = {}): Pr
   }
   const rec = input as Record<string, unknown>;
   for (const key of Object.keys(rec)) {
-    if (!Object.hasOwn(entries, key)) {
-      const hint = suggest(key, PROFILE_KEYS);
+    if (!Object.hasOwn(current().entries, key)) {
+      const hint = suggest(key, current().keys);
       throw new ConfigError(
         `unknown key "${key}"${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}; see docs/config.md for the profile keys`,
         where(key),
       );
     }
   }
-  const result = v.safeParse(ProfileSchema, input);
+  const result = v.safeParse(current().schema, input);
   if (!result.success) {
     const issue = result.issues[0];
     const path = (issue.path ?? []).map((p) => String(p.key));

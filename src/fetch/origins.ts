@@ -9,7 +9,7 @@
 import { ConfigError, InsecureEndpointError } from '../errors.js';
 import { assertSecureUrl, safeUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { cylanceTokenUrlOf } from '../providers/cylance.js';
+import { descriptorOf } from '../providers/index.js';
 
 /**
  * A normalised allow-list of origins. Built once per integration: the per-request check is a string
@@ -94,9 +94,10 @@ export function foreignOriginError(url: string | URL, scope: OriginScope): Insec
 
 /**
  * The origins a profile's token may be sent to: `api_base_url` and `allowed_origins`; when
- * `api_base_url` is absent, also the vendor presets' `base_url` (msx, rdp), `datacenter_url`
- * (acronis) and the regional host of Cylance's token URL (`region` / `token_url`), which are where
- * those APIs live. Each entry is reduced to its origin; duplicates are
+ * `api_base_url` is absent, also where its provider says the API lives (the provider descriptor's
+ * `apiOrigins`: a preset's base URL, else its token URL's origin, or a vendor's regional
+ * host). The one answer to "where may the token go": each preset's `apiBaseUrl` is the first
+ * of these, and `tokenward request` uses this list. Each entry is reduced to its origin; duplicates are
  * dropped.
  *
  * @example
@@ -128,14 +129,9 @@ export function originsFromProfile(profile: Profile): string[] {
  * @throws InsecureEndpointError for a plain `http://` origin that is not loopback.
  */
 export function profileOrigins(profile: Profile): string[] {
-  const entries: Array<[key: string, value: unknown]> = [];
+  const entries: Array<readonly [key: string, value: unknown]> = [];
   if (profile.api_base_url !== undefined) entries.push(['api_base_url', profile.api_base_url]);
-  else {
-    if (profile.base_url !== undefined) entries.push(['base_url', profile.base_url]);
-    if (profile.datacenter_url !== undefined) entries.push(['datacenter_url', profile.datacenter_url]);
-    // Cylance's API lives on the host of its regional token endpoint.
-    if (profile.provider === 'cylance') entries.push(['region', cylanceTokenUrlOf(profile)]);
-  }
+  else entries.push(...descriptorOf(profile).apiOrigins(profile));
   const extra = profile.allowed_origins;
   if (extra !== undefined) {
     if (!Array.isArray(extra)) throw new ConfigError('must be a list of URLs', { key: 'allowed_origins' });

@@ -14,47 +14,27 @@
 
 import { clientSecretBasic } from '../auth/basic.js';
 import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
-import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
-import { optionalString, requiredString, urlUnder } from './values.js';
+import { acronis, acronisTokenUrlFrom } from './acronis.descriptor.js';
+import { assertTokenUrlSource } from './checks.js';
+import {
+  httpOptionsFromProfile,
+  parseOptionsFromProfile,
+  requiredString,
+  scopeFromProfile,
+} from './values.js';
 
-/** Token endpoint paths under the data center URL. */
-export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
-  api2: '/api/2/idp/token',
-  bc: '/bc/idp/token',
-};
+export { ACRONIS_TOKEN_PATHS, apiBaseUrl } from './acronis.descriptor.js';
 
-/**
- * The token URL of a profile: `token_url`, else `{datacenter_url}/api/2/idp/token`, or
- * `{datacenter_url}/bc/idp/token` with `token_path = "bc"`.
- */
+/** The token URL of a profile, checked: `token_url`, else `{datacenter_url}` and the `token_path`'s path. */
 export function acronisTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return assertSecureUrl(t, 'token_url').href;
-  const dc = optionalString(profile, 'datacenter_url');
-  if (dc === undefined) {
-    throw new ConfigError('is required for provider "acronis" (e.g. https://eu8-cloud.acronis.com)', {
-      key: 'datacenter_url',
-    });
-  }
-  assertSecureUrl(dc, 'datacenter_url');
-  const which = profile.token_path ?? 'api2';
-  const path = ACRONIS_TOKEN_PATHS[which];
-  if (path === undefined) {
-    throw new ConfigError(`must be "api2" or "bc", got ${JSON.stringify(which)}`, { key: 'token_path' });
-  }
-  return urlUnder(dc, path);
-}
-
-/** The API base an Acronis token is for: `api_base_url`, else `datacenter_url`, else the token URL's origin. Pure. */
-export function apiBaseUrl(profile: Profile): string {
-  return profile.api_base_url ?? profile.datacenter_url ?? new URL(acronisTokenUrlOf(profile)).origin;
+  assertTokenUrlSource(profile, 'datacenter_url');
+  return acronisTokenUrlFrom(profile);
 }
 
 /**
@@ -80,13 +60,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   });
   const extrasOf = (ctx: TokenRequestContext) => (ctx.signal ? { signal: ctx.signal } : {});
 
-  const identity: TokenIdentity = {
-    provider: 'acronis',
-    token_url: tokenUrl,
-    client_id: clientId,
-    grant: 'client_credentials',
-    scope,
-  };
+  const identity: TokenIdentity = acronis.identity(profile);
 
   return {
     identity,

@@ -21,89 +21,32 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
-import { httpOptionsFromProfile, parseOptionsFromProfile } from './oauth2.js';
-import { requiredString } from './values.js';
+import {
+  CYLANCE_DEFAULT_ISSUER,
+  CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,
+  cylance,
+  cylanceScopes,
+  cylanceTokenUrlFrom,
+} from './cylance.descriptor.js';
+import { httpOptionsFromProfile, parseOptionsFromProfile, requiredString } from './values.js';
+
+export {
+  apiBaseUrl,
+  CYLANCE_DEFAULT_ISSUER,
+  CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,
+  CYLANCE_REGIONS,
+  CYLANCE_TOKEN_PATH,
+  cylanceScopes,
+  cylanceTokenUrl,
+} from './cylance.descriptor.js';
 
 /** The vendor's documented access-token lifetime (30 minutes), used when the answer does not say. */
 export const CYLANCE_DEFAULT_LIFETIME_SECONDS = 1800;
-/** The longest auth-token lifetime the server accepts (`exp` − `iat`), seconds. */
-export const CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS = 1800;
-/** The default `iss` claim. */
-export const CYLANCE_DEFAULT_ISSUER = 'http://cylance.com';
-/** The token endpoint path on every regional host. */
-export const CYLANCE_TOKEN_PATH = '/auth/v2/token';
 
-/** Regions and their API hosts. `us`/`na` and no region are North America. */
-const REGION_HOSTS: Readonly<Record<string, string>> = {
-  '': 'protectapi.cylance.com',
-  us: 'protectapi.cylance.com',
-  na: 'protectapi.cylance.com',
-  'us-gov': 'protectapi.us.cylance.com',
-  apne1: 'protectapi-apne1.cylance.com',
-  au: 'protectapi-au.cylance.com',
-  euc1: 'protectapi-euc1.cylance.com',
-  sae1: 'protectapi-sae1.cylance.com',
-};
-
-/** The region names {@link cylanceTokenUrl} knows. */
-export const CYLANCE_REGIONS: readonly string[] = ['us', 'na', 'us-gov', 'apne1', 'au', 'euc1', 'sae1'];
-
-/**
- * The token URL of a region: none, `us` or `na` → `https://protectapi.cylance.com/auth/v2/token`;
- * `us-gov` → `https://protectapi.us.cylance.com/…`; `apne1`, `au`, `euc1`, `sae1` →
- * `https://protectapi-<region>.cylance.com/…`. Case and a leading `-` are ignored.
- *
- * @throws ConfigError for an unknown region.
- */
-export function cylanceTokenUrl(region?: string): string {
-  const r = (region ?? '').trim().toLowerCase().replace(/^-/, '');
-  const host = REGION_HOSTS[r];
-  if (host === undefined) {
-    throw new ConfigError(
-      `unknown region ${JSON.stringify(region)}; use one of ${CYLANCE_REGIONS.join(', ')} (or set token_url)`,
-      { key: 'region' },
-    );
-  }
-  return `https://${host}${CYLANCE_TOKEN_PATH}`;
-}
-
-/** The token URL of a profile: `token_url`, else the one of `region`. */
+/** The token URL of a profile, checked: `token_url`, else the one of `region`. */
 export function cylanceTokenUrlOf(profile: Profile): string {
-  if (profile.token_url !== undefined) {
-    if (typeof profile.token_url !== 'string')
-      throw new ConfigError('must be a URL string', { key: 'token_url' });
-    return assertSecureUrl(profile.token_url, 'token_url').href;
-  }
-  if (profile.region !== undefined && typeof profile.region !== 'string') {
-    throw new ConfigError('must be a string', { key: 'region' });
-  }
-  return cylanceTokenUrl(profile.region);
-}
-
-/**
- * The API origin a Cylance token is for: `api_base_url`, else the origin of the token URL (the
- * region's host). Pure; no I/O.
- */
-export function apiBaseUrl(profile: Profile): string {
-  if (profile.api_base_url !== undefined) return profile.api_base_url;
-  return new URL(cylanceTokenUrlOf(profile)).origin;
-}
-
-/**
- * The scopes of a profile: `scopes` (a list, or one comma-separated string), else `scope` (a list or a
- * space-separated string). Empty entries are dropped; undefined when there are none.
- */
-export function cylanceScopes(profile: Profile): string[] | undefined {
-  const pick = (v: unknown, key: 'scopes' | 'scope', sep: RegExp): string[] | undefined => {
-    if (v === undefined) return undefined;
-    let list: string[];
-    if (typeof v === 'string') list = v.split(sep);
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) list = v.flatMap((x) => x.split(sep));
-    else throw new ConfigError('must be a list of strings', { key });
-    const out = list.map((s) => s.trim()).filter((s) => s !== '');
-    return out.length > 0 ? out : undefined;
-  };
-  return pick(profile.scopes, 'scopes', /,/) ?? pick(profile.scope, 'scope', /[\s,]+/);
+  if (typeof profile.token_url === 'string') assertSecureUrl(profile.token_url, 'token_url');
+  return cylanceTokenUrlFrom(profile);
 }
 
 /** Inputs of {@link cylanceClaims}. */
@@ -196,14 +139,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   if (scopes !== undefined) claimsInput.scopes = scopes;
   const claims = cylanceClaims(claimsInput);
 
-  const identity: TokenIdentity = {
-    provider: 'cylance',
-    token_url: tokenUrl,
-    app_id: appId,
-    tenant_id: tenantId,
-    issuer_claim: issuer,
-    scopes: scopes?.join(','),
-  };
+  const identity: TokenIdentity = cylance.identity(profile);
 
   return {
     identity,

@@ -1,7 +1,7 @@
 /**
- * The provider registry: which module builds the {@link TokenClient} of a profile. Each provider is one
- * module exporting `createClient(profile, http)`, loaded only when a profile uses it, so a CLI call for
- * an RDP profile never loads the Cylance JWT code.
+ * Building a profile's {@link TokenClient} with its provider's module. Which providers exist is the
+ * registry's answer (`./registry.ts`, one descriptor per provider); each provider's client module is
+ * loaded only when a profile uses it, so a CLI call never loads another provider's grant or JWT code.
  * @module
  */
 
@@ -9,36 +9,33 @@ import type { TokenClient } from '../client.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile, ProviderName } from '../profile.js';
+import type { ProviderDescriptor } from './descriptor.js';
+import { BUILT_IN_PROVIDERS, findProvider, providerNames } from './registry.js';
 
-/** What every provider module exports. */
-export interface ProviderModule {
-  /** Builds the token client of a profile whose secrets are already resolved. No network I/O. */
-  createClient(profile: Profile, http?: HttpOptions): Promise<TokenClient>;
-}
+export type { ProviderDescriptor, ProviderModule } from './descriptor.js';
 
-const loaders: Readonly<Record<ProviderName, () => Promise<ProviderModule>>> = {
-  oauth2: () => import('./oauth2.js'),
-  oidc: () => import('./oidc.js'),
-  cylance: () => import('./cylance.js'),
-  msx: () => import('./msx.js'),
-  acronis: () => import('./acronis.js'),
-  rdp: () => import('./rdp.js'),
-};
-
-/** Every provider name. */
-export const PROVIDERS: readonly ProviderName[] = Object.keys(loaders) as ProviderName[];
-const ALL: readonly string[] = PROVIDERS;
+/** Every built-in provider name. */
+export const PROVIDERS: readonly ProviderName[] = BUILT_IN_PROVIDERS.map((d) => d.name);
 
 /** The provider of a profile: `provider`, else `oidc` when only `issuer` is given, else `oauth2`. */
 export function providerOf(profile: Profile): ProviderName {
+  return descriptorOf(profile).name as ProviderName;
+}
+
+/**
+ * The descriptor of a profile's provider (see {@link providerOf}).
+ * @throws ConfigError for an unknown provider.
+ */
+export function descriptorOf(profile: Profile): ProviderDescriptor {
   const p =
     profile.provider ?? (profile.issuer !== undefined && profile.token_url === undefined ? 'oidc' : 'oauth2');
-  if (!ALL.includes(p)) {
-    throw new ConfigError(`unknown provider "${String(p)}"; use one of ${PROVIDERS.join(', ')}`, {
+  const d = typeof p === 'string' ? findProvider(p) : undefined;
+  if (d === undefined) {
+    throw new ConfigError(`unknown provider "${String(p)}"; use one of ${providerNames().join(', ')}`, {
       key: 'provider',
     });
   }
-  return p;
+  return d;
 }
 
 /**
@@ -46,6 +43,6 @@ export function providerOf(profile: Profile): ProviderName {
  * @throws ConfigError for an unknown provider or a profile the provider cannot use.
  */
 export async function createTokenClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
-  const mod = await loaders[providerOf(profile)]();
+  const mod = await descriptorOf(profile).load();
   return mod.createClient(profile, http);
 }

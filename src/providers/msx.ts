@@ -26,30 +26,27 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
-import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
-import { optionalString, requiredString, urlUnder } from './values.js';
+import { assertTokenUrlSource } from './checks.js';
+import { msx, msxTokenUrlFrom } from './msx.descriptor.js';
+import {
+  httpOptionsFromProfile,
+  optionalString,
+  parseOptionsFromProfile,
+  requiredString,
+  scopeFromProfile,
+} from './values.js';
 
-/** The token endpoint path under `base_url`. */
-export const MSX_TOKEN_PATH = '/idm/v2/token';
+export { apiBaseUrl, MSX_TOKEN_PATH } from './msx.descriptor.js';
+
 /** The grant type that switches the session to another tenant. */
 export const MSX_SWITCH_TENANT_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-tenant';
 /** The grant type that switches the session to another user. */
 export const MSX_SWITCH_USER_GRANT = 'urn:cisco:nfv:oauth:grant-type:switch-user';
 
-/** The token URL of a profile: `token_url`, else `{base_url}/idm/v2/token`. */
+/** The token URL of a profile, checked: `token_url`, else `{base_url}/idm/v2/token`. */
 export function msxTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return assertSecureUrl(t, 'token_url').href;
-  const base = optionalString(profile, 'base_url');
-  if (base === undefined)
-    throw new ConfigError('is required for provider "msx" (or set token_url)', { key: 'base_url' });
-  assertSecureUrl(base, 'base_url');
-  return urlUnder(base, MSX_TOKEN_PATH);
-}
-
-/** The API base a MSX token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
-export function apiBaseUrl(profile: Profile): string {
-  return profile.api_base_url ?? profile.base_url ?? new URL(msxTokenUrlOf(profile)).origin;
+  assertTokenUrlSource(profile, 'base_url');
+  return msxTokenUrlFrom(profile);
 }
 
 /** Whom {@link switchUser} switches to: a user name or a user id, and optionally a tenant. */
@@ -108,15 +105,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     return at;
   };
 
-  const identity: TokenIdentity = {
-    provider: 'msx',
-    token_url: tokenUrl,
-    client_id: clientId,
-    grant: 'password',
-    username,
-    tenant_id: tenantId,
-    scope,
-  };
+  const identity: TokenIdentity = msx.identity(profile);
 
   return {
     identity,

@@ -10,7 +10,8 @@ import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { createGenericClient } from './oauth2.js';
+import { createGenericClient, type Endpoints } from './generic.js';
+import { oidc } from './oidc.descriptor.js';
 
 /**
  * Creates an `oidc` token client. Discovery happens on the first network call, not here, so building a
@@ -28,12 +29,11 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   if (tokenUrl !== undefined) assertSecureUrl(tokenUrl, 'token_url');
   const revocationUrl = profile.revocation_url;
   return createGenericClient(profile, http, {
-    provider: 'oidc',
-    endpointIdentity: tokenUrl !== undefined ? { issuer, token_url: tokenUrl } : { issuer },
+    identity: oidc.identity(profile),
     endpoints: async (h) => {
       const doc = await discover(issuer, h);
       const rev = revocationUrl ?? doc.revocation_endpoint;
-      const ep: { tokenUrl: string; revocationUrl?: string; assertionAudience?: string } = {
+      const ep: Endpoints = {
         tokenUrl: tokenUrl ?? doc.token_endpoint,
       };
       if (rev !== undefined) ep.revocationUrl = assertSecureUrl(rev, 'revocation_endpoint').href;

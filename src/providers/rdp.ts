@@ -38,28 +38,26 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
-import { httpOptionsFromProfile, parseOptionsFromProfile, scopeFromProfile } from './oauth2.js';
-import { optionalBoolean, optionalString, requiredString, urlUnder } from './values.js';
+import { assertTokenUrlSource } from './checks.js';
+import { RDP_DEFAULT_SCOPE, rdp, rdpTokenUrlFrom } from './rdp.descriptor.js';
+import {
+  httpOptionsFromProfile,
+  optionalBoolean,
+  optionalString,
+  parseOptionsFromProfile,
+  requiredString,
+  scopeFromProfile,
+} from './values.js';
 
-/** The v1 token endpoint path under `base_url`. */
-export const RDP_TOKEN_PATH = '/auth/oauth2/v1/token';
-/** The default scope. */
-export const RDP_DEFAULT_SCOPE = 'trapi';
+export { apiBaseUrl, RDP_DEFAULT_SCOPE, RDP_TOKEN_PATH } from './rdp.descriptor.js';
+
 /** Shortest new password the vendor accepts. */
 export const RDP_MIN_PASSWORD_LENGTH = 30;
 
-/** The token URL of a profile: `token_url`, else `{base_url}/auth/oauth2/v1/token`. */
+/** The token URL of a profile, checked: `token_url`, else `{base_url}/auth/oauth2/v1/token`. */
 export function rdpTokenUrlOf(profile: Profile): string {
-  const t = optionalString(profile, 'token_url');
-  if (t !== undefined) return assertSecureUrl(t, 'token_url').href;
-  const base = requiredString(profile, 'base_url', 'rdp', 'or set token_url');
-  assertSecureUrl(base, 'base_url');
-  return urlUnder(base, RDP_TOKEN_PATH);
-}
-
-/** The API base an RDP token is for: `api_base_url`, else `base_url`, else the token URL's origin. Pure. */
-export function apiBaseUrl(profile: Profile): string {
-  return profile.api_base_url ?? profile.base_url ?? new URL(rdpTokenUrlOf(profile)).origin;
+  assertTokenUrlSource(profile, 'base_url');
+  return rdpTokenUrlFrom(profile);
 }
 
 /**
@@ -179,14 +177,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const extrasOf = (ctx?: Partial<TokenRequestContext>) => (ctx?.signal ? { signal: ctx.signal } : {});
   const signOn = { takeExclusiveSignOnControl: exclusive ? 'true' : 'false' };
 
-  const identity: TokenIdentity = {
-    provider: 'rdp',
-    token_url: tokenUrl,
-    client_id: clientId,
-    grant: 'password',
-    username,
-    scope,
-  };
+  const identity: TokenIdentity = rdp.identity(profile);
 
   const run = async <T>(p: Promise<T>): Promise<T> => {
     try {

@@ -3,11 +3,17 @@
  * @module
  */
 
-/** The emulated vendors (one per seed flow). */
-export type VendorName = 'cylance' | 'msx' | 'acronis' | 'rdp';
+import type { PresetName } from '../providers/registry.js';
+import { BUILT_IN_PRESETS } from '../providers/registry.js';
 
-/** All vendor names, in a stable order. */
-export const VENDORS: readonly VendorName[] = ['cylance', 'msx', 'acronis', 'rdp'];
+/**
+ * The emulated vendors: one per vendor preset of the provider registry (the sandbox has an emulator
+ * for each, which `startSandbox` checks at compile time).
+ */
+export type VendorName = PresetName;
+
+/** All vendor names, in the registry's order. */
+export const VENDORS: readonly VendorName[] = BUILT_IN_PRESETS;
 
 /**
  * A failure injected into a vendor's token endpoint.

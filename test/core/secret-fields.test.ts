@@ -12,7 +12,7 @@ import { isSecretKey, SECRET_KEYS } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/errors.js';
 import { redactBodyText, redactForm, redactHeaders } from '../../src/http/redact-exchange.js';
 import { errorForStatus, oauthErrorFields } from '../../src/http/response.js';
-import { canonicalParams } from '../../src/providers/oauth2.js';
+import { canonicalParams } from '../../src/providers/values.js';
 import {
   REDACTED,
   redactText,

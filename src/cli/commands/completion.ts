@@ -1,9 +1,12 @@
 /**
  * `tokenward completion bash|zsh|fish`: prints a completion script. Profile names are completed by
- * calling `tokenward profiles list` at completion time.
+ * calling `tokenward profiles list` at completion time; the `key=value` pairs of `profiles add` (every
+ * profile key, `provider=` with each provider's name) come from the schema and the provider registry.
  * @module
  */
 
+import { profileKeys } from '../../config/schema.js';
+import { providerNames } from '../../providers/registry.js';
 import { GLOBAL_OPTIONS, type OptionsConfig, parseCommand, withGlobals } from '../args.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -29,6 +32,19 @@ const OPTIONS: Record<string, string[]> = Object.fromEntries([
   ['help', []],
 ]);
 const GLOBAL = [...Object.keys(GLOBAL_OPTIONS).map((n) => `--${n}`), '--version'];
+
+/**
+ * The words `profiles add` completes after the profile name: `provider=NAME` for every provider of the
+ * registry, then `KEY=` for every other profile key (`params.` for extra parameters; `name` is the
+ * table name, so it is left out).
+ */
+export function profileAddWords(): string[] {
+  const keys = profileKeys().filter((k) => k !== 'provider' && k !== 'name');
+  return [
+    ...providerNames().map((n) => `provider=${n}`),
+    ...keys.map((k) => (k === 'params' ? 'params.' : `${k}=`)),
+  ];
+}
 
 function bash(): string {
   const cases = Object.entries(OPTIONS)
@@ -58,7 +74,13 @@ ${cases}
   case "$cmd" in
     ${PROFILE_COMMANDS.join('|')})
       COMPREPLY=( $(compgen -W "$(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
-    profiles) COMPREPLY=( $(compgen -W "list show add remove $(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
+    profiles)
+      if [[ " \${COMP_WORDS[*]:1:COMP_CWORD-2} " == *" add "* ]]; then
+        COMPREPLY=( $(compgen -W "${profileAddWords().join(' ')}" -- "$cur") )
+        [[ \${#COMPREPLY[@]} -eq 1 && "\${COMPREPLY[0]}" == *[=.] ]] && compopt -o nospace 2>/dev/null
+      else
+        COMPREPLY=( $(compgen -W "list show add remove $(tokenward profiles list 2>/dev/null)" -- "$cur") )
+      fi ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
     docker-credential) COMPREPLY=( $(compgen -W "get list store erase" -- "$cur") ) ;;
     help) COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')}" -- "$cur") ) ;;
@@ -93,6 +115,7 @@ ${Object.entries(OPTIONS)
       compadd -a profiles ;;
     profiles)
       if (( CURRENT == 3 )); then compadd list show add remove
+      elif [[ \${words[3]} == add ]] && (( CURRENT > 4 )); then compadd -S '' -- ${profileAddWords().join(' ')}
       else profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"}); compadd -a profiles; fi ;;
     completion) compadd bash zsh fish ;;
     docker-credential) compadd get list store erase ;;
@@ -110,6 +133,7 @@ function fish(): string {
     `complete -c tokenward -n '__fish_use_subcommand' -a '${COMMANDS.join(' ')}'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from ${PROFILE_COMMANDS.join(' ')}' -a '(tokenward profiles list 2>/dev/null)'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from profiles' -a 'list show add remove (tokenward profiles list 2>/dev/null)'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from add' -a '${profileAddWords().join(' ')}'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from docker-credential' -a 'get list store erase'`,
     "complete -c tokenward -l config -r -F -d 'config file'",

@@ -35,19 +35,14 @@ function check(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Check(message);
 }
 
-const VENDORS = ['cylance', 'msx', 'acronis', 'rdp'] as const;
-
 /** Runs `tokenward demo`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
   const { values, positionals } = parseCommand(argv, COMMAND_OPTIONS.demo);
   const io = withGlobals(baseIo, values);
   if (positionals.length > 0) throw new UsageError('demo takes no arguments');
   const lazy = await import('../lazy.js');
-  const [{ startSandbox, sandboxProfiles }, tokenward, { createAuthFetch }] = await Promise.all([
-    lazy.loadSandbox(),
-    lazy.loadTokenward(),
-    lazy.loadFetch(),
-  ]);
+  const [{ startSandbox, sandboxProfiles, VENDORS }, tokenward, { createAuthFetch, originsFromProfile }] =
+    await Promise.all([lazy.loadSandbox(), lazy.loadTokenward(), lazy.loadFetch()]);
 
   const results: StepResult[] = [];
   const c = io.colorOut;
@@ -134,9 +129,9 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
 
     const apiFetch = async (name: string): Promise<{ m: TokenManager; f: AuthFetch; base: string }> => {
       const m = await open(name);
-      const p = profiles[name] ?? {};
-      const base = p.api_base_url ?? p.base_url ?? p.datacenter_url ?? sandbox.url;
-      return { m, f: createAuthFetch(m, { origins: [new URL(base).origin] }), base: base.replace(/\/$/, '') };
+      // Where the profile's provider says its API lives (the registry's answer, as for authFetch users).
+      const origins = originsFromProfile(profiles[name] ?? {});
+      return { m, f: createAuthFetch(m, { origins }), base: origins[0] ?? sandbox.url };
     };
 
     await step('msx: tenant round trip (create, list, delete) with the Bearer token', async () => {

@@ -88,9 +88,8 @@ async function readStdinLine(io: Io): Promise<string> {
 
 /** Turns `key=value` pairs into a profile, typed by key (numbers, booleans, comma-separated lists). */
 export async function profileFromPairs(pairs: string[]): Promise<Profile> {
-  const { BOOLEAN_KEYS, LIST_KEYS, NUMBER_KEYS, PROFILE_KEYS, suggest } = await import(
-    '../../config/schema.js'
-  );
+  const { keyKind, profileKeys, suggest } = await import('../../config/schema.js');
+  const keys = profileKeys();
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -103,20 +102,21 @@ export async function profileFromPairs(pairs: string[]): Promise<Profile> {
       out['params'] = params;
       continue;
     }
-    if (!(PROFILE_KEYS as readonly string[]).includes(key)) {
-      const hint = suggest(key, PROFILE_KEYS);
+    if (!(keys as readonly string[]).includes(key)) {
+      const hint = suggest(key, keys);
       throw new UsageError(`unknown key "${key}"${hint !== undefined ? ` (did you mean "${hint}"?)` : ''}`);
     }
-    if (NUMBER_KEYS.has(key)) {
+    const kind = keyKind(key);
+    if (kind === 'number') {
       const n = Number(value);
       if (value.trim() === '' || !Number.isFinite(n))
         throw new UsageError(`${key} takes a number, got "${value}"`);
       out[key] = n;
-    } else if (BOOLEAN_KEYS.has(key)) {
+    } else if (kind === 'boolean') {
       if (value !== 'true' && value !== 'false')
         throw new UsageError(`${key} takes true or false, got "${value}"`);
       out[key] = value === 'true';
-    } else if (LIST_KEYS.has(key)) {
+    } else if (kind === 'list') {
       out[key] = value
         .split(',')
         .map((s) => s.trim())

@@ -2,10 +2,10 @@
  * `tokenward request <profile> [METHOD] URL [--data JSON|@file] [-H 'K: V']...`: an authenticated HTTP
  * request through `createAuthFetch` (401 → invalidate → one retry). The body goes to stdout.
  *
- * Where the token may go: the profile's API origins (`api_base_url`, else the presets' `base_url` /
- * `datacenter_url`, Cylance's regional host, plus `allowed_origins`, as `originsFromProfile` reads them). A profile that names
- * none sends it to the origin of the URL typed here — the user named the profile for that URL — and to
- * no other origin. Redirects are not followed.
+ * Where the token may go: the profile's API origins, as `originsFromProfile` reads them from the
+ * provider registry (`api_base_url`, else where the profile's provider says its API lives, plus
+ * `allowed_origins`). A profile that names none sends it to the origin of the URL typed here — the user
+ * named the profile for that URL — and to no other origin. Redirects are not followed.
  * @module
  */
 
@@ -25,9 +25,8 @@ const METHOD = /^[A-Za-z]+$/;
 
 /**
  * The origins a profile's token may be sent to: what `fromProfile` (the library's `profileOrigins`, the
- * same reading as `originsFromProfile`: `api_base_url`, else the presets' hosts — Cylance's regional
- * host included — plus `allowed_origins`) finds, or, when the profile names no API origin at all, the
- * typed URL's origin.
+ * same reading as `originsFromProfile` and the presets' `apiBaseUrl`) finds, or, when the profile
+ * names no API origin at all, the typed URL's origin.
  */
 export function allowedOrigins(profile: Profile, url: URL, fromProfile: (p: Profile) => string[]): string[] {
   const named = fromProfile(profile);

@@ -1,0 +1,136 @@
+/**
+ * The generic OAuth 2.0 token client that the `oauth2` and `oidc` providers build: client
+ * authentication, the primary grant (client_credentials, password, or refresh_token from a given refresh
+ * token), refresh and revocation, against endpoints resolved on first use.
+ * @module
+ */
+
+import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
+import type { ClientAuth } from '../auth/types.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
+import { ConfigError } from '../errors.js';
+import { clientCredentials } from '../grants/client-credentials.js';
+import { passwordGrant } from '../grants/password.js';
+import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
+import type { GrantContext } from '../grants/types.js';
+import type { HttpOptions } from '../http/types.js';
+import { assertSecureUrl } from '../http/url.js';
+import type { Profile } from '../profile.js';
+import { revokeToken } from '../revocation.js';
+import {
+  grantFromProfile,
+  httpOptionsFromProfile,
+  optionalString,
+  paramsFromProfile,
+  parseOptionsFromProfile,
+  scopeFromProfile,
+} from './values.js';
+
+/** The endpoints a generic client talks to. */
+export interface Endpoints {
+  tokenUrl: string;
+  revocationUrl?: string;
+  /** The `aud` for JWT client assertions (the token URL unless set). */
+  assertionAudience?: string;
+}
+
+/** Options for {@link createGenericClient}. */
+export interface GenericClientOptions {
+  /** Resolves the endpoints (on first use, e.g. by discovery). */
+  endpoints(http: HttpOptions): Promise<Endpoints>;
+  /** The identity, from the provider's descriptor. */
+  identity: TokenIdentity;
+}
+
+/** Builds a generic token client; the endpoints are resolved lazily, on the first network call. */
+export async function createGenericClient(
+  profile: Profile,
+  http: HttpOptions,
+  opts: GenericClientOptions,
+): Promise<TokenClient> {
+  const grant = grantFromProfile(profile);
+  const scope = scopeFromProfile(profile);
+  const audience = optionalString(profile, 'audience');
+  const resource = optionalString(profile, 'resource');
+  const params = paramsFromProfile(profile);
+  const parse = parseOptionsFromProfile(profile);
+  const httpOpts = await httpOptionsFromProfile(profile, http);
+  if (
+    profile.client_id !== undefined &&
+    (typeof profile.client_id !== 'string' || profile.client_id === '')
+  ) {
+    throw new ConfigError('must be a non-empty string', { key: 'client_id' });
+  }
+  const clientAuth: ClientAuth = createClientAuth(profile as ClientAuthProfile);
+  if (grant === 'client_credentials' && clientAuth.method === 'none') {
+    throw new ConfigError(
+      'the client_credentials grant needs a confidential client: set client_secret or private_key',
+      { key: 'client_secret' },
+    );
+  }
+  if (grant === 'password') {
+    if (!profile.username) throw new ConfigError('is required for grant = "password"', { key: 'username' });
+    if (!profile.password) throw new ConfigError('is required for grant = "password"', { key: 'password' });
+  }
+  if (grant === 'refresh_token') {
+    if (!profile.refresh_token) {
+      throw new ConfigError('is required for grant = "refresh_token"', { key: 'refresh_token' });
+    }
+  }
+  if (profile.revocation_url !== undefined) assertSecureUrl(profile.revocation_url, 'revocation_url');
+
+  let endpoints: Promise<Endpoints> | undefined;
+  const resolveEndpoints = (signal?: AbortSignal): Promise<Endpoints> => {
+    if (endpoints === undefined) {
+      // The first caller's signal bounds discovery too; an aborted discovery is not remembered.
+      endpoints = opts.endpoints(signal === undefined ? httpOpts : { ...httpOpts, signal });
+      endpoints.catch(() => {
+        endpoints = undefined; // a failure is not remembered
+      });
+    }
+    return endpoints;
+  };
+  const grantContext = async (ctx: TokenRequestContext): Promise<GrantContext> => {
+    const ep = await resolveEndpoints(ctx.signal);
+    const g: GrantContext = { tokenUrl: ep.tokenUrl, clientAuth, http: httpOpts, parse, now: ctx.now };
+    if (ep.assertionAudience !== undefined) g.assertionAudience = ep.assertionAudience;
+    return g;
+  };
+  const extrasOf = (ctx: TokenRequestContext) => (ctx.signal ? { signal: ctx.signal } : {});
+
+  const client: TokenClient = {
+    identity: opts.identity,
+    budgetMs: httpBudgetMs(httpOpts),
+    async fetchToken(ctx) {
+      const g = await grantContext(ctx);
+      switch (grant) {
+        case 'password':
+          return passwordGrant(
+            g,
+            { username: profile.username!, password: profile.password!, scope, audience, resource, params },
+            extrasOf(ctx),
+          );
+        case 'refresh_token':
+          return refreshTokenGrant(g, { refreshToken: profile.refresh_token!, scope, params }, extrasOf(ctx));
+        default:
+          return clientCredentials(g, { scope, audience, resource, params }, extrasOf(ctx));
+      }
+    },
+    async refresh(token, ctx) {
+      return refreshWithToken(await grantContext(ctx), token, extrasOf(ctx));
+    },
+    async revoke(token, ctx) {
+      const ep = await resolveEndpoints();
+      const r: Parameters<typeof revokeToken>[0] = {
+        tokenUrl: ep.tokenUrl,
+        clientAuth,
+        http: httpOpts,
+        now: ctx.now,
+      };
+      if (ep.revocationUrl !== undefined) r.revocationUrl = ep.revocationUrl;
+      if (ep.assertionAudience !== undefined) r.assertionAudience = ep.assertionAudience;
+      await revokeToken(r, token, ctx.signal);
+    },
+  };
+  return client;
+}

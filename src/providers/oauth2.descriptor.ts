@@ -1,0 +1,24 @@
+/**
+ * The `oauth2` provider's descriptor: a plain OAuth 2.0 token endpoint. Import-light (see
+ * {@link ProviderDescriptor}).
+ * @module
+ */
+
+import type { Profile } from '../profile.js';
+import { defineProvider } from './descriptor.js';
+import { oidc } from './oidc.descriptor.js';
+import { genericIdentity } from './values.js';
+
+/** The `oauth2` provider. With only `issuer` (no `token_url`) it is the `oidc` provider. */
+export const oauth2 = defineProvider({
+  name: 'oauth2',
+  summary: 'a plain OAuth 2.0 token endpoint (client_credentials, password or refresh_token grant)',
+  keys: {},
+  required: ['token_url|issuer'],
+  apiOrigins: () => [],
+  identity: (profile: Profile) =>
+    profile.token_url === undefined && profile.issuer !== undefined
+      ? oidc.identity(profile)
+      : genericIdentity('oauth2', { token_url: profile.token_url }, profile),
+  load: () => import('./oauth2.js'),
+});
