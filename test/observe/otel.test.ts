@@ -185,7 +185,7 @@ describe('tokenward/otel', () => {
     );
     assert.equal(ran.code, 0, ran.stderr);
     const out = JSON.parse(ran.stdout) as { exports: number; viaNode: boolean; otel: string };
-    assert.ok(out.exports > 50);
+    assert.ok(out.exports >= 30, `the main entry has ${out.exports} names`);
     assert.equal(out.viaNode, true);
     assert.equal(out.otel, 'ERR_MODULE_NOT_FOUND');
   });
