@@ -13,10 +13,10 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { FileStore } from '../../src/stores/file.js';
-import { RedisStore } from '../../src/stores/redis.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis.js';
 import type { StoreLock } from '../../src/stores/types.js';
 import { dropPrefix, requireService, uniqueName, withRedis } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
@@ -53,34 +53,71 @@ async function countMessages(url: string, channel: string): Promise<{ count: () 
   return { count: () => n, stop: () => r.disconnect() };
 }
 
-async function subscribers(url: string, channel: string): Promise<number> {
-  return withRedis(url, async (r) => {
-    const reply = (await r.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
-    return Number(reply[1]);
-  });
+/** Waits until `channel` has exactly `n` subscribers on the server (PUBSUB NUMSUB), bounded. */
+async function subscribersReach(url: string, channel: string, n: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const reply = (await withRedis(url, (r) => r.call('PUBSUB', 'NUMSUB', channel))) as [string, number];
+    if (Number(reply[1]) === n) return;
+    if (Date.now() > deadline) throw new Error(`${channel} did not reach ${n} subscriber(s)`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+interface RedisPair {
+  url: string;
+  prefix: string;
+  holder: RedisStore;
+  waiter: RedisStore;
+  /** Counts what is published on the release channel of `key`. */
+  observe(key: string): Promise<{ count: () => number }>;
+}
+
+/** Two stores on one fresh prefix (same encryption key): a holder and a waiter with `waiterOptions`. */
+async function withRedisPair(
+  t: TestContext,
+  waiterOptions: Partial<RedisStoreOptions>,
+  fn: (p: RedisPair) => Promise<void>,
+): Promise<void> {
+  const url = await requireService(t, 'redis');
+  if (url === undefined) return;
+  const prefix = `${uniqueName()}:`;
+  const key = randomBytes(32);
+  const holder = new RedisStore({ url, prefix, key });
+  const waiter = new RedisStore({ url, prefix, key, ...waiterOptions });
+  const observers: Array<{ stop(): void }> = [];
+  try {
+    await fn({
+      url,
+      prefix,
+      holder,
+      waiter,
+      observe: async (k) => {
+        const o = await countMessages(url, `${prefix}unlock:${k}`);
+        observers.push(o);
+        return o;
+      },
+    });
+  } finally {
+    for (const o of observers) o.stop();
+    await holder.close();
+    await waiter.close();
+    await dropPrefix(url, prefix);
+  }
 }
 
 describe('Redis: lock waiters are woken by the release (pub/sub)', () => {
   test(
     'a waiter that would not poll for ten minutes takes the lock after exactly one release notification; its subscription ends with the wait',
     TEST_LIMIT,
-    async (t) => {
-      const url = await requireService(t, 'redis');
-      if (url === undefined) return;
-      const prefix = `${uniqueName()}:`;
-      const key = randomBytes(32);
-      const holderStore = new RedisStore({ url, prefix, key });
-      const waiterStore = new RedisStore({ url, prefix, key, lockPoll: NO_POLL });
-      const channel = `${prefix}unlock:k-wake`;
-      const observer = await countMessages(url, channel);
-      try {
-        const held = await holderStore.lock('k-wake', LONG_WAIT);
-        const waiting = track(waiterStore.lock('k-wake', LONG_WAIT));
+    (t) =>
+      withRedisPair(t, { lockPoll: NO_POLL }, async ({ url, prefix, holder, waiter, observe }) => {
+        const channel = `${prefix}unlock:k-wake`;
+        const observer = await observe('k-wake');
+        const held = await holder.lock('k-wake', LONG_WAIT);
+        const waiting = track(waiter.lock('k-wake', LONG_WAIT));
         // The waiter subscribes on its first failed attempt (the observer is the other subscriber).
-        for (;;) {
-          if ((await subscribers(url, channel)) === 2) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        await subscribersReach(url, channel, 2);
         assert.equal(waiting.settled(), false, 'the waiter must still be waiting while the lock is held');
         assert.equal(observer.count(), 0);
         await held.release();
@@ -89,115 +126,59 @@ describe('Redis: lock waiters are woken by the release (pub/sub)', () => {
         assert.equal(observer.count(), 1, 'one release, one notification');
         assert.equal(got.lost, false);
         // The wait is over: the waiter's store no longer listens on the channel.
-        for (;;) {
-          if ((await subscribers(url, channel)) === 1) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        await subscribersReach(url, channel, 1);
         await got.release();
         await until(() => observer.count() >= 2, 'the second release is announced too');
         assert.equal(observer.count(), 2);
-      } finally {
-        observer.stop();
-        await holderStore.close();
-        await waiterStore.close();
-        await dropPrefix(url, prefix);
-      }
-    },
+      }),
   );
 
-  test(
-    'close() ends the subscriber connection: no subscription is left on the server',
-    TEST_LIMIT,
-    async (t) => {
-      const url = await requireService(t, 'redis');
-      if (url === undefined) return;
-      const prefix = `${uniqueName()}:`;
-      const key = randomBytes(32);
-      const holderStore = new RedisStore({ url, prefix, key });
-      const waiterStore = new RedisStore({ url, prefix, key, lockPoll: NO_POLL });
+  test('close() ends the subscriber connection: no subscription is left on the server', TEST_LIMIT, (t) =>
+    withRedisPair(t, { lockPoll: NO_POLL }, async ({ url, prefix, holder, waiter }) => {
       const channel = `${prefix}unlock:k-close`;
-      try {
-        await holderStore.lock('k-close', LONG_WAIT);
-        const waiting = track(waiterStore.lock('k-close', LONG_WAIT));
-        for (;;) {
-          if ((await subscribers(url, channel)) === 1) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        await waiterStore.close();
-        // The waiter is woken by close() and fails (the store is closed) instead of waiting ten minutes.
-        await assert.rejects(waiting.value, (err: unknown) => {
-          assert.equal((err as { code?: string }).code, 'ERR_STORE');
-          assert.match((err as Error).message, /closed/);
-          return true;
-        });
-        for (;;) {
-          if ((await subscribers(url, channel)) === 0) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      } finally {
-        await holderStore.close();
-        await waiterStore.close();
-        await dropPrefix(url, prefix);
-      }
-    },
+      await holder.lock('k-close', LONG_WAIT);
+      const waiting = track(waiter.lock('k-close', LONG_WAIT));
+      await subscribersReach(url, channel, 1);
+      await waiter.close();
+      // The waiter is woken by close() and fails (the store is closed) instead of waiting ten minutes.
+      await assert.rejects(waiting.value, (err: unknown) => {
+        assert.equal((err as { code?: string }).code, 'ERR_STORE');
+        assert.match((err as Error).message, /closed/);
+        return true;
+      });
+      await subscribersReach(url, channel, 0);
+    }),
   );
 
   test(
     'fallback: a lock that goes without a notification (its lease ran out, an older release deleted it) is taken by polling',
     TEST_LIMIT,
-    async (t) => {
-      const url = await requireService(t, 'redis');
-      if (url === undefined) return;
-      const prefix = `${uniqueName()}:`;
-      const store = new RedisStore({ url, prefix, key: randomBytes(32) });
-      const channel = `${prefix}unlock:k-quiet`;
-      const observer = await countMessages(url, channel);
-      try {
+    (t) =>
+      withRedisPair(t, {}, async ({ url, prefix, waiter, observe }) => {
+        const observer = await observe('k-quiet');
         await withRedis(url, async (r) => {
           await r.set(`${prefix}lock:k-quiet`, 'a-holder-of-an-older-release', 'PX', 60_000);
-          const waiting = track(store.lock('k-quiet', LONG_WAIT));
-          for (;;) {
-            if ((await subscribers(url, channel)) === 2) break;
-            await new Promise((res) => setTimeout(res, 5));
-          }
+          const waiting = track(waiter.lock('k-quiet', LONG_WAIT));
+          await subscribersReach(url, `${prefix}unlock:k-quiet`, 2);
           await r.del(`${prefix}lock:k-quiet`); // no PUBLISH
           const got = await waiting.value;
           assert.equal(observer.count(), 0, 'nothing was published: the waiter polled');
           await got.release();
         });
-      } finally {
-        observer.stop();
-        await store.close();
-        await dropPrefix(url, prefix);
-      }
-    },
+      }),
   );
 
-  test(
-    'fallback: with lockWakeups: false the waiter subscribes to nothing and polls',
-    TEST_LIMIT,
-    async (t) => {
-      const url = await requireService(t, 'redis');
-      if (url === undefined) return;
-      const prefix = `${uniqueName()}:`;
-      const key = randomBytes(32);
-      const holderStore = new RedisStore({ url, prefix, key });
-      const waiterStore = new RedisStore({ url, prefix, key, lockWakeups: false });
+  test('fallback: with lockWakeups: false the waiter subscribes to nothing and polls', TEST_LIMIT, (t) =>
+    withRedisPair(t, { lockWakeups: false }, async ({ url, prefix, holder, waiter }) => {
       const channel = `${prefix}unlock:k-poll`;
-      try {
-        const held = await holderStore.lock('k-poll', LONG_WAIT);
-        const waiting = track(waiterStore.lock('k-poll', LONG_WAIT));
-        assert.equal(await subscribers(url, channel), 0);
-        await held.release();
-        const got = await waiting.value;
-        assert.equal(await subscribers(url, channel), 0);
-        await got.release();
-      } finally {
-        await holderStore.close();
-        await waiterStore.close();
-        await dropPrefix(url, prefix);
-      }
-    },
+      const held = await holder.lock('k-poll', LONG_WAIT);
+      const waiting = track(waiter.lock('k-poll', LONG_WAIT));
+      await subscribersReach(url, channel, 0);
+      await held.release();
+      const got = await waiting.value;
+      await subscribersReach(url, channel, 0);
+      await got.release();
+    }),
   );
 });
 
