@@ -41,8 +41,11 @@ const REPS_LARGE = 1;
 /** Server latency per token request: loopback alone would be unrealistically fast. */
 const LATENCY_MS = 25;
 const REDIS_URL = process.env['TOKENWARD_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-/** Longest wait for a herd step (all ready, all served, all exited): 30 s, plus 1 s per process. */
-const stepTimeoutMs = (n: number) => 30_000 + 1_000 * n;
+/**
+ * Longest wait for a herd step (all ready, all served, all exited): 30 s, plus 3 s per process (on two
+ * cores shared with other work, 16 processes have needed more than 46 s to start).
+ */
+const stepTimeoutMs = (n: number) => 30_000 + 3_000 * n;
 const CLIENT = { clientId: 'herd-client', clientSecret: 'herd-secret-value' };
 
 interface Rep {
