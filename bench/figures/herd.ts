@@ -546,11 +546,11 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       if (nv === undefined) {
         const all = tw.reps.map((r) => r.requests);
         pairs.push(
-          `${scenario}: tokenward made ${range(all, int)} token request${twReq === 1 ? '' : 's'} per herd (${tw.reps.length} herds), ` +
+          `${scenario}: tokenward made ${range(all, int)} token request${twReq === 1 ? '' : 's'} per herd (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}), ` +
             `all ${scenario.split(' ')[0]} processes served in ${fmtMs(median(tw.reps.map((r) => r.ms)))} (median).`,
         );
         headline.push(
-          `Herd, ${scenario}: ${range(all, int)} token request${twReq === 1 ? '' : 's'} (${tw.reps.length} herds).`,
+          `Herd, ${scenario}: ${range(all, int)} token request${twReq === 1 ? '' : 's'} (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}).`,
         );
         continue;
       }
