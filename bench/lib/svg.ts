@@ -65,6 +65,7 @@ export function ratioChart(options: {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
   );
+  out.push(`<title>${esc(plainLabel(options.title))}</title>`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="10" y="20" font-size="14" font-weight="600">${esc(plainLabel(options.title))}</text>`);
   out.push(
@@ -120,6 +121,7 @@ export function servedChart(options: {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
   );
+  out.push(`<title>${esc(plainLabel(options.title))}</title>`);
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="10" y="20" font-size="14" font-weight="600">${esc(plainLabel(options.title))}</text>`);
   for (let v = 0; v <= maxT + 1e-9; v += step) {
