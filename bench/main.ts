@@ -4,12 +4,13 @@
  * named on the command line, prints just those (bench/RESULTS.md is only rewritten by a full run).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type FigureResult, fmtBytes, RESULT_PREFIX, ROOT, stopwatch } from './lib/harness.js';
 import { workerFile } from './lib/proc.js';
+import { type ChartSpec, tableRatioChart } from './lib/svg.js';
 
 interface FigureSpec {
   n: number;
@@ -23,10 +24,10 @@ interface FigureSpec {
 const FIGURES: FigureSpec[] = [
   { n: 1, name: 'cached', title: 'Warm-cache getToken()', timeoutMs: 90_000 },
   { n: 2, name: 'roundtrip', title: 'Token round trip (client_credentials)', timeoutMs: 120_000 },
-  { n: 3, name: 'herd', title: 'Herd on a cold cache', timeoutMs: 240_000 },
+  { n: 3, name: 'herd', title: 'Herd on a cold cache', timeoutMs: 1_800_000 },
   { n: 4, name: 'cli', title: 'CLI: warm `tokenward token`', timeoutMs: 90_000 },
   { n: 5, name: 'fetch', title: '`authFetch` on a warm cache', timeoutMs: 60_000 },
-  { n: 6, name: 'memory', title: 'Memory: 100,000 cached tokens', timeoutMs: 90_000 },
+  { n: 6, name: 'memory', title: 'Memory: 100,000 cached tokens', timeoutMs: 240_000 },
 ];
 
 function pick(args: string[]): FigureSpec[] {
@@ -139,7 +140,33 @@ function table(columns: string[], rows: string[][]): string {
   return out.join('\n');
 }
 
-function render(runs: FigureRun[], meta: Record<string, string>): string {
+/**
+ * The charts of a figure: the ratio chart of its table (when it has a "×" column), then its own charts
+ * (the herd's time-to-served curves).
+ */
+function chartsOf(n: number, r: FigureResult): ChartSpec[] {
+  const out: ChartSpec[] = [];
+  const ratios = tableRatioChart(
+    `${n}-${r.id.replace(/^\d+-/, '')}-ratios`,
+    `${n}. ${r.title}`,
+    r.columns,
+    r.rows,
+  );
+  if (ratios !== undefined) out.push(ratios);
+  for (const c of r.charts ?? []) out.push({ ...c, id: `${n}-${c.id}` });
+  return out;
+}
+
+/** Writes every chart as `<dir>/<id>.svg` (the directory emptied first). */
+function writeCharts(runs: FigureRun[], dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const run of runs)
+    for (const r of run.results)
+      for (const c of chartsOf(run.spec.n, r)) writeFileSync(join(dir, `${c.id}.svg`), c.svg);
+}
+
+function render(runs: FigureRun[], meta: Record<string, string>, chartDir: string): string {
   const parts: string[] = [];
   parts.push('# tokenward benchmarks');
   parts.push(
@@ -169,6 +196,11 @@ function render(runs: FigureRun[], meta: Record<string, string>): string {
       if (r.skipped !== undefined) parts.push(`**Not measured** — ${r.skipped}`);
       if (r.method !== '') parts.push(r.method);
       if (r.rows.length > 0) parts.push(table(r.columns, r.rows));
+      const charts = chartsOf(run.spec.n, r);
+      if (charts.length > 0)
+        parts.push(
+          charts.map((c) => `![${c.title.replace(/[[\]]/g, '')}](${chartDir}/${c.id}.svg)`).join('\n'),
+        );
       if (r.notes.length > 0) parts.push(r.notes.map((n) => `- ${n}`).join('\n'));
     }
     parts.push(`<sub>figure ${run.spec.n} took ${(run.ms / 1000).toFixed(1)} s</sub>`);
@@ -204,11 +236,14 @@ const meta: Record<string, string> = {
   tokenward: `commit ${commit}; dist/ as built from the working tree${dirtyCount > 0 ? ` (${dirtyCount} uncommitted path(s) under src/ at the end of the run)` : ''}`,
   duration: `${(ms / 1000).toFixed(1)} s for the figures (the build before them not included)`,
 };
-const md = render(runs, meta);
 if (args.length === 0) {
+  writeCharts(runs, join(ROOT, 'bench', 'charts'));
+  const md = render(runs, meta, 'charts');
   writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md);
   process.stderr.write(`\nbench: wrote bench/RESULTS.md (${(ms / 1000).toFixed(1)} s)\n`);
 } else {
+  writeCharts(runs, join(ROOT, 'bench', '.work', 'charts'));
+  const md = render(runs, meta, 'charts');
   const partial = join(ROOT, 'bench', '.work', 'RESULTS.partial.md');
   writeFileSync(partial, md);
   process.stdout.write(md);

@@ -3,21 +3,28 @@
  * prints `{"ok":true,...}` (or `{"ok":false,"error":...}`), then exits.
  *
  * argv[2]: JSON {@link HerdConfig}. Modes:
- * - `tokenward`: the front door's `createTokenManager(profile)` with the profile's store (file or Redis);
+ * - `tokenward`: the front door's `createTokenManager(profile)` with the profile's store (file, Redis or
+ *   PostgreSQL); with `lockWakeups: false`, the same store built with lock wake-ups off (waiters poll);
  * - `naive-file`: what seed 004 does — read a JSON file, check `expiry_tm`, request if stale, write the file;
- * - `naive-redis`: the same with a Redis key instead of the file (GET, check, request, SET).
+ * - `naive-redis`: the same with a Redis key instead of the file (GET, check, request, SET);
+ * - `naive-postgres`: the same with one row of a PostgreSQL table (SELECT, check, request, upsert).
  */
 import { createInterface } from 'node:readline';
 import { loadUndici } from '../../src/http/agent.js';
 import type { Profile } from '../../src/profile.js';
+import { FileStore } from '../../src/stores/file.js';
+import { RedisStore } from '../../src/stores/redis.js';
+import type { TokenStore } from '../../src/stores/types.js';
 import { createTokenManager } from '../../src/tokenward.js';
-import { type NaiveStorage, naiveFile, naiveGetToken, naiveRedis } from '../lib/naive.js';
+import { type NaiveStorage, naiveFile, naiveGetToken, naivePostgres, naiveRedis } from '../lib/naive.js';
 
 /** What the parent passes. */
 export interface HerdConfig {
-  mode: 'tokenward' | 'naive-file' | 'naive-redis';
+  mode: 'tokenward' | 'naive-file' | 'naive-redis' | 'naive-postgres';
   /** tokenward: the profile (its store settings included). */
   profile?: Profile;
+  /** tokenward, file or Redis store: `false` builds the store with lock wake-ups off (waiters poll only). */
+  lockWakeups?: boolean;
   /** naive: the token endpoint and client credentials. */
   tokenUrl?: string;
   clientId?: string;
@@ -27,6 +34,28 @@ export interface HerdConfig {
   /** naive-redis: server URL and key. */
   redisUrl?: string;
   redisKey?: string;
+  /** naive-postgres: server URL, table (created by the parent) and row key. */
+  pgUrl?: string;
+  pgTable?: string;
+  pgKey?: string;
+}
+
+/** The store of a `lockWakeups: false` run: the profile's file or Redis store, polling only. */
+function pollingStore(profile: Profile): TokenStore {
+  if (profile.store === 'redis') {
+    return new RedisStore({
+      url: profile.store_url!,
+      ...(profile.store_prefix === undefined ? {} : { prefix: profile.store_prefix }),
+      lockWakeups: false,
+    });
+  }
+  if (profile.store === 'file' || profile.store === undefined) {
+    return new FileStore({
+      ...(profile.cache_dir === undefined ? {} : { dir: profile.cache_dir }),
+      lockWakeups: false,
+    });
+  }
+  throw new Error(`lockWakeups: false is for the file and Redis stores, not ${profile.store}`);
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
@@ -37,14 +66,25 @@ let requested: () => number;
 let close: () => Promise<void>;
 
 if (cfg.mode === 'tokenward') {
-  const manager = await createTokenManager(cfg.profile!, { onWarning: (w) => warnings.push(w.code) });
+  const store = cfg.lockWakeups === false ? pollingStore(cfg.profile!) : undefined;
+  const manager = await createTokenManager(cfg.profile!, {
+    onWarning: (w) => warnings.push(w.code),
+    ...(store === undefined ? {} : { store }),
+  });
   get = async () => (await manager.getToken()).accessToken;
   requested = () => manager.counts.grants + manager.counts.refreshes;
-  close = () => manager.close();
+  close = async () => {
+    await manager.close();
+    await store?.close();
+  };
   await loadUndici(); // loaded before `ready`, like the naive client's fetch below: startup is figure 4's business
 } else {
   const storage: NaiveStorage =
-    cfg.mode === 'naive-file' ? naiveFile(cfg.file!) : await naiveRedis(cfg.redisUrl!, cfg.redisKey!);
+    cfg.mode === 'naive-file'
+      ? naiveFile(cfg.file!)
+      : cfg.mode === 'naive-redis'
+        ? await naiveRedis(cfg.redisUrl!, cfg.redisKey!)
+        : await naivePostgres(cfg.pgUrl!, cfg.pgTable!, cfg.pgKey!);
   const client = { tokenUrl: cfg.tokenUrl!, clientId: cfg.clientId!, clientSecret: cfg.clientSecret! };
   let made = 0;
   get = () => naiveGetToken(client, storage, () => made++);

@@ -3,10 +3,18 @@
  * the RSS growth and the heap the cache retains (what dropping it frees). argv[2]: the variant, argv[3]: the count.
  * - `map`: the floor — a Map of cache key → { accessToken, expiresAt } (the strings a cache must keep);
  * - `store`: a MemoryStore holding the entries a TokenManager writes (parsed Token with its raw response,
- *   identity, profile name), the redaction registry emptied afterwards — the store's own cost;
+ *   and references to the tenant's identity object and profile name, which its manager and token client
+ *   hold anyway), the redaction registry emptied afterwards — the store's own cost;
  * - `store-registry`: the same with the registry left as built (every parsed token stays registered);
+ * - `store-own-identity`: as `store`, but each entry with an identity object and profile name of its own,
+ *   built for it and counted (how this figure measured the store before);
  * - `managers`: one TokenManager per tenant over one shared MemoryStore, each warmed by one getToken()
- *   (the multi-tenant shape), registry emptied.
+ *   (the multi-tenant shape), registry emptied;
+ * - `abort-controllers`: one AbortController's signal per tenant, nothing else (what a manager's own
+ *   controller costs, for the notes).
+ *
+ * The cache keys, and the tenants' identity objects and profile names, are the tenants' configuration:
+ * built before the first reading and not counted (except by `store-own-identity`).
  */
 import type { TokenClient } from '../../src/client.js';
 import { TokenManager } from '../../src/manager/token-manager.js';
@@ -35,6 +43,8 @@ const held: unknown[] = [];
 // counted (JSON.parse copies the token strings out of them).
 const texts: string[] = Array.from({ length: count }, (_, i) => tokenResponseText(i));
 const keys = Array.from({ length: count }, (_, i) => cacheKey(`tenant-${i}`, tenantIdentity(i)));
+const identities = Array.from({ length: count }, (_, i) => tenantIdentity(i));
+const profiles = Array.from({ length: count }, (_, i) => `tenant-${i}`);
 let payload = 0;
 
 /**
@@ -50,40 +60,46 @@ async function build(now: number): Promise<void> {
       map.set(keys[i]!, { accessToken: body.access_token, expiresAt: now + body.expires_in * 1000 });
     }
     held.push(map);
-  } else if (variant === 'store' || variant === 'store-registry') {
+  } else if (variant === 'store' || variant === 'store-registry' || variant === 'store-own-identity') {
     const store = new MemoryStore();
+    const own = variant === 'store-own-identity';
     for (let i = 0; i < count; i++) {
-      const token = parseTokenResponse(JSON.parse(texts[i]!), { url: tenantIdentity(i).token_url!, now });
+      const token = parseTokenResponse(JSON.parse(texts[i]!), { url: identities[i]!.token_url!, now });
       payload += token.accessToken.length;
       await store.set({
         v: 1,
         key: keys[i]!,
-        profile: `tenant-${i}`,
-        identity: tenantIdentity(i),
+        profile: own ? `tenant-${i}` : profiles[i]!,
+        identity: own ? tenantIdentity(i) : identities[i]!,
         token,
         updatedAt: now,
       });
     }
-    if (variant === 'store') clearRegisteredSecrets();
+    if (variant !== 'store-registry') clearRegisteredSecrets();
     held.push(store);
   } else if (variant === 'managers') {
     const store = new MemoryStore();
     const managers: TokenManager[] = [];
     for (let i = 0; i < count; i++) {
       const text = texts[i]!;
-      const identity = tenantIdentity(i);
+      const identity = identities[i]!;
       const client: TokenClient = {
         identity,
         fetchToken: async (ctx) =>
           parseTokenResponse(JSON.parse(text), { url: identity.token_url!, now: ctx.now() }),
       };
-      const m = new TokenManager({ client, key: keys[i]!, store, profile: `tenant-${i}` });
+      const m = new TokenManager({ client, key: keys[i]!, store, profile: profiles[i]! });
       const t: Token = await m.getToken();
       payload += t.accessToken.length;
       managers.push(m);
     }
     clearRegisteredSecrets();
     held.push(store, managers);
+  } else if (variant === 'abort-controllers') {
+    // What one AbortController (and its signal, as a manager reads it) costs, per tenant: for the notes.
+    const controllers: AbortSignal[] = [];
+    for (let i = 0; i < count; i++) controllers.push(new AbortController().signal);
+    held.push(controllers);
   } else {
     throw new Error(`unknown variant ${variant}`);
   }

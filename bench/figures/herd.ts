@@ -1,7 +1,9 @@
 /**
  * Figure 3 — a herd on a cold cache: N callers want a token at the same moment. tokenward (one request,
  * everyone served) against the naive client of seed 004 (every caller that finds no token requests one):
- * 1,000 callers in one process; 16 processes on the file store; 16 processes on Redis.
+ * 1,000 callers in one process; 16 processes on the file store, on Redis and on PostgreSQL; 64 processes
+ * on Redis and on PostgreSQL. The waiters' lag behind the lock holder is measured with lock wake-ups and
+ * polling only (file, Redis) in the same run.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,22 +12,40 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Profile } from '../../src/profile.js';
 import { closeAll, getToken } from '../../src/tokenward.js';
+import { withPg } from '../../test/helpers/services.js';
+import { startPostgresServer } from '../../test/helpers/throwaway.js';
 import { startTokenServer, type TokenServer } from '../../test/helpers/token-server.js';
 import type { HerdConfig } from '../children/herd.js';
-import { type FigureResult, fmtMs, fmtRatio, median, range, runFigure, stopwatch } from '../lib/harness.js';
+import {
+  type FigureResult,
+  fmtMs,
+  fmtRatio,
+  median,
+  percentile,
+  range,
+  runFigure,
+  stopwatch,
+} from '../lib/harness.js';
 import { naiveFile, naiveGetToken } from '../lib/naive.js';
 import { startWorker } from '../lib/proc.js';
+import { type ChartSpec, servedChart } from '../lib/svg.js';
 
 const ID = '3-herd';
 const TITLE = 'Herd on a cold cache';
 const N_IN_PROCESS = 1_000;
 const N_PROCESSES = 16;
+/** The larger herd (Redis and PostgreSQL): does the request count stay 1 as the fleet grows? */
+const N_LARGE = 64;
 const REPS = 3;
+const REPS_LARGE = 1;
 /** Server latency per token request: loopback alone would be unrealistically fast. */
 const LATENCY_MS = 25;
 const REDIS_URL = process.env['TOKENWARD_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-/** Longest wait for a herd step (all ready, all served, all exited). */
-const STEP_TIMEOUT_MS = 30_000;
+/**
+ * Longest wait for a herd step (all ready, all served, all exited): 30 s, plus 3 s per process (on two
+ * cores shared with other work, 16 processes have needed more than 46 s to start).
+ */
+const stepTimeoutMs = (n: number) => 30_000 + 3_000 * n;
 const CLIENT = { clientId: 'herd-client', clientSecret: 'herd-secret-value' };
 
 interface Rep {
@@ -36,12 +56,86 @@ interface Rep {
   /** Process herds: median time from `go` to served, for processes that made a request / that did not. */
   requesterMs?: number;
   waiterMs?: number;
+  /** Each waiter's time from the requesting process being served to itself being served, ms. */
+  lags: number[];
+  /** Every caller's time from `go` to served, ms, ascending. */
+  served: number[];
 }
 
 interface Line {
   scenario: string;
   client: string;
+  kind: 'tokenward' | 'naive';
+  /** tokenward on the file or Redis store: lock wake-ups on (true) or polling only (false). */
+  wakeups?: boolean;
   reps: Rep[];
+}
+
+/** One client of a process-herd scenario. */
+interface Variant {
+  client: string;
+  kind: 'tokenward' | 'naive';
+  wakeups?: boolean;
+  cfg: (rep: number) => HerdConfig;
+}
+
+/** Per herd line, the time-to-served of each caller in its median repetition (for the chart). */
+const servedCurves: Array<{ scenario: string; client: string; servedMs: number[] }> = [];
+
+/** The store URL with generous connect and command bounds: many processes connect at once on 2 cores. */
+function patient(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('connect_timeout_ms', '60000');
+  u.searchParams.set('command_timeout_ms', '60000');
+  return u.toString();
+}
+
+/** The repetition whose time to all served is the median one. */
+function medianRep(l: Line): Rep | undefined {
+  const sorted = [...l.reps].sort((a, b) => a.ms - b.ms);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** Runs `reps` repetitions of each variant, rotating which goes first. */
+async function runScenario(
+  server: TokenServer,
+  env: NodeJS.ProcessEnv,
+  n: number,
+  reps: number,
+  scenario: string,
+  variants: Variant[],
+): Promise<Line[]> {
+  const out: Line[] = variants.map((v) => ({
+    scenario,
+    client: v.client,
+    kind: v.kind,
+    ...(v.wakeups === undefined ? {} : { wakeups: v.wakeups }),
+    reps: [],
+  }));
+  for (let rep = 0; rep < reps; rep++) {
+    for (let k = 0; k < variants.length; k++) {
+      const i = (k + rep) % variants.length;
+      out[i]!.reps.push(await processHerd(server, n, variants[i]!.cfg(rep), env));
+    }
+  }
+  return out;
+}
+
+/** Charts of the herd figure: time to served per caller, one chart per process scenario. */
+function herdCharts(curves: typeof servedCurves): ChartSpec[] {
+  const scenarios = [...new Set(curves.map((c) => c.scenario))].filter((s) => !s.includes('1 process'));
+  return scenarios.map((scenario) =>
+    servedChart({
+      id: `herd-${scenario
+        .replace(/[^A-Za-z0-9]+/g, '-')
+        .replace(/-+$/, '')
+        .toLowerCase()}`,
+      title: `Herd, ${scenario}: time from the start signal to each caller served (median repetition)`,
+      series: curves
+        .filter((c) => c.scenario === scenario)
+        .map((c) => ({ label: c.client.split(' (')[0]!, values: c.servedMs })),
+    }),
+  );
 }
 
 /** Starts `n` herd workers, releases them together and times until the last one is served. */
@@ -61,11 +155,11 @@ async function processHerd(
         );
         rej(
           new Error(
-            `${stuck.length} of ${n} ${cfg.mode} workers gave no ${what} line within ${STEP_TIMEOUT_MS / 1000} s; ` +
+            `${stuck.length} of ${n} ${cfg.mode} workers gave no ${what} line within ${stepTimeoutMs(n) / 1000} s; ` +
               `stderr: ${stuck[0]?.stderr.join('').slice(0, 500) ?? ''}`,
           ),
         );
-      }, STEP_TIMEOUT_MS);
+      }, stepTimeoutMs(n));
     });
     return Promise.race([p, limit]).finally(() => clearTimeout(timer));
   };
@@ -98,6 +192,17 @@ async function processHerd(
         .map((r) => r.servedAt! - goAt);
     const requesters = latency(true);
     const waiters = latency(false);
+    const holders = results.filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) > 0);
+    const lags =
+      holders.length === 1
+        ? results
+            .filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) === 0)
+            .map((r) => r.servedAt! - holders[0]!.servedAt!)
+        : [];
+    const served = results
+      .filter((r) => r.ok && r.servedAt !== undefined)
+      .map((r) => r.servedAt! - goAt)
+      .sort((a, b) => a - b);
     const failed = results.filter((r) => !r.ok);
     if (failed.length > 0)
       process.stderr.write(`herd ${cfg.mode}: ${failed.length} failed: ${failed[0]?.error}\n`);
@@ -109,6 +214,8 @@ async function processHerd(
       failures: failed.length,
       ...(requesters.length > 0 ? { requesterMs: median(requesters) } : {}),
       ...(waiters.length > 0 ? { waiterMs: median(waiters) } : {}),
+      lags: cfg.mode === 'tokenward' ? lags : [],
+      served,
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
@@ -193,6 +300,8 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         ms,
         distinct: new Set(ok).size,
         failures: N_IN_PROCESS - ok.length,
+        lags: [],
+        served: [],
       };
     };
     const naiveRep = async (): Promise<Rep> => {
@@ -212,6 +321,8 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         ms,
         distinct: new Set(ok).size,
         failures: N_IN_PROCESS - ok.length,
+        lags: [],
+        served: [],
       };
     };
     await twRep(); // warm-up: loads undici and the config reader once, as a running service has
@@ -229,10 +340,20 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     }
     await closeAll();
     const inScenario = `${N_IN_PROCESS.toLocaleString('en')} callers, 1 process`;
-    lines.push({ scenario: inScenario, client: "tokenward `getToken('herd')` (memory store)", reps: inTw });
-    lines.push({ scenario: inScenario, client: 'naive (seed 004), one JSON file', reps: inNaive });
+    lines.push({
+      scenario: inScenario,
+      client: "tokenward `getToken('herd')` (memory store)",
+      kind: 'tokenward',
+      reps: inTw,
+    });
+    lines.push({
+      scenario: inScenario,
+      client: 'naive (seed 004), one JSON file',
+      kind: 'naive',
+      reps: inNaive,
+    });
 
-    // 2. Processes: the file store (and the naive JSON file), then Redis.
+    // 2. Processes: file, Redis and PostgreSQL herds of N_PROCESSES, then larger herds on the shared stores.
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TOKENWARD_CACHE_KEY: randomBytes(32).toString('hex'),
@@ -245,100 +366,165 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       client_secret: CLIENT.clientSecret,
     };
     const naive = { tokenUrl: server.tokenUrl, ...CLIENT };
-    const fileTw: Rep[] = [];
-    const fileNaive: Rep[] = [];
+    // A scenario that fails (a server that would not start, workers that never got ready) becomes a note;
+    // the others are still reported.
+    const run = (n: number, reps: number, scenario: string, variants: Variant[]) =>
+      runScenario(server, env, n, reps, scenario, variants).catch((err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`herd ${scenario} failed: ${why}\n`);
+        notes.push(`**${scenario}: not measured** — ${why.slice(0, 300)}`);
+        return [] as Line[];
+      });
+
     process.stderr.write(`${N_PROCESSES} processes, file store...\n`);
-    for (let rep = 0; rep < REPS; rep++) {
-      const tw = () =>
-        processHerd(
-          server,
-          N_PROCESSES,
-          {
+    lines.push(
+      ...(await run(N_PROCESSES, REPS, `${N_PROCESSES} processes, file`, [
+        {
+          client: 'tokenward, file store (encrypted, lock file; waiters woken by a directory watch)',
+          kind: 'tokenward',
+          wakeups: true,
+          cfg: (rep) => ({
             mode: 'tokenward',
-            profile: { ...base, store: 'file', cache_dir: join(dir, `file-store-${rep}`) },
-          },
-          env,
-        );
-      const nv = () =>
-        processHerd(
-          server,
-          N_PROCESSES,
-          { mode: 'naive-file', ...naive, file: join(dir, `naive-${rep}.json`) },
-          env,
-        );
-      if (rep % 2 === 0) {
-        fileTw.push(await tw());
-        fileNaive.push(await nv());
-      } else {
-        fileNaive.push(await nv());
-        fileTw.push(await tw());
-      }
-    }
-    const fileScenario = `${N_PROCESSES} processes, file`;
-    lines.push({
-      scenario: fileScenario,
-      client: 'tokenward, file store (encrypted, lock file)',
-      reps: fileTw,
-    });
-    lines.push({ scenario: fileScenario, client: 'naive (seed 004), one JSON file', reps: fileNaive });
+            profile: { ...base, store: 'file', cache_dir: join(dir, `file-store-w${rep}`) },
+          }),
+        },
+        {
+          client: 'tokenward, file store, polling only (`lockWakeups: false`)',
+          kind: 'tokenward',
+          wakeups: false,
+          cfg: (rep) => ({
+            mode: 'tokenward',
+            lockWakeups: false,
+            profile: { ...base, store: 'file', cache_dir: join(dir, `file-store-p${rep}`) },
+          }),
+        },
+        {
+          client: 'naive (seed 004), one JSON file',
+          kind: 'naive',
+          cfg: (rep) => ({ mode: 'naive-file', ...naive, file: join(dir, `naive-${rep}.json`) }),
+        },
+      ])),
+    );
 
     const redisProblem = await redisReachable();
     if (redisProblem !== undefined) {
-      notes.push(`**Redis herd skipped**: ${redisProblem}. Start Redis on 127.0.0.1:6379 to measure it.`);
+      notes.push(`**Redis herds skipped**: ${redisProblem}. Start Redis on 127.0.0.1:6379 to measure them.`);
     } else {
-      process.stderr.write(`${N_PROCESSES} processes, Redis...\n`);
-      const redisTw: Rep[] = [];
-      const redisNaive: Rep[] = [];
       const prefix = `tw-bench-${tag}-`;
+      const redisProfile = (p: string): Profile => ({
+        ...base,
+        store: 'redis',
+        store_url: patient(REDIS_URL),
+        store_prefix: `${prefix}${p}:`,
+      });
       try {
-        for (let rep = 0; rep < REPS; rep++) {
-          const tw = () =>
-            processHerd(
-              server,
-              N_PROCESSES,
-              {
-                mode: 'tokenward',
-                profile: {
-                  ...base,
-                  store: 'redis',
-                  store_url: REDIS_URL,
-                  store_prefix: `${prefix}tw${rep}:`,
-                },
-              },
-              env,
-            );
-          const nv = () =>
-            processHerd(
-              server,
-              N_PROCESSES,
-              { mode: 'naive-redis', ...naive, redisUrl: REDIS_URL, redisKey: `${prefix}naive${rep}` },
-              env,
-            );
-          if (rep % 2 === 0) {
-            redisTw.push(await tw());
-            redisNaive.push(await nv());
-          } else {
-            redisNaive.push(await nv());
-            redisTw.push(await tw());
-          }
-        }
+        process.stderr.write(`${N_PROCESSES} processes, Redis...\n`);
+        lines.push(
+          ...(await run(N_PROCESSES, REPS, `${N_PROCESSES} processes, Redis`, [
+            {
+              client: 'tokenward, Redis store (SET NX PX lock; waiters woken by pub/sub)',
+              kind: 'tokenward',
+              wakeups: true,
+              cfg: (rep) => ({ mode: 'tokenward', profile: redisProfile(`w${rep}`) }),
+            },
+            {
+              client: 'tokenward, Redis store, polling only (`lockWakeups: false`)',
+              kind: 'tokenward',
+              wakeups: false,
+              cfg: (rep) => ({ mode: 'tokenward', lockWakeups: false, profile: redisProfile(`p${rep}`) }),
+            },
+            {
+              client: 'naive, one Redis key (GET / SET)',
+              kind: 'naive',
+              cfg: (rep) => ({
+                mode: 'naive-redis',
+                ...naive,
+                redisUrl: REDIS_URL,
+                redisKey: `${prefix}naive${rep}`,
+              }),
+            },
+          ])),
+        );
+        process.stderr.write(`${N_LARGE} processes, Redis...\n`);
+        lines.push(
+          ...(await run(N_LARGE, REPS_LARGE, `${N_LARGE} processes, Redis`, [
+            {
+              client: 'tokenward, Redis store (waiters woken by pub/sub)',
+              kind: 'tokenward',
+              wakeups: true,
+              cfg: (rep) => ({ mode: 'tokenward', profile: redisProfile(`l${rep}`) }),
+            },
+          ])),
+        );
       } finally {
         await dropRedisPrefix(prefix);
       }
-      const redisScenario = `${N_PROCESSES} processes, Redis`;
-      lines.push({
-        scenario: redisScenario,
-        client: 'tokenward, Redis store (SET NX PX lock)',
-        reps: redisTw,
-      });
-      lines.push({ scenario: redisScenario, client: 'naive, one Redis key (GET / SET)', reps: redisNaive });
+    }
+
+    // PostgreSQL: a throwaway server of the bench's own (loopback), with room for the large herd's
+    // connections (each process: its pool and the lock's own connection).
+    const pgServer = await startPostgresServer({ settings: { max_connections: 400 } }).catch(
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    if (typeof pgServer === 'string') {
+      notes.push(`**PostgreSQL herds skipped**: ${pgServer}.`);
+    } else {
+      try {
+        const table = `tw_bench_naive`;
+        await withPg(pgServer.url, (c) =>
+          c.query(`CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, value text NOT NULL)`),
+        );
+        const pgProfile = (t: string): Profile => ({
+          ...base,
+          store: 'postgres',
+          store_url: patient(pgServer.url),
+          store_prefix: `tw_bench_${t}`,
+        });
+        process.stderr.write(`${N_PROCESSES} processes, PostgreSQL...\n`);
+        lines.push(
+          ...(await run(N_PROCESSES, REPS, `${N_PROCESSES} processes, PostgreSQL`, [
+            {
+              client: 'tokenward, PostgreSQL store (advisory lock; the server wakes the next waiter)',
+              kind: 'tokenward',
+              wakeups: true,
+              cfg: (rep) => ({ mode: 'tokenward', profile: pgProfile(`w${rep}`) }),
+            },
+            {
+              client: 'naive, one PostgreSQL row (SELECT / upsert)',
+              kind: 'naive',
+              cfg: (rep) => ({
+                mode: 'naive-postgres',
+                ...naive,
+                pgUrl: pgServer.url,
+                pgTable: table,
+                pgKey: `naive${rep}`,
+              }),
+            },
+          ])),
+        );
+        process.stderr.write(`${N_LARGE} processes, PostgreSQL...\n`);
+        lines.push(
+          ...(await run(N_LARGE, REPS_LARGE, `${N_LARGE} processes, PostgreSQL`, [
+            {
+              client: 'tokenward, PostgreSQL store (advisory lock)',
+              kind: 'tokenward',
+              wakeups: true,
+              cfg: (rep) => ({ mode: 'tokenward', profile: pgProfile(`l${rep}`) }),
+            },
+          ])),
+        );
+      } finally {
+        await pgServer.stop();
+      }
     }
 
     const int = (x: number) => x.toFixed(0);
+    const lagOf = (l: Line) => l.reps.flatMap((r) => r.lags);
     const rows = lines.map((l) => {
       const req = l.reps.map((r) => r.requests);
       const ms = l.reps.map((r) => r.ms);
       const failures = l.reps.reduce((a, r) => a + r.failures, 0);
+      const lags = lagOf(l);
       return [
         l.scenario,
         l.client,
@@ -346,37 +532,86 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         `${fmtMs(median(ms))} (${range(ms, fmtMs)})`,
         `${int(median(l.reps.map((r) => r.distinct)))}`,
         String(failures),
+        lags.length === 0 ? '—' : `${fmtMs(median(lags))} (${fmtMs(percentile(lags, 0.95))})`,
       ];
     });
     const pairs: string[] = [];
     const headline: string[] = [];
-    for (let i = 0; i + 1 < lines.length; i += 2) {
-      const tw = lines[i]!;
-      const nv = lines[i + 1]!;
+    for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
+      const of = lines.filter((l) => l.scenario === scenario);
+      const tw = of.find((l) => l.kind === 'tokenward');
+      const nv = of.find((l) => l.kind === 'naive');
+      if (tw === undefined) continue;
       const twReq = median(tw.reps.map((r) => r.requests));
+      if (nv === undefined) {
+        const all = tw.reps.map((r) => r.requests);
+        pairs.push(
+          `${scenario}: tokenward made ${range(all, int)} token request${twReq === 1 ? '' : 's'} per herd (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}), ` +
+            `all ${scenario.split(' ')[0]} processes served in ${fmtMs(median(tw.reps.map((r) => r.ms)))} (median).`,
+        );
+        headline.push(
+          `Herd, ${scenario}: ${range(all, int)} token request${twReq === 1 ? '' : 's'} (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}).`,
+        );
+        continue;
+      }
       const nvReq = median(nv.reps.map((r) => r.requests));
       const timeRatio = median(tw.reps.map((r, k) => r.ms / nv.reps[k]!.ms));
       pairs.push(
-        `${tw.scenario}: tokenward made ${twReq} request${twReq === 1 ? '' : 's'} where the naive client made ${nvReq} ` +
+        `${scenario}: tokenward made ${twReq} request${twReq === 1 ? '' : 's'} where the naive client made ${nvReq} ` +
           `(${fmtRatio(nvReq / Math.max(1, twReq))} fewer); time to all served ${fmtRatio(timeRatio)} the naive client's.`,
       );
       headline.push(
-        `Herd, ${tw.scenario}: ${twReq} token request${twReq === 1 ? '' : 's'} vs ${nvReq} for the naive client; ` +
+        `Herd, ${scenario}: ${twReq} token request${twReq === 1 ? '' : 's'} vs ${nvReq} for the naive client; ` +
           `all served in ${fmtRatio(timeRatio)} the naive time.`,
       );
+    }
+    const lagNotes: string[] = [];
+    for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
+      const woken = lines.find(
+        (l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === true,
+      );
+      const polled = lines.find(
+        (l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === false,
+      );
+      if (woken === undefined || lagOf(woken).length === 0) continue;
+      const w = lagOf(woken);
+      const text =
+        `${scenario}: the ${w.length} waiters (all herds) were served a median ${fmtMs(median(w))} after the ` +
+        `process that requested the token (p95 ${fmtMs(percentile(w, 0.95))})`;
+      if (polled !== undefined && lagOf(polled).length > 0) {
+        const p = lagOf(polled);
+        lagNotes.push(
+          `${text} with wake-ups, against ${fmtMs(median(p))} (p95 ${fmtMs(percentile(p, 0.95))}) polling only ` +
+            `(${fmtRatio(median(w) / median(p))}).`,
+        );
+        headline.push(
+          `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} with wake-ups vs ` +
+            `${fmtMs(median(p))} polling only (p95 ${fmtMs(percentile(w, 0.95))} vs ${fmtMs(percentile(p, 0.95))}).`,
+        );
+      } else {
+        lagNotes.push(`${text}.`);
+        if (scenario.startsWith(String(N_PROCESSES)))
+          headline.push(
+            `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} (p95 ${fmtMs(percentile(w, 0.95))}).`,
+          );
+      }
     }
     const split: string[] = [];
     for (const l of lines) {
       const req = l.reps.flatMap((r) => (r.requesterMs === undefined ? [] : [r.requesterMs]));
       const wait = l.reps.flatMap((r) => (r.waiterMs === undefined ? [] : [r.waiterMs]));
-      if (req.length === 0) continue;
-      split.push(
-        wait.length === 0
-          ? `${l.scenario}, ${l.client.split(',')[0]}: every process requested; median time to its token ${fmtMs(median(req))}.`
-          : `${l.scenario}, ${l.client.split(',')[0]}: the process that requested had its token after ` +
-              `${fmtMs(median(req))}, the ${N_PROCESSES - 1} that waited on the lock after ${fmtMs(median(wait))} ` +
-              `(medians; +${fmtMs(median(wait) - median(req))} to see the lock released and read the store).`,
-      );
+      if (req.length === 0 || l.kind === 'naive') continue;
+      if (wait.length > 0) {
+        split.push(
+          `${l.scenario}, ${l.client.split(' (')[0]}: the process that requested had its token after ` +
+            `${fmtMs(median(req))}, the waiters after ${fmtMs(median(wait))} (medians from the start signal).`,
+        );
+      }
+    }
+    for (const l of lines) {
+      const rep = medianRep(l);
+      if (rep !== undefined)
+        servedCurves.push({ scenario: l.scenario, client: l.client, servedMs: rep.served });
     }
     return [
       {
@@ -388,23 +623,36 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           `than loopback; the latency is what lets a herd pile up). In-process: ${N_IN_PROCESS.toLocaleString('en')} ` +
           `concurrent \`getToken('herd')\` (front door, memory store; a warm-up round first, so undici and the config ` +
           `reader are loaded as in a running service) against ${N_IN_PROCESS.toLocaleString('en')} concurrent naive calls. Processes: ` +
-          `${N_PROCESSES} Node processes (esbuild bundles, started and ready before the clock starts), released together ` +
+          `${N_PROCESSES} (and ${N_LARGE}) Node processes (esbuild bundles, started and ready before the clock starts), released together ` +
           `by a line on stdin; the time runs until the last one has printed its token. The naive client is seed 004's ` +
-          `flow (bench/lib/naive.ts): read the JSON file, use it if \`expiry_tm\` is ahead, else request and write it. ` +
-          `${REPS} repetitions each, alternating which client goes first; median (min–max).`,
-        columns: ['herd', 'client', 'token requests', 'time to all served', 'distinct tokens', 'failures'],
+          `flow (bench/lib/naive.ts): read the JSON file (Redis key, PostgreSQL row), use it if \`expiry_tm\` is ahead, else request and write it. ` +
+          `Redis is the server on 127.0.0.1:6379; PostgreSQL a throwaway server the bench starts on loopback (\`fsync=off\`, \`max_connections=400\`). ` +
+          `${REPS} repetitions of each ${N_PROCESSES}-process herd and ${REPS_LARGE} of each ${N_LARGE}-process herd, rotating which client goes first; median (min–max). ` +
+          "Waiters' lag: for each process that did not request, the time from the requesting process having its token to this one having it " +
+          "(both clocks are the same machine's), median (p95) over the waiters of all repetitions; tokenward's file and Redis stores are measured " +
+          'with lock wake-ups (the default) and with `lockWakeups: false` (polling only) in the same run.',
+        columns: [
+          'herd',
+          'client',
+          'token requests',
+          'time to all served',
+          'distinct tokens',
+          'failures',
+          "waiters' lag, median (p95)",
+        ],
         rows,
         notes: [
           ...pairs,
+          ...lagNotes,
           ...split,
-          'Why the waiters lag the lock holder: they poll the lock with exponential backoff and jitter ' +
-            '(src/stores/util.ts `backoffDelay`: 5 ms doubling to a 50 ms cap), so a waiter sees the released ' +
-            'lock up to one interval late, then re-reads and decrypts the store. Lowering the cap from 200 ms to ' +
-            '50 ms barely moved the lag (~110 ms before, ~100 ms after), so most of it is 15 processes on 2 ' +
-            'cores waking, re-reading and decrypting at once, not the poll interval; waking waiters on release ' +
-            '(Redis pub/sub, `fs.watch`) would not remove that, and is not done. The naive herd has no such wait; its ' +
-            "time is its own request's, which grows with the number of requests in flight at once (here on " +
-            'loopback; against a real IdP with rate limits, much more).',
+          'Why waiters lag the lock holder at all: every waiter, once the lock is free, takes it, re-reads and ' +
+            'decrypts the store, finds the token and releases the lock — one after the other (the manager only ' +
+            'trusts what it reads under the lock), so the last waiter of a herd is served after as many hand-offs as there are ' +
+            'waiters, each costing a few round trips and, on 2 cores shared by 16 processes, a scheduling delay. Polling adds ' +
+            'up to one poll interval (5 ms doubling to 50 ms) per hand-off; a release notification (Redis: the releaser ' +
+            'publishes on `<prefix>unlock:<key>`; file: a watch on the cache directory) removes that. PostgreSQL ' +
+            'waiters block in `pg_advisory_lock`, which the server grants to the next waiter the moment the lock is ' +
+            'released: it never polled, so it has no "before".',
           'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
             'tokens, logs itself out; tokenward makes one request however many callers there are.',
           'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
@@ -412,6 +660,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           ...notes,
         ],
         headline,
+        charts: herdCharts(servedCurves),
       },
     ];
   } finally {

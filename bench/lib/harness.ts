@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
+import type { ChartSpec } from './svg.js';
 
 /**
  * The repository root. `bench/run.mjs` runs everything with the root as the working directory and
@@ -51,6 +52,8 @@ export interface FigureResult {
   headline: string[];
   /** Set when the figure could not be measured: why. */
   skipped?: string;
+  /** Charts drawn as SVG next to RESULTS.md (see bench/lib/svg.ts). */
+  charts?: ChartSpec[];
 }
 
 /** The prefix of the one stdout line that carries a bench file's results. */
@@ -106,6 +109,13 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The `p` quantile (0–1) of a non-empty list, nearest rank. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
 }
 
 /** A duration in ms, in a readable unit. */

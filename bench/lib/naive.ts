@@ -6,6 +6,7 @@
  */
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 /** Where the naive client keeps its token JSON. */
 export interface NaiveStorage {
@@ -54,6 +55,30 @@ export async function naiveRedis(url: string, key: string): Promise<NaiveStorage
     close: async () => {
       r.disconnect();
     },
+  };
+}
+
+/**
+ * The same flow with one PostgreSQL row (`SELECT`, then an upsert), in a table the caller created:
+ * `(key text PRIMARY KEY, value text NOT NULL)`. Connected before use.
+ */
+export async function naivePostgres(url: string, table: string, key: string): Promise<NaiveStorage> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 30_000 });
+  c.on('error', () => {});
+  await c.connect();
+  return {
+    read: async () =>
+      (await c.query<{ value: string }>(`SELECT value FROM ${table} WHERE key = $1`, [key])).rows[0]?.value,
+    write: async (text) => {
+      await c.query(
+        `INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+        [key, text],
+      );
+    },
+    clear: async () => {
+      await c.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
+    },
+    close: () => c.end(),
   };
 }
 

@@ -31,7 +31,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { type FSWatcher, type Stats, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -47,14 +47,20 @@ import {
   backoffDelay,
   errnoCode,
   Lease,
+  LockWaiters,
+  type LockWaitOptions,
   onceUntilRejected,
+  resolveLockWait,
   type StoreWarningHandler,
   safeWarn,
   sleep,
 } from './util.js';
 
-/** Options of {@link FileStore}. */
-export interface FileStoreOptions {
+/**
+ * Options of {@link FileStore}. Lock waiters are woken by a release (a watch on the directory) unless
+ * `lockWakeups` is `false`; see {@link LockWaitOptions}.
+ */
+export interface FileStoreOptions extends LockWaitOptions {
   /** The directory. Default: `TOKENWARD_CACHE_DIR`, else `tokens` in the platform's cache dir. */
   dir?: string;
   /** The 32-byte encryption key. Default: resolved by `resolveCacheKey` (env, then key file). */
@@ -137,6 +143,13 @@ export class FileStore implements TokenStore {
   readonly #ensureDir: () => Promise<void>;
   /** Locks held now (their open lock files and leases), given up by close(). */
   readonly #held = new Set<{ fh: FileHandle; lease: Lease }>();
+  /** Wake-ups on or off, and the poll intervals. */
+  readonly #lockWait: ReturnType<typeof resolveLockWait>;
+  readonly #waiters = new LockWaiters();
+  /** The watch on the directory while someone waits for a lock (wakes them when a lock file goes). */
+  #watcher: FSWatcher | undefined;
+  /** Lock waits using the watch. */
+  #watching = 0;
   /** The directory's real path once it has been checked (see `trust.ts`). */
   #verified: string | undefined;
   /** A pending check of an existing directory, for reads. */
@@ -148,6 +161,7 @@ export class FileStore implements TokenStore {
     this.#warn = safeWarn(options.onWarning);
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#ensureDir = onceUntilRejected(() => this.#makeDir());
+    this.#lockWait = resolveLockWait(options);
   }
 
   /** Resolves the encryption key and creates/checks the directory. Optional: every operation does it lazily. */
@@ -440,31 +454,82 @@ export class FileStore implements TokenStore {
     const lockPath = join(this.dir, `${key}${LOCK_SUFFIX}`);
     const nonce = randomBytes(16).toString('hex');
     const started = Date.now();
-    for (let attempt = 0; ; ) {
-      const info: LockInfo = {
-        pid: process.pid,
-        host: this.#host,
-        createdAt: Date.now(),
-        ttlMs: options.ttlMs,
-        nonce,
-      };
-      const fh = await this.#tryCreate(lockPath, info);
-      if (fh !== undefined) return this.#handle(lockPath, nonce, fh, options.ttlMs);
-      const state = await this.#inspect(lockPath, options.ttlMs);
-      if (state.kind === 'gone') continue;
-      if (state.kind === 'stale') {
-        await this.#breakStale(lockPath, state);
-        continue;
+    const { wakeups, poll } = this.#lockWait;
+    let watching = false;
+    try {
+      for (let attempt = 0; ; ) {
+        const mark = this.#waiters.mark();
+        const info: LockInfo = {
+          pid: process.pid,
+          host: this.#host,
+          createdAt: Date.now(),
+          ttlMs: options.ttlMs,
+          nonce,
+        };
+        const fh = await this.#tryCreate(lockPath, info);
+        if (fh !== undefined) return this.#handle(lockPath, nonce, fh, options.ttlMs);
+        const state = await this.#inspect(lockPath, options.ttlMs);
+        if (state.kind === 'gone') continue;
+        if (state.kind === 'stale') {
+          await this.#breakStale(lockPath, state);
+          continue;
+        }
+        const remaining = options.timeoutMs - (Date.now() - started);
+        if (remaining <= 0) {
+          throw new LockTimeoutError(
+            'file',
+            options.timeoutMs,
+            `could not take the file lock ${lockPath} within ${options.timeoutMs} ms (another process holds it)`,
+          );
+        }
+        if (wakeups && !watching) {
+          watching = this.#watch();
+          // Watching: look again at once, so a release just before the watch began is not missed.
+          if (watching) continue;
+        }
+        await this.#waiters.wait(key, backoffDelay(attempt++, remaining, poll.baseMs, poll.capMs), mark);
       }
-      const remaining = options.timeoutMs - (Date.now() - started);
-      if (remaining <= 0) {
-        throw new LockTimeoutError(
-          'file',
-          options.timeoutMs,
-          `could not take the file lock ${lockPath} within ${options.timeoutMs} ms (another process holds it)`,
-        );
+    } finally {
+      if (watching) this.#unwatch();
+    }
+  }
+
+  /**
+   * Starts (or shares) the watch on the directory that wakes lock waiters when a lock file is removed
+   * or replaced. Returns false when the platform or file system cannot watch it (then waiters poll).
+   */
+  #watch(): boolean {
+    if (this.#watcher === undefined) {
+      let w: FSWatcher;
+      try {
+        // Not persistent: a waiter's own poll timer keeps the process alive, the watch never does.
+        w = watch(this.dir, { persistent: false }, (event, name) => {
+          if (name === null) this.#waiters.wake();
+          else if (event === 'rename' && name.endsWith(LOCK_SUFFIX)) {
+            this.#waiters.wake(name.slice(0, -LOCK_SUFFIX.length));
+          }
+        });
+      } catch {
+        return false;
       }
-      await sleep(backoffDelay(attempt++, remaining));
+      w.on('error', () => {
+        // The watch broke (the directory went away, a watch limit): waiters go back to polling.
+        w.close();
+        if (this.#watcher === w) this.#watcher = undefined;
+        this.#waiters.wake();
+      });
+      this.#watcher = w;
+    }
+    this.#watching++;
+    return true;
+  }
+
+  /** One lock wait less on the watch; the last one stops it. */
+  #unwatch(): void {
+    this.#watching = Math.max(0, this.#watching - 1);
+    if (this.#watching === 0 && this.#watcher !== undefined) {
+      this.#watcher.close();
+      this.#watcher = undefined;
     }
   }
 
@@ -690,6 +755,9 @@ export class FileStore implements TokenStore {
    * once for other processes on this host once this process exits) and closes their files.
    */
   async close(): Promise<void> {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    this.#waiters.wake();
     const held = [...this.#held];
     this.#held.clear();
     for (const h of held) h.lease.markLost('the store was closed while it was held');

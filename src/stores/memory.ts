@@ -1,24 +1,95 @@
 /**
  * The in-memory store: one process, no persistence. Its lock is a per-key async mutex.
+ *
+ * Entries are kept compact, because a multi-tenant process may hold a token for each of many thousands
+ * of tenants: one flat record per key ({@link Slot}) instead of the entry, its `Token` and the token's
+ * `raw` response object. The strings (tokens, scope, profile name) and the identity object are kept by
+ * reference, never copied; `raw` is not kept as an object: its standard fields are the `Token`'s own
+ * (`access_token` is `accessToken`, and so on) and only the others (a vendor's `tenantId`, say) are
+ * kept. {@link MemoryStore.get} rebuilds an entry equal to the one written, `raw` included.
  * @module
  */
 
 import { LockTimeoutError } from '../errors.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { ExpirySource, Token } from '../token.js';
+import type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 
-/** An in-process {@link TokenStore}. Entries are kept as given (no copy, no encryption). */
+/** `raw` fields the Token carries itself, with the flag saying the response had them (bits 0–5). */
+const RAW_ACCESS = 1;
+const RAW_TYPE = 2;
+const RAW_EXPIRES_IN = 4;
+const RAW_REFRESH = 8;
+const RAW_SCOPE = 16;
+const RAW_ID = 32;
+/** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
+const TIMES_IN_MORE = 64;
+/** The entry had no `raw` on its token (a custom writer): none is rebuilt. */
+const NO_RAW = 128;
+
+/** Offsets kept in the slot are small integers (V8 keeps them unboxed); anything else goes to `more`. */
+const SMALL = 2 ** 30;
+
+/** The few strings every token has, shared instead of kept per entry. */
+const EXPIRY_SOURCES: Record<ExpirySource, ExpirySource> = {
+  expires_in: 'expires_in',
+  expires_on: 'expires_on',
+  jwt_exp: 'jwt_exp',
+  default: 'default',
+};
+
+/** Scopes and token types repeat across tenants: up to this many distinct values are shared. */
+const MAX_SHARED_STRINGS = 1_000;
+
+/** What is rare in an entry: kept aside, so the common entry pays one field for all of it. */
+interface More {
+  refreshToken?: string;
+  refreshExpiresAt?: number;
+  idToken?: string;
+  /** The `raw` fields the Token does not carry. */
+  rawRest?: Record<string, unknown>;
+  lastError?: LastError;
+  obtainedAt?: number;
+  updatedAt?: number;
+}
+
+/**
+ * One entry, flat: the access token and its expiry inline, the lifetime and the write time as small
+ * integer offsets from the expiry, rare fields in `more`.
+ */
+class Slot {
+  constructor(
+    readonly accessToken: string,
+    readonly tokenType: string,
+    readonly expiresAt: number,
+    /** `expiresAt - obtainedAt` (when it fits; see {@link TIMES_IN_MORE}). */
+    readonly life: number,
+    /** `updatedAt - expiresAt` (when it fits). */
+    readonly updated: number,
+    readonly expirySource: ExpirySource,
+    readonly scope: string | undefined,
+    readonly flags: number,
+    readonly profile: string | undefined,
+    readonly identity: Readonly<Record<string, string | undefined>> | undefined,
+    readonly more: More | undefined,
+  ) {}
+}
+
+/** An in-process {@link TokenStore}. Nothing is encrypted or copied; entries are kept compact (see the module). */
 export class MemoryStore implements TokenStore {
   readonly kind = 'memory';
   readonly shared = false;
-  readonly #entries = new Map<string, StoredEntry>();
+  /** A {@link Slot} per key, or the entry itself when it holds no token (only a failure record). */
+  readonly #entries = new Map<string, Slot | StoredEntry>();
   readonly #locks = new Map<string, Promise<void>>();
+  readonly #strings = new Map<string, string>();
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    return this.#entries.get(key);
+    const e = this.#entries.get(key);
+    return e instanceof Slot ? unpack(key, e) : e;
   }
 
   async set(entry: StoredEntry): Promise<void> {
-    this.#entries.set(entry.key, entry);
+    this.#entries.set(entry.key, entry.token === undefined ? entry : this.#pack(entry, entry.token));
   }
 
   async delete(key: string): Promise<void> {
@@ -26,12 +97,72 @@ export class MemoryStore implements TokenStore {
   }
 
   async list(): Promise<StoredEntry[]> {
-    return [...this.#entries.values()];
+    return [...this.#entries].map(([key, e]) => (e instanceof Slot ? unpack(key, e) : e));
   }
 
   /** Number of entries held. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** `s`, or an equal string already held (scopes and token types repeat across tenants). */
+  #share(s: string): string {
+    const known = this.#strings.get(s);
+    if (known !== undefined) return known;
+    if (this.#strings.size < MAX_SHARED_STRINGS) this.#strings.set(s, s);
+    return s;
+  }
+
+  #pack(entry: StoredEntry, t: Token): Slot {
+    const more: More = {};
+    let flags = 0;
+    const life = t.expiresAt - t.obtainedAt;
+    const updated = entry.updatedAt - t.expiresAt;
+    // Kept as offsets only when they are small integers that give the times back exactly.
+    const small = (x: number) => Number.isInteger(x) && Math.abs(x) < SMALL;
+    if (
+      !small(life) ||
+      !small(updated) ||
+      t.expiresAt - life !== t.obtainedAt ||
+      t.expiresAt + updated !== entry.updatedAt
+    ) {
+      flags |= TIMES_IN_MORE;
+      more.obtainedAt = t.obtainedAt;
+      more.updatedAt = entry.updatedAt;
+    }
+    if (t.refreshToken !== undefined) more.refreshToken = t.refreshToken;
+    if (t.refreshExpiresAt !== undefined) more.refreshExpiresAt = t.refreshExpiresAt;
+    if (t.idToken !== undefined) more.idToken = t.idToken;
+    if (entry.lastError !== undefined) more.lastError = entry.lastError;
+    const raw = t.raw as Record<string, unknown> | undefined;
+    if (raw === undefined) flags |= NO_RAW;
+    else {
+      let rest: Record<string, unknown> | undefined;
+      for (const name of Object.keys(raw)) {
+        const v = raw[name];
+        const bit = rawBit(name, v, t);
+        if (bit !== 0) flags |= bit;
+        else {
+          rest ??= {};
+          rest[name] = v;
+        }
+      }
+      if (rest !== undefined) more.rawRest = rest;
+    }
+    const scope = t.scope === undefined ? undefined : this.#share(t.scope);
+    return new Slot(
+      t.accessToken,
+      this.#share(t.tokenType),
+      t.expiresAt,
+      flags & TIMES_IN_MORE ? 0 : life,
+      flags & TIMES_IN_MORE ? 0 : updated,
+      EXPIRY_SOURCES[t.expirySource] ?? t.expirySource,
+      scope,
+      flags,
+      entry.profile,
+      entry.identity,
+      Object.keys(more).length === 0 ? undefined : more,
+    );
   }
 
   async lock(key: string, options: LockOptions): Promise<StoreLock> {
@@ -62,4 +193,70 @@ export class MemoryStore implements TokenStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The flag of a `raw` field the token carries exactly (so it need not be kept), else 0. `expires_in`
+ * counts only as a whole number of seconds that is exactly the token's lifetime.
+ */
+function rawBit(name: string, v: unknown, t: Token): number {
+  switch (name) {
+    case 'access_token':
+      return v === t.accessToken ? RAW_ACCESS : 0;
+    case 'token_type':
+      return v === t.tokenType ? RAW_TYPE : 0;
+    case 'expires_in':
+      return typeof v === 'number' &&
+        Number.isInteger(v) &&
+        v * 1000 === t.expiresAt - t.obtainedAt &&
+        (t.expiresAt - t.obtainedAt) / 1000 === v
+        ? RAW_EXPIRES_IN
+        : 0;
+    case 'refresh_token':
+      return v === t.refreshToken && v !== undefined ? RAW_REFRESH : 0;
+    case 'scope':
+      return v === t.scope && v !== undefined ? RAW_SCOPE : 0;
+    case 'id_token':
+      return v === t.idToken && v !== undefined ? RAW_ID : 0;
+    default:
+      return 0;
+  }
+}
+
+/** The entry a {@link Slot} was packed from. */
+function unpack(key: string, s: Slot): StoredEntry {
+  const m = s.more;
+  const timesInMore = (s.flags & TIMES_IN_MORE) !== 0;
+  const obtainedAt = timesInMore ? (m?.obtainedAt as number) : s.expiresAt - s.life;
+  const updatedAt = timesInMore ? (m?.updatedAt as number) : s.expiresAt + s.updated;
+  const token: { -readonly [K in keyof Token]: Token[K] } = {
+    accessToken: s.accessToken,
+    tokenType: s.tokenType,
+    expiresAt: s.expiresAt,
+    obtainedAt,
+    expirySource: s.expirySource,
+    raw: {},
+  };
+  if (m?.refreshToken !== undefined) token.refreshToken = m.refreshToken;
+  if (m?.refreshExpiresAt !== undefined) token.refreshExpiresAt = m.refreshExpiresAt;
+  if (s.scope !== undefined) token.scope = s.scope;
+  if (m?.idToken !== undefined) token.idToken = m.idToken;
+  if ((s.flags & NO_RAW) !== 0) {
+    delete (token as { raw?: unknown }).raw;
+  } else {
+    const raw: Record<string, unknown> = {};
+    if (s.flags & RAW_ACCESS) raw['access_token'] = s.accessToken;
+    if (s.flags & RAW_TYPE) raw['token_type'] = s.tokenType;
+    if (s.flags & RAW_EXPIRES_IN) raw['expires_in'] = (s.expiresAt - obtainedAt) / 1000;
+    if (s.flags & RAW_REFRESH) raw['refresh_token'] = m?.refreshToken;
+    if (s.flags & RAW_SCOPE) raw['scope'] = s.scope;
+    if (s.flags & RAW_ID) raw['id_token'] = m?.idToken;
+    if (m?.rawRest !== undefined) Object.assign(raw, m.rawRest);
+    token.raw = raw;
+  }
+  const entry: StoredEntry = { v: 1, key, updatedAt, token };
+  if (s.profile !== undefined) entry.profile = s.profile;
+  if (s.identity !== undefined) entry.identity = s.identity;
+  if (m?.lastError !== undefined) entry.lastError = m.lastError;
+  return entry;
 }

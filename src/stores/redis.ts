@@ -5,11 +5,14 @@
  * after the access token's expiry (default 7 days), because an expired access token's refresh token still
  * saves a primary grant. An entry holding only a last error is kept for a day.
  *
- * Locking: `SET <prefix>lock:<key> <nonce> NX PX <lease>`; waiters poll with exponential backoff and
- * jitter until `timeoutMs` (then `LockTimeoutError`). The holder renews the lease about every third of
- * it with a Lua compare-and-`PEXPIRE` (only while the key still holds its nonce); release is a Lua
- * compare-and-delete, so only the owner frees its lock, and a dead or frozen holder's lock vanishes one
- * lease after its last renewal.
+ * Locking: `SET <prefix>lock:<key> <nonce> NX PX <lease>`. The holder renews the lease about every
+ * third of it with a Lua compare-and-`PEXPIRE` (only while the key still holds its nonce); release is a
+ * Lua compare-and-delete that also publishes on `<prefix>unlock:<key>`, so only the owner frees its
+ * lock, and a dead or frozen holder's lock vanishes one lease after its last renewal. Waiters subscribe
+ * to that channel (one subscriber connection per store, opened on the first wait, with the store's
+ * bounds) and try again the moment a release is published; they also poll with exponential backoff
+ * and jitter, the fallback for a release that published nothing (an expired lease, an older release's
+ * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`).
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
  * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
@@ -31,13 +34,15 @@ import {
   backoffDelay,
   connectionReason,
   Lease,
+  LockWaiters,
+  type LockWaitOptions,
   onceUntilRejected,
+  resolveLockWait,
   resolveStoreTimeouts,
   type StoreTimeouts,
   type StoreWarningHandler,
   safeWarn,
   settledWithin,
-  sleep,
 } from './util.js';
 
 /** The default key prefix. */
@@ -46,8 +51,9 @@ export const DEFAULT_REDIS_PREFIX = 'tokenward:';
 /**
  * Options of {@link RedisStore}. The time bounds (`connectTimeoutMs`, `commandTimeoutMs`,
  * `closeTimeoutMs`) can also be given as `store_url` query parameters; see {@link StoreTimeouts}.
+ * Lock waiters are woken by a release (pub/sub) unless `lockWakeups` is `false`; see {@link LockWaitOptions}.
  */
-export interface RedisStoreOptions extends Partial<StoreTimeouts> {
+export interface RedisStoreOptions extends Partial<StoreTimeouts>, LockWaitOptions {
   /**
    * Connection URL: `redis://[user:password@]host:port/db` or `rediss://…` for TLS; optionally with
    * `?connect_timeout_ms=…&command_timeout_ms=…&close_timeout_ms=…`.
@@ -66,7 +72,8 @@ export interface RedisStoreOptions extends Partial<StoreTimeouts> {
 }
 
 const DAY_MS = 24 * 3600_000;
-const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Compare-and-delete; a lock it deleted is announced on the channel ARGV[2] (lock waiters wake up). */
+const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); redis.call('publish', ARGV[2], '1'); return 1 else return 0 end`;
 /** Extends the lease only while the key still holds our nonce: 1 renewed, 0 not ours (any more). */
 const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
@@ -88,6 +95,14 @@ function reason(err: unknown, boundMs: number): string {
   );
 }
 
+/**
+ * Drops a connection without waiting. Skipped when it is already over: ioredis' disconnect() on a dead
+ * socket arms a timer (`disconnectTimeout`) that nothing clears, keeping the process alive.
+ */
+function drop(conn: Redis): void {
+  if (conn.status !== 'end') conn.disconnect();
+}
+
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
@@ -102,6 +117,14 @@ export class RedisStore implements TokenStore {
   readonly prefix: string;
   readonly #redis: Redis;
   readonly #timeouts: StoreTimeouts;
+  /** Wake-ups on or off, and the poll intervals. */
+  readonly #lockWait: ReturnType<typeof resolveLockWait>;
+  readonly #waiters = new LockWaiters();
+  /** The subscriber connection (release notifications), opened on the first wait for a lock. */
+  #sub: Redis | undefined;
+  readonly #subConnect: () => Promise<Redis>;
+  /** Channels subscribed to, with how many waiters need each and whether the subscription is in place. */
+  readonly #channels = new Map<string, { count: number; ready: Promise<boolean> }>();
   readonly #connectTimeoutMs: number;
   /** Leases of the locks held now, stopped by close(). */
   readonly #leases = new Set<Lease>();
@@ -127,6 +150,8 @@ export class RedisStore implements TokenStore {
     this.#warn = safeWarn(options.onWarning);
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#connectOnce = onceUntilRejected(() => this.#init());
+    this.#lockWait = resolveLockWait(options);
+    this.#subConnect = onceUntilRejected(() => this.#openSubscriber());
     this.#redis = new Redis(url, {
       lazyConnect: true,
       connectTimeout: this.#connectTimeoutMs,
@@ -279,20 +304,32 @@ export class RedisStore implements TokenStore {
     const nonce = randomBytes(16).toString('hex');
     const leaseMs = Math.max(1, Math.ceil(options.ttlMs));
     const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      const ok = await this.#run('cannot take the lock', () =>
-        this.#redis.set(lockKey, nonce, 'PX', leaseMs, 'NX'),
-      );
-      if (ok === 'OK') break;
-      const remaining = options.timeoutMs - (Date.now() - started);
-      if (remaining <= 0) {
-        throw new LockTimeoutError(
-          'redis',
-          options.timeoutMs,
-          `could not take the Redis lock ${lockKey} at ${this.target} within ${options.timeoutMs} ms`,
+    const { wakeups, poll } = this.#lockWait;
+    let watching = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const mark = this.#waiters.mark();
+        const ok = await this.#run('cannot take the lock', () =>
+          this.#redis.set(lockKey, nonce, 'PX', leaseMs, 'NX'),
         );
+        if (ok === 'OK') break;
+        const remaining = options.timeoutMs - (Date.now() - started);
+        if (remaining <= 0) {
+          throw new LockTimeoutError(
+            'redis',
+            options.timeoutMs,
+            `could not take the Redis lock ${lockKey} at ${this.target} within ${options.timeoutMs} ms`,
+          );
+        }
+        if (wakeups && !watching) {
+          watching = true;
+          // Subscribed: look again at once, so a release published before the subscription is not missed.
+          if (await this.#watch(key, remaining)) continue;
+        }
+        await this.#waiters.wait(key, backoffDelay(attempt, remaining, poll.baseMs, poll.capMs), mark);
       }
-      await sleep(backoffDelay(attempt, remaining));
+    } finally {
+      if (watching) this.#unwatch(key);
     }
     const lease = new Lease({
       leaseMs,
@@ -318,7 +355,7 @@ export class RedisStore implements TokenStore {
         if (this.#closed) return; // the key expires within its lease
         try {
           // Compare-and-delete: safe even after a lost lease (it never deletes another's lock).
-          const n = await this.#redis.eval(RELEASE_SCRIPT, 1, lockKey, nonce);
+          const n = await this.#redis.eval(RELEASE_SCRIPT, 1, lockKey, nonce, this.#channel(key));
           if (n !== 1 && !lease.lost) {
             this.#warn(
               `the Redis lock ${lockKey} had expired before release (not renewed within its lease of ${leaseMs} ms?)`,
@@ -333,36 +370,108 @@ export class RedisStore implements TokenStore {
     };
   }
 
+  /** The channel a release of `key` is published on: `<prefix>unlock:<key>`. */
+  #channel(key: string): string {
+    return `${this.prefix}unlock:${key}`;
+  }
+
+  /** Opens the subscriber connection (same URL and bounds as the store's own) and routes its messages. */
+  async #openSubscriber(): Promise<Redis> {
+    let sub = this.#sub;
+    if (sub === undefined) {
+      sub = this.#redis.duplicate();
+      this.#sub = sub;
+      sub.on('error', () => {});
+      const head = `${this.prefix}unlock:`;
+      sub.on('message', (channel: string) => {
+        if (channel.startsWith(head)) this.#waiters.wake(channel.slice(head.length));
+      });
+      // Back after a reconnection (ioredis subscribes again): a release may have gone unheard meanwhile.
+      sub.on('ready', () => this.#waiters.wake());
+    }
+    if (this.#closed) throw new Error('the store is closed');
+    if (sub.status === 'wait' || sub.status === 'end' || sub.status === 'close') await sub.connect();
+    return sub;
+  }
+
   /**
-   * Stops renewing held locks (they expire within their lease) and closes the connection: a polite
-   * `QUIT`, and after `closeTimeoutMs` (a server that does not answer) the socket is dropped. Commands
-   * still waiting fail with a `StoreError`.
+   * Subscribes (once per key, shared by its waiters) to the release notifications of `key`. Resolves
+   * `true` once the subscription is in place, `false` when it could not be made within `boundMs` (or the
+   * store's bounds): that waiter then polls.
+   */
+  async #watch(key: string, boundMs: number): Promise<boolean> {
+    const channel = this.#channel(key);
+    let c = this.#channels.get(channel);
+    if (c === undefined) {
+      const ready = this.#subConnect()
+        .then((sub) => sub.subscribe(channel))
+        .then(
+          () => true,
+          () => false,
+        );
+      c = { count: 0, ready };
+      this.#channels.set(channel, c);
+    }
+    c.count++;
+    let ok = false;
+    await settledWithin(
+      c.ready.then((v) => {
+        ok = v;
+      }),
+      Math.min(boundMs, this.#timeouts.connectTimeoutMs + this.#timeouts.commandTimeoutMs),
+    );
+    return ok;
+  }
+
+  /** One waiter of `key` less; the last one unsubscribes. */
+  #unwatch(key: string): void {
+    const channel = this.#channel(key);
+    const c = this.#channels.get(channel);
+    if (c === undefined) return;
+    c.count--;
+    if (c.count > 0) return;
+    this.#channels.delete(channel);
+    const sub = this.#sub;
+    void c.ready.then((subscribed) => {
+      if (subscribed && sub !== undefined && sub.status === 'ready' && !this.#channels.has(channel)) {
+        sub.unsubscribe(channel).catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * Stops renewing held locks (they expire within their lease) and closes the connections (the store's
+   * and, if a lock was waited for, the subscriber): a polite `QUIT`, and after `closeTimeoutMs` (a server
+   * that does not answer) the socket is dropped. Commands still waiting fail with a `StoreError`.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const l of this.#leases) l.markLost('the store was closed while it was held');
     this.#leases.clear();
-    if (this.#redis.status === 'ready') {
+    this.#waiters.wake();
+    const conns = this.#sub === undefined ? [this.#redis] : [this.#redis, this.#sub];
+    await Promise.all(conns.map((c) => this.#quit(c)));
+  }
+
+  /** Ends a connection within `closeTimeoutMs`: `QUIT`, else the socket is dropped. */
+  async #quit(conn: Redis): Promise<void> {
+    if (conn.status === 'ready') {
       let quit = false;
-      const quitting = this.#redis.quit().then(
+      const quitting = conn.quit().then(
         () => {
           quit = true;
         },
         () => {},
       );
       await settledWithin(quitting, this.#timeouts.closeTimeoutMs);
-      if (!quit) this.#drop();
+      if (!quit) drop(conn);
     } else {
-      this.#drop();
+      drop(conn);
     }
   }
 
-  /**
-   * Drops the connection without waiting. Skipped when it is already over: ioredis' disconnect() on a
-   * dead socket arms a timer (`disconnectTimeout`) that nothing clears, keeping the process alive.
-   */
   #drop(): void {
-    if (this.#redis.status !== 'end') this.#redis.disconnect();
+    drop(this.#redis);
   }
 }

@@ -69,10 +69,119 @@ export function sleep(ms: number): Promise<void> {
  * Exponential backoff with full jitter for lock polling: attempt 0 waits up to `baseMs`, doubling to
  * at most `capMs`, never beyond `remainingMs`.
  */
-export function backoffDelay(attempt: number, remainingMs: number, baseMs = 5, capMs = 50): number {
+export function backoffDelay(
+  attempt: number,
+  remainingMs: number,
+  baseMs = DEFAULT_LOCK_POLL.baseMs,
+  capMs = DEFAULT_LOCK_POLL.capMs,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
   const d = ceiling / 2 + Math.random() * (ceiling / 2);
   return Math.max(1, Math.min(d, remainingMs));
+}
+
+/**
+ * How a lock waiter polls: the first wait is up to `baseMs`, doubling to at most `capMs` (with jitter).
+ * With wake-ups on (see {@link LockWaitOptions}) polling is only the fallback for a release that sent
+ * no notification (a lease that ran out, a holder of an older release, a notification lost).
+ */
+export interface LockPoll {
+  /** The first poll interval's ceiling, ms. Default 5. */
+  baseMs: number;
+  /** The longest poll interval, ms. Default 50. */
+  capMs: number;
+}
+
+/** The default {@link LockPoll}: 5 ms doubling to 50 ms. */
+export const DEFAULT_LOCK_POLL: Readonly<LockPoll> = Object.freeze({ baseMs: 5, capMs: 50 });
+
+/** How waiters for a shared store's lock learn that it is free (file and Redis stores). */
+export interface LockWaitOptions {
+  /**
+   * Wake lock waiters when the lock is released — Redis: a message on `<prefix>unlock:<key>`
+   * published by the releaser (pub/sub, no server configuration); file: a watch on the cache directory
+   * (`fs.watch`) — instead of waiting for the next poll. Polling stays as the fallback, so a missed
+   * notification costs at most one poll interval, never a hang. Default `true`; `false` polls only.
+   */
+  lockWakeups?: boolean;
+  /** The poll intervals (see {@link LockPoll}). Default 5 ms doubling to 50 ms. */
+  lockPoll?: Partial<LockPoll>;
+}
+
+/** Resolves {@link LockWaitOptions}: wake-ups on unless `false`; poll intervals of at least 1 ms. */
+export function resolveLockWait(options: LockWaitOptions): { wakeups: boolean; poll: LockPoll } {
+  const base = options.lockPoll?.baseMs ?? DEFAULT_LOCK_POLL.baseMs;
+  const cap = options.lockPoll?.capMs ?? Math.max(base, DEFAULT_LOCK_POLL.capMs);
+  for (const [name, v] of [
+    ['lockPoll.baseMs', base],
+    ['lockPoll.capMs', cap],
+  ] as const) {
+    if (!Number.isFinite(v) || v < 1) {
+      throw new ConfigError(`${name} must be a number of milliseconds of at least 1, got ${String(v)}`);
+    }
+  }
+  return { wakeups: options.lockWakeups !== false, poll: { baseMs: base, capMs: Math.max(base, cap) } };
+}
+
+/**
+ * Lock waiters of one store, by key, and what wakes them: a waiter sleeps until {@link wake} names its
+ * key (a release notification) or its poll interval ends, whichever comes first. A waiting caller
+ * keeps the process alive, as a sleep would.
+ */
+export class LockWaiters {
+  readonly #waiting = new Map<string, Set<() => void>>();
+  /** How many wake-ups there have been (any key): a waiter compares it with {@link mark}. */
+  #wakes = 0;
+
+  /**
+   * A mark to take before looking at the lock: {@link wait} given it returns at once when a wake-up came
+   * since (a release noticed between the look and the wait is not lost).
+   */
+  mark(): number {
+    return this.#wakes;
+  }
+
+  /** Keys with at least one waiter. */
+  get keys(): number {
+    return this.#waiting.size;
+  }
+
+  /** True while someone waits for `key`. */
+  has(key: string): boolean {
+    return this.#waiting.has(key);
+  }
+
+  /**
+   * Waits until {@link wake} names `key` or `ms` pass. Resolves `true` when woken (at once when a
+   * wake-up came after `since`, a {@link mark}), `false` when the time ran out.
+   */
+  wait(key: string, ms: number, since?: number): Promise<boolean> {
+    if (since !== undefined && since !== this.#wakes) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let set = this.#waiting.get(key);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiting.set(key, set);
+      }
+      const waiters = set;
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0 && this.#waiting.get(key) === waiters) this.#waiting.delete(key);
+        resolve(woken);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      waiters.add(wake);
+    });
+  }
+
+  /** Wakes every waiter of `key` (every key when `key` is undefined). */
+  wake(key?: string): void {
+    this.#wakes++;
+    const sets = key === undefined ? [...this.#waiting.values()] : [this.#waiting.get(key)];
+    for (const set of sets) if (set !== undefined) for (const w of [...set]) w();
+  }
 }
 
 /**

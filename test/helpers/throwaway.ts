@@ -200,10 +200,13 @@ export async function startRedisServer(): Promise<Throwaway | string> {
 
 /**
  * Starts a throwaway PostgreSQL (initdb + pg_ctl) on a free loopback port, trust authentication, user
- * `postgres`, database `postgres`. Returns the reason instead when initdb/pg_ctl are missing, or when
- * running as root without a `postgres` user (throws under CI=true).
+ * `postgres`, database `postgres`, with any extra server `settings` (`-c name=value`, e.g.
+ * `max_connections` for a bench's large herds). Returns the reason instead when initdb/pg_ctl are
+ * missing, or when running as root without a `postgres` user (throws under CI=true).
  */
-export async function startPostgresServer(): Promise<Throwaway | string> {
+export async function startPostgresServer(
+  options: { settings?: Readonly<Record<string, string | number>> } = {},
+): Promise<Throwaway | string> {
   const extra = postgresBinDirs();
   const initdb = findProgram('initdb', extra);
   const pgCtl = findProgram('pg_ctl', extra);
@@ -242,7 +245,9 @@ export async function startPostgresServer(): Promise<Throwaway | string> {
       '-l',
       join(dir, 'log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${Object.entries(options.settings ?? {})
+        .map(([k, v]) => ` -c ${k}=${v}`)
+        .join('')}`,
       '-w',
       '-t',
       '60',
