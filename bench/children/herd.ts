@@ -4,7 +4,7 @@
  *
  * argv[2]: JSON {@link HerdConfig}. Modes:
  * - `tokenward`: the front door's `createTokenManager(profile)` with the profile's store (file, Redis or
- *   PostgreSQL); with `lockWakeups: false`, the same store built with lock wake-ups off (waiters poll);
+ *   PostgreSQL); with `lockWakeups` set, the same store built with lock wake-ups on or off;
  * - `naive-file`: what seed 004 does — read a JSON file, check `expiry_tm`, request if stale, write the file;
  * - `naive-redis`: the same with a Redis key instead of the file (GET, check, request, SET);
  * - `naive-postgres`: the same with one row of a PostgreSQL table (SELECT, check, request, upsert).
@@ -40,22 +40,22 @@ export interface HerdConfig {
   pgKey?: string;
 }
 
-/** The store of a `lockWakeups: false` run: the profile's file or Redis store, polling only. */
-function pollingStore(profile: Profile): TokenStore {
+/** The store of a run that sets `lockWakeups`: the profile's file or Redis store, with wake-ups on or off. */
+function storeWith(profile: Profile, lockWakeups: boolean): TokenStore {
   if (profile.store === 'redis') {
     return new RedisStore({
       url: profile.store_url!,
       ...(profile.store_prefix === undefined ? {} : { prefix: profile.store_prefix }),
-      lockWakeups: false,
+      lockWakeups,
     });
   }
   if (profile.store === 'file' || profile.store === undefined) {
     return new FileStore({
       ...(profile.cache_dir === undefined ? {} : { dir: profile.cache_dir }),
-      lockWakeups: false,
+      lockWakeups,
     });
   }
-  throw new Error(`lockWakeups: false is for the file and Redis stores, not ${profile.store}`);
+  throw new Error(`lockWakeups is for the file and Redis stores, not ${profile.store}`);
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
@@ -66,7 +66,7 @@ let requested: () => number;
 let close: () => Promise<void>;
 
 if (cfg.mode === 'tokenward') {
-  const store = cfg.lockWakeups === false ? pollingStore(cfg.profile!) : undefined;
+  const store = cfg.lockWakeups === undefined ? undefined : storeWith(cfg.profile!, cfg.lockWakeups);
   const manager = await createTokenManager(cfg.profile!, {
     onWarning: (w) => warnings.push(w.code),
     ...(store === undefined ? {} : { store }),

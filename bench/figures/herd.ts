@@ -380,16 +380,17 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     lines.push(
       ...(await run(N_PROCESSES, REPS, `${N_PROCESSES} processes, file`, [
         {
-          client: 'tokenward, file store (encrypted, lock file; waiters woken by a directory watch)',
+          client: 'tokenward, file store, waiters woken by a directory watch (`lockWakeups: true`)',
           kind: 'tokenward',
           wakeups: true,
           cfg: (rep) => ({
             mode: 'tokenward',
+            lockWakeups: true,
             profile: { ...base, store: 'file', cache_dir: join(dir, `file-store-w${rep}`) },
           }),
         },
         {
-          client: 'tokenward, file store, polling only (`lockWakeups: false`)',
+          client: 'tokenward, file store (encrypted, lock file), polling only: the default',
           kind: 'tokenward',
           wakeups: false,
           cfg: (rep) => ({

@@ -57,8 +57,8 @@ import {
 } from './util.js';
 
 /**
- * Options of {@link FileStore}. Lock waiters are woken by a release (a watch on the directory) unless
- * `lockWakeups` is `false`; see {@link LockWaitOptions}.
+ * Options of {@link FileStore}. Lock waiters poll; `lockWakeups: true` also wakes them on a release (a
+ * watch on the directory); see {@link LockWaitOptions}.
  */
 export interface FileStoreOptions extends LockWaitOptions {
   /** The directory. Default: `TOKENWARD_CACHE_DIR`, else `tokens` in the platform's cache dir. */
@@ -161,7 +161,7 @@ export class FileStore implements TokenStore {
     this.#warn = safeWarn(options.onWarning);
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#ensureDir = onceUntilRejected(() => this.#makeDir());
-    this.#lockWait = resolveLockWait(options);
+    this.#lockWait = resolveLockWait(options, false);
   }
 
   /** Resolves the encryption key and creates/checks the directory. Optional: every operation does it lazily. */

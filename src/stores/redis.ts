@@ -150,7 +150,7 @@ export class RedisStore implements TokenStore {
     this.#warn = safeWarn(options.onWarning);
     this.#encKey = storeKeyResolver(options.key, this.#env, this.#warn);
     this.#connectOnce = onceUntilRejected(() => this.#init());
-    this.#lockWait = resolveLockWait(options);
+    this.#lockWait = resolveLockWait(options, true);
     this.#subConnect = onceUntilRejected(() => this.#openSubscriber());
     this.#redis = new Redis(url, {
       lazyConnect: true,

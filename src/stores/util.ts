@@ -101,15 +101,23 @@ export interface LockWaitOptions {
    * Wake lock waiters when the lock is released — Redis: a message on `<prefix>unlock:<key>`
    * published by the releaser (pub/sub, no server configuration); file: a watch on the cache directory
    * (`fs.watch`) — instead of waiting for the next poll. Polling stays as the fallback, so a missed
-   * notification costs at most one poll interval, never a hang. Default `true`; `false` polls only.
+   * notification costs at most one poll interval, never a hang. Default: on for Redis, off for the file
+   * store (a release wakes every waiting process at once; on a 2-core machine with 16 waiting processes
+   * that burst made waiters slower than polling — bench figure 3); `false` polls only.
    */
   lockWakeups?: boolean;
   /** The poll intervals (see {@link LockPoll}). Default 5 ms doubling to 50 ms. */
   lockPoll?: Partial<LockPoll>;
 }
 
-/** Resolves {@link LockWaitOptions}: wake-ups on unless `false`; poll intervals of at least 1 ms. */
-export function resolveLockWait(options: LockWaitOptions): { wakeups: boolean; poll: LockPoll } {
+/**
+ * Resolves {@link LockWaitOptions}: wake-ups as given, else the store's default; poll intervals of at
+ * least 1 ms.
+ */
+export function resolveLockWait(
+  options: LockWaitOptions,
+  defaultWakeups: boolean,
+): { wakeups: boolean; poll: LockPoll } {
   const base = options.lockPoll?.baseMs ?? DEFAULT_LOCK_POLL.baseMs;
   const cap = options.lockPoll?.capMs ?? Math.max(base, DEFAULT_LOCK_POLL.capMs);
   for (const [name, v] of [
@@ -120,7 +128,10 @@ export function resolveLockWait(options: LockWaitOptions): { wakeups: boolean; p
       throw new ConfigError(`${name} must be a number of milliseconds of at least 1, got ${String(v)}`);
     }
   }
-  return { wakeups: options.lockWakeups !== false, poll: { baseMs: base, capMs: Math.max(base, cap) } };
+  return {
+    wakeups: options.lockWakeups ?? defaultWakeups,
+    poll: { baseMs: base, capMs: Math.max(base, cap) },
+  };
 }
 
 /**

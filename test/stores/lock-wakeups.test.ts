@@ -211,7 +211,7 @@ describe('file store: lock waiters are woken by the release (a watch on the dire
       const dir = await mkdtemp(join(tmpdir(), 'tw-wake-'));
       const key = randomBytes(32);
       const holderStore = new FileStore({ dir: join(dir, 'c'), key });
-      const waiterStore = new FileStore({ dir: join(dir, 'c'), key, lockPoll: NO_POLL });
+      const waiterStore = new FileStore({ dir: join(dir, 'c'), key, lockWakeups: true, lockPoll: NO_POLL });
       try {
         const before = inotifyWatches();
         const held = await holderStore.lock('k-wake', LONG_WAIT);
