@@ -1,8 +1,7 @@
 /**
  * RDP end to end: the preset, the front door and the manager against the sandbox's RDP emulator.
- * Expiry is reached by moving the clock the sandbox and the managers share (or, for a 2-second token,
- * the manager's own standing clock); no test waits for real time. Reuse is proven by the sandbox's own
- * counters.
+ * Expiry is reached by moving the clock the sandbox and the managers share (standing still, for a
+ * 2-second token); no test waits for real time. Reuse is proven by the sandbox's own counters.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -58,36 +57,23 @@ describe('rdp end to end', () => {
 
   it('a 2-second token (skew 0) is served until its last millisecond, then renewed by ONE refresh grant', async () => {
     w.sandbox.configure('rdp', { tokenLifetimeSeconds: 2 });
-    // The manager's clock stands still unless the test moves it (and the sandbox's with it): expiry
-    // never depends on how fast the machine is.
-    let now = Date.now();
-    const jumpTo = (ms: number) => {
-      now = ms;
-      w.jumpTo(ms);
-    };
-    const m = await createTokenManager(w.profile('rdp', { skew_seconds: 0, eager_refresh: 1 }), {
-      clock: () => now,
-      env: {},
-      onWarning: (x) => w.warnings.push(x),
-    });
-    try {
-      const t1 = await m.getToken();
-      assert.equal(t1.expiresAt - t1.obtainedAt, 2000);
-      for (let i = 0; i < 10; i++) assert.equal((await m.getToken()).accessToken, t1.accessToken);
-      jumpTo(t1.expiresAt - 1);
-      assert.equal((await m.getToken()).accessToken, t1.accessToken);
-      assert.deepEqual(w.stats(), { password: 1 });
-      jumpTo(t1.expiresAt);
-      const t2 = await m.getToken();
-      assert.notEqual(t2.accessToken, t1.accessToken);
-      assert.equal(t2.expiresAt - t2.obtainedAt, 2000);
-      assert.equal((await m.getToken()).accessToken, t2.accessToken);
-      assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
-      assert.deepEqual(m.counts, { grants: 1, refreshes: 1, storeHits: 0 });
-      assert.deepEqual(w.warnings, []);
-    } finally {
-      await m.close();
-    }
+    // The clock stands still unless the test moves it: expiry never depends on how fast the machine is.
+    w.standStill();
+    const m = await w.manager('rdp', { skew_seconds: 0, eager_refresh: 1 });
+    const t1 = await m.getToken();
+    assert.equal(t1.expiresAt - t1.obtainedAt, 2000);
+    for (let i = 0; i < 10; i++) assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    w.jumpTo(t1.expiresAt - 1);
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    assert.deepEqual(w.stats(), { password: 1 });
+    w.jumpTo(t1.expiresAt);
+    const t2 = await m.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.equal(t2.expiresAt - t2.obtainedAt, 2000);
+    assert.equal((await m.getToken()).accessToken, t2.accessToken);
+    assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
+    assert.deepEqual(m.counts, { grants: 1, refreshes: 1, storeHits: 0 });
+    assert.deepEqual(w.warnings, []);
   });
 
   it('a shortened refresh answer ends the chain: the next renewal is a password grant, no rejected refresh', async () => {
