@@ -22,6 +22,9 @@ import {
 } from './helpers.js';
 
 const ep = useTokenEndpoint();
+/** The test client, authenticating with its secret by `method`. */
+const secretAuth = (method: 'client_secret_post' | 'client_secret_jwt') =>
+  ({ client_id: CLIENT.id, client_secret: CLIENT.secret, auth_method: method }) as const;
 
 describe('grantRequest: the request', () => {
   it('one form POST: undefined fields are left out, the client is in HTTP Basic and not in the form', async () => {
@@ -36,11 +39,7 @@ describe('grantRequest: the request', () => {
   });
 
   it('client_secret_post puts id and secret in the form; none sends only client_id; neither sends Authorization', async () => {
-    const post = {
-      client_id: CLIENT.id,
-      client_secret: CLIENT.secret,
-      auth_method: 'client_secret_post',
-    } as const;
+    const post = secretAuth('client_secret_post');
     await grantRequest(grantContext(ep.tokenUrl, post), { grant_type: 'client_credentials' });
     const sent = onlyFormRequest(ep);
     assert.deepEqual(sent.form, {
@@ -67,11 +66,7 @@ describe('grantRequest: the request', () => {
   });
 
   it('a JWT client assertion gets the token URL as aud, or assertionAudience, and iat from the context clock', async () => {
-    const jwtAuth = {
-      client_id: CLIENT.id,
-      client_secret: CLIENT.secret,
-      auth_method: 'client_secret_jwt',
-    } as const;
+    const jwtAuth = secretAuth('client_secret_jwt');
     const key = new TextEncoder().encode(CLIENT.secret);
     const assertionOf = async () => {
       const { req, form } = onlyFormRequest(ep);
