@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TokenEndpointError } from '../../src/errors.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
+import { createTokenManager } from '../../src/tokenward.js';
 import { secretsInError } from '../e2e/helpers.js';
 import { basicCredentials, CLIENT, grantContext, NOW, onlyFormRequest, useTokenEndpoint } from './helpers.js';
 
@@ -61,6 +62,30 @@ describe('clientCredentials', () => {
       scope: 'mine',
       resource: 'https://rs.example.com/',
       audience: 'aud-p',
+    });
+  });
+
+  it("through the front door, a profile's params.resource is sent (docs/config.md's example profile)", async () => {
+    const m = await createTokenManager(
+      {
+        token_url: ep.tokenUrl,
+        client_id: CLIENT.id,
+        client_secret: CLIENT.secret,
+        scope: ['read', 'write'],
+        params: { resource: 'https://api.example.com' },
+        store: 'memory',
+      },
+      { env: {}, clock: () => NOW },
+    );
+    try {
+      await m.getToken();
+    } finally {
+      await m.close();
+    }
+    assert.deepEqual(onlyFormRequest(ep).form, {
+      resource: 'https://api.example.com',
+      grant_type: 'client_credentials',
+      scope: 'read write',
     });
   });
 
