@@ -4,7 +4,7 @@
  */
 
 import type { Token } from '../token.js';
-import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
 
 /** Parameters of {@link clientCredentials}. A field that is `undefined` is left out of the request. */
@@ -14,7 +14,7 @@ export interface ClientCredentialsParams {
   audience?: string | undefined;
   /** `resource` (RFC 8707). */
   resource?: string | undefined;
-  /** Extra form parameters; the grant's own fields win over them. */
+  /** Extra form parameters; the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
 
@@ -26,13 +26,12 @@ export function clientCredentials(
 ): Promise<Token> {
   return grantRequest(
     ctx,
-    {
-      ...(p.params ?? {}),
+    grantForm(p.params, {
       grant_type: 'client_credentials',
       scope: scopeParam(p.scope),
       audience: p.audience,
       resource: p.resource,
-    },
+    }),
     extras,
   );
 }

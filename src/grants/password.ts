@@ -5,7 +5,7 @@
 
 import { ConfigError } from '../errors.js';
 import type { Token } from '../token.js';
-import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
 
 /** Parameters of {@link passwordGrant}. A field that is `undefined` is left out of the request. */
@@ -16,7 +16,7 @@ export interface PasswordParams {
   scope?: ScopeInput | undefined;
   audience?: string | undefined;
   resource?: string | undefined;
-  /** Extra form parameters (e.g. `takeExclusiveSignOnControl`); the grant's own fields win over them. */
+  /** Extra form parameters (e.g. `takeExclusiveSignOnControl`); the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
 
@@ -30,15 +30,14 @@ export function passwordGrant(
   if (!p.password) throw new ConfigError('is required for the password grant', { key: 'password' });
   return grantRequest(
     ctx,
-    {
-      ...(p.params ?? {}),
+    grantForm(p.params, {
       grant_type: 'password',
       username: p.username,
       password: p.password,
       scope: scopeParam(p.scope),
       audience: p.audience,
       resource: p.resource,
-    },
+    }),
     extras,
   );
 }

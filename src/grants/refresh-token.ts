@@ -6,7 +6,7 @@
 
 import { ConfigError, UnsupportedError } from '../errors.js';
 import type { Token } from '../token.js';
-import { type GrantRequestExtras, grantRequest } from './request.js';
+import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
 import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
 
 /** Parameters of {@link refreshTokenGrant}. */
@@ -17,7 +17,7 @@ export interface RefreshTokenParams {
   refreshExpiresAt?: number;
   /** A narrower scope (RFC 6749 §6); usually left out. */
   scope?: ScopeInput | undefined;
-  /** Extra form parameters (e.g. `username` for some vendors); the grant's own fields win over them. */
+  /** Extra form parameters (e.g. `username` for some vendors); the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
 
@@ -33,12 +33,11 @@ export function refreshTokenGrant(
   if (p.refreshExpiresAt !== undefined) x.previousRefreshExpiresAt = p.refreshExpiresAt;
   return grantRequest(
     ctx,
-    {
-      ...(p.params ?? {}),
+    grantForm(p.params, {
       grant_type: 'refresh_token',
       refresh_token: p.refreshToken,
       scope: scopeParam(p.scope),
-    },
+    }),
     x,
   );
 }

@@ -20,6 +20,20 @@ export interface GrantRequestExtras {
 }
 
 /**
+ * A grant's form: `params` with the grant's own fields laid over them. An own field that is `undefined`
+ * (not asked for) leaves the entry of `params` with its name in place, so a profile's
+ * `params = { resource = "…" }` is sent.
+ */
+export function grantForm(
+  params: Record<string, string> | undefined,
+  own: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  const form: Record<string, string | undefined> = { ...(params ?? {}) };
+  for (const [k, v] of Object.entries(own)) if (v !== undefined) form[k] = v;
+  return form;
+}
+
+/**
  * Sends a token request with `form` (after the client authentication has added its part) and parses the
  * answer into a {@link Token}. `undefined` form values are left out.
  */

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenEndpointError } from '../../src/errors.js';
 import { apiBaseUrl } from '../../src/providers/acronis.js';
 import { DEMO_CREDENTIALS } from '../../src/sandbox/index.js';
@@ -49,16 +48,27 @@ describe('acronis end to end', () => {
     assert.equal((await getClient(t2)).status, 200);
   });
 
-  it('real time: a 2-second token is replaced once it expires', async () => {
+  it('a 2-second token (skew 0) is served until its last millisecond and replaced at its expiry', async () => {
     w.sandbox.configure('acronis', { tokenLifetimeSeconds: 2 });
+    // The clock stands still unless the test moves it: expiry never depends on how fast the machine is.
+    w.standStill();
     const m = await w.manager('acronis', { skew_seconds: 0, eager_refresh: 1 });
     const t1 = await m.getToken();
-    await m.getToken();
+    assert.equal(t1.expirySource, 'expires_on');
+    assert.ok(
+      t1.expiresAt - t1.obtainedAt > 1000 && t1.expiresAt - t1.obtainedAt <= 2000,
+      'a 2-second token',
+    );
+    w.jumpTo(t1.expiresAt - 1);
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
     assert.deepEqual(w.stats(), { client_credentials: 1 });
-    await sleep(Math.max(0, t1.expiresAt - Date.now()) + 50);
+    w.jumpTo(t1.expiresAt);
     const t2 = await m.getToken();
     assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.equal((await m.getToken()).accessToken, t2.accessToken);
     assert.deepEqual(w.stats(), { client_credentials: 2 });
+    assert.deepEqual(m.counts, { grants: 2, refreshes: 0, storeHits: 0 });
+    assert.deepEqual(w.warnings, []);
   });
 
   it('a file store shares the token between managers', async () => {

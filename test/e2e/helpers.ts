@@ -26,6 +26,8 @@ export interface World {
   sandbox: Sandbox;
   /** Milliseconds added to the real time, for both the sandbox and the managers. */
   offset: number;
+  /** When set, the shared clock stands at this time (epoch ms) instead of following the real time. */
+  standing: number | undefined;
   clock: () => number;
   warnings: TokenwardWarning[];
   /** A profile of the sandbox with the overrides applied (store `memory` unless given). */
@@ -46,7 +48,8 @@ function newWorld(): World {
   const world: World = {
     sandbox: undefined as unknown as Sandbox,
     offset: 0,
-    clock: () => Date.now() + world.offset,
+    standing: undefined,
+    clock: () => world.standing ?? Date.now() + world.offset,
     warnings: [],
     cacheKey: randomBytes(32),
     profile(vendor, overrides = {}) {
@@ -83,6 +86,11 @@ export interface VendorWorld extends World {
   stats(): Record<string, number>;
   /** Moves the shared clock to `ms` (epoch milliseconds). */
   jumpTo(ms: number): void;
+  /**
+   * Stops the shared clock at the current time for the rest of the test: only {@link jumpTo} moves it
+   * then, so a token lives exactly as long as the test says however slow the machine is.
+   */
+  standStill(): void;
   /** A call to the vendor's API (`apiBaseUrl(profile) + path`) with `token` as its Bearer token. */
   api(token: Pick<Token, 'accessToken'>, path: string, init?: RequestInit): Promise<Response>;
 }
@@ -90,8 +98,8 @@ export interface VendorWorld extends World {
 /**
  * Registers the hooks of a vendor's end-to-end file: the sandbox starts once (`before`) and closes
  * with everything the tests opened (`after`); before each test its state is reset, `settings` are
- * applied again to `vendor`, the clock offset is 0 and the recorded warnings are cleared. The returned
- * world is usable inside the tests.
+ * applied again to `vendor`, the clock follows the real time with offset 0 and the recorded warnings are
+ * cleared. The returned world is usable inside the tests.
  */
 export function useVendorWorld(
   vendor: VendorName,
@@ -100,7 +108,11 @@ export function useVendorWorld(
   const world = Object.assign(newWorld(), {
     stats: () => world.sandbox.stats().token[vendor],
     jumpTo(ms: number) {
-      world.offset += ms - world.clock();
+      if (world.standing !== undefined) world.standing = ms;
+      else world.offset += ms - world.clock();
+    },
+    standStill() {
+      world.standing = world.clock();
     },
     api(token: Pick<Token, 'accessToken'>, path: string, init: RequestInit = {}) {
       const headers = new Headers(init.headers);
@@ -116,6 +128,7 @@ export function useVendorWorld(
     world.sandbox.reset();
     if (options.settings !== undefined) world.sandbox.configure(vendor, options.settings);
     world.offset = 0;
+    world.standing = undefined;
     world.warnings.length = 0;
   });
   return world;

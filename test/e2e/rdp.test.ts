@@ -1,11 +1,10 @@
 /**
  * RDP end to end: the preset, the front door and the manager against the sandbox's RDP emulator.
- * Expiry is reached by moving the clock the sandbox and the managers share (one test waits for a real
- * 2-second token instead); reuse is proven by the sandbox's own counters.
+ * Expiry is reached by moving the clock the sandbox and the managers share (standing still, for a
+ * 2-second token); no test waits for real time. Reuse is proven by the sandbox's own counters.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenEndpointError } from '../../src/errors.js';
 import { createAuthFetch } from '../../src/fetch/index.js';
 import { apiBaseUrl, changePassword } from '../../src/providers/rdp.js';
@@ -56,17 +55,25 @@ describe('rdp end to end', () => {
     assert.equal(((await old.json()) as { error: { message: string } }).error.message, 'token expired');
   });
 
-  it('real time: a 2-second token is renewed by one refresh grant once it expires', async () => {
+  it('a 2-second token (skew 0) is served until its last millisecond, then renewed by ONE refresh grant', async () => {
     w.sandbox.configure('rdp', { tokenLifetimeSeconds: 2 });
+    // The clock stands still unless the test moves it: expiry never depends on how fast the machine is.
+    w.standStill();
     const m = await w.manager('rdp', { skew_seconds: 0, eager_refresh: 1 });
     const t1 = await m.getToken();
     assert.equal(t1.expiresAt - t1.obtainedAt, 2000);
-    for (let i = 0; i < 10; i++) await m.getToken();
+    for (let i = 0; i < 10; i++) assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    w.jumpTo(t1.expiresAt - 1);
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
     assert.deepEqual(w.stats(), { password: 1 });
-    await sleep(Math.max(0, t1.expiresAt - Date.now()) + 50);
+    w.jumpTo(t1.expiresAt);
     const t2 = await m.getToken();
     assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.equal(t2.expiresAt - t2.obtainedAt, 2000);
+    assert.equal((await m.getToken()).accessToken, t2.accessToken);
     assert.deepEqual(w.stats(), { password: 1, refresh_token: 1 });
+    assert.deepEqual(m.counts, { grants: 1, refreshes: 1, storeHits: 0 });
+    assert.deepEqual(w.warnings, []);
   });
 
   it('a shortened refresh answer ends the chain: the next renewal is a password grant, no rejected refresh', async () => {

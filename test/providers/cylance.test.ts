@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { ConfigError, TokenEndpointError } from '../../src/errors.js';
-import { signExchangeJwt } from '../../src/grants/signed-jwt-exchange.js';
 import type { HttpExchange } from '../../src/http/types.js';
 import type { Profile } from '../../src/profile.js';
 import {
@@ -93,26 +92,6 @@ describe('cylance: claims', () => {
         (e: unknown) => e instanceof ConfigError && e.key === 'auth_token_lifetime',
       );
     }
-  });
-  it('signExchangeJwt signs HS256 with iat/exp from the given time and a fresh jti each call', async () => {
-    const now = 1_700_000_000_500;
-    const p = { secret: SECRET, issuer: 'http://cylance.com', subject: 'app', lifetimeSeconds: 1800 };
-    const a = await signExchangeJwt({ ...p, claims: { tid: 't' } }, now);
-    const b = await signExchangeJwt(p, now);
-    assert.deepEqual(decodeProtectedHeader(a), { alg: 'HS256', typ: 'JWT' });
-    const { payload } = await jwtVerify(a, new TextEncoder().encode(SECRET), {
-      currentDate: new Date(now),
-    });
-    assert.equal(payload.iat, 1_700_000_000);
-    assert.equal(payload.exp, 1_700_000_000 + 1800);
-    assert.equal(payload['tid'], 't');
-    const jb = (await jwtVerify(b, new TextEncoder().encode(SECRET), { currentDate: new Date(now) })).payload;
-    assert.match(String(payload.jti), UUID);
-    assert.notEqual(payload.jti, jb.jti);
-    await assert.rejects(
-      signExchangeJwt({ ...p, lifetimeSeconds: 1801, maxLifetimeSeconds: 1800 }, now),
-      ConfigError,
-    );
   });
 });
 
@@ -280,25 +259,5 @@ describe('cylance: profile checks and identity', () => {
     } finally {
       await m.close();
     }
-  });
-});
-
-describe('cylance: retries', () => {
-  it('a retry after 503 signs a new auth token (new jti), so a replay check cannot refuse it', async () => {
-    lb.handler = (_req, res, n) =>
-      n === 1
-        ? json(res, 503, { message: 'busy' })
-        : json(res, 200, { access_token: 'opaque-cylance-access' });
-    const client = await createClient({ ...base(), retries: 2 });
-    const t = await client.fetchToken(ctx);
-    assert.equal(t.accessToken, 'opaque-cylance-access');
-    assert.equal(lb.requests.length, 2);
-    const jtis = await Promise.all(
-      lb.requests.map(async (r) => {
-        const jwt = String((JSON.parse(r.body) as Record<string, unknown>)['auth_token']);
-        return (await jwtVerify(jwt, new TextEncoder().encode(SECRET))).payload.jti;
-      }),
-    );
-    assert.equal(new Set(jtis).size, 2, 'each attempt carries its own jti');
   });
 });
