@@ -52,6 +52,7 @@ ${cases}
       COMPREPLY=( $(compgen -W "$(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
     profiles) COMPREPLY=( $(compgen -W "list show add remove $(tokenward profiles list 2>/dev/null)" -- "$cur") ) ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
+    secret) COMPREPLY=( $(compgen -W "set get rm list $(tokenward secret list 2>/dev/null)" -- "$cur") ) ;;
     help) COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')}" -- "$cur") ) ;;
   esac
 }
@@ -86,6 +87,9 @@ ${Object.entries(OPTIONS)
       if (( CURRENT == 3 )); then compadd list show add remove
       else profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"}); compadd -a profiles; fi ;;
     completion) compadd bash zsh fish ;;
+    secret)
+      if (( CURRENT == 3 )); then compadd set get rm list
+      else profiles=(\${(f)"$(tokenward secret list 2>/dev/null)"}); compadd -a profiles; fi ;;
     help) _describe 'command' commands ;;
   esac
 }
@@ -101,6 +105,7 @@ function fish(): string {
     `complete -c tokenward -n '__fish_seen_subcommand_from ${PROFILE_COMMANDS.join(' ')}' -a '(tokenward profiles list 2>/dev/null)'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from profiles' -a 'list show add remove (tokenward profiles list 2>/dev/null)'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from secret' -a 'set get rm list (tokenward secret list 2>/dev/null)'`,
     "complete -c tokenward -l config -r -F -d 'config file'",
     "complete -c tokenward -s v -l verbose -d 'show HTTP exchanges (redacted)'",
     "complete -c tokenward -l no-color -d 'no colours'",
