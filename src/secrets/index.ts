@@ -50,9 +50,10 @@ export function secretBackendChoice(
       : [fromEnv === '' ? undefined : fromEnv, SECRET_BACKEND_ENV];
   if (value === undefined) return 'auto';
   if ((CHOICES as readonly string[]).includes(value)) return value as SecretBackendChoice;
-  throw new ConfigError(`"${value.slice(0, 32)}" is not a secret backend; use keyring, local or auto`, {
-    key: where,
-  });
+  // Not "KEY: value" (the redaction of secret-looking fields would hide the value).
+  throw new ConfigError(
+    `${where} "${value.slice(0, 32)}" is not a secret backend; use keyring, local or auto`,
+  );
 }
 
 /** Options of the secret operations. */
