@@ -50,12 +50,19 @@ function toolOf(platform: NodeJS.Platform): Tool | undefined {
 /** Status `security` exits with when the item is not there (errSecItemNotFound). */
 const MAC_NOT_FOUND = 44;
 
-async function run(tool: Tool, args: string[], options: KeyringOptions, input?: Buffer): Promise<ToolResult> {
+async function run(
+  tool: Tool,
+  args: string[],
+  options: KeyringOptions,
+  input?: Buffer,
+  maxStderr?: number,
+): Promise<ToolResult> {
   return runTool(tool, args, {
     env: options.env ?? process.env,
     timeoutMs: options.timeoutMs ?? KEYRING_TIMEOUT_MS,
     maxBytes: MAX_ANSWER_BYTES,
     captureStderr: true,
+    ...(maxStderr === undefined ? {} : { maxStderr }),
     ...(input === undefined ? {} : { input }),
   });
 }
@@ -185,6 +192,8 @@ export async function keyringList(options: KeyringOptions = {}): Promise<Keyring
     tool,
     tool === 'security' ? ['dump-keychain'] : ['search', '--all', 'service', KEYRING_SERVICE],
     options,
+    undefined,
+    MAX_ANSWER_BYTES,
   );
   if (r.kind !== 'exit' || r.code !== 0) {
     // secret-tool search exits 1 with nothing on stderr when nothing matched (older versions).
@@ -193,19 +202,23 @@ export async function keyringList(options: KeyringOptions = {}): Promise<Keyring
   }
   const text = r.stdout.toString('utf8');
   r.stdout.fill(0);
-  const names = tool === 'security' ? parseDumpKeychain(text) : parseSecretToolSearch(text);
+  const names = tool === 'security' ? parseDumpKeychain(text) : parseSecretToolSearch(text, r.stderr);
   return { answered: true, value: [...new Set(names)].sort() };
 }
 
 /**
- * The accounts in `secret-tool search --all` output. Each item is a `[/path]` line, then `label`,
- * `secret` (the value, possibly over several lines), the times and `schema`, and the attributes last.
- * Only the last `attribute.account` / `attribute.service` lines of an item count, so a secret whose
- * text looks like an attribute line cannot add a name (nor show a part of itself).
+ * The accounts in `secret-tool search --all` output. libsecret 0.20 prints each item's `[/path]`,
+ * `label`, `secret` (the value, possibly over several lines) and times on standard output and its
+ * `attribute.NAME = value` lines on standard error: the accounts are read from there when it has any.
+ * Older versions print everything on standard output, the attributes last in each item: then only the
+ * last `attribute.account` / `attribute.service` lines of an item count, so a secret whose text looks
+ * like an attribute line can add no name (nor show a part of itself).
  */
-export function parseSecretToolSearch(text: string): string[] {
+export function parseSecretToolSearch(stdout: string, stderr = ''): string[] {
+  const fromStderr = [...stderr.matchAll(/^attribute\.account = (.*)$/gm)].map((m) => m[1] ?? '');
+  if (/^attribute\./m.test(stderr)) return fromStderr;
   const out: string[] = [];
-  for (const block of text.split(/^\[\/[^\]\n]*\]$/m)) {
+  for (const block of stdout.split(/^\[\/[^\]\n]*\]$/m)) {
     const lines = block.split('\n');
     let account: string | undefined;
     let service: string | undefined;

@@ -20,8 +20,10 @@ export interface RunToolOptions {
   input?: Buffer;
   /** Run `command` through the shell (`cmd:` secrets). Default false: `command` is the program. */
   shell?: boolean;
-  /** Keep the first 4 KiB of standard error (default false: it is discarded). */
+  /** Keep the start of standard error (default false: it is discarded). */
   captureStderr?: boolean;
+  /** How much of standard error to keep, in characters. Default 4,096. */
+  maxStderr?: number;
 }
 
 /** How a program run by {@link runTool} ended. */
@@ -33,7 +35,7 @@ export type ToolResult =
       signal: NodeJS.Signals | null;
       /** Everything it printed on standard output (may be a secret). */
       stdout: Buffer;
-      /** The start of its standard error ('' unless `captureStderr`). */
+      /** The start of its standard error ('' unless `captureStderr`; at most `maxStderr`). */
       stderr: string;
     }
   | { kind: 'spawn-error'; errno: string }
@@ -94,8 +96,9 @@ export function runTool(
       chunks.push(c);
     });
     let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      if (stderr.length < MAX_STDERR) stderr = (stderr + c.toString('utf8')).slice(0, MAX_STDERR);
+    const maxStderr = options.maxStderr ?? MAX_STDERR;
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      if (stderr.length < maxStderr) stderr = (stderr + c).slice(0, maxStderr);
     });
     if (child.stdin !== null) {
       child.stdin.on('error', () => {}); // a child that exits without reading: EPIPE is its answer
