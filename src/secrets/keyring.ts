@@ -24,7 +24,7 @@ export const KEYRING_SERVICE = 'tokenward';
 export const KEYRING_TIMEOUT_MS = 30_000;
 
 /** The largest answer read from the keyring tool (a secret, or the listing), bytes. */
-const MAX_ANSWER_BYTES = 4 << 20;
+const MAX_ANSWER_BYTES = 1 << 20;
 
 /** Options of the keyring operations. */
 export interface KeyringOptions {
