@@ -76,6 +76,8 @@ function promptHidden(
   stdin: NodeJS.ReadableStream & { setRawMode: (on: boolean) => unknown },
   name: string,
 ): Promise<string> {
+  // Echo off before the prompt appears, so nothing typed after it is ever echoed.
+  stdin.setRawMode(true);
   io.stderr.write(`Value for secret "${name}" (not shown): `);
   return new Promise((resolve, reject) => {
     let value = '';
@@ -99,7 +101,6 @@ function promptHidden(
           return done(new UsageError(`secret set: the value is larger than ${MAX_INPUT} bytes`));
       }
     };
-    stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
   });
