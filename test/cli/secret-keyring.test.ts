@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { runProcess } from '../helpers/process.js';
 import { missing } from '../helpers/services.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { type RunResult, type TempHome, tempHome, tw } from './helpers.js';
+import { assertNoValue, secretCli, writeSecretProfiles } from './secret-helpers.js';
 
 const VALUE = `kr-Sec ${randomBytes(6).toString('hex')} "q'`;
 const CLIENT = 'keyring-client';
@@ -70,7 +71,7 @@ function secretTool(args: string[], input?: string): Promise<RunResult> {
 }
 
 function secret(args: string[], input?: string, extra: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return tw(['secret', ...args], { env: { ...env, ...extra }, ...(input === undefined ? {} : { input }) });
+  return secretCli(env, args, input, extra);
 }
 
 function needKeyring(t: TestContext): boolean {
@@ -80,7 +81,7 @@ function needKeyring(t: TestContext): boolean {
 }
 
 function noValue(r: RunResult, value = VALUE): void {
-  assert.ok(!r.stdout.includes(value) && !r.stderr.includes(value), `value leaked: ${r.stdout}${r.stderr}`);
+  assertNoValue(r, value);
 }
 
 before(async () => {
@@ -93,21 +94,7 @@ before(async () => {
     XDG_RUNTIME_DIR: runtime,
     TOKENWARD_CONFIG_DIR: join(home.dir, 'config', 'tokenward'),
   };
-  mkdirSync(dirname(home.config), { recursive: true, mode: 0o700 });
-  writeFileSync(
-    home.config,
-    `[profiles.kr]
-token_url = "${ts.tokenUrl}"
-client_id = "${CLIENT}"
-client_secret = "secret:kr-app"
-
-[profiles.direct]
-token_url = "${ts.tokenUrl}"
-client_id = "${CLIENT}"
-client_secret = "keyring:kr-direct"
-`,
-    { mode: 0o600 },
-  );
+  writeSecretProfiles(home, ts, CLIENT, { kr: 'secret:kr-app', direct: 'keyring:kr-direct' });
   if (process.platform !== 'linux') {
     unavailable = `the Secret Service test runs on Linux only, not ${process.platform}`;
     return;

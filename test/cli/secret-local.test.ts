@@ -7,19 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { type RunResult, type TempHome, tempHome, tw } from './helpers.js';
+import { assertNoValue, secretCli, writeSecretProfiles } from './secret-helpers.js';
 
 const VALUE = `loc-Sec "7q'!x ${randomBytes(4).toString('hex')}`;
 const CLIENT = 'secret-store-client';
@@ -35,21 +28,7 @@ before(async () => {
   // No D-Bus session in this environment: `auto` falls back to the local store.
   env = { ...home.env, TOKENWARD_CONFIG_DIR: join(home.dir, 'config', 'tokenward') };
   secretsDir = join(home.dir, 'config', 'tokenward', 'secrets');
-  mkdirSync(dirname(home.config), { recursive: true, mode: 0o700 });
-  writeFileSync(
-    home.config,
-    `[profiles.app]
-token_url = "${ts.tokenUrl}"
-client_id = "${CLIENT}"
-client_secret = "secret:app-secret"
-
-[profiles.gone]
-token_url = "${ts.tokenUrl}"
-client_id = "${CLIENT}"
-client_secret = "secret:not-stored"
-`,
-    { mode: 0o600 },
-  );
+  writeSecretProfiles(home, ts, CLIENT, { app: 'secret:app-secret', gone: 'secret:not-stored' });
 });
 after(async () => {
   await ts.close();
@@ -57,12 +36,11 @@ after(async () => {
 });
 
 function secret(args: string[], input?: string, extra: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return tw(['secret', ...args], { env: { ...env, ...extra }, ...(input === undefined ? {} : { input }) });
+  return secretCli(env, args, input, extra);
 }
 
-/** Asserts the value is in no output of a run. */
 function noValue(r: RunResult, value = VALUE): void {
-  assert.ok(!r.stdout.includes(value) && !r.stderr.includes(value), `value leaked: ${r.stdout}${r.stderr}`);
+  assertNoValue(r, value);
 }
 
 describe('tokenward secret, local store', () => {
