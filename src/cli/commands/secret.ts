@@ -44,7 +44,7 @@ async function readValue(io: Io, name: string): Promise<string> {
   if (stdin.isTTY === true && typeof stdin.setRawMode === 'function') {
     text = await promptHidden(io, stdin as typeof stdin & { setRawMode: (on: boolean) => unknown }, name);
   } else {
-    const { LOCAL_FILE_LIMITS, LocalReadError, readBoundedStream } = await import(
+    const { LOCAL_FILE_LIMITS, LocalReadError, formatBytes, readBoundedStream } = await import(
       '../../config/local-file.js'
     );
     let buf: Buffer;
@@ -54,7 +54,12 @@ async function readValue(io: Io, name: string): Promise<string> {
         idleMs: LOCAL_FILE_LIMITS.stdinIdleMs,
       });
     } catch (err) {
-      const reason = err instanceof LocalReadError ? err.reason : 'could not be read';
+      // The bound allows a trailing CR LF; the limit said is the value's.
+      const reason = !(err instanceof LocalReadError)
+        ? 'could not be read'
+        : err.code === 'ETOOBIG'
+          ? `is larger than ${formatBytes(MAX_INPUT)}`
+          : err.reason;
       throw new UsageError(`secret set: standard input ${reason}`);
     }
     text = buf.toString('utf8').replace(/\r?\n$/, '');
