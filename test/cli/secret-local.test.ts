@@ -102,7 +102,11 @@ describe('tokenward secret, local store', () => {
     for (const [args, input, pattern] of [
       [['set', '../x', '--backend', 'local'], 'v', /is not a secret name/],
       [['set', 'empty', '--backend', 'local'], '\n', /is empty; nothing was stored/],
-      [['set', 'big', '--backend', 'local'], 'x'.repeat(64 * 1024 + 3), /standard input is larger than 64 KiB/],
+      [
+        ['set', 'big', '--backend', 'local'],
+        'x'.repeat(64 * 1024 + 3),
+        /standard input is larger than 64 KiB/,
+      ],
       [['set', 'x', '--backend', 'vault'], 'v', /--backend "vault" is not a secret backend/],
       [['get'], undefined, /secret get takes a NAME/],
       [['list', 'x'], undefined, /secret list takes no name/],
