@@ -39,6 +39,7 @@ Commands:
   status                     profiles and their cached tokens
   logout <profile>           revoke (where supported) and delete the cached token
   profiles list|show|add|remove   manage profiles in the config file
+  secret set|get|rm|list [NAME]   secrets for secret:NAME (OS keyring, else an encrypted local store)
   sandbox [--port N]         run local emulators of the seed vendors; prints a config on stdout
   demo                       run every seed flow against the sandbox and report
   completion bash|zsh|fish   print a shell completion script
@@ -66,8 +67,8 @@ const PROFILES_HELP = `Usage: tokenward profiles <list|show|add|remove> ...
   profiles show <name> [--json]           the profile with [defaults] merged; literal secrets redacted
   profiles add <name> key=value... [--force] [--secret-stdin KEY]
                                           add (or with --force replace) a profile; secret keys take
-                                          references only (env:NAME, file:/path, cmd:..., keyring:NAME),
-                                          or a literal read from stdin with --secret-stdin KEY
+                                          references only (env:NAME, file:/path, cmd:..., keyring:NAME,
+                                          secret:NAME), or a literal read from stdin with --secret-stdin KEY
                                           (KEY: a secret key, params.NAME of a secret, or store_url)
   profiles remove <name>                  remove a profile from the config file
 
@@ -231,6 +232,38 @@ ${GLOBAL}`,
   get profiles() {
     return PROFILES_HELP.replace('{providers}', providersHelp());
   },
+
+  secret: `Usage: tokenward secret <set|get|rm|list> [NAME] [options]
+
+Keeps secrets that profiles use as secret:NAME (client_secret = "secret:acme"). They go to the OS
+keyring when one answers (secret-tool/libsecret on Linux, security on macOS), else to a local store
+under the config directory: one file per secret, 0600 in a 0700 directory, encrypted with the token
+cache's key (TOKENWARD_CACHE_KEY, else the key file). Each command says on stderr which one it used.
+
+  secret set NAME      read the value from a prompt that does not echo (on a terminal), else from
+                       stdin (at most 64 KiB; one trailing newline removed). Never from the command
+                       line: a value argument is refused.
+  secret get NAME      print the value on stdout, exactly (no newline added). On a terminal it is not
+                       printed unless --show is given.
+  secret rm NAME       delete it (auto: from the keyring and the local store)
+  secret list          the names, one per line (never the values)
+
+NAME: a letter or digit, then up to 127 letters, digits, "_", "." or "-". The backend: --backend, else
+$TOKENWARD_SECRET_BACKEND, else auto (the keyring when it answers, else the local store; get and
+secret:NAME look in the keyring, then in the local store).
+
+Options:
+  --backend B      keyring, local or auto (default: $TOKENWARD_SECRET_BACKEND, else auto)
+  --show           get: print the value even when stdout is a terminal
+
+Examples:
+  tokenward secret set acme                      # prompts; or: printf %s "$S" | tokenward secret set acme
+  tokenward profiles add acme token_url=https://idp.example.com/token client_id=acme client_secret=secret:acme
+  tokenward secret get acme | wc -c
+  tokenward secret list --backend local
+  tokenward secret rm acme
+
+${GLOBAL}`,
 
   sandbox: `Usage: tokenward sandbox [--port N]
 

@@ -33,6 +33,7 @@ export const COMMAND_OPTIONS = {
     force: { type: 'boolean' },
     'secret-stdin': { type: 'string' },
   },
+  secret: { backend: { type: 'string' }, show: { type: 'boolean' } },
   sandbox: { port: { type: 'string', short: 'p' } },
   demo: {},
   completion: {},

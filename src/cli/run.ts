@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: () => import('./commands/status.js'),
   logout: () => import('./commands/logout.js'),
   profiles: () => import('./commands/profiles.js'),
+  secret: () => import('./commands/secret.js'),
   sandbox: () => import('./commands/sandbox.js'),
   demo: () => import('./commands/demo.js'),
   completion: () => import('./commands/completion.js'),

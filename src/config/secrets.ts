@@ -8,7 +8,9 @@
  * - `cmd:some command` — the standard output of a shell command, trimmed (a password manager, `pass`,
  *   `op read …`); a non-zero exit or a timeout is a {@link ConfigError} that does not quote the output;
  * - `keyring:NAME` — the OS keyring (`secret-tool` on Linux, `security` on macOS), service `tokenward`,
- *   account `NAME`.
+ *   account `NAME`;
+ * - `secret:NAME` — what `tokenward secret set NAME` stored: the OS keyring when it answers, else the
+ *   local encrypted secret store (see `src/secrets/index.ts`; `TOKENWARD_SECRET_BACKEND` chooses).
  *
  * Any top-level string value of a profile (and any value in `params`) may be a reference. Every value
  * of a secret-bearing key ({@link SECRET_KEYS}, and `params` entries the catalogue in
@@ -17,7 +19,6 @@
  * @module
  */
 
-import { type SpawnOptionsWithStdioTuple, spawn } from 'node:child_process';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -29,6 +30,7 @@ import {
   SECRET_PROFILE_KEYS,
   type SecretProfileKey,
 } from '../secret-fields.js';
+import { runTool } from '../secrets/run.js';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { originOf } from './origin.js';
 
@@ -78,18 +80,18 @@ export function registerProfileSecrets(profile: Profile): void {
 }
 
 /** The kinds of secret reference. */
-export type SecretReferenceKind = 'env' | 'file' | 'cmd' | 'keyring';
+export type SecretReferenceKind = 'env' | 'file' | 'cmd' | 'keyring' | 'secret';
 
 /** A parsed secret reference. */
 export interface SecretReference {
   kind: SecretReferenceKind;
-  /** The variable name, path, command or keyring account. */
+  /** The variable name, path, command, keyring account or secret name. */
   target: string;
 }
 
-const REF = /^(env|file|cmd|keyring):/;
+const REF = /^(env|file|cmd|keyring|secret):/;
 
-/** Parses `env:NAME`, `file:/path`, `cmd:…` or `keyring:NAME`; undefined for a literal value. */
+/** Parses `env:NAME`, `file:/path`, `cmd:…`, `keyring:NAME` or `secret:NAME`; undefined for a literal value. */
 export function parseSecretReference(value: string): SecretReference | undefined {
   const m = REF.exec(value);
   if (m === null) return undefined;
@@ -105,7 +107,7 @@ export function isSecretReference(value: unknown): boolean {
 export interface ResolveSecretsOptions {
   /** Environment for `env:` references and `cmd:` commands. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Time limit of one `cmd:` (and `keyring:`) command, ms. Default 30,000. */
+  /** Time limit of one `cmd:` (and `keyring:` / `secret:` keyring) command, ms. Default 30,000. */
   commandTimeoutMs?: number;
   /** Base directory for relative `file:` paths. Default: the config file's directory, else the cwd. */
   baseDir?: string;
@@ -168,6 +170,8 @@ export async function resolveSecretReference(
     }
     case 'keyring':
       return readKeyring(ref.target, env, options.commandTimeoutMs, at);
+    case 'secret':
+      return readSecret(ref.target, env, options.commandTimeoutMs, at);
   }
 }
 
@@ -236,76 +240,29 @@ export function expandPath(path: string, baseDir?: string): string {
 }
 
 /** Runs a shell command and returns its stdout. Neither stdout nor stderr ever appears in an error. */
-function runCommand(
+async function runCommand(
   command: string,
   env: NodeJS.ProcessEnv,
   timeoutMs: number | undefined,
   where: Where,
-  args?: string[],
 ): Promise<string> {
   const limit = timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    // Own process group (POSIX), so a timeout kills the shell and whatever it started.
-    const detached = process.platform !== 'win32';
-    const opts: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'ignore'> = {
-      env,
-      stdio: ['ignore', 'pipe', 'ignore'],
-      windowsHide: true,
-      detached,
-    };
-    const child = args === undefined ? spawn(command, { ...opts, shell: true }) : spawn(command, args, opts);
-    const kill = () => {
-      try {
-        if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        // already gone
+  const r = await runTool(command, [], { env, timeoutMs: limit, maxBytes: MAX_OUTPUT_BYTES, shell: true });
+  switch (r.kind) {
+    case 'timeout':
+      throw new ConfigError(`the secret command did not finish within ${limit} ms`, where);
+    case 'too-big':
+      throw new ConfigError(`the secret command printed more than ${MAX_OUTPUT_BYTES} bytes`, where);
+    case 'spawn-error':
+      throw new ConfigError(`could not run the secret command (${r.errno})`, where);
+    case 'exit': {
+      if (r.code !== 0) {
+        const how = r.signal !== null ? `was killed by ${r.signal}` : `exited with status ${r.code}`;
+        throw new ConfigError(`the secret command ${how} (its output is not shown)`, where);
       }
-    };
-    let settled = false;
-    const fail = (err: ConfigError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.stdout.destroy();
-      reject(err);
-    };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let timedOut = false;
-    let tooBig = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-      fail(new ConfigError(`the secret command did not finish within ${limit} ms`, where));
-    }, limit);
-    timer.unref();
-    child.stdout.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_OUTPUT_BYTES) {
-        tooBig = true;
-        kill();
-        fail(new ConfigError(`the secret command printed more than ${MAX_OUTPUT_BYTES} bytes`, where));
-        return;
-      }
-      chunks.push(c);
-    });
-    child.on('error', (err) => {
-      const code = (err as { code?: string }).code ?? 'error';
-      fail(new ConfigError(`could not run the secret command (${code})`, where));
-    });
-    child.on('close', (code, signal) => {
-      if (settled || timedOut || tooBig) return;
-      if (code !== 0) {
-        const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`;
-        fail(new ConfigError(`the secret command ${how} (its output is not shown)`, where));
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-  });
+      return r.stdout.toString('utf8');
+    }
+  }
 }
 
 /** Reads `tokenward`/`account` from the OS keyring through the platform's command-line tool. */
@@ -315,41 +272,54 @@ async function readKeyring(
   timeoutMs: number | undefined,
   where: Where,
 ): Promise<string> {
-  let out: string;
-  if (process.platform === 'darwin') {
-    out = await runCommand('security', env, timeoutMs, where, [
-      'find-generic-password',
-      '-s',
-      'tokenward',
-      '-a',
-      account,
-      '-w',
-    ]).catch(() => {
-      throw new ConfigError(
-        `no keyring entry for service "tokenward", account "${account}" (add it with: security add-generic-password -s tokenward -a ${account} -w)`,
-        where,
-      );
-    });
-  } else if (process.platform === 'linux' || process.platform === 'freebsd') {
-    out = await runCommand('secret-tool', env, timeoutMs, where, [
-      'lookup',
-      'service',
-      'tokenward',
-      'account',
-      account,
-    ]).catch(() => {
-      throw new ConfigError(
-        `no keyring entry for service "tokenward", account "${account}", or secret-tool is not installed (store it with: secret-tool store --label=tokenward service tokenward account ${account})`,
-        where,
-      );
-    });
-  } else {
+  const { keyringGet } = await import('../secrets/keyring.js');
+  const platform = process.platform;
+  const a = await keyringGet(account, timeoutMs === undefined ? { env } : { env, timeoutMs });
+  const hint =
+    platform === 'darwin'
+      ? `security add-generic-password -s tokenward -a ${account} -w`
+      : `tokenward secret set --backend keyring ${account}`;
+  if (!a.answered) {
     throw new ConfigError(
-      `keyring: references are not supported on ${process.platform}; use env:, file: or cmd:`,
+      `the OS keyring did not answer for account "${account}" (${a.why}); on a machine without one, store it with tokenward secret set ${account} and use a secret: reference`,
       where,
     );
   }
-  const v = out.replace(/\r?\n$/, '');
-  if (v === '') throw new ConfigError(`the keyring entry "${account}" is empty`, where);
-  return v;
+  if (a.value === undefined) {
+    throw new ConfigError(
+      `no keyring entry for service "tokenward", account "${account}" (store it with: ${hint})`,
+      where,
+    );
+  }
+  if (a.value === '') throw new ConfigError(`the keyring entry "${account}" is empty`, where);
+  registerSecret(a.value);
+  return a.value;
+}
+
+/** Reads `secret:NAME`: the OS keyring or the local secret store (see `src/secrets/index.ts`). */
+async function readSecret(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number | undefined,
+  where: Where,
+): Promise<string> {
+  const { getSecret } = await import('../secrets/index.js');
+  let found: Awaited<ReturnType<typeof getSecret>>;
+  try {
+    found = await getSecret(name, timeoutMs === undefined ? { env } : { env, timeoutMs });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`the secret "${name}": ${why}`, where, { cause: err });
+  }
+  if (found.value === undefined) {
+    const looked = [
+      ...(found.backends.includes('keyring') ? ['the OS keyring'] : []),
+      ...(found.localDir !== undefined ? [`the local secret store (${found.localDir})`] : []),
+    ].join(' and ');
+    throw new ConfigError(
+      `no secret "${name}" in ${looked} (store it with: tokenward secret set ${name})`,
+      where,
+    );
+  }
+  return found.value;
 }

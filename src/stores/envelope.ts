@@ -165,19 +165,42 @@ export function encodeEntry(
   key: CacheEncryptionKey,
   options: EnvelopeOptions = {},
 ): Buffer {
+  const plain = Buffer.from(JSON.stringify(entry), 'utf8');
+  try {
+    return sealBytes(plain, entry.key, entry.updatedAt, key, options);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * Encrypts any plaintext into a format-2 envelope bound to `storeKey` (the layout of the module
+ * documentation; {@link encodeEntry} is this over a {@link StoredEntry}'s JSON). The version is
+ * `updatedAt`, raised above every version seen for the key in `options.scope`.
+ * @param plain - The bytes to encrypt (not changed).
+ * @param storeKey - The key the envelope is stored under, bound into the authenticated data.
+ * @param updatedAt - The write time, ms since the epoch.
+ * @param key - The encryption key.
+ * @param options - `scope` for rollback protection (see {@link EnvelopeOptions}).
+ */
+export function sealBytes(
+  plain: Buffer,
+  storeKey: string,
+  updatedAt: number,
+  key: CacheEncryptionKey,
+  options: EnvelopeOptions = {},
+): Buffer {
   const version =
     options.scope === undefined
-      ? new RollbackGuard().next(entry.key, entry.updatedAt)
-      : rollbackGuard(options.scope).next(guardKey(key.id, entry.key), entry.updatedAt);
+      ? new RollbackGuard().next(storeKey, updatedAt)
+      : rollbackGuard(options.scope).next(guardKey(key.id, storeKey), updatedAt);
   const ver = Buffer.alloc(VERSION_LEN);
   ver.writeBigUInt64BE(BigInt(version));
   const header = Buffer.concat([ENVELOPE_MAGIC, Buffer.from(key.id, 'hex'), ver]);
   const iv = randomBytes(IV_LEN);
   const cipher = createCipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_LEN });
-  cipher.setAAD(Buffer.concat([header, Buffer.from(entry.key, 'utf8')]));
-  const plain = Buffer.from(JSON.stringify(entry), 'utf8');
+  cipher.setAAD(Buffer.concat([header, Buffer.from(storeKey, 'utf8')]));
   const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-  plain.fill(0);
   return Buffer.concat([header, iv, cipher.getAuthTag(), ct]);
 }
 
@@ -189,21 +212,27 @@ function startsLikeMagic(head: Buffer): boolean {
   );
 }
 
+/** The result of {@link openBytes}. */
+export type OpenResult =
+  | {
+      ok: true;
+      /** The decrypted bytes (the caller should zero them once used). */
+      plain: Buffer;
+      /** The envelope format: 1 (`tw1:`) or 2. */
+      format: 1 | 2;
+      /** The authenticated version of a format-2 envelope (format 1 keeps it in the entry). */
+      version: number | undefined;
+    }
+  | { ok: false; reason: DecodeFailure; message: string };
+
 /**
- * Decrypts and validates an envelope (format 2, or 1) stored under `storeKey`. Never throws.
+ * Decrypts an envelope (format 2, or 1) stored under `storeKey`, without looking at what it holds and
+ * without the rollback check (see {@link checkRollback}). Never throws.
  * @param bytes - The stored bytes.
- * @param storeKey - The key the bytes were stored under (file name, row key, Redis key suffix).
+ * @param storeKey - The key the bytes were stored under (bound into the authenticated data).
  * @param key - The encryption key.
- * @param options - `scope` for rollback protection (see {@link EnvelopeOptions}): an envelope older than
- *   one this process has seen for the key there is refused (`reason: 'rollback'`); a newer one is
- *   remembered.
  */
-export function decodeEntry(
-  bytes: Buffer,
-  storeKey: string,
-  key: CacheEncryptionKey,
-  options: EnvelopeOptions = {},
-): DecodeResult {
+export function openBytes(bytes: Buffer, storeKey: string, key: CacheEncryptionKey): OpenResult {
   const head = bytes.subarray(0, MAGIC_LEN);
   const format: 1 | 2 | undefined = head.equals(ENVELOPE_MAGIC)
     ? 2
@@ -235,12 +264,13 @@ export function decodeEntry(
       message: `the entry was encrypted with another key (key id ${storedKeyId}, ours ${key.id}); every process sharing a store needs the same TOKENWARD_CACHE_KEY or key file`,
     };
   }
-  let plain: Buffer;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key.key, iv, { authTagLength: TAG_LEN });
     decipher.setAAD(Buffer.concat([header, Buffer.from(storeKey, 'utf8')]));
     decipher.setAuthTag(tag);
-    plain = Buffer.concat([decipher.update(ct), decipher.final()]);
+    const plain = Buffer.concat([decipher.update(ct), decipher.final()]);
+    const version = format === 2 ? Number(header.readBigUInt64BE(MAGIC_LEN + KEY_ID_LEN)) : undefined;
+    return { ok: true, plain, format, version };
   } catch {
     return {
       ok: false,
@@ -248,38 +278,71 @@ export function decodeEntry(
       message: 'the entry failed authentication (corrupted, truncated, or stored under another key)',
     };
   }
+}
+
+/**
+ * The rollback check of a decrypted envelope: refuses (returns a failure) a `version` more than
+ * {@link ROLLBACK_TOLERANCE_MS} older than one this process has seen for the key in `scope`, else
+ * remembers it and returns `undefined`. Without a scope, nothing is checked.
+ */
+export function checkRollback(
+  scope: string | undefined,
+  key: CacheEncryptionKey,
+  storeKey: string,
+  version: number,
+): { ok: false; reason: 'rollback'; message: string } | undefined {
+  if (scope === undefined) return undefined;
+  const guard = rollbackGuard(scope);
+  const gk = guardKey(key.id, storeKey);
+  if (guard.isRollback(gk, version)) {
+    return {
+      ok: false,
+      reason: 'rollback',
+      message: `the entry (version ${version}, written ${isoTime(version)}) is older than one this process already read or wrote there (version ${guard.seen(gk)}, ${isoTime(guard.seen(gk) ?? 0)}): an older copy was put back (a rollback)`,
+    };
+  }
+  guard.note(gk, version);
+  return undefined;
+}
+
+/**
+ * Decrypts and validates an envelope (format 2, or 1) stored under `storeKey`. Never throws.
+ * @param bytes - The stored bytes.
+ * @param storeKey - The key the bytes were stored under (file name, row key, Redis key suffix).
+ * @param key - The encryption key.
+ * @param options - `scope` for rollback protection (see {@link EnvelopeOptions}): an envelope older than
+ *   one this process has seen for the key there is refused (`reason: 'rollback'`); a newer one is
+ *   remembered.
+ */
+export function decodeEntry(
+  bytes: Buffer,
+  storeKey: string,
+  key: CacheEncryptionKey,
+  options: EnvelopeOptions = {},
+): DecodeResult {
+  const opened = openBytes(bytes, storeKey, key);
+  if (!opened.ok) return opened;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(plain.toString('utf8'));
+    parsed = JSON.parse(opened.plain.toString('utf8'));
   } catch {
     return { ok: false, reason: 'invalid', message: 'the decrypted entry is not JSON' };
   } finally {
-    plain.fill(0);
+    opened.plain.fill(0);
   }
   const problem = validateEntry(parsed, storeKey);
   if (problem !== undefined) return { ok: false, reason: 'invalid', message: problem };
   const entry = parsed as StoredEntry;
-  const version =
-    format === 2 ? Number(header.readBigUInt64BE(MAGIC_LEN + KEY_ID_LEN)) : Math.floor(entry.updatedAt);
-  if (options.scope !== undefined) {
-    const guard = rollbackGuard(options.scope);
-    const gk = guardKey(key.id, storeKey);
-    if (guard.isRollback(gk, version)) {
-      return {
-        ok: false,
-        reason: 'rollback',
-        message: `the entry (version ${version}, written ${isoTime(version)}) is older than one this process already read or wrote there (version ${guard.seen(gk)}, ${isoTime(guard.seen(gk) ?? 0)}): an older copy was put back (a rollback)`,
-      };
-    }
-    guard.note(gk, version);
-  }
+  const version = opened.version ?? Math.floor(entry.updatedAt);
+  const rolledBack = checkRollback(options.scope, key, storeKey, version);
+  if (rolledBack !== undefined) return rolledBack;
   const t = entry.token;
   if (t !== undefined) {
     registerToken(t.accessToken);
     registerToken(t.refreshToken);
     registerToken(t.idToken);
   }
-  return { ok: true, entry, version, format };
+  return { ok: true, entry, version, format: opened.format };
 }
 
 function isoTime(ms: number): string {

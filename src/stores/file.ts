@@ -40,7 +40,13 @@ import envPaths from 'env-paths';
 import { ConfigError, LockTimeoutError, StoreError } from '../errors.js';
 import { decodeEntry, encodeEntry, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import { readPrivateFile, securePrivateDir, type TrustFailure } from './trust.js';
+import {
+  readPrivateFile,
+  securePrivateDir,
+  syncDir,
+  type TrustFailure,
+  writePrivateFileAtomic,
+} from './trust.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
@@ -103,7 +109,6 @@ const TEMP_MAX_AGE_MS = 10 * 60_000;
 const TEMP_UNTAGGED_DEAD_MS = 30_000;
 /** The largest token file read, in bytes (an envelope is a few kB; a JWT-heavy one tens of kB). */
 export const MAX_ENTRY_BYTES = 1024 * 1024;
-const POSIX = process.platform !== 'win32';
 
 interface LockInfo {
   pid: number;
@@ -323,35 +328,12 @@ export class FileStore implements TokenStore {
       `.${basename(path)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
     );
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
+      await writePrivateFileAtomic(path, tmp, bytes);
     } catch (err) {
-      await unlink(tmp).catch(() => {});
       throw new StoreError('file', `cannot write the cached token ${path} (${errnoCode(err) ?? 'error'})`, {
         target: path,
         cause: err,
       });
-    }
-    await this.#syncDir();
-  }
-
-  async #syncDir(): Promise<void> {
-    if (!POSIX) return;
-    try {
-      const dh = await open(this.dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
-    } catch {
-      // Some file systems cannot fsync a directory; the rename is still atomic.
     }
   }
 
@@ -418,7 +400,7 @@ export class FileStore implements TokenStore {
         cause: err,
       });
     }
-    await this.#syncDir();
+    await syncDir(this.dir);
   }
 
   async list(): Promise<StoredEntry[]> {

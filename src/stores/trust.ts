@@ -24,7 +24,7 @@
  */
 
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readlink, rename, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { errnoCode } from './util.js';
 
@@ -286,5 +286,43 @@ export async function readPrivateFile(path: string, options: PrivateFileOptions)
     return buf.subarray(0, n);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Replaces `path` atomically with `bytes`: written to `tmp` (created with `O_EXCL`, mode 0600, in the
+ * same directory), fsynced, renamed over `path`, and the directory fsynced. A reader sees the old file
+ * or the new one, never a mix. On failure the temporary file is removed and the error is rethrown as it
+ * is (callers wrap it in their own error).
+ */
+export async function writePrivateFileAtomic(path: string, tmp: string, bytes: Buffer): Promise<void> {
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** fsyncs a directory, so that a rename or unlink in it survives a crash (best effort; not on Windows). */
+export async function syncDir(dir: string): Promise<void> {
+  if (!POSIX) return;
+  try {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is still atomic.
   }
 }

@@ -83,6 +83,7 @@ ${cases}
       fi ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
     docker-credential) COMPREPLY=( $(compgen -W "get list store erase" -- "$cur") ) ;;
+    secret) COMPREPLY=( $(compgen -W "set get rm list $(tokenward secret list 2>/dev/null)" -- "$cur") ) ;;
     help) COMPREPLY=( $(compgen -W "${COMMANDS.join(' ')}" -- "$cur") ) ;;
   esac
 }
@@ -119,6 +120,9 @@ ${Object.entries(OPTIONS)
       else profiles=(\${(f)"$(tokenward profiles list 2>/dev/null)"}); compadd -a profiles; fi ;;
     completion) compadd bash zsh fish ;;
     docker-credential) compadd get list store erase ;;
+    secret)
+      if (( CURRENT == 3 )); then compadd set get rm list
+      else profiles=(\${(f)"$(tokenward secret list 2>/dev/null)"}); compadd -a profiles; fi ;;
     help) _describe 'command' commands ;;
   esac
 }
@@ -136,6 +140,7 @@ function fish(): string {
     `complete -c tokenward -n '__fish_seen_subcommand_from add' -a '${profileAddWords().join(' ')}'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
     `complete -c tokenward -n '__fish_seen_subcommand_from docker-credential' -a 'get list store erase'`,
+    `complete -c tokenward -n '__fish_seen_subcommand_from secret' -a 'set get rm list (tokenward secret list 2>/dev/null)'`,
     "complete -c tokenward -l config -r -F -d 'config file'",
     "complete -c tokenward -s v -l verbose -d 'show HTTP exchanges (redacted)'",
     "complete -c tokenward -l no-color -d 'no colours'",

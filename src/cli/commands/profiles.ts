@@ -242,7 +242,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         }
       }
       const fromArgv = (k: string) =>
-        `${k} must be a reference (env:NAME, file:/path, cmd:..., keyring:NAME) — secrets are not taken from the command line; or pass it on stdin with --secret-stdin ${k}`;
+        `${k} must be a reference (env:NAME, file:/path, cmd:..., keyring:NAME, secret:NAME) — secrets are not taken from the command line; or pass it on stdin with --secret-stdin ${k}`;
       for (const [k, v] of Object.entries(profile)) {
         if (k === stdinKey || typeof v !== 'string' || isSecretReference(v)) continue;
         if (isSecretKey(k)) throw new UsageError(fromArgv(k));
