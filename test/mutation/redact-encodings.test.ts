@@ -151,6 +151,13 @@ describe('registerBasicCredentials', () => {
     );
   });
 
+  it('a raw secret that cannot be decoded, with an id that can: no pair is made up from the secret', () => {
+    const b64 = encodeBasicCredentials('okid', '50%off-now', 'raw');
+    registerBasicCredentials(b64);
+    assert.equal(redactText('[okid:50%off-now] [50%off-now]'), `[${REDACTED}] [${REDACTED}]`);
+    assert.equal(redactText('okid:undefined'), 'okid:undefined');
+  });
+
   it('a raw id that cannot be decoded, with a secret that can: no pair is made up from the id', () => {
     const b64 = encodeBasicCredentials('id%zz', 'fine+secret', 'raw');
     registerBasicCredentials(b64);
