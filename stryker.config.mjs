@@ -97,11 +97,13 @@ const GROUPS = {
       '#settle',
       '#acquire',
     ]),
+    // The focused files first: a mutant stops at the first file that fails.
     tests: [
+      'test/mutation/manager*.test.ts',
+      'test/manager/token-manager.test.ts',
       'test/manager/*.test.ts',
       'test/front-door.test.ts',
       'test/stores/file-store.test.ts',
-      'test/mutation/manager*.test.ts',
     ],
   },
   // Token response parsing.

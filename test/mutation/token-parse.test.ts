@@ -170,6 +170,7 @@ describe('lifetimes', () => {
     assert.equal(readSeconds({}, 'expires_in', ctx), undefined);
     assert.equal(readSeconds({ expires_in: null }, 'expires_in', ctx), undefined);
     assert.equal(readSeconds({ expires_in: '1.5' }, 'expires_in', ctx), 1.5);
+    assert.equal(readSeconds({ expires_in: '12.25' }, 'expires_in', ctx), 12.25);
     assert.equal(readSeconds({ expires_in: ' 60 ' }, 'expires_in', ctx), 60);
     assert.equal(readSeconds({ expires_in: 0.25 }, 'expires_in', ctx), 0.25);
   });
