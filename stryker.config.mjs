@@ -19,8 +19,8 @@ import ts from 'typescript';
 /**
  * The Stryker mutate ranges (`file:startLine-endLine`, 1-based, inclusive) of the named functions of
  * `file`: class members (`getToken`, `#acquire`; a name may be `Class.member` when several classes have
- * it) and top-level functions. Each range starts at the member's first line (its decorators and TSDoc
- * excluded) and ends at its closing brace.
+ * it) and top-level functions. Each range starts at the member's first line (its TSDoc excluded) and
+ * ends at its closing brace.
  * @param {string} file
  * @param {string[]} names
  * @returns {string[]}
