@@ -8,6 +8,51 @@
 // The modules are split into groups, each with the test files that exercise it. `npm run mutate` runs
 // every group; `TOKENWARD_MUTATE=redact,manager npm run mutate` runs only those (one report per run).
 // CLI tests are never listed: they run dist/, not the mutated src/.
+//
+// A group may mutate only some functions of a file (`flight`, `lock`): they are named, not numbered, and
+// their line ranges are computed from the source (with the TypeScript parser) each time the config loads,
+// so they follow the code as it is edited. A name that is no longer in the file stops the run.
+
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
+
+/**
+ * The Stryker mutate ranges (`file:startLine-endLine`, 1-based, inclusive) of the named functions of
+ * `file`: class members (`getToken`, `#acquire`; a name may be `Class.member` when several classes have
+ * it) and top-level functions. Each range starts at the member's first line (its TSDoc excluded) and
+ * ends at its closing brace.
+ * @param {string} file
+ * @param {string[]} names
+ * @returns {string[]}
+ */
+function functionsOf(file, names) {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  /** @type {Map<string, ts.Node[]>} */
+  const found = new Map();
+  const add = (name, node) => found.set(name, [...(found.get(name) ?? []), node]);
+  for (const stmt of source.statements) {
+    if (ts.isFunctionDeclaration(stmt) && stmt.name !== undefined) add(stmt.name.text, stmt);
+    if (ts.isClassDeclaration(stmt) && stmt.name !== undefined) {
+      for (const member of stmt.members) {
+        if (member.name === undefined || !('body' in member) || member.body === undefined) continue;
+        const name = member.name.getText(source);
+        add(name, member);
+        add(`${stmt.name.text}.${name}`, member);
+      }
+    }
+  }
+  return names.map((name) => {
+    const nodes = found.get(name) ?? [];
+    if (nodes.length !== 1) {
+      throw new Error(
+        `stryker.config.mjs: ${file} has ${nodes.length === 0 ? 'no' : nodes.length} function named "${name}"; update the group`,
+      );
+    }
+    const node = nodes[0];
+    const line = (pos) => source.getLineAndCharacterOfPosition(pos).line + 1;
+    return `${file}:${line(node.getStart(source))}-${line(node.getEnd())}`;
+  });
+}
 
 /** @type {Record<string, { mutate: string[]; tests: string[] }>} */
 const GROUPS = {
@@ -36,15 +81,29 @@ const GROUPS = {
       'test/mutation/manager*.test.ts',
     ],
   },
-  // Single flight only: getToken() through #acquire() of the manager (a part of `manager`, for a quick
-  // run; not in the default set). Update the line range when the file changes.
+  // Single flight only (a part of `manager`, for a quick run; not in the default set): getToken(), the
+  // one shared flight (#join, #fly, #acquire) and what it decides with (#usable, #fits, #servable,
+  // #plan, #settle), the background refresh (#startEager).
   flight: {
-    mutate: ['src/manager/token-manager.ts:271-563'],
+    mutate: functionsOf('src/manager/token-manager.ts', [
+      'getToken',
+      '#join',
+      '#startEager',
+      '#fits',
+      '#usable',
+      '#servable',
+      '#plan',
+      '#fly',
+      '#settle',
+      '#acquire',
+    ]),
+    // The focused files first: a mutant stops at the first file that fails.
     tests: [
+      'test/mutation/manager*.test.ts',
+      'test/manager/token-manager.test.ts',
       'test/manager/*.test.ts',
       'test/front-door.test.ts',
       'test/stores/file-store.test.ts',
-      'test/mutation/manager*.test.ts',
     ],
   },
   // Token response parsing.
@@ -62,10 +121,17 @@ const GROUPS = {
       'test/mutation/auth*.test.ts',
     ],
   },
-  // The file store's lock only: lock(), #tryCreate, #inspect, #breakStale, #underBreaker, #handle and
-  // pidAlive. Update these line ranges when src/stores/file.ts changes (docs/testing.md says how).
+  // The file store's lock only.
   lock: {
-    mutate: ['src/stores/file.ts:437-697', 'src/stores/file.ts:701-709'],
+    mutate: functionsOf('src/stores/file.ts', [
+      'lock',
+      '#tryCreate',
+      '#inspect',
+      '#breakStale',
+      '#underBreaker',
+      '#handle',
+      'pidAlive',
+    ]),
     tests: [
       'test/stores/file-store.test.ts',
       'test/stores/file-lock-break.test.ts',

@@ -40,6 +40,7 @@ export const REDACTED = '[REDACTED]';
  * and with non-ASCII as `\uXXXX`).
  */
 export function secretEncodings(value: string): string[] {
+  // Stryker disable next-line StringLiteral: Buffer.from(s, '') is UTF-8 too (Node's default encoding)
   const bytes = Buffer.from(value, 'utf8');
   const json = JSON.stringify(value).slice(1, -1);
   const asciiJson = json.replace(
@@ -79,6 +80,7 @@ export function secretEncodings(value: string): string[] {
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || expanded.has(value)) return;
   expanded.add(value);
+  // Stryker disable next-line ConditionalExpression: no encoding is shorter than the value, so never false here
   for (const v of secretEncodings(value)) if (v.length >= MIN_SECRET_LENGTH) known.add(v);
   knownPattern = undefined;
 }
@@ -101,6 +103,7 @@ export function registerBasicCredentials(credential: string): void {
   const sent = pair.slice(colon + 1);
   registerSecret(sent);
   const decoded = formUrlDecode(sent);
+  // Stryker disable next-line ConditionalExpression: registerSecret(undefined) does nothing (the guard is for tsc)
   if (decoded !== undefined) registerSecret(decoded);
   const id = formUrlDecode(pair.slice(0, colon));
   // The raw pair, as a server that decodes both halves would print it.
@@ -111,6 +114,7 @@ export function registerBasicCredentials(credential: string): void {
 export function registerUrlPassword(url: string): void {
   try {
     const u = new URL(url);
+    // Stryker disable next-line ConditionalExpression,StringLiteral: registerSecret ignores '' anyway
     if (u.password !== '') {
       registerSecret(u.password);
       registerSecret(decodeURIComponent(u.password));
@@ -131,6 +135,7 @@ export function registerToken(value: string | undefined | null): void {
   recentTokens.set(value, tokenEncodings(value));
   if (recentTokens.size > MAX_RECENT_TOKENS) {
     const oldest = recentTokens.keys().next().value;
+    // Stryker disable next-line ConditionalExpression: the map is not empty here (the guard is for tsc)
     if (oldest !== undefined) recentTokens.delete(oldest);
   }
   knownPattern = undefined;
@@ -138,6 +143,7 @@ export function registerToken(value: string | undefined | null): void {
 
 /** The encodings an issued token may be echoed in (its characters are few: RFC 6750 b64token). */
 function tokenEncodings(value: string): readonly string[] {
+  // Stryker disable next-line StringLiteral: Buffer.from(s, '') is UTF-8 too (Node's default encoding)
   const bytes = Buffer.from(value, 'utf8');
   return [
     ...new Set([

@@ -203,10 +203,11 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
       );
     }
     if (typeof tt !== 'string' || !accepted.includes(tt.toLowerCase())) {
+      // A comma, not "or": "bearer or …" reads as a Bearer credential and would be redacted from the message.
       throw new InvalidTokenResponseError(
         ctx.url,
         status,
-        `token response "token_type" is ${typeof tt === 'string' ? JSON.stringify(tt) : describe(tt)}; expected ${accepted.join(' or ')} (set the profile's token_types to accept it)`,
+        `token response "token_type" is ${typeof tt === 'string' ? JSON.stringify(tt) : describe(tt)}; expected ${accepted.join(', ')} (set the profile's token_types to accept it)`,
       );
     }
     tokenType = tt.toLowerCase() === 'bearer' ? 'Bearer' : tt;

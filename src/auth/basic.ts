@@ -45,7 +45,10 @@ export interface ClientSecretBasicOptions {
 export function clientSecretBasic(options: ClientSecretBasicOptions): ClientAuth {
   if (!options.clientId) throw new ConfigError('is required for client_secret_basic', { key: 'client_id' });
   if (options.encoding === 'raw' && options.clientId.includes(':')) {
-    throw new ConfigError('must not contain ":" with raw Basic encoding', { key: 'client_id' });
+    // Not "raw Basic encoding": "Basic <word>" reads as a credential and would be redacted from the message.
+    throw new ConfigError('must not contain ":" with the raw encoding of client_secret_basic', {
+      key: 'client_id',
+    });
   }
   const header = `Basic ${encodeBasicCredentials(options.clientId, options.clientSecret, options.encoding)}`;
   return {
