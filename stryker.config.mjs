@@ -87,6 +87,10 @@ const GROUPS = {
   flight: {
     mutate: functionsOf('src/manager/token-manager.ts', [
       'getToken',
+      '#get',
+      '#getForeground',
+      '#eagerDue',
+      '#loadClient',
       '#join',
       '#startEager',
       '#fits',
