@@ -35,7 +35,7 @@ export interface CreateTokenManagerOptions {
   onWarning?: (warning: TokenwardWarning) => void;
   /** HTTP settings over the profile's (`timeout`, `retries`, `ca_file`…); also the `onExchange` trace hook. */
   http?: HttpOptions;
-  /** Environment for secret references and store settings. Default `process.env`. */
+  /** Environment for secret references, store settings and proxy variables. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
   cacheKey?: Buffer;
@@ -120,6 +120,7 @@ export async function createTokenManager(
   checkProfile(input);
   const profile = await resolveProfileSecrets(input, { env });
   const http: HttpOptions = { ...options.http };
+  http.proxyEnv ??= env; // HTTPS_PROXY, NO_PROXY… from the same environment
   // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
   http.onWarning ??= (message) =>
     onWarning({

@@ -17,6 +17,7 @@
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from './auth-fetch.js';
 export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './axios.js';
 export { foreignOriginError, OriginScope, originsFromProfile, profileOrigins } from './origins.js';
+export { type ProxiedFetchOptions, proxiedFetch } from './proxied-fetch.js';
 export {
   AuthorizationValue,
   type AuthRequestOptions,

@@ -69,7 +69,7 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
 }
 
 /**
- * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`) under the
+ * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`) under the
  * caller's `http`, which wins.
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
@@ -85,6 +85,7 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
     out.insecureSkipTlsVerify = profile.insecure_skip_tls_verify;
   }
   if (profile.ca_file !== undefined && http.ca === undefined) out.ca = await loadCaFile(profile.ca_file);
+  if (profile.proxy !== undefined) out.proxy = profile.proxy;
   return { ...out, ...http };
 }
 
