@@ -150,10 +150,19 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
     );
   }
+  // The profile's proxy, resolved when it is a reference (`env:CORP_PROXY`).
+  const proxy =
+    profile.proxy === undefined
+      ? undefined
+      : await (await import('../../config/secrets.js')).resolveSecretReference(
+          profile.proxy,
+          { key: `profiles.${profile.name ?? ''}.proxy` },
+          { env: io.env },
+        );
   const manager = await openManager(io, profile, tokenward);
   try {
     await freshToken(manager, profile); // renewed now if past its eager point; authFetch then finds it in memory
-    const send = proxiedFetch({ proxy: profile.proxy });
+    const send = proxiedFetch({ proxy, env: io.env });
     const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io, send) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {
@@ -171,7 +180,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       if (typeof code === 'string' && code.startsWith('ERR_')) throw err;
       const { NetworkError, ProxyError } = await import('../../errors.js');
       const { proxyFor, proxyStatusOf } = await import('../../http/proxy.js');
-      const route = proxyFor(url, { proxy: profile.proxy });
+      const route = proxyFor(url, { proxy, env: io.env });
       const status = route === undefined ? undefined : proxyStatusOf(err);
       if (route !== undefined && status !== undefined) {
         const where = `${url.origin}${url.pathname}`;
