@@ -85,7 +85,11 @@ describe('CLI through a forward proxy', () => {
     assert.equal(seen.length, 1);
     assert.match(seen[0] ?? '', /^Bearer \S+$/);
     // An upper-case HTTP_PROXY is not read (curl's rule), and NO_PROXY sends the request direct.
-    for (const vars of [{ HTTP_PROXY: proxy.url }, { http_proxy: proxy.url, NO_PROXY: '127.0.0.1' }]) {
+    const variants: Array<Record<string, string>> = [
+      { HTTP_PROXY: proxy.url },
+      { http_proxy: proxy.url, NO_PROXY: '127.0.0.1' },
+    ];
+    for (const vars of variants) {
       const d = await tw(['request', 'p', `http://127.0.0.1:${api.port}/v1/items`, '--config', home.config], {
         env: env(vars),
       });
