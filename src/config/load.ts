@@ -22,6 +22,7 @@ import { ConfigError } from '../errors.js';
 import { isLoopbackHost } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { redactText } from '../redact.js';
+import { isUrlSecretProfileKey } from '../secret-fields.js';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { setOrigin } from './origin.js';
 import { type ConfigPathOptions, type ConfigPathSource, resolveConfigPath } from './paths.js';
@@ -276,7 +277,7 @@ export function literalSecrets(profile: Profile): Array<[string, string]> {
   for (const [k, v] of Object.entries(profile)) {
     if (typeof v !== 'string' || isSecretReference(v)) continue;
     if (isSecretKey(k)) out.push([k, 'secret']);
-    else if (k === 'store_url' && urlHasPassword(v)) out.push([k, 'password in store_url']);
+    else if (isUrlSecretProfileKey(k) && urlHasPassword(v)) out.push([k, `password in ${k}`]);
   }
   for (const [k, v] of Object.entries(profile.params ?? {})) {
     if (isSecretKey(k, true) && !isSecretReference(v)) out.push([`params.${k}`, 'secret']);

@@ -140,3 +140,31 @@ describe('CLI through a forward proxy', () => {
     assert.equal(`${bad.stdout}${bad.stderr}`.includes(PASSWORD), false, bad.stderr);
   });
 });
+
+describe('CLI: a proxy password is a secret', () => {
+  let h: TempHome;
+  before(() => {
+    h = tempHome();
+  });
+  after(() => h.cleanup());
+
+  it('profiles add refuses a proxy password on the command line, takes it from stdin, and show redacts it', async () => {
+    const pw = 'add-pr0xy-Secret-31';
+    const args = ['profiles', 'add', 'corp', 'token_url=https://login.example.com/token', 'client_id=c'];
+    const refused = await tw([...args, `proxy=http://u:${pw}@proxy.example:3128`, '--config', h.config], {
+      env: h.env,
+    });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /proxy holds a password/);
+    assert.equal(refused.stderr.includes(pw), false);
+    const added = await tw([...args, '--secret-stdin', 'proxy', '--config', h.config], {
+      env: h.env,
+      input: `http://u:${pw}@proxy.example:3128\n`,
+    });
+    assert.equal(added.code, 0, added.stderr);
+    const shown = await tw(['profiles', 'show', 'corp', '--config', h.config], { env: h.env });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /proxy = /);
+    assert.equal(shown.stdout.includes(pw), false, shown.stdout);
+  });
+});
