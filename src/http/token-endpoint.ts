@@ -423,18 +423,25 @@ function errorCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** Failures that can only be the proxy's: through a proxy, tokenward neither resolves nor connects to the endpoint. */
+const PROXY_CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
 /**
- * A failure of a request sent through a proxy: names the proxy (without credentials); a refused tunnel
- * (the proxy's status) is retried only for a 5xx, never for a 407 (wrong or missing credentials) or 403.
+ * A failure of a request sent through a proxy: names the proxy (without credentials). The proxy's own
+ * failures — unreachable, or a refused tunnel (its status) — carry `proxy` (a {@link ProxyError}); a
+ * refusal is retried only for a 5xx, never for a 407 (wrong or missing credentials) or 403. Failures
+ * inside the tunnel (the endpoint's certificate…) stay the endpoint's.
  */
 function throughProxy(failure: NetworkFailure, e: unknown, route: ProxyRoute): NetworkFailure {
   const status = proxyStatusOf(e);
   const via = `proxy ${route.shown} (${route.source})`;
   if (status === undefined) {
+    const code = errorCode(e);
+    const own = code !== undefined && PROXY_CONNECT_CODES.has(code);
     return {
       ...failure,
       reason: `${failure.reason}, through ${via}`,
-      proxy: { shown: route.shown, source: route.source },
+      ...(own ? { proxy: { shown: route.shown, source: route.source } } : {}),
     };
   }
   const hint =

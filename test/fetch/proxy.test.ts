@@ -6,8 +6,7 @@
  * always passed explicitly: nothing here sets HTTPS_PROXY in the test process.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -28,46 +27,12 @@ import { requestToken } from '../../src/http/token-endpoint.js';
 import { redactText } from '../../src/redact.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { createTokenManager } from '../../src/tokenward.js';
+import { selfSignedCert, TLS_CERT_INSTALL } from '../core/tls-cert.js';
 import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
 import { missing } from '../helpers/services.js';
 
 const NAME = 'api.proxy.test'; // resolvable only by the proxy (its `hosts` map)
 const PASSWORD = 'pr0xy-pa55word-Zq9';
-
-function makeCert(): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'tokenward-proxy-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${NAME}`,
-        '-addext',
-        `subjectAltName=DNS:${NAME},DNS:*.${NAME},IP:127.0.0.1`,
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-    };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A server that is both token endpoint (`POST /token`) and API (`GET /data`: 200 with a Bearer token). */
 interface Endpoint {
@@ -103,7 +68,7 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-const tls = makeCert();
+const tls = selfSignedCert(NAME, `DNS:${NAME},DNS:*.${NAME},IP:127.0.0.1`);
 let https: Endpoint;
 let http: Endpoint;
 let proxy: ForwardProxy;
@@ -154,7 +119,7 @@ describe('requests through a forward proxy', () => {
   const form = { grant_type: 'client_credentials', client_id: 'c' };
 
   it('a token request goes through HTTPS_PROXY over CONNECT, TLS verified against the test CA', async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     const res = await requestToken(
       { url: tokenUrl(), form },
@@ -167,14 +132,17 @@ describe('requests through a forward proxy', () => {
     await assert.rejects(
       requestToken({ url: tokenUrl(), form }, { retries: 0, proxyEnv: { https_proxy: proxy.url } }),
       (e: unknown) =>
-        e instanceof NetworkError && /TLS error/.test(e.message) && e.message.includes(proxy.url),
+        e instanceof NetworkError &&
+        !(e instanceof ProxyError) && // the endpoint's certificate: not the proxy's failure
+        /TLS error/.test(e.message) &&
+        e.message.includes(proxy.url),
     );
     assert.equal(proxy.tunnels.length, 2);
     assert.equal(https.tokens, 1);
   });
 
   it('NO_PROXY bypasses the proxy (nothing passes through it); a remote proxy never gets loopback targets', async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     const direct = `https://127.0.0.1:${https.port}/token`;
     for (const noProxy of ['127.0.0.1', '127.0.0.0/8', `127.0.0.1:${https.port}`, '*']) {
@@ -199,7 +167,7 @@ describe('requests through a forward proxy', () => {
   });
 
   it('plain http: an http target through http_proxy is sent to the proxy in absolute form', async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     const url = `http://127.0.0.1:${http.port}/token`;
     await requestToken({ url, form }, { retries: 0, proxyEnv: { http_proxy: proxy.url } });
@@ -209,12 +177,12 @@ describe('requests through a forward proxy', () => {
   });
 
   it("the profile's proxy overrides the environment's, for the manager's token requests", async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     const dir = mkdtempSync(join(tmpdir(), 'tokenward-proxy-ca-'));
     try {
       const caFile = join(dir, 'ca.pem');
-      execFileSync('sh', ['-c', 'umask 077 && cat > "$1"', 'sh', caFile], { input: tls.cert });
+      writeFileSync(caFile, tls.cert, { mode: 0o600 });
       const manager = await createTokenManager(
         {
           token_url: tokenUrl(),
@@ -239,7 +207,7 @@ describe('requests through a forward proxy', () => {
   });
 
   it('a 407 is a ProxyError naming the proxy, never its password; the right password passes', async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     const wrong = `http://alice:${encodeURIComponent('not-the-pw-4')}@127.0.0.1:${authed.port}`;
     let caught: unknown;
@@ -263,6 +231,18 @@ describe('requests through a forward proxy', () => {
     assert.doesNotMatch(shown, /not-the-pw-4|alice:/);
     assert.equal(authed.refused, 1);
     assert.equal(https.tokens, 0);
+    // A proxy that is not there is the proxy's failure too (no status).
+    await assert.rejects(
+      requestToken(
+        { url: tokenUrl(), form },
+        { retries: 0, proxy: `http://u:${PASSWORD}@127.0.0.1:1`, proxyEnv: {} },
+      ),
+      (e: unknown) =>
+        e instanceof ProxyError &&
+        e.status === undefined &&
+        /ECONNREFUSED.*through proxy http:\/\/127\.0\.0\.1:1 \(proxy\)/.test(e.message) &&
+        !e.message.includes(PASSWORD),
+    );
     const right = `http://alice:${encodeURIComponent(PASSWORD)}@127.0.0.1:${authed.port}`;
     await requestToken({ url: tokenUrl(), form }, { ca: tls.cert, retries: 0, proxy: right, proxyEnv: {} });
     assert.equal(authed.tunnels.length, 1);
@@ -274,7 +254,7 @@ describe('requests through a forward proxy', () => {
   });
 
   it('API calls through the proxy: authFetch, the undici interceptor, axios', async (t) => {
-    if (tls === undefined) return missing(t, 'openssl', 'apt-get install openssl');
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
     reset();
     // One name per client: each has its own connection (and tunnel) to count.
     const api = (client: string) => `https://${client}.${NAME}:${https.port}`;
