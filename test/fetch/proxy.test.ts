@@ -23,7 +23,7 @@ import { request } from 'undici';
 import { NetworkError, ProxyError } from '../../src/errors.js';
 import { attachAxios, createAuthFetch, proxiedFetch, tokenwardInterceptor } from '../../src/fetch/index.js';
 import { closeAgents, proxyDispatcher } from '../../src/http/agent.js';
-import { requestToken } from '../../src/http/token-endpoint.js';
+import { getJson, requestNoContent, requestToken } from '../../src/http/token-endpoint.js';
 import { redactText } from '../../src/redact.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { createTokenManager } from '../../src/tokenward.js';
@@ -40,6 +40,8 @@ interface Endpoint {
   port: number;
   tokens: number;
   api: Array<string | undefined>;
+  /** Discovery and revocation requests. */
+  other: string[];
 }
 
 function handler(ep: () => Endpoint) {
@@ -47,6 +49,12 @@ function handler(ep: () => Endpoint) {
     req.resume();
     req.on('end', () => {
       const e = ep();
+      if (req.url === '/.well-known/openid-configuration' || req.url === '/revoke') {
+        e.other.push(`${req.method} ${req.url}`);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(req.url === '/revoke' ? '' : JSON.stringify({ issuer: 'x', token_endpoint: 'y' }));
+        return;
+      }
       if (req.method === 'POST' && req.url === '/token') {
         e.tokens++;
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -78,20 +86,29 @@ let authed: ForwardProxy;
 describe('requests through a forward proxy', () => {
   before(async () => {
     if (tls === undefined) return;
-    https = { server: createHttpsServer({ key: tls.key, cert: tls.cert }), port: 0, tokens: 0, api: [] };
+    https = {
+      server: createHttpsServer({ key: tls.key, cert: tls.cert }),
+      port: 0,
+      tokens: 0,
+      api: [],
+      other: [],
+    };
     https.server.on(
       'request',
       handler(() => https),
     );
     https.port = await listen(https.server);
-    http = { server: createHttpServer(), port: 0, tokens: 0, api: [] };
+    http = { server: createHttpServer(), port: 0, tokens: 0, api: [], other: [] };
     http.server.on(
       'request',
       handler(() => http),
     );
     http.port = await listen(http.server);
     const hosts = Object.fromEntries(
-      ['', 'fetch.', 'undici.', 'axios.'].map((p) => [`${p}${NAME}`, '127.0.0.1']),
+      ['', 'fetch.', 'undici.', 'axios.', 'discovery.', 'revocation.'].map((p) => [
+        `${p}${NAME}`,
+        '127.0.0.1',
+      ]),
     );
     proxy = await startForwardProxy({ hosts });
     other = await startForwardProxy({ hosts });
@@ -113,6 +130,7 @@ describe('requests through a forward proxy', () => {
     for (const e of [https, http]) {
       e.tokens = 0;
       e.api.length = 0;
+      e.other.length = 0;
     }
   };
   const tokenUrl = () => `https://${NAME}:${https.port}/token`;
@@ -139,6 +157,24 @@ describe('requests through a forward proxy', () => {
     );
     assert.equal(proxy.tunnels.length, 2);
     assert.equal(https.tokens, 1);
+  });
+
+  it('discovery and revocation requests go through the proxy too', async (t) => {
+    if (tls === undefined) return missing(t, 'openssl', TLS_CERT_INSTALL);
+    reset();
+    // One name each: each its own connection, so its own tunnel to count.
+    const at = (name: string) => `https://${name}.${NAME}:${https.port}`;
+    const opts = { ca: tls.cert, retries: 0, proxyEnv: { HTTPS_PROXY: proxy.url } };
+    await getJson(`${at('discovery')}/.well-known/openid-configuration`, {
+      ...opts,
+      what: 'discovery document',
+    });
+    await requestNoContent(
+      { url: `${at('revocation')}/revoke`, form: { token: 'at-x' }, what: 'revocation endpoint' },
+      opts,
+    );
+    assert.deepEqual(https.other, ['GET /.well-known/openid-configuration', 'POST /revoke']);
+    assert.deepEqual(proxy.tunnels, [`discovery.${NAME}:${https.port}`, `revocation.${NAME}:${https.port}`]);
   });
 
   it('NO_PROXY bypasses the proxy (nothing passes through it); a remote proxy never gets loopback targets', async (t) => {
