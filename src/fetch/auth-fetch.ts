@@ -111,10 +111,10 @@ interface Call {
  */
 export function createAuthFetch(source: TokenManager | TokenSource, options: AuthFetchOptions): AuthFetch {
   const core = new RequestCore(source, options);
-  const custom = options.fetch ?? proxiedFetch({ proxy: options.proxy, env: options.proxyEnv });
+  const sender = options.fetch ?? proxiedFetch({ proxy: options.proxy, env: options.proxyEnv });
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const doFetch: AuthFetch = custom;
+    const doFetch: AuthFetch = sender;
     const request = typeof input === 'string' || input instanceof URL ? undefined : input;
     const href =
       typeof input === 'string' ? input : request === undefined ? (input as URL).href : request.url;
