@@ -115,6 +115,32 @@ export class NetworkError extends TokenwardError {
   }
 }
 
+/**
+ * A proxy stood between tokenward and the endpoint and did not carry the request: it refused the tunnel
+ * (`407 Proxy Authentication Required`, a `403` of its policy, a `502` when it could not reach the
+ * endpoint) or could not be reached. A {@link NetworkError} (`code` `ERR_NETWORK`): the endpoint gave no
+ * answer. The message and {@link proxy} name the proxy without its credentials.
+ */
+export class ProxyError extends NetworkError {
+  /** The proxy URL, without credentials. */
+  readonly proxy: string;
+  /** Where the proxy came from: `proxy` (the profile key) or the environment variable (`HTTPS_PROXY`…). */
+  readonly proxySource: string;
+  /** The proxy's HTTP status, when it answered (407…). */
+  readonly status?: number;
+  constructor(
+    url: string,
+    proxy: { shown: string; source: string; status?: number | undefined },
+    message: string,
+    options: TokenwardErrorOptions & { attempts?: number } = {},
+  ) {
+    super(url, message, options);
+    this.proxy = proxy.shown;
+    this.proxySource = proxy.source;
+    if (proxy.status !== undefined) this.status = proxy.status;
+  }
+}
+
 /** The token endpoint answered with an error status. Carries the HTTP status and the OAuth error fields. */
 export class TokenEndpointError extends TokenwardError {
   readonly status: number;

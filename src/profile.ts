@@ -107,6 +107,12 @@ export interface CommonProfileKeys {
   ca_file?: string;
   /** Turns TLS verification off for this profile. Loudly warned about; never the default. */
   insecure_skip_tls_verify?: boolean;
+  /**
+   * Proxy for this profile's requests, instead of `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`: an `http://`
+   * or `https://` URL (`http://user:pw@proxy:3128`; may be a reference), or `"direct"` for none.
+   * `NO_PROXY` applies to it too.
+   */
+  proxy?: string;
 
   /** Origin(s) of the API this token is for: `authFetch` attaches it only to these. */
   api_base_url?: string;

@@ -8,7 +8,8 @@
  * Two questions are answered:
  *
  * - {@link SECRET_PROFILE_KEYS} / {@link isSecretProfileKey}: which top-level profile keys hold a secret.
- *   `store_url` (and any URL) counts for its password part only.
+ *   `store_url` and `proxy` ({@link URL_SECRET_PROFILE_KEYS}), and any URL, count for their password
+ *   part only.
  * - {@link isSecretField}: whether a form field, JSON member or `params` entry of this name carries a
  *   secret. A name is secret when it is one of {@link SECRET_FIELD_NAMES}, when it contains `secret`,
  *   `passw`, `passphrase` or `credential`, or when it ends in `token`, `assertion` or `key` (so
@@ -28,6 +29,21 @@ export const SECRET_PROFILE_KEYS = [
   'private_key',
   'refresh_token',
 ] as const;
+
+/**
+ * Top-level profile keys holding a URL whose password part is a secret: `store_url`
+ * (`redis://:pw@host`) and `proxy` (`http://user:pw@proxy:3128`). Their values are redacted to the
+ * password, taken from stdin by `profiles add --secret-stdin`, and their `env:` variables kept from
+ * `tokenward exec`'s child.
+ */
+export const URL_SECRET_PROFILE_KEYS = ['store_url', 'proxy'] as const;
+
+const URL_KEY_SET: ReadonlySet<string> = new Set(URL_SECRET_PROFILE_KEYS);
+
+/** True for a profile key whose URL value may carry a password (`store_url`, `proxy`). */
+export function isUrlSecretProfileKey(key: string): key is (typeof URL_SECRET_PROFILE_KEYS)[number] {
+  return URL_KEY_SET.has(key);
+}
 
 /** A top-level profile key that holds a secret. */
 export type SecretProfileKey = (typeof SECRET_PROFILE_KEYS)[number];

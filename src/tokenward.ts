@@ -47,7 +47,7 @@ export interface CreateTokenManagerOptions {
    * hook. Its warnings go to `onWarning` unless `http.onWarning` is given.
    */
   http?: HttpOptions;
-  /** Environment for secret references and store settings. Default `process.env`. */
+  /** Environment for secret references, store settings and proxy variables. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
   cacheKey?: Buffer;
@@ -115,6 +115,7 @@ export async function createTokenManager(
   // Again with the values of secret references (a `token_url = "env:…"` must resolve to a URL).
   checkProfile(profile, origin);
   const http: HttpOptions = { ...options.http };
+  http.proxyEnv ??= env; // HTTPS_PROXY, NO_PROXY… from the same environment
   // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
   http.onWarning ??= onWarning;
   const client = await createTokenClient(profile, http);

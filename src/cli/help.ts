@@ -69,7 +69,7 @@ const PROFILES_HELP = `Usage: tokenward profiles <list|show|add|remove> ...
                                           add (or with --force replace) a profile; secret keys take
                                           references only (env:NAME, file:/path, cmd:..., keyring:NAME,
                                           secret:NAME), or a literal read from stdin with --secret-stdin KEY
-                                          (KEY: a secret key, params.NAME of a secret, or store_url)
+                                          (KEY: a secret key, params.NAME of a secret, store_url, proxy)
   profiles remove <name>                  remove a profile from the config file
 
 Lists take comma-separated values (scopes=a,b); params take params.NAME=value.

@@ -24,6 +24,7 @@ import type { Profile } from '../profile.js';
 import { descriptorOf } from '../providers/index.js';
 import { providerDescriptors } from '../providers/registry.js';
 import { redactText } from '../redact.js';
+import { isUrlSecretProfileKey } from '../secret-fields.js';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { setOrigin } from './origin.js';
 import { type ConfigPathOptions, type ConfigPathSource, resolveConfigPath } from './paths.js';
@@ -278,7 +279,7 @@ export function literalSecrets(profile: Profile): Array<[string, string]> {
   for (const [k, v] of Object.entries(profile)) {
     if (typeof v !== 'string' || isSecretReference(v)) continue;
     if (isSecretKey(k)) out.push([k, 'secret']);
-    else if (k === 'store_url' && urlHasPassword(v)) out.push([k, 'password in store_url']);
+    else if (isUrlSecretProfileKey(k) && urlHasPassword(v)) out.push([k, `password in ${k}`]);
   }
   for (const [k, v] of Object.entries(profile.params ?? {})) {
     if (isSecretKey(k, true) && !isSecretReference(v)) out.push([`params.${k}`, 'secret']);

@@ -33,6 +33,7 @@ export async function publicProfile(profile: Profile, options: ResolveSecretsOpt
   const resolved = await resolveProfileSecrets(out as Profile, options);
   // After resolution: `store_url = "env:REDIS_URL"` may resolve to a URL with a password.
   if (typeof resolved.store_url === 'string') resolved.store_url = withoutPassword(resolved.store_url);
+  if (typeof resolved.proxy === 'string') resolved.proxy = withoutPassword(resolved.proxy); // the same for a proxy
   return resolved;
 }
 

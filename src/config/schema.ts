@@ -121,6 +121,15 @@ const commonEntries = {
   ),
   ca_file: v.optional(str),
   insecure_skip_tls_verify: v.optional(v.boolean()),
+  proxy: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (s) => s === 'direct' || isSecretReference(s) || /^https?:\/\/[^/]/i.test(s),
+        'expected an http:// or https:// proxy URL, or "direct"',
+      ),
+    ),
+  ),
 
   api_base_url: v.optional(urlString),
   allowed_origins: v.optional(v.array(urlString)),

@@ -10,9 +10,11 @@
  */
 
 import { NetworkError } from '../errors.js';
+import type { ProxySettings } from '../http/proxy.js';
 import { safeUrl } from '../http/url.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import { type Attachment, isReplayableBody, RequestCore, type ResponseInfo } from './core.js';
+import { proxiedFetch } from './proxied-fetch.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** The signature of the global `fetch`: what {@link createAuthFetch} returns. */
@@ -20,8 +22,19 @@ export type AuthFetch = (input: string | URL | Request, init?: RequestInit) => P
 
 /** Options of {@link createAuthFetch}. */
 export interface AuthFetchOptions extends AuthRequestOptions {
-  /** The fetch that sends the requests. Default: `globalThis.fetch`, looked up at each call. */
+  /**
+   * The fetch that sends the requests. Default: `globalThis.fetch`, looked up at each call, routed
+   * through the proxy that applies ({@link proxy}, else `HTTPS_PROXY`/`NO_PROXY`…; see
+   * {@link proxiedFetch}). A fetch given here sends as it will: proxies are its business.
+   */
   fetch?: AuthFetch;
+  /**
+   * The proxy of the default fetch, instead of the environment's: an `http(s)://` URL (credentials in
+   * it), or `"direct"`. Pass the profile's `proxy`. Default: the environment's.
+   */
+  proxy?: string | undefined;
+  /** The environment the default fetch reads the proxy variables from. Default `process.env`. */
+  proxyEnv?: ProxySettings['env'];
 }
 
 /** Most redirects followed, as in the Fetch standard. */
@@ -98,10 +111,10 @@ interface Call {
  */
 export function createAuthFetch(source: TokenManager | TokenSource, options: AuthFetchOptions): AuthFetch {
   const core = new RequestCore(source, options);
-  const custom = options.fetch;
+  const sender = options.fetch ?? proxiedFetch({ proxy: options.proxy, env: options.proxyEnv });
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const doFetch: AuthFetch = custom ?? globalThis.fetch;
+    const doFetch: AuthFetch = sender;
     const request = typeof input === 'string' || input instanceof URL ? undefined : input;
     const href =
       typeof input === 'string' ? input : request === undefined ? (input as URL).href : request.url;

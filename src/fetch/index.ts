@@ -14,9 +14,12 @@
  * @module
  */
 
+export { proxyDispatcher } from '../http/agent.js';
+export type { ProxySettings } from '../http/proxy.js';
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from './auth-fetch.js';
 export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './axios.js';
 export { foreignOriginError, OriginScope, originsFromProfile, profileOrigins } from './origins.js';
+export { type ProxiedFetchOptions, proxiedFetch } from './proxied-fetch.js';
 export {
   AuthorizationValue,
   type AuthRequestOptions,

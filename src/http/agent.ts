@@ -6,9 +6,11 @@
 import { X509Certificate } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { rootCertificates } from 'node:tls';
-import type { Agent, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from '../config/local-file.js';
 import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
+import { registerBasicCredentials, registerUrlPassword } from '../redact.js';
+import { type ProxyRoute, type ProxySettings, proxyFor } from './proxy.js';
 
 /** The parts of undici the HTTP layer uses. */
 export type Undici = typeof import('undici');
@@ -21,7 +23,7 @@ export function loadUndici(): Promise<Undici> {
   return undiciPromise;
 }
 
-const agents = new Map<string, Agent>();
+const agents = new Map<string, Dispatcher>();
 
 /** Origins already warned about, per warning hook. */
 const tlsWarned = new WeakMap<WarningHandler, Set<string>>();
@@ -89,13 +91,19 @@ export function pinnedLookup(
 }
 
 /**
- * The dispatcher for these TLS settings: one cached undici `Agent` per (ca, insecure) combination, so
- * connections are reused across requests.
+ * The dispatcher for these TLS settings and, when given, this proxy: one cached undici `Agent` per
+ * (ca, insecure) combination, and one `ProxyAgent` per (proxy, ca, insecure), so connections are reused
+ * across requests. Through a proxy, an `https:` target is reached through a `CONNECT` tunnel, with TLS
+ * to the target verified end to end (the same `ca`); an `http:` target through an `http:` proxy is sent
+ * in absolute form, as curl does.
  */
-export async function dispatcherFor(tls: TlsSettings): Promise<Dispatcher> {
-  const undici = await loadUndici();
+export async function dispatcherFor(tls: TlsSettings, proxy?: ProxyRoute): Promise<Dispatcher> {
+  return pickDispatcher(await loadUndici(), tls, proxy);
+}
+
+function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | undefined): Dispatcher {
   const insecure = tls.insecureSkipTlsVerify === true;
-  const key = `${insecure ? 'insecure' : 'verify'}\n${tls.ca ?? ''}`;
+  const key = `${insecure ? 'insecure' : 'verify'}\n${tls.ca ?? ''}\n${proxy?.uri ?? ''}`;
   let agent = agents.get(key);
   if (agent === undefined) {
     const connect: { ca?: string[]; rejectUnauthorized: boolean; lookup: typeof pinnedLookup } = {
@@ -104,10 +112,77 @@ export async function dispatcherFor(tls: TlsSettings): Promise<Dispatcher> {
     };
     // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
     if (tls.ca !== undefined) connect.ca = [...rootCertificates, tls.ca];
-    agent = new undici.Agent({ connect, keepAliveTimeout: 4_000 });
+    if (proxy === undefined) {
+      agent = new undici.Agent({ connect, keepAliveTimeout: 4_000 });
+    } else {
+      registerProxyCredentials(proxy.uri);
+      agent = new undici.ProxyAgent({
+        uri: proxy.uri,
+        // TLS to the target (inside the tunnel) and to an https:// proxy: the same trust.
+        requestTls: connect,
+        proxyTls: { ...connect, rejectUnauthorized: true },
+        proxyTunnel: false,
+        keepAliveTimeout: 4_000,
+      });
+    }
     agents.set(key, agent);
   }
   return agent;
+}
+
+/** Registers a proxy URL's password, and the `Proxy-Authorization: Basic` value made of it, for redaction. */
+function registerProxyCredentials(uri: string): void {
+  registerUrlPassword(uri);
+  try {
+    const u = new URL(uri);
+    if (u.username !== '' || u.password !== '') {
+      const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      registerBasicCredentials(Buffer.from(pair).toString('base64'));
+    }
+  } catch {
+    // not a URL: proxyFor never hands one over
+  }
+}
+
+/**
+ * A dispatcher that sends each request the way {@link proxyFor} says for its origin: through the
+ * profile's `proxy`, through the environment's (`HTTPS_PROXY`, `NO_PROXY`… read at each request), or
+ * direct. For `fetch(url, { dispatcher })`, undici's `request`, and as the base of the undici interceptor
+ * (`(await proxyDispatcher()).compose(tokenwardInterceptor(…))`). Direct requests go through the same
+ * connection pool as token requests.
+ *
+ * @throws ConfigError (when a request is dispatched) for a proxy URL that is not `http://` or `https://`.
+ */
+export async function proxyDispatcher(settings: ProxySettings & TlsSettings = {}): Promise<Dispatcher> {
+  const undici = await loadUndici();
+  const tls: TlsSettings = {};
+  if (settings.ca !== undefined) tls.ca = settings.ca;
+  if (settings.insecureSkipTlsVerify === true) tls.insecureSkipTlsVerify = true;
+  class ProxyRouter extends undici.Dispatcher {
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const target = new URL(String(options.origin));
+      return pickDispatcher(undici, tls, proxyFor(target, settings)).dispatch(options, handler);
+    }
+    // Pools are shared with every other user of these settings; closeAgents() closes them.
+    override close(): Promise<void>;
+    override close(callback: () => void): void;
+    override close(callback?: () => void): Promise<void> | undefined {
+      if (callback === undefined) return Promise.resolve();
+      queueMicrotask(callback);
+      return undefined;
+    }
+    override destroy(): Promise<void>;
+    override destroy(err: Error | null): Promise<void>;
+    override destroy(callback: () => void): void;
+    override destroy(err: Error | null, callback: () => void): void;
+    override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | undefined {
+      const callback = typeof a === 'function' ? a : b;
+      if (callback === undefined) return Promise.resolve();
+      queueMicrotask(callback);
+      return undefined;
+    }
+  }
+  return new ProxyRouter();
 }
 
 /** Closes every cached agent (for tests and clean shutdown). */

@@ -7,11 +7,12 @@
  * @module
  */
 
-import { NetworkError, TokenwardError } from '../errors.js';
+import { NetworkError, ProxyError, TokenwardError } from '../errors.js';
 import { publishRequestEnd, publishRequestStart } from '../observe/channels.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
 import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
+import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
@@ -239,6 +240,8 @@ interface NetworkFailure {
   retryable: boolean;
   reason: string;
   cause?: unknown;
+  /** The proxy the request went through, and its status when it refused the tunnel. */
+  proxy?: { shown: string; source: string; status?: number | undefined };
 }
 
 class TimeoutMarker extends Error {}
@@ -264,7 +267,7 @@ async function send(
     const started = performance.now();
     const observed =
       p.grant === undefined ? undefined : publishRequestStart(p.what, p.method, p.safe, p.grant, attempt);
-    const result = await attemptOnce(p, cfg, tls, opts.signal);
+    const result = await attemptOnce(p, cfg, tls, opts);
     const durationMs = Math.round(performance.now() - started);
     publishRequestEnd(
       observed,
@@ -315,6 +318,7 @@ async function send(
         attempts: attempt,
       };
       if (f.cause !== undefined) options.cause = f.cause;
+      if (f.proxy !== undefined) throw new ProxyError(p.safe, f.proxy, message, options);
       throw new NetworkError(p.safe, message, options);
     }
     await pause(backoffMs(attempt, cfg.retryBaseMs, cfg.retryMaxMs), p, attempt, opts.signal);
@@ -346,12 +350,14 @@ async function attemptOnce(
   p: Prepared,
   cfg: Resolved,
   tls: { ca?: string; insecureSkipTlsVerify?: boolean },
-  outer?: AbortSignal,
+  opts: HttpOptions,
 ): Promise<AttemptResult> {
+  const outer = opts.signal;
   if (outer?.aborted)
     return { ok: false, failure: { timeout: false, aborted: true, retryable: false, reason: 'aborted' } };
   const undici = await loadUndici();
-  const dispatcher = await dispatcherFor(tls);
+  const route = proxyFor(p.url, { proxy: opts.proxy, env: opts.proxyEnv });
+  const dispatcher = await dispatcherFor(tls, route);
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new TimeoutMarker('timeout')), cfg.timeoutMs);
   const signal = outer ? AbortSignal.any([ac.signal, outer]) : ac.signal;
@@ -391,7 +397,8 @@ async function attemptOnce(
     if (outer?.aborted) {
       return { ok: false, failure: { timeout: false, aborted: true, retryable: false, reason: 'aborted' } };
     }
-    return { ok: false, failure: classifyNetworkError(e) };
+    const failure = classifyNetworkError(e);
+    return { ok: false, failure: route === undefined ? failure : throughProxy(failure, e, route) };
   } finally {
     clearTimeout(timer);
   }
@@ -441,6 +448,42 @@ function errorCode(e: unknown): string | undefined {
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** Failures that can only be the proxy's: through a proxy, tokenward neither resolves nor connects to the endpoint. */
+const PROXY_CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * A failure of a request sent through a proxy: names the proxy (without credentials). The proxy's own
+ * failures — unreachable, or a refused tunnel (its status) — carry `proxy` (a {@link ProxyError}); a
+ * refusal is retried only for a 5xx, never for a 407 (wrong or missing credentials) or 403. Failures
+ * inside the tunnel (the endpoint's certificate…) stay the endpoint's.
+ */
+function throughProxy(failure: NetworkFailure, e: unknown, route: ProxyRoute): NetworkFailure {
+  const status = proxyStatusOf(e);
+  const via = `proxy ${route.shown} (${route.source})`;
+  if (status === undefined) {
+    const code = errorCode(e);
+    const own = code !== undefined && PROXY_CONNECT_CODES.has(code);
+    return {
+      ...failure,
+      reason: `${failure.reason}, through ${via}`,
+      ...(own ? { proxy: { shown: route.shown, source: route.source } } : {}),
+    };
+  }
+  const hint =
+    status === 407
+      ? 'Proxy Authentication Required: give the proxy user and password in the proxy URL (http://user:password@host:port)'
+      : status >= 500
+        ? 'the proxy could not reach the endpoint'
+        : 'the proxy refused the request';
+  return {
+    timeout: false,
+    aborted: false,
+    retryable: status >= 500,
+    reason: `${via} answered ${status}: ${hint}`,
+    proxy: { shown: route.shown, source: route.source, status },
+  };
 }
 
 /** Turns a transport error into a precise, secret-free description and a retry decision. */

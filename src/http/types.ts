@@ -43,6 +43,14 @@ export interface HttpOptions {
   ca?: string;
   /** Turns TLS verification off. Warned about once per origin (through `onWarning`); never the default. */
   insecureSkipTlsVerify?: boolean;
+  /**
+   * The proxy for every request, instead of the environment's (`HTTPS_PROXY`, `HTTP_PROXY`,
+   * `ALL_PROXY`; `NO_PROXY` applies to both): an `http://` or `https://` URL, credentials in it;
+   * `"direct"` for none. See docs/config.md, "Proxies". Default: the environment's.
+   */
+  proxy?: string | undefined;
+  /** The environment the proxy variables are read from. Default `process.env`. */
+  proxyEnv?: Readonly<Record<string, string | undefined>> | undefined;
   /** `User-Agent` header. Default `tokenward/<version>`. */
   userAgent?: string;
   /** Called once per attempt with a redacted record of the exchange (for `--verbose`). */

@@ -112,8 +112,8 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
 }
 
 /**
- * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`) under the
- * caller's `http`, which wins.
+ * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`) under
+ * the caller's `http`, which wins.
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
   const out: HttpOptions = {};
@@ -131,6 +131,7 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
     const { loadCaFile } = await import('../http/agent.js');
     out.ca = await loadCaFile(profile.ca_file);
   }
+  if (profile.proxy !== undefined) out.proxy = profile.proxy;
   return { ...out, ...http };
 }
 

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 /** How to install what `selfSignedCert` needs. */
 export const TLS_CERT_INSTALL = 'apt-get install openssl';
 
-export function selfSignedCert(): { key: string; cert: string } | undefined {
+/**
+ * @param cn - the certificate's common name. Default `127.0.0.1`.
+ * @param san - its subjectAltName. Default `IP:127.0.0.1`.
+ */
+export function selfSignedCert(
+  cn = '127.0.0.1',
+  san = 'IP:127.0.0.1',
+): { key: string; cert: string } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'tokenward-core-tls-'));
   try {
     execFileSync(
@@ -24,9 +31,9 @@ export function selfSignedCert(): { key: string; cert: string } | undefined {
         '-days',
         '1',
         '-subj',
-        '/CN=127.0.0.1',
+        `/CN=${cn}`,
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        `subjectAltName=${san}`,
         '-keyout',
         join(dir, 'key.pem'),
         '-out',

@@ -84,10 +84,11 @@ export function isReservedEnvName(name: string): boolean {
 
 /**
  * The variables to remove from the child's environment: every variable a secret of the profile is read
- * from (`env:NAME` in a secret key, a secret `params` entry or `store_url`), and `TOKENWARD_CACHE_KEY`.
+ * from (`env:NAME` in a secret key, a secret `params` entry, `store_url` or `proxy`), and `TOKENWARD_CACHE_KEY`.
  */
 export async function secretEnvNames(profile: Profile): Promise<string[]> {
   const { isSecretKey, parseSecretReference } = await import('../../config/secrets.js');
+  const { isUrlSecretProfileKey } = await import('../../secret-fields.js');
   const { CACHE_KEY_ENV } = await import('../../stores/keys.js');
   const names = new Set<string>([CACHE_KEY_ENV]);
   const add = (value: unknown) => {
@@ -96,7 +97,7 @@ export async function secretEnvNames(profile: Profile): Promise<string[]> {
     if (ref?.kind === 'env' && ref.target !== '') names.add(ref.target);
   };
   for (const [k, v] of Object.entries(profile)) {
-    if (isSecretKey(k) || k === 'store_url') add(v);
+    if (isSecretKey(k) || isUrlSecretProfileKey(k)) add(v);
   }
   for (const [k, v] of Object.entries(profile.params ?? {})) if (isSecretKey(k, true)) add(v);
   return [...names];

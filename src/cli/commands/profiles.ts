@@ -215,16 +215,17 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       const profile = (await profileFromPairs(pairs)) as Record<string, unknown>;
       const { isSecretKey, isSecretReference } = await import('../../config/secrets.js');
       const { urlHasPassword } = await import('../../config/load.js');
+      const { isUrlSecretProfileKey } = await import('../../secret-fields.js');
       const stdinKey = values['secret-stdin'];
       if (stdinKey !== undefined) {
         const param = stdinKey.startsWith('params.') ? stdinKey.slice('params.'.length) : undefined;
         const ok =
           param !== undefined
             ? param !== '' && isSecretKey(param, true)
-            : isSecretKey(stdinKey) || stdinKey === 'store_url';
+            : isSecretKey(stdinKey) || isUrlSecretProfileKey(stdinKey);
         if (!ok)
           throw new UsageError(
-            `--secret-stdin takes a secret key (client_secret, password, store_url, params.client_assertion, …), not "${stdinKey}"`,
+            `--secret-stdin takes a secret key (client_secret, password, store_url, proxy, params.client_assertion, …), not "${stdinKey}"`,
           );
         if (io.stdin.isTTY === true) say(io, `Enter ${stdinKey}, then Ctrl-D:`);
         const secret = await readStdinLine(io);
@@ -234,7 +235,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         if (param !== undefined) {
           profile['params'] = { ...((profile['params'] ?? {}) as Record<string, string>), [param]: secret };
         } else {
-          if (stdinKey === 'store_url') {
+          if (isUrlSecretProfileKey(stdinKey)) {
             const pw = passwordOf(secret);
             if (pw !== undefined) registerSecret(pw);
           }
@@ -246,9 +247,9 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       for (const [k, v] of Object.entries(profile)) {
         if (k === stdinKey || typeof v !== 'string' || isSecretReference(v)) continue;
         if (isSecretKey(k)) throw new UsageError(fromArgv(k));
-        if (k === 'store_url' && urlHasPassword(v))
+        if (isUrlSecretProfileKey(k) && urlHasPassword(v))
           throw new UsageError(
-            `store_url holds a password — ${fromArgv('store_url')} (or leave the password out of the URL)`,
+            `${k} holds a password — ${fromArgv(k)} (or leave the password out of the URL)`,
           );
       }
       for (const [k, v] of Object.entries((profile['params'] ?? {}) as Record<string, string>)) {

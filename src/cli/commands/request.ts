@@ -40,8 +40,11 @@ function shownHeader(name: string, value: string): string {
   return `${scheme ?? ''} [REDACTED]`.trim();
 }
 
-/** A fetch that prints each attempt (request line, headers, status, response headers) to stderr with -v. */
-function tracingFetch(io: Io): AuthFetch {
+/**
+ * A fetch that prints each attempt (request line, headers, status, response headers) to stderr with -v,
+ * and sends it with `send` (the proxy-aware fetch).
+ */
+function tracingFetch(io: Io, send: AuthFetch): AuthFetch {
   let attempt = 0;
   return async (input, init) => {
     attempt++;
@@ -50,7 +53,7 @@ function tracingFetch(io: Io): AuthFetch {
     debug(io, `> ${method} ${href}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     for (const [k, v] of new Headers(init?.headers)) debug(io, `> ${k}: ${shownHeader(k, v)}`);
     const started = performance.now();
-    const res = await fetch(input, init);
+    const res = await send(input, init);
     const line = `< ${res.status} ${res.statusText} (${Math.round(performance.now() - started)} ms)`;
     if (io.verbose) say(io, paint(io.color, res.ok ? 'green' : 'red', line));
     for (const [k, v] of res.headers) debug(io, `< ${k}: ${shownHeader(k, v)}`);
@@ -139,16 +142,26 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   tokenward.catch(() => {}); // awaited by openManager below
   fetchModule.catch(() => {}); // awaited below
   const profile = await loadProfile(io, profileName, values.config);
-  const { createAuthFetch, profileOrigins } = await fetchModule;
+  const { createAuthFetch, profileOrigins, proxiedFetch } = await fetchModule;
   const origins = allowedOrigins(profile, url, profileOrigins);
   if (!origins.includes(url.origin)) {
     throw new UsageError(
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
     );
   }
+  // The profile's proxy, resolved when it is a reference (`env:CORP_PROXY`).
+  const proxy =
+    profile.proxy === undefined
+      ? undefined
+      : await (await import('../../config/secrets.js')).resolveSecretReference(
+          profile.proxy,
+          { key: `profiles.${profile.name ?? ''}.proxy` },
+          { env: io.env },
+        );
   const manager = await openManager(io, profile, tokenward);
   try {
-    const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io) });
+    const send = proxiedFetch({ proxy, env: io.env });
+    const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io, send) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {
       method: verb,
@@ -163,7 +176,19 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     } catch (err) {
       const code = (err as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && code.startsWith('ERR_')) throw err;
-      const { NetworkError } = await import('../../errors.js');
+      const { NetworkError, ProxyError } = await import('../../errors.js');
+      const { proxyFor, proxyStatusOf } = await import('../../http/proxy.js');
+      const route = proxyFor(url, { proxy, env: io.env });
+      const status = route === undefined ? undefined : proxyStatusOf(err);
+      if (route !== undefined && status !== undefined) {
+        const where = `${url.origin}${url.pathname}`;
+        throw new ProxyError(
+          where,
+          { ...route, status },
+          `request to ${where} failed: proxy ${route.shown} (${route.source}) answered ${status}${status === 407 ? ' Proxy Authentication Required: give the proxy user and password in the proxy URL' : ''}`,
+          { cause: err },
+        );
+      }
       const cause = (err as { cause?: { code?: string } }).cause;
       const why =
         (err as { name?: string }).name === 'TimeoutError'
