@@ -103,7 +103,7 @@ const commonEntries = {
   ),
   default_lifetime: v.optional(positive),
   max_lifetime: v.optional(positive),
-  token_types: v.optional(strings),
+  token_types: v.optional(v.array(v.pipe(str, v.minLength(1, 'expected a non-empty token type name')))),
 
   timeout: v.optional(
     v.pipe(
