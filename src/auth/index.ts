@@ -30,6 +30,14 @@ export type ClientAuthProfile = Pick<
   assertion_audience?: string;
 };
 
+const METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+  'private_key_jwt',
+  'none',
+];
+
 /**
  * Builds the client authentication a profile asks for: `auth_method`, or by default
  * `private_key_jwt` when only a `private_key` is set, `client_secret_basic` when a secret is set, else `none`.
@@ -40,6 +48,11 @@ export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
   const method: ClientAuthMethod =
     profile.auth_method ??
     (profile.client_secret ? 'client_secret_basic' : profile.private_key ? 'private_key_jwt' : 'none');
+  if (!METHODS.includes(method)) {
+    throw new ConfigError(`unknown method "${String(method)}"; use one of ${METHODS.join(', ')}`, {
+      key: 'auth_method',
+    });
+  }
   const clientId = profile.client_id ?? '';
   if (method !== 'none' && !clientId)
     throw new ConfigError(`is required for ${method}`, { key: 'client_id' });
@@ -70,12 +83,7 @@ export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
       if (profile.assertion_audience !== undefined) o.audience = profile.assertion_audience;
       return privateKeyJwt(o);
     }
-    case 'none':
+    default:
       return clientId ? noneAuth({ clientId }) : noneAuth();
-    default: {
-      // Unreachable for a validated profile (the schema's picklist); never fall back to no authentication.
-      const unknown: never = method;
-      throw new ConfigError(`unknown method "${String(unknown)}"`, { key: 'auth_method' });
-    }
   }
 }

@@ -148,7 +148,8 @@ const CASES: readonly Case[] = [
   { provider: 'cylance', key: 'auth_token_lifetime', value: '600', message: NUMBER },
   // acronis.descriptor.ts token_path
   { provider: 'acronis', key: 'token_path', value: 'v3', message: /expected one of "api2", "bc"/ },
-  // auth/index.ts: the method list
+  // auth_method: the schema's picklist answers first (createClientAuth keeps its own list: it is public in
+  // tokenward/oauth and takes its input directly, not through validateProfile)
   {
     provider: 'oauth2',
     key: 'auth_method',
