@@ -86,7 +86,14 @@ const commonEntries = {
   scope: v.optional(v.union([str, strings], 'expected a string or a list of strings')),
   audience: v.optional(str),
   resource: v.optional(str),
-  params: v.optional(v.record(v.string(), v.string())),
+  params: v.optional(
+    v.pipe(
+      v.unknown(),
+      // valibot's record takes a list as a table of indices: a list is refused first.
+      v.check((x) => !Array.isArray(x), 'expected a table, got a list'),
+      v.record(v.string(), v.string()),
+    ),
+  ),
 
   store: v.optional(oneOf(['file', 'memory', 'postgres', 'redis'] as const)),
   store_url: v.optional(anyUrl),
@@ -103,7 +110,7 @@ const commonEntries = {
   ),
   default_lifetime: v.optional(positive),
   max_lifetime: v.optional(positive),
-  token_types: v.optional(strings),
+  token_types: v.optional(v.array(v.pipe(str, v.minLength(1, 'expected a non-empty token type name')))),
 
   timeout: v.optional(
     v.pipe(

@@ -27,16 +27,11 @@ export const ACRONIS_TOKEN_PATHS: Readonly<Record<'api2' | 'bc', string>> = {
  * `{datacenter_url}/api/2/idp/token`, or `{datacenter_url}/bc/idp/token` with `token_path = "bc"`.
  */
 export function acronisTokenUrlFrom(profile: Profile): string {
-  const which = profile.token_path ?? 'api2';
-  const path = ACRONIS_TOKEN_PATHS[which];
   const missing = () =>
     new ConfigError('is required for provider "acronis" (e.g. https://eu8-cloud.acronis.com)', {
       key: 'datacenter_url',
     });
-  if (path === undefined && profile.token_url === undefined && profile.datacenter_url !== undefined) {
-    throw new ConfigError(`must be "api2" or "bc", got ${JSON.stringify(which)}`, { key: 'token_path' });
-  }
-  return tokenUrlUnder(profile, 'datacenter_url', path ?? '', missing);
+  return tokenUrlUnder(profile, 'datacenter_url', ACRONIS_TOKEN_PATHS[profile.token_path ?? 'api2'], missing);
 }
 
 /** The profile keys of the `acronis` preset, beyond the common ones. */

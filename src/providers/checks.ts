@@ -5,14 +5,14 @@
 
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { optionalString } from './values.js';
+import { optionalString, type StringProfileKey } from './values.js';
 
 /**
  * Checks the URL a preset derives its token URL from (https, or http to a loopback host): `token_url`
  * when set, else the base URL in `baseKey`. A missing one is the descriptor's error to report.
  * @throws ConfigError or InsecureEndpointError naming the key.
  */
-export function assertTokenUrlSource(profile: Profile, baseKey: keyof Profile): void {
+export function assertTokenUrlSource(profile: Profile, baseKey: StringProfileKey): void {
   const t = optionalString(profile, 'token_url');
   if (t !== undefined) {
     assertSecureUrl(t, 'token_url');

@@ -53,33 +53,22 @@ export function cylanceTokenUrl(region?: string): string {
 
 /** The token URL of a profile, unchecked: `token_url` (canonical form), else the one of `region`. */
 export function cylanceTokenUrlFrom(profile: Profile): string {
-  if (profile.token_url !== undefined) {
-    if (typeof profile.token_url !== 'string')
-      throw new ConfigError('must be a URL string', { key: 'token_url' });
-    return canonicalUrl(profile.token_url);
-  }
-  if (profile.region !== undefined && typeof profile.region !== 'string') {
-    throw new ConfigError('must be a string', { key: 'region' });
-  }
+  if (profile.token_url !== undefined) return canonicalUrl(profile.token_url);
   return cylanceTokenUrl(profile.region);
 }
 
 /**
- * The scopes of a profile: `scopes` (a list, or one comma-separated string), else `scope` (a list or a
- * space-separated string). Empty entries are dropped; undefined when there are none.
+ * The scopes of a profile: `scopes` (a list; an entry may hold several, comma-separated), else `scope`
+ * (a list or a space-separated string). Empty entries are dropped; undefined when there are none.
  */
 export function cylanceScopes(profile: Profile): string[] | undefined {
-  const pick = (value: unknown, key: 'scopes' | 'scope', sep: RegExp): string[] | undefined => {
+  const pick = (value: string | readonly string[] | undefined, sep: RegExp): string[] | undefined => {
     if (value === undefined) return undefined;
-    let list: string[];
-    if (typeof value === 'string') list = value.split(sep);
-    else if (Array.isArray(value) && value.every((x) => typeof x === 'string'))
-      list = value.flatMap((x) => x.split(sep));
-    else throw new ConfigError('must be a list of strings', { key });
+    const list = typeof value === 'string' ? value.split(sep) : value.flatMap((x) => x.split(sep));
     const out = list.map((s) => s.trim()).filter((s) => s !== '');
     return out.length > 0 ? out : undefined;
   };
-  return pick(profile.scopes, 'scopes', /,/) ?? pick(profile.scope, 'scope', /[\s,]+/);
+  return pick(profile.scopes, /,/) ?? pick(profile.scope, /[\s,]+/);
 }
 
 /** The profile keys of the `cylance` preset, beyond the common ones. */
@@ -113,17 +102,19 @@ export const cylanceKeys = {
     schema: v.optional(
       v.pipe(
         v.number(),
-        v.finite('expected a finite number'),
         v.check(
-          (n) => n > 0 && n <= CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,
-          `expected seconds between 1 and ${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS}`,
+          (n) => n >= 1 && n <= CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,
+          `expected seconds from 1 to ${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS} (the server rejects longer auth tokens)`,
         ),
       ),
     ),
     doc: `auth-token lifetime, seconds (1-${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS}, default ${CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS})`,
   },
   /** The `iss` claim. Default `http://cylance.com`. */
-  issuer_claim: { schema: v.optional(v.string()), doc: `the iss claim (default ${CYLANCE_DEFAULT_ISSUER})` },
+  issuer_claim: {
+    schema: v.optional(v.pipe(v.string(), v.minLength(1, 'expected a non-empty string'))),
+    doc: `the iss claim (default ${CYLANCE_DEFAULT_ISSUER})`,
+  },
 } satisfies ProfileKeySpecs;
 
 /** The `cylance` preset: BlackBerry/Cylance Protect API v2. */

@@ -15,7 +15,7 @@ import type { TokenClient, TokenIdentity } from '../client.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile } from '../profile.js';
-import { originOf } from './values.js';
+import { originOf, type StringProfileKey } from './values.js';
 
 /** What every provider's client module exports. */
 export interface ProviderModule {
@@ -109,9 +109,9 @@ export function presetApiBaseUrl(descriptor: ProviderDescriptor, profile: Profil
  * The `apiOrigins` of a preset whose API lives at a base URL key (`base_url`, `datacenter_url`): that
  * key's value, else the origin of `token_url`, else none.
  */
-export function baseUrlOrigins(profile: Profile, key: keyof Profile): OriginSource[] {
+export function baseUrlOrigins(profile: Profile, key: StringProfileKey): OriginSource[] {
   const base = profile[key];
-  if (typeof base === 'string') return [[key, base]];
-  if (typeof profile.token_url === 'string') return [['token_url', originOf(profile.token_url)]];
+  if (base !== undefined) return [[key, base]];
+  if (profile.token_url !== undefined) return [['token_url', originOf(profile.token_url)]];
   return [];
 }

@@ -21,7 +21,6 @@ import {
   grantFromProfile,
   httpOptionsFromProfile,
   optionalString,
-  paramsFromProfile,
   parseOptionsFromProfile,
   scopeFromProfile,
 } from './values.js';
@@ -52,15 +51,10 @@ export async function createGenericClient(
   const scope = scopeFromProfile(profile);
   const audience = optionalString(profile, 'audience');
   const resource = optionalString(profile, 'resource');
-  const params = paramsFromProfile(profile);
+  const params = profile.params;
   const parse = parseOptionsFromProfile(profile);
   const httpOpts = await httpOptionsFromProfile(profile, http);
-  if (
-    profile.client_id !== undefined &&
-    (typeof profile.client_id !== 'string' || profile.client_id === '')
-  ) {
-    throw new ConfigError('must be a non-empty string', { key: 'client_id' });
-  }
+  optionalString(profile, 'client_id'); // an empty client_id is refused
   const clientAuth: ClientAuth = createClientAuth(profile as ClientAuthProfile);
   if (grant === 'client_credentials' && clientAuth.method === 'none') {
     throw new ConfigError(

@@ -6,6 +6,7 @@
  */
 
 import type { TokenClient } from '../client.js';
+import { validateProfile } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile, ProviderName } from '../profile.js';
@@ -39,10 +40,15 @@ export function descriptorOf(profile: Profile): ProviderDescriptor {
 }
 
 /**
- * Builds the token client of a profile (secrets already resolved) with its provider's module.
- * @throws ConfigError for an unknown provider or a profile the provider cannot use.
+ * Builds the token client of a profile (secrets already resolved) with its provider's module. The
+ * profile is first validated with the config file's schema ({@link validateProfile}, the check
+ * `createTokenManager` runs), so a profile built in code gets the same key-level messages and the
+ * provider modules below can trust the types and ranges of its values.
+ * @throws ConfigError for an invalid profile (an unknown key, a wrong type, a value out of range), an
+ * unknown provider, or a profile the provider cannot use (a missing key it needs).
  */
 export async function createTokenClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+  validateProfile(profile);
   const mod = await descriptorOf(profile).load();
   return mod.createClient(profile, http);
 }

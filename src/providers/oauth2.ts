@@ -29,8 +29,6 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     }
     throw new ConfigError('is required (or give issuer to discover it)', { key: 'token_url' });
   }
-  if (typeof profile.token_url !== 'string')
-    throw new ConfigError('must be a URL string', { key: 'token_url' });
   assertSecureUrl(profile.token_url, 'token_url');
   const tokenUrl = profile.token_url;
   const revocationUrl = profile.revocation_url;

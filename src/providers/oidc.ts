@@ -20,7 +20,7 @@ import { oidc } from './oidc.descriptor.js';
  * @throws ConfigError naming the missing or invalid key.
  */
 export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
-  if (typeof profile.issuer !== 'string' || profile.issuer === '') {
+  if (profile.issuer === undefined) {
     throw new ConfigError('is required for provider "oidc"', { key: 'issuer' });
   }
   const issuer = profile.issuer;

@@ -42,7 +42,6 @@ import { assertTokenUrlSource } from './checks.js';
 import { RDP_DEFAULT_SCOPE, rdp, rdpTokenUrlFrom } from './rdp.descriptor.js';
 import {
   httpOptionsFromProfile,
-  optionalBoolean,
   optionalString,
   parseOptionsFromProfile,
   requiredString,
@@ -152,8 +151,8 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const username = requiredString(profile, 'username', 'rdp');
   const password = requiredString(profile, 'password', 'rdp');
   const clientSecret = optionalString(profile, 'client_secret');
-  const inBasic = optionalBoolean(profile, 'client_id_in_basic') ?? false;
-  const exclusive = optionalBoolean(profile, 'take_exclusive_sign_on') ?? true;
+  const inBasic = profile.client_id_in_basic ?? false;
+  const exclusive = profile.take_exclusive_sign_on ?? true;
   const scope = scopeFromProfile(profile) ?? RDP_DEFAULT_SCOPE;
   if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
   if (clientSecret !== undefined && !inBasic) {

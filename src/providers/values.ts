@@ -1,7 +1,12 @@
 /**
- * Reading profile values: typed, validated, with a {@link ConfigError} that names the key. Shared by the
- * provider modules and their descriptors, so it stays import-light: no grant, HTTP, client-auth or JOSE
- * code is loaded by it (the CA file reader of {@link httpOptionsFromProfile} is imported on use).
+ * Reading profile values, with a {@link ConfigError} that names the key. Shared by the provider modules
+ * and their descriptors, so it stays import-light: no grant, HTTP, client-auth or JOSE code is loaded by
+ * it (the CA file reader of {@link httpOptionsFromProfile} is imported on use).
+ *
+ * The values are already checked against the profile schema (`validateProfile`, which both
+ * `createTokenManager` and `createTokenClient` run): types and ranges are the schema's, so these readers
+ * only apply rules the schema does not state (an empty string is not a value; defaults; rules that span
+ * keys).
  * @module
  */
 
@@ -12,11 +17,18 @@ import type { HttpOptions } from '../http/types.js';
 import type { ClientAuthMethod, GrantName, Profile } from '../profile.js';
 import { isSecretField } from '../secret-fields.js';
 
-/** A string value, or `undefined` when absent. */
-export function optionalString(profile: Profile, key: keyof Profile): string | undefined {
+/**
+ * The profile keys whose value is a string (`provider` left out: its type is derived from the registry,
+ * whose descriptors use this type).
+ */
+export type StringProfileKey = {
+  [K in Exclude<keyof Profile, 'provider'>]-?: Exclude<Profile[K], undefined> extends string ? K : never;
+}[Exclude<keyof Profile, 'provider'>];
+
+/** A string value, or `undefined` when absent. An empty string is refused (it is never a usable value). */
+export function optionalString(profile: Profile, key: StringProfileKey): string | undefined {
   const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError('must be a non-empty string', { key });
+  if (v === '') throw new ConfigError('must be a non-empty string', { key });
   return v;
 }
 
@@ -26,7 +38,7 @@ export function optionalString(profile: Profile, key: keyof Profile): string | u
  */
 export function requiredString(
   profile: Profile,
-  key: keyof Profile,
+  key: StringProfileKey,
   provider: string,
   hint?: string,
 ): string {
@@ -36,14 +48,6 @@ export function requiredString(
       key,
     });
   }
-  return v;
-}
-
-/** A boolean value, or `undefined` when absent. */
-export function optionalBoolean(profile: Profile, key: keyof Profile): boolean | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new ConfigError('must be true or false', { key });
   return v;
 }
 
@@ -77,37 +81,12 @@ export function originOf(url: string): string {
   }
 }
 
-function positive(
-  profile: Profile,
-  key: 'default_lifetime' | 'max_lifetime' | 'timeout' | 'retries',
-): number | undefined {
-  const v = profile[key];
-  if (v === undefined) return undefined;
-  const ok = typeof v === 'number' && Number.isFinite(v) && (key === 'retries' ? v >= 0 : v > 0);
-  if (!ok)
-    throw new ConfigError(
-      `must be a ${key === 'retries' ? 'non-negative' : 'positive'} number, got ${JSON.stringify(v)}`,
-      { key },
-    );
-  return v;
-}
-
-/** Validates the generic keys of a profile and returns the parse options. */
+/** The parse options of a profile's generic keys (`default_lifetime`, `max_lifetime`, `token_types`). */
 export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
   const out: GrantParseOptions = {};
-  const def = positive(profile, 'default_lifetime');
-  const max = positive(profile, 'max_lifetime');
-  if (def !== undefined) out.defaultLifetimeSeconds = def;
-  if (max !== undefined) out.maxLifetimeSeconds = max;
-  if (profile.token_types !== undefined) {
-    if (
-      !Array.isArray(profile.token_types) ||
-      !profile.token_types.every((t) => typeof t === 'string' && t !== '')
-    ) {
-      throw new ConfigError('must be a list of token type names', { key: 'token_types' });
-    }
-    out.acceptedTokenTypes = ['bearer', ...profile.token_types];
-  }
+  if (profile.default_lifetime !== undefined) out.defaultLifetimeSeconds = profile.default_lifetime;
+  if (profile.max_lifetime !== undefined) out.maxLifetimeSeconds = profile.max_lifetime;
+  if (profile.token_types !== undefined) out.acceptedTokenTypes = ['bearer', ...profile.token_types];
   return out;
 }
 
@@ -117,16 +96,10 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
   const out: HttpOptions = {};
-  const timeout = positive(profile, 'timeout');
-  const retries = positive(profile, 'retries');
-  if (timeout !== undefined) out.timeoutMs = timeout * 1000;
-  if (retries !== undefined) out.retries = retries;
-  if (profile.insecure_skip_tls_verify !== undefined) {
-    if (typeof profile.insecure_skip_tls_verify !== 'boolean') {
-      throw new ConfigError('must be true or false', { key: 'insecure_skip_tls_verify' });
-    }
+  if (profile.timeout !== undefined) out.timeoutMs = profile.timeout * 1000;
+  if (profile.retries !== undefined) out.retries = profile.retries;
+  if (profile.insecure_skip_tls_verify !== undefined)
     out.insecureSkipTlsVerify = profile.insecure_skip_tls_verify;
-  }
   if (profile.ca_file !== undefined && http.ca === undefined) {
     const { loadCaFile } = await import('../http/agent.js');
     out.ca = await loadCaFile(profile.ca_file);
@@ -135,39 +108,17 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
   return { ...out, ...http };
 }
 
-/** The scope as one space-separated string (trimmed; `undefined` when empty), validated. */
+/** The scope as one space-separated string (trimmed; `undefined` when empty). */
 export function scopeFromProfile(profile: Profile): string | undefined {
   const s = profile.scope;
   if (s === undefined) return undefined;
-  let text: string;
-  if (typeof s === 'string') text = s.trim();
-  else if (Array.isArray(s) && s.every((x) => typeof x === 'string')) text = s.join(' ').trim();
-  else throw new ConfigError('must be a space-separated string or a list of strings', { key: 'scope' });
+  const text = (Array.isArray(s) ? s.join(' ') : s).trim();
   return text === '' ? undefined : text;
 }
 
-/** Extra form parameters of a profile, validated. */
-export function paramsFromProfile(profile: Profile): Record<string, string> | undefined {
-  const p = profile.params;
-  if (p === undefined) return undefined;
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-    throw new ConfigError('must be a table of string values', { key: 'params' });
-  }
-  for (const [k, v] of Object.entries(p)) {
-    if (typeof v !== 'string') throw new ConfigError(`${k} must be a string`, { key: 'params' });
-  }
-  return p;
-}
-
-const GRANTS: readonly GrantName[] = ['client_credentials', 'password', 'refresh_token'];
-
 /** The primary grant: `grant`, else `password` when `username` is set, else `client_credentials`. */
 export function grantFromProfile(profile: Profile): GrantName {
-  const g = profile.grant ?? (profile.username ? 'password' : 'client_credentials');
-  if (!GRANTS.includes(g)) {
-    throw new ConfigError(`unknown grant "${String(g)}"; use one of ${GRANTS.join(', ')}`, { key: 'grant' });
-  }
-  return g;
+  return profile.grant ?? (profile.username ? 'password' : 'client_credentials');
 }
 
 /**
@@ -212,7 +163,7 @@ export function genericIdentity(
   profile: Profile,
 ): Record<string, string | undefined> {
   const grant = grantFromProfile(profile);
-  const params = paramsFromProfile(profile);
+  const params = profile.params;
   return {
     provider,
     ...endpointIdentity,
@@ -233,7 +184,7 @@ export function genericIdentity(
  */
 export function tokenUrlUnder(
   profile: Profile,
-  baseKey: keyof Profile,
+  baseKey: StringProfileKey,
   path: string,
   missing: () => ConfigError,
 ): string {

@@ -9,6 +9,7 @@ import { refreshTokenGrant } from '../../src/grants/refresh-token.js';
 import type { GrantContext } from '../../src/grants/types.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { TokenManager } from '../../src/manager/token-manager.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { createClient as createOAuth2 } from '../../src/providers/oauth2.js';
 import { createClient as createOidc } from '../../src/providers/oidc.js';
 import { revokeToken } from '../../src/revocation.js';
@@ -264,12 +265,13 @@ describe('generic providers (oauth2 / oidc) against oidc-provider', () => {
     const t = await client.fetchToken({ now: Date.now });
     assert.notEqual(t.refreshToken, seed.refreshToken);
   });
-  it('validates profiles with ConfigError naming the key', async () => {
+  it('validates profiles with ConfigError naming the key (the schema, then the provider)', async () => {
     const bad: Array<[Parameters<typeof createOAuth2>[0], string]> = [
       [{ client_id: 'c', client_secret: 's3cret' }, 'token_url'],
       [{ token_url: 'not a url', client_id: 'c', client_secret: 's3cret' }, 'token_url'],
       [{ token_url: p.tokenUrl, client_id: 'c' }, 'client_secret'],
-      [{ token_url: p.tokenUrl, client_id: 'c', client_secret: 's3cret', grant: 'password' }, 'username'],
+      // The schema's rule spanning keys: 'grant: grant "password" needs username and password'.
+      [{ token_url: p.tokenUrl, client_id: 'c', client_secret: 's3cret', grant: 'password' }, 'grant'],
       [{ token_url: p.tokenUrl, client_id: 'c', client_secret: 's3cret', username: 'u' }, 'password'],
       [
         { token_url: p.tokenUrl, client_id: 'c', client_secret: 's3cret', grant: 'refresh_token' },
@@ -294,7 +296,8 @@ describe('generic providers (oauth2 / oidc) against oidc-provider', () => {
       ],
     ];
     for (const [profile, key] of bad) {
-      await assert.rejects(createOAuth2(profile, http), (e) => {
+      // Through the public door, which validates with the schema first (types, ranges, the grant list).
+      await assert.rejects(createTokenClient(profile, http), (e) => {
         assert.ok(e instanceof ConfigError, `${key}: ${String(e)}`);
         assert.equal(e.key, key);
         return true;

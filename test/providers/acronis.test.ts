@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { ConfigError, InvalidTokenResponseError, TokenEndpointError } from '../../src/errors.js';
 import type { Profile } from '../../src/profile.js';
 import { acronisTokenUrlOf, apiBaseUrl, createClient } from '../../src/providers/acronis.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { json, type Loopback, startLoopback } from '../core/loopback.js';
 
 const SECRET = 'acronis-secret-4b7e9a0c';
@@ -35,7 +36,7 @@ beforeEach(() => {
 });
 
 describe('acronis: URLs', () => {
-  it('token URL is {datacenter_url}/api/2/idp/token, or /bc/idp/token with token_path=bc', () => {
+  it('token URL is {datacenter_url}/api/2/idp/token, or /bc/idp/token with token_path=bc', async () => {
     const dc = 'https://eu8-cloud.acronis.com';
     assert.equal(acronisTokenUrlOf({ datacenter_url: dc }), `${dc}/api/2/idp/token`);
     assert.equal(acronisTokenUrlOf({ datacenter_url: `${dc}/` }), `${dc}/api/2/idp/token`);
@@ -44,9 +45,10 @@ describe('acronis: URLs', () => {
       acronisTokenUrlOf({ token_url: 'https://x.example/t', datacenter_url: dc }),
       'https://x.example/t',
     );
-    assert.throws(
-      () => acronisTokenUrlOf({ datacenter_url: dc, token_path: 'v3' as 'bc' }),
-      (e: unknown) => e instanceof ConfigError && e.key === 'token_path',
+    await assert.rejects(
+      createTokenClient({ ...profile(), token_path: 'v3' as 'bc' }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === 'token_path' && /expected one of "api2", "bc"/.test(e.message),
     );
     assert.throws(
       () => acronisTokenUrlOf({}),

@@ -13,6 +13,7 @@ import {
   cylanceScopes,
   cylanceTokenUrl,
 } from '../../src/providers/cylance.js';
+import { createTokenClient } from '../../src/providers/index.js';
 import { createTokenManager } from '../../src/tokenward.js';
 import { json, type Loopback, raw, startLoopback } from '../core/loopback.js';
 
@@ -83,13 +84,19 @@ describe('cylance: claims', () => {
     assert.deepEqual(cylanceScopes({ scope: 'a:b c:d' }), ['a:b', 'c:d']);
     assert.equal(cylanceScopes({ scopes: [] }), undefined);
   });
-  it('auth_token_lifetime defaults to 1800 and never exceeds it', () => {
+  it('auth_token_lifetime defaults to 1800 and never exceeds it', async () => {
     assert.equal(authTokenLifetime({}), 1800);
     assert.equal(authTokenLifetime({ auth_token_lifetime: 600 }), 600);
-    for (const bad of [0, 1801, -5, Number.NaN]) {
-      assert.throws(
-        () => authTokenLifetime({ auth_token_lifetime: bad }),
-        (e: unknown) => e instanceof ConfigError && e.key === 'auth_token_lifetime',
+    assert.equal(authTokenLifetime({ auth_token_lifetime: 1.5 }), 1);
+    // The schema's range is what the client needs: whole seconds from 1 (0.5 would floor to 0).
+    for (const bad of [0, 0.5, 1801, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(
+        createTokenClient({ ...base(), auth_token_lifetime: bad }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.key === 'auth_token_lifetime' &&
+          /from 1 to 1800|expected a number/.test(e.message),
+        String(bad),
       );
     }
   });
@@ -221,8 +228,11 @@ describe('cylance: profile checks and identity', () => {
       await assert.rejects(createClient(p), (e: unknown) => e instanceof ConfigError && e.key === key);
     }
     await assert.rejects(
-      createClient({ ...base(), scp_format: 'csv' as 'string' }),
-      (e: unknown) => e instanceof ConfigError && e.key === 'scp_format',
+      createTokenClient({ ...base(), scp_format: 'csv' as 'string' }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.key === 'scp_format' &&
+        /expected one of "list", "string"/.test(e.message),
     );
     await assert.rejects(
       createClient({ ...base(), token_url: 'http://cylance.example/auth/v2/token' }),
