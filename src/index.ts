@@ -61,6 +61,7 @@ export {
   InvalidTokenResponseError,
   LockTimeoutError,
   NetworkError,
+  ProxyError,
   StoreError,
   TokenEndpointError,
   TokenwardError,
@@ -81,6 +82,10 @@ export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './fe
 export { originsFromProfile, profileOrigins } from './fetch/origins.js';
 export type { AuthRequestOptions, ForeignOriginPolicy, TokenSource } from './fetch/shared.js';
 export { type TokenwardInterceptorOptions, tokenwardInterceptor } from './fetch/undici.js';
+// Proxies (HTTPS_PROXY / NO_PROXY, a profile's `proxy`) for your own requests: see docs/fetch.md.
+export { proxyDispatcher } from './http/agent.js';
+export type { ProxySettings } from './http/proxy.js';
+export { type ProxiedFetchOptions, proxiedFetch } from './fetch/proxied-fetch.js';
 
 // --- vendor presets: API origins and the vendors' own operations ---
 // Each preset's apiBaseUrl is its descriptor's: api_base_url, else the first of its API origins.
