@@ -112,15 +112,25 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
 }
 
 /**
- * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`) under the
- * caller's `http`, which wins.
+ * The time limits of a profile's requests (`timeout`, `retries`) as HTTP options: the part of
+ * {@link httpOptionsFromProfile} that needs no I/O (a manager's budget is computed from it before its
+ * token client is built).
  */
-export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
+export function httpLimitsFromProfile(profile: Profile): HttpOptions {
   const out: HttpOptions = {};
   const timeout = positive(profile, 'timeout');
   const retries = positive(profile, 'retries');
   if (timeout !== undefined) out.timeoutMs = timeout * 1000;
   if (retries !== undefined) out.retries = retries;
+  return out;
+}
+
+/**
+ * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`) under the
+ * caller's `http`, which wins.
+ */
+export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
+  const out: HttpOptions = httpLimitsFromProfile(profile);
   if (profile.insecure_skip_tls_verify !== undefined) {
     if (typeof profile.insecure_skip_tls_verify !== 'boolean') {
       throw new ConfigError('must be true or false', { key: 'insecure_skip_tls_verify' });
