@@ -31,7 +31,11 @@ export interface Token {
   readonly scope?: string;
   /** The OpenID Connect ID token, when the server sent one. Secret. */
   readonly idToken?: string;
-  /** The whole JSON response. Never logged; secret fields inside it are secrets too. */
+  /**
+   * The whole JSON response. Never logged; secret fields inside it are secrets too. Stores give it back
+   * equal to what was written: the persistent ones keep it in the encrypted entry; the `MemoryStore`
+   * keeps only the fields this token does not already carry (see docs/stores.md) and rebuilds the rest.
+   */
   readonly raw: Readonly<Record<string, unknown>>;
 }
 

@@ -139,7 +139,8 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     const ours = modules.filter((m) => m.startsWith('dist/'));
     const packages = new Map<string, number>();
     for (const m of modules) {
-      const pm = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m);
+      // Unanchored: the packages may resolve outside ROOT (a linked node_modules).
+      const pm = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m);
       if (pm) packages.set(pm[1]!, (packages.get(pm[1]!) ?? 0) + 1);
     }
     // The token-client graph: a warm call must load none of it (test/cli/warm.test.ts asserts this too).
@@ -149,7 +150,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           m,
         ) ||
         /^dist\/providers\/(?!index\.|registry\.|values\.|descriptor\.|[a-z0-9]+\.descriptor\.)/.test(m) ||
-        /^node_modules\/(jose|undici)\//.test(m),
+        /(?:^|\/)node_modules\/(jose|undici)\//.test(m),
     );
 
     // Where the time goes: the extra wall time to import each part of the warm path in a bare process.
