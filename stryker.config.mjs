@@ -112,7 +112,7 @@ const GROUPS = {
   },
   // Token response parsing.
   token: {
-    mutate: ['src/token.ts'],
+    mutate: ['src/token.ts', 'src/token-state.ts'],
     tests: ['test/core/token.test.ts', 'test/front-door.test.ts', 'test/mutation/token*.test.ts'],
   },
   // Client authentication.
@@ -147,6 +147,7 @@ const GROUPS = {
   http: {
     mutate: [
       'src/http/agent.ts',
+      'src/http/budget.ts',
       'src/http/response.ts',
       'src/http/retry.ts',
       'src/http/token-endpoint.ts',

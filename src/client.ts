@@ -4,7 +4,7 @@
  * @module
  */
 
-import { requestBudgetMs } from './http/token-endpoint.js';
+import { requestBudgetMs } from './http/budget.js';
 import type { HttpOptions } from './http/types.js';
 import type { Token } from './token.js';
 

@@ -6,20 +6,23 @@
  * @module
  */
 
+import { httpBudgetMs } from './client.js';
 import { getProfile, type LoadConfigOptions } from './config/load.js';
-import { originOf, type ProfileOrigin } from './config/origin.js';
+import { originOf, type ProfileOrigin, setOrigin } from './config/origin.js';
 import { validateProfile } from './config/schema.js';
-import { resolveProfileSecrets } from './config/secrets.js';
+import { resolveProfileSecrets, SECRET_KEYS } from './config/secrets.js';
 import { printWarningOnce, type WarningHandler } from './errors.js';
 import type { HttpOptions } from './http/types.js';
 import {
   type GetTokenOptions,
+  type LazyTokenClient,
   type RefreshMode,
   TokenManager,
   type TokenManagerOptions,
 } from './manager/token-manager.js';
 import type { Profile } from './profile.js';
-import { createTokenClient } from './providers/index.js';
+import { descriptorOf } from './providers/index.js';
+import { httpLimitsFromProfile } from './providers/values.js';
 import { cacheKey } from './stores/cache-key.js';
 import { createStore } from './stores/index.js';
 import type { TokenStore } from './stores/types.js';
@@ -84,9 +87,13 @@ function checkProfile(input: Profile, origin: ProfileOrigin | undefined): void {
 }
 
 /**
- * Builds the {@link TokenManager} of a profile: resolves its secret references (`env:`, `file:`,
- * `cmd:`, `keyring:`), builds the provider's token client (no network I/O), and opens its store
- * (file by default; PostgreSQL and Redis connect here). Close the manager when done; it closes the
+ * Builds the {@link TokenManager} of a profile: resolves its non-secret references (endpoint URLs,
+ * `store_url`, `params`…), computes the cache key from the profile with the provider's pure identity
+ * function, and opens its store (file by default; PostgreSQL and Redis connect here). The token client is
+ * built on the first token request (grant, refresh or revocation): only then are the secret keys'
+ * references (`client_secret`, `password`, `private_key`, `app_secret`, `refresh_token` as `env:`,
+ * `file:`, `cmd:`, `keyring:`) resolved and the provider's grant and HTTP code loaded, so a manager that
+ * finds its token in the store never runs a secret command. Close the manager when done; it closes the
  * store it opened.
  *
  * @example
@@ -100,7 +107,8 @@ function checkProfile(input: Profile, origin: ProfileOrigin | undefined): void {
  * const token = await manager.getToken();
  * ```
  * @throws ConfigError for an invalid profile (an unknown key, a wrong type, a value out of range: the
- * same rules as the config file) or an unresolvable secret reference.
+ * same rules as the config file) or an unresolvable non-secret reference. An unresolvable secret
+ * reference is a ConfigError naming the key, thrown by the first `getToken()` that needs a request.
  * @throws StoreError when a shared store is unreachable (unless `store_fallback_memory`).
  */
 export async function createTokenManager(
@@ -111,14 +119,28 @@ export async function createTokenManager(
   const onWarning = options.onWarning ?? printWarningOnce;
   const origin = originOf(input);
   checkProfile(input, origin);
-  const profile = await resolveProfileSecrets(input, { env });
+  // The secret keys wait for the first request; the rest (URLs, store_url, params: the identity and the
+  // store need them) is resolved now.
+  const profile = await resolveProfileSecrets(input, { env, defer: SECRET_KEYS });
+  // The deferred ones name the config file and line when they fail too.
+  if (origin !== undefined) setOrigin(profile, origin);
   // Again with the values of secret references (a `token_url = "env:…"` must resolve to a URL).
   checkProfile(profile, origin);
   const http: HttpOptions = { ...options.http };
   http.proxyEnv ??= env; // HTTPS_PROXY, NO_PROXY… from the same environment
   // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
   http.onWarning ??= onWarning;
-  const client = await createTokenClient(profile, http);
+  const descriptor = descriptorOf(profile);
+  const client: LazyTokenClient = {
+    identity: descriptor.identity(profile),
+    budgetMs: httpBudgetMs({ ...httpLimitsFromProfile(profile), ...http }),
+    async create() {
+      const resolved = await resolveProfileSecrets(profile, { env });
+      checkProfile(resolved, origin);
+      const mod = await descriptor.load();
+      return mod.createClient(resolved, http);
+    },
+  };
   let store = options.store;
   const ownsStore = store === undefined;
   if (store === undefined) {

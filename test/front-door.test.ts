@@ -119,18 +119,28 @@ describe('createTokenManager', () => {
     }
   });
 
-  it('refuses an unknown provider and a missing env reference with ConfigError', async () => {
+  it('refuses an unknown provider with ConfigError, and a missing env reference on the first request', async () => {
     await assert.rejects(
       createTokenManager({ provider: 'nope' as 'oauth2', token_url: p.tokenUrl, store: 'memory' }),
       ConfigError,
     );
-    await assert.rejects(
-      createTokenManager(
-        { token_url: p.tokenUrl, client_id: 'x', client_secret: 'env:TW_DOES_NOT_EXIST', store: 'memory' },
-        { env: {} },
-      ),
-      /TW_DOES_NOT_EXIST is not set/,
+    // A secret key's reference is resolved when the token client is built (test/front-door-warm.test.ts).
+    const m = await createTokenManager(
+      { token_url: p.tokenUrl, client_id: 'x', client_secret: 'env:TW_DOES_NOT_EXIST', store: 'memory' },
+      { env: {} },
     );
+    try {
+      await assert.rejects(
+        m.getToken(),
+        (e) =>
+          e instanceof ConfigError &&
+          e.key === 'client_secret' &&
+          /TW_DOES_NOT_EXIST is not set/.test(e.message),
+      );
+    } finally {
+      await m.close();
+    }
+    assert.equal(p.counts.token, 0);
   });
 
   // The TLS-verification-off warning (once per origin, through onWarning): test/config/input-bounds.test.ts

@@ -139,11 +139,18 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     const ours = modules.filter((m) => m.startsWith('dist/'));
     const packages = new Map<string, number>();
     for (const m of modules) {
-      const pm = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m);
+      // Unanchored: the packages may resolve outside ROOT (a linked node_modules).
+      const pm = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m);
       if (pm) packages.set(pm[1]!, (packages.get(pm[1]!) ?? 0) + 1);
     }
-    const unneeded = ours.filter((m) =>
-      /^dist\/(auth|grants|http)\/|^dist\/(discovery|revocation)\.js$/.test(m),
+    // The token-client graph: a warm call must load none of it (test/cli/warm.test.ts asserts this too).
+    const unneeded = modules.filter(
+      (m) =>
+        /^dist\/(auth|grants)\/|^dist\/http\/(?!budget\.|url\.|types\.)|^dist\/(discovery|revocation|token)\.js$/.test(
+          m,
+        ) ||
+        /^dist\/providers\/(?!index\.|registry\.|values\.|descriptor\.|[a-z0-9]+\.descriptor\.)/.test(m) ||
+        /(?:^|\/)node_modules\/(jose|undici)\//.test(m),
     );
 
     // Where the time goes: the extra wall time to import each part of the warm path in a bare process.
@@ -187,19 +194,14 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     notes.push(
       `Token requests during the warm runs: ${warmRequests} (the token came from the encrypted file store).`,
       `The warm command loads ${modules.length} modules from disk: ${ours.length} of tokenward's own (dist/) and ` +
-        `${[...packages].map(([p, n]) => `${p} (${n})`).join(', ') || 'no packages'}. ` +
-        `${unneeded.length} of the dist modules (${[...new Set(unneeded.map((m) => m.replace(/^dist\//, '').replace(/\/.*$/, '/')))].join(', ')}) ` +
-        "and jose serve only to *obtain* a token: `createTokenManager()` builds the provider's token client " +
-        '(client authentication, grants, HTTP layer) before the store is even read, so the warm path pays to ' +
-        'load and compile them (src/cli loads that graph while the config is read, which overlaps the file ' +
-        'reads but not the compiling). `node --cpu-prof` of a warm run: most of the time above `node -e 0` ' +
-        'is ESM module resolution and compilation (`compileSourceTextModule`, `resolve`, file opens), not ' +
-        'tokenward code running.',
+        `${[...packages].map(([p, n]) => `${p} (${n})`).join(', ') || 'no packages'}; ` +
+        `${unneeded.length} of them from the token-client graph (client authentication, grants, the HTTP layer, ` +
+        `discovery, the provider's client module, jose, undici)${unneeded.length > 0 ? `: ${unneeded.join(', ')}` : ''}. ` +
+        "`createTokenManager()` computes the cache key with the provider descriptor's pure identity function and " +
+        'builds the token client (secrets resolved, provider module imported) on the first request only. Module ' +
+        `list: ${ours.map((m) => m.replace(/^dist\//, '')).join(', ')}.`,
       `Extra wall time to import each part in a bare process (median of ${BREAKDOWN_ITERATIONS}, over ` +
         `\`node --input-type=module -e 0\`; the parts share modules, so they do not add up): ${breakdown}.`,
-      'Not done yet (src/tokenward.ts / src/providers): compute the cache key from the profile without ' +
-        'building the client, and import the provider (auth, grants, http, jose) on the first `fetchToken` or ' +
-        "`refresh`; the CLI's warm path would then load the config reader, the file store and the manager only.",
     );
     return [
       {

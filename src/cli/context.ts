@@ -24,7 +24,9 @@ export async function loadProfile(
 }
 
 /**
- * Opens the token manager of a profile (secrets resolved, store opened). Close it when done.
+ * Opens the token manager of a profile (store opened; its secrets are resolved and its token client
+ * built on the first token request, so a warm call runs no `cmd:` and loads no grant code). Close it
+ * when done.
  *
  * Renewal before expiry runs in the foreground (`refreshMode: 'foreground'`): a command lives for one
  * call, and a renewal still in flight when the process exits could use up a rotating refresh token
@@ -83,10 +85,6 @@ export async function openProfile(
   const tokenward = loadTokenward();
   // Handled below; this only keeps an import failure from being reported as unhandled meanwhile.
   tokenward.catch(() => {});
-  // Every provider (the presets and oidc) builds on the generic one: its module graph (client
-  // authentication, grants, the HTTP layer) is needed whatever the profile says, so it loads now too,
-  // instead of after the config file has been read. A failure shows up again where it is imported.
-  import('../providers/oauth2.js').catch(() => {});
   const profile = await loadProfile(io, name, configPath);
   return { profile, manager: await openManager(io, profile, tokenward) };
 }

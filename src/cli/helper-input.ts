@@ -7,7 +7,7 @@
  */
 
 import type { Profile } from '../profile.js';
-import { DEFAULT_FRESHNESS, type Token } from '../token.js';
+import { DEFAULT_FRESHNESS, type Token } from '../token-state.js';
 import { UsageError } from './exit.js';
 import type { Io } from './output.js';
 

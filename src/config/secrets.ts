@@ -113,6 +113,11 @@ export interface ResolveSecretsOptions {
   baseDir?: string;
   /** The config file, for error messages. Default: where the profile was loaded from, if known. */
   file?: string;
+  /**
+   * Top-level keys whose references {@link resolveProfileSecrets} leaves as they are, to be resolved by
+   * a later call (`createTokenManager` defers {@link SECRET_KEYS} to the first token request).
+   */
+  defer?: readonly string[];
 }
 
 /** Where a value sits, for error messages. */
@@ -177,7 +182,8 @@ export async function resolveSecretReference(
 
 /**
  * Returns a copy of the profile with every secret reference resolved (top-level strings and `params`
- * values), and registers every secret value for redaction. The input is not changed.
+ * values) but those of the `defer` keys, and registers every secret value for redaction. The input is
+ * not changed.
  */
 export async function resolveProfileSecrets(
   profile: Profile,
@@ -200,7 +206,7 @@ export async function resolveProfileSecrets(
   const out: Record<string, unknown> = { ...profile };
   const jobs: Promise<void>[] = [];
   for (const [key, value] of Object.entries(profile)) {
-    if (typeof value !== 'string' || !isSecretReference(value)) continue;
+    if (typeof value !== 'string' || !isSecretReference(value) || options.defer?.includes(key)) continue;
     jobs.push(
       resolveSecretReference(value, whereOf(key), opts).then((v) => {
         registerValue(key, v, false);

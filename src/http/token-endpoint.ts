@@ -12,6 +12,7 @@ import { publishRequestEnd, publishRequestStart } from '../observe/channels.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
 import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
+import { type Resolved, resolve } from './budget.js';
 import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
@@ -19,16 +20,15 @@ import { backoffMs, parseRetryAfter, sleep } from './retry.js';
 import type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
 import { assertSecureUrl, safeUrl } from './url.js';
 
-/** Default per-attempt timeout, ms. */
-export const DEFAULT_TIMEOUT_MS = 10_000;
-/** Default number of retries after the first attempt. */
-export const DEFAULT_RETRIES = 2;
-/** Default backoff base, ms. */
-export const DEFAULT_RETRY_BASE_MS = 200;
-/** Default cap of one wait, ms. */
-export const DEFAULT_RETRY_MAX_MS = 10_000;
-/** Default response size cap: 1 MiB. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+export {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BASE_MS,
+  DEFAULT_RETRY_MAX_MS,
+  DEFAULT_TIMEOUT_MS,
+  requestBudgetMs,
+} from './budget.js';
+
 /** Default `User-Agent`. */
 export const DEFAULT_USER_AGENT = 'tokenward/0.1';
 
@@ -50,27 +50,6 @@ interface Prepared {
   grant?: string;
 }
 
-/** Settings with defaults applied. */
-interface Resolved {
-  timeoutMs: number;
-  retries: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  maxBytes: number;
-}
-
-function resolve(opts: HttpOptions): Resolved {
-  const num = (v: number | undefined, d: number, min: number) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
-  return {
-    timeoutMs: num(opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1),
-    retries: Math.floor(num(opts.retries, DEFAULT_RETRIES, 0)),
-    retryBaseMs: num(opts.retryBaseMs, DEFAULT_RETRY_BASE_MS, 0),
-    retryMaxMs: num(opts.retryMaxMs, DEFAULT_RETRY_MAX_MS, 0),
-    maxBytes: Math.floor(num(opts.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES, 1)),
-  };
-}
-
 /** Merges headers case-insensitively; later ones win. */
 function mergeHeaders(...sets: Array<Record<string, string> | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -86,16 +65,6 @@ function mergeHeaders(...sets: Array<Record<string, string> | undefined>): Recor
     }
   }
   return out;
-}
-
-/**
- * The longest a request with these options can take in all, in ms: every attempt at its full timeout
- * plus the longest wait before each retry (a `Retry-After` longer than a wait is not slept through). A
- * lock waiter can derive how long to wait for a holder from it.
- */
-export function requestBudgetMs(opts: HttpOptions = {}): number {
-  const cfg = resolve(opts);
-  return cfg.timeoutMs * (cfg.retries + 1) + cfg.retryMaxMs * cfg.retries;
 }
 
 /**

@@ -42,7 +42,13 @@ import {
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
-import { DEFAULT_FRESHNESS, isPastEagerPoint, isUsable, refreshTokenExpired, type Token } from '../token.js';
+import {
+  DEFAULT_FRESHNESS,
+  isPastEagerPoint,
+  isUsable,
+  refreshTokenExpired,
+  type Token,
+} from '../token-state.js';
 
 /** Default lease of the store lock, ms: the store renews it while its holder works (about every third of it). */
 export const DEFAULT_LOCK_LEASE_MS = 10_000;

@@ -91,13 +91,23 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
 }
 
 /**
+ * The time limits of a profile's requests (`timeout`, `retries`) as HTTP options: the part of
+ * {@link httpOptionsFromProfile} that needs no I/O (a manager's budget is computed from it before its
+ * token client is built).
+ */
+export function httpLimitsFromProfile(profile: Profile): HttpOptions {
+  const out: HttpOptions = {};
+  if (profile.timeout !== undefined) out.timeoutMs = profile.timeout * 1000;
+  if (profile.retries !== undefined) out.retries = profile.retries;
+  return out;
+}
+
+/**
  * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`) under
  * the caller's `http`, which wins.
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
-  const out: HttpOptions = {};
-  if (profile.timeout !== undefined) out.timeoutMs = profile.timeout * 1000;
-  if (profile.retries !== undefined) out.retries = profile.retries;
+  const out: HttpOptions = httpLimitsFromProfile(profile);
   if (profile.insecure_skip_tls_verify !== undefined)
     out.insecureSkipTlsVerify = profile.insecure_skip_tls_verify;
   if (profile.ca_file !== undefined && http.ca === undefined) {

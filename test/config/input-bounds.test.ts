@@ -166,21 +166,27 @@ describe('file: secrets (client_secret, private_key, …)', () => {
     await assert.rejects(resolveSecretReference(`file:${p}`, { key: 'client_secret' }), /larger than 1 MiB/);
   });
 
-  it('a private_key file that is a FIFO fails createTokenManager with the key named', {
+  it('a private_key file that is a FIFO fails the first token request with the key named', {
     skip: fifo === undefined,
   }, async () => {
-    await assert.rejects(
-      createTokenManager(
-        {
-          token_url: 'https://idp.example.test/token',
-          client_id: 'c',
-          private_key: `file:${fifo}`,
-          store: 'memory',
-        },
-        { env: {} },
-      ),
-      (e) => e instanceof ConfigError && e.key === 'private_key' && /FIFO/.test(e.message),
+    // Secret keys are resolved when the token client is built, on the first request.
+    const m = await createTokenManager(
+      {
+        token_url: 'https://idp.example.test/token',
+        client_id: 'c',
+        private_key: `file:${fifo}`,
+        store: 'memory',
+      },
+      { env: {} },
     );
+    try {
+      await assert.rejects(
+        m.getToken(),
+        (e) => e instanceof ConfigError && e.key === 'private_key' && /FIFO/.test(e.message),
+      );
+    } finally {
+      await m.close();
+    }
   });
 });
 
@@ -197,7 +203,7 @@ describe('ca_file', () => {
     }
   });
 
-  it('a file without a certificate is a ConfigError when the manager is built, not a later TLS error', async () => {
+  it('a file without a certificate is a ConfigError when the client is built, not a later TLS error', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const keyOnly = await file('key.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     const profile = {
@@ -207,8 +213,17 @@ describe('ca_file', () => {
       store: 'memory' as const,
       ca_file: keyOnly,
     };
+    // The token client (and its CA bundle) is built on the first token request, before any connection.
+    const firstRequest = async (p: typeof profile) => {
+      const m = await createTokenManager(p, { env: {} });
+      try {
+        return await m.getToken();
+      } finally {
+        await m.close();
+      }
+    };
     await assert.rejects(
-      createTokenManager(profile, { env: {} }),
+      firstRequest(profile),
       (e) => e instanceof ConfigError && e.key === 'ca_file' && /holds no PEM certificate/.test(e.message),
     );
     const broken = await file(
@@ -216,10 +231,10 @@ describe('ca_file', () => {
       '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
     );
     await assert.rejects(
-      createTokenManager({ ...profile, ca_file: broken }, { env: {} }),
+      firstRequest({ ...profile, ca_file: broken }),
       /certificate 1 of 1 .* does not parse/,
     );
-    await assert.rejects(createTokenManager({ ...profile, ca_file: '/dev/zero' }, { env: {} }), /ca_file/);
+    await assert.rejects(firstRequest({ ...profile, ca_file: '/dev/zero' }), /ca_file/);
   });
 
   it('a PEM bundle (text around the certificates) loads', { skip: cert === undefined }, async () => {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { authorizationValue } from '../../token.js';
+import { authorizationValue } from '../../token-state.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { openProfile } from '../context.js';
 import { parseDuration } from '../duration.js';

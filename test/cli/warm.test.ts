@@ -1,0 +1,116 @@
+/**
+ * The CLI's warm path: a `tokenward token` served from the file store runs no secret command and loads
+ * no token-client code (client authentication, grants, the HTTP layer, discovery, jose). The `cmd:`
+ * secret appends a line to a file per run, so its runs are counted exactly; the modules are listed by
+ * the loader hooks of fixtures/trace-loads.mjs.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+
+const TRACE = pathToFileURL(join(ROOT, 'test', 'cli', 'fixtures', 'trace-loads.mjs')).href;
+
+let home: TempHome;
+let ts: TokenServer;
+let env: NodeJS.ProcessEnv;
+let runs: string;
+
+function commandRuns(): number {
+  try {
+    return readFileSync(runs, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
+before(async () => {
+  home = tempHome();
+  ts = await startTokenServer({ latencyMs: 0, lifetime: 3600 });
+  runs = join(home.dir, 'runs.log');
+  const script = join(home.dir, 'secret.sh');
+  writeFileSync(script, `#!/bin/sh\necho run >> '${runs}'\necho cli-warm-secret\n`, { mode: 0o700 });
+  env = { ...home.env, TOKENWARD_CACHE_KEY: 'ab'.repeat(32) };
+  mkdirSync(dirname(home.config), { recursive: true });
+  writeFileSync(
+    home.config,
+    `[profiles.w]
+token_url = "${ts.tokenUrl}"
+client_id = "cli-warm"
+client_secret = "cmd:sh '${script}'"
+`,
+    { mode: 0o600 },
+  );
+});
+after(async () => {
+  await ts.close();
+  home.cleanup();
+});
+
+describe('a warm tokenward token', () => {
+  let token = '';
+
+  it('the first call runs the secret command once and gets a token', async () => {
+    const r = await tw(['token', 'w'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    token = r.stdout.trim();
+    assert.equal(commandRuns(), 1);
+    assert.equal(ts.counts.total, 1);
+  });
+
+  it('later calls run it 0 times and make no request', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await tw(['token', 'w'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${token}\n`);
+    }
+    const j = await tw(['token', 'w', '--json'], { env });
+    assert.equal(JSON.parse(j.stdout).access_token, token);
+    assert.equal(commandRuns(), 1);
+    assert.equal(ts.counts.total, 1);
+  });
+
+  it('loads no token-client module: auth, grants, http (but its budget/url helpers), discovery, jose', async () => {
+    const trace = join(home.dir, 'loads.txt');
+    rmSync(trace, { force: true });
+    const r = await tw(['token', 'w'], {
+      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+      nodeArgs: ['--import', TRACE],
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${token}\n`);
+    const loaded = readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter((u) => u !== '');
+    assert.ok(
+      loaded.some((u) => /\/stores\/file\.[jt]s$/.test(u)),
+      'the trace saw the file store',
+    );
+    const unwanted = [
+      /\/(src|dist)\/(auth|grants)\//,
+      /\/(src|dist)\/http\/(?!budget\.|url\.|types\.)/,
+      /\/(src|dist)\/(discovery|revocation|token)\.[jt]s$/,
+      /\/(src|dist)\/providers\/(?!index\.|registry\.|values\.|descriptor\.|[a-z0-9]+\.descriptor\.)/,
+      /\/node_modules\/(jose|undici)\//,
+    ];
+    for (const re of unwanted) {
+      const hits = loaded.filter((u) => re.test(u));
+      assert.deepEqual(hits, [], `the warm path loaded ${hits.join(', ')}`);
+    }
+    assert.equal(commandRuns(), 1);
+    assert.equal(ts.counts.total, 1);
+  });
+
+  it('--force builds the client: the command runs once more, one request', async () => {
+    const r = await tw(['token', 'w', '--force'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.notEqual(r.stdout.trim(), token);
+    assert.equal(commandRuns(), 2);
+    assert.equal(ts.counts.total, 2);
+  });
+});
