@@ -87,7 +87,7 @@ export async function openTarget(vendor: VendorName, options: OpenTargetOptions)
       cache_dir: dir,
       ...options.sandboxProfile,
     };
-    managerOptions.cacheKey = randomBytes(32);
+    managerOptions.encryptionKey = randomBytes(32);
     where = `sandbox at ${sandbox.url}`;
   }
 

@@ -44,10 +44,10 @@ export {
   type OpenProfileOptions,
   openProfile,
   type TokenManagerTuning,
-} from './tokenward.js';
+} from './front-door.js';
 
 // --- what the front door takes and gives ---
-export type { TokenClient, TokenIdentity, TokenRequestContext } from './client.js';
+export type { TokenClient, TokenIdentity, TokenRequestContext } from './token-client.js';
 export type { HttpExchange, HttpOptions } from './http/types.js';
 export type * from './profile.js';
 export type { TokenStore } from './stores/types.js';

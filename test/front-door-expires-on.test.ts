@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createTokenManager } from '../src/front-door.js';
 import { closeAgents } from '../src/http/agent.js';
 import { DEFAULT_MAX_LIFETIME_SECONDS } from '../src/token.js';
-import { createTokenManager } from '../src/tokenward.js';
 import { type Loopback, startLoopback } from './core/loopback.js';
 
 const CLIENT_ID = 'acronis-like-client';

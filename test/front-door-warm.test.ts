@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.js';
+import { closeAll, createTokenManager, getToken } from '../src/front-door.js';
 import { closeAgents } from '../src/http/agent.js';
 import type { Profile } from '../src/profile.js';
-import { closeAll, createTokenManager, getToken } from '../src/tokenward.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 let ts: TokenServer;
@@ -56,7 +56,7 @@ describe('createTokenManager resolves secret references on first use', () => {
   it('runs a cmd: secret once, for the first grant, and never for a token found in the store', async () => {
     ts.reset();
     const p = profile('lib');
-    const first = await createTokenManager(p, { cacheKey: key });
+    const first = await createTokenManager(p, { encryptionKey: key });
     assert.equal(await commandRuns(), 0, 'building the manager runs no secret command');
     const token = await first.getToken();
     await first.getToken();
@@ -65,7 +65,7 @@ describe('createTokenManager resolves secret references on first use', () => {
     assert.equal(ts.counts.total, 1);
 
     for (let i = 0; i < 3; i++) {
-      const warm = await createTokenManager(p, { cacheKey: key });
+      const warm = await createTokenManager(p, { encryptionKey: key });
       try {
         assert.equal((await warm.getToken()).accessToken, token.accessToken);
       } finally {
@@ -76,11 +76,11 @@ describe('createTokenManager resolves secret references on first use', () => {
     assert.equal(ts.counts.total, 1);
 
     // getToken with a profile object: a manager per call, served from the file store.
-    assert.equal((await getToken(p, { cacheKey: key })).accessToken, token.accessToken);
+    assert.equal((await getToken(p, { encryptionKey: key })).accessToken, token.accessToken);
     assert.equal(await commandRuns(), 1);
 
     // A forced renewal builds the client of that manager: one more run.
-    const forced = await createTokenManager(p, { cacheKey: key });
+    const forced = await createTokenManager(p, { encryptionKey: key });
     try {
       await forced.getToken({ force: true });
       await forced.getToken({ force: true });
@@ -94,7 +94,7 @@ describe('createTokenManager resolves secret references on first use', () => {
   it('a bad secret reference is a ConfigError naming the key on the first request, not before', async () => {
     ts.reset();
     const p = profile('bad', { client_secret: 'env:TW_WARM_NOT_SET' });
-    const m = await createTokenManager(p, { cacheKey: key, env: {} });
+    const m = await createTokenManager(p, { encryptionKey: key, env: {} });
     try {
       for (let i = 0; i < 2; i++) {
         await assert.rejects(
@@ -114,7 +114,7 @@ describe('createTokenManager resolves secret references on first use', () => {
   it('a non-secret reference (token_url) is still resolved when the manager is built', async () => {
     const p = profile('url', { token_url: 'env:TW_WARM_URL_NOT_SET' });
     await assert.rejects(
-      createTokenManager(p, { cacheKey: key, env: {} }),
+      createTokenManager(p, { encryptionKey: key, env: {} }),
       (e) => e instanceof ConfigError && e.key === 'profiles.url.token_url',
     );
   });
@@ -122,7 +122,7 @@ describe('createTokenManager resolves secret references on first use', () => {
   it('the identity computed without the client is the built client’s (the cache key does not move)', async () => {
     ts.reset();
     const p = profile('same', { scope: ['a', 'b'], params: { audience_hint: 'x', api_key: 'k-1' } });
-    const m = await createTokenManager(p, { cacheKey: key });
+    const m = await createTokenManager(p, { encryptionKey: key });
     try {
       const before = m.identity;
       await m.getToken(); // builds the client; a different identity would be a ClientSetupError

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ConfigError, TokenEndpointError } from '../src/errors.js';
+import { closeAll, createTokenManager, getToken, openProfile } from '../src/front-door.js';
 import { closeAgents } from '../src/http/agent.js';
 import { providerOf } from '../src/providers/index.js';
-import { closeAll, createTokenManager, getToken, openProfile } from '../src/tokenward.js';
 import { type OidcTestProvider, startOidcProvider } from './helpers/oidc-provider.js';
 
 let p: OidcTestProvider;

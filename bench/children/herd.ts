@@ -10,12 +10,12 @@
  * - `naive-postgres`: the same with one row of a PostgreSQL table (SELECT, check, request, upsert).
  */
 import { createInterface } from 'node:readline';
+import { createTokenManager } from '../../src/front-door.js';
 import { loadUndici } from '../../src/http/agent.js';
 import type { Profile } from '../../src/profile.js';
 import { FileStore } from '../../src/stores/file.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import type { TokenStore } from '../../src/stores/types.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { type NaiveStorage, naiveFile, naiveGetToken, naivePostgres, naiveRedis } from '../lib/naive.js';
 
 /** What the parent passes. */

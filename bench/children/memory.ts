@@ -16,12 +16,13 @@
  * The cache keys, and the tenants' identity objects and profile names, are the tenants' configuration:
  * built before the first reading and not counted (except by `store-own-identity`).
  */
-import type { TokenClient } from '../../src/client.js';
+
 import { TokenManager } from '../../src/manager/token-manager.js';
 import { clearRegisteredSecrets } from '../../src/redact.js';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import { parseTokenResponse, type Token } from '../../src/token.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { tenantIdentity, tokenResponseText } from '../lib/tokens.js';
 
 const variant = process.argv[2] ?? 'map';
@@ -42,7 +43,7 @@ const held: unknown[] = [];
 // The inputs (response texts, as received) exist at both readings, so only what the cache keeps is
 // counted (JSON.parse copies the token strings out of them).
 const texts: string[] = Array.from({ length: count }, (_, i) => tokenResponseText(i));
-const keys = Array.from({ length: count }, (_, i) => cacheKey(`tenant-${i}`, tenantIdentity(i)));
+const keys = Array.from({ length: count }, (_, i) => storeKey(`tenant-${i}`, tenantIdentity(i)));
 const identities = Array.from({ length: count }, (_, i) => tenantIdentity(i));
 const profiles = Array.from({ length: count }, (_, i) => `tenant-${i}`);
 let payload = 0;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import * as oidc from 'openid-client';
 import { type AccessToken, ClientCredentials } from 'simple-oauth2';
-import { closeAll, createTokenManager, getToken } from '../../src/tokenward.js';
+import { closeAll, createTokenManager, getToken } from '../../src/front-door.js';
 import { startOidcProvider } from '../../test/helpers/oidc-provider.js';
 import {
   type CompareOptions,

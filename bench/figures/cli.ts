@@ -162,7 +162,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         rel: 'providers/oauth2.js',
         label: 'token client graph (`providers/oauth2.js`: auth, grants, http, discovery, jose)',
       },
-      { rel: 'tokenward.js', label: 'the whole front door (`tokenward.js`)' },
+      { rel: 'front-door.js', label: 'the whole front door (`front-door.js`)' },
     ];
     const extra = new Map<string, number[]>(parts.map((p) => [p.rel, []]));
     for (let i = 0; i < BREAKDOWN_ITERATIONS; i++) {

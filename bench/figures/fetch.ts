@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeAll, createTokenManager } from '../../src/front-door.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
-import { closeAll, createTokenManager } from '../../src/tokenward.js';
 import { startTokenServer } from '../../test/helpers/token-server.js';
 import {
   type CompareOptions,

@@ -77,7 +77,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       id: ID,
       title: TITLE,
       method:
-        `${COUNT.toLocaleString('en')} tenants, each with its own cache key (\`cacheKey(profile, identity)\`) and a unique ` +
+        `${COUNT.toLocaleString('en')} tenants, each with its own cache key (\`storeKey(profile, identity)\`) and a unique ` +
         `JWT-shaped access token of ${avgToken.toFixed(0)} bytes on average (RS256 header, multi-tenant claims, ` +
         '256-byte signature), parsed from a JSON response text as a server sends it. Each variant runs in its own ' +
         'Node process with `--expose-gc`. Heap: what the cache retains — V8 heap used with the cache minus heap ' +

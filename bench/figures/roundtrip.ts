@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { ClientCredentials } from 'simple-oauth2';
 import { createClientAuth } from '../../src/auth/index.js';
+import { closeAll, createTokenManager } from '../../src/front-door.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { clearRegisteredSecrets } from '../../src/redact.js';
 import { parseTokenResponse } from '../../src/token.js';
-import { closeAll, createTokenManager } from '../../src/tokenward.js';
 import { startOidcProvider } from '../../test/helpers/oidc-provider.js';
 import { startTokenServer } from '../../test/helpers/token-server.js';
 import {

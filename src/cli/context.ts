@@ -77,7 +77,7 @@ export function entriesOf(entries: readonly StoredEntry[], profileName: string):
  * Loads a profile and opens its token manager. The library modules are imported while the config file
  * is read, so the two overlap (a warm `tokenward token` spends most of its time loading modules).
  */
-export async function openProfile(
+export async function openProfileManager(
   io: Io,
   name: string | undefined,
   configPath: string | undefined,

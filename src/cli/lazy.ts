@@ -5,7 +5,7 @@
  */
 
 /** What the CLI uses of `src/tokenward.ts`. */
-export type TokenwardModule = typeof import('../tokenward.js');
+export type TokenwardModule = typeof import('../front-door.js');
 
 /** A `fetch` (what `createAuthFetch` returns and takes). */
 export type { AuthFetch } from '../fetch/index.js';
@@ -18,7 +18,7 @@ export type SandboxModule = typeof import('../sandbox/index.js');
 
 /** Loads `src/tokenward.ts`. */
 export function loadTokenward(): Promise<TokenwardModule> {
-  return import('../tokenward.js');
+  return import('../front-door.js');
 }
 /** Loads `src/fetch/index.ts`. */
 export function loadFetch(): Promise<FetchModule> {

@@ -54,8 +54,6 @@ export {
 export type { NoneAuthOptions } from '../auth/none.js';
 export type { ClientSecretPostOptions } from '../auth/post.js';
 export type { PrivateKeyJwtOptions } from '../auth/private-key-jwt.js';
-export type { TokenClient, TokenIdentity, TokenRequestContext } from '../client.js';
-export { httpBudgetMs } from '../client.js';
 export { type DiscoverOptions, type DiscoveryDocument, discover } from '../discovery.js';
 export {
   type ClientCredentialsParams,
@@ -83,3 +81,5 @@ export type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } fr
 export { createTokenClient } from '../providers/index.js';
 export { type RevocationContext, revoke, revokeToken, type TokenTypeHint } from '../revocation.js';
 export { type ParseTokenOptions, parseTokenResponse, type Token } from '../token.js';
+export type { TokenClient, TokenIdentity, TokenRequestContext } from '../token-client.js';
+export { httpBudgetMs } from '../token-client.js';

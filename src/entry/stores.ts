@@ -7,7 +7,7 @@
  *   (the conformance suite in the repository's `test/stores/` checks one);
  * - {@link MemoryStore} (one process) and {@link FileStore} (AES-256-GCM files, 0600 in a 0700
  *   directory, a lock file), and {@link createStore} (the store a profile names);
- * - {@link cacheKey}: the store key of a token identity, and {@link resolveCacheKey}: the encryption key
+ * - {@link storeKey}: the store key of a token identity, and {@link resolveCacheKey}: the encryption key
  *   (`TOKENWARD_CACHE_KEY`, else the key file).
  *
  * PostgreSQL and Redis are their own entry points, `tokenward/stores/postgres` and
@@ -25,7 +25,6 @@
  * @module
  */
 
-export { cacheKey } from '../stores/cache-key.js';
 export { defaultCacheDir, FileStore, type FileStoreOptions } from '../stores/file.js';
 export { type CreateStoreOptions, createStore } from '../stores/index.js';
 export {
@@ -36,5 +35,6 @@ export {
   resolveCacheKey,
 } from '../stores/keys.js';
 export { MemoryStore } from '../stores/memory.js';
+export { storeKey } from '../stores/store-key.js';
 export type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 export type { StoreTimeouts, StoreWarningHandler } from '../stores/util.js';

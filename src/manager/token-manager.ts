@@ -17,7 +17,6 @@
  * @module
  */
 
-import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import {
   ClientSetupError,
   InvalidTokenResponseError,
@@ -42,6 +41,12 @@ import {
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
+import {
+  httpBudgetMs,
+  type TokenClient,
+  type TokenIdentity,
+  type TokenRequestContext,
+} from '../token-client.js';
 import {
   DEFAULT_FRESHNESS,
   isPastEagerPoint,

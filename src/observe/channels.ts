@@ -4,7 +4,7 @@
  * spans and metrics). Subscribe with `diagnostics_channel.subscribe(CHANNELS.served, fn)` or through
  * {@link channels}.
  *
- * Messages carry the profile name, the store key (itself a hash, see `cacheKey`), the provider, times,
+ * Messages carry the profile name, the store key (itself a hash, see `storeKey`), the provider, times,
  * statuses and error codes — never a secret, a token or a request body. Publishing costs one
  * `hasSubscribers` check when nobody listens: no message is built.
  *

@@ -13,13 +13,18 @@
  */
 
 import { clientSecretBasic } from '../auth/basic.js';
-import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
+import {
+  httpBudgetMs,
+  type TokenClient,
+  type TokenIdentity,
+  type TokenRequestContext,
+} from '../token-client.js';
 import { acronis, acronisTokenUrlFrom } from './acronis.descriptor.js';
 import { assertTokenUrlSource } from './checks.js';
 import {

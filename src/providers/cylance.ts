@@ -14,13 +14,13 @@
  * @module
  */
 
-import { httpBudgetMs, type TokenClient, type TokenIdentity } from '../client.js';
 import { TokenEndpointError } from '../errors.js';
 import { type SignedJwtExchangeContext, signedJwtExchange } from '../grants/signed-jwt-exchange.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
+import { httpBudgetMs, type TokenClient, type TokenIdentity } from '../token-client.js';
 import {
   CYLANCE_DEFAULT_ISSUER,
   CYLANCE_MAX_AUTH_TOKEN_LIFETIME_SECONDS,

@@ -11,10 +11,10 @@
  */
 
 import type * as v from 'valibot';
-import type { TokenClient, TokenIdentity } from '../client.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile } from '../profile.js';
+import type { TokenClient, TokenIdentity } from '../token-client.js';
 import { originOf, type StringProfileKey } from './values.js';
 
 /** What every provider's client module exports. */

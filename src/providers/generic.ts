@@ -7,7 +7,6 @@
 
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
-import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { passwordGrant } from '../grants/password.js';
@@ -17,6 +16,12 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import { revokeToken } from '../revocation.js';
+import {
+  httpBudgetMs,
+  type TokenClient,
+  type TokenIdentity,
+  type TokenRequestContext,
+} from '../token-client.js';
 import {
   grantFromProfile,
   httpOptionsFromProfile,

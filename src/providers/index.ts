@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { TokenClient } from '../client.js';
 import { validateProfile } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile, ProviderName } from '../profile.js';
+import type { TokenClient } from '../token-client.js';
 import type { ProviderDescriptor } from './descriptor.js';
 import { BUILT_IN_PROVIDERS, findProvider, providerNames } from './registry.js';
 

@@ -16,7 +16,6 @@
 
 import { clientSecretBasic } from '../auth/basic.js';
 import type { ClientAuth } from '../auth/types.js';
-import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError } from '../errors.js';
 import { customGrant } from '../grants/custom.js';
 import { passwordGrant } from '../grants/password.js';
@@ -26,6 +25,12 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
+import {
+  httpBudgetMs,
+  type TokenClient,
+  type TokenIdentity,
+  type TokenRequestContext,
+} from '../token-client.js';
 import { assertTokenUrlSource } from './checks.js';
 import { msx, msxTokenUrlFrom } from './msx.descriptor.js';
 import {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { TokenClient } from '../client.js';
 import { discover } from '../discovery.js';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
+import type { TokenClient } from '../token-client.js';
 import { createGenericClient } from './generic.js';
 import { oauth2 } from './oauth2.descriptor.js';
 

@@ -29,7 +29,6 @@
 import { clientSecretBasic } from '../auth/basic.js';
 import { noneAuth } from '../auth/none.js';
 import type { ClientAuth } from '../auth/types.js';
-import { httpBudgetMs, type TokenClient, type TokenIdentity, type TokenRequestContext } from '../client.js';
 import { ConfigError, TokenEndpointError } from '../errors.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
@@ -38,6 +37,12 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { Token } from '../token.js';
+import {
+  httpBudgetMs,
+  type TokenClient,
+  type TokenIdentity,
+  type TokenRequestContext,
+} from '../token-client.js';
 import { assertTokenUrlSource } from './checks.js';
 import { RDP_DEFAULT_SCOPE, rdp, rdpTokenUrlFrom } from './rdp.descriptor.js';
 import {

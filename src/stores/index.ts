@@ -11,10 +11,10 @@ import { MemoryStore } from './memory.js';
 import type { TokenStore } from './types.js';
 import { type StoreWarningHandler, safeWarn } from './util.js';
 
-export { CACHE_KEY_VERSION, cacheKey, isCacheKey } from './cache-key.js';
 export { defaultCacheDir, FileStore, type FileStoreOptions } from './file.js';
 export { type CacheEncryptionKey, defaultKeyDir, resolveCacheKey } from './keys.js';
 export { MemoryStore } from './memory.js';
+export { CACHE_KEY_VERSION, isStoreKey, storeKey } from './store-key.js';
 
 /** Options of {@link createStore}. */
 export interface CreateStoreOptions {

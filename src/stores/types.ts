@@ -52,7 +52,7 @@ export interface EntryCounts {
 export interface StoredEntry {
   /** Envelope version. */
   v: 1;
-  /** The store key (a hash; see `cacheKey`). */
+  /** The store key (a hash; see `storeKey`). */
   key: string;
   /** The profile name, for humans. */
   profile?: string;

@@ -48,14 +48,14 @@ const SAFE_KEY = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 
 /**
  * Checks that a store key is safe as a file name and a Redis/SQL key: 1–200 characters of
- * `[A-Za-z0-9._-]`, not starting with a dot. Keys from `cacheKey` always are.
+ * `[A-Za-z0-9._-]`, not starting with a dot. Keys from `storeKey` always are.
  * @throws {StoreError} otherwise.
  */
 export function assertSafeKey(store: string, key: string): void {
   if (!SAFE_KEY.test(key)) {
     throw new StoreError(
       store,
-      `invalid store key ${JSON.stringify(key.slice(0, 40))}: use cacheKey() or 1-200 characters of [A-Za-z0-9._-] not starting with a dot`,
+      `invalid store key ${JSON.stringify(key.slice(0, 40))}: use storeKey() or 1-200 characters of [A-Za-z0-9._-] not starting with a dot`,
     );
   }
 }

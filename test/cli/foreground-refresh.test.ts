@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { closeAll, openProfile } from '../../src/tokenward.js';
+import { closeAll, openProfile } from '../../src/front-door.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { type TempHome, tempHome, tw } from './helpers.js';
 

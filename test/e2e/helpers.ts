@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach } from 'node:test';
 import type { TokenwardError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { TokenManager, TokenwardWarning } from '../../src/manager/token-manager.js';
 import type { Profile } from '../../src/profile.js';
 import {
@@ -19,7 +20,6 @@ import {
   type VendorSettings,
 } from '../../src/sandbox/index.js';
 import type { Token } from '../../src/token.js';
-import { createTokenManager } from '../../src/tokenward.js';
 
 /** A sandbox, a clock both it and the managers read, and what to close afterwards. */
 export interface World {
@@ -37,7 +37,7 @@ export interface World {
   /** A temporary directory for file stores; removed by `close()`. */
   tempDir(): Promise<string>;
   /** The 32-byte key the file stores of this world share. */
-  cacheKey: Buffer;
+  encryptionKey: Buffer;
   close(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ function newWorld(): World {
     standing: undefined,
     clock: () => world.standing ?? Date.now() + world.offset,
     warnings: [],
-    cacheKey: randomBytes(32),
+    encryptionKey: randomBytes(32),
     profile(vendor, overrides = {}) {
       const p = sandboxProfiles(world.sandbox)[vendor];
       return { ...p, store: 'memory', ...overrides };
@@ -59,7 +59,7 @@ function newWorld(): World {
     async manager(vendor, overrides = {}) {
       const m = await createTokenManager(world.profile(vendor, overrides), {
         clock: world.clock,
-        cacheKey: world.cacheKey,
+        encryptionKey: world.encryptionKey,
         env: {},
         onWarning: (w) => world.warnings.push(w),
       });

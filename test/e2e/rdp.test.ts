@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TokenEndpointError } from '../../src/errors.js';
 import { createAuthFetch } from '../../src/fetch/index.js';
+import { createTokenManager } from '../../src/front-door.js';
 import { apiBaseUrl, changePassword } from '../../src/providers/rdp.js';
 import { DEMO_CREDENTIALS } from '../../src/sandbox/index.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { secretsInError, useVendorWorld } from './helpers.js';
 
 const NEW_PASSWORD = 'Another-sandbox-Password-2025-for-tests';

@@ -12,7 +12,6 @@ import { Readable } from 'node:stream';
 import { after, before, beforeEach } from 'node:test';
 import axios, { type AxiosRequestConfig } from 'axios';
 import { Agent, interceptors, request } from 'undici';
-import type { TokenClient } from '../../src/client.js';
 import {
   attachAxios,
   createAuthFetch,
@@ -22,6 +21,7 @@ import {
 import { TokenManager } from '../../src/manager/token-manager.js';
 import { createTokenClient } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 
 /** One request as an API server saw it. */

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { originsFromProfile } from '../../src/fetch/index.js';
+import { createTokenManager } from '../../src/front-door.js';
 import { type Sandbox, type SandboxStats, sandboxProfiles, startSandbox } from '../../src/sandbox/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { INTEGRATIONS } from './helpers.js';
 
 let sandbox: Sandbox;

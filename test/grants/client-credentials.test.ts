@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TokenEndpointError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { secretsInError } from '../e2e/helpers.js';
 import { basicCredentials, CLIENT, grantContext, NOW, onlyFormRequest, useTokenEndpoint } from './helpers.js';
 

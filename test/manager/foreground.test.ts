@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import { runProcess } from '../helpers/process.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
 
@@ -169,7 +169,7 @@ describe('a process that exits right after getToken()', () => {
     const [entry] = await store.list();
     await store.close();
     assert.equal(entry?.token?.accessToken, printed, 'the renewed token was stored before the exit');
-    assert.ok(entry.key === cacheKey('child', entry.identity ?? {}));
+    assert.ok(entry.key === storeKey('child', entry.identity ?? {}));
     assert.ok(
       stack.server.liveRefreshTokens.has(entry.token.refreshToken ?? ''),
       'with the live refresh token',

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TokenClient } from '../../src/client.js';
 import { ClientSetupError, ConfigError } from '../../src/errors.js';
 import type { LazyTokenClient } from '../../src/manager/token-manager.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });

@@ -3,8 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { httpBudgetMs } from '../../src/client.js';
 import { NetworkError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import {
   DEFAULT_LOCK_LEASE_MS,
   defaultLockWaitMs,
@@ -13,7 +13,7 @@ import {
 } from '../../src/manager/token-manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
-import { createTokenManager } from '../../src/tokenward.js';
+import { httpBudgetMs } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });

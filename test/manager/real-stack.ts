@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import type { TokenClient } from '../../src/client.js';
 import {
   TokenManager,
   type TokenManagerOptions,
@@ -18,6 +17,7 @@ import type { Profile } from '../../src/profile.js';
 import { createTokenClient } from '../../src/providers/index.js';
 import { FileStore } from '../../src/stores/file.js';
 import type { TokenStore } from '../../src/stores/types.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { startTokenServer, type TokenServer, type TokenServerOptions } from '../helpers/token-server.js';
 
 /**

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { TokenClient } from '../../src/client.js';
 import { InvalidTokenResponseError, TokenEndpointError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
 import { createTokenClient } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { TokenStore } from '../../src/stores/types.js';
-import { createTokenManager } from '../../src/tokenward.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 import { until } from '../helpers/wait.js';
 

@@ -17,15 +17,15 @@ import {
   type TokenwardWarningCode,
   WARNING_CODES,
 } from '../../src/errors.js';
-import type { Profile } from '../../src/profile.js';
-import { MemoryStore } from '../../src/stores/memory.js';
-import type { StoredEntry } from '../../src/stores/types.js';
 import {
   type CreateTokenManagerOptions,
   closeAll,
   createTokenManager,
   openProfile,
-} from '../../src/tokenward.js';
+} from '../../src/front-door.js';
+import type { Profile } from '../../src/profile.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import type { StoredEntry } from '../../src/stores/types.js';
 import { freePort } from '../helpers/throwaway.js';
 import { useRealStack, warningArrives } from './real-stack.js';
 

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { TokenClient } from '../../src/client.js';
 import { NetworkError, TokenEndpointError } from '../../src/errors.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
 import { createTokenClient } from '../../src/providers/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { parseTokenResponse, type Token } from '../../src/token.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 
 /** A memory store that claims to be shared, so the manager takes its lock and re-reads. */

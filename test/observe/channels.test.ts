@@ -15,14 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
+import { createTokenManager } from '../../src/front-door.js';
 import { closeAgents } from '../../src/http/agent.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { CHANNELS, type TokenRequestEndMessage } from '../../src/observe/channels.js';
 import { redactText, secretEncodings } from '../../src/redact.js';
-import { CACHE_KEY_PATTERN } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
+import { CACHE_KEY_PATTERN } from '../../src/stores/store-key.js';
 import type { Token } from '../../src/token.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 
 let server: TokenServer;

@@ -25,11 +25,11 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { createTokenManager } from '../../src/front-door.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { channels } from '../../src/observe/channels.js';
 import { instrument, METRICS } from '../../src/otel/index.js';
 import { FileStore } from '../../src/stores/file.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { runProcess } from '../helpers/process.js';
 import { profileFor, startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { ConfigError, TokenEndpointError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { HttpExchange } from '../../src/http/types.js';
 import type { Profile } from '../../src/profile.js';
 import {
@@ -14,7 +15,6 @@ import {
   cylanceTokenUrl,
 } from '../../src/providers/cylance.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { json, type Loopback, raw, startLoopback } from '../core/loopback.js';
 
 const SECRET = 'cy-app-secret-6d1f0c2e9b';

@@ -12,10 +12,10 @@ import { loopbackOnly } from '../../src/config/load.js';
 import { PROFILE_KEYS, profileKeys, validateProfile } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { originsFromProfile } from '../../src/fetch/origins.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { Profile } from '../../src/profile.js';
 import { createTokenClient, descriptorOf, providerOf } from '../../src/providers/index.js';
 import { presetNames, providerNames, registerProvider } from '../../src/providers/registry.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 import { acme } from './fixtures/acme-preset.js';
 

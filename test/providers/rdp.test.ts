@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { ConfigError, TokenEndpointError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { Profile } from '../../src/profile.js';
 import {
   apiBaseUrl,
@@ -11,7 +12,6 @@ import {
   rdpTokenUrlOf,
 } from '../../src/providers/rdp.js';
 import type { Token } from '../../src/token.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { json, type Loopback, type SeenRequest, startLoopback } from '../core/loopback.js';
 
 const PASSWORD = 'rdp-Passw0rd-current-7c2b';

@@ -9,7 +9,7 @@ import type { Profile } from '../../src/profile.js';
 import { createTokenClient, descriptorOf, PROVIDERS } from '../../src/providers/index.js';
 import { BUILT_IN_PRESETS, BUILT_IN_PROVIDERS, providerDescriptors } from '../../src/providers/registry.js';
 import { SECRET_PROFILE_KEYS } from '../../src/secret-fields.js';
-import { cacheKey } from '../../src/stores/cache-key.js';
+import { storeKey } from '../../src/stores/store-key.js';
 
 const SECRETS = ['reg-app-secret-91a2', 'reg-client-secret-83b4', 'reg-password-75c6'] as const;
 const profiles: Record<'cylance' | 'msx' | 'acronis' | 'rdp', Profile> = {
@@ -51,7 +51,7 @@ describe('provider registry: the vendor presets', () => {
     });
   }
   it('cache keys differ by tenant, user and scope', async () => {
-    const key = async (p: Profile) => cacheKey(undefined, (await createTokenClient(p)).identity);
+    const key = async (p: Profile) => storeKey(undefined, (await createTokenClient(p)).identity);
     const base = await key(profiles.cylance);
     assert.notEqual(await key({ ...profiles.cylance, tenant_id: 'other' }), base);
     assert.notEqual(await key({ ...profiles.cylance, scopes: ['device:list'] }), base);

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { Profile } from '../../src/profile.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { createTokenManager } from '../../src/tokenward.js';
 
 /** A profile each provider can build a client from (no network I/O until a token is asked for). */
 const BASES: Readonly<Record<string, Profile>> = {

@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { exitCodeFor } from '../../src/cli/exit.js';
 import { TokenwardError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { DEMO_CREDENTIALS, type Sandbox, sandboxProfiles, startSandbox } from '../../src/sandbox/index.js';
 import type { SandboxFault, VendorName } from '../../src/sandbox/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { LONG_TIMEOUT_S, RETRIES, SHORT_TIMEOUT_S } from './faults.js';
 import { errorText, leaked } from './flows.js';
 

@@ -31,8 +31,8 @@ import {
   formUrlEncode,
   privateKeyJwt,
 } from '../../src/auth/index.js';
-import type { TokenClient } from '../../src/client.js';
 import { TokenwardError } from '../../src/errors.js';
+import { createTokenManager } from '../../src/front-door.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
 import { passwordGrant } from '../../src/grants/password.js';
 import { refreshTokenGrant } from '../../src/grants/refresh-token.js';
@@ -41,7 +41,7 @@ import { closeAgents } from '../../src/http/agent.js';
 import type { HttpExchange, HttpOptions } from '../../src/http/types.js';
 import type { Profile } from '../../src/profile.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { createTokenManager } from '../../src/tokenward.js';
+import type { TokenClient } from '../../src/token-client.js';
 import { tempHome, tw } from '../cli/helpers.js';
 import { json, type Loopback, raw, type SeenRequest, startLoopback } from '../core/loopback.js';
 import { dropPrefix, dropTable, requireService, uniqueName } from '../helpers/services.js';
@@ -448,7 +448,7 @@ describe('secret canaries in persisted store entries', () => {
         password: 'env:CANARY_PW',
         ...store,
       },
-      { env, cacheKey: randomBytes(32), http: http(), onWarning: () => undefined },
+      { env, encryptionKey: randomBytes(32), http: http(), onWarning: () => undefined },
     );
     try {
       switchMode = 'ok';

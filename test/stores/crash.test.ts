@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
 import { createStore } from '../../src/stores/index.js';
+import { storeKey as makeStoreKey } from '../../src/stores/store-key.js';
 import { dropPrefix, dropTable, requireService, uniqueName } from '../helpers/services.js';
 import { prepareWorker, run, type Worker } from './fixtures/workers.js';
 
@@ -50,7 +50,7 @@ test('200 SIGKILLs of a writer at random moments: the file always decodes to the
     Array.from({ length: LANES }, async (_, lane) => {
       const dir = await tempDir();
       const key = randomBytes(32);
-      const storeKey = cacheKey('crash', { lane: String(lane) });
+      const storeKey = makeStoreKey('crash', { lane: String(lane) });
       const store = new FileStore({ dir, key, onWarning: (m) => warnings.push(m) });
       const now = Date.now();
       await store.set({
@@ -108,7 +108,7 @@ async function killedHolderThenTake(
   ttlMs: number,
 ): Promise<void> {
   const key = randomBytes(32);
-  const storeKey = cacheKey('locker', { kind });
+  const storeKey = makeStoreKey('locker', { kind });
   const w = run(locker, [kind, target, prefix, key.toString('hex'), storeKey, String(ttlMs)]);
   await w.waitFor((l) => l === 'locked');
   const warnings: string[] = [];

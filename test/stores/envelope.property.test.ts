@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import {
   decodeEntry,
   ENVELOPE_MIN_LENGTH,
@@ -23,6 +22,7 @@ import {
 } from '../../src/stores/envelope.js';
 import { FileStore } from '../../src/stores/file.js';
 import { keyFromBytes } from '../../src/stores/keys.js';
+import { storeKey as makeStoreKey } from '../../src/stores/store-key.js';
 import type { StoredEntry } from '../../src/stores/types.js';
 import type { Token } from '../../src/token.js';
 
@@ -33,9 +33,9 @@ after(async () => {
 
 const RUNS = Number(process.env['TW_PROPERTY_RUNS'] ?? 200);
 
-/** Store keys as `cacheKey` makes them, and other safe keys. */
+/** Store keys as `storeKey` makes them, and other safe keys. */
 const storeKeyArb = fc.oneof(
-  fc.string({ minLength: 0, maxLength: 20 }).map((s) => cacheKey('p', { s })),
+  fc.string({ minLength: 0, maxLength: 20 }).map((s) => makeStoreKey('p', { s })),
   fc.stringMatching(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,40}$/),
 );
 
@@ -212,7 +212,7 @@ describe('file store: a changed byte on disk', () => {
     const raw = randomBytes(32);
     const warnings: string[] = [];
     const store = new FileStore({ dir, key: raw, onWarning: (m) => warnings.push(m) });
-    const storeKey = cacheKey('flip', {});
+    const storeKey = makeStoreKey('flip', {});
     await store.set({ v: 1, key: storeKey, updatedAt: Date.now() });
     const good = await readFile(store.pathOf(storeKey));
     await fc.assert(

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { TokenManager } from '../../src/manager/token-manager.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { ENVELOPE_MAGIC } from '../../src/stores/envelope.js';
 import { defaultCacheDir, FileStore } from '../../src/stores/file.js';
 import { createStore } from '../../src/stores/index.js';
 import { KEY_FILE_NAME } from '../../src/stores/keys.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import type { StoredEntry } from '../../src/stores/types.js';
 import { profileFor, startTokenServer } from '../helpers/token-server.js';
 import { sampleEntry, sampleToken } from './conformance.js';
@@ -71,7 +71,7 @@ describe('file store: permissions', { skip: !POSIX && 'POSIX modes only' }, () =
       const warnings: string[] = [];
       const store = await createStore({ store: 'file' }, { env, onWarning: (m) => warnings.push(m) });
       assert.ok(store instanceof FileStore);
-      const key = cacheKey('perm', { token_url: 'http://127.0.0.1/t' });
+      const key = storeKey('perm', { token_url: 'http://127.0.0.1/t' });
       await store.set(sampleEntry(key));
       const lock = await store.lock(key, { ttlMs: 30_000, timeoutMs: 1_000 });
       try {
@@ -109,7 +109,7 @@ describe('file store: permissions', { skip: !POSIX && 'POSIX modes only' }, () =
 describe('file store: atomic writes', () => {
   test('many writes (sequential and racing, with locks) leave only the token files: no temp, lock or stale file', async () => {
     const { store, dir, warnings } = await freshStore();
-    const keys = Array.from({ length: 4 }, (_, i) => cacheKey('atomic', { i: String(i) }));
+    const keys = Array.from({ length: 4 }, (_, i) => storeKey('atomic', { i: String(i) }));
     const last = new Map<string, StoredEntry>();
     // 4 lanes x 50 sequential writes, one lock/release every 10th write.
     await Promise.all(
@@ -145,14 +145,14 @@ describe('file store: confidentiality', () => {
   test('no access, refresh or ID token appears in any byte of the cache directory, in any common encoding', async () => {
     const { store, dir } = await freshStore();
     const secrets: string[] = [];
-    const keys = [cacheKey('conf', { n: '1' }), cacheKey('conf', { n: '2' })];
+    const keys = [storeKey('conf', { n: '1' }), storeKey('conf', { n: '2' })];
     for (const k of keys) {
       const token = sampleToken({ idToken: `id-${randomBytes(12).toString('hex')}` });
       secrets.push(token.accessToken, token.refreshToken as string, token.idToken as string);
       await store.set(sampleEntry(k, { token }));
     }
     // An entry that also records a last error, and a lock held while we look.
-    const errKey = cacheKey('conf', { n: '3' });
+    const errKey = storeKey('conf', { n: '3' });
     const t3 = sampleToken();
     secrets.push(t3.accessToken, t3.refreshToken as string);
     await store.set(
@@ -191,7 +191,7 @@ describe('file store: confidentiality', () => {
 });
 
 describe('file store: unusable files', () => {
-  const key = cacheKey('bad', { token_url: 'http://127.0.0.1/t' });
+  const key = storeKey('bad', { token_url: 'http://127.0.0.1/t' });
 
   async function validBytes(k: Buffer): Promise<Buffer> {
     const { store, dir } = await freshStore(k);
@@ -235,7 +235,7 @@ describe('file store: unusable files', () => {
       reason: /failed authentication/,
       make: async (k) => {
         const { store, dir } = await freshStore(k);
-        const other = cacheKey('bad', { token_url: 'http://127.0.0.1/other' });
+        const other = storeKey('bad', { token_url: 'http://127.0.0.1/other' });
         await store.set(sampleEntry(other));
         return readFile(join(dir, `${other}.tok`));
       },
@@ -310,7 +310,7 @@ describe('file store: unusable files', () => {
       const { store, dir, warnings } = await freshStore();
       await store.open();
       const client = await createTokenClient(profileFor(server));
-      const k = cacheKey('mgr', client.identity);
+      const k = storeKey('mgr', client.identity);
       await writeFile(store.pathOf(k), 'corrupt!');
       const manager = new TokenManager({ client, key: k, store });
       const t = await manager.getToken();
@@ -338,7 +338,7 @@ describe('file store: a changed key', () => {
     const dir = join(await tempRoot(), 'tokens');
     const key1 = randomBytes(32);
     const key2 = randomBytes(32);
-    const key = cacheKey('rekey', { token_url: 'http://127.0.0.1/t' });
+    const key = storeKey('rekey', { token_url: 'http://127.0.0.1/t' });
     const profile = { store: 'file' as const, cache_dir: dir };
     const w1: string[] = [];
     const s1 = await createStore(profile, {
@@ -393,7 +393,7 @@ describe('file store: location', () => {
     assert.equal(c.dir, fromEnv);
 
     // The files really go there.
-    const k = cacheKey('where', {});
+    const k = storeKey('where', {});
     await a.set(sampleEntry(k));
     assert.deepEqual(await readdir(fromProfile), [`${k}.tok`]);
     await assert.rejects(readdir(fromEnv), { code: 'ENOENT' });

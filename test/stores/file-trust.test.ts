@@ -28,9 +28,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ensureConfigDir } from '../../src/config/paths.js';
 import { ConfigError, StoreError } from '../../src/errors.js';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
 import { clearKeyCache, KEY_FILE_NAME, resolveCacheKey } from '../../src/stores/keys.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import { sampleEntry } from './conformance.js';
 
 const POSIX = process.platform !== 'win32';
@@ -51,7 +51,7 @@ async function tempRoot(): Promise<string> {
 }
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
-const key = cacheKey('trust', { token_url: 'http://127.0.0.1/t' });
+const key = storeKey('trust', { token_url: 'http://127.0.0.1/t' });
 
 function storeIn(dir: string, warnings: string[] = []): FileStore {
   return new FileStore({ dir, key: randomBytes(32), onWarning: (m) => warnings.push(m) });
@@ -245,7 +245,7 @@ describe('file store: token files', () => {
     const k = randomBytes(32);
     const warnings: string[] = [];
     const store = new FileStore({ dir, key: k, onWarning: (m) => warnings.push(m) });
-    const other = cacheKey('trust-other', {});
+    const other = storeKey('trust-other', {});
     await store.set(sampleEntry(other));
     await symlink(store.pathOf(other), store.pathOf(key));
     assert.equal(await store.get(key), undefined);

@@ -17,8 +17,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { createTokenManager } from '../../src/front-door.js';
 import type { Profile } from '../../src/profile.js';
-import { createTokenManager } from '../../src/tokenward.js';
 import { profileFor, startTokenServer, TEST_CLIENT, TEST_USER } from '../helpers/token-server.js';
 import { prepareWorker, run, type Worker } from './fixtures/workers.js';
 
@@ -98,7 +98,7 @@ async function expireStoredToken(
   const warnings: string[] = [];
   const m = await createTokenManager(profile, {
     env,
-    ...(key === undefined ? {} : { cacheKey: key }),
+    ...(key === undefined ? {} : { encryptionKey: key }),
     onWarning: (w) => warnings.push(`${w.code}: ${w.message}`),
   });
   try {
@@ -203,7 +203,10 @@ export async function herdScenario(
     }
 
     // The store holds the live (not revoked) refresh token.
-    const m = await createTokenManager(profile, { env, ...(key === undefined ? {} : { cacheKey: key }) });
+    const m = await createTokenManager(profile, {
+      env,
+      ...(key === undefined ? {} : { encryptionKey: key }),
+    });
     try {
       const rt = (await m.store.get(m.key))?.token?.refreshToken;
       assert.ok(

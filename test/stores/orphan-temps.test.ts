@@ -10,8 +10,8 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import { sampleEntry } from './conformance.js';
 import { prepareWorker, run, type Worker } from './fixtures/workers.js';
 
@@ -56,7 +56,7 @@ test('writers SIGKILLed mid-write leave temporary files; the next write by anyon
   let most = 0;
   for (let round = 0; round < 3 || (round < 8 && orphaned.length === 0); round++) {
     const ws = Array.from({ length: WRITERS }, (_, i) =>
-      run(writer, [dir, key.toString('hex'), cacheKey('orphans', { i: String(i) }), String(round * 1e6)]),
+      run(writer, [dir, key.toString('hex'), storeKey('orphans', { i: String(i) }), String(round * 1e6)]),
     );
     await Promise.all(ws.map((w) => w.waitFor((l) => l === 'ready')));
     await sleep(300);
@@ -73,7 +73,7 @@ test('writers SIGKILLed mid-write leave temporary files; the next write by anyon
     `${kills} writers killed; up to ${most} temporary files left after a round (earlier rounds' are removed by later writers); ${orphaned.length} before the next write`,
   );
   assert.ok(orphaned.length > 0, 'writers were killed while writing');
-  await store.set(sampleEntry(cacheKey('orphans', { after: 'kill' })));
+  await store.set(sampleEntry(storeKey('orphans', { after: 'kill' })));
   assert.deepEqual(await temps(dir), [], 'no orphan survives the next write');
 });
 
@@ -84,7 +84,7 @@ test('what the write path removes: a dead writer of this host at once; others on
   const host = `h${createHash('sha256').update(hostname()).digest('hex').slice(0, 8)}`;
   const dead = await deadPid();
   const rnd = () => randomBytes(6).toString('hex');
-  const k = cacheKey('rules', {});
+  const k = storeKey('rules', {});
   const names = {
     deadHere: `.${k}.tok.${host}.${dead}.${rnd()}.tmp`,
     mine: `.${k}.tok.${host}.${process.pid}.${rnd()}.tmp`,

@@ -19,10 +19,10 @@ import { after, before, describe, test } from 'node:test';
 import { StoreError } from '../../src/errors.js';
 import { TokenManager, type TokenwardWarning } from '../../src/manager/token-manager.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import { FileStore } from '../../src/stores/file.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { RedisStore } from '../../src/stores/redis.js';
+import { storeKey as makeStoreKey } from '../../src/stores/store-key.js';
 import type { StoredEntry, TokenStore } from '../../src/stores/types.js';
 import { uniqueName } from '../helpers/services.js';
 import {
@@ -165,7 +165,7 @@ for (const kind of ['redis', 'postgres'] as const) {
         let now = Date.now();
         const manager = new TokenManager({
           client: await createTokenClient(profileFor(tokenServer, { retries: 0 })),
-          key: cacheKey('outage', { kind, n: uniqueName() }),
+          key: makeStoreKey('outage', { kind, n: uniqueName() }),
           store,
           clock: () => now,
           ownsStore: true,
@@ -235,7 +235,7 @@ for (const kind of ['file', 'postgres', 'redis'] as const) {
       if (h === undefined) return;
       const { store, target, prefix } = h;
       const LEASE = 1_500;
-      const storeKey = cacheKey('lease', { kind });
+      const storeKey = makeStoreKey('lease', { kind });
       const args = [kind, target, prefix, encKey.toString('hex'), storeKey, String(LEASE)];
       try {
         // Frozen holder.

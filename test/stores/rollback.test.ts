@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { cacheKey } from '../../src/stores/cache-key.js';
 import {
   decodeEntry,
   ENVELOPE_MAGIC,
@@ -24,6 +23,7 @@ import {
 import { FileStore } from '../../src/stores/file.js';
 import { createStore } from '../../src/stores/index.js';
 import { keyFromBytes } from '../../src/stores/keys.js';
+import { storeKey } from '../../src/stores/store-key.js';
 import type { StoredEntry, TokenStore } from '../../src/stores/types.js';
 import { dropPrefix, dropTable, requireService, uniqueName } from '../helpers/services.js';
 import { sampleEntry } from './conformance.js';
@@ -58,7 +58,7 @@ describe('file store rollback', () => {
     const raw = randomBytes(32);
     const warnings: string[] = [];
     const store = new FileStore({ dir, key: raw, onWarning: (m) => warnings.push(m) });
-    const key = cacheKey('rollback', { n: '1' });
+    const key = storeKey('rollback', { n: '1' });
     const t0 = Date.now();
     const older = sampleEntry(key, { updatedAt: t0 });
     await store.set(older);
@@ -93,7 +93,7 @@ describe('file store rollback', () => {
     const dir = await tempDir();
     const warnings: string[] = [];
     const store = new FileStore({ dir, key: randomBytes(32), onWarning: (m) => warnings.push(m) });
-    const key = cacheKey('rollback', { n: '2' });
+    const key = storeKey('rollback', { n: '2' });
     const t0 = Date.now();
     await store.set(sampleEntry(key, { updatedAt: t0 + HOUR }));
     const behind = sampleEntry(key, { updatedAt: t0 });
@@ -116,7 +116,7 @@ describe('file store rollback', () => {
     const warnings: string[] = [];
     const store = new FileStore({ dir, key: raw, onWarning: (m) => warnings.push(m) });
     await store.open();
-    const key = cacheKey('rollback', { n: 'v1' });
+    const key = storeKey('rollback', { n: 'v1' });
     const old = sampleEntry(key);
     const v1 = encodeV1(old, raw);
     assert.ok(decodeEntry(v1, key, keyFromBytes(raw)).ok);
@@ -171,7 +171,7 @@ describe('server stores rollback', () => {
     r.on('error', () => {});
     try {
       await r.connect();
-      const key = cacheKey('rollback', { store: 'redis' });
+      const key = storeKey('rollback', { store: 'redis' });
       const k = `${prefix}tok:${key}`;
       await serverRollback(
         store,
@@ -202,7 +202,7 @@ describe('server stores rollback', () => {
     c.on('error', () => {});
     try {
       await c.connect();
-      const key = cacheKey('rollback', { store: 'postgres' });
+      const key = storeKey('rollback', { store: 'postgres' });
       await serverRollback(
         store,
         warnings,

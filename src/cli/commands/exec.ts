@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Profile } from '../../profile.js';
 import { parseCommand, splitAtDashDash, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { openProfileManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
 import { error, type Io } from '../output.js';
@@ -135,7 +135,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     );
   }
 
-  const { profile, manager } = await openProfile(io, profileName, values.config);
+  const { profile, manager } = await openProfileManager(io, profileName, values.config);
   let token: string;
   try {
     token = (await manager.getToken()).accessToken;

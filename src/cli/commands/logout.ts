@@ -4,7 +4,7 @@
  */
 
 import { parseCommand, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { openProfileManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, say } from '../output.js';
@@ -19,7 +19,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length > 1) throw new UsageError('logout takes one profile');
-  const { profile, manager } = await openProfile(io, positionals[0], values.config);
+  const { profile, manager } = await openProfileManager(io, positionals[0], values.config);
   try {
     const result = await manager.logout();
     const name = profile.name ?? '';

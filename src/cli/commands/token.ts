@@ -6,7 +6,7 @@
 
 import { authorizationValue } from '../../token-state.js';
 import { parseCommand, withGlobals } from '../args.js';
-import { openProfile } from '../context.js';
+import { openProfileManager } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
@@ -37,7 +37,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     }
   }
 
-  const { manager } = await openProfile(io, positionals[0], values.config);
+  const { manager } = await openProfileManager(io, positionals[0], values.config);
   try {
     const opts: { minTtlMs?: number; force?: boolean } = {};
     if (minTtlMs !== undefined) opts.minTtlMs = minTtlMs;

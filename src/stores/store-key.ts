@@ -5,9 +5,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { TokenIdentity } from '../client.js';
+import type { TokenIdentity } from '../token-client.js';
 
-/** The version prefix of keys made by {@link cacheKey}. Bumped if the derivation ever changes. */
+/** The version prefix of keys made by {@link storeKey}. Bumped if the derivation ever changes. */
 export const CACHE_KEY_VERSION = 'v1';
 
 /** What a valid cache key looks like: the version prefix and 64 lowercase hex digits. */
@@ -24,7 +24,7 @@ export const CACHE_KEY_PATTERN = /^v1-[0-9a-f]{64}$/;
  * @param profileName - The profile's name, or `undefined` for an unnamed (library-built) profile.
  * @param identity - The token client's identity: endpoint, client id, subject, scopes, tenant…
  */
-export function cacheKey(profileName: string | undefined, identity: TokenIdentity): string {
+export function storeKey(profileName: string | undefined, identity: TokenIdentity): string {
   const id: Record<string, string> = {};
   for (const k of Object.keys(identity).sort()) {
     const v = identity[k];
@@ -36,7 +36,7 @@ export function cacheKey(profileName: string | undefined, identity: TokenIdentit
   return `${CACHE_KEY_VERSION}-${createHash('sha256').update(canonical, 'utf8').digest('hex')}`;
 }
 
-/** True when `key` has the shape of a key made by {@link cacheKey} (safe as a file name). */
-export function isCacheKey(key: string): boolean {
+/** True when `key` has the shape of a key made by {@link storeKey} (safe as a file name). */
+export function isStoreKey(key: string): boolean {
   return CACHE_KEY_PATTERN.test(key);
 }

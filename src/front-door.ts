@@ -6,7 +6,6 @@
  * @module
  */
 
-import { httpBudgetMs } from './client.js';
 import { getProfile, type LoadConfigOptions } from './config/load.js';
 import { originOf, type ProfileOrigin, setOrigin } from './config/origin.js';
 import { validateProfile } from './config/schema.js';
@@ -23,10 +22,11 @@ import {
 import type { Profile } from './profile.js';
 import { descriptorOf } from './providers/index.js';
 import { httpLimitsFromProfile } from './providers/values.js';
-import { cacheKey } from './stores/cache-key.js';
 import { createStore } from './stores/index.js';
+import { storeKey } from './stores/store-key.js';
 import type { TokenStore } from './stores/types.js';
 import type { Token } from './token.js';
+import { httpBudgetMs } from './token-client.js';
 
 /** Options of {@link createTokenManager}. */
 export interface CreateTokenManagerOptions {
@@ -53,7 +53,7 @@ export interface CreateTokenManagerOptions {
   /** Environment for secret references, store settings and proxy variables. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
-  cacheKey?: Buffer;
+  encryptionKey?: Buffer;
   /**
    * Lock, budget and back-off settings of the manager (defaults: derived from the profile's `timeout`
    * and `retries`; see docs/architecture.md, "Lock, budget and back-off parameters").
@@ -148,12 +148,12 @@ export async function createTokenManager(
       env,
       onWarning: (message) => onWarning({ code: 'STORE', message }),
     };
-    if (options.cacheKey !== undefined) storeOpts.key = options.cacheKey;
+    if (options.encryptionKey !== undefined) storeOpts.key = options.encryptionKey;
     store = await createStore(profile, storeOpts);
   }
   const managerOptions: ConstructorParameters<typeof TokenManager>[0] = {
     client,
-    key: cacheKey(profile.name, client.identity),
+    key: storeKey(profile.name, client.identity),
     store,
     ownsStore,
     onWarning,
