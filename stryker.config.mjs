@@ -59,15 +59,15 @@ const GROUPS = {
   // Redaction: the secret registry and scrubbing (the focused tests; secret-leak.test.ts is end to end).
   redact: {
     mutate: ['src/redact.ts'],
-    tests: ['test/core/redact.test.ts', 'test/core/errors.test.ts', 'test/mutation/redact*.test.ts'],
+    tests: ['test/redact.test.ts', 'test/errors.test.ts', 'test/mutation/redact*.test.ts'],
   },
   // The redaction of a logged/thrown HTTP exchange.
   exchange: {
     mutate: ['src/http/redact-exchange.ts'],
     tests: [
-      'test/core/redact.test.ts',
-      'test/core/http.test.ts',
-      'test/core/secret-leak.test.ts',
+      'test/redact.test.ts',
+      'test/http/http.test.ts',
+      'test/reliability/secret-leak.test.ts',
       'test/mutation/redact*.test.ts',
     ],
   },
@@ -113,15 +113,15 @@ const GROUPS = {
   // Token response parsing.
   token: {
     mutate: ['src/token.ts', 'src/token-state.ts'],
-    tests: ['test/core/token.test.ts', 'test/front-door.test.ts', 'test/mutation/token*.test.ts'],
+    tests: ['test/token.test.ts', 'test/front-door.test.ts', 'test/mutation/token*.test.ts'],
   },
   // Client authentication.
   auth: {
     mutate: ['src/auth/*.ts'],
     tests: [
-      'test/core/client-auth.test.ts',
-      'test/core/secret-leak.test.ts',
-      'test/core/oidc-provider.test.ts',
+      'test/auth/client-auth.test.ts',
+      'test/reliability/secret-leak.test.ts',
+      'test/providers/oidc-provider.test.ts',
       'test/mutation/auth*.test.ts',
     ],
   },
@@ -154,10 +154,10 @@ const GROUPS = {
       'src/http/url.ts',
     ],
     tests: [
-      'test/core/http.test.ts',
-      'test/core/discovery.test.ts',
-      'test/core/secret-leak.test.ts',
-      'test/core/oidc-provider.test.ts',
+      'test/http/http.test.ts',
+      'test/discovery.test.ts',
+      'test/reliability/secret-leak.test.ts',
+      'test/providers/oidc-provider.test.ts',
       'test/mutation/http*.test.ts',
     ],
   },

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTokenManager } from '../src/front-door.js';
 import { closeAgents } from '../src/http/agent.js';
 import { DEFAULT_MAX_LIFETIME_SECONDS } from '../src/token.js';
-import { type Loopback, startLoopback } from './core/loopback.js';
+import { type Loopback, startLoopback } from './helpers/loopback.js';
 
 const CLIENT_ID = 'acronis-like-client';
 const CLIENT_SECRET = 'acronis-like-secret-7f2c';

@@ -34,8 +34,8 @@ import { requestToken } from '../../src/http/token-endpoint.js';
 import { assertSecureUrl, isLoopbackHost } from '../../src/http/url.js';
 import type { TokenwardWarning } from '../../src/manager/token-manager.js';
 import { tempHome, tw } from '../cli/helpers.js';
-import { json, startLoopback } from '../core/loopback.js';
-import { selfSignedCert } from '../core/tls-cert.js';
+import { json, startLoopback } from '../helpers/loopback.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 
 const posix = process.platform !== 'win32';
 // Made at load time: `skip` options are read when the tests are defined.

@@ -27,9 +27,9 @@ import { closeAgents, proxyDispatcher } from '../../src/http/agent.js';
 import { getJson, requestNoContent, requestToken } from '../../src/http/token-endpoint.js';
 import { redactText } from '../../src/redact.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { selfSignedCert, TLS_CERT_INSTALL } from '../core/tls-cert.js';
 import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
 import { missing } from '../helpers/services.js';
+import { selfSignedCert, TLS_CERT_INSTALL } from '../helpers/tls-cert.js';
 
 const NAME = 'api.proxy.test'; // resolvable only by the proxy (its `hosts` map)
 const PASSWORD = 'pr0xy-pa55word-Zq9';

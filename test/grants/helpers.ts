@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { after, before, beforeEach } from 'node:test';
 import { type ClientAuthProfile, createClientAuth } from '../../src/auth/index.js';
 import type { GrantContext } from '../../src/grants/types.js';
-import { json, type Loopback, raw, type SeenRequest, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, raw, type SeenRequest, startLoopback } from '../helpers/loopback.js';
 
 /** The grant tests' clock (ms): every token's `obtainedAt`. */
 export const NOW = 1_800_000_000_000;

@@ -4,7 +4,7 @@ import { ConfigError, InvalidTokenResponseError, TokenEndpointError } from '../.
 import type { Profile } from '../../src/profile.js';
 import { acronisTokenUrlOf, apiBaseUrl, createClient } from '../../src/providers/acronis.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { json, type Loopback, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, startLoopback } from '../helpers/loopback.js';
 
 const SECRET = 'acronis-secret-4b7e9a0c';
 const ctx = { now: () => Date.now() };

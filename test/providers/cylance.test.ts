@@ -15,7 +15,7 @@ import {
   cylanceTokenUrl,
 } from '../../src/providers/cylance.js';
 import { createTokenClient } from '../../src/providers/index.js';
-import { json, type Loopback, raw, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, raw, startLoopback } from '../helpers/loopback.js';
 
 const SECRET = 'cy-app-secret-6d1f0c2e9b';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -11,7 +11,7 @@ import {
   switchTenant,
   switchUser,
 } from '../../src/providers/msx.js';
-import { json, type Loopback, type SeenRequest, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, type SeenRequest, startLoopback } from '../helpers/loopback.js';
 
 const CLIENT_SECRET = 'msx-client-secret-8c1d3f';
 const PASSWORD = 'FrmedealY((!1[ps=wCBwG!E[%|]Ob7=';

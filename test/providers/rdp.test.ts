@@ -12,7 +12,7 @@ import {
   rdpTokenUrlOf,
 } from '../../src/providers/rdp.js';
 import type { Token } from '../../src/token.js';
-import { json, type Loopback, type SeenRequest, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, type SeenRequest, startLoopback } from '../helpers/loopback.js';
 
 const PASSWORD = 'rdp-Passw0rd-current-7c2b';
 const NEW_PASSWORD = 'Correct-Horse-Battery-Staple-2024!';

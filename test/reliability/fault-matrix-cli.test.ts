@@ -16,7 +16,7 @@ import { stringify } from 'smol-toml';
 import { createTokenManager } from '../../src/front-door.js';
 import type { Profile } from '../../src/profile.js';
 import { tempHome, tw } from '../cli/helpers.js';
-import { type Loopback, startLoopback } from '../core/loopback.js';
+import { type Loopback, startLoopback } from '../helpers/loopback.js';
 import { FAULTS, type Fault, goodAnswer, RETRIES } from './faults.js';
 import { type Flow, leaked, makeFlows } from './flows.js';
 

@@ -17,7 +17,7 @@ import { TokenwardError } from '../../src/errors.js';
 import { createTokenManager } from '../../src/front-door.js';
 import type { TokenManager, TokenwardWarning } from '../../src/manager/token-manager.js';
 import { parseTokenResponse } from '../../src/token.js';
-import { startLoopback } from '../core/loopback.js';
+import { startLoopback } from '../helpers/loopback.js';
 import { FAULTS, type Fault, goodAnswer, RETRIES } from './faults.js';
 import { errorText, type Flow, leaked, makeFlows } from './flows.js';
 

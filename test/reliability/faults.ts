@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Handler } from '../core/loopback.js';
+import type { Handler } from '../helpers/loopback.js';
 
 /** What the client must make of a fault. */
 export interface Expectation {

@@ -19,7 +19,7 @@ import {
   requestToken,
 } from '../../src/http/token-endpoint.js';
 import { authorizationValue } from '../../src/token.js';
-import { startLoopback } from '../core/loopback.js';
+import { startLoopback } from '../helpers/loopback.js';
 
 const fast = { retryBaseMs: 1, retryMaxMs: 2_000, timeoutMs: 20_000 };
 

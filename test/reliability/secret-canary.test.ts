@@ -43,7 +43,7 @@ import type { Profile } from '../../src/profile.js';
 import { createTokenClient } from '../../src/providers/index.js';
 import type { TokenClient } from '../../src/token-client.js';
 import { tempHome, tw } from '../cli/helpers.js';
-import { json, type Loopback, raw, type SeenRequest, startLoopback } from '../core/loopback.js';
+import { json, type Loopback, raw, type SeenRequest, startLoopback } from '../helpers/loopback.js';
 import { dropPrefix, dropTable, requireService, uniqueName } from '../helpers/services.js';
 
 // ---------------------------------------------------------------------------------------------------

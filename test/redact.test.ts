@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  MAX_RECENT_TOKENS,
-  redactText,
-  registerSecret,
-  registerToken,
-  registrySize,
-} from '../../src/redact.js';
-import { parseTokenResponse } from '../../src/token.js';
+import { MAX_RECENT_TOKENS, redactText, registerSecret, registerToken, registrySize } from '../src/redact.js';
+import { parseTokenResponse } from '../src/token.js';
 
 describe('the redaction registry', () => {
   it('keeps long-lived secrets and their encodings for good', () => {

@@ -19,10 +19,10 @@ import type { GrantContext } from '../../src/grants/types.js';
 import { closeAgents } from '../../src/http/agent.js';
 import type { HttpExchange, HttpOptions } from '../../src/http/types.js';
 import { revoke } from '../../src/revocation.js';
+import { json, type Loopback, raw, startLoopback } from '../helpers/loopback.js';
 import { type OidcTestProvider, startOidcProvider, USER } from '../helpers/oidc-provider.js';
 import { missing } from '../helpers/services.js';
-import { json, type Loopback, raw, startLoopback } from './loopback.js';
-import { selfSignedCert, TLS_CERT_INSTALL } from './tls-cert.js';
+import { selfSignedCert, TLS_CERT_INSTALL } from '../helpers/tls-cert.js';
 
 const CLIENT_ID = 'leak-client';
 const CLIENT_SECRET = 'cs-LEAKCHECK-9f8e7d6c5b4a:%+ x';

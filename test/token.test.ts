@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UnsecuredJWT } from 'jose';
-import { InvalidTokenResponseError } from '../../src/errors.js';
-import { DEFAULT_MAX_LIFETIME_SECONDS, parseTokenResponse } from '../../src/token.js';
+import { InvalidTokenResponseError } from '../src/errors.js';
+import { DEFAULT_MAX_LIFETIME_SECONDS, parseTokenResponse } from '../src/token.js';
 
 const NOW = 1_700_000_000_000;
 const url = 'https://idp.example.com/token';

@@ -12,9 +12,9 @@ import { parseRetryAfter } from '../../src/http/retry.js';
 import { getJson, requestNoContent, requestToken } from '../../src/http/token-endpoint.js';
 import type { HttpExchange, HttpOptions } from '../../src/http/types.js';
 import { assertSecureUrl, isLoopbackHost, safeUrl } from '../../src/http/url.js';
+import { json, raw, startLoopback } from '../helpers/loopback.js';
 import { missing } from '../helpers/services.js';
-import { json, raw, startLoopback } from './loopback.js';
-import { selfSignedCert, TLS_CERT_INSTALL } from './tls-cert.js';
+import { selfSignedCert, TLS_CERT_INSTALL } from '../helpers/tls-cert.js';
 
 const fast: HttpOptions = { retries: 2, retryBaseMs: 1, retryMaxMs: 20, timeoutMs: 2000 };
 const ok = { access_token: 'at-123456', token_type: 'Bearer', expires_in: 60 };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/errors.js';
-import { registerSecret } from '../../src/redact.js';
+import { ConfigError } from '../src/errors.js';
+import { registerSecret } from '../src/redact.js';
 
 describe('ConfigError', () => {
   it('keeps the words of a message about a secret-named key', () => {

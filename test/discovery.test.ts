@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, beforeEach, describe, it } from 'node:test';
-import { clearDiscoveryCache, discover, discoveryUrls } from '../../src/discovery.js';
-import {
-  ConfigError,
-  InvalidTokenResponseError,
-  NetworkError,
-  TokenEndpointError,
-} from '../../src/errors.js';
-import { closeAgents } from '../../src/http/agent.js';
-import { json, raw, startLoopback } from './loopback.js';
+import { clearDiscoveryCache, discover, discoveryUrls } from '../src/discovery.js';
+import { ConfigError, InvalidTokenResponseError, NetworkError, TokenEndpointError } from '../src/errors.js';
+import { closeAgents } from '../src/http/agent.js';
+import { json, raw, startLoopback } from './helpers/loopback.js';
 
 const http = { retries: 0, timeoutMs: 2000 };
 after(() => closeAgents());

@@ -6,20 +6,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encodeBasicCredentials, formUrlEncode } from '../../src/auth/index.js';
-import { PROFILE_KEYS } from '../../src/config/schema.js';
-import { isSecretKey, SECRET_KEYS } from '../../src/config/secrets.js';
-import { ConfigError } from '../../src/errors.js';
-import { redactBodyText, redactForm, redactHeaders } from '../../src/http/redact-exchange.js';
-import { errorForStatus, oauthErrorFields } from '../../src/http/response.js';
-import { canonicalParams } from '../../src/providers/values.js';
+import { encodeBasicCredentials, formUrlEncode } from '../src/auth/index.js';
+import { PROFILE_KEYS } from '../src/config/schema.js';
+import { isSecretKey, SECRET_KEYS } from '../src/config/secrets.js';
+import { ConfigError } from '../src/errors.js';
+import { redactBodyText, redactForm, redactHeaders } from '../src/http/redact-exchange.js';
+import { errorForStatus, oauthErrorFields } from '../src/http/response.js';
+import { canonicalParams } from '../src/providers/values.js';
 import {
   REDACTED,
   redactText,
   registerBasicCredentials,
   registerSecret,
   secretEncodings,
-} from '../../src/redact.js';
+} from '../src/redact.js';
 import {
   isSecretField,
   isSecretHeader,
@@ -27,7 +27,7 @@ import {
   SECRET_FIELD_NAMES,
   SECRET_PROFILE_KEYS,
   secretTier,
-} from '../../src/secret-fields.js';
+} from '../src/secret-fields.js';
 
 describe('the catalogue of secret names', () => {
   it('names the usual secret fields and leaves their non-secret neighbours alone', () => {
