@@ -240,8 +240,16 @@ describe('token', () => {
   });
 
   it('--min-ttl longer than the remaining life gets a new token (a refresh grant)', async () => {
-    // Longer than the life left (the token is a few CLI runs old), shorter than a new token's 3590 s
-    // beyond the margin: a minimum TTL no token could meet is not renewed for (see test/manager/min-ttl).
+    // 3589 s: longer than the life left once the token is over 1 s old (3600 s lifetime, 10 s margin),
+    // shorter than a new token's 3590 s: a minimum TTL no token could meet is not renewed for (see
+    // test/manager/min-ttl). The CLI has no clock to move, so wait until the cached token is 1.5 s old —
+    // a slow machine only makes it older, never too young.
+    const cached = await tw(['token', 'x', '--json'], { env });
+    const expiresAt = Date.parse(
+      String((JSON.parse(cached.stdout) as Record<string, unknown>)['expires_at']),
+    );
+    const ageMs = 3_600_000 - (expiresAt - Date.now());
+    if (ageMs < 1_500) await new Promise((r) => setTimeout(r, 1_500 - ageMs));
     const r = await tw(['token', 'x', '--min-ttl', '59m49s'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.notEqual(r.stdout.trim(), current);
