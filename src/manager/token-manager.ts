@@ -218,21 +218,29 @@ export class TokenManager {
   readonly #lockLeaseMs: number;
   readonly #lockTimeoutMs: number;
   readonly #closeTimeoutMs: number;
-  /** Aborts the token requests of flights still running when `close()` gives up waiting. */
-  readonly #closing = new AbortController();
+  /**
+   * Aborts the token requests still running when `close()` gives up waiting. Made only while a token
+   * request runs (or by `close()`), and dropped when the last one ends unless aborted: most managers of a
+   * multi-tenant process sit idle on a cached token, and a controller costs more than the rest of one.
+   * Once aborted it is kept, so a request started after such a `close()` is refused at once.
+   */
+  #closing: AbortController | undefined;
+  /** Token requests running now (the users of {@link #closing}). */
+  #requests = 0;
   #minTtlWarned = false;
-  /** Foreground renewals whose failure was already warned about. */
-  readonly #warnedFlights = new WeakSet<Promise<Token>>();
+  /** Foreground renewals whose failure was already warned about (made on the first such failure). */
+  #warnedFlights: WeakSet<Promise<Token>> | undefined;
   readonly #clock: () => number;
   readonly #onWarning: WarningHandler;
   readonly #ownsStore: boolean;
-  readonly #ctx: TokenRequestContext;
   #current: Token | undefined;
   #invalidated: string | undefined;
   #inflight: Promise<Token> | undefined;
   #lastEagerAttempt = Number.NEGATIVE_INFINITY;
   #lastError: TokenwardError | undefined;
-  #counts = { grants: 0, refreshes: 0, storeHits: 0 };
+  #grants = 0;
+  #refreshes = 0;
+  #storeHits = 0;
 
   constructor(options: TokenManagerOptions) {
     const c = options.client;
@@ -267,9 +275,8 @@ export class TokenManager {
     );
     this.#closeTimeoutMs = nonNegative(options.closeTimeoutMs, this.#lockTimeoutMs, 'closeTimeoutMs');
     this.#clock = options.clock ?? Date.now;
-    this.#onWarning = options.onWarning ?? (() => {});
+    this.#onWarning = options.onWarning ?? ignoreWarning;
     this.#ownsStore = options.ownsStore ?? false;
-    this.#ctx = { now: this.#clock, signal: this.#closing.signal };
   }
 
   /** The non-secret identity of the tokens this manager obtains. */
@@ -312,7 +319,7 @@ export class TokenManager {
 
   /** How many primary grants and refresh grants this manager made, and how often the store answered. */
   get counts(): Readonly<{ grants: number; refreshes: number; storeHits: number }> {
-    return { ...this.#counts };
+    return { grants: this.#grants, refreshes: this.#refreshes, storeHits: this.#storeHits };
   }
 
   /** The effective lock, budget and back-off parameters (defaults applied and derived), ms. */
@@ -392,8 +399,9 @@ export class TokenManager {
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       // Said once per failed renewal, however many callers waited for it.
-      if (!this.#warnedFlights.has(renewal)) {
-        this.#warnedFlights.add(renewal);
+      const warned = (this.#warnedFlights ??= new WeakSet());
+      if (!warned.has(renewal)) {
+        warned.add(renewal);
         this.#warn(
           'EAGER_REFRESH_FAILED',
           'renewal before expiry failed; the current token is still served',
@@ -442,7 +450,12 @@ export class TokenManager {
       try {
         const client = await this.#loadClient();
         if (client.revoke !== undefined) {
-          await client.revoke(token, this.#ctx);
+          const signal = this.#requestStarted();
+          try {
+            await client.revoke(token, { now: this.#clock, signal });
+          } finally {
+            this.#requestEnded();
+          }
           revoked = true;
         }
       } catch (err) {
@@ -468,7 +481,7 @@ export class TokenManager {
       const flight = this.#inflight;
       if (!(await settlesWithin(flight, deadline - Date.now()))) {
         // Stuck (a store that stopped answering, say): stop its token request and stop waiting.
-        this.#closing.abort(new Error('the token manager was closed'));
+        (this.#closing ??= new AbortController()).abort(new Error('the token manager was closed'));
         this.#warn(
           'CLOSE_TIMEOUT',
           `close() waited ${this.#closeTimeoutMs} ms for a token request still in flight and gave up on it`,
@@ -612,7 +625,7 @@ export class TokenManager {
   async #acquire(flight: Flight, state: FlightState): Promise<Token> {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
-      this.#counts.storeHits++;
+      this.#storeHits++;
       publishServed(this, 'store', entry.token, this.#clock());
       return this.#adopt(entry.token);
     }
@@ -647,7 +660,7 @@ export class TokenManager {
       if (lock !== undefined) {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
-          this.#counts.storeHits++;
+          this.#storeHits++;
           publishServed(this, 'store', entry.token, this.#clock());
           return this.#adopt(entry.token);
         }
@@ -663,10 +676,6 @@ export class TokenManager {
         );
         timer.unref();
       }
-      const ctx: TokenRequestContext = {
-        now: this.#clock,
-        signal: AbortSignal.any([this.#closing.signal, budget.signal]),
-      };
       const optional = timer !== undefined;
       const base = newest(entry?.token, this.#current);
       // Built (a lazy client) before the token request, outside it: a failure to build the client is
@@ -674,7 +683,15 @@ export class TokenManager {
       const client = await this.#loadClient();
       let token: Token;
       try {
-        token = await this.#obtain(client, base, ctx, state);
+        const ctx: TokenRequestContext = {
+          now: this.#clock,
+          signal: AbortSignal.any([this.#requestStarted(), budget.signal]),
+        };
+        try {
+          token = await this.#obtain(client, base, ctx, state);
+        } finally {
+          this.#requestEnded();
+        }
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         publishRenewalFailed(this, failure, optional);
@@ -693,6 +710,17 @@ export class TokenManager {
       if (timer !== undefined) clearTimeout(timer);
       await lock?.release();
     }
+  }
+
+  /** Counts a token request in and returns the signal `close()` aborts when it gives up waiting for it. */
+  #requestStarted(): AbortSignal {
+    this.#requests++;
+    return (this.#closing ??= new AbortController()).signal;
+  }
+
+  /** Counts a token request out: the last one drops the closing controller (unless `close()` aborted it). */
+  #requestEnded(): void {
+    if (--this.#requests === 0 && this.#closing?.signal.aborted === false) this.#closing = undefined;
   }
 
   /** The error of an optional renewal that ran out of its budget. */
@@ -715,7 +743,7 @@ export class TokenManager {
     ) {
       try {
         const t = await client.refresh(base, ctx);
-        this.#counts.refreshes++;
+        this.#refreshes++;
         publishRefresh(this, true, t);
         return t;
       } catch (err) {
@@ -729,7 +757,7 @@ export class TokenManager {
               return again;
             try {
               const t = await client.refresh(again, ctx);
-              this.#counts.refreshes++;
+              this.#refreshes++;
               publishRefresh(this, true, t);
               return t;
             } catch (err2) {
@@ -743,7 +771,7 @@ export class TokenManager {
       }
     }
     const t = await client.fetchToken(ctx);
-    this.#counts.grants++;
+    this.#grants++;
     publishRefresh(this, false, t);
     return t;
   }
@@ -817,6 +845,9 @@ export class TokenManager {
     }
   }
 }
+
+/** The default warning handler: one function for every manager. */
+function ignoreWarning(): void {}
 
 /** True for a {@link LazyTokenClient} (a built client has `fetchToken`, a lazy one `create`). */
 function isLazy(c: TokenClient | LazyTokenClient): c is LazyTokenClient {
