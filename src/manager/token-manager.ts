@@ -203,21 +203,14 @@ export class TokenManager {
   readonly store: TokenStore;
   /** The profile name, if any. */
   readonly profile: string | undefined;
+  /** The manager's settings (shared with other managers that have the same ones). */
+  readonly #s: Settings;
   /** The client once built (at once for a built one, on first use for a {@link LazyTokenClient}). */
   #client: TokenClient | undefined;
   /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
   #building: Promise<TokenClient> | undefined;
   readonly #lazy: LazyTokenClient | undefined;
   readonly #identity: TokenIdentity;
-  readonly #foreground: boolean;
-  readonly #skewMs: number;
-  readonly #eagerFraction: number;
-  readonly #eagerGapMs: number;
-  readonly #budgetMs: number;
-  readonly #optionalBudgetMs: number;
-  readonly #lockLeaseMs: number;
-  readonly #lockTimeoutMs: number;
-  readonly #closeTimeoutMs: number;
   /**
    * Aborts the token requests still running when `close()` gives up waiting. Made only while a token
    * request runs (or by `close()`), and dropped when the last one ends unless aborted: most managers of a
@@ -230,13 +223,11 @@ export class TokenManager {
   #minTtlWarned = false;
   /** Foreground renewals whose failure was already warned about (made on the first such failure). */
   #warnedFlights: WeakSet<Promise<Token>> | undefined;
-  readonly #clock: () => number;
-  readonly #onWarning: WarningHandler;
-  readonly #ownsStore: boolean;
   #current: Token | undefined;
   #invalidated: string | undefined;
   #inflight: Promise<Token> | undefined;
-  #lastEagerAttempt = Number.NEGATIVE_INFINITY;
+  /** When the last optional renewal was tried (none yet: undefined). */
+  #lastEagerAttempt: number | undefined;
   #lastError: TokenwardError | undefined;
   #grants = 0;
   #refreshes = 0;
@@ -253,30 +244,44 @@ export class TokenManager {
     this.key = options.key;
     this.store = options.store;
     this.profile = options.profile;
-    this.#skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
-    this.#eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
-    this.#foreground = options.refreshMode === 'foreground';
-    this.#eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
+    const skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
+    const eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
+    const foreground = options.refreshMode === 'foreground';
+    const eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
     const clientBudget = c.budgetMs;
-    this.#budgetMs =
+    const budgetMs =
       typeof clientBudget === 'number' && Number.isFinite(clientBudget) && clientBudget > 0
         ? clientBudget
         : httpBudgetMs();
-    this.#optionalBudgetMs = positive(
+    const optionalBudgetMs = positive(
       options.optionalBudgetMs,
-      Math.min(DEFAULT_OPTIONAL_BUDGET_MS, this.#budgetMs),
+      Math.min(DEFAULT_OPTIONAL_BUDGET_MS, budgetMs),
       'optionalBudgetMs',
     );
-    this.#lockLeaseMs = positive(options.lockLeaseMs, DEFAULT_LOCK_LEASE_MS, 'lockLeaseMs');
-    this.#lockTimeoutMs = nonNegative(
+    const lockLeaseMs = positive(options.lockLeaseMs, DEFAULT_LOCK_LEASE_MS, 'lockLeaseMs');
+    const lockTimeoutMs = nonNegative(
       options.lockTimeoutMs,
-      defaultLockWaitMs(this.#budgetMs, this.#lockLeaseMs),
+      defaultLockWaitMs(budgetMs, lockLeaseMs),
       'lockTimeoutMs',
     );
-    this.#closeTimeoutMs = nonNegative(options.closeTimeoutMs, this.#lockTimeoutMs, 'closeTimeoutMs');
-    this.#clock = options.clock ?? Date.now;
-    this.#onWarning = options.onWarning ?? ignoreWarning;
-    this.#ownsStore = options.ownsStore ?? false;
+    const closeTimeoutMs = nonNegative(options.closeTimeoutMs, lockTimeoutMs, 'closeTimeoutMs');
+    const clock = options.clock ?? Date.now;
+    const onWarning = options.onWarning ?? ignoreWarning;
+    const ownsStore = options.ownsStore ?? false;
+    this.#s = shareSettings({
+      foreground,
+      skewMs,
+      eagerFraction,
+      eagerGapMs,
+      budgetMs,
+      optionalBudgetMs,
+      lockLeaseMs,
+      lockTimeoutMs,
+      closeTimeoutMs,
+      clock,
+      onWarning,
+      ownsStore,
+    });
   }
 
   /** The non-secret identity of the tokens this manager obtains. */
@@ -325,12 +330,12 @@ export class TokenManager {
   /** The effective lock, budget and back-off parameters (defaults applied and derived), ms. */
   get parameters(): Readonly<TokenManagerParameters> {
     return {
-      budgetMs: this.#budgetMs,
-      optionalBudgetMs: this.#optionalBudgetMs,
-      retryGapMs: this.#eagerGapMs,
-      lockLeaseMs: this.#lockLeaseMs,
-      lockTimeoutMs: this.#lockTimeoutMs,
-      closeTimeoutMs: this.#closeTimeoutMs,
+      budgetMs: this.#s.budgetMs,
+      optionalBudgetMs: this.#s.optionalBudgetMs,
+      retryGapMs: this.#s.eagerGapMs,
+      lockLeaseMs: this.#s.lockLeaseMs,
+      lockTimeoutMs: this.#s.lockTimeoutMs,
+      closeTimeoutMs: this.#s.closeTimeoutMs,
     };
   }
 
@@ -353,15 +358,15 @@ export class TokenManager {
    * else by the primary grant. Concurrent callers share one flight.
    */
   getToken(options: GetTokenOptions = {}): Promise<Token> {
-    return this.#foreground ? this.#getForeground(options) : this.#get(options);
+    return this.#s.foreground ? this.#getForeground(options) : this.#get(options);
   }
 
   #get(options: GetTokenOptions): Promise<Token> {
     const cur = this.#current;
     if (cur !== undefined && options.force !== true) {
-      const now = this.#clock();
+      const now = this.#s.clock();
       if (cur.accessToken !== this.#invalidated && this.#fits(cur, now, options.minTtlMs ?? 0)) {
-        if (!this.#foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
+        if (!this.#s.foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
           this.#lastEagerAttempt = now;
           this.#startEager();
         }
@@ -385,8 +390,8 @@ export class TokenManager {
    */
   async #getForeground(options: GetTokenOptions): Promise<Token> {
     const token = await this.#get(options);
-    const now = this.#clock();
-    if (options.force === true || !isPastEagerPoint(token, now, this.#eagerFraction)) return token;
+    const now = this.#s.clock();
+    if (options.force === true || !isPastEagerPoint(token, now, this.#s.eagerFraction)) return token;
     // A renewal under way is joined (concurrent callers wait for the same one); a new one is started
     // unless one was tried within the retry gap.
     if (this.#inflight === undefined) {
@@ -399,9 +404,9 @@ export class TokenManager {
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       // Said once per failed renewal, however many callers waited for it.
-      const warned = (this.#warnedFlights ??= new WeakSet());
-      if (!warned.has(renewal)) {
-        warned.add(renewal);
+      this.#warnedFlights ??= new WeakSet();
+      if (!this.#warnedFlights.has(renewal)) {
+        this.#warnedFlights.add(renewal);
         this.#warn(
           'EAGER_REFRESH_FAILED',
           'renewal before expiry failed; the current token is still served',
@@ -415,7 +420,8 @@ export class TokenManager {
   /** True when `token` is past its eager-refresh point and no optional renewal was tried within the gap. */
   #eagerDue(token: Token, now: number): boolean {
     return (
-      isPastEagerPoint(token, now, this.#eagerFraction) && now - this.#lastEagerAttempt >= this.#eagerGapMs
+      isPastEagerPoint(token, now, this.#s.eagerFraction) &&
+      (this.#lastEagerAttempt === undefined || now - this.#lastEagerAttempt >= this.#s.eagerGapMs)
     );
   }
 
@@ -452,7 +458,7 @@ export class TokenManager {
         if (client.revoke !== undefined) {
           const signal = this.#requestStarted();
           try {
-            await client.revoke(token, { now: this.#clock, signal });
+            await client.revoke(token, { now: this.#s.clock, signal });
           } finally {
             this.#requestEnded();
           }
@@ -476,20 +482,21 @@ export class TokenManager {
    * closing the store gets what is left of that time (at least a second).
    */
   async close(): Promise<void> {
-    const deadline = Date.now() + this.#closeTimeoutMs;
+    const deadline = Date.now() + this.#s.closeTimeoutMs;
     while (this.#inflight !== undefined) {
       const flight = this.#inflight;
       if (!(await settlesWithin(flight, deadline - Date.now()))) {
         // Stuck (a store that stopped answering, say): stop its token request and stop waiting.
-        (this.#closing ??= new AbortController()).abort(new Error('the token manager was closed'));
+        this.#closing ??= new AbortController();
+        this.#closing.abort(new Error('the token manager was closed'));
         this.#warn(
           'CLOSE_TIMEOUT',
-          `close() waited ${this.#closeTimeoutMs} ms for a token request still in flight and gave up on it`,
+          `close() waited ${this.#s.closeTimeoutMs} ms for a token request still in flight and gave up on it`,
         );
         break;
       }
     }
-    if (this.#ownsStore) {
+    if (this.#s.ownsStore) {
       const closing = this.store.close();
       // At least a second for the store, even when the flight used up the whole wait.
       if (!(await settlesWithin(closing, Math.max(1_000, deadline - Date.now()), true))) {
@@ -526,7 +533,7 @@ export class TokenManager {
   #fits(token: Token, now: number, minTtlMs: number): boolean {
     let min = minTtlMs;
     if (min > 0) {
-      const usableLife = token.expiresAt - token.obtainedAt - this.#skewMs;
+      const usableLife = token.expiresAt - token.obtainedAt - this.#s.skewMs;
       if (min >= usableLife) {
         min = Math.max(0, usableLife / 2);
         if (!this.#minTtlWarned) {
@@ -538,14 +545,14 @@ export class TokenManager {
         }
       }
     }
-    return isUsable(token, now, this.#skewMs, min);
+    return isUsable(token, now, this.#s.skewMs, min);
   }
 
   #usable(token: Token | undefined, flight: Flight): token is Token {
     if (token === undefined || flight.force || token.accessToken === this.#invalidated) return false;
-    const now = this.#clock();
+    const now = this.#s.clock();
     if (!this.#fits(token, now, flight.minTtlMs)) return false;
-    return !(flight.eager && isPastEagerPoint(token, now, this.#eagerFraction));
+    return !(flight.eager && isPastEagerPoint(token, now, this.#s.eagerFraction));
   }
 
   /** The still-valid token a renewal may fall back to (none for force or a token an API rejected). */
@@ -553,7 +560,7 @@ export class TokenManager {
     if (flight.force) return undefined;
     const t = newest(entry?.token, this.#current);
     if (t === undefined || t.accessToken === this.#invalidated) return undefined;
-    return isUsable(t, this.#clock(), this.#skewMs) ? t : undefined;
+    return isUsable(t, this.#s.clock(), this.#s.skewMs) ? t : undefined;
   }
 
   /**
@@ -567,13 +574,13 @@ export class TokenManager {
     const valid = this.#servable(entry, flight);
     const last = entry?.lastError;
     if (last !== undefined) {
-      const now = this.#clock();
+      const now = this.#s.clock();
       const settle = (): Plan => {
         const error = rebuildError(last, now);
         return valid === undefined ? { kind: 'fail', error } : { kind: 'serve', token: valid, error };
       };
       if (last.notBefore !== undefined && last.notBefore > now) return settle();
-      if (valid !== undefined && now - last.at < this.#eagerGapMs) return settle();
+      if (valid !== undefined && now - last.at < this.#s.eagerGapMs) return settle();
       if (
         before !== undefined &&
         recordedSince(before.entry, entry) &&
@@ -600,7 +607,7 @@ export class TokenManager {
       // A token that is still valid keeps being served through an outage (not a rejected one).
       const cur = state.valid ?? this.#current;
       if (!flight.eager && cur !== undefined && cur.accessToken !== this.#invalidated && !flight.force) {
-        if (isUsable(cur, this.#clock(), this.#skewMs)) {
+        if (isUsable(cur, this.#s.clock(), this.#s.skewMs)) {
           this.#warn(
             'SERVED_STALE_MARGIN',
             'renewal failed; serving the current token, which is still valid',
@@ -626,24 +633,24 @@ export class TokenManager {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
       this.#storeHits++;
-      publishServed(this, 'store', entry.token, this.#clock());
+      publishServed(this, 'store', entry.token, this.#s.clock());
       return this.#adopt(entry.token);
     }
     let plan = this.#plan(entry, flight);
     if (plan.kind !== 'go') return this.#settle(plan, state);
     state.valid = plan.valid;
     // An optional renewal has one deadline for the lock wait and the token requests together.
-    const deadline = plan.valid === undefined ? undefined : Date.now() + this.#optionalBudgetMs;
+    const deadline = plan.valid === undefined ? undefined : Date.now() + this.#s.optionalBudgetMs;
     let lock: StoreLock | undefined;
     const before = { entry };
     if (this.store.shared) {
       const timeoutMs =
         deadline === undefined
-          ? this.#lockTimeoutMs
-          : Math.max(1, Math.min(this.#lockTimeoutMs, deadline - Date.now()));
+          ? this.#s.lockTimeoutMs
+          : Math.max(1, Math.min(this.#s.lockTimeoutMs, deadline - Date.now()));
       const lockWaitStart = performance.now();
       try {
-        lock = await this.store.lock(this.key, { ttlMs: this.#lockLeaseMs, timeoutMs });
+        lock = await this.store.lock(this.key, { ttlMs: this.#s.lockLeaseMs, timeoutMs });
         publishLockWait(this, lockWaitStart, true);
       } catch (err) {
         publishLockWait(this, lockWaitStart, false);
@@ -661,7 +668,7 @@ export class TokenManager {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
           this.#storeHits++;
-          publishServed(this, 'store', entry.token, this.#clock());
+          publishServed(this, 'store', entry.token, this.#s.clock());
           return this.#adopt(entry.token);
         }
         plan = this.#plan(entry, flight, before);
@@ -684,7 +691,7 @@ export class TokenManager {
       let token: Token;
       try {
         const ctx: TokenRequestContext = {
-          now: this.#clock,
+          now: this.#s.clock,
           signal: AbortSignal.any([this.#requestStarted(), budget.signal]),
         };
         try {
@@ -701,7 +708,7 @@ export class TokenManager {
       }
       await this.#write(token, entry);
       // A minimum TTL that even this brand-new token does not meet is said so now (once).
-      if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
+      if (flight.minTtlMs > 0) this.#fits(token, this.#s.clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
       // same string (many do while it is valid): clear the mark so the cache works again.
       this.#invalidated = undefined;
@@ -715,7 +722,8 @@ export class TokenManager {
   /** Counts a token request in and returns the signal `close()` aborts when it gives up waiting for it. */
   #requestStarted(): AbortSignal {
     this.#requests++;
-    return (this.#closing ??= new AbortController()).signal;
+    this.#closing ??= new AbortController();
+    return this.#closing.signal;
   }
 
   /** Counts a token request out: the last one drops the closing controller (unless `close()` aborted it). */
@@ -725,7 +733,7 @@ export class TokenManager {
 
   /** The error of an optional renewal that ran out of its budget. */
   #budgetError(err: unknown): TokenwardError {
-    const message = `an optional renewal did not finish within ${this.#optionalBudgetMs} ms and was abandoned; the current token is still valid`;
+    const message = `an optional renewal did not finish within ${this.#s.optionalBudgetMs} ms and was abandoned; the current token is still valid`;
     if (err instanceof NetworkError) return new NetworkError(err.url, message, { timeout: true, cause: err });
     return new TokenwardError('ERR_TIMEOUT', message, { cause: err });
   }
@@ -739,7 +747,7 @@ export class TokenManager {
     if (
       base?.refreshToken !== undefined &&
       client.refresh !== undefined &&
-      !refreshTokenExpired(base, this.#clock())
+      !refreshTokenExpired(base, this.#s.clock())
     ) {
       try {
         const t = await client.refresh(base, ctx);
@@ -753,7 +761,7 @@ export class TokenManager {
         if (this.store.shared) {
           const again = (await this.#read())?.token;
           if (again?.refreshToken !== undefined && again.refreshToken !== base.refreshToken) {
-            if (isUsable(again, this.#clock(), this.#skewMs) && again.accessToken !== this.#invalidated)
+            if (isUsable(again, this.#s.clock(), this.#s.skewMs) && again.accessToken !== this.#invalidated)
               return again;
             try {
               const t = await client.refresh(again, ctx);
@@ -796,7 +804,7 @@ export class TokenManager {
   }
 
   async #write(token: Token, previous?: StoredEntry): Promise<void> {
-    const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#clock() };
+    const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#s.clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
     entry.identity = this.#identity;
@@ -813,7 +821,7 @@ export class TokenManager {
     state: FlightState,
     optional: boolean,
   ): Promise<void> {
-    const at = this.#clock();
+    const at = this.#s.clock();
     const record: StoredEntry = {
       ...(entry ?? { v: 1, key: this.key }),
       v: 1,
@@ -839,11 +847,42 @@ export class TokenManager {
 
   #warn(code: TokenwardWarningCode, message: string, cause?: unknown): void {
     try {
-      this.#onWarning(cause === undefined ? { code, message } : { code, message, cause });
+      this.#s.onWarning(cause === undefined ? { code, message } : { code, message, cause });
     } catch {
       // A throwing warning hook must not break token acquisition.
     }
   }
+}
+
+/** A manager's settings after defaults: equal ones are shared between managers ({@link shareSettings}). */
+interface Settings {
+  readonly foreground: boolean;
+  readonly skewMs: number;
+  readonly eagerFraction: number;
+  readonly eagerGapMs: number;
+  readonly budgetMs: number;
+  readonly optionalBudgetMs: number;
+  readonly lockLeaseMs: number;
+  readonly lockTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly clock: () => number;
+  readonly onWarning: WarningHandler;
+  readonly ownsStore: boolean;
+}
+
+/** The settings made last, reused by the next manager when equal (a tenant per manager: all alike). */
+let lastSettings: Settings | undefined;
+
+/**
+ * `s`, or equal settings made before: a process with a manager per tenant, all configured alike, keeps
+ * one settings object instead of one per manager.
+ */
+function shareSettings(s: Settings): Settings {
+  const last = lastSettings;
+  if (last !== undefined && (Object.keys(s) as Array<keyof Settings>).every((k) => Object.is(s[k], last[k])))
+    return last;
+  lastSettings = Object.freeze(s);
+  return s;
 }
 
 /** The default warning handler: one function for every manager. */
