@@ -209,8 +209,8 @@ export class TokenManager {
   #client: TokenClient | undefined;
   /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
   #building: Promise<TokenClient> | undefined;
-  readonly #lazy: LazyTokenClient | undefined;
-  readonly #identity: TokenIdentity;
+  /** The client as given (built or lazy): its identity is this manager's. */
+  readonly #given: TokenClient | LazyTokenClient;
   /**
    * Aborts the token requests still running when `close()` gives up waiting. Made only while a token
    * request runs (or by `close()`), and dropped when the last one ends unless aborted: most managers of a
@@ -235,12 +235,8 @@ export class TokenManager {
 
   constructor(options: TokenManagerOptions) {
     const c = options.client;
-    if (isLazy(c)) {
-      this.#lazy = c;
-    } else {
-      this.#client = c;
-    }
-    this.#identity = c.identity;
+    this.#given = c;
+    if (!isLazy(c)) this.#client = c;
     this.key = options.key;
     this.store = options.store;
     this.profile = options.profile;
@@ -286,7 +282,7 @@ export class TokenManager {
 
   /** The non-secret identity of the tokens this manager obtains. */
   get identity(): TokenIdentity {
-    return this.#identity;
+    return this.#given.identity;
   }
 
   /**
@@ -295,7 +291,7 @@ export class TokenManager {
    */
   #loadClient(): Promise<TokenClient> {
     if (this.#client !== undefined) return Promise.resolve(this.#client);
-    const lazy = this.#lazy as LazyTokenClient;
+    const lazy = this.#given as LazyTokenClient;
     this.#building ??= (async () => {
       try {
         let built: TokenClient;
@@ -308,7 +304,7 @@ export class TokenManager {
             { cause: err },
           );
         }
-        if (!sameIdentity(built.identity, this.#identity)) {
+        if (!sameIdentity(built.identity, this.#given.identity)) {
           throw new ClientSetupError(
             'the token client that was built has another identity than the one the manager was given; its tokens would be cached under the wrong key',
           );
@@ -807,7 +803,7 @@ export class TokenManager {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#s.clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
-    entry.identity = this.#identity;
+    entry.identity = this.#given.identity;
     try {
       await this.store.set(entry);
     } catch (err) {
@@ -837,7 +833,7 @@ export class TokenManager {
     }
     if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
-    record.identity = this.#identity;
+    record.identity = this.#given.identity;
     try {
       await this.store.set(record);
     } catch {
