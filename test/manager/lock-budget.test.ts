@@ -175,6 +175,55 @@ describe('close() is bounded', () => {
     assert.equal(stack.server.counts.total, 1, 'aborted, not retried');
   });
 
+  it('after close() gave up on a flight, a new token request is refused without reaching the server', async () => {
+    const p = new Promise<void>((resolve) => {
+      releaseHang = resolve;
+    });
+    stack.server.onRequest = () => p;
+    const { manager } = makeManager(
+      await realClient(stack.server, { timeout: 120, retries: 2 }),
+      stack.stores.store(),
+      stack.clock,
+      { closeTimeoutMs: 300 },
+    );
+    const stuck = manager.getToken();
+    stuck.catch(() => {});
+    while (stack.server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    await manager.close();
+    await assert.rejects(stuck, NetworkError);
+    releaseHang?.();
+    stack.server.onRequest = undefined;
+    await assert.rejects(manager.getToken(), (err: unknown) => err instanceof NetworkError);
+    await assert.rejects(manager.getToken({ force: true }), (err: unknown) => err instanceof NetworkError);
+    assert.equal(stack.server.counts.total, 1, 'no request after close()');
+  });
+
+  it('token requests after finished ones still work, and close() aborts the one in flight', async () => {
+    const { manager, warnings } = makeManager(
+      await realClient(stack.server, { timeout: 120, retries: 2 }),
+      stack.stores.store(),
+      stack.clock,
+      { closeTimeoutMs: 300 },
+    );
+    await manager.getToken({ force: true });
+    await manager.getToken({ force: true });
+    assert.equal(stack.server.counts.total, 2);
+    const p = new Promise<void>((resolve) => {
+      releaseHang = resolve;
+    });
+    stack.server.onRequest = () => p;
+    const stuck = manager.getToken({ force: true });
+    stuck.catch(() => {});
+    while (stack.server.counts.total < 3) await new Promise((r) => setTimeout(r, 5));
+    await manager.close();
+    await assert.rejects(stuck, NetworkError);
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['CLOSE_TIMEOUT'],
+    );
+    assert.equal(stack.server.counts.total, 3, 'aborted, not retried');
+  });
+
   it('a flight that finishes in time is waited for (close() does not cut it short)', async () => {
     stack.server.latencyMs = 200;
     try {
