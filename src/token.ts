@@ -154,6 +154,32 @@ function describe(v: unknown): string {
   return v === null ? 'null' : `a ${typeof v}`;
 }
 
+/** Scopes repeat across tenants and renewals: up to this many distinct values are shared. */
+const MAX_SHARED_SCOPES = 1_000;
+const sharedScopes = new Map<string, string>();
+
+/**
+ * The granted scope of a response, space-separated, or undefined. A string scope is shared with earlier
+ * equal ones (bounded), in the token and in `raw` alike — the string a response carries is replaced by
+ * an equal one, which no caller can tell apart — so a token per tenant does not keep its own copy.
+ */
+function scopeOf(b: Record<string, unknown>): string | undefined {
+  const scope = b['scope'];
+  if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) return scope.join(' ');
+  if (typeof scope !== 'string') return undefined;
+  const known = sharedScopes.get(scope);
+  if (known === undefined) {
+    if (sharedScopes.size < MAX_SHARED_SCOPES) sharedScopes.set(scope, scope);
+    return scope;
+  }
+  try {
+    b['scope'] = known;
+  } catch {
+    // A frozen response object keeps its own (equal) string.
+  }
+  return known;
+}
+
 /**
  * Validates a parsed JSON token response and normalises it into a {@link Token}.
  *
@@ -304,32 +330,6 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
     token.idToken = idt;
   }
   return token;
-}
-
-/** Scopes repeat across tenants and renewals: up to this many distinct values are shared. */
-const MAX_SHARED_SCOPES = 1_000;
-const sharedScopes = new Map<string, string>();
-
-/**
- * The granted scope of a response, space-separated, or undefined. A string scope is shared with earlier
- * equal ones (bounded), in the token and in `raw` alike — the string a response carries is replaced by
- * an equal one, which no caller can tell apart — so a token per tenant does not keep its own copy.
- */
-function scopeOf(b: Record<string, unknown>): string | undefined {
-  const scope = b['scope'];
-  if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) return scope.join(' ');
-  if (typeof scope !== 'string') return undefined;
-  const known = sharedScopes.get(scope);
-  if (known === undefined) {
-    if (sharedScopes.size < MAX_SHARED_SCOPES) sharedScopes.set(scope, scope);
-    return scope;
-  }
-  try {
-    b['scope'] = known;
-  } catch {
-    // A frozen response object keeps its own (equal) string.
-  }
-  return known;
 }
 
 /**
