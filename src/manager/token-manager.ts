@@ -866,18 +866,21 @@ interface Settings {
   readonly ownsStore: boolean;
 }
 
-/** The settings made last, reused by the next manager when equal (a tenant per manager: all alike). */
-let lastSettings: Settings | undefined;
+/**
+ * The settings made last, reused by the next manager when equal (a tenant per manager: all alike). Held
+ * weakly: they may reference a warning handler and a clock that must not outlive their managers.
+ */
+let lastSettings: WeakRef<Settings> | undefined;
 
 /**
  * `s`, or equal settings made before: a process with a manager per tenant, all configured alike, keeps
  * one settings object instead of one per manager.
  */
 function shareSettings(s: Settings): Settings {
-  const last = lastSettings;
+  const last = lastSettings?.deref();
   if (last !== undefined && (Object.keys(s) as Array<keyof Settings>).every((k) => Object.is(s[k], last[k])))
     return last;
-  lastSettings = Object.freeze(s);
+  lastSettings = new WeakRef(Object.freeze(s));
   return s;
 }
 
