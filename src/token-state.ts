@@ -35,6 +35,8 @@ export interface Token {
    * The whole JSON response. Never logged; secret fields inside it are secrets too. Stores give it back
    * equal to what was written: the persistent ones keep it in the encrypted entry; the `MemoryStore`
    * keeps only the fields this token does not already carry (see docs/stores.md) and rebuilds the rest.
+   * A `TokenManager` keeps it on the token it holds, so `getToken()` returns it with no work; a string
+   * `scope` in it may be an equal string shared with other responses (never a different value).
    */
   readonly raw: Readonly<Record<string, unknown>>;
 }

@@ -128,6 +128,32 @@ function describe(v: unknown): string {
   return v === null ? 'null' : `a ${typeof v}`;
 }
 
+/** Scopes repeat across tenants and renewals: up to this many distinct values are shared. */
+const MAX_SHARED_SCOPES = 1_000;
+const sharedScopes = new Map<string, string>();
+
+/**
+ * The granted scope of a response, space-separated, or undefined. A string scope is shared with earlier
+ * equal ones (bounded), in the token and in `raw` alike — the string a response carries is replaced by
+ * an equal one, which no caller can tell apart — so a token per tenant does not keep its own copy.
+ */
+function scopeOf(b: Record<string, unknown>): string | undefined {
+  const scope = b['scope'];
+  if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) return scope.join(' ');
+  if (typeof scope !== 'string') return undefined;
+  const known = sharedScopes.get(scope);
+  if (known === undefined) {
+    if (sharedScopes.size < MAX_SHARED_SCOPES) sharedScopes.set(scope, scope);
+    return scope;
+  }
+  try {
+    b['scope'] = known;
+  } catch {
+    // A frozen response object keeps its own (equal) string.
+  }
+  return known;
+}
+
 /**
  * Validates a parsed JSON token response and normalises it into a {@link Token}.
  *
@@ -238,9 +264,15 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
   }
   if (expiresAt - now > maxLifetimeMs) expiresAt = now + maxLifetimeMs;
 
+  const scope = scopeOf(b);
+  // `scope` (most responses have one) is in the literal, so that V8 keeps it in the object itself
+  // rather than in a separate property array: a process with a token per tenant holds many of these.
   const token: {
     -readonly [K in keyof Token]: Token[K];
-  } = { accessToken: at, tokenType, expiresAt, obtainedAt: now, expirySource, raw: b };
+  } =
+    scope === undefined
+      ? { accessToken: at, tokenType, expiresAt, obtainedAt: now, expirySource, raw: b }
+      : { accessToken: at, tokenType, expiresAt, obtainedAt: now, expirySource, raw: b, scope };
 
   const rt = b['refresh_token'];
   if (rt !== undefined && rt !== null) {
@@ -267,9 +299,6 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
     if (options.previousRefreshExpiresAt !== undefined)
       token.refreshExpiresAt = options.previousRefreshExpiresAt;
   }
-  const scope = b['scope'];
-  if (typeof scope === 'string') token.scope = scope;
-  else if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) token.scope = scope.join(' ');
   const idt = b['id_token'];
   if (typeof idt === 'string' && idt !== '') {
     registerToken(idt);

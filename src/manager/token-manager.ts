@@ -214,78 +214,86 @@ export class TokenManager {
   readonly store: TokenStore;
   /** The profile name, if any. */
   readonly profile: string | undefined;
+  /** The manager's settings (shared with other managers that have the same ones). */
+  readonly #s: Settings;
   /** The client once built (at once for a built one, on first use for a {@link LazyTokenClient}). */
   #client: TokenClient | undefined;
   /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
   #building: Promise<TokenClient> | undefined;
-  readonly #lazy: LazyTokenClient | undefined;
-  readonly #identity: TokenIdentity;
-  readonly #foreground: boolean;
-  readonly #skewMs: number;
-  readonly #eagerFraction: number;
-  readonly #eagerGapMs: number;
-  readonly #budgetMs: number;
-  readonly #optionalBudgetMs: number;
-  readonly #lockLeaseMs: number;
-  readonly #lockTimeoutMs: number;
-  readonly #closeTimeoutMs: number;
-  /** Aborts the token requests of flights still running when `close()` gives up waiting. */
-  readonly #closing = new AbortController();
+  /** The client as given (built or lazy): its identity is this manager's. */
+  readonly #given: TokenClient | LazyTokenClient;
+  /**
+   * Aborts the token requests still running when `close()` gives up waiting. Made only while a token
+   * request runs (or by `close()`), and dropped when the last one ends unless aborted: most managers of a
+   * multi-tenant process sit idle on a cached token, and a controller costs more than the rest of one.
+   * Once aborted it is kept, so a request started after such a `close()` is refused at once.
+   */
+  #closing: AbortController | undefined;
+  /** Token requests running now (the users of {@link #closing}). */
+  #requests = 0;
   #minTtlWarned = false;
-  /** Foreground renewals whose failure was already warned about. */
-  readonly #warnedFlights = new WeakSet<Promise<Token>>();
-  readonly #clock: () => number;
-  readonly #onWarning: WarningHandler;
-  readonly #ownsStore: boolean;
-  readonly #ctx: TokenRequestContext;
+  /** Foreground renewals whose failure was already warned about (made on the first such failure). */
+  #warnedFlights: WeakSet<Promise<Token>> | undefined;
   #current: Token | undefined;
   #invalidated: string | undefined;
   #inflight: Promise<Token> | undefined;
-  #lastEagerAttempt = Number.NEGATIVE_INFINITY;
+  /** When the last optional renewal was tried (none yet: undefined). */
+  #lastEagerAttempt: number | undefined;
   #lastError: TokenwardError | undefined;
-  #counts = { grants: 0, refreshes: 0, storeHits: 0 };
+  #grants = 0;
+  #refreshes = 0;
+  #storeHits = 0;
 
   constructor(options: TokenManagerOptions) {
     const c = options.client;
-    if (isLazy(c)) {
-      this.#lazy = c;
-    } else {
-      this.#client = c;
-    }
-    this.#identity = c.identity;
+    this.#given = c;
+    if (!isLazy(c)) this.#client = c;
     this.key = options.key;
     this.store = options.store;
     this.profile = options.profile;
-    this.#skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
-    this.#eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
-    this.#foreground = options.refreshMode === 'foreground';
-    this.#eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
+    const skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
+    const eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
+    const foreground = options.refreshMode === 'foreground';
+    const eagerGapMs = nonNegative(options.eagerRetryGapMs, DEFAULT_RETRY_GAP_MS, 'eagerRetryGapMs');
     const clientBudget = c.budgetMs;
-    this.#budgetMs =
+    const budgetMs =
       typeof clientBudget === 'number' && Number.isFinite(clientBudget) && clientBudget > 0
         ? clientBudget
         : httpBudgetMs();
-    this.#optionalBudgetMs = positive(
+    const optionalBudgetMs = positive(
       options.optionalBudgetMs,
-      Math.min(DEFAULT_OPTIONAL_BUDGET_MS, this.#budgetMs),
+      Math.min(DEFAULT_OPTIONAL_BUDGET_MS, budgetMs),
       'optionalBudgetMs',
     );
-    this.#lockLeaseMs = positive(options.lockLeaseMs, DEFAULT_LOCK_LEASE_MS, 'lockLeaseMs');
-    this.#lockTimeoutMs = nonNegative(
+    const lockLeaseMs = positive(options.lockLeaseMs, DEFAULT_LOCK_LEASE_MS, 'lockLeaseMs');
+    const lockTimeoutMs = nonNegative(
       options.lockTimeoutMs,
-      defaultLockWaitMs(this.#budgetMs, this.#lockLeaseMs),
+      defaultLockWaitMs(budgetMs, lockLeaseMs),
       'lockTimeoutMs',
     );
-    this.#closeTimeoutMs = nonNegative(options.closeTimeoutMs, this.#lockTimeoutMs, 'closeTimeoutMs');
-    this.#clock = options.clock ?? Date.now;
-    this.#onWarning = options.onWarning ?? (() => {});
-    this.#ownsStore = options.ownsStore ?? false;
-    this.#ctx = { now: this.#clock, signal: this.#closing.signal };
+    const closeTimeoutMs = nonNegative(options.closeTimeoutMs, lockTimeoutMs, 'closeTimeoutMs');
+    const clock = options.clock ?? Date.now;
+    const onWarning = options.onWarning ?? ignoreWarning;
+    const ownsStore = options.ownsStore ?? false;
+    this.#s = shareSettings({
+      foreground,
+      skewMs,
+      eagerFraction,
+      eagerGapMs,
+      budgetMs,
+      optionalBudgetMs,
+      lockLeaseMs,
+      lockTimeoutMs,
+      closeTimeoutMs,
+      clock,
+      onWarning,
+      ownsStore,
+    });
   }
 
   /** The non-secret identity of the tokens this manager obtains. */
   get identity(): TokenIdentity {
-    return this.#identity;
+    return this.#given.identity;
   }
 
   /**
@@ -294,7 +302,7 @@ export class TokenManager {
    */
   #loadClient(): Promise<TokenClient> {
     if (this.#client !== undefined) return Promise.resolve(this.#client);
-    const lazy = this.#lazy as LazyTokenClient;
+    const lazy = this.#given as LazyTokenClient;
     this.#building ??= (async () => {
       try {
         let built: TokenClient;
@@ -307,7 +315,7 @@ export class TokenManager {
             { cause: err },
           );
         }
-        if (!sameIdentity(built.identity, this.#identity)) {
+        if (!sameIdentity(built.identity, this.#given.identity)) {
           throw new ClientSetupError(
             'the token client that was built has another identity than the one the manager was given; its tokens would be cached under the wrong key',
           );
@@ -323,18 +331,18 @@ export class TokenManager {
 
   /** How many primary grants and refresh grants this manager made, and how often the store answered. */
   get counts(): Readonly<{ grants: number; refreshes: number; storeHits: number }> {
-    return { ...this.#counts };
+    return { grants: this.#grants, refreshes: this.#refreshes, storeHits: this.#storeHits };
   }
 
   /** The effective lock, budget and back-off parameters (defaults applied and derived), ms. */
   get parameters(): Readonly<TokenManagerParameters> {
     return {
-      budgetMs: this.#budgetMs,
-      optionalBudgetMs: this.#optionalBudgetMs,
-      retryGapMs: this.#eagerGapMs,
-      lockLeaseMs: this.#lockLeaseMs,
-      lockTimeoutMs: this.#lockTimeoutMs,
-      closeTimeoutMs: this.#closeTimeoutMs,
+      budgetMs: this.#s.budgetMs,
+      optionalBudgetMs: this.#s.optionalBudgetMs,
+      retryGapMs: this.#s.eagerGapMs,
+      lockLeaseMs: this.#s.lockLeaseMs,
+      lockTimeoutMs: this.#s.lockTimeoutMs,
+      closeTimeoutMs: this.#s.closeTimeoutMs,
     };
   }
 
@@ -357,15 +365,15 @@ export class TokenManager {
    * else by the primary grant. Concurrent callers share one flight.
    */
   getToken(options: GetTokenOptions = {}): Promise<Token> {
-    return this.#foreground ? this.#getForeground(options) : this.#get(options);
+    return this.#s.foreground ? this.#getForeground(options) : this.#get(options);
   }
 
   #get(options: GetTokenOptions): Promise<Token> {
     const cur = this.#current;
     if (cur !== undefined && options.force !== true) {
-      const now = this.#clock();
+      const now = this.#s.clock();
       if (cur.accessToken !== this.#invalidated && this.#fits(cur, now, options.minTtlMs ?? 0)) {
-        if (!this.#foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
+        if (!this.#s.foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
           this.#lastEagerAttempt = now;
           this.#startEager();
         }
@@ -389,8 +397,8 @@ export class TokenManager {
    */
   async #getForeground(options: GetTokenOptions): Promise<Token> {
     const token = await this.#get(options);
-    const now = this.#clock();
-    if (options.force === true || !isPastEagerPoint(token, now, this.#eagerFraction)) return token;
+    const now = this.#s.clock();
+    if (options.force === true || !isPastEagerPoint(token, now, this.#s.eagerFraction)) return token;
     // A renewal under way is joined (concurrent callers wait for the same one); a new one is started
     // unless one was tried within the retry gap.
     if (this.#inflight === undefined) {
@@ -403,6 +411,7 @@ export class TokenManager {
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       // Said once per failed renewal, however many callers waited for it.
+      this.#warnedFlights ??= new WeakSet();
       if (!this.#warnedFlights.has(renewal)) {
         this.#warnedFlights.add(renewal);
         this.#warn(
@@ -418,7 +427,8 @@ export class TokenManager {
   /** True when `token` is past its eager-refresh point and no optional renewal was tried within the gap. */
   #eagerDue(token: Token, now: number): boolean {
     return (
-      isPastEagerPoint(token, now, this.#eagerFraction) && now - this.#lastEagerAttempt >= this.#eagerGapMs
+      isPastEagerPoint(token, now, this.#s.eagerFraction) &&
+      (this.#lastEagerAttempt === undefined || now - this.#lastEagerAttempt >= this.#s.eagerGapMs)
     );
   }
 
@@ -453,7 +463,12 @@ export class TokenManager {
       try {
         const client = await this.#loadClient();
         if (client.revoke !== undefined) {
-          await client.revoke(token, this.#ctx);
+          const signal = this.#requestStarted();
+          try {
+            await client.revoke(token, { now: this.#s.clock, signal });
+          } finally {
+            this.#requestEnded();
+          }
           revoked = true;
         }
       } catch (err) {
@@ -474,20 +489,21 @@ export class TokenManager {
    * closing the store gets what is left of that time (at least a second).
    */
   async close(): Promise<void> {
-    const deadline = Date.now() + this.#closeTimeoutMs;
+    const deadline = Date.now() + this.#s.closeTimeoutMs;
     while (this.#inflight !== undefined) {
       const flight = this.#inflight;
       if (!(await settlesWithin(flight, deadline - Date.now()))) {
         // Stuck (a store that stopped answering, say): stop its token request and stop waiting.
+        this.#closing ??= new AbortController();
         this.#closing.abort(new Error('the token manager was closed'));
         this.#warn(
           'CLOSE_TIMEOUT',
-          `close() waited ${this.#closeTimeoutMs} ms for a token request still in flight and gave up on it`,
+          `close() waited ${this.#s.closeTimeoutMs} ms for a token request still in flight and gave up on it`,
         );
         break;
       }
     }
-    if (this.#ownsStore) {
+    if (this.#s.ownsStore) {
       const closing = this.store.close();
       // At least a second for the store, even when the flight used up the whole wait.
       if (!(await settlesWithin(closing, Math.max(1_000, deadline - Date.now()), true))) {
@@ -524,7 +540,7 @@ export class TokenManager {
   #fits(token: Token, now: number, minTtlMs: number): boolean {
     let min = minTtlMs;
     if (min > 0) {
-      const usableLife = token.expiresAt - token.obtainedAt - this.#skewMs;
+      const usableLife = token.expiresAt - token.obtainedAt - this.#s.skewMs;
       if (min >= usableLife) {
         min = Math.max(0, usableLife / 2);
         if (!this.#minTtlWarned) {
@@ -536,14 +552,14 @@ export class TokenManager {
         }
       }
     }
-    return isUsable(token, now, this.#skewMs, min);
+    return isUsable(token, now, this.#s.skewMs, min);
   }
 
   #usable(token: Token | undefined, flight: Flight): token is Token {
     if (token === undefined || flight.force || token.accessToken === this.#invalidated) return false;
-    const now = this.#clock();
+    const now = this.#s.clock();
     if (!this.#fits(token, now, flight.minTtlMs)) return false;
-    return !(flight.eager && isPastEagerPoint(token, now, this.#eagerFraction));
+    return !(flight.eager && isPastEagerPoint(token, now, this.#s.eagerFraction));
   }
 
   /** The still-valid token a renewal may fall back to (none for force or a token an API rejected). */
@@ -551,7 +567,7 @@ export class TokenManager {
     if (flight.force) return undefined;
     const t = newest(entry?.token, this.#current);
     if (t === undefined || t.accessToken === this.#invalidated) return undefined;
-    return isUsable(t, this.#clock(), this.#skewMs) ? t : undefined;
+    return isUsable(t, this.#s.clock(), this.#s.skewMs) ? t : undefined;
   }
 
   /**
@@ -565,13 +581,13 @@ export class TokenManager {
     const valid = this.#servable(entry, flight);
     const last = entry?.lastError;
     if (last !== undefined) {
-      const now = this.#clock();
+      const now = this.#s.clock();
       const settle = (): Plan => {
         const error = rebuildError(last, now);
         return valid === undefined ? { kind: 'fail', error } : { kind: 'serve', token: valid, error };
       };
       if (last.notBefore !== undefined && last.notBefore > now) return settle();
-      if (valid !== undefined && now - last.at < this.#eagerGapMs) return settle();
+      if (valid !== undefined && now - last.at < this.#s.eagerGapMs) return settle();
       if (
         before !== undefined &&
         recordedSince(before.entry, entry) &&
@@ -598,7 +614,7 @@ export class TokenManager {
       // A token that is still valid keeps being served through an outage (not a rejected one).
       const cur = state.valid ?? this.#current;
       if (!flight.eager && cur !== undefined && cur.accessToken !== this.#invalidated && !flight.force) {
-        if (isUsable(cur, this.#clock(), this.#skewMs)) {
+        if (isUsable(cur, this.#s.clock(), this.#s.skewMs)) {
           this.#warn(
             'SERVED_STALE_MARGIN',
             'renewal failed; serving the current token, which is still valid',
@@ -623,25 +639,25 @@ export class TokenManager {
   async #acquire(flight: Flight, state: FlightState): Promise<Token> {
     let entry = await this.#read();
     if (this.#usable(entry?.token, flight)) {
-      this.#counts.storeHits++;
-      publishServed(this, 'store', entry.token, this.#clock());
+      this.#storeHits++;
+      publishServed(this, 'store', entry.token, this.#s.clock());
       return this.#adopt(entry.token);
     }
     let plan = this.#plan(entry, flight);
     if (plan.kind !== 'go') return this.#settle(plan, state);
     state.valid = plan.valid;
     // An optional renewal has one deadline for the lock wait and the token requests together.
-    const deadline = plan.valid === undefined ? undefined : Date.now() + this.#optionalBudgetMs;
+    const deadline = plan.valid === undefined ? undefined : Date.now() + this.#s.optionalBudgetMs;
     let lock: StoreLock | undefined;
     const before = { entry };
     if (this.store.shared) {
       const timeoutMs =
         deadline === undefined
-          ? this.#lockTimeoutMs
-          : Math.max(1, Math.min(this.#lockTimeoutMs, deadline - Date.now()));
+          ? this.#s.lockTimeoutMs
+          : Math.max(1, Math.min(this.#s.lockTimeoutMs, deadline - Date.now()));
       const lockWaitStart = performance.now();
       try {
-        lock = await this.store.lock(this.key, { ttlMs: this.#lockLeaseMs, timeoutMs });
+        lock = await this.store.lock(this.key, { ttlMs: this.#s.lockLeaseMs, timeoutMs });
         publishLockWait(this, lockWaitStart, true);
       } catch (err) {
         publishLockWait(this, lockWaitStart, false);
@@ -658,8 +674,8 @@ export class TokenManager {
       if (lock !== undefined) {
         entry = await this.#read();
         if (this.#usable(entry?.token, flight)) {
-          this.#counts.storeHits++;
-          publishServed(this, 'store', entry.token, this.#clock());
+          this.#storeHits++;
+          publishServed(this, 'store', entry.token, this.#s.clock());
           return this.#adopt(entry.token);
         }
         plan = this.#plan(entry, flight, before);
@@ -674,10 +690,6 @@ export class TokenManager {
         );
         timer.unref();
       }
-      const ctx: TokenRequestContext = {
-        now: this.#clock,
-        signal: AbortSignal.any([this.#closing.signal, budget.signal]),
-      };
       const optional = timer !== undefined;
       const base = newest(entry?.token, this.#current);
       // Built (a lazy client) before the token request, outside it: a failure to build the client is
@@ -685,7 +697,15 @@ export class TokenManager {
       const client = await this.#loadClient();
       let token: Token;
       try {
-        token = await this.#obtain(client, base, ctx, state);
+        const ctx: TokenRequestContext = {
+          now: this.#s.clock,
+          signal: AbortSignal.any([this.#requestStarted(), budget.signal]),
+        };
+        try {
+          token = await this.#obtain(client, base, ctx, state);
+        } finally {
+          this.#requestEnded();
+        }
       } catch (err) {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         publishRenewalFailed(this, failure, optional);
@@ -695,7 +715,7 @@ export class TokenManager {
       }
       await this.#write(token, entry);
       // A minimum TTL that even this brand-new token does not meet is said so now (once).
-      if (flight.minTtlMs > 0) this.#fits(token, this.#clock(), flight.minTtlMs);
+      if (flight.minTtlMs > 0) this.#fits(token, this.#s.clock(), flight.minTtlMs);
       // A token the server just issued is not the rejected one, even when the server handed back the
       // same string (many do while it is valid): clear the mark so the cache works again.
       this.#invalidated = undefined;
@@ -706,9 +726,21 @@ export class TokenManager {
     }
   }
 
+  /** Counts a token request in and returns the signal `close()` aborts when it gives up waiting for it. */
+  #requestStarted(): AbortSignal {
+    this.#requests++;
+    this.#closing ??= new AbortController();
+    return this.#closing.signal;
+  }
+
+  /** Counts a token request out: the last one drops the closing controller (unless `close()` aborted it). */
+  #requestEnded(): void {
+    if (--this.#requests === 0 && this.#closing?.signal.aborted === false) this.#closing = undefined;
+  }
+
   /** The error of an optional renewal that ran out of its budget. */
   #budgetError(err: unknown): TokenwardError {
-    const message = `an optional renewal did not finish within ${this.#optionalBudgetMs} ms and was abandoned; the current token is still valid`;
+    const message = `an optional renewal did not finish within ${this.#s.optionalBudgetMs} ms and was abandoned; the current token is still valid`;
     if (err instanceof NetworkError) return new NetworkError(err.url, message, { timeout: true, cause: err });
     return new TokenwardError('ERR_TIMEOUT', message, { cause: err });
   }
@@ -722,11 +754,11 @@ export class TokenManager {
     if (
       base?.refreshToken !== undefined &&
       client.refresh !== undefined &&
-      !refreshTokenExpired(base, this.#clock())
+      !refreshTokenExpired(base, this.#s.clock())
     ) {
       try {
         const t = await client.refresh(base, ctx);
-        this.#counts.refreshes++;
+        this.#refreshes++;
         publishRefresh(this, true, t);
         return t;
       } catch (err) {
@@ -736,11 +768,11 @@ export class TokenManager {
         if (this.store.shared) {
           const again = (await this.#read())?.token;
           if (again?.refreshToken !== undefined && again.refreshToken !== base.refreshToken) {
-            if (isUsable(again, this.#clock(), this.#skewMs) && again.accessToken !== this.#invalidated)
+            if (isUsable(again, this.#s.clock(), this.#s.skewMs) && again.accessToken !== this.#invalidated)
               return again;
             try {
               const t = await client.refresh(again, ctx);
-              this.#counts.refreshes++;
+              this.#refreshes++;
               publishRefresh(this, true, t);
               return t;
             } catch (err2) {
@@ -754,7 +786,7 @@ export class TokenManager {
       }
     }
     const t = await client.fetchToken(ctx);
-    this.#counts.grants++;
+    this.#grants++;
     publishRefresh(this, false, t);
     return t;
   }
@@ -779,10 +811,10 @@ export class TokenManager {
   }
 
   async #write(token: Token, previous?: StoredEntry): Promise<void> {
-    const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#clock() };
+    const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#s.clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
-    entry.identity = this.#identity;
+    entry.identity = this.#given.identity;
     try {
       await this.store.set(entry);
     } catch (err) {
@@ -796,7 +828,7 @@ export class TokenManager {
     state: FlightState,
     optional: boolean,
   ): Promise<void> {
-    const at = this.#clock();
+    const at = this.#s.clock();
     const record: StoredEntry = {
       ...(entry ?? { v: 1, key: this.key }),
       v: 1,
@@ -812,7 +844,7 @@ export class TokenManager {
     }
     if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
-    record.identity = this.#identity;
+    record.identity = this.#given.identity;
     try {
       await this.store.set(record);
     } catch {
@@ -822,12 +854,49 @@ export class TokenManager {
 
   #warn(code: TokenwardWarningCode, message: string, cause?: unknown): void {
     try {
-      this.#onWarning(cause === undefined ? { code, message } : { code, message, cause });
+      this.#s.onWarning(cause === undefined ? { code, message } : { code, message, cause });
     } catch {
       // A throwing warning hook must not break token acquisition.
     }
   }
 }
+
+/** A manager's settings after defaults: equal ones are shared between managers ({@link shareSettings}). */
+interface Settings {
+  readonly foreground: boolean;
+  readonly skewMs: number;
+  readonly eagerFraction: number;
+  readonly eagerGapMs: number;
+  readonly budgetMs: number;
+  readonly optionalBudgetMs: number;
+  readonly lockLeaseMs: number;
+  readonly lockTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly clock: () => number;
+  readonly onWarning: WarningHandler;
+  readonly ownsStore: boolean;
+}
+
+/**
+ * The settings made last, reused by the next manager when equal (a tenant per manager: all alike). Held
+ * weakly: they may reference a warning handler and a clock that must not outlive their managers.
+ */
+let lastSettings: WeakRef<Settings> | undefined;
+
+/**
+ * `s`, or equal settings made before: a process with a manager per tenant, all configured alike, keeps
+ * one settings object instead of one per manager.
+ */
+function shareSettings(s: Settings): Settings {
+  const last = lastSettings?.deref();
+  if (last !== undefined && (Object.keys(s) as Array<keyof Settings>).every((k) => Object.is(s[k], last[k])))
+    return last;
+  lastSettings = new WeakRef(Object.freeze(s));
+  return s;
+}
+
+/** The default warning handler: one function for every manager. */
+function ignoreWarning(): void {}
 
 /** True for a {@link LazyTokenClient} (a built client has `fetchToken`, a lazy one `create`). */
 function isLazy(c: TokenClient | LazyTokenClient): c is LazyTokenClient {

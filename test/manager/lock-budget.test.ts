@@ -152,27 +152,61 @@ describe('close() is bounded', () => {
     assert.equal(stack.server.counts.total, 1);
   });
 
-  it('a flight stuck on a hanging token endpoint: close() aborts its request', async () => {
-    const p = new Promise<void>((resolve) => {
-      releaseHang = resolve;
-    });
-    stack.server.onRequest = () => p;
-    const { manager, warnings } = makeManager(
+  /** A manager whose token endpoint hangs from now on (two tries of 120 ms allowed, close gives up after 300 ms). */
+  async function hangingManager(): Promise<ReturnType<typeof makeManager>> {
+    return makeManager(
       await realClient(stack.server, { timeout: 120, retries: 2 }),
       stack.stores.store(),
       stack.clock,
       { closeTimeoutMs: 300 },
     );
-    const stuck = manager.getToken();
+  }
+
+  /** Makes the endpoint hang, starts `get`, waits until its request reached the server, then closes. */
+  async function closeDuringHang(manager: { close(): Promise<void> }, get: () => Promise<unknown>) {
+    const p = new Promise<void>((resolve) => {
+      releaseHang = resolve;
+    });
+    stack.server.onRequest = () => p;
+    const before = stack.server.counts.total;
+    const stuck = get();
     stuck.catch(() => {});
-    while (stack.server.counts.total < 1) await new Promise((r) => setTimeout(r, 5));
+    while (stack.server.counts.total < before + 1) await new Promise((r) => setTimeout(r, 5));
     await manager.close();
     await assert.rejects(stuck, NetworkError);
+  }
+
+  it('a flight stuck on a hanging token endpoint: close() aborts its request', async () => {
+    const { manager, warnings } = await hangingManager();
+    await closeDuringHang(manager, () => manager.getToken());
     assert.deepEqual(
       warnings.map((w) => w.code),
       ['CLOSE_TIMEOUT'],
     );
     assert.equal(stack.server.counts.total, 1, 'aborted, not retried');
+  });
+
+  it('after close() gave up on a flight, a new token request is refused without reaching the server', async () => {
+    const { manager } = await hangingManager();
+    await closeDuringHang(manager, () => manager.getToken());
+    releaseHang?.();
+    stack.server.onRequest = undefined;
+    await assert.rejects(manager.getToken(), (err: unknown) => err instanceof NetworkError);
+    await assert.rejects(manager.getToken({ force: true }), (err: unknown) => err instanceof NetworkError);
+    assert.equal(stack.server.counts.total, 1, 'no request after close()');
+  });
+
+  it('token requests after finished ones still work, and close() aborts the one in flight', async () => {
+    const { manager, warnings } = await hangingManager();
+    await manager.getToken({ force: true });
+    await manager.getToken({ force: true });
+    assert.equal(stack.server.counts.total, 2);
+    await closeDuringHang(manager, () => manager.getToken({ force: true }));
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['CLOSE_TIMEOUT'],
+    );
+    assert.equal(stack.server.counts.total, 3, 'aborted, not retried');
   });
 
   it('a flight that finishes in time is waited for (close() does not cut it short)', async () => {
