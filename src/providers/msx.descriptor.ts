@@ -44,7 +44,7 @@ export const msxKeys = {
 /** The `msx` preset: Cisco MSX. */
 export const msx = defineProvider({
   name: 'msx',
-  summary: 'Cisco MSX (password grant with HTTP Basic client credentials; switch-tenant, switch-user)',
+  summary: 'Cisco MSX (password grant, client credentials in HTTP Basic; switch-tenant, switch-user)',
   keys: msxKeys,
   required: ['base_url|token_url', 'client_id', 'client_secret', 'username', 'password'],
   apiOrigins: (profile: Profile) => baseUrlOrigins(profile, 'base_url'),

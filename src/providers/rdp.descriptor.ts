@@ -47,7 +47,7 @@ export const rdpKeys = {
   /** Send the app key in HTTP Basic (empty secret) instead of the body. Default false. */
   client_id_in_basic: {
     schema: v.optional(v.boolean()),
-    doc: 'send the app key in HTTP Basic instead of the body (default false)',
+    doc: 'send the app key in HTTP Basic, not in the body (default false)',
   },
 } satisfies ProfileKeySpecs;
 

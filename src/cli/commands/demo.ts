@@ -134,7 +134,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       return { m, f: createAuthFetch(m, { origins }), base: origins[0] ?? sandbox.url };
     };
 
-    await step('msx: tenant round trip (create, list, delete) with the Bearer token', async () => {
+    await step('msx: tenant round trip (create, list, delete) with the access token', async () => {
       const { f, base } = await apiFetch('msx');
       const name = `tokenward-demo-${process.pid}`;
       const created = await f(`${base}/idm/api/v8/tenants`, {
@@ -165,7 +165,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       return `created "${name}" (201), found it in the list, deleted it (${del.status})`;
     });
 
-    await step('acronis: GET /api/2/clients/{client_id} with the Bearer token', async () => {
+    await step('acronis: GET /api/2/clients/{client_id} with the access token', async () => {
       const { f, base } = await apiFetch('acronis');
       const clientId = profiles['acronis']?.client_id ?? '';
       const res = await f(`${base}/api/2/clients/${encodeURIComponent(clientId)}`);
@@ -174,7 +174,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       return `200, client ${String(body['client_id'] ?? body['id'] ?? clientId)}`;
     });
 
-    await step('cylance: GET /devices/v2 with the Bearer token', async () => {
+    await step('cylance: GET /devices/v2 with the access token', async () => {
       const { f, base } = await apiFetch('cylance');
       const res = await f(`${base}/devices/v2?page=1&page_size=10`);
       check(res.status === 200, `answered HTTP ${res.status}`);
@@ -183,7 +183,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       return `200, ${body.page_items.length} of ${String(body.total_number_of_items)} devices`;
     });
 
-    await step('rdp: GET historical pricing events with the Bearer token', async () => {
+    await step('rdp: GET historical pricing events with the access token', async () => {
       const { f, base } = await apiFetch('rdp');
       const res = await f(`${base}/data/historical-pricing/v1/views/events/VOD.L?count=5`);
       check(res.status === 200, `answered HTTP ${res.status}`);

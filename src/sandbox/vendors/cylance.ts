@@ -156,7 +156,7 @@ export function createCylance(ctx: VendorContext<'cylance'>): VendorModule {
 
   function authorize(req: SandboxRequest, scope: string): Reply | undefined {
     const t = bearer(req.headers);
-    if (t === undefined) return reject(401, 'missing bearer token');
+    if (t === undefined) return reject(401, 'no access token in the Authorization header');
     const found = access.lookup(t, ctx.now());
     if (found.state !== 'valid') return reject(401, `access token ${found.state}`);
     if (found.entry.scopes !== undefined && !found.entry.scopes.includes(scope)) {
