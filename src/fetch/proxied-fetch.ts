@@ -22,8 +22,9 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
 
 /**
  * Returns a `fetch` that sends each request through the proxy that applies to it (see docs/fetch.md,
- * "Proxies"). The environment is read at each call, so a proxy set later is honoured; while none is set,
- * each call is `globalThis.fetch(input, init)` as it is. A `dispatcher` the caller puts in `init` wins.
+ * "Proxies"). The environment is read at each call, so a proxy set later is honoured; while none is set
+ * (and neither `ca` nor `insecureSkipTlsVerify` is given), each call is `globalThis.fetch(input, init)` as
+ * it is. `ca` / `insecureSkipTlsVerify` apply to direct and proxied requests alike. A `dispatcher` the caller puts in `init` wins.
  * Through a proxy, https requests go through a `CONNECT` tunnel with TLS verified end to end.
  *
  * @example
@@ -36,8 +37,10 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
  */
 export function proxiedFetch(options: ProxiedFetchOptions = {}): Fetch {
   let dispatcher: Promise<Dispatcher> | undefined;
+  // Own TLS trust needs the dispatcher even for direct requests.
+  const ownTls = options.ca !== undefined || options.insecureSkipTlsVerify === true;
   return (input, init) => {
-    if (!mayProxy(options) || (init !== undefined && 'dispatcher' in init))
+    if ((!ownTls && !mayProxy(options)) || (init !== undefined && 'dispatcher' in init))
       return globalThis.fetch(input, init);
     dispatcher ??= proxyDispatcher(options);
     return dispatcher.then((d) => globalThis.fetch(input, withDispatcher(init, d)));

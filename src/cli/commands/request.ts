@@ -17,7 +17,7 @@ import { loadProfile, openManager } from '../context.js';
 import { EXIT, UsageError } from '../exit.js';
 import { type AuthFetch, loadFetch, loadTokenward } from '../lazy.js';
 import { COMMAND_OPTIONS } from '../options.js';
-import { debug, type Io, paint, say } from '../output.js';
+import { debug, type Io, paint, say, warn } from '../output.js';
 
 const OPTIONS = COMMAND_OPTIONS.request;
 
@@ -149,18 +149,29 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       `profile "${profile.name}" sends its token only to ${origins.join(', ')}; ${url.origin} is not one of them (add it to allowed_origins)`,
     );
   }
-  // The profile's proxy, resolved when it is a reference (`env:CORP_PROXY`).
-  const proxy =
-    profile.proxy === undefined
-      ? undefined
-      : await (await import('../../config/secrets.js')).resolveSecretReference(
-          profile.proxy,
-          { key: `profiles.${profile.name ?? ''}.proxy` },
-          { env: io.env },
-        );
+  // The profile's proxy and CA file, resolved when they are references (`env:CORP_PROXY`).
+  const resolved = async (key: 'proxy' | 'ca_file'): Promise<string | undefined> => {
+    const value = profile[key];
+    if (value === undefined) return undefined;
+    const { resolveSecretReference } = await import('../../config/secrets.js');
+    return resolveSecretReference(value, { key: `profiles.${profile.name ?? ''}.${key}` }, { env: io.env });
+  };
+  const proxy = await resolved('proxy');
+  // The API call trusts what the token request trusts: the profile's `ca_file` and
+  // `insecure_skip_tls_verify` (with a warning: the token goes to a server that was not verified).
+  const fetchOptions: Parameters<typeof proxiedFetch>[0] = { proxy, env: io.env };
+  const caFile = await resolved('ca_file');
+  if (caFile !== undefined) fetchOptions.ca = await (await import('../../http/agent.js')).loadCaFile(caFile);
+  if (profile.insecure_skip_tls_verify === true && url.protocol === 'https:') {
+    fetchOptions.insecureSkipTlsVerify = true;
+    warn(
+      io,
+      `TLS certificate verification is OFF for ${url.origin} (insecure_skip_tls_verify): anyone on the network path can read the token sent there. Give the CA with ca_file instead.`,
+    );
+  }
   const manager = await openManager(io, profile, tokenward);
   try {
-    const send = proxiedFetch({ proxy, env: io.env });
+    const send = proxiedFetch(fetchOptions);
     const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io, send) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {
