@@ -4,11 +4,12 @@
  * build), else the TypeScript source through tsx.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Ran, type RunProcessOptions, runProcess } from '../helpers/process.js';
+import { TEST_CLIENT } from '../helpers/token-server.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST = join(ROOT, 'dist', 'cli', 'main.js');
@@ -103,4 +104,30 @@ export function twSpawn(args: string[], options: RunOptions = {}): ChildProcess 
     cwd: options.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * Writes `home.config` (mode 0600) with one profile `p`: the {@link TEST_CLIENT} at `tokenUrl`, its
+ * secret as `env:TW_SECRET`, `api_base_url = apiBase`, plus the `extra` lines.
+ */
+export function writeClientConfig(
+  home: TempHome,
+  tokenUrl: string,
+  apiBase: string,
+  extra: string[] = [],
+): void {
+  mkdirSync(dirname(home.config), { recursive: true });
+  writeFileSync(
+    home.config,
+    [
+      '[profiles.p]',
+      `token_url = "${tokenUrl}"`,
+      `client_id = "${TEST_CLIENT.id}"`,
+      'client_secret = "env:TW_SECRET"',
+      `api_base_url = "${apiBase}"`,
+      ...extra,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
 }

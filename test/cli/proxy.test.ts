@@ -5,14 +5,12 @@
  * Proxy variables are set only in the child processes' environment.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
 import { startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 import { listenLoopback } from './helper-clients.js';
-import { type TempHome, tempHome, tw } from './helpers.js';
+import { type TempHome, tempHome, tw, writeClientConfig } from './helpers.js';
 
 const PASSWORD = 'cli-pr0xy-Secret-77';
 let home: TempHome;
@@ -23,20 +21,7 @@ let api: { port: number; close(): Promise<void> };
 const seen: Array<string | undefined> = [];
 
 function writeConfig(extra: string[]): void {
-  mkdirSync(dirname(home.config), { recursive: true });
-  writeFileSync(
-    home.config,
-    [
-      '[profiles.p]',
-      `token_url = "${ts.tokenUrl}"`,
-      `client_id = "${TEST_CLIENT.id}"`,
-      'client_secret = "env:TW_SECRET"',
-      `api_base_url = "http://127.0.0.1:${api.port}"`,
-      ...extra,
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  writeClientConfig(home, ts.tokenUrl, `http://127.0.0.1:${api.port}`, extra);
 }
 
 function env(vars: Record<string, string>): NodeJS.ProcessEnv {

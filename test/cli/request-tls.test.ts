@@ -12,7 +12,7 @@ import { missing } from '../helpers/services.js';
 import { selfSignedCert, TLS_CERT_INSTALL } from '../helpers/tls-cert.js';
 import { startTokenServer, TEST_CLIENT, type TokenServer } from '../helpers/token-server.js';
 import { listenLoopback } from './helper-clients.js';
-import { type TempHome, tempHome, tw } from './helpers.js';
+import { type TempHome, tempHome, tw, writeClientConfig } from './helpers.js';
 
 const tls = selfSignedCert();
 let home: TempHome;
@@ -21,20 +21,7 @@ let api: { port: number; close(): Promise<void> };
 const seen: Array<string | undefined> = [];
 
 function writeConfig(extra: string[]): void {
-  mkdirSync(dirname(home.config), { recursive: true });
-  writeFileSync(
-    home.config,
-    [
-      '[profiles.p]',
-      `token_url = "${ts.tokenUrl}"`,
-      `client_id = "${TEST_CLIENT.id}"`,
-      'client_secret = "env:TW_SECRET"',
-      `api_base_url = "https://127.0.0.1:${api.port}"`,
-      ...extra,
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  writeClientConfig(home, ts.tokenUrl, `https://127.0.0.1:${api.port}`, extra);
 }
 
 function request() {
