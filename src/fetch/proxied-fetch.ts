@@ -24,7 +24,8 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
  * Returns a `fetch` that sends each request through the proxy that applies to it (see docs/fetch.md,
  * "Proxies"). The environment is read at each call, so a proxy set later is honoured; while none is set
  * (and neither `ca` nor `insecureSkipTlsVerify` is given), each call is `globalThis.fetch(input, init)` as
- * it is. `ca` / `insecureSkipTlsVerify` apply to direct and proxied requests alike. A `dispatcher` the caller puts in `init` wins.
+ * it is. `ca` / `insecureSkipTlsVerify` apply to direct and proxied requests alike. A `dispatcher` the
+ * caller puts in `init` wins.
  * Through a proxy, https requests go through a `CONNECT` tunnel with TLS verified end to end.
  *
  * @example
