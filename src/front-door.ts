@@ -10,7 +10,8 @@ import { getProfile, type LoadConfigOptions } from './config/load.js';
 import { originOf, type ProfileOrigin, setOrigin } from './config/origin.js';
 import { validateProfile } from './config/schema.js';
 import { resolveProfileSecrets, SECRET_KEYS } from './config/secrets.js';
-import { printWarningOnce, type WarningHandler } from './errors.js';
+import { dpopAlgorithm } from './dpop/algorithms.js';
+import { ConfigError, printWarningOnce, type WarningHandler } from './errors.js';
 import type { HttpOptions } from './http/types.js';
 import {
   type GetTokenOptions,
@@ -131,6 +132,13 @@ export async function createTokenManager(
   // The HTTP layer's warnings (TLS verification off: once per origin) go through the caller's hook.
   http.onWarning ??= onWarning;
   const descriptor = descriptorOf(profile);
+  const dpopAlg = dpopAlgorithm(profile.dpop);
+  if (dpopAlg !== undefined && descriptor.name !== 'oauth2' && descriptor.name !== 'oidc') {
+    throw new ConfigError(
+      `is supported by the oauth2 and oidc providers; provider "${descriptor.name}" sends bearer tokens`,
+      { key: 'dpop' },
+    );
+  }
   const client: LazyTokenClient = {
     identity: descriptor.identity(profile),
     budgetMs: httpBudgetMs({ ...httpLimitsFromProfile(profile), ...http }),
@@ -151,13 +159,21 @@ export async function createTokenManager(
     if (options.encryptionKey !== undefined) storeOpts.key = options.encryptionKey;
     store = await createStore(profile, storeOpts);
   }
+  const key = storeKey(profile.name, client.identity);
   const managerOptions: ConstructorParameters<typeof TokenManager>[0] = {
     client,
-    key: storeKey(profile.name, client.identity),
+    key,
     store,
     ownsStore,
     onWarning,
   };
+  if (dpopAlg !== undefined) {
+    // The key pair lives in the store beside the tokens; the client (built later) signs with it.
+    const { DpopSigner } = await import('./dpop/signer.js');
+    const signer = new DpopSigner({ alg: dpopAlg, store, tokenKey: key, profile: profile.name });
+    http.tokenRequestHook = signer.tokenRequestHook;
+    managerOptions.dpop = signer;
+  }
   if (profile.name !== undefined) managerOptions.profile = profile.name;
   if (profile.skew_seconds !== undefined) managerOptions.skewMs = profile.skew_seconds * 1000;
   if (profile.eager_refresh !== undefined) managerOptions.eagerRefreshFraction = profile.eager_refresh;

@@ -98,6 +98,13 @@ export interface CommonProfileKeys {
   max_lifetime?: number;
   /** Accepted token types besides Bearer. */
   token_types?: string[];
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): `true` (ES256) or the key's algorithm (`ES256`, `PS256`,
+   * `EdDSA`…). The key pair is kept in the profile's store; every token request and every request of
+   * the integrations carries a proof, and the token is sent as `Authorization: DPoP <token>`.
+   * `oauth2` and `oidc` providers only.
+   */
+  dpop?: boolean | string;
 
   /** Request timeout, seconds. Default 10. */
   timeout?: number;

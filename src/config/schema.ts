@@ -8,6 +8,7 @@
  */
 
 import * as v from 'valibot';
+import { DPOP_ALGORITHMS } from '../dpop/algorithms.js';
 import { ConfigError } from '../errors.js';
 import type { CommonProfileKeys, Profile } from '../profile.js';
 import { providerDescriptors, providerNames, registryVersion } from '../providers/registry.js';
@@ -111,6 +112,12 @@ const commonEntries = {
   default_lifetime: v.optional(positive),
   max_lifetime: v.optional(positive),
   token_types: v.optional(v.array(v.pipe(str, v.minLength(1, 'expected a non-empty token type name')))),
+  dpop: v.optional(
+    v.union(
+      [v.boolean(), v.picklist(DPOP_ALGORITHMS)],
+      `expected true, false or one of ${DPOP_ALGORITHMS.join(', ')}`,
+    ),
+  ),
 
   timeout: v.optional(
     v.pipe(

@@ -15,13 +15,15 @@
  * - the body replay rules ({@link isReplayableBody}, {@link isReplayableDispatchBody},
  *   {@link isReplayableAxiosData}).
  *
- * The {@link CredentialScheme} is the seam for sender-constrained tokens: `prepare` is called for every
+ * The {@link CredentialScheme} is the seam for sender-constrained tokens (`src/dpop/scheme.ts` is the
+ * DPoP one, chosen when the token source has a DPoP signer): `prepare` is called for every
  * request and every redirect hop that carries the token (method and URL at hand, as a DPoP proof needs
  * them), and `onChallenge` reads every response to such a request and may ask for one retry with the
  * same token (a DPoP `use_dpop_nonce`) or with a renewed one (a rejected token).
  * @module
  */
 
+import { DpopScheme } from '../dpop/scheme.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import type { Token } from '../token.js';
 import { foreignOriginError, OriginScope } from './origins.js';
@@ -92,6 +94,11 @@ export interface CredentialScheme {
   ): Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
   /** The verdict on a response to a request that carried the token. */
   onChallenge(response: ResponseInfo, attachment: Attachment): ChallengeVerdict;
+  /**
+   * Reads every response to a request that carried the token and that {@link RequestCore.settle} sees
+   * (from an allowed origin), whatever its status: a DPoP scheme keeps the server's `DPoP-Nonce`.
+   */
+  observe?(response: ResponseInfo, attachment: Attachment): void;
 }
 
 /**
@@ -159,14 +166,11 @@ export class RequestCore {
   /**
    * @throws ConfigError / InsecureEndpointError for an empty or invalid `origins` list.
    */
-  constructor(
-    source: TokenManager | TokenSource,
-    options: AuthRequestOptions,
-    scheme: CredentialScheme = new BearerScheme(),
-  ) {
+  constructor(source: TokenManager | TokenSource, options: AuthRequestOptions, scheme?: CredentialScheme) {
     this.scope = new OriginScope(options.origins);
     this.#source = source;
-    this.#scheme = scheme;
+    // A source with a DPoP signer (a manager of a profile with `dpop`) gets the DPoP scheme.
+    this.#scheme = scheme ?? (source.dpop === undefined ? new BearerScheme() : new DpopScheme(source.dpop));
     this.#retry = options.retryOn401 !== false;
     this.#throwForeign = options.onForeignOrigin === 'throw';
   }
@@ -231,6 +235,11 @@ export class RequestCore {
    * is returned, its token invalidated all the same.
    */
   settle(attachment: Attachment, response: ResponseInfo, replayable: () => boolean): boolean {
+    const observe = this.#scheme.observe;
+    if (observe !== undefined && response.carried !== false) {
+      if (response.url === undefined || this.scope.allowsUrl(response.url))
+        observe.call(this.#scheme, response, attachment);
+    }
     if (response.status < 400) return false; // the warm path: no challenge below 400
     if (response.carried === false) return false;
     if (response.url !== undefined && !this.scope.allowsUrl(response.url)) return false;

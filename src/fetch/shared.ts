@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { DpopSigner } from '../dpop/signer.js';
 import { TokenwardError } from '../errors.js';
 import type { Token } from '../token.js';
 
@@ -29,6 +30,11 @@ export interface TokenSource {
    * Must be idempotent per token: N concurrent 401s for one token must cause one renewal.
    */
   invalidate(accessToken: string): void;
+  /**
+   * The DPoP signer of the source's tokens (a manager of a profile with `dpop`): the integrations then
+   * send `Authorization: DPoP <token>` with a proof on every request. Absent: bearer tokens.
+   */
+  readonly dpop?: DpopSigner | undefined;
 }
 
 /** What to do with a request to an origin outside the allow-list. */

@@ -15,9 +15,15 @@ import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
 import { type Resolved, resolve } from './budget.js';
 import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
-import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
+import { errorForStatus, oauthErrorFields, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
-import type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
+import type {
+  HttpExchange,
+  HttpOptions,
+  JsonResponse,
+  TokenEndpointRequest,
+  TokenRequestHook,
+} from './types.js';
 import { assertSecureUrl, safeUrl } from './url.js';
 
 export {
@@ -105,11 +111,20 @@ function registerHeaderSecrets(headers: Record<string, string>): void {
  */
 export async function requestToken(req: TokenEndpointRequest, opts: HttpOptions = {}): Promise<JsonResponse> {
   const renew = req.renew;
-  return send(
-    preparePost(req, opts, true),
-    opts,
-    renew === undefined ? undefined : async () => preparePost(await renew(), opts, true),
-  );
+  const hook = opts.tokenRequestHook;
+  if (hook === undefined) {
+    return send(
+      preparePost(req, opts, true),
+      opts,
+      renew === undefined ? undefined : async () => preparePost(await renew(), opts, true),
+    );
+  }
+  // Every attempt gets the hook's headers afresh (a DPoP proof is used once).
+  const build = async (r: TokenEndpointRequest): Promise<Prepared> => {
+    const extra = await hook.headers({ method: 'POST', url: r.url });
+    return preparePost({ ...r, headers: mergeHeaders(r.headers, extra) }, opts, true);
+  };
+  return send(await build(req), opts, async () => build(renew === undefined ? req : await renew()), hook);
 }
 
 /**
@@ -219,6 +234,7 @@ async function send(
   first: Prepared,
   opts: HttpOptions,
   renew?: () => Promise<Prepared>,
+  hook?: TokenRequestHook,
 ): Promise<JsonResponse> {
   let p = first;
   const cfg = resolve(opts);
@@ -231,8 +247,11 @@ async function send(
   const ctx = { what: p.what, url: p.safe, maxBytes: cfg.maxBytes };
   const maxAttempts = cfg.retries + 1;
 
+  // The hook's one extra attempt (a `use_dpop_nonce` challenge): taken at most once, not a retry.
+  let hookAgain: 'unused' | 'now' | 'used' = 'unused';
   for (let attempt = 1; ; attempt++) {
-    if (attempt > 1 && renew !== undefined) p = await renew();
+    if ((attempt > 1 || hookAgain === 'now') && renew !== undefined) p = await renew();
+    if (hookAgain === 'now') hookAgain = 'used';
     const started = performance.now();
     const observed =
       p.grant === undefined ? undefined : publishRequestStart(p.what, p.method, p.safe, p.grant, attempt);
@@ -250,7 +269,17 @@ async function send(
         if (!p.expectJson)
           return { url: p.safe, status: a.status, headers: a.headers, body: lenientJson(a.text) };
         const body = parseSuccessBody(a, ctx);
+        hook?.onAnswer({ url: p.safe, status: a.status, headers: a.headers, body });
         return { url: p.safe, status: a.status, headers: a.headers, body };
+      }
+      if (hook !== undefined) {
+        const error = oauthErrorFields(a.text).error;
+        const again = hook.onAnswer({ url: p.safe, status: a.status, headers: a.headers, error });
+        if (again && hookAgain === 'unused') {
+          hookAgain = 'now';
+          attempt--; // not a retry: the same attempt, with what the server asked for
+          continue;
+        }
       }
       const retryAfter = parseRetryAfter(a.headers['retry-after']);
       const retryable = a.status === 429 || a.status >= 500;

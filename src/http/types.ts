@@ -62,6 +62,38 @@ export interface HttpOptions {
   onWarning?: WarningHandler;
   /** Aborts the request (all attempts and waits). Added by the core HTTP layer. */
   signal?: AbortSignal;
+  /**
+   * Headers for every attempt of a token request, and a reading of every answer (a DPoP proof and the
+   * `use_dpop_nonce` challenge: see `src/dpop/`). Applied by `requestToken` only (not to discovery nor
+   * revocation).
+   */
+  tokenRequestHook?: TokenRequestHook | undefined;
+}
+
+/** One answer of a token endpoint, as a {@link TokenRequestHook} reads it. */
+export interface TokenRequestAnswer {
+  /** The endpoint, without query string or credentials. */
+  url: string;
+  status: number;
+  /** The response headers, lower-case names. */
+  headers: Readonly<Record<string, string>>;
+  /** The OAuth `error` of an error answer, when it has one (already redacted). */
+  error?: string | undefined;
+  /** The parsed JSON object of a 2xx answer. */
+  body?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * A per-request header provider for token requests: `headers` is called before each attempt (each gets
+ * fresh headers: a proof is used once), `onAnswer` for each answer. `onAnswer` returning true on an error
+ * answer asks for one more attempt at once (at most once per request, not counted as a retry); it may
+ * throw to refuse a 2xx answer.
+ */
+export interface TokenRequestHook {
+  /** The headers of one attempt of a request to `url`. */
+  headers(target: { method: 'POST'; url: string }): Promise<Record<string, string>>;
+  /** Reads an answer; true asks for one more attempt at once (error answers only). */
+  onAnswer(answer: TokenRequestAnswer): boolean;
 }
 
 /** A request to a token-like endpoint (POST). Give `form` or `json`. */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { DpopSigner } from '../dpop/signer.js';
 import {
   ClientSetupError,
   InvalidTokenResponseError,
@@ -117,6 +118,11 @@ export interface TokenManagerOptions {
   key: string;
   /** Where tokens are kept. Default: a new in-memory store. */
   store: TokenStore;
+  /**
+   * The DPoP signer of the tokens (a profile with `dpop`; `createTokenManager` makes it): the request
+   * integrations send its proofs with the tokens.
+   */
+  dpop?: DpopSigner;
   /** Profile name, kept with stored entries for `status`. */
   profile?: string;
   /** Safety margin before expiry in ms. Default 10,000. */
@@ -214,6 +220,8 @@ export class TokenManager {
   readonly store: TokenStore;
   /** The profile name, if any. */
   readonly profile: string | undefined;
+  /** The DPoP signer of the tokens (a profile with `dpop`), else undefined: bearer tokens. */
+  readonly dpop: DpopSigner | undefined;
   /** The manager's settings (shared with other managers that have the same ones). */
   readonly #s: Settings;
   /** The client once built (at once for a built one, on first use for a {@link LazyTokenClient}). */
@@ -251,6 +259,7 @@ export class TokenManager {
     this.key = options.key;
     this.store = options.store;
     this.profile = options.profile;
+    this.dpop = options.dpop;
     const skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
     const eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
     const foreground = options.refreshMode === 'foreground';

@@ -11,6 +11,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { dpopAlgorithm } from '../dpop/algorithms.js';
 import { ConfigError } from '../errors.js';
 import type { GrantParseOptions } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
@@ -87,6 +88,9 @@ export function parseOptionsFromProfile(profile: Profile): GrantParseOptions {
   if (profile.default_lifetime !== undefined) out.defaultLifetimeSeconds = profile.default_lifetime;
   if (profile.max_lifetime !== undefined) out.maxLifetimeSeconds = profile.max_lifetime;
   if (profile.token_types !== undefined) out.acceptedTokenTypes = ['bearer', ...profile.token_types];
+  // With `dpop`, the token endpoint's hook refuses an unbound (Bearer) answer; DPoP is accepted here.
+  if (profile.dpop !== undefined && profile.dpop !== false)
+    out.acceptedTokenTypes = [...(out.acceptedTokenTypes ?? ['bearer']), 'dpop'];
   return out;
 }
 
@@ -185,6 +189,8 @@ export function genericIdentity(
     audience: optionalString(profile, 'audience'),
     resource: optionalString(profile, 'resource'),
     params: params ? canonicalParams(params) : undefined,
+    // A token bound to a key is not a bearer token: another cache entry.
+    dpop: profile.dpop === undefined || profile.dpop === false ? undefined : dpopAlgorithm(profile.dpop),
   };
 }
 

@@ -391,6 +391,11 @@ export function validateEntry(x: unknown, storeKey: string): string | undefined 
       return 'the entry lastError is malformed';
     }
   }
+  const dk = x['dpopKey'];
+  if (dk !== undefined) {
+    if (!isObj(dk) || typeof dk['alg'] !== 'string' || !isObj(dk['jwk']) || !isNum(dk['createdAt']))
+      return 'the entry dpopKey is malformed';
+  }
   const t = x['token'];
   if (t !== undefined) {
     if (!isObj(t)) return 'the entry token is not an object';
@@ -411,6 +416,9 @@ export function validateEntry(x: unknown, storeKey: string): string | undefined 
   return undefined;
 }
 
+/** How long a stored DPoP key is kept after it was written (store TTLs), ms: 365 days. */
+export const DPOP_KEY_RETENTION_MS = 365 * 24 * 3_600_000;
+
 /** The latest time, ms since the epoch, at which an entry is still worth keeping (for store TTLs). */
 export function entryKeepUntil(
   entry: StoredEntry,
@@ -429,5 +437,7 @@ export function entryKeepUntil(
   }
   const le: LastError | undefined = entry.lastError;
   if (le !== undefined) until = Math.max(until, le.at + options.errorRetentionMs);
+  // A DPoP key outlives the tokens bound to it: kept for a year after it was written.
+  if (entry.dpopKey !== undefined) until = Math.max(until, entry.updatedAt + DPOP_KEY_RETENTION_MS);
   return until;
 }

@@ -48,6 +48,19 @@ export interface EntryCounts {
   failures: number;
 }
 
+/**
+ * A DPoP key pair kept in the store (an entry of its own, beside the tokens it binds; see `src/dpop/`):
+ * encrypted at rest as every entry of the persistent stores is.
+ */
+export interface StoredDpopKey {
+  /** The signature algorithm (`ES256`…). */
+  alg: string;
+  /** The private key as a JWK (it holds the public members too). */
+  jwk: Record<string, unknown>;
+  /** When it was made, ms since the epoch. */
+  createdAt: number;
+}
+
 /** What a store keeps per key: the versioned envelope (encrypted at rest by persistent stores). */
 export interface StoredEntry {
   /** Envelope version. */
@@ -62,6 +75,8 @@ export interface StoredEntry {
   token?: Token;
   /** The last failure, if the last attempt failed. */
   lastError?: LastError;
+  /** A DPoP key pair (an entry of its own, with no token). */
+  dpopKey?: StoredDpopKey;
   /** Renewals and failures counted by every process that shares the entry (for `status`); see {@link EntryCounts}. */
   counts?: EntryCounts;
   /** When the entry was written, ms since the epoch. */
