@@ -149,6 +149,8 @@ function hintFor(status: number, error: string | undefined): string {
     return '; check client_id, the client secret or key, and auth_method';
   if (error === 'invalid_grant') return '; the credentials, code or refresh token were not accepted';
   if (error === 'invalid_scope') return '; check the scope the profile asks for';
+  if (error === 'invalid_dpop_proof' || error === 'use_dpop_nonce')
+    return '; the server refused the proof of possession (profile key `dpop`): check its algorithm and the clock';
   if (error === 'unauthorized_client' || error === 'unsupported_grant_type')
     return '; the client is not allowed to use this grant';
   if (status === 429) return '; the server is rate limiting, try again later';
