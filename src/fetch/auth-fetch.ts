@@ -139,7 +139,10 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
 
     const res = await doFetch(input, attemptInit);
     const redirected = follow && isRedirect(res.status);
-    if (!redirected && res.status < 400) return res; // the warm path ends here
+    if (!redirected && res.status < 400) {
+      if (core.observes) core.observe(attachment, responseInfo(res, href, true));
+      return res; // the warm path ends here
+    }
 
     const call = describeCall(input, init, request, spare, doFetch, core, href, method, headers, attemptInit);
     let final = res;
@@ -154,6 +157,7 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
     setAll(headers, attachment.headers);
     const second = await call.send();
     if (follow && isRedirect(second.status)) return (await followRedirects(call, second, attachment)).res;
+    if (core.observes) core.observe(attachment, responseInfo(second, href, true));
     return second;
   };
 }

@@ -167,7 +167,8 @@ export function attachAxios(
   const retry = (res: AxiosResponse): Promise<AxiosResponse> | undefined => {
     const config = res.config as Marked | undefined;
     const mark = config?.[MARK];
-    if (config === undefined || mark === undefined || mark.retried) return undefined;
+    if (config === undefined || mark === undefined) return undefined;
+    if (mark.retried && !core.observes) return undefined;
     const sent = sentAuthorization(res);
     const info: ResponseInfo = {
       status: res.status,
@@ -175,6 +176,10 @@ export function attachAxios(
       // With Node's http adapter: did the final hop carry our token? (null: the adapter does not tell)
       carried: sent === null || sent === mark.header,
     };
+    if (mark.retried) {
+      core.observe(mark.attachment, info); // the answer to the retry: read, never retried again
+      return undefined;
+    }
     if (!core.settle(mark.attachment, info, () => isReplayableAxiosData(config.data))) return undefined;
     mark.retried = true;
     discard(res.data);

@@ -223,6 +223,23 @@ export class RequestCore {
     return { drop: originOf(from) === toOrigin ? NOTHING : CROSS_ORIGIN_STRIPPED, carry };
   }
 
+  /** True when the scheme reads answers that need no decision (DPoP nonces): see {@link observe}. */
+  get observes(): boolean {
+    return this.#scheme.observe !== undefined;
+  }
+
+  /**
+   * Shows the scheme an answer to a request that carried `attachment` and that needs no decision (a
+   * success, the answer to a retry): a DPoP scheme keeps the server's `DPoP-Nonce`. Only an answer from
+   * an allowed origin to a request that carried the token counts. {@link settle} does this itself.
+   */
+  observe(attachment: Attachment, response: ResponseInfo): void {
+    const observe = this.#scheme.observe;
+    if (observe === undefined || response.carried === false) return;
+    if (response.url !== undefined && !this.scope.allowsUrl(response.url)) return;
+    observe.call(this.#scheme, response, attachment);
+  }
+
   /**
    * Reads the answer to a request that carried `attachment` (the first attempt; adapters do not ask
    * again about the answer to a retry). Returns true when the request is to be sent once more, with a
@@ -235,11 +252,7 @@ export class RequestCore {
    * is returned, its token invalidated all the same.
    */
   settle(attachment: Attachment, response: ResponseInfo, replayable: () => boolean): boolean {
-    const observe = this.#scheme.observe;
-    if (observe !== undefined && response.carried !== false) {
-      if (response.url === undefined || this.scope.allowsUrl(response.url))
-        observe.call(this.#scheme, response, attachment);
-    }
+    if (this.observes) this.observe(attachment, response);
     if (response.status < 400) return false; // the warm path: no challenge below 400
     if (response.carried === false) return false;
     if (response.url !== undefined && !this.scope.allowsUrl(response.url)) return false;

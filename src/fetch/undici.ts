@@ -186,7 +186,8 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     const attachment = this.#attachment;
-    if (!this.#retried && attachment !== undefined && statusCode >= 400) {
+    const settles = !this.#retried && statusCode >= 400;
+    if (attachment !== undefined && (settles || this.#core.observes)) {
       // Outside undici's redirect interceptor, the answer may come from a later hop: ours only if every
       // hop stayed on the first origin (the redirect handler drops Authorization on a change of origin).
       const history = this.#history;
@@ -197,7 +198,8 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
         url: history?.at(-1),
         carried: history === undefined || history.every((u) => u.origin === first),
       };
-      if (this.#core.settle(attachment, info, () => isReplayableDispatchBody(this.#opts.body))) {
+      if (!settles) this.#core.observe(attachment, info);
+      else if (this.#core.settle(attachment, info, () => isReplayableDispatchBody(this.#opts.body))) {
         // Read the answer to its end (the connection stays reusable), then send again.
         this.#retried = true;
         this.#swallowing = true;
