@@ -135,7 +135,10 @@ Without a profile: $TOKENWARD_PROFILE, then default_profile, then the only profi
 Options:
   --json           print the token object: access_token, token_type, expires_at, expires_in, scope
   --show-refresh   with --json: include the refresh token
-  --header         print "Authorization: Bearer <token>"
+  --header         print "Authorization: Bearer <token>" ("DPoP <token>" for a profile with dpop)
+  --dpop-for METHOD URL
+                   with --header, for a profile with dpop: also print "DPoP: <proof>", the proof for
+                   one request of METHOD to URL (use it once, at once)
   --force          ignore the cache: get a new token from the server
   --min-ttl DUR    get a new token when less than DUR remains (e.g. 60s, 5m)
 
@@ -143,6 +146,7 @@ Examples:
   TOKEN=$(tokenward token rdp)
   curl -H "$(tokenward token rdp --header)" https://api.example.com/data
   tokenward token acronis --json --min-ttl 5m
+  tokenward token bound --header --dpop-for GET https://api.example.com/data
 
 ${GLOBAL}`,
 

@@ -14,6 +14,7 @@ export const COMMAND_OPTIONS = {
     header: { type: 'boolean' },
     force: { type: 'boolean' },
     'min-ttl': { type: 'string' },
+    'dpop-for': { type: 'string' },
   },
   inspect: { json: { type: 'boolean' } },
   request: {

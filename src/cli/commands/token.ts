@@ -10,9 +10,42 @@ import { openProfileManager } from '../context.js';
 import { parseDuration } from '../duration.js';
 import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
-import type { Io } from '../output.js';
+import { type Io, warn } from '../output.js';
 
 const OPTIONS = COMMAND_OPTIONS.token;
+
+/**
+ * The request of `--dpop-for METHOD URL`: the method is the option's value and the URL the last
+ * positional argument (or both in the value, `"GET https://…"`). Removes the URL from `positionals`.
+ * @throws UsageError for a missing or bad method or URL, or without `--header`.
+ */
+function dpopTarget(
+  value: string | undefined,
+  positionals: string[],
+  header: boolean,
+): { method: string; url: string } | undefined {
+  if (value === undefined) return undefined;
+  if (!header) throw new UsageError('--dpop-for goes with --header');
+  const parts = value.trim().split(/\s+/);
+  let url: string | undefined;
+  if (parts.length === 2) url = parts[1];
+  else if (parts.length === 1) url = positionals.pop();
+  else throw new UsageError('--dpop-for takes a method and a URL: --dpop-for GET https://api.example.com/x');
+  const method = parts[0] ?? '';
+  if (!/^[A-Za-z]+$/.test(method))
+    throw new UsageError(`--dpop-for takes an HTTP method first (GET, POST…), got "${method}"`);
+  let u: URL;
+  try {
+    u = new URL(url ?? '');
+  } catch {
+    throw new UsageError(
+      '--dpop-for takes a method and an absolute URL: --dpop-for GET https://api.example.com/x',
+    );
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new UsageError(`--dpop-for takes an http:// or https:// URL, got ${u.protocol}`);
+  return { method: method.toUpperCase(), url: u.href };
+}
 
 /** Runs `tokenward token`. */
 export async function run(argv: string[], baseIo: Io): Promise<number> {
@@ -23,6 +56,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     io.stdout.write(`${HELP['token']}\n`);
     return EXIT.OK;
   }
+  const proofFor = dpopTarget(values['dpop-for'], positionals, values.header === true);
   if (positionals.length > 1)
     throw new UsageError(`token takes one profile, got ${positionals.length} arguments`);
   if (values.json === true && values.header === true)
@@ -58,6 +92,17 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       out = `${JSON.stringify(obj, null, 2)}\n`;
     } else if (values.header === true) {
       out = `Authorization: ${authorizationValue(token)}\n`;
+      const dpop = manager.dpop;
+      if (proofFor !== undefined) {
+        if (dpop === undefined || token.tokenType.toLowerCase() !== 'dpop')
+          throw new UsageError('--dpop-for needs a profile with dpop (its token is a bearer token)');
+        out += `DPoP: ${await dpop.proof(proofFor, token.accessToken)}\n`;
+      } else if (dpop !== undefined) {
+        warn(
+          io,
+          'the token is bound to the profile key (dpop): a request needs a proof too; add --dpop-for METHOD URL',
+        );
+      }
     } else {
       out = `${token.accessToken}\n`;
     }

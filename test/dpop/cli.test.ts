@@ -1,0 +1,117 @@
+/**
+ * The CLI with a DPoP profile: `tokenward token --header --dpop-for METHOD URL` prints both headers and the
+ * verifying API accepts them; `tokenward request` sends proofs (the API's nonce dance included); usage
+ * errors for a bad `--dpop-for`.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type TempHome, tempHome, tw } from '../cli/helpers.js';
+import { type DpopApi, type DpopProvider, startDpopApi, startDpopProvider } from './helpers.js';
+
+let home: TempHome;
+let provider: DpopProvider;
+let api: DpopApi;
+
+function writeConfig(extra: string[] = ['dpop = true']): void {
+  mkdirSync(dirname(home.config), { recursive: true });
+  writeFileSync(
+    home.config,
+    [
+      '[profiles.bound]',
+      `token_url = "${provider.tokenUrl}"`,
+      `client_id = "${provider.client.clientId}"`,
+      'client_secret = "env:TW_SECRET"',
+      'scope = "api:read"',
+      `api_base_url = "${api.url}"`,
+      ...extra,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+}
+
+const env = (): NodeJS.ProcessEnv => ({ ...home.env, TW_SECRET: provider.client.clientSecret });
+
+describe('CLI with dpop', () => {
+  before(async () => {
+    home = tempHome();
+    provider = await startDpopProvider({ requireNonce: true });
+    api = await startDpopApi(provider);
+    writeConfig();
+  });
+  after(async () => {
+    await api.close();
+    await provider.close();
+    home.cleanup();
+  });
+
+  test('token --header --dpop-for METHOD URL prints Authorization: DPoP and a proof the API accepts', async () => {
+    const r = await tw(['token', 'bound', '--header', '--dpop-for', 'PUT', `${api.url}/items/7?x=1`], {
+      env: env(),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^Authorization: DPoP \S+$/);
+    assert.match(lines[1]!, /^DPoP: eyJ\S+$/);
+    api.verdicts.length = 0;
+    const res = await fetch(`${api.url}/items/7?x=1`, {
+      method: 'PUT',
+      headers: {
+        authorization: lines[0]!.slice('Authorization: '.length),
+        dpop: lines[1]!.slice('DPoP: '.length),
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(
+      api.verdicts.map((v) => v.reason),
+      ['ok'],
+    );
+    // The same value form: --dpop-for "GET URL".
+    const again = await tw(['token', 'bound', '--header', '--dpop-for', `get ${api.url}/x`], { env: env() });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^Authorization: DPoP \S+\nDPoP: eyJ\S+\n$/);
+  });
+
+  test('token --header without --dpop-for warns that a proof is needed', async () => {
+    const r = await tw(['token', 'bound', '--header'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Authorization: DPoP \S+\n$/);
+    assert.match(r.stderr, /--dpop-for/);
+  });
+
+  test('bad --dpop-for is a usage error', async () => {
+    for (const args of [
+      ['token', 'bound', '--dpop-for', 'GET', `${api.url}/x`],
+      ['token', 'bound', '--header', '--dpop-for', 'GET'],
+      ['token', 'bound', '--header', '--dpop-for', 'G3T', `${api.url}/x`],
+      ['token', 'bound', '--header', '--dpop-for', 'GET', 'ftp://x/y'],
+    ]) {
+      const r = await tw(args, { env: env() });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /--dpop-for/);
+    }
+  });
+
+  test('request sends a proof; the API nonce is answered once; the proof is not printed with -v', async () => {
+    api.requireNonce = true;
+    api.verdicts.length = 0;
+    try {
+      const r = await tw(['request', 'bound', '-v', `${api.url}/things`], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { ok: true, path: '/things' });
+      assert.deepEqual(
+        api.verdicts.map((v) => `${v.status} ${v.reason}`),
+        ['401 nonce', '200 ok'],
+      );
+      for (const v of api.verdicts) {
+        assert.ok(!r.stderr.includes(v.dpop!), 'the proof is in the trace');
+        assert.ok(!r.stderr.includes(v.authorization!.slice(5)), 'the token is in the trace');
+      }
+    } finally {
+      api.requireNonce = false;
+    }
+  });
+});
