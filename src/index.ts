@@ -81,6 +81,12 @@ export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from './fetch/
 export { type AttachAxiosOptions, type AxiosAttachment, attachAxios } from './fetch/axios.js';
 export { originsFromProfile, profileOrigins } from './fetch/origins.js';
 export type { AuthRequestOptions, ForeignOriginPolicy, TokenSource } from './fetch/shared.js';
+// DPoP (a profile's `dpop`): the signer a manager carries (`manager.dpop`), see docs/fetch.md#dpop.
+export type { DpopAlgorithm } from './dpop/algorithms.js';
+export type { DpopKeyPair } from './dpop/keys.js';
+export type { DpopNonces } from './dpop/nonces.js';
+export type { ProofTarget } from './dpop/proof.js';
+export type { DpopSigner, DpopSignerOptions } from './dpop/signer.js';
 export { type TokenwardInterceptorOptions, tokenwardInterceptor } from './fetch/undici.js';
 // Proxies (HTTPS_PROXY / NO_PROXY, a profile's `proxy`) for your own requests: see docs/fetch.md.
 export { proxyDispatcher } from './http/agent.js';

@@ -77,7 +77,14 @@ export {
   signedJwtExchange,
 } from '../grants/index.js';
 export { requestToken } from '../http/token-endpoint.js';
-export type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';
+export type {
+  HttpExchange,
+  HttpOptions,
+  JsonResponse,
+  TokenEndpointRequest,
+  TokenRequestAnswer,
+  TokenRequestHook,
+} from '../http/types.js';
 export { createTokenClient } from '../providers/index.js';
 export { type RevocationContext, revoke, revokeToken, type TokenTypeHint } from '../revocation.js';
 export { type ParseTokenOptions, parseTokenResponse, type Token } from '../token.js';
