@@ -135,7 +135,7 @@ export async function createTokenManager(
   const dpopAlg = dpopAlgorithm(profile.dpop);
   if (dpopAlg !== undefined && descriptor.name !== 'oauth2' && descriptor.name !== 'oidc') {
     throw new ConfigError(
-      `is supported by the oauth2 and oidc providers; provider "${descriptor.name}" sends bearer tokens`,
+      `is supported by the oauth2 and oidc providers; provider "${descriptor.name}" has no sender-constrained tokens`,
       { key: 'dpop' },
     );
   }

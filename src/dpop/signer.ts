@@ -108,7 +108,7 @@ export class DpopSigner {
         throw new InvalidTokenResponseError(
           answer.url,
           answer.status,
-          `token endpoint ${answer.url} answered token_type ${typeof type === 'string' ? JSON.stringify(type) : 'none'} to a request with a proof of possession: the server did not bind the token to the profile's key; refused (the profile key \`dpop\` asks for sender-constrained tokens: remove it to accept bearer tokens)`,
+          `token endpoint ${answer.url} answered token_type ${typeof type === 'string' ? JSON.stringify(type) : 'none'} to a request with a proof of possession: the server did not bind the token to the profile's key; refused (the profile key \`dpop\` asks for sender-constrained tokens: remove it to accept unbound tokens)`,
         );
       }
       return false;

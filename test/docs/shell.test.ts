@@ -42,6 +42,7 @@ const NOT_RUN = [
   'npm run build', // measurements: the benchmark runs them
   'npm run bench',
   'TOKENWARD_BENCH_ROOT=$PWD node --cpu-prof',
+  'tokenward token bound --header --dpop-for', // needs a DPoP-enabled server: test/dpop/cli.test.ts
 ];
 
 const blocks = docBlocks('sh').filter((b) => /\btokenward\b/.test(b.code));

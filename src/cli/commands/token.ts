@@ -95,7 +95,9 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
       const dpop = manager.dpop;
       if (proofFor !== undefined) {
         if (dpop === undefined || token.tokenType.toLowerCase() !== 'dpop')
-          throw new UsageError('--dpop-for needs a profile with dpop (its token is a bearer token)');
+          throw new UsageError(
+            '--dpop-for needs a profile with dpop (the tokens of this profile are not bound to a key)',
+          );
         out += `DPoP: ${await dpop.proof(proofFor, token.accessToken)}\n`;
       } else if (dpop !== undefined) {
         warn(
