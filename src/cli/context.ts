@@ -70,7 +70,10 @@ export async function openProfileStore(io: Io, profile: Profile): Promise<TokenS
 
 /** A profile's entries in a store's list, newest first (a profile whose settings changed has several). */
 export function entriesOf(entries: readonly StoredEntry[], profileName: string): StoredEntry[] {
-  return entries.filter((e) => e.profile === profileName).sort((a, b) => b.updatedAt - a.updatedAt);
+  // A DPoP key pair is kept in an entry of its own (no token): not the profile's token entry.
+  return entries
+    .filter((e) => e.profile === profileName && e.dpopKey === undefined)
+    .sort((a, b) => b.updatedAt - a.updatedAt);
 }
 
 /**
