@@ -82,6 +82,19 @@ describe('CLI with dpop', () => {
     assert.match(r.stderr, /--dpop-for/);
   });
 
+  test('status shows the token entry, not the key pair entry', async () => {
+    const r = await tw(['status', '--json'], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as Array<{
+      profile: string;
+      cached: boolean;
+      counts: { renewals: number } | null;
+    }>;
+    const row = rows.find((x) => x.profile === 'bound');
+    assert.equal(row?.cached, true);
+    assert.ok((row?.counts?.renewals ?? 0) >= 1);
+  });
+
   test('bad --dpop-for is a usage error', async () => {
     for (const args of [
       ['token', 'bound', '--dpop-for', 'GET', `${api.url}/x`],
