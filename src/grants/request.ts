@@ -4,6 +4,7 @@
  */
 
 import { requestToken } from '../http/token-endpoint.js';
+import type { TokenEndpointRequest } from '../http/types.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantContext } from './types.js';
 
@@ -48,7 +49,17 @@ export async function grantRequest(
   if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
   await ctx.clientAuth.apply(req, authCtx);
   const http = extras.signal ? { ...ctx.http, signal: extras.signal } : ctx.http;
-  const res = await requestToken({ url: ctx.tokenUrl, form: req.form, headers: req.headers }, http);
+  const request: TokenEndpointRequest = { url: ctx.tokenUrl, form: req.form, headers: req.headers };
+  if (ctx.http.tokenRequestHook !== undefined) {
+    // A hook (DPoP) may ask for one more attempt (`use_dpop_nonce`): a client assertion is made anew
+    // for it, as its `jti` must not be sent twice.
+    request.renew = async () => {
+      const again = { form: { ...form }, headers: { ...(extras.headers ?? {}) } };
+      await ctx.clientAuth.apply(again, authCtx);
+      return { url: ctx.tokenUrl, form: again.form, headers: again.headers };
+    };
+  }
+  const res = await requestToken(request, http);
   return parseTokenResponse(res.body, {
     ...(ctx.parse ?? {}),
     url: res.url,

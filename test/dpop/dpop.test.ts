@@ -89,6 +89,19 @@ describe('token requests', () => {
     });
   }
 
+  test('client_secret_jwt: the nonce attempt gets a new client assertion (its jti is not replayed)', async () => {
+    const m = await managerFor({
+      client_id: `${provider.client.clientId}-jwt`,
+      client_secret: `${provider.client.clientSecret}${provider.client.clientSecret}`,
+      auth_method: 'client_secret_jwt',
+    });
+    const before = { ...provider.counts };
+    const token = await m.getToken();
+    assert.equal(token.tokenType, 'DPoP');
+    assert.equal(provider.counts.token - before.token, 2);
+    assert.equal(provider.counts.nonceChallenges - before.nonceChallenges, 1);
+  });
+
   test('an algorithm DPoP cannot use is a ConfigError naming dpop', async () => {
     for (const alg of ['HS256', 'none', 'ES257']) {
       await assert.rejects(

@@ -34,6 +34,7 @@ export const API_RESOURCE = 'urn:tokenward:test-api';
 export interface DpopProvider {
   issuer: string;
   tokenUrl: string;
+  /** A `client_secret_basic` client; `<id>-jwt` with the secret twice is a `client_secret_jwt` one. */
   client: { clientId: string; clientSecret: string };
   /** The provider's public signing keys (for the API to verify access tokens). */
   jwks: { keys: JWK[] };
@@ -64,6 +65,15 @@ export async function startDpopProvider(options: { requireNonce?: boolean } = {}
         redirect_uris: [],
         response_types: [],
         token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'api:read',
+      },
+      {
+        client_id: `${client.clientId}-jwt`,
+        client_secret: `${client.clientSecret}${client.clientSecret}`,
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_jwt',
         scope: 'api:read',
       },
     ],
