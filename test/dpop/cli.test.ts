@@ -95,6 +95,43 @@ describe('CLI with dpop', () => {
     assert.ok((row?.counts?.renewals ?? 0) >= 1);
   });
 
+  test('profiles add takes dpop=true and dpop=ALG', async () => {
+    const h = tempHome();
+    try {
+      const add = (name: string, v: string) =>
+        tw(
+          [
+            'profiles',
+            'add',
+            name,
+            `token_url=${provider.tokenUrl}`,
+            'client_id=c',
+            'client_secret=env:X',
+            `dpop=${v}`,
+          ],
+          {
+            env: { ...h.env, TOKENWARD_CONFIG: h.config },
+          },
+        );
+      for (const [name, v, shown] of [
+        ['a', 'true', true],
+        ['b', 'PS256', 'PS256'],
+      ] as const) {
+        const r = await add(name, v);
+        assert.equal(r.code, 0, r.stderr);
+        const s = await tw(['profiles', 'show', name, '--json'], {
+          env: { ...h.env, TOKENWARD_CONFIG: h.config },
+        });
+        assert.equal((JSON.parse(s.stdout) as { dpop?: unknown }).dpop, shown);
+      }
+      const bad = await add('c', 'HS256');
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /dpop/);
+    } finally {
+      h.cleanup();
+    }
+  });
+
   test('bad --dpop-for is a usage error', async () => {
     for (const args of [
       ['token', 'bound', '--dpop-for', 'GET', `${api.url}/x`],

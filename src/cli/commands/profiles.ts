@@ -116,6 +116,8 @@ export async function profileFromPairs(pairs: string[]): Promise<Profile> {
       if (value !== 'true' && value !== 'false')
         throw new UsageError(`${key} takes true or false, got "${value}"`);
       out[key] = value === 'true';
+    } else if (key === 'dpop' && (value === 'true' || value === 'false')) {
+      out[key] = value === 'true'; // dpop takes true/false or an algorithm name
     } else if (kind === 'list') {
       out[key] = value
         .split(',')
