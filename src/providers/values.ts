@@ -178,6 +178,7 @@ export function genericIdentity(
 ): Record<string, string | undefined> {
   const grant = grantFromProfile(profile);
   const params = profile.params;
+  const dpop = dpopAlgorithm(profile.dpop);
   return {
     provider,
     ...endpointIdentity,
@@ -189,8 +190,8 @@ export function genericIdentity(
     audience: optionalString(profile, 'audience'),
     resource: optionalString(profile, 'resource'),
     params: params ? canonicalParams(params) : undefined,
-    // A token bound to a key is not a bearer token: another cache entry.
-    dpop: profile.dpop === undefined || profile.dpop === false ? undefined : dpopAlgorithm(profile.dpop),
+    // A token bound to a key is another cache entry (absent without dpop: the keys stored stay).
+    ...(dpop === undefined ? {} : { dpop }),
   };
 }
 
