@@ -86,7 +86,24 @@ describe('tokenward sandbox', () => {
       assert.match(section, /^scope = "openid profile email offline_access"$/m);
     }
     assert.match(toml, /^# Test user: person {2}password: tokenward-sandbox /m);
-    assert.match(stderr, /sign-in profiles: oidc, oidc-device .*test user person, password tokenward-sandbox/);
+  });
+
+  it('names the sign-in profiles, the issuer and the test user on stderr', async () => {
+    // The lines after "listening" may still be on their way: wait for them (no timer).
+    const re =
+      /sign-in profiles: oidc, oidc-device \(issuer (http:\/\/[^)]+)\); test user person, password tokenward-sandbox/;
+    if (!re.test(stderr)) {
+      await new Promise<void>((resolve) => {
+        const onData = () => {
+          if (re.test(stderr)) {
+            child.stderr?.off('data', onData);
+            resolve();
+          }
+        };
+        child.stderr?.on('data', onData);
+      });
+    }
+    assert.equal(re.exec(stderr)?.[1], `${url}/oidc`);
   });
 
   it('token rdp --config sandbox.toml: exactly the token on stdout; a second call comes from the file store', async () => {

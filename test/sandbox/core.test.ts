@@ -339,13 +339,24 @@ describe('sandbox: profiles, TOML and credentials', () => {
       const { name: _n, ...rest } = p[name];
       assert.deepEqual({ ...parsed.profiles[name] }, rest);
     }
-    assert.deepEqual(Object.keys(parsed.profiles), ['cylance', 'msx', 'acronis', 'rdp'], 'no sign-in profiles by default');
+    assert.deepEqual(
+      Object.keys(parsed.profiles),
+      ['cylance', 'msx', 'acronis', 'rdp'],
+      'no sign-in profiles by default',
+    );
   });
 
   it('sandboxConfigToml with login adds the sign-in profiles under a comment naming the test user', () => {
     const toml = sandboxConfigToml(sb, { login: true });
     const parsed = parse(toml) as { profiles: Record<string, Record<string, unknown>> };
-    assert.deepEqual(Object.keys(parsed.profiles), ['cylance', 'msx', 'acronis', 'rdp', 'oidc', 'oidc-device']);
+    assert.deepEqual(Object.keys(parsed.profiles), [
+      'cylance',
+      'msx',
+      'acronis',
+      'rdp',
+      'oidc',
+      'oidc-device',
+    ]);
     const common = {
       provider: 'oidc',
       issuer: `${sb.url}/oidc`,
@@ -358,7 +369,11 @@ describe('sandbox: profiles, TOML and credentials', () => {
     assert.equal(comment.length, 1);
     assert.ok(comment[0]?.includes(`Test user: ${DEMO_CREDENTIALS.oidc.username}`), comment[0]);
     assert.ok(comment[0]?.includes(`password: ${DEMO_CREDENTIALS.oidc.password}`), comment[0]);
-    assert.deepEqual(sandboxLoginProfiles(sb)['oidc-device'], { name: 'oidc-device', ...common, grant: 'device_code' });
+    assert.deepEqual(sandboxLoginProfiles(sb)['oidc-device'], {
+      name: 'oidc-device',
+      ...common,
+      grant: 'device_code',
+    });
   });
 
   it('credential overrides replace the demo values', async () => {
