@@ -116,7 +116,8 @@ async function request(
 /** The value of the hidden `interaction` field of a sandbox page. */
 function interactionOf(page: Page, where: string): string {
   const m = /<input type="hidden" name="interaction" value="([A-Za-z0-9_-]+)">/.exec(page.html);
-  if (m?.[1] === undefined) {
+  // A page sent again with an error (wrong password: 401) also carries the field: only a 200 moves on.
+  if (m?.[1] === undefined || page.status !== 200) {
     const reason = /<p class="error" role="alert">(.*?)<\/p>/.exec(page.html)?.[1]?.replace(/<[^>]*>/g, '');
     throw new SandboxSignInError(
       page.status === 401 ? 'credentials' : 'unexpected-answer',
