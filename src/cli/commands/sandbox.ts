@@ -33,13 +33,17 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { startSandbox, sandboxConfigToml, sandboxIssuer, sandboxLoginProfiles, VENDORS } = await (await import('../lazy.js')).loadSandbox();
+    const { startSandbox, sandboxConfigToml, sandboxIssuer, sandboxLoginProfiles, VENDORS } = await (
+      await import('../lazy.js')
+    ).loadSandbox();
     // A port in use is a ConfigError naming it (exit 2).
     const sandbox = await startSandbox({ port });
     try {
       // The config goes out first and whole, so `tokenward sandbox > sandbox.toml &` is ready to use as
       // soon as the "listening" line appears on stderr.
-      await new Promise<void>((resolve) => io.stdout.write(sandboxConfigToml(sandbox, { login: true }), () => resolve()));
+      await new Promise<void>((resolve) =>
+        io.stdout.write(sandboxConfigToml(sandbox, { login: true }), () => resolve()),
+      );
       say(
         io,
         `${paint(io.color, 'green', 'tokenward sandbox')} listening on ${sandbox.url} (Ctrl-C to stop)`,
