@@ -253,6 +253,38 @@ describe('oidc: the code flow over HTTP', () => {
     assert.deepEqual(t.sandbox.stats().token.oidc, { authorization_code: 2 });
   });
 
+  it('the public client may also come as Basic with an empty secret; another scheme is invalid_client', async () => {
+    const c = oidc();
+    const { req, code } = await signIn();
+    const params = {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: req.redirectUri,
+      code_verifier: req.verifier,
+    };
+    const bearerAuth = await postForm(`${issuer}/token`, params, { authorization: 'Bearer abc' });
+    assert.deepEqual(await oauthErrorOf(bearerAuth), [401, 'invalid_client']);
+    const mismatch = await postForm(
+      `${issuer}/token`,
+      { ...params, client_id: c.confidentialClientId },
+      { authorization: basic(c.clientId, '') },
+    );
+    assert.deepEqual(await oauthErrorOf(mismatch), [400, 'invalid_request']);
+    const second = await signIn();
+    const ok = await postForm(
+      `${issuer}/token`,
+      {
+        grant_type: 'authorization_code',
+        code: second.code,
+        redirect_uri: second.req.redirectUri,
+        code_verifier: second.req.verifier,
+      },
+      { authorization: basic(c.clientId, '') },
+    );
+    assert.equal(ok.status, 200);
+    assert.deepEqual(t.sandbox.stats().token.oidc, { authorization_code: 1 });
+  });
+
   it('a code issued to one client cannot be redeemed by the other', async () => {
     const { req, code } = await signIn();
     const c = oidc();

@@ -49,10 +49,15 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
     const all = clients(ctx.credentials());
     const challenge = { 'www-authenticate': 'Basic realm="oidc"' };
     const basic = parseBasic(req.headers);
-    if (req.headers.authorization !== undefined && basic === undefined && bearer(req.headers) === undefined) {
+    if (req.headers.authorization !== undefined && basic === undefined) {
       return oauthError(401, 'invalid_client', 'unsupported Authorization header', challenge);
     }
-    if (basic !== undefined) {
+    // Some clients send a public client as Basic with an empty secret: the same as `none`.
+    const publicBasic =
+      basic !== undefined &&
+      basic.secret === '' &&
+      all.some((x) => x.secret === undefined && x.clientId === basic.id);
+    if (basic !== undefined && !publicBasic) {
       if (form.has('client_secret'))
         return oauthError(400, 'invalid_request', 'more than one client authentication method');
       const c = all.find((x) => x.secret !== undefined && basicMatches(basic, x.clientId, x.secret));
@@ -62,6 +67,9 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
         return oauthError(400, 'invalid_request', 'client_id does not match the authenticated client');
       return c;
     }
+    if (publicBasic && form.has('client_id') && form.get('client_id') !== basic.id)
+      return oauthError(400, 'invalid_request', 'client_id does not match the Authorization header');
+    if (publicBasic && !form.has('client_id')) form.set('client_id', basic.id);
     const id = form.get('client_id');
     if (id === undefined || id === '') return oauthError(401, 'invalid_client', 'client_id is required');
     const c = all.find((x) => x.clientId === id);
