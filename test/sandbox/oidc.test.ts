@@ -13,6 +13,7 @@ import {
   DEMO_CREDENTIALS,
   SandboxSignInError,
   sandboxIssuer,
+  startSandbox,
 } from '../../src/sandbox/index.js';
 import type { Loopback } from '../helpers/loopback.js';
 import { basic, body, type ClockedSandbox, getBearer, postForm, startClocked } from './helpers.js';
@@ -420,6 +421,56 @@ describe('oidc: the code flow over HTTP', () => {
     assert.equal((await exchange(req, code)).status, 503);
     assert.equal((await exchange(req, code)).status, 200, 'the fault answered instead of the server');
     assert.equal(t.sandbox.stats().faults.oidc, 1);
+  });
+});
+
+describe('oidc: races and overrides', () => {
+  it('two concurrent exchanges of one code: exactly one gets tokens', async () => {
+    const { req, code } = await signIn();
+    const answers = await Promise.all([exchange(req, code), exchange(req, code), exchange(req, code)]);
+    assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400]);
+    await Promise.all(answers.map((r) => r.arrayBuffer()));
+    assert.deepEqual(t.sandbox.stats().token.oidc, { authorization_code: 1 });
+  });
+
+  it('two concurrent refreshes with one refresh token: exactly one succeeds', async () => {
+    const { req, code } = await signIn();
+    const first = await tokensOf(await exchange(req, code));
+    const refresh = () =>
+      tokenRequest(t.sandbox, {
+        grant_type: 'refresh_token',
+        refresh_token: first['refresh_token'] as string,
+      });
+    const answers = await Promise.all([refresh(), refresh(), refresh()]);
+    assert.deepEqual(answers.map((r) => r.status).sort(), [200, 400, 400]);
+    await Promise.all(answers.map((r) => r.arrayBuffer()));
+    assert.deepEqual(t.sandbox.stats().token.oidc, { authorization_code: 1, refresh_token: 1 });
+    assert.equal(t.sandbox.stats().rejected.oidc, 2);
+  });
+
+  it('credential overrides change the test user and the clients', async () => {
+    const own = await startSandbox({
+      credentials: { oidc: { password: 'another-password', clientId: 'my-cli' } },
+    });
+    try {
+      assert.equal(own.credentials.oidc.clientId, 'my-cli');
+      const req = authorizeRequest(own, listener.redirectUri);
+      assert.ok(req.url.includes('client_id=my-cli'));
+      await assert.rejects(completeSandboxSignIn(req.url), (e: unknown) => {
+        return e instanceof SandboxSignInError && e.problem === 'credentials';
+      });
+      const redirect = await completeSandboxSignIn(req.url, { password: 'another-password' });
+      const got = new URL(redirect);
+      assert.equal(got.searchParams.get('state'), req.state);
+      assert.ok(got.searchParams.get('code'));
+      const old = await completeSandboxSignIn(
+        authorizeRequest(own, listener.redirectUri, { client_id: DEMO_CREDENTIALS.oidc.clientId }).url,
+        { password: 'another-password' },
+      ).catch((e: unknown) => e);
+      assert.ok(old instanceof SandboxSignInError && old.status === 400, 'the default client id is gone');
+    } finally {
+      await own.close();
+    }
   });
 });
 
