@@ -80,6 +80,11 @@ export interface VendorSettings {
    * is refused.
    */
   sessionLifetimeSeconds?: number | undefined;
+  /**
+   * oidc only: the device flow's polling interval, seconds (the `interval` of a new device
+   * authorization; polling sooner is `slow_down`). Default 5. A demo sets 1 to run quickly.
+   */
+  deviceIntervalSeconds?: number | undefined;
 }
 
 /** The built-in demo credentials (fixed, well-known values; the sandbox only listens on loopback). */

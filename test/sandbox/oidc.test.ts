@@ -707,6 +707,29 @@ describe('oidc: the device flow over HTTP', () => {
     assert.notEqual(r['refresh_token'], tokens['refresh_token']);
   });
 
+  it('deviceIntervalSeconds sets the interval; it is validated', async () => {
+    t.sandbox.configure('oidc', { deviceIntervalSeconds: 1 });
+    try {
+      const d = await start();
+      assert.equal(d.interval, 1);
+      assert.deepEqual(await oauthErrorOf(await poll(d)), [400, 'authorization_pending']);
+      t.advance(1);
+      assert.deepEqual(await oauthErrorOf(await poll(d)), [400, 'authorization_pending']);
+      assert.deepEqual(await oauthErrorOf(await poll(d)), [400, 'slow_down']);
+      t.advance(5);
+      assert.deepEqual(await oauthErrorOf(await poll(d)), [400, 'slow_down'], 'the interval is now 6 s');
+      // That slow_down raised it again, to 11 s.
+      t.advance(11);
+      assert.deepEqual(await oauthErrorOf(await poll(d)), [400, 'authorization_pending']);
+      assert.throws(
+        () => t.sandbox.configure('oidc', { deviceIntervalSeconds: 0 }),
+        (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'ERR_CONFIG',
+      );
+    } finally {
+      t.sandbox.configure('oidc', { deviceIntervalSeconds: undefined });
+    }
+  });
+
   it('denied: access_denied once, then the device code is gone', async () => {
     const d = await start();
     await approveSandboxDevice(d.verification_uri_complete, d.user_code, { decision: 'deny' });

@@ -26,6 +26,7 @@ const SETTING_KEYS: ReadonlySet<string> = new Set([
   'latencyMs',
   'fault',
   'sessionLifetimeSeconds',
+  'deviceIntervalSeconds',
 ]);
 
 function bad(key: string, message: string): never {

@@ -13,6 +13,7 @@ export interface ResolvedSettings {
   tokenLifetimeSeconds: number;
   latencyMs: number;
   sessionLifetimeSeconds: number;
+  deviceIntervalSeconds: number;
 }
 
 /** What a vendor emulator can use. */
@@ -63,5 +64,6 @@ export function resolveSettings(vendor: SandboxVendor, s: VendorSettings): Resol
     tokenLifetimeSeconds: s.tokenLifetimeSeconds ?? DEFAULT_LIFETIMES[vendor],
     latencyMs: s.latencyMs ?? 0,
     sessionLifetimeSeconds: s.sessionLifetimeSeconds ?? 86_400,
+    deviceIntervalSeconds: s.deviceIntervalSeconds ?? 5,
   };
 }

@@ -42,8 +42,6 @@ export const INTERACTION_MS = 10 * 60 * 1000;
 export const CODE_MS = 60 * 1000;
 /** Lifetime of a device code, seconds. */
 export const DEVICE_CODE_SECONDS = 600;
-/** The device grant's minimum polling interval, seconds (RFC 8628 §3.2 default). */
-export const DEVICE_INTERVAL_SECONDS = 5;
 /** Most pending sign-ins, codes or device codes kept at once; past it new ones are refused (503). */
 export const MAX_PENDING = 10_000;
 

@@ -22,7 +22,6 @@ import {
   clients,
   DEVICE_CODE_SECONDS,
   DEVICE_GRANT,
-  DEVICE_INTERVAL_SECONDS,
   type Grant,
   handle,
   ISSUER_PATH,
@@ -256,6 +255,7 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
     const scopes = parseScopes(r.form.get('scope'), ['openid']);
     if (scopes === undefined) return oauthError(400, 'invalid_scope', 'unknown or empty scope');
     const now = ctx.now();
+    const interval = ctx.settings().deviceIntervalSeconds;
     const deviceCode = handle();
     let code = userCode();
     // A user code is short: on the rare collision with a live one, draw again.
@@ -269,7 +269,7 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
           scopes,
           userCode: code,
           expiresAt,
-          interval: DEVICE_INTERVAL_SECONDS,
+          interval,
           status: 'pending',
         },
         now,
@@ -282,7 +282,7 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
       verification_uri: verificationUri,
       verification_uri_complete: `${verificationUri}?user_code=${encodeURIComponent(code)}`,
       expires_in: DEVICE_CODE_SECONDS,
-      interval: DEVICE_INTERVAL_SECONDS,
+      interval,
     });
   }
 
