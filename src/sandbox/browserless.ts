@@ -41,6 +41,13 @@ export interface SandboxSignInOptions {
   password?: string;
   /** The button pressed on the consent page. Default `allow`. */
   decision?: 'allow' | 'deny';
+  /**
+   * {@link completeSandboxSignIn} only: wait for the client's loopback listener to answer the redirect.
+   * Default false, as a browser does: a client that answers its listener only once it has redeemed the
+   * code (tokenward's does) is waiting for the `openBrowser` hook to return, and the two would wait for
+   * each other. Tests whose listener answers at once set it to know the redirect has arrived.
+   */
+  awaitRedirect?: boolean;
   /** Limit per HTTP request, milliseconds. Default 30 000. */
   timeoutMs?: number;
   /** Aborts the sign-in. */
@@ -139,7 +146,9 @@ function credentials(options: SandboxSignInOptions): { username: string; passwor
  * Completes the sandbox's code-flow sign-in for an authorization URL (what a client would open in a
  * browser): loads the sign-in page, posts the username and password, presses Allow (or Deny) on the
  * consent page, and — like a browser — follows the redirect to the client's loopback `redirect_uri`, so
- * the client's listener receives the `code` (or `error`) and `state`.
+ * the client's listener receives the `code` (or `error`) and `state`. It returns once the redirect is
+ * sent, without waiting for the listener's answer (unless `awaitRedirect`), so it can serve as the
+ * `openBrowser` hook of `login()`.
  *
  * @returns The redirect URL the client received (with `code`, `state` and `iss`, or `error`).
  * @throws SandboxSignInError when a URL is not on loopback, the credentials are refused, or a page is
@@ -171,9 +180,11 @@ export async function completeSandboxSignIn(
       );
     }
   }
-  // The browser's last step: the client's loopback listener gets the answer.
-  const back = loopbackUrl(redirect, 'the redirect URI');
-  await request(back, options);
+  // The browser's last step: the client's loopback listener gets the answer. Sent now, awaited only on
+  // request (see awaitRedirect); a failure to deliver is then the client's to notice (its listener times out).
+  const delivery = request(loopbackUrl(redirect, 'the redirect URI'), options);
+  if (options.awaitRedirect === true) await delivery;
+  else delivery.catch(() => {});
   return redirect;
 }
 

@@ -15,7 +15,7 @@ import {
   sandboxIssuer,
   startSandbox,
 } from '../../src/sandbox/index.js';
-import type { Loopback } from '../helpers/loopback.js';
+import { type Loopback, startLoopback } from '../helpers/loopback.js';
 import { basic, body, type ClockedSandbox, getBearer, postForm, startClocked } from './helpers.js';
 import {
   authorizeRequest,
@@ -51,7 +51,7 @@ async function signIn(
   params: Record<string, string | undefined> = {},
 ): Promise<{ req: CodeRequest; code: string }> {
   const req = authorizeRequest(t.sandbox, listener.redirectUri, params);
-  const redirect = await completeSandboxSignIn(req.url);
+  const redirect = await completeSandboxSignIn(req.url, { awaitRedirect: true });
   return { req, code: codeOf(redirect, req, issuer) };
 }
 
@@ -459,7 +459,10 @@ describe('oidc: races and overrides', () => {
       await assert.rejects(completeSandboxSignIn(req.url), (e: unknown) => {
         return e instanceof SandboxSignInError && e.problem === 'credentials';
       });
-      const redirect = await completeSandboxSignIn(req.url, { password: 'another-password' });
+      const redirect = await completeSandboxSignIn(req.url, {
+        password: 'another-password',
+        awaitRedirect: true,
+      });
       const got = new URL(redirect);
       assert.equal(got.searchParams.get('state'), req.state);
       assert.ok(got.searchParams.get('code'));
@@ -576,7 +579,7 @@ describe('oidc: the authorize endpoint refuses bad requests', () => {
 
   it('Deny sends error=access_denied with the state to the listener', async () => {
     const req = authorizeRequest(t.sandbox, listener.redirectUri);
-    const redirect = await completeSandboxSignIn(req.url, { decision: 'deny' });
+    const redirect = await completeSandboxSignIn(req.url, { decision: 'deny', awaitRedirect: true });
     const u = new URL(redirect);
     assert.equal(u.searchParams.get('error'), 'access_denied');
     assert.equal(u.searchParams.get('state'), req.state);
@@ -797,6 +800,35 @@ describe('oidc: browserless helpers', () => {
       await assert.rejects(approveSandboxDevice(url, 'BCDF-GHJK'), (e: unknown) => {
         return e instanceof SandboxSignInError && e.problem === 'not-loopback';
       });
+    }
+  });
+
+  it('completeSandboxSignIn returns once the redirect is sent, before the listener answers', async () => {
+    // A client like tokenward's answers its listener only after redeeming the code, which it does only
+    // once its openBrowser hook has returned: waiting for that answer would deadlock.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let arrived = () => {};
+    const got = new Promise<void>((r) => {
+      arrived = r;
+    });
+    const slow = await startLoopback(async (_req, res) => {
+      arrived();
+      await held;
+      res.end('signed in');
+    });
+    try {
+      const req = authorizeRequest(t.sandbox, `${slow.url}/callback`);
+      const redirect = await completeSandboxSignIn(req.url);
+      assert.ok(new URL(redirect).searchParams.get('code'));
+      await got;
+      assert.equal(slow.requests.length, 1);
+      assert.equal(new URL(slow.requests[0]?.url ?? '', slow.url).searchParams.get('state'), req.state);
+    } finally {
+      release();
+      await slow.close();
     }
   });
 
