@@ -4,10 +4,16 @@
  * flow and the device flow end to end. For the sandbox's own pages only: the URLs must be on loopback.
  *
  * ```ts
- * // code flow: as the `openBrowser` hook of login(), completes the form and follows the redirect
- * await login(profile, { openBrowser: (url) => completeSandboxSignIn(url) });
- * // device flow: approves the user code shown by the client
- * await login(profile, { onDeviceCode: (d) => approveSandboxDevice(d.verification_uri, d.user_code) });
+ * // code flow: as the `openBrowser` hook of login(), completes the forms and sends the redirect
+ * await login(profile, { openBrowser: async (url) => void (await completeSandboxSignIn(url)) });
+ * // device flow: approves the user code shown by the client while it polls
+ * let approval: Promise<void> | undefined;
+ * await login(deviceProfile, {
+ *   onDeviceCode: (d) => {
+ *     approval = approveSandboxDevice(d.verificationUri, d.userCode);
+ *   },
+ * });
+ * await approval;
  * ```
  * @module
  */
