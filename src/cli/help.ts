@@ -271,10 +271,13 @@ ${GLOBAL}`,
 
   sandbox: `Usage: tokenward sandbox [--port N]
 
-Runs local emulators of the seed vendors (Cylance, MSX, Acronis, RDP) on 127.0.0.1 in the foreground
-until Ctrl-C / SIGTERM. Once listening it prints to stdout a config with one profile per vendor
-(cylance, msx, acronis, rdp) pointing at it, with the sandbox's test credentials; its URL and other
-messages go to stderr. Counters of what it served: GET <url>/_sandbox/stats.
+Runs local emulators of the seed vendors (Cylance, MSX, Acronis, RDP) and an OpenID Connect server
+for people (issuer <url>/oidc, with a sign-in page and a device verification page) on 127.0.0.1 in
+the foreground until Ctrl-C / SIGTERM. Once listening it prints to stdout a config with one profile
+per vendor (cylance, msx, acronis, rdp) and one per interactive grant (oidc: authorization code in a
+browser; oidc-device: device code) pointing at it, with the sandbox's test credentials and, in a
+comment, the test user and password to sign in with; its URL and other messages go to stderr.
+Counters of what it served: GET <url>/_sandbox/stats.
 
 Options:
   -p, --port N     port to listen on (default 0: a free port)
@@ -282,6 +285,7 @@ Options:
 Examples:
   tokenward sandbox --port 0 > sandbox.toml &
   tokenward token rdp --config sandbox.toml
+  tokenward login oidc-device --config sandbox.toml
   kill %1
 
 ${GLOBAL}`,

@@ -5,7 +5,7 @@
  */
 
 import { ConfigError } from '../errors.js';
-import { type SandboxCredentials, type SandboxOptions, VENDORS } from './types.js';
+import { SANDBOX_VENDORS, type SandboxCredentials, type SandboxOptions } from './types.js';
 
 /** The default demo credentials. */
 export const DEMO_CREDENTIALS: Readonly<SandboxCredentials> = Object.freeze({
@@ -30,13 +30,20 @@ export const DEMO_CREDENTIALS: Readonly<SandboxCredentials> = Object.freeze({
     username: 'sandbox.user@example.com',
     password: 'Sandbox-demo-Password-2024-only-for-loopback',
   },
+  oidc: {
+    clientId: 'tokenward-sandbox-cli',
+    confidentialClientId: 'tokenward-sandbox-web',
+    clientSecret: 'sandbox-oidc-client-secret-5c2e9a7f1b3d',
+    username: 'person',
+    password: 'tokenward-sandbox',
+  },
 });
 
 /** The demo credentials with the caller's overrides applied. */
 export function resolveCredentials(overrides: SandboxOptions['credentials']): SandboxCredentials {
   const out = structuredClone(DEMO_CREDENTIALS) as SandboxCredentials;
   if (overrides === undefined) return out;
-  for (const vendor of VENDORS) {
+  for (const vendor of SANDBOX_VENDORS) {
     const o = overrides[vendor];
     if (o === undefined) continue;
     const target = out[vendor] as Record<string, string>;

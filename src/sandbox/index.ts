@@ -1,6 +1,7 @@
 /**
  * The sandbox: local emulators of the four seed vendors' token endpoints and the API calls the seeds
- * make, on one loopback HTTP server. See `docs/sandbox.md` for endpoints, credentials, settings, faults
+ * make, and a standards OpenID Connect server for people (`oidc`: sign-in page, device verification
+ * page), on one loopback HTTP server. See `docs/sandbox.md` for endpoints, credentials, settings, faults
  * and statistics.
  *
  * ```ts
@@ -21,18 +22,23 @@ import { signingKey } from './core/tokens.js';
 import type { VendorContext, VendorModule } from './core/vendor.js';
 import { resolveCredentials } from './credentials.js';
 import {
+  SANDBOX_VENDORS,
   type Sandbox,
   type SandboxCredentials,
   type SandboxOptions,
-  VENDORS,
+  type SandboxVendor,
   type VendorName,
   type VendorSettings,
 } from './types.js';
 import { createAcronis } from './vendors/acronis.js';
 import { createCylance } from './vendors/cylance.js';
 import { createMsx } from './vendors/msx.js';
+import { createOidc } from './vendors/oidc/index.js';
+import { ISSUER_PATH } from './vendors/oidc/model.js';
 import { createRdp } from './vendors/rdp.js';
 
+export type { SandboxSignInOptions, SandboxSignInProblem } from './browserless.js';
+export { approveSandboxDevice, completeSandboxSignIn, SandboxSignInError } from './browserless.js';
 export { DEMO_CREDENTIALS } from './credentials.js';
 export type {
   Sandbox,
@@ -40,10 +46,11 @@ export type {
   SandboxFault,
   SandboxOptions,
   SandboxStats,
+  SandboxVendor,
   VendorName,
   VendorSettings,
 } from './types.js';
-export { VENDORS } from './types.js';
+export { SANDBOX_VENDORS, VENDORS } from './types.js';
 export { CYLANCE_APP_SCOPES } from './vendors/cylance.js';
 export { MSX_OPERATOR, MSX_SWITCH_TENANT, MSX_SWITCH_USER } from './vendors/msx.js';
 export { RDP_TRAPI_SCOPES, rdpPasswordProblem } from './vendors/rdp.js';
@@ -62,8 +69,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   const clock = options.clock ?? Date.now;
   const credentials = resolveCredentials(options.credentials);
-  const states = Object.fromEntries(VENDORS.map((v) => [v, new VendorState(v)])) as Record<
-    VendorName,
+  const states = Object.fromEntries(SANDBOX_VENDORS.map((v) => [v, new VendorState(v)])) as Record<
+    SandboxVendor,
     VendorState
   >;
   for (const [vendor, settings] of Object.entries(options.vendors ?? {})) {
@@ -72,23 +79,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   const key = await signingKey();
   let origin = '';
-  const context = <V extends VendorName>(vendor: V): VendorContext<V> => ({
+  const context = <V extends SandboxVendor>(vendor: V): VendorContext<V> => ({
     now: clock,
     settings: () => states[vendor].resolved,
     credentials: () => credentials[vendor],
     origin: () => origin,
     key,
   });
-  const vendors: Record<VendorName, VendorModule> = {
+  const vendors: Record<SandboxVendor, VendorModule> = {
     cylance: createCylance(context('cylance')),
     msx: createMsx(context('msx')),
     acronis: createAcronis(context('acronis')),
     rdp: createRdp(context('rdp')),
+    oidc: createOidc(context('oidc')),
   };
   const counters = new Counters();
   const reset = () => {
     counters.clear();
-    for (const v of VENDORS) {
+    for (const v of SANDBOX_VENDORS) {
       vendors[v].reset();
       states[v].clearFault();
     }
@@ -102,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     close: () => server.close(),
     stats: () => counters.snapshot(),
     reset,
-    configure(vendor: VendorName, settings: VendorSettings) {
+    configure(vendor: SandboxVendor, settings: VendorSettings) {
       checkVendor(vendor);
       states[vendor].configure(settings);
     },
@@ -158,15 +166,73 @@ export function sandboxProfiles(sandbox: Sandbox): Record<VendorName, Profile> {
 }
 
 /**
- * A TOML config with `[profiles.cylance]` … `[profiles.rdp]` for the sandbox (what `tokenward sandbox`
- * prints), headed by a comment naming the URL.
+ * A profile for signing a person in to the sandbox's OpenID Connect server (`tokenward login`). Its keys
+ * are those of an `oidc` profile with an interactive grant.
  */
-export function sandboxConfigToml(sandbox: Sandbox): string {
-  const profiles: Record<string, Omit<Profile, 'name'>> = {};
-  for (const [name, p] of Object.entries(sandboxProfiles(sandbox))) {
+export interface SandboxLoginProfile {
+  name: string;
+  provider: 'oidc';
+  /** `<sandbox url>/oidc`. */
+  issuer: string;
+  /** The public client (no secret). */
+  client_id: string;
+  grant: 'authorization_code' | 'device_code';
+  scope: string;
+}
+
+/** The sandbox's issuer URL: `<sandbox url>/oidc`. */
+export function sandboxIssuer(sandbox: Sandbox): string {
+  return `${sandbox.url}${ISSUER_PATH}`;
+}
+
+/**
+ * Profiles for signing in as the sandbox's test person, one per interactive grant: `oidc` (the code
+ * flow, in a browser) and `oidc-device` (the device flow). The test user is
+ * `sandbox.credentials.oidc.username` / `.password`.
+ */
+export function sandboxLoginProfiles(sandbox: Sandbox): Record<'oidc' | 'oidc-device', SandboxLoginProfile> {
+  const base = {
+    provider: 'oidc' as const,
+    issuer: sandboxIssuer(sandbox),
+    client_id: sandbox.credentials.oidc.clientId,
+    scope: 'openid profile email offline_access',
+  };
+  return {
+    oidc: { name: 'oidc', ...base, grant: 'authorization_code' },
+    'oidc-device': { name: 'oidc-device', ...base, grant: 'device_code' },
+  };
+}
+
+/** Options of {@link sandboxConfigToml}. */
+export interface SandboxConfigOptions {
+  /**
+   * Also write the sign-in profiles of {@link sandboxLoginProfiles} (`[profiles.oidc]`,
+   * `[profiles.oidc-device]`), under a comment naming the test user and password. Default false.
+   */
+  login?: boolean;
+}
+
+function tomlProfiles(profiles: Record<string, { name?: string }>): string {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [key, p] of Object.entries(profiles)) {
     const { name: _name, ...rest } = p;
-    profiles[name] = rest;
+    out[key] = rest;
   }
-  const body = stringify({ profiles });
-  return `# tokenward sandbox at ${sandbox.url}: test credentials only, valid while it runs\n${body}${body.endsWith('\n') ? '' : '\n'}`;
+  const body = stringify({ profiles: out });
+  return body.endsWith('\n') ? body : `${body}\n`;
+}
+
+/**
+ * A TOML config with `[profiles.cylance]` … `[profiles.rdp]` for the sandbox (what `tokenward sandbox`
+ * prints, with `login: true`), headed by a comment naming the URL.
+ */
+export function sandboxConfigToml(sandbox: Sandbox, options: SandboxConfigOptions = {}): string {
+  const head = `# tokenward sandbox at ${sandbox.url}: test credentials only, valid while it runs\n`;
+  const vendors = tomlProfiles(sandboxProfiles(sandbox));
+  if (options.login !== true) return head + vendors;
+  const c = sandbox.credentials.oidc;
+  const login =
+    `\n# Sign in as a person: tokenward login oidc (browser) or tokenward login oidc-device (device code).\n` +
+    `# Test user: ${c.username}  password: ${c.password}  (sign-in pages under ${sandboxIssuer(sandbox)})\n`;
+  return head + vendors + login + tomlProfiles(sandboxLoginProfiles(sandbox));
 }

@@ -16,6 +16,15 @@ export type VendorName = PresetName;
 export const VENDORS: readonly VendorName[] = BUILT_IN_PRESETS;
 
 /**
+ * Everything the sandbox emulates: the vendor presets, then `oidc`, a standards OpenID Connect
+ * authorization server for people (sign-in page, device verification page; see `docs/sandbox.md`).
+ */
+export type SandboxVendor = VendorName | 'oidc';
+
+/** All emulated services: {@link VENDORS}, then `oidc`. Settings, faults and statistics are kept for each. */
+export const SANDBOX_VENDORS: readonly SandboxVendor[] = [...BUILT_IN_PRESETS, 'oidc'];
+
+/**
  * A failure injected into a vendor's token endpoint.
  *
  * - `5xx`: answers `status` (default 503) with a JSON error body.
@@ -58,7 +67,7 @@ export interface SandboxFault {
 export interface VendorSettings {
   /**
    * Lifetime of the access tokens issued, seconds. Defaults: cylance 1800, msx 9000, acronis 7200,
-   * rdp 300.
+   * rdp 300, oidc 3600 (also the lifetime of its ID tokens).
    */
   tokenLifetimeSeconds?: number | undefined;
   /** Delay before each token-endpoint answer, milliseconds. Default 0. Does not apply to API calls. */
@@ -66,10 +75,16 @@ export interface VendorSettings {
   /** A failure injected into the vendor's token endpoint. */
   fault?: SandboxFault | undefined;
   /**
-   * rdp only: how long a sign-on session (the refresh-token chain) lasts, seconds. Default 86 400. A
-   * refresh near the end gets an `expires_in` cut to what is left; after it, the refresh is refused.
+   * rdp and oidc: how long a sign-on session (the refresh-token chain) lasts, seconds. Default 86 400.
+   * rdp: a refresh near the end gets an `expires_in` cut to what is left; after it (both), the refresh
+   * is refused.
    */
   sessionLifetimeSeconds?: number | undefined;
+  /**
+   * oidc only: the device flow's polling interval, seconds (the `interval` of a new device
+   * authorization; polling sooner is `slow_down`). Default 5. A demo sets 1 to run quickly.
+   */
+  deviceIntervalSeconds?: number | undefined;
 }
 
 /** The built-in demo credentials (fixed, well-known values; the sandbox only listens on loopback). */
@@ -79,6 +94,18 @@ export interface SandboxCredentials {
   acronis: { clientId: string; clientSecret: string; tenantId: string };
   /** `clientId` is the RDP application key. `password` reflects a password changed through the sandbox. */
   rdp: { clientId: string; username: string; password: string };
+  /**
+   * The OpenID Connect server: the public client (`clientId`, `token_endpoint_auth_method: none`), the
+   * confidential one (`confidentialClientId` / `clientSecret`, Basic or form), and the test person who
+   * signs in on its pages (`username` / `password`).
+   */
+  oidc: {
+    clientId: string;
+    confidentialClientId: string;
+    clientSecret: string;
+    username: string;
+    password: string;
+  };
 }
 
 /** Options of `startSandbox`. */
@@ -86,23 +113,26 @@ export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
   /** Per-vendor settings at start. */
-  vendors?: Partial<Record<VendorName, VendorSettings>>;
+  vendors?: Partial<Record<SandboxVendor, VendorSettings>>;
   /** Replaces some of the demo credentials. */
-  credentials?: { [V in VendorName]?: Partial<SandboxCredentials[V]> };
+  credentials?: { [V in SandboxVendor]?: Partial<SandboxCredentials[V]> };
   /** The sandbox's clock, epoch milliseconds. Default `Date.now`. Lets tests reach expiry without waiting. */
   clock?: () => number;
 }
 
 /** Counters since start or the last reset. Every vendor is always present (zero when unused). */
 export interface SandboxStats {
-  /** Tokens issued, by vendor and grant (`password`, `refresh_token`, `client_credentials`, `jwt`, MSX urns). */
-  token: Record<VendorName, Record<string, number>>;
-  /** API calls answered 2xx, by vendor. */
-  api: Record<VendorName, number>;
-  /** Requests the vendor logic refused (4xx on a token endpoint or an API), by vendor. */
-  rejected: Record<VendorName, number>;
+  /**
+   * Tokens issued, by vendor and grant (`password`, `refresh_token`, `client_credentials`, `jwt`, MSX
+   * urns; oidc: `authorization_code`, `device_code`, `refresh_token`).
+   */
+  token: Record<SandboxVendor, Record<string, number>>;
+  /** API calls answered 2xx, by vendor (oidc: discovery, JWKS, userinfo, revocation, device authorization). */
+  api: Record<SandboxVendor, number>;
+  /** Requests the vendor logic refused (4xx on a token endpoint, an API or a page), by vendor. */
+  rejected: Record<SandboxVendor, number>;
   /** Token requests answered by an injected fault instead of the vendor logic, by vendor. */
-  faults: Record<VendorName, number>;
+  faults: Record<SandboxVendor, number>;
 }
 
 /** A running sandbox. */
@@ -121,7 +151,7 @@ export interface Sandbox {
    */
   reset(): void;
   /** Merges settings into a vendor's current ones (a key set to `undefined` is cleared). */
-  configure(vendor: VendorName, settings: VendorSettings): void;
+  configure(vendor: SandboxVendor, settings: VendorSettings): void;
   /** The demo credentials the sandbox accepts (live: reflects password changes). */
   readonly credentials: SandboxCredentials;
 }

@@ -72,6 +72,40 @@ describe('tokenward sandbox', () => {
     assert.doesNotMatch(toml, /listening/);
   });
 
+  it('prints the sign-in profiles oidc and oidc-device, with the test user in a comment and on stderr', () => {
+    for (const [p, grant] of [
+      ['oidc', 'authorization_code'],
+      ['oidc-device', 'device_code'],
+    ] as const) {
+      const section = toml.split(/^\[/m).find((s) => s.startsWith(`profiles.${p}]`));
+      assert.ok(section !== undefined, p);
+      assert.match(section, /^provider = "oidc"$/m);
+      assert.ok(section.includes(`issuer = "${url}/oidc"`), section);
+      assert.match(section, /^client_id = "tokenward-sandbox-cli"$/m);
+      assert.ok(section.includes(`grant = "${grant}"`), section);
+      assert.match(section, /^scope = "openid profile email offline_access"$/m);
+    }
+    assert.match(toml, /^# Test user: person {2}password: tokenward-sandbox /m);
+  });
+
+  it('names the sign-in profiles, the issuer and the test user on stderr', async () => {
+    // The lines after "listening" may still be on their way: wait for them (no timer).
+    const re =
+      /sign-in profiles: oidc, oidc-device \(issuer (http:\/\/[^)]+)\); test user person, password tokenward-sandbox/;
+    if (!re.test(stderr)) {
+      await new Promise<void>((resolve) => {
+        const onData = () => {
+          if (re.test(stderr)) {
+            child.stderr?.off('data', onData);
+            resolve();
+          }
+        };
+        child.stderr?.on('data', onData);
+      });
+    }
+    assert.equal(re.exec(stderr)?.[1], `${url}/oidc`);
+  });
+
   it('token rdp --config sandbox.toml: exactly the token on stdout; a second call comes from the file store', async () => {
     const r = await tw(['token', 'rdp', '--config', config], { env: home.env });
     assert.equal(r.code, 0, r.stderr);
@@ -101,12 +135,20 @@ describe('tokenward sandbox', () => {
     const st = await tw(['status', '--json', '--config', config], { env: home.env });
     const rows = JSON.parse(st.stdout) as Array<{ profile: string; store: string; valid: boolean }>;
     assert.deepEqual(
-      rows.map((row) => [row.profile, row.store, row.valid]),
+      rows.filter((row) => !row.profile.startsWith('oidc')).map((row) => [row.profile, row.store, row.valid]),
       [
         ['cylance', 'file', true],
         ['msx', 'file', true],
         ['acronis', 'file', true],
         ['rdp', 'file', true],
+      ],
+    );
+    // The sign-in profiles: nobody has signed in.
+    assert.deepEqual(
+      rows.filter((row) => row.profile.startsWith('oidc')).map((row) => [row.profile, row.valid]),
+      [
+        ['oidc', false],
+        ['oidc-device', false],
       ],
     );
   });

@@ -172,6 +172,7 @@ describe('examples with real settings (pointed at this test’s sandbox)', () =>
       msx: { password: 1 },
       acronis: { client_credentials: 1 },
       rdp: { password: 1, refresh_token: 1 },
+      oidc: {},
     });
     assert.equal(s.api.msx, 3);
     assert.equal(s.api.acronis, 1);

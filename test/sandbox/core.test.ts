@@ -6,6 +6,7 @@ import {
   DEMO_CREDENTIALS,
   type Sandbox,
   sandboxConfigToml,
+  sandboxLoginProfiles,
   sandboxProfiles,
   startSandbox,
 } from '../../src/sandbox/index.js';
@@ -192,10 +193,10 @@ describe('sandbox: stats, reset and control routes', () => {
     const remote = await res.json();
     assert.deepEqual(remote, sb.stats());
     assert.deepEqual(sb.stats(), {
-      token: { cylance: {}, msx: {}, acronis: { client_credentials: 1 }, rdp: { password: 1 } },
-      api: { cylance: 0, msx: 0, acronis: 0, rdp: 0 },
-      rejected: { cylance: 0, msx: 0, acronis: 1, rdp: 0 },
-      faults: { cylance: 0, msx: 0, acronis: 0, rdp: 0 },
+      token: { cylance: {}, msx: {}, acronis: { client_credentials: 1 }, rdp: { password: 1 }, oidc: {} },
+      api: { cylance: 0, msx: 0, acronis: 0, rdp: 0, oidc: 0 },
+      rejected: { cylance: 0, msx: 0, acronis: 1, rdp: 0, oidc: 0 },
+      faults: { cylance: 0, msx: 0, acronis: 0, rdp: 0, oidc: 0 },
     });
   });
 
@@ -338,6 +339,41 @@ describe('sandbox: profiles, TOML and credentials', () => {
       const { name: _n, ...rest } = p[name];
       assert.deepEqual({ ...parsed.profiles[name] }, rest);
     }
+    assert.deepEqual(
+      Object.keys(parsed.profiles),
+      ['cylance', 'msx', 'acronis', 'rdp'],
+      'no sign-in profiles by default',
+    );
+  });
+
+  it('sandboxConfigToml with login adds the sign-in profiles under a comment naming the test user', () => {
+    const toml = sandboxConfigToml(sb, { login: true });
+    const parsed = parse(toml) as { profiles: Record<string, Record<string, unknown>> };
+    assert.deepEqual(Object.keys(parsed.profiles), [
+      'cylance',
+      'msx',
+      'acronis',
+      'rdp',
+      'oidc',
+      'oidc-device',
+    ]);
+    const common = {
+      provider: 'oidc',
+      issuer: `${sb.url}/oidc`,
+      client_id: DEMO_CREDENTIALS.oidc.clientId,
+      scope: 'openid profile email offline_access',
+    };
+    assert.deepEqual({ ...parsed.profiles['oidc'] }, { ...common, grant: 'authorization_code' });
+    assert.deepEqual({ ...parsed.profiles['oidc-device'] }, { ...common, grant: 'device_code' });
+    const comment = toml.split('\n').filter((l) => l.startsWith('#') && l.includes('Test user'));
+    assert.equal(comment.length, 1);
+    assert.ok(comment[0]?.includes(`Test user: ${DEMO_CREDENTIALS.oidc.username}`), comment[0]);
+    assert.ok(comment[0]?.includes(`password: ${DEMO_CREDENTIALS.oidc.password}`), comment[0]);
+    assert.deepEqual(sandboxLoginProfiles(sb)['oidc-device'], {
+      name: 'oidc-device',
+      ...common,
+      grant: 'device_code',
+    });
   });
 
   it('credential overrides replace the demo values', async () => {

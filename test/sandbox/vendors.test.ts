@@ -7,7 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { originsFromProfile } from '../../src/fetch/origins.js';
 import { createTokenClient, providerOf } from '../../src/providers/index.js';
 import { BUILT_IN_PRESETS } from '../../src/providers/registry.js';
-import { type Sandbox, sandboxProfiles, startSandbox, VENDORS } from '../../src/sandbox/index.js';
+import {
+  SANDBOX_VENDORS,
+  type Sandbox,
+  sandboxProfiles,
+  startSandbox,
+  VENDORS,
+} from '../../src/sandbox/index.js';
 
 let sandbox: Sandbox;
 before(async () => {
@@ -18,9 +24,10 @@ after(async () => {
 });
 
 describe('sandbox vendors and presets', () => {
-  it('the sandbox emulates exactly the registry’s presets, in its order', () => {
+  it('the sandbox emulates exactly the registry’s presets, in its order, then its OpenID Connect server', () => {
     assert.deepEqual([...VENDORS], [...BUILT_IN_PRESETS]);
-    assert.deepEqual(Object.keys(sandbox.stats().token), [...BUILT_IN_PRESETS]);
+    assert.deepEqual([...SANDBOX_VENDORS], [...BUILT_IN_PRESETS, 'oidc']);
+    assert.deepEqual(Object.keys(sandbox.stats().token), [...BUILT_IN_PRESETS, 'oidc']);
   });
 
   it('one profile per preset, named after it and using it, whose token goes to the sandbox', () => {
@@ -45,6 +52,6 @@ describe('sandbox vendors and presets', () => {
         Object.values(byGrant).reduce((a, b) => a + b, 0),
       ]),
     );
-    assert.deepEqual(issued, Object.fromEntries(BUILT_IN_PRESETS.map((p) => [p, 1])));
+    assert.deepEqual(issued, { ...Object.fromEntries(BUILT_IN_PRESETS.map((p) => [p, 1])), oidc: 0 });
   });
 });

@@ -1,7 +1,8 @@
 /**
- * `tokenward sandbox [--port N]`: runs the seed-vendor emulators on 127.0.0.1 in the foreground. Once
- * listening it prints a ready-to-use config (profiles cylance, msx, acronis, rdp) on stdout and keeps
- * serving until SIGINT/SIGTERM; its URL and other messages go to stderr.
+ * `tokenward sandbox [--port N]`: runs the seed-vendor emulators and the OpenID Connect server for people
+ * on 127.0.0.1 in the foreground. Once listening it prints a ready-to-use config (profiles cylance, msx,
+ * acronis, rdp, and the sign-in profiles oidc and oidc-device with the test user in a comment) on stdout
+ * and keeps serving until SIGINT/SIGTERM; its URL and other messages go to stderr.
  * @module
  */
 
@@ -32,18 +33,27 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { startSandbox, sandboxConfigToml, VENDORS } = await (await import('../lazy.js')).loadSandbox();
+    const { startSandbox, sandboxConfigToml, sandboxIssuer, sandboxLoginProfiles, VENDORS } = await (
+      await import('../lazy.js')
+    ).loadSandbox();
     // A port in use is a ConfigError naming it (exit 2).
     const sandbox = await startSandbox({ port });
     try {
       // The config goes out first and whole, so `tokenward sandbox > sandbox.toml &` is ready to use as
       // soon as the "listening" line appears on stderr.
-      await new Promise<void>((resolve) => io.stdout.write(sandboxConfigToml(sandbox), () => resolve()));
+      await new Promise<void>((resolve) =>
+        io.stdout.write(sandboxConfigToml(sandbox, { login: true }), () => resolve()),
+      );
       say(
         io,
         `${paint(io.color, 'green', 'tokenward sandbox')} listening on ${sandbox.url} (Ctrl-C to stop)`,
       );
       say(io, `profiles: ${VENDORS.join(', ')} (test credentials); stats: GET ${sandbox.url}/_sandbox/stats`);
+      const person = sandbox.credentials.oidc;
+      say(
+        io,
+        `sign-in profiles: ${Object.keys(sandboxLoginProfiles(sandbox)).join(', ')} (issuer ${sandboxIssuer(sandbox)}); test user ${person.username}, password ${person.password}`,
+      );
       say(
         io,
         'e.g. tokenward sandbox --port 0 > sandbox.toml & then: tokenward token rdp --config sandbox.toml',

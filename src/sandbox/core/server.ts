@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, TokenwardError } from '../../errors.js';
-import type { VendorName } from '../types.js';
+import type { SandboxVendor } from '../types.js';
 import { DEFAULT_SLOW_BODY_MS, faultReply, writeSlowly } from './faults.js';
 import {
   encodeBody,
@@ -25,14 +25,14 @@ import type { Route, VendorModule } from './vendor.js';
 
 /** What the server needs from the sandbox. */
 export interface ServerDeps {
-  vendors: Record<VendorName, VendorModule>;
-  states: Record<VendorName, VendorState>;
+  vendors: Record<SandboxVendor, VendorModule>;
+  states: Record<SandboxVendor, VendorState>;
   counters: Counters;
   reset(): void;
 }
 
 interface Bound {
-  vendor: VendorName;
+  vendor: SandboxVendor;
   route: Route;
 }
 
@@ -82,7 +82,7 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 /** Starts the server on 127.0.0.1. */
 export async function startServer(port: number, deps: ServerDeps): Promise<RunningServer> {
   const routes: Bound[] = [];
-  for (const [vendor, mod] of Object.entries(deps.vendors) as [VendorName, VendorModule][]) {
+  for (const [vendor, mod] of Object.entries(deps.vendors) as [SandboxVendor, VendorModule][]) {
     for (const route of mod.routes) routes.push({ vendor, route });
   }
   const closing = new AbortController();
@@ -193,7 +193,7 @@ export async function startServer(port: number, deps: ServerDeps): Promise<Runni
     const reply = await route.handle(sreq);
     const ok = reply.status >= 200 && reply.status < 300;
     if (isToken && ok && reply.grant !== undefined) deps.counters.issued(vendor, reply.grant);
-    else if (!isToken && ok) deps.counters.api(vendor);
+    else if (route.kind === 'api' && ok) deps.counters.api(vendor);
     else if (reply.status >= 400 && reply.status < 500) deps.counters.rejected(vendor);
     const bytes = writeReply(res, reply, isToken ? NO_STORE : {});
     if (fault?.kind === 'slow-body')

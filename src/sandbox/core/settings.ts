@@ -4,8 +4,8 @@
  */
 
 import { ConfigError } from '../../errors.js';
-import type { SandboxFault, VendorName, VendorSettings } from '../types.js';
-import { VENDORS } from '../types.js';
+import type { SandboxFault, SandboxVendor, VendorSettings } from '../types.js';
+import { SANDBOX_VENDORS } from '../types.js';
 import { type ResolvedSettings, resolveSettings } from './vendor.js';
 
 const FAULT_KINDS: ReadonlySet<string> = new Set([
@@ -26,6 +26,7 @@ const SETTING_KEYS: ReadonlySet<string> = new Set([
   'latencyMs',
   'fault',
   'sessionLifetimeSeconds',
+  'deviceIntervalSeconds',
 ]);
 
 function bad(key: string, message: string): never {
@@ -59,9 +60,9 @@ function checkFault(f: unknown): asserts f is SandboxFault {
 }
 
 /** Validates a vendor name. */
-export function checkVendor(v: unknown): asserts v is VendorName {
-  if (typeof v !== 'string' || !(VENDORS as readonly string[]).includes(v)) {
-    bad('vendor', `must be one of ${VENDORS.join(', ')}, got ${JSON.stringify(v)}`);
+export function checkVendor(v: unknown): asserts v is SandboxVendor {
+  if (typeof v !== 'string' || !(SANDBOX_VENDORS as readonly string[]).includes(v)) {
+    bad('vendor', `must be one of ${SANDBOX_VENDORS.join(', ')}, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -83,7 +84,7 @@ export class VendorState {
   /** Token requests the current fault still applies to (Infinity: until cleared). */
   #faultLeft = 0;
 
-  constructor(readonly vendor: VendorName) {
+  constructor(readonly vendor: SandboxVendor) {
     this.#resolved = resolveSettings(vendor, {});
   }
 

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { type SandboxStats, VENDORS, type VendorName } from '../types.js';
+import { SANDBOX_VENDORS, type SandboxStats, type SandboxVendor } from '../types.js';
 
 /** Mutable counters behind `stats()`. */
 export class Counters {
@@ -11,7 +11,7 @@ export class Counters {
 
   static #empty(): SandboxStats {
     const perVendor = <T>(f: () => T) =>
-      Object.fromEntries(VENDORS.map((v) => [v, f()])) as Record<VendorName, T>;
+      Object.fromEntries(SANDBOX_VENDORS.map((v) => [v, f()])) as Record<SandboxVendor, T>;
     return {
       token: perVendor(() => ({})),
       api: perVendor(() => 0),
@@ -21,23 +21,23 @@ export class Counters {
   }
 
   /** A token was issued by `grant`. */
-  issued(vendor: VendorName, grant: string): void {
+  issued(vendor: SandboxVendor, grant: string): void {
     const g = this.#s.token[vendor];
     g[grant] = (g[grant] ?? 0) + 1;
   }
 
   /** An API call succeeded. */
-  api(vendor: VendorName): void {
+  api(vendor: SandboxVendor): void {
     this.#s.api[vendor]++;
   }
 
   /** The vendor logic refused a request. */
-  rejected(vendor: VendorName): void {
+  rejected(vendor: SandboxVendor): void {
     this.#s.rejected[vendor]++;
   }
 
   /** A fault answered a token request. */
-  fault(vendor: VendorName): void {
+  fault(vendor: SandboxVendor): void {
     this.#s.faults[vendor]++;
   }
 

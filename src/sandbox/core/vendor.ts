@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SandboxCredentials, VendorName, VendorSettings } from '../types.js';
+import type { SandboxCredentials, SandboxVendor, VendorSettings } from '../types.js';
 import type { Reply, SandboxRequest } from './http.js';
 import type { SigningKey } from './tokens.js';
 
@@ -13,10 +13,11 @@ export interface ResolvedSettings {
   tokenLifetimeSeconds: number;
   latencyMs: number;
   sessionLifetimeSeconds: number;
+  deviceIntervalSeconds: number;
 }
 
 /** What a vendor emulator can use. */
-export interface VendorContext<V extends VendorName> {
+export interface VendorContext<V extends SandboxVendor> {
   /** Epoch milliseconds (the sandbox's clock). */
   now(): number;
   /** Current settings of this vendor. */
@@ -33,8 +34,11 @@ export interface VendorContext<V extends VendorName> {
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string | RegExp;
-  /** `token` routes get faults and latency, and count issued tokens; `api` routes count API calls. */
-  kind: 'token' | 'api';
+  /**
+   * `token` routes get faults and latency, and count issued tokens; `api` routes count API calls;
+   * `page` routes (HTML pages and their forms) count only refusals.
+   */
+  kind: 'token' | 'api' | 'page';
   handle(req: SandboxRequest): Promise<Reply> | Reply;
 }
 
@@ -46,18 +50,20 @@ export interface VendorModule {
 }
 
 /** Default settings per vendor (lifetimes the vendors document). */
-export const DEFAULT_LIFETIMES: Record<VendorName, number> = {
+export const DEFAULT_LIFETIMES: Record<SandboxVendor, number> = {
   cylance: 1800,
   msx: 9000,
   acronis: 7200,
   rdp: 300,
+  oidc: 3600,
 };
 
 /** Fills in defaults. */
-export function resolveSettings(vendor: VendorName, s: VendorSettings): ResolvedSettings {
+export function resolveSettings(vendor: SandboxVendor, s: VendorSettings): ResolvedSettings {
   return {
     tokenLifetimeSeconds: s.tokenLifetimeSeconds ?? DEFAULT_LIFETIMES[vendor],
     latencyMs: s.latencyMs ?? 0,
     sessionLifetimeSeconds: s.sessionLifetimeSeconds ?? 86_400,
+    deviceIntervalSeconds: s.deviceIntervalSeconds ?? 5,
   };
 }
