@@ -1064,6 +1064,8 @@ function seconds(ms: number): string {
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   // The flight may fail after this caller gave up: that rejection is the other waiters' to see.
   p.catch(() => {});
+  // Aborted already (foreground mode awaits before it races the renewal): an abort event will not come.
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
