@@ -14,7 +14,12 @@ import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { afterEach, describe, it } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
-import { ClientSetupError, LockTimeoutError, TokenwardError } from '../../src/errors.js';
+import {
+  ClientSetupError,
+  LockTimeoutError,
+  TokenEndpointError,
+  type TokenwardError,
+} from '../../src/errors.js';
 import { TokenManager, type TokenManagerOptions } from '../../src/manager/token-manager.js';
 import { type ChannelMessages, channels } from '../../src/observe/channels.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -44,6 +49,9 @@ class SharedMemoryStore extends MemoryStore {
     return super.lock(key, options);
   }
 }
+
+/** The HTTP status of a token endpoint's refusal (undefined for any other error). */
+const statusOf = (e: unknown) => (e instanceof TokenEndpointError ? e.status : undefined);
 
 /** A promise and its resolver. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -231,7 +239,7 @@ describe('a failure recorded within the retry gap (#plan, #servable, #settle)', 
     assert.equal(stale.length, 1);
     assert.equal(stale[0]?.errorCode, m.lastError?.code);
     assert.equal(stale[0]?.expiresAt, t1.expiresAt);
-    assert.equal(m.lastError?.status, 500);
+    assert.equal(statusOf(m.lastError), 500);
     assert.deepEqual(
       warnings.map((w) => w.code),
       ['EAGER_REFRESH_FAILED'],
@@ -251,12 +259,12 @@ describe('Retry-After (#plan)', () => {
       headers: { 'retry-after': '30' },
       times: 1,
     };
-    await assert.rejects(m.getToken(), (e) => e instanceof TokenwardError && e.status === 503);
+    await assert.rejects(m.getToken(), (e) => e instanceof TokenEndpointError && e.status === 503);
     assert.equal(stack.server.counts.total, 2);
     stack.now += 29_999;
-    await assert.rejects(m.getToken(), (e) => e instanceof TokenwardError && e.status === 503);
+    await assert.rejects(m.getToken(), (e) => e instanceof TokenEndpointError && e.status === 503);
     const { manager: other } = await manager(store);
-    await assert.rejects(other.getToken(), (e) => e instanceof TokenwardError && e.status === 503);
+    await assert.rejects(other.getToken(), (e) => e instanceof TokenEndpointError && e.status === 503);
     assert.equal(stack.server.counts.total, 2, 'neither this manager nor another on the store asks');
     stack.now += 1;
     await m.getToken();
@@ -301,10 +309,11 @@ describe('a failure the lock holder recorded while this caller waited (#plan aft
       },
       (b) => b.getToken(),
     );
-    await assert.rejects(aDone, (e) => e instanceof TokenwardError && e.status === 500);
+    await assert.rejects(aDone, (e) => e instanceof TokenEndpointError && e.status === 500);
     await assert.rejects(
       bDone,
-      (e) => e instanceof TokenwardError && e.status === 500 && /a renewal 0 s ago failed so/.test(e.message),
+      (e) =>
+        e instanceof TokenEndpointError && e.status === 500 && /a renewal 0 s ago failed so/.test(e.message),
     );
     assert.equal(stack.server.counts.total, 2, "t1, and a's renewal");
   });
@@ -335,7 +344,7 @@ describe('a failure the lock holder recorded while this caller waited (#plan aft
     );
     assert.equal(((await bDone) as { accessToken: string }).accessToken, t1.accessToken);
     assert.equal(stack.server.counts.total, 2, "t1, and a's renewal");
-    assert.equal(b.manager.lastError?.status, 500);
+    assert.equal(statusOf(b.manager.lastError), 500);
     await a.manager.close();
     assert.equal(stale.length, 1);
     assert.deepEqual(b.warnings, []);
@@ -346,7 +355,7 @@ describe('the store lock (#acquire)', () => {
   it('an unshared store is not locked: no lock-wait event; a shared one: one, acquired', async () => {
     const waits = listen('lockWait');
     await (await manager(new MemoryStore())).manager.getToken();
-    assert.deepEqual(waits, []);
+    assert.equal(waits.length, 0);
     const shared = new SharedMemoryStore();
     await (await manager(shared)).manager.getToken();
     assert.deepEqual(
@@ -446,7 +455,7 @@ describe('the budget of an optional renewal (#acquire)', () => {
     await m.getToken();
     stack.now += 400_000;
     stack.server.fault = SERVER_ERROR;
-    await assert.rejects(m.getToken(), (e) => e instanceof TokenwardError && e.status === 500);
+    await assert.rejects(m.getToken(), (e) => e instanceof TokenEndpointError && e.status === 500);
     assert.deepEqual(await failureFlags(store, failed), { recorded: undefined, published: [false] });
   });
 
