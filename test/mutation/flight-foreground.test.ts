@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TokenClient } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
+import { deferred, SharedMemoryStore } from './flight-helpers.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 const refreshes = () => stack.server.counts.byGrant['refresh_token'] ?? 0;
@@ -20,13 +21,6 @@ async function foreground(client?: TokenClient) {
     eagerRefreshFraction: 0.5,
     refreshMode: 'foreground',
   });
-}
-
-/** A promise and its resolver. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 describe('foreground mode: when a renewal runs', () => {
@@ -91,6 +85,33 @@ describe('foreground mode: when a renewal runs', () => {
       warnings.map((w) => w.code),
       ['EAGER_REFRESH_FAILED', 'EAGER_REFRESH_FAILED'],
     );
+    await manager.close();
+  });
+
+  it('an optional renewal that gave up on a held lock (nothing recorded to back off from) is not tried again within the gap', async () => {
+    const store = new SharedMemoryStore();
+    const { manager, warnings } = makeManager(await realClient(stack.server), store, stack.clock, {
+      eagerRefreshFraction: 0.5,
+      refreshMode: 'foreground',
+      optionalBudgetMs: 1,
+    });
+    const t1 = await manager.getToken();
+    stack.now += 200_000;
+    // Another process holds the lock (renewing, slowly): the renewal waits at most its budget, then serves t1.
+    const held = await store.lock('manager-test-key', { ttlMs: 10_000, timeoutMs: 0 });
+    try {
+      assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+      const tried = store.locks.length;
+      for (let i = 0; i < 3; i++) assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+      assert.equal(store.locks.length, tried, 'no new attempt within the gap');
+      stack.now += 5_000;
+      assert.equal((await manager.getToken()).accessToken, t1.accessToken);
+      assert.equal(store.locks.length, tried + 1, 'one at the gap');
+    } finally {
+      await held.release();
+    }
+    assert.equal(stack.server.counts.total, 1);
+    assert.deepEqual(warnings, []);
     await manager.close();
   });
 });

@@ -23,42 +23,19 @@ import {
 import { TokenManager, type TokenManagerOptions } from '../../src/manager/token-manager.js';
 import { type ChannelMessages, channels } from '../../src/observe/channels.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import type { LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
+import type { StoredEntry, StoreLock } from '../../src/stores/types.js';
 import { parseTokenResponse } from '../../src/token.js';
 import type { TokenClient } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
+import { deferred, SharedMemoryStore } from './flight-helpers.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 const KEY = 'manager-test-key';
 const SERVER_ERROR = { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' };
 const refreshes = () => stack.server.counts.byGrant['refresh_token'] ?? 0;
 
-/** The memory store claiming to be shared (so the manager locks and re-reads), its lock observable. */
-class SharedMemoryStore extends MemoryStore {
-  override readonly shared = true as unknown as false;
-  /** The options of every lock asked for, in order. */
-  readonly locks: LockOptions[] = [];
-  /** Called when a lock is asked for (before waiting for it). */
-  onLock: (() => void) | undefined;
-  /** Thrown by `lock()` when set (a store that fails). */
-  lockError: Error | undefined;
-  override lock(key: string, options: LockOptions): Promise<StoreLock> {
-    this.locks.push(options);
-    this.onLock?.();
-    if (this.lockError !== undefined) return Promise.reject(this.lockError);
-    return super.lock(key, options);
-  }
-}
-
 /** The HTTP status of a token endpoint's refusal (undefined for any other error). */
 const statusOf = (e: unknown) => (e instanceof TokenEndpointError ? e.status : undefined);
-
-/** A promise and its resolver. */
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** Records the messages of one diagnostics channel until the end of the test. */
 const listening: Array<() => void> = [];
