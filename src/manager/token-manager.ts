@@ -710,6 +710,7 @@ export class TokenManager {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         publishRenewalFailed(this, failure, optional);
         // Re-read: another process may have rotated the refresh token since `entry` was read.
+        // Stryker disable next-line ArrowFunction: `() => undefined` falls back to `entry` too, through `?? entry`
         await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
         throw failure;
       }
