@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TokenClient } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
-import { deferred, SharedMemoryStore } from './flight-helpers.js';
+import { before, deferred, SharedMemoryStore } from './flight-helpers.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 const refreshes = () => stack.server.counts.byGrant['refresh_token'] ?? 0;
@@ -94,6 +94,7 @@ describe('foreground mode: when a renewal runs', () => {
       eagerRefreshFraction: 0.5,
       refreshMode: 'foreground',
       optionalBudgetMs: 1,
+      lockTimeoutMs: 1,
     });
     const t1 = await manager.getToken();
     stack.now += 200_000;
@@ -130,7 +131,7 @@ describe('foreground mode: the caller’s signal and the failure warning', () =>
     const ac = new AbortController();
     const reason = new Error('the caller gave up');
     const waiting = manager.getToken({ signal: ac.signal });
-    await arrived.promise; // the renewal's request is at the server, held there
+    await before(arrived.promise, waiting, 'the renewal reaching the server'); // held there
     ac.abort(reason);
     // Released before the caller's promise is awaited: a caller that did not stop waiting would now get
     // the renewed token instead of the rejection.

@@ -31,3 +31,16 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/**
+ * Waits for `event` (a request reaching the server, a lock being asked for), failing at once when
+ * `work` settles first: the event will not come, and waiting for it would hang the test.
+ */
+export async function before(event: Promise<void>, work: Promise<unknown>, what: string): Promise<void> {
+  const settled = work.then(
+    () => 'resolved',
+    () => 'rejected',
+  );
+  const first = await Promise.race([event.then(() => 'event'), settled]);
+  if (first !== 'event') throw new Error(`${what}: the work ${first} first`);
+}

@@ -27,7 +27,7 @@ import type { StoredEntry, StoreLock } from '../../src/stores/types.js';
 import { parseTokenResponse } from '../../src/token.js';
 import type { TokenClient } from '../../src/token-client.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
-import { deferred, SharedMemoryStore } from './flight-helpers.js';
+import { before, deferred, SharedMemoryStore } from './flight-helpers.js';
 
 const stack = useRealStack({ lifetime: 300, latencyMs: 0 });
 const KEY = 'manager-test-key';
@@ -269,11 +269,16 @@ describe('a failure the lock holder recorded while this caller waited (#plan aft
     const held = holdRequests();
     stack.server.fault = { ...SERVER_ERROR, times: 1 };
     const aDone = aRenews(a.manager);
-    await held.arrived;
+    // a's renewal ends when its getToken() does (required) or when close() has waited for it (background).
+    const aFlight = aDone.then(
+      () => a.manager.close(),
+      () => undefined,
+    );
+    await before(held.arrived, aFlight, "a's request reaching the server");
     const bWaits = deferred();
     store.onLock = bWaits.resolve;
     const bDone = startB(b.manager);
-    await bWaits.promise;
+    await before(bWaits.promise, bDone, 'b asking for the lock');
     held.release();
     return { a, b, t1, aDone, bDone, store };
   }
@@ -449,7 +454,7 @@ describe('the budget of an optional renewal (#acquire)', () => {
     const waits = deferred();
     store.onLock = waits.resolve;
     await m.getToken(); // starts the background renewal, which waits for the lock
-    await waits.promise;
+    await before(waits.promise, m.close(), 'the background renewal asking for the lock');
     stack.now += 200_000; // expired meanwhile
     stack.server.fault = SERVER_ERROR;
     await held.release();
@@ -470,7 +475,7 @@ describe('the budget of an optional renewal (#acquire)', () => {
     const waits = deferred();
     store.onLock = waits.resolve;
     const done = m.getToken({ minTtlMs: 200_000 }); // cold: required
-    await waits.promise;
+    await before(waits.promise, done, 'the renewal asking for the lock');
     // Meanwhile another process stored a token with 150 s left: valid, but short of the 200 s asked for.
     const theirs = parseTokenResponse(
       { access_token: 'at-of-another-process', expires_in: 300, refresh_token: 'rt-unknown-here' },
