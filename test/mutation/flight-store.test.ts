@@ -521,6 +521,7 @@ describe('the budget of an optional renewal (#acquire)', () => {
     const { manager: m, warnings } = makeManager(client, new MemoryStore(), stack.clock, {
       eagerRefreshFraction: 0.5,
       optionalBudgetMs: 1,
+      closeTimeoutMs: 20_000, // a safety net: a budget that never ran out would leave the request hanging
     });
     await m.getToken();
     stack.now += 200_000;
