@@ -719,6 +719,7 @@ export class TokenManager {
         const failure = budget.signal.aborted ? this.#budgetError(err) : err;
         publishRenewalFailed(this, failure, optional);
         // Re-read: another process may have rotated the refresh token since `entry` was read.
+        // Stryker disable next-line ArrowFunction: `() => undefined` falls back to `entry` too, through `?? entry`
         await this.#recordError((await this.#read().catch(() => entry)) ?? entry, failure, state, optional);
         throw failure;
       }
@@ -1073,6 +1074,8 @@ function seconds(ms: number): string {
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   // The flight may fail after this caller gave up: that rejection is the other waiters' to see.
   p.catch(() => {});
+  // Aborted already (foreground mode awaits before it races the renewal): an abort event will not come.
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

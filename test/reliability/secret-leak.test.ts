@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { createClientAuth, encodeBasicCredentials } from '../../src/auth/index.js';
 import { discover } from '../../src/discovery.js';
-import { TokenwardError } from '../../src/errors.js';
+import { TokenEndpointError, TokenwardError } from '../../src/errors.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
 import { passwordGrant } from '../../src/grants/password.js';
 import { refreshTokenGrant } from '../../src/grants/refresh-token.js';
@@ -36,7 +36,10 @@ const http = (o: HttpOptions = {}): HttpOptions => ({
   retries: 1,
   retryBaseMs: 1,
   retryMaxMs: 5,
-  timeoutMs: 1500,
+  // Only a safety net: every request here is answered (or refused) at once, except the one the timeout
+  // test sends to a server that never answers, which sets its own 80 ms. A short limit here made a slow,
+  // loaded machine time out the oidc-provider requests, which then "failed" for the wrong reason.
+  timeoutMs: 60_000,
   onExchange: (x) => exchanges.push(x),
   onWarning: () => undefined,
   ...o,
@@ -237,21 +240,26 @@ describe('no secret in errors or debug output', () => {
       client_id: op.clients.basic.clientId,
       client_secret: CLIENT_SECRET,
     });
-    await expectFailure('oidc invalid_client', () =>
+    /** The OAuth error the server refused with (a timeout or any other failure has none). */
+    const refused = (e: TokenwardError) => (e instanceof TokenEndpointError ? e.error : undefined);
+    const badSecret = await expectFailure('oidc invalid_client', () =>
       clientCredentials({ tokenUrl: op.tokenUrl, clientAuth: wrongSecret, http: http() }),
     );
+    assert.equal(refused(badSecret), 'invalid_client');
     const jwtWrong = createClientAuth({
       client_id: op.clients.jwt.clientId,
       client_secret: CLIENT_SECRET,
       auth_method: 'client_secret_jwt',
     });
-    await expectFailure('oidc bad assertion', () =>
+    const badAssertion = await expectFailure('oidc bad assertion', () =>
       clientCredentials({ tokenUrl: op.tokenUrl, clientAuth: jwtWrong, http: http() }),
     );
+    assert.equal(refused(badAssertion), 'invalid_client');
     const g: GrantContext = { tokenUrl: op.tokenUrl, clientAuth: good, http: http() };
-    await expectFailure('oidc invalid_grant (password)', () =>
+    const badPassword = await expectFailure('oidc invalid_grant (password)', () =>
       passwordGrant(g, { username: USER.username, password: PASSWORD }),
     );
+    assert.equal(refused(badPassword), 'invalid_grant');
     const t1 = await passwordGrant(g, { ...USER });
     await refreshTokenGrant(g, { refreshToken: t1.refreshToken! });
     extraSecrets
@@ -259,9 +267,10 @@ describe('no secret in errors or debug output', () => {
       .add(t1.refreshToken!)
       .add(op.clients.basic.clientSecret)
       .add(USER.password);
-    await expectFailure('oidc reused refresh token', () =>
+    const reused = await expectFailure('oidc reused refresh token', () =>
       refreshTokenGrant(g, { refreshToken: t1.refreshToken! }),
     );
+    assert.equal(refused(reused), 'invalid_grant');
   });
 
   it('onExchange output never carries a secret', () => {
