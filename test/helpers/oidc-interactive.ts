@@ -6,8 +6,11 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { missing } from './services.js';
 
@@ -15,7 +18,7 @@ interface ProviderInstance {
   callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
   use(
     mw: (
-      ctx: { path: string; method: string; oidc?: { params?: Record<string, unknown> } },
+      ctx: { path: string; method: string; body?: unknown; oidc?: { params?: Record<string, unknown> } },
       next: () => Promise<void>,
     ) => Promise<void>,
   ): void;
@@ -140,6 +143,9 @@ export async function startInteractiveProvider(
   };
   provider.use(async (ctx, next) => {
     await next();
+    // oidc-provider sends no interval (clients then wait 5 s): ask for 1 s, to keep the tests short.
+    if (ctx.path === '/device/auth' && typeof ctx.body === 'object' && ctx.body !== null)
+      (ctx.body as Record<string, unknown>)['interval'] = 1;
     if (ctx.path === '/token') {
       const g = String(ctx.oidc?.params?.['grant_type'] ?? 'unknown');
       counts.token[g] = (counts.token[g] ?? 0) + 1;
@@ -237,4 +243,49 @@ export async function signInOnProviderPages(
   await page.waitForSelector('input[name=prompt][value=consent]', { timeout: STEP_MS, state: 'attached' });
   if (options.deny === true) await page.click('text=[ Cancel ]', { timeout: STEP_MS });
   else await page.click('button[type=submit]', { timeout: STEP_MS });
+}
+
+/** A `$BROWSER` script that POSTs the URL it is given to the test's receiver. */
+export async function browserHandoff(): Promise<{
+  browser: string;
+  next(): Promise<string>;
+  close(): Promise<void>;
+}> {
+  const urls: string[] = [];
+  const waiters: ((u: string) => void)[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      res.end('ok');
+      const w = waiters.shift();
+      if (w !== undefined) w(body);
+      else urls.push(body);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const dir = mkdtempSync(join(tmpdir(), 'tw-browser-'));
+  const script = join(dir, 'hand-url.mjs');
+  writeFileSync(
+    script,
+    `#!/usr/bin/env node\nawait fetch('http://127.0.0.1:${port}/', { method: 'POST', body: process.argv[2] });\n`,
+  );
+  chmodSync(script, 0o755);
+  return {
+    browser: `${process.execPath} ${script}`,
+    next: () =>
+      new Promise((resolve) => {
+        const u = urls.shift();
+        if (u !== undefined) resolve(u);
+        else waiters.push(resolve);
+      }),
+    async close() {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

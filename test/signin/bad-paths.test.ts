@@ -301,7 +301,7 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
   });
 
   it('scope openid without an ID token is refused', async () => {
-    const noId = await startLoopback((req, res) => {
+    const noId = await startLoopback((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ access_token: 'x', token_type: 'Bearer', expires_in: 60 }));
     });
@@ -312,7 +312,7 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
           provider: 'oauth2',
           token_url: `${noId.url}/token`,
           authorization_url: `${as.url}/authorize`,
-        } as Partial<Profile>,
+        } as unknown as Partial<Profile>,
         idTokenError('missing'),
       );
     } finally {

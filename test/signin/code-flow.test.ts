@@ -4,68 +4,18 @@
  * script that hands the URL to the test), the loopback listener receiving the code, the token stored.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { clearDiscoveryCache } from '../../src/discovery.js';
 import { AuthorizationError, createTokenManager, login, type Profile } from '../../src/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import {
+  browserHandoff,
   type InteractiveProvider,
   launchChromium,
   PERSON,
   signInOnProviderPages,
   startInteractiveProvider,
 } from '../helpers/oidc-interactive.js';
-
-/** A `$BROWSER` script that POSTs the URL it is given to the test's receiver. */
-async function browserHandoff(): Promise<{
-  browser: string;
-  next(): Promise<string>;
-  close(): Promise<void>;
-}> {
-  const urls: string[] = [];
-  const waiters: ((u: string) => void)[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c.toString();
-    });
-    req.on('end', () => {
-      res.end('ok');
-      const w = waiters.shift();
-      if (w !== undefined) w(body);
-      else urls.push(body);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const dir = mkdtempSync(join(tmpdir(), 'tw-browser-'));
-  const script = join(dir, 'hand-url.mjs');
-  writeFileSync(
-    script,
-    `#!/usr/bin/env node\nawait fetch('http://127.0.0.1:${port}/', { method: 'POST', body: process.argv[2] });\n`,
-  );
-  chmodSync(script, 0o755);
-  return {
-    browser: `${process.execPath} ${script}`,
-    next: () =>
-      new Promise((resolve) => {
-        const u = urls.shift();
-        if (u !== undefined) resolve(u);
-        else waiters.push(resolve);
-      }),
-    async close() {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describe('authorization code + PKCE in Chromium against oidc-provider', () => {
   let op: InteractiveProvider;
