@@ -42,6 +42,8 @@ const NOT_RUN = [
   'npm run build', // measurements: the benchmark runs them
   'npm run bench',
   'TOKENWARD_BENCH_ROOT=$PWD node --cpu-prof',
+  'tokenward profiles add me issuer=', // a person's sign-in: test/cli/login.test.ts runs it in Chromium
+  'tokenward login me',
 ];
 
 const blocks = docBlocks('sh').filter((b) => /\btokenward\b/.test(b.code));
