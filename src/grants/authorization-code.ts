@@ -8,11 +8,10 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { AuthorizationError, InvalidTokenResponseError } from '../errors.js';
-import { requestToken } from '../http/token-endpoint.js';
 import { registerSecret } from '../redact.js';
 import { listenForRedirect } from '../signin/redirect-listener.js';
 import type { Token } from '../token.js';
-import { grantRequest } from './request.js';
+import { authenticatedPost, grantRequest } from './request.js';
 import type { GrantContext } from './types.js';
 
 /** A random URL-safe string of `bytes` bytes of entropy. */
@@ -154,19 +153,12 @@ async function pushAuthorizationRequest(
   params: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  const now = ctx.now ?? Date.now;
-  const req = {
-    form: { ...params } as Record<string, string | undefined>,
-    headers: {} as Record<string, string>,
-  };
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
-  const http = signal !== undefined ? { ...ctx.http, signal } : ctx.http;
-  const res = await requestToken(
-    { url: parUrl, form: req.form, headers: req.headers, what: 'pushed authorization request endpoint' },
-    { ...http, retries: 0 },
-  );
+  // Not retried: a pushed request is single-use, and a person is waiting.
+  const res = await authenticatedPost(ctx, parUrl, params, {
+    what: 'pushed authorization request endpoint',
+    signal,
+    http: { retries: 0 },
+  });
   const body = res.body as Record<string, unknown>;
   const uri = body['request_uri'];
   if (typeof uri !== 'string' || uri === '') {

@@ -8,11 +8,10 @@
 
 import { AuthorizationError, InvalidTokenResponseError, TokenEndpointError } from '../errors.js';
 import { sleep as timerSleep } from '../http/retry.js';
-import { requestToken } from '../http/token-endpoint.js';
 import { registerSecret } from '../redact.js';
 import type { DeviceCodeInfo, SleepFunction } from '../signin/types.js';
 import type { Token } from '../token.js';
-import { grantRequest } from './request.js';
+import { authenticatedPost, grantRequest } from './request.js';
 import type { GrantContext } from './types.js';
 
 /** The `grant_type` of the device flow's token requests. */
@@ -86,22 +85,11 @@ function readInfo(
 export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): Promise<Token> {
   const now = ctx.now ?? Date.now;
   const sleep = p.sleep ?? timerSleep;
-  const req = {
-    form: { ...(p.extraParams ?? {}), scope: p.scope } as Record<string, string | undefined>,
-    headers: {} as Record<string, string>,
-  };
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
-  const http = p.signal !== undefined ? { ...ctx.http, signal: p.signal } : ctx.http;
-  const res = await requestToken(
-    {
-      url: p.deviceAuthorizationUrl,
-      form: req.form,
-      headers: req.headers,
-      what: 'device authorization endpoint',
-    },
-    http,
+  const res = await authenticatedPost(
+    ctx,
+    p.deviceAuthorizationUrl,
+    { ...(p.extraParams ?? {}), scope: p.scope },
+    { what: 'device authorization endpoint', signal: p.signal },
   );
   const info = readInfo(res.body as Record<string, unknown>, res.url, res.status);
   registerSecret(info.deviceCode);
