@@ -36,8 +36,9 @@ export function browserCommands(url: string, options: OpenBrowserOptions = {}): 
     case 'darwin':
       return [['open', url]];
     case 'win32':
-      // `start` is a cmd built-in; its first quoted argument is a window title, hence the empty one.
-      return [['cmd', '/c', 'start', '""', url.replaceAll('&', '^&')]];
+      // `start` is a cmd built-in; its first quoted argument is a window title, hence the empty one
+      // (Node quotes an empty argument as ""); `&` would end cmd's command, hence `^&`.
+      return [['cmd', '/c', 'start', '', url.replaceAll('&', '^&')]];
     default:
       return [['xdg-open', url]];
   }

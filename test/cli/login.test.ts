@@ -43,6 +43,11 @@ describe('tokenward login (CLI) against oidc-provider in Chromium', () => {
         'grant = "device_code"',
         ...common,
         '',
+        '[profiles.short]',
+        'grant = "authorization_code"',
+        'login_timeout = 1',
+        ...common,
+        '',
         '[profiles.web]',
         'grant = "authorization_code"',
         'interactive = "auto"',
@@ -164,9 +169,27 @@ describe('tokenward login (CLI) against oidc-provider in Chromium', () => {
       // interactive = "auto", but stdin/stderr are not terminals: no browser was opened.
       const none = await Promise.race([handoff.next(), new Promise((r) => setImmediate(() => r('none')))]);
       assert.equal(none, 'none');
+
+      // logout revokes what is left (the access token) and deletes the entry.
+      const out = await tw(['logout', 'web', '--config', home.config], { env: home.env });
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, /revoked at the server; deleted from the store/);
+      const gone = await tw(['token', 'web', '--config', home.config], { env: home.env });
+      assert.equal(gone.code, 8);
     } finally {
       await browser.close();
     }
+  });
+
+  it('--no-browser only prints the URL; a redirect that never comes ends with a timeout, nothing stored', async () => {
+    const child = await tw(['login', 'short', '--no-browser', '--config', home.config], { env: home.env });
+    assert.equal(child.code, 1, child.stderr);
+    assert.match(child.stderr, new RegExp(`Open this URL in a browser to sign in:\\s+${op.issuer}/auth\\?`));
+    assert.match(child.stderr, /no answer from the browser within 1 s/);
+    const none = await Promise.race([handoff.next(), new Promise((r) => setImmediate(() => r('none')))]);
+    assert.equal(none, 'none', 'no browser was started');
+    const token = await tw(['token', 'short', '--config', home.config], { env: home.env });
+    assert.equal(token.code, 8);
   });
 
   it('login --help documents the command', async () => {
