@@ -19,7 +19,11 @@ export type TokenwardErrorCode =
   | 'ERR_STORE'
   | 'ERR_LOCK_TIMEOUT'
   | 'ERR_UNSUPPORTED'
-  | 'ERR_CLIENT_SETUP';
+  | 'ERR_CLIENT_SETUP'
+  | 'ERR_LOGIN_REQUIRED'
+  | 'ERR_AUTHORIZATION'
+  | 'ERR_LOGIN_TIMEOUT'
+  | 'ERR_ID_TOKEN';
 
 /** Options shared by all tokenward errors. */
 export interface TokenwardErrorOptions {
@@ -233,6 +237,64 @@ export class ClientSetupError extends TokenwardError {
 export class UnsupportedError extends TokenwardError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED', message);
+  }
+}
+
+/**
+ * A person has to sign in: the profile's grant is interactive (`authorization_code`, `device_code`) and
+ * no usable refresh token remains, or the caller asked for no interaction. The message names the
+ * command to run (`tokenward login <profile>`); the CLI exits 8 for it.
+ */
+export class LoginRequiredError extends TokenwardError {
+  /** The profile to sign in with, when known. */
+  readonly profile?: string;
+  constructor(
+    profile: string | undefined,
+    reason = 'no usable sign-in (and no refresh token that still works)',
+  ) {
+    const cmd = profile === undefined ? 'tokenward login <profile>' : `tokenward login ${profile}`;
+    super('ERR_LOGIN_REQUIRED', `${reason}; sign in with \`${cmd}\``);
+    if (profile !== undefined) this.profile = profile;
+  }
+}
+
+/**
+ * An interactive sign-in did not give an authorization: the server (or the person) said no on the
+ * redirect or to device polling (`error` such as `access_denied`, `expired_token`, `invalid_request`),
+ * or the redirect did not match the request (`error` `state_mismatch`, `missing_code`). Nothing is stored.
+ */
+export class AuthorizationError extends TokenwardError {
+  /** The OAuth `error` the server sent, or tokenward's own (`state_mismatch`, `missing_code`). */
+  readonly error: string;
+  /** The server's `error_description`, when it sent one. */
+  readonly errorDescription?: string;
+  constructor(error: string, message: string, errorDescription?: string) {
+    super('ERR_AUTHORIZATION', message);
+    this.error = error;
+    if (errorDescription !== undefined) this.errorDescription = errorDescription;
+  }
+}
+
+/** An interactive sign-in was not completed in time (no redirect came back). Nothing is stored. */
+export class LoginTimeoutError extends TokenwardError {
+  /** How long tokenward waited, ms. */
+  readonly waitedMs: number;
+  constructor(waitedMs: number, message: string) {
+    super('ERR_LOGIN_TIMEOUT', message);
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
+ * The OpenID Connect ID token the server returned failed validation (signature, `iss`, `aud`, `azp`,
+ * `exp`/`iat`, `nonce`, algorithm). `reason` names the check. Nothing is stored.
+ */
+export class IdTokenError extends TokenwardError {
+  /** Which check failed: `signature`, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, `alg`, `sub`, `malformed`. */
+  readonly reason: string;
+  constructor(reason: string, message: string, options: TokenwardErrorOptions = {}) {
+    super('ERR_ID_TOKEN', message, options);
+    this.reason = reason;
   }
 }
 

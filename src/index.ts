@@ -46,6 +46,10 @@ export {
   type TokenManagerTuning,
 } from './front-door.js';
 
+// --- people: interactive sign-in ---
+export { type LoginOptions, login } from './login.js';
+export type { DeviceCodeInfo, SignInOptions, SleepFunction } from './signin/types.js';
+
 // --- what the front door takes and gives ---
 export type { TokenClient, TokenIdentity, TokenRequestContext } from './token-client.js';
 export type { HttpExchange, HttpOptions } from './http/types.js';
@@ -55,11 +59,15 @@ export { authorizationValue, type ExpirySource, type Token, usableUntil } from '
 
 // --- errors ---
 export {
+  AuthorizationError,
   ClientSetupError,
   ConfigError,
+  IdTokenError,
   InsecureEndpointError,
   InvalidTokenResponseError,
   LockTimeoutError,
+  LoginRequiredError,
+  LoginTimeoutError,
   NetworkError,
   ProxyError,
   StoreError,

@@ -9,6 +9,7 @@
 
 import type { AcronisKeys } from './providers/acronis.descriptor.js';
 import type { CylanceKeys } from './providers/cylance.descriptor.js';
+import type { InteractiveKeys } from './providers/interactive.keys.js';
 import type { MsxKeys } from './providers/msx.descriptor.js';
 import type { RdpKeys } from './providers/rdp.descriptor.js';
 import type { ProviderName } from './providers/registry.js';
@@ -28,7 +29,12 @@ export type ClientAuthMethod =
   | 'none';
 
 /** Primary grants of the generic providers. */
-export type GrantName = 'client_credentials' | 'password' | 'refresh_token';
+export type GrantName =
+  | 'client_credentials'
+  | 'password'
+  | 'refresh_token'
+  | 'authorization_code'
+  | 'device_code';
 
 /** Store kinds. */
 export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
@@ -37,7 +43,13 @@ export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
  * A profile, as written in the config file or passed to the library: the {@link CommonProfileKeys}
  * and, per vendor preset, the keys its provider module declares (one line each).
  */
-export interface Profile extends CommonProfileKeys, CylanceKeys, MsxKeys, AcronisKeys, RdpKeys {}
+export interface Profile
+  extends CommonProfileKeys,
+    InteractiveKeys,
+    CylanceKeys,
+    MsxKeys,
+    AcronisKeys,
+    RdpKeys {}
 
 /** The keys every provider may read (the generic OAuth 2.0 ones, the store, lifetimes, HTTP, origins). */
 export interface CommonProfileKeys {
@@ -45,7 +57,10 @@ export interface CommonProfileKeys {
   name?: string;
   /** Which provider builds the token client. Default `oauth2`, or `oidc` when only `issuer` is given. */
   provider?: ProviderName;
-  /** Primary grant for `oauth2`/`oidc`. Default `client_credentials`, or `password` when `username` is set. */
+  /**
+   * Primary grant for `oauth2`/`oidc`; `authorization_code` and `device_code` are interactive (a person
+   * signs in with `tokenward login`). Default `client_credentials`, or `password` when `username` is set.
+   */
   grant?: GrantName;
   /** Token endpoint URL. */
   token_url?: string;

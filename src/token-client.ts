@@ -6,6 +6,7 @@
 
 import { requestBudgetMs } from './http/budget.js';
 import type { HttpOptions } from './http/types.js';
+import type { SignInOptions } from './signin/types.js';
 import type { Token } from './token.js';
 
 /** Per-request context handed to a token client. */
@@ -33,6 +34,13 @@ export interface TokenClient {
    * when the server sent no new one (see `previousRefreshToken` in `parseTokenResponse`).
    */
   refresh?(token: Token, ctx: TokenRequestContext): Promise<Token>;
+  /**
+   * Runs the profile's interactive grant (authorization code + PKCE, or the device flow): a person
+   * signs in. Present only for interactive profiles; the manager calls it from
+   * {@link TokenManager.signIn}, never from `getToken()` (whose `fetchToken` throws
+   * `LoginRequiredError` for such a profile). The token is validated (ID token) but not stored.
+   */
+  signIn?(ctx: TokenRequestContext, options: SignInOptions): Promise<Token>;
   /** Revokes a token (RFC 7009 or the vendor's way). Absent when the server cannot. */
   revoke?(token: Token, ctx: TokenRequestContext): Promise<void>;
   /**

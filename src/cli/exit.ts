@@ -24,6 +24,8 @@ export const EXIT = {
    * longer than the retry budget. Try again later; the credentials were not rejected.
    */
   UNAVAILABLE: 7,
+  /** No usable sign-in: run `tokenward login <profile>` (interactive profiles). */
+  LOGIN_REQUIRED: 8,
   /** `exec`: the command exists but could not be executed (permission). */
   EXEC_NOT_EXECUTABLE: 126,
   /** `exec`: the command was not found. */
@@ -51,12 +53,16 @@ export function exitCodeFor(err: unknown): number {
       return EXIT.USAGE;
     case 'ERR_TOKEN_ENDPOINT':
     case 'ERR_INVALID_TOKEN_RESPONSE':
+    case 'ERR_AUTHORIZATION':
+    case 'ERR_ID_TOKEN':
       return EXIT.REJECTED;
     case 'ERR_UPSTREAM_UNAVAILABLE':
       return EXIT.UNAVAILABLE;
     case 'ERR_NETWORK':
     case 'ERR_TIMEOUT':
       return EXIT.NETWORK;
+    case 'ERR_LOGIN_REQUIRED':
+      return EXIT.LOGIN_REQUIRED;
     case 'ERR_STORE':
     case 'ERR_LOCK_TIMEOUT':
       return EXIT.STORE;

@@ -23,6 +23,7 @@ const EXIT_CODES = `Exit codes:
   5  token store failure or lock timeout
   6  request: the API answered with a non-2xx status
   7  token endpoint unavailable (502/503/504/429 after the retries, or a long Retry-After)
+  8  sign-in required: run tokenward login <profile> (interactive profiles)
   141  stdout closed by its reader (EPIPE); the work was finished first
   exec passes through the command's exit code (127: not found, 126: not executable)`;
 
@@ -37,6 +38,7 @@ Commands:
   request <profile> [METHOD] URL   an authenticated HTTP request (401 → new token, retry once)
   exec <profile> -- CMD ...  run a command with the token in $ACCESS_TOKEN
   status                     profiles and their cached tokens
+  login <profile>            sign in (browser or device code) for an interactive profile
   logout <profile>           revoke (where supported) and delete the cached token
   profiles list|show|add|remove   manage profiles in the config file
   secret set|get|rm|list [NAME]   secrets for secret:NAME (OS keyring, else an encrypted local store)
@@ -220,6 +222,26 @@ Examples:
   tokenward status
   tokenward status --json | jq '.[] | select(.valid)'
   tokenward status --watch -n 5s
+
+${GLOBAL}`,
+
+  login: `Usage: tokenward login <profile> [--device] [--no-browser]
+
+Signs a person in with the profile's interactive grant and stores the tokens in the profile's store;
+later token, request and exec calls serve and refresh them. grant = "authorization_code": the
+authorization URL is printed on stderr and opened in the browser ($BROWSER, else xdg-open / open /
+start); a listener on 127.0.0.1 receives the redirect (PKCE S256, state and nonce checked). grant =
+"device_code" (or --device): a code to enter on the server's verification page is printed, and
+tokenward polls until it is approved. An ID token is validated before anything is stored.
+
+Options:
+  --device         use the device flow (the server must offer a device authorization endpoint)
+  --no-browser     only print the authorization URL (open it yourself, on any machine that can
+                   reach the redirect's 127.0.0.1 port)
+
+Examples:
+  tokenward login me
+  tokenward login me --device
 
 ${GLOBAL}`,
 

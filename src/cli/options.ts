@@ -27,6 +27,10 @@ export const COMMAND_OPTIONS = {
     watch: { type: 'boolean', short: 'w' },
     interval: { type: 'string', short: 'n' },
   },
+  login: {
+    device: { type: 'boolean' },
+    'no-browser': { type: 'boolean' },
+  },
   logout: {},
   profiles: {
     json: { type: 'boolean' },

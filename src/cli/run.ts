@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   request: () => import('./commands/request.js'),
   exec: () => import('./commands/exec.js'),
   status: () => import('./commands/status.js'),
+  login: () => import('./commands/login.js'),
   logout: () => import('./commands/logout.js'),
   profiles: () => import('./commands/profiles.js'),
   secret: () => import('./commands/secret.js'),

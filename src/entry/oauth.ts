@@ -5,7 +5,9 @@
  *
  * - grants: {@link clientCredentials}, {@link passwordGrant}, {@link refreshTokenGrant},
  *   {@link customGrant} (any form-based grant), {@link signedJwtExchange} (a signed JWT exchanged for a
- *   token, as Cylance does);
+ *   token, as Cylance does), {@link authorizationCodeGrant} (PKCE, loopback redirect) and
+ *   {@link deviceCodeGrant} (RFC 8628) with {@link validateIdToken} (OpenID Connect ID tokens) — the
+ *   interactive grants under `login()`;
  * - client authentication: {@link createClientAuth} (from profile keys) or one method directly
  *   ({@link clientSecretBasic}, {@link clientSecretPost}, {@link clientSecretJwt}, {@link privateKeyJwt},
  *   {@link noneAuth});
@@ -55,6 +57,13 @@ export type { NoneAuthOptions } from '../auth/none.js';
 export type { ClientSecretPostOptions } from '../auth/post.js';
 export type { PrivateKeyJwtOptions } from '../auth/private-key-jwt.js';
 export { type DiscoverOptions, type DiscoveryDocument, discover } from '../discovery.js';
+// --- interactive sign-in: the grants and ID token validation under `login()` ---
+export {
+  type AuthorizationCodeParams,
+  authorizationCodeGrant,
+  pkceChallenge,
+} from '../grants/authorization-code.js';
+export { DEVICE_CODE_GRANT_TYPE, type DeviceCodeParams, deviceCodeGrant } from '../grants/device-code.js';
 export {
   type ClientCredentialsParams,
   clientCredentials,
@@ -87,6 +96,12 @@ export type {
 } from '../http/types.js';
 export { createTokenClient } from '../providers/index.js';
 export { type RevocationContext, revoke, revokeToken, type TokenTypeHint } from '../revocation.js';
+export {
+  clearJwksCache,
+  type IdTokenClaims,
+  type IdTokenExpectations,
+  validateIdToken,
+} from '../signin/id-token.js';
 export { type ParseTokenOptions, parseTokenResponse, type Token } from '../token.js';
 export type { TokenClient, TokenIdentity, TokenRequestContext } from '../token-client.js';
 export { httpBudgetMs } from '../token-client.js';

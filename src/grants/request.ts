@@ -4,7 +4,7 @@
  */
 
 import { requestToken } from '../http/token-endpoint.js';
-import type { TokenEndpointRequest } from '../http/types.js';
+import type { HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantContext } from './types.js';
 
@@ -72,4 +72,25 @@ export async function grantRequest(
       ? { previousRefreshExpiresAt: extras.previousRefreshExpiresAt }
       : {}),
   });
+}
+
+/**
+ * POSTs `form` with the client's authentication to another endpoint of the authorization server (PAR,
+ * device authorization): the same HTTP layer and client authentication as a token request, the JSON
+ * answer as it is. `what` names the endpoint in messages.
+ */
+export async function authenticatedPost(
+  ctx: GrantContext,
+  url: string,
+  form: Record<string, string | undefined>,
+  options: { what: string; signal?: AbortSignal | undefined; http?: HttpOptions },
+): Promise<JsonResponse> {
+  const now = ctx.now ?? Date.now;
+  const req = { form: { ...form }, headers: {} as Record<string, string> };
+  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
+  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
+  await ctx.clientAuth.apply(req, authCtx);
+  const http = { ...ctx.http, ...(options.http ?? {}) };
+  if (options.signal !== undefined) http.signal = options.signal;
+  return requestToken({ url, form: req.form, headers: req.headers, what: options.what }, http);
 }

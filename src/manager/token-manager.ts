@@ -27,6 +27,7 @@ import {
   TokenwardError,
   type TokenwardErrorCode,
   type TokenwardWarningCode,
+  UnsupportedError,
   UpstreamUnavailableError,
   type WarningHandler,
 } from '../errors.js';
@@ -41,6 +42,7 @@ import {
   publishServedStale,
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
+import type { SignInOptions } from '../signin/types.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import {
   httpBudgetMs,
@@ -458,6 +460,58 @@ export class TokenManager {
     if (cur !== undefined && cur.accessToken !== target) return;
     if (this.#invalidated !== target) publishRetry401(this, cur);
     this.#invalidated = target;
+  }
+
+  /**
+   * Signs a person in with the profile's interactive grant (see `login()`) and stores the token. The
+   * sign-in runs under the store's lock, so a concurrent `getToken()` in another process waits for it
+   * and then reads the new token instead of failing. With `reuse`, a token another caller stored while
+   * this one waited for the lock is taken instead of signing in again. `getToken()` itself never signs
+   * in: for an interactive profile it throws `LoginRequiredError` when no refresh token works.
+   *
+   * @throws UnsupportedError when the profile's grant is not interactive; the sign-in's errors (nothing
+   * is stored then).
+   */
+  async signIn(options: SignInOptions & { reuse?: boolean } = {}): Promise<Token> {
+    const client = await this.#loadClient();
+    if (client.signIn === undefined) {
+      throw new UnsupportedError(
+        'this profile has no interactive grant: set grant = "authorization_code" or "device_code" to sign in',
+      );
+    }
+    let lock: StoreLock | undefined;
+    if (this.store.shared) {
+      lock = await this.store.lock(this.key, {
+        ttlMs: this.#s.lockLeaseMs,
+        timeoutMs: this.#s.lockTimeoutMs,
+      });
+    }
+    try {
+      const entry = await this.#read();
+      if (options.reuse === true && entry?.token !== undefined) {
+        const t = entry.token;
+        if (isUsable(t, this.#s.clock(), this.#s.skewMs) && t.accessToken !== this.#invalidated)
+          return this.#adopt(t);
+      }
+      const { reuse: _reuse, ...signInOptions } = options;
+      const signal = this.#requestStarted();
+      let token: Token;
+      try {
+        token = await client.signIn(
+          { now: this.#s.clock, signal: options.signal ? AbortSignal.any([signal, options.signal]) : signal },
+          signInOptions,
+        );
+      } finally {
+        this.#requestEnded();
+      }
+      this.#grants++;
+      publishRefresh(this, false, token);
+      await this.#write(token, entry);
+      this.#invalidated = undefined;
+      return this.#adopt(token);
+    } finally {
+      await lock?.release();
+    }
   }
 
   /**
@@ -989,6 +1043,7 @@ const CODES: ReadonlySet<string> = new Set<TokenwardErrorCode>([
   'ERR_STORE',
   'ERR_LOCK_TIMEOUT',
   'ERR_UNSUPPORTED',
+  'ERR_LOGIN_REQUIRED',
 ]);
 
 /**

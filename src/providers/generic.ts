@@ -7,7 +7,8 @@
 
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
-import { ConfigError } from '../errors.js';
+import type { DiscoveryDocument } from '../discovery.js';
+import { ConfigError, LoginRequiredError } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
@@ -36,6 +37,8 @@ export interface Endpoints {
   revocationUrl?: string;
   /** The `aud` for JWT client assertions (the token URL unless set). */
   assertionAudience?: string;
+  /** The discovery document (for the interactive grants' endpoints and the ID token's issuer). */
+  discovery?: DiscoveryDocument;
 }
 
 /** Options for {@link createGenericClient}. */
@@ -77,6 +80,11 @@ export async function createGenericClient(
     }
   }
   if (profile.revocation_url !== undefined) assertSecureUrl(profile.revocation_url, 'revocation_url');
+  // authorization_code / device_code: a person signs in (`signIn`, `tokenward login`); never `fetchToken`.
+  const interactive = grant === 'authorization_code' || grant === 'device_code';
+  if (interactive && !profile.client_id) {
+    throw new ConfigError(`is required for grant = "${grant}"`, { key: 'client_id' });
+  }
 
   let endpoints: Promise<Endpoints> | undefined;
   const resolveEndpoints = (signal?: AbortSignal): Promise<Endpoints> => {
@@ -101,6 +109,7 @@ export async function createGenericClient(
     identity: opts.identity,
     budgetMs: httpBudgetMs(httpOpts),
     async fetchToken(ctx) {
+      if (interactive) throw new LoginRequiredError(profile.name);
       const g = await grantContext(ctx);
       switch (grant) {
         case 'password':
@@ -116,7 +125,17 @@ export async function createGenericClient(
       }
     },
     async refresh(token, ctx) {
-      return refreshWithToken(await grantContext(ctx), token, extrasOf(ctx));
+      const g = await grantContext(ctx);
+      const t = await refreshWithToken(g, token, extrasOf(ctx));
+      if (interactive && t.idToken !== undefined) {
+        const { checkRefreshedIdToken } = await import('../signin/session.js');
+        await checkRefreshedIdToken(
+          { profile, grant: g, discovery: (await resolveEndpoints()).discovery },
+          token,
+          t,
+        );
+      }
+      return t;
     },
     async revoke(token, ctx) {
       const ep = await resolveEndpoints();
@@ -131,5 +150,17 @@ export async function createGenericClient(
       await revokeToken(r, token, ctx.signal);
     },
   };
+  if (interactive) {
+    client.signIn = async (ctx, options) => {
+      const g = await grantContext(ctx);
+      const { runSignIn } = await import('../signin/session.js');
+      const discovery = (await resolveEndpoints(ctx.signal)).discovery;
+      const signal = options.signal === undefined ? ctx.signal : options.signal;
+      return runSignIn(
+        { profile, grant: g, discovery },
+        signal === undefined ? options : { ...options, signal },
+      );
+    };
+  }
   return client;
 }

@@ -6,6 +6,7 @@
 
 import type { Profile } from '../profile.js';
 import { defineProvider } from './descriptor.js';
+import { interactiveKeys } from './interactive.keys.js';
 import { oidc } from './oidc.descriptor.js';
 import { genericIdentity } from './values.js';
 
@@ -13,7 +14,7 @@ import { genericIdentity } from './values.js';
 export const oauth2 = defineProvider({
   name: 'oauth2',
   summary: 'a plain OAuth 2.0 token endpoint (client_credentials, password or refresh_token grant)',
-  keys: {},
+  keys: interactiveKeys,
   required: ['token_url|issuer'],
   apiOrigins: () => [],
   identity: (profile: Profile) =>

@@ -6,13 +6,14 @@
 
 import type { Profile } from '../profile.js';
 import { defineProvider } from './descriptor.js';
+import { interactiveKeys } from './interactive.keys.js';
 import { genericIdentity } from './values.js';
 
 /** The `oidc` provider. */
 export const oidc = defineProvider({
   name: 'oidc',
   summary: 'OpenID Connect / RFC 8414: the token endpoint discovered from issuer',
-  keys: {},
+  keys: interactiveKeys,
   required: ['issuer'],
   apiOrigins: () => [],
   identity: (profile: Profile) =>

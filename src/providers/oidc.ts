@@ -35,6 +35,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       const rev = revocationUrl ?? doc.revocation_endpoint;
       const ep: Endpoints = {
         tokenUrl: tokenUrl ?? doc.token_endpoint,
+        discovery: doc,
       };
       if (rev !== undefined) ep.revocationUrl = assertSecureUrl(rev, 'revocation_endpoint').href;
       return ep;

@@ -95,7 +95,7 @@ describe('a warm tokenward token', () => {
       /\/(src|dist)\/(auth|grants)\//,
       /\/(src|dist)\/http\/(?!budget\.|url\.|types\.)/,
       /\/(src|dist)\/(discovery|revocation|token)\.[jt]s$/,
-      /\/(src|dist)\/providers\/(?!index\.|registry\.|values\.|descriptor\.|[a-z0-9]+\.descriptor\.)/,
+      /\/(src|dist)\/providers\/(?!index\.|registry\.|values\.|descriptor\.|interactive\.keys\.|[a-z0-9]+\.descriptor\.)/,
       /\/node_modules\/(jose|undici)\//,
     ];
     for (const re of unwanted) {

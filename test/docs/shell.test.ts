@@ -43,6 +43,8 @@ const NOT_RUN = [
   'npm run bench',
   'TOKENWARD_BENCH_ROOT=$PWD node --cpu-prof',
   'tokenward token bound --header --dpop-for', // needs a DPoP-enabled server: test/dpop/cli.test.ts
+  'tokenward profiles add me issuer=', // a person's sign-in: test/cli/login.test.ts runs it in Chromium
+  'tokenward login me',
 ];
 
 const blocks = docBlocks('sh').filter((b) => /\btokenward\b/.test(b.code));

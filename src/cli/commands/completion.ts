@@ -18,6 +18,7 @@ const PROFILE_COMMANDS = [
   'inspect',
   'request',
   'exec',
+  'login',
   'logout',
   'kubectl-credential',
   'git-credential',

@@ -138,7 +138,13 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const { profile, manager } = await openProfileManager(io, profileName, values.config);
   let token: string;
   try {
-    token = (await manager.getToken()).accessToken;
+    token = (
+      await manager
+        .getToken()
+        .catch(async (err: unknown) =>
+          (await import('./login.js')).signInIfAllowed(io, profile, manager, err),
+        )
+    ).accessToken;
   } finally {
     await manager.close();
   }

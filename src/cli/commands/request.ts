@@ -171,6 +171,13 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   }
   const manager = await openManager(io, profile, tokenward);
   try {
+    if (profile.interactive === 'auto') {
+      await manager
+        .getToken()
+        .catch(async (err: unknown) =>
+          (await import('./login.js')).signInIfAllowed(io, profile, manager, err),
+        );
+    }
     const send = proxiedFetch(fetchOptions);
     const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io, send) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;

@@ -8,6 +8,7 @@
 
 import type { Profile } from '../../profile.js';
 import { providerOf } from '../../providers/index.js';
+import { type SignedInUser, signedInUser } from '../../signin/claims.js';
 import type { StoredEntry, TokenStore } from '../../stores/types.js';
 import { parseCommand, withGlobals } from '../args.js';
 import { entriesOf, openProfileStore } from '../context.js';
@@ -37,6 +38,14 @@ export interface StatusRow {
    */
   counts: { renewals: number; failures: number } | null;
   last_error: { code: string; message: string; at: string } | null;
+  /** Who is signed in (interactive profiles): the ID token's `sub`, `email`, `name`, when present. */
+  user: SignedInUser | null;
+  /**
+   * When the sign-in ends (interactive profiles): the refresh token's expiry when the server said,
+   * else the access token's when there is no refresh token; null while a refresh token of unknown
+   * lifetime keeps it going.
+   */
+  session_ends_at: string | null;
   /** A problem with the profile or its store. */
   error: string | null;
 }
@@ -200,6 +209,8 @@ async function collect(
       last_renewal: null,
       counts: null,
       last_error: null,
+      user: null,
+      session_ends_at: null,
       error: null,
     };
     rows.push(row);
@@ -250,6 +261,15 @@ async function collect(
       row.has_refresh_token = t.refreshToken !== undefined;
       row.scope = t.scope ?? null;
       row.last_renewal = new Date(t.obtainedAt).toISOString();
+      if (
+        profile.grant === 'authorization_code' ||
+        profile.grant === 'device_code' ||
+        t.idToken !== undefined
+      ) {
+        row.user = signedInUser(t.idToken) ?? null;
+        const ends = t.refreshToken === undefined ? t.expiresAt : t.refreshExpiresAt;
+        if (ends !== undefined) row.session_ends_at = new Date(ends).toISOString();
+      }
     }
     const counts = latest?.counts;
     if (
@@ -272,6 +292,8 @@ function table(rows: readonly StatusRow[], now: number, c: boolean): string {
   const cells: string[][] = [
     ['PROFILE', 'PROVIDER', 'STORE', 'TOKEN', 'EXPIRES', 'REFRESH', 'RENEWED', 'LAST ERROR'],
   ];
+  const people = rows.some((r) => r.user !== null);
+  if (people) cells[0]?.splice(7, 0, 'USER', 'SESSION ENDS');
   for (const r of rows) {
     const expires = r.expires_at === null ? '-' : describeExpiry(Date.parse(r.expires_at), now);
     const lastErr =
@@ -280,7 +302,7 @@ function table(rows: readonly StatusRow[], now: number, c: boolean): string {
         : r.last_error !== null
           ? `${r.last_error.code}: ${r.last_error.message} (${relative(Date.parse(r.last_error.at), now)})`
           : '-';
-    cells.push([
+    const row = [
       r.profile,
       r.provider || '-',
       r.store || '-',
@@ -289,7 +311,23 @@ function table(rows: readonly StatusRow[], now: number, c: boolean): string {
       r.cached ? (r.has_refresh_token ? 'yes' : 'no') : '-',
       renewed(r, now),
       lastErr,
-    ]);
+    ];
+    if (people) {
+      const u = r.user;
+      const who =
+        u === null
+          ? '-'
+          : (u.name ?? u.email ?? u.sub ?? '-') +
+            (u.email !== undefined && u.name !== undefined ? ` <${u.email}>` : '');
+      const ends =
+        r.session_ends_at === null
+          ? r.user === null
+            ? '-'
+            : 'while refreshed'
+          : describeExpiry(Date.parse(r.session_ends_at), now);
+      row.splice(7, 0, who, ends);
+    }
+    cells.push(row);
   }
   const widths = cells[0]?.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length))) ?? [];
   const out = cells.map((row, ri) => {

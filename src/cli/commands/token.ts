@@ -71,12 +71,14 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     }
   }
 
-  const { manager } = await openProfileManager(io, positionals[0], values.config);
+  const { profile, manager } = await openProfileManager(io, positionals[0], values.config);
   try {
     const opts: { minTtlMs?: number; force?: boolean } = {};
     if (minTtlMs !== undefined) opts.minTtlMs = minTtlMs;
     if (values.force === true) opts.force = true;
-    const token = await manager.getToken(opts);
+    const token = await manager
+      .getToken(opts)
+      .catch(async (err: unknown) => (await import('./login.js')).signInIfAllowed(io, profile, manager, err));
     let out: string;
     if (values.json === true) {
       const now = Date.now();
