@@ -11,13 +11,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
-
-const TRACE = pathToFileURL(join(ROOT, 'test', 'cli', 'fixtures', 'trace-loads.mjs')).href;
-const TRACE_INITS = join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs');
-const BUNDLED = CLI.at(-1)?.endsWith('.cjs') === true;
+import { type TempHome, tempHome, tw } from './helpers.js';
+import { readTrace, traceNodeArgs } from './trace.js';
 
 /** The token-client graph: a warm call evaluates none of it. */
 const TOKEN_CLIENT = [
@@ -28,40 +24,15 @@ const TOKEN_CLIENT = [
   /\/node_modules\/(jose|undici)\//,
 ];
 
-/**
- * The modules of the bundle that are not wrapped for evaluation on first use (esbuild leaves a module
- * reachable only through static imports from the entry at the top level): each runs on every call, so
- * the trace hook never lists them. Found in the bundle's text: esbuild starts each module with a
- * `// <path>` comment and names a wrapped one `"<path>"() {`.
- */
-function unconditionalModules(): string[] {
-  const text = readFileSync(join(ROOT, 'dist', 'cli', 'tokenward-bundle.cjs'), 'utf8');
-  const wrapped = new Set([...text.matchAll(/^ {2}"([^"]+)"\(\) \{$/gm)].map((m) => m[1]));
-  const all = new Set([...text.matchAll(/^\/\/ (\S+\.(?:[cm]?js|ts))$/gm)].map((m) => m[1]!));
-  return [...all].filter((p) => !wrapped.has(p)).map((p) => `bundle:/${p}`);
-}
-
 /** Runs `tokenward token w ...args` with the module traces on; resolves to the run and the modules. */
 async function traced(args: string[]): Promise<{ r: Awaited<ReturnType<typeof tw>>; loaded: string[] }> {
   const trace = join(home.dir, 'loads.txt');
   rmSync(trace, { force: true });
   const r = await tw(['token', 'w', ...args], {
     env: { ...env, TOKENWARD_TRACE_LOADS: trace },
-    nodeArgs: ['--import', TRACE, ...(BUNDLED ? ['--require', TRACE_INITS] : [])],
+    nodeArgs: traceNodeArgs(),
   });
-  const loaded = readFileSync(trace, 'utf8')
-    .split('\n')
-    .filter((u) => u !== '');
-  if (BUNDLED) {
-    assert.ok(
-      loaded.some((u) => u.startsWith('bundle:/src/cli/')),
-      'the bundle reported its modules',
-    );
-    const always = unconditionalModules();
-    assert.ok(always.includes('bundle:/src/cli/run.ts'), `unwrapped modules: ${always.join(', ')}`);
-    loaded.push(...always);
-  }
-  return { r, loaded };
+  return { r, loaded: readTrace(trace) };
 }
 
 let home: TempHome;
