@@ -25,9 +25,9 @@ const FIGURES: FigureSpec[] = [
   { n: 1, name: 'cached', title: 'Warm-cache getToken()', timeoutMs: 90_000 },
   { n: 2, name: 'roundtrip', title: 'Token round trip (client_credentials)', timeoutMs: 120_000 },
   { n: 3, name: 'herd', title: 'Herd on a cold cache', timeoutMs: 1_800_000 },
-  { n: 4, name: 'cli', title: 'CLI: warm `tokenward token`', timeoutMs: 90_000 },
+  { n: 4, name: 'cli', title: 'CLI: warm `tokenward token`', timeoutMs: 300_000 },
   { n: 5, name: 'fetch', title: '`authFetch` on a warm cache', timeoutMs: 60_000 },
-  { n: 6, name: 'memory', title: 'Memory: 100,000 cached tokens', timeoutMs: 240_000 },
+  { n: 6, name: 'memory', title: 'Memory: 100,000 cached tokens', timeoutMs: 600_000 },
 ];
 
 function pick(args: string[]): FigureSpec[] {

@@ -1,9 +1,11 @@
 /**
- * Figure 4 — wall time of a warm `tokenward token <profile>` (the built CLI, a temporary config and a file
- * store that already holds a fresh token) against `node -e 0` and the CLI's own `--version`. A failing
+ * Figure 4 — wall time of a warm `tokenward token <profile>` (the installed executable,
+ * `dist/cli/tokenward.cjs`: the CLI bundle with its V8 code cache; a temporary config and a file store
+ * that already holds a fresh token) against `node -e 0`, the CLI's own `--version`, the same bundle
+ * without its code cache and the unbundled CLI (`dist/cli/main.js`, as the bin was before). A failing
  * CLI is recorded, not fatal: another engineer may be changing it while the bench runs.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +18,18 @@ const TITLE = 'CLI: warm `tokenward token`';
 const ITERATIONS = 20;
 const WARMUP = 3;
 const BREAKDOWN_ITERATIONS = 8;
+
+/**
+ * A `--require` preload: the bundle's trace hook (scripts/build-cli.mjs) lists each module of the bundle
+ * as it is evaluated; printed at exit with every CommonJS file required (external packages).
+ */
+const INIT_TRACE = `const inits = [];
+globalThis[Symbol.for('tokenward.cli.trace')] = inits;
+process.on('exit', () => {
+  for (const m of inits) process.stderr.write('@@module bundle:' + m + '\\n');
+  for (const f of Object.keys(require.cache)) process.stderr.write('@@module file://' + f + '\\n');
+});
+`;
 
 /** Loader hooks that print every module URL resolved (to count what a command loads). */
 const HOOKS = `export async function resolve(specifier, context, next) {
@@ -66,11 +80,26 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       NO_COLOR: '1',
     });
     const node = process.execPath;
-    const cli = join(DIST, 'cli', 'main.js');
+    const cli = join(DIST, 'cli', 'tokenward.cjs');
+    // The same bundle without its code cache (a copy of the executable and the bundle alone).
+    const nocache = join(dir, 'nocache');
+    await mkdir(nocache);
+    for (const f of ['tokenward.cjs', 'tokenward-bundle.cjs'])
+      await copyFile(join(DIST, 'cli', f), join(nocache, f)).catch(() => {});
     const commands: Array<{ name: string; label: string; args: string[] }> = [
       { name: 'node', label: '`node -e 0`', args: ['-e', '0'] },
       { name: 'version', label: '`tokenward --version` (the CLI shell)', args: [cli, '--version'] },
       { name: 'token', label: '`tokenward token bench` (warm, file store)', args: [cli, 'token', 'bench'] },
+      {
+        name: 'nocache',
+        label: '… the same bundle without its code cache',
+        args: [join(nocache, 'tokenward.cjs'), 'token', 'bench'],
+      },
+      {
+        name: 'unbundled',
+        label: '… the unbundled CLI (`node dist/cli/main.js`, the bin before the bundle)',
+        args: [join(DIST, 'cli', 'main.js'), 'token', 'bench'],
+      },
     ];
 
     // The first run obtains the token (one request); every later run must be served from the file store.
@@ -82,7 +111,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     const requestsAfterFirst = server.counts.total;
 
     const times = new Map<string, number[]>(commands.map((c) => [c.name, []]));
-    const ratios = { token: [] as number[], version: [] as number[] };
+    const ratios: Record<string, number[]> = { token: [], version: [], nocache: [], unbundled: [] };
     let tokenFailures = 0;
     let lastFailure: Timed | undefined;
     if (failures.length === 0) {
@@ -91,9 +120,9 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         for (let j = 0; j < commands.length; j++) {
           const c = commands[(i + j) % commands.length]!;
           const t = await timeCommand(node, c.args, env);
-          const ok = t.code === 0 && (c.name !== 'token' || t.stdout.trim() === token);
+          const ok = t.code === 0 && (c.name === 'node' || c.name === 'version' || t.stdout.trim() === token);
           if (!ok) {
-            if (c.name === 'token') tokenFailures++;
+            if (c.name !== 'node' && c.name !== 'version') tokenFailures++;
             lastFailure = t;
             continue;
           }
@@ -101,8 +130,8 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           if (i >= WARMUP) times.get(c.name)!.push(t.ms);
         }
         if (i >= WARMUP && round['node'] !== undefined) {
-          if (round['token'] !== undefined) ratios.token.push(round['token'] / round['node']);
-          if (round['version'] !== undefined) ratios.version.push(round['version'] / round['node']);
+          for (const [name, xs] of Object.entries(ratios))
+            if (round[name] !== undefined) xs.push(round[name] / round['node']);
         }
       }
     }
@@ -118,19 +147,32 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       register,
       `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
     );
+    const initTrace = join(dir, 'init-trace.cjs');
+    await writeFile(initTrace, INIT_TRACE);
     const traced = await timeCommand(
       node,
-      ['--import', pathToFileURL(register).href, cli, 'token', 'bench'],
+      ['--import', pathToFileURL(register).href, '--require', initTrace, cli, 'token', 'bench'],
       env,
     );
+    // Modules of the bundle that are not wrapped (reachable only statically from its entry) run on every
+    // call and never reach the trace hook: listed from the bundle's `// <path>` module comments.
+    const bundleText = await readFile(join(DIST, 'cli', 'tokenward-bundle.cjs'), 'utf8').catch(() => '');
+    const wrapped = new Set([...bundleText.matchAll(/^ {2}"([^"]+)"\(\) \{$/gm)].map((m) => m[1]));
+    const unwrapped = [
+      ...new Set([...bundleText.matchAll(/^\/\/ (\S+\.(?:[cm]?js|ts))$/gm)].map((m) => m[1]!)),
+    ]
+      .filter((p) => !wrapped.has(p))
+      .map((p) => `@@module bundle:${p}`);
     const modules = [
       ...new Set(
-        traced.stderr
-          .split('\n')
-          .filter((l) => l.startsWith('@@module file:'))
+        [...unwrapped, ...traced.stderr.split('\n')]
+          .filter((l) => l.startsWith('@@module file:') || l.startsWith('@@module bundle:'))
           .map((l) =>
             l
               .slice('@@module '.length)
+              // A module of the bundle is named by its source path: src/x.ts is dist/x.js unbundled.
+              .replace(/^bundle:src\/(.*)\.ts$/, 'dist/$1.js')
+              .replace(/^bundle:/, '')
               .replace(`${pathToFileURL(DIST).href}/`, 'dist/')
               .replace(`${pathToFileURL(ROOT).href}/`, ''),
           ),
@@ -178,7 +220,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
 
     const rows = commands.map((c) => {
       const xs = times.get(c.name)!;
-      const r = c.name === 'node' ? [1] : ratios[c.name as 'token' | 'version'];
+      const r = c.name === 'node' ? [1] : (ratios[c.name] ?? []);
       return [
         c.label,
         fmtMs(median(xs)),
@@ -187,13 +229,19 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         String(xs.length),
       ];
     });
-    const tokenRatio = median(ratios.token);
-    const versionRatio = median(ratios.version);
+    const tokenRatio = median(ratios['token']!);
+    const versionRatio = median(ratios['version']!);
     const notes: string[] = [];
     if (failures.length > 0) notes.push(`**The CLI failed**: ${failures.join('; ')}.`);
     notes.push(
       `Token requests during the warm runs: ${warmRequests} (the token came from the encrypted file store).`,
-      `The warm command loads ${modules.length} modules from disk: ${ours.length} of tokenward's own (dist/) and ` +
+      'The executable (`dist/cli/tokenward.cjs`, package.json `bin`) reads one file, the CLI bundle ' +
+        '(`tokenward-bundle.cjs`: the CLI, the library code it uses and the ESM-only packages, esbuild, CommonJS, ' +
+        'each module evaluated on first use), and compiles it with the V8 code cache `npm run build` made in a ' +
+        'training run of a warm `tokenward token` (scripts/build-cli.mjs), so neither the module resolution and ' +
+        'file reads of the unbundled CLI nor the compilation of the functions the warm path runs is paid per call. ' +
+        `Bundle without the cache: ${fmtRatio(median(ratios['nocache']!))}; unbundled: ${fmtRatio(median(ratios['unbundled']!))} \`node -e 0\` in this run.`,
+      `The warm command evaluates ${modules.length} modules (of the bundle, or files loaded): ${ours.length} of tokenward's own (src/ → dist/ names) and ` +
         `${[...packages].map(([p, n]) => `${p} (${n})`).join(', ') || 'no packages'}; ` +
         `${unneeded.length} of them from the token-client graph (client authentication, grants, the HTTP layer, ` +
         `discovery, the provider's client module, jose, undici)${unneeded.length > 0 ? `: ${unneeded.join(', ')}` : ''}. ` +
@@ -208,10 +256,10 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         id: ID,
         title: TITLE,
         method:
-          `The built CLI (\`node dist/cli/main.js\`, run from the bench's snapshot of dist/) with a temporary config (\`TOKENWARD_CONFIG\`), key directory and ` +
+          `The installed executable (\`node dist/cli/tokenward.cjs\`, run from the bench's snapshot of dist/) with a temporary config (\`TOKENWARD_CONFIG\`), key directory and ` +
           `file store; the first run fetched a token (lifetime 24 h) from the loopback token endpoint, so every ` +
           `measured run reads and decrypts it from the file store and prints it. ${ITERATIONS} iterations after ` +
-          `${WARMUP} warm-up ones; each iteration runs the three commands in rotated order; wall time is spawn to ` +
+          `${WARMUP} warm-up ones; each iteration runs the commands in rotated order; wall time is spawn to ` +
           `exit. The ratio is the median of the per-iteration ratios to \`node -e 0\`.`,
         columns: ['command', 'median wall time', 'min–max', '× `node -e 0`', 'runs'],
         rows,

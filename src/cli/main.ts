@@ -1,22 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `tokenward` executable: runs the dispatcher, flushes stdout and stderr, exits with its code.
- * Write errors on stdout/stderr (a reader that went away: EPIPE) are caught from the start, so a flow
- * always finishes (token stored, lock released) before the process exits; see `exitCodeAfterOutput`.
+ * The unbundled `tokenward` entry (`node dist/cli/main.js`, or `src/cli/main.ts` through tsx in tests).
+ * The installed `bin` is the bundle of the same code, `dist/cli/bin/tokenward.cjs` (see `bin/`).
  * @module
  */
 
-import { exitCodeAfterOutput, guardOutput } from './output.js';
-import { main } from './run.js';
+import { start } from './start.js';
 
-const failures = guardOutput();
-
-function drain(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    stream.write('', () => resolve());
-  });
-}
-
-const code = await main(process.argv.slice(2));
-await Promise.all([drain(process.stdout), drain(process.stderr)]);
-process.exit(exitCodeAfterOutput(code, failures));
+await start(process.argv.slice(2));

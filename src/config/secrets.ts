@@ -30,7 +30,6 @@ import {
   SECRET_PROFILE_KEYS,
   type SecretProfileKey,
 } from '../secret-fields.js';
-import { runTool } from '../secrets/run.js';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from './local-file.js';
 import { originOf } from './origin.js';
 
@@ -253,6 +252,8 @@ async function runCommand(
   where: Where,
 ): Promise<string> {
   const limit = timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  // Imported here: node:child_process is only loaded when a `cmd:` secret runs (not on a warm CLI call).
+  const { runTool } = await import('../secrets/run.js');
   const r = await runTool(command, [], { env, timeoutMs: limit, maxBytes: MAX_OUTPUT_BYTES, shell: true });
   switch (r.kind) {
     case 'timeout':

@@ -6,16 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
-
-const FIXTURES = join(ROOT, 'test', 'cli', 'fixtures');
+import { type TempHome, tempHome, tw } from './helpers.js';
+import { readTrace, traceNodeArgs } from './trace.js';
 
 /** A small API: `/data` (401 while `rejectNext` > 0), `/fail` (500), `/echo`, and RFC 7009 `/revoke`. */
 interface Api {
@@ -193,12 +191,12 @@ describe('token', () => {
     const trace = join(home.dir, 'loads.txt');
     const r = await tw(['token', 'x'], {
       env: { ...env, TOKENWARD_TRACE_LOADS: trace },
-      nodeArgs: ['--import', pathToFileURL(join(FIXTURES, 'trace-loads.mjs')).href],
+      nodeArgs: traceNodeArgs(),
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${current}\n`);
     assert.equal(ts.counts.total, 1);
-    const loaded = readFileSync(trace, 'utf8').split('\n');
+    const loaded = readTrace(trace);
     assert.ok(
       loaded.some((u) => /\/cli\/commands\/token\.[jt]s$/.test(u)),
       'the trace saw the token command',

@@ -18,7 +18,9 @@ export function cliArgv(entry: 'tokenward' | 'docker-credential-tokenward' = 'to
   const args = CLI.map((a) => (a === 'tsx' ? import.meta.resolve('tsx') : a));
   const script = args.length - 1;
   if (entry === 'docker-credential-tokenward') {
-    args[script] = (args[script] ?? '').replace(/main\.(ts|js)$/, 'docker-credential.$1');
+    args[script] = (args[script] ?? '')
+      .replace(/main\.ts$/, 'docker-credential.ts')
+      .replace(/tokenward\.cjs$/, 'docker-credential-tokenward.cjs');
   }
   return [process.execPath, ...args];
 }

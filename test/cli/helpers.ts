@@ -1,7 +1,8 @@
 /**
  * Runs the `tokenward` CLI as a user does: a child process with a temporary HOME, XDG dirs and cache
- * dir. Uses dist/cli/main.js when it is at least as new as every file in src/ (as after `npm test`'s
- * build), else the TypeScript source through tsx.
+ * dir. Uses the installed executable, dist/cli/tokenward.cjs (the CLI bundle with its code cache), when it
+ * is at least as new as every file in src/ (as after `npm test`'s build), else the TypeScript source
+ * through tsx.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { type Ran, type RunProcessOptions, runProcess } from '../helpers/process
 import { TEST_CLIENT } from '../helpers/token-server.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DIST = join(ROOT, 'dist', 'cli', 'main.js');
+const DIST = join(ROOT, 'dist', 'cli', 'tokenward.cjs');
 const SRC = join(ROOT, 'src', 'cli', 'main.ts');
 
 function newest(dir: string): number {

@@ -1,18 +1,39 @@
 /**
  * The CLI's warm path: a `tokenward token` served from the file store runs no secret command and loads
  * no token-client code (client authentication, grants, the HTTP layer, discovery, jose). The `cmd:`
- * secret appends a line to a file per run, so its runs are counted exactly; the modules are listed by
- * the loader hooks of fixtures/trace-loads.mjs.
+ * secret appends a line to a file per run, so its runs are counted exactly. The modules are listed by
+ * the loader hooks of fixtures/trace-loads.mjs (every ES module file loaded) and, when the CLI under test
+ * is the installed bundle (dist/cli/tokenward.cjs), by fixtures/trace-inits.cjs: each module of the
+ * bundle as it is evaluated (the bundle holds them all, so which file loads says nothing) and each
+ * CommonJS file required.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { type TempHome, tempHome, tw } from './helpers.js';
+import { readTrace, traceNodeArgs } from './trace.js';
 
-const TRACE = pathToFileURL(join(ROOT, 'test', 'cli', 'fixtures', 'trace-loads.mjs')).href;
+/** The token-client graph: a warm call evaluates none of it. */
+const TOKEN_CLIENT = [
+  /\/(src|dist)\/(auth|grants)\//,
+  /\/(src|dist)\/http\/(?!budget\.|url\.|types\.)/,
+  /\/(src|dist)\/(discovery|revocation|token)\.[jt]s$/,
+  /\/(src|dist)\/providers\/(?!index\.|registry\.|values\.|descriptor\.|interactive\.keys\.|[a-z0-9]+\.descriptor\.)/,
+  /\/node_modules\/(jose|undici)\//,
+];
+
+/** Runs `tokenward token w ...args` with the module traces on; resolves to the run and the modules. */
+async function traced(args: string[]): Promise<{ r: Awaited<ReturnType<typeof tw>>; loaded: string[] }> {
+  const trace = join(home.dir, 'loads.txt');
+  rmSync(trace, { force: true });
+  const r = await tw(['token', 'w', ...args], {
+    env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+    nodeArgs: traceNodeArgs(),
+  });
+  return { r, loaded: readTrace(trace) };
+}
 
 let home: TempHome;
 let ts: TokenServer;
@@ -76,29 +97,14 @@ describe('a warm tokenward token', () => {
   });
 
   it('loads no token-client module: auth, grants, http (but its budget/url helpers), discovery, jose', async () => {
-    const trace = join(home.dir, 'loads.txt');
-    rmSync(trace, { force: true });
-    const r = await tw(['token', 'w'], {
-      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
-      nodeArgs: ['--import', TRACE],
-    });
+    const { r, loaded } = await traced([]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${token}\n`);
-    const loaded = readFileSync(trace, 'utf8')
-      .split('\n')
-      .filter((u) => u !== '');
     assert.ok(
       loaded.some((u) => /\/stores\/file\.[jt]s$/.test(u)),
       'the trace saw the file store',
     );
-    const unwanted = [
-      /\/(src|dist)\/(auth|grants)\//,
-      /\/(src|dist)\/http\/(?!budget\.|url\.|types\.)/,
-      /\/(src|dist)\/(discovery|revocation|token)\.[jt]s$/,
-      /\/(src|dist)\/providers\/(?!index\.|registry\.|values\.|descriptor\.|interactive\.keys\.|[a-z0-9]+\.descriptor\.)/,
-      /\/node_modules\/(jose|undici)\//,
-    ];
-    for (const re of unwanted) {
+    for (const re of TOKEN_CLIENT) {
       const hits = loaded.filter((u) => re.test(u));
       assert.deepEqual(hits, [], `the warm path loaded ${hits.join(', ')}`);
     }
@@ -106,9 +112,15 @@ describe('a warm tokenward token', () => {
     assert.equal(ts.counts.total, 1);
   });
 
-  it('--force builds the client: the command runs once more, one request', async () => {
-    const r = await tw(['token', 'w', '--force'], { env });
+  it('--force builds the client: the command runs once more, one request, the token client is loaded', async () => {
+    const { r, loaded } = await traced(['--force']);
     assert.equal(r.code, 0, r.stderr);
+    // The trace sees the token client when it is used (so the warm run's empty lists mean something).
+    for (const re of [TOKEN_CLIENT[0]!, TOKEN_CLIENT[1]!, TOKEN_CLIENT[4]!])
+      assert.ok(
+        loaded.some((u) => re.test(u)),
+        `the trace saw ${re}`,
+      );
     assert.notEqual(r.stdout.trim(), token);
     assert.equal(commandRuns(), 2);
     assert.equal(ts.counts.total, 2);

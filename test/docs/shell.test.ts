@@ -105,7 +105,7 @@ describe('documentation: sh examples', () => {
       mkdirSync(bin);
       writeFileSync(
         join(bin, 'tokenward'),
-        `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'cli', 'main.js')}" "$@"\n`,
+        `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist', 'cli', 'tokenward.cjs')}" "$@"\n`,
       );
       chmodSync(join(bin, 'tokenward'), 0o755);
       // Profiles managed by the example itself start from an empty config; the others find the sandbox's.

@@ -1,5 +1,5 @@
 /**
- * A representative subset of the fault matrix through the built CLI (`dist/cli/main.js` after
+ * A representative subset of the fault matrix through the built CLI (`dist/cli/tokenward.cjs` after
  * `npm run build`, else the source through tsx): a generic grant and a vendor preset × the faults that
  * map to each exit code. Per flow, one good `tokenward token` run seeds the encrypted file store (and
  * `--header` is checked to print exactly one line); then per fault, `tokenward token --force` must exit

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`, after `tsc`: bundles the CLI for the installed executables (`dist/cli/tokenward.cjs`,
+ * `dist/cli/docker-credential-tokenward.cjs`, compiled from `src/cli/*.cts`), and makes V8's code cache
+ * for it. The library stays unbundled in dist/.
+ *
+ * - `dist/cli/tokenward-bundle.cjs`: `src/cli/start.ts` and everything it imports, with esbuild, as one
+ *   CommonJS file (each module wrapped so it is evaluated on first use: a command's module, the token
+ *   client, jose… only when a command gets there). Packages that Node 20 can `require()` (CommonJS:
+ *   undici, pg, ioredis) and the optional peers stay external; the ESM-only ones (valibot, smol-toml,
+ *   jose, env-paths…) are bundled.
+ * - `dist/cli/tokenward-bundle.cache`: the build id, then the V8 code cache of the bundle as a warm
+ *   `tokenward token` leaves it — a training run against a loopback token endpoint and a temporary file
+ *   store, so the functions of the warm path are in it. The loader uses it only when the ids match and V8
+ *   accepts it (same V8 version and flags); else it compiles the bundle as usual.
+ *
+ * Test hook: the loader passes `globalThis[Symbol.for('tokenward.cli.trace')]` to the bundle; when it is
+ * an array, the bundle appends the path of each module as the module is evaluated
+ * (test/cli/warm.test.ts proves with it that a warm call evaluates no token-client module).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'dist', 'cli');
+const BUNDLE = join(OUT, 'tokenward-bundle.cjs');
+const CACHE = join(OUT, 'tokenward-bundle.cache');
+const BIN = join(OUT, 'tokenward.cjs');
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const isEsmOnly = (name) =>
+  JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).type === 'module';
+const external = [
+  ...Object.keys(pkg.peerDependencies ?? {}),
+  ...Object.keys(pkg.dependencies ?? {}).filter((d) => !isEsmOnly(d)),
+].flatMap((d) => [d, `${d}/*`]);
+
+const id = randomBytes(16).toString('hex');
+rmSync(CACHE, { force: true });
+const result = await build({
+  absWorkingDir: ROOT,
+  stdin: {
+    contents: "import { start } from './src/cli/start.ts';\nvoid start(process.argv.slice(2));\n",
+    resolveDir: ROOT,
+    sourcefile: 'tokenward-bundle-entry.ts',
+    loader: 'ts',
+  },
+  outfile: BUNDLE,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external,
+  keepNames: true, // errors take their name from their class (src/errors.ts)
+  banner: { js: `/*! tokenward-bundle ${id} */` },
+  // The loader (src/cli/tokenward.cts) passes the bundle's file URL.
+  define: { 'import.meta.url': '__twImportMetaUrl' },
+  write: false,
+  logLevel: 'warning',
+});
+let text = result.outputFiles[0].text;
+// Module evaluation trace (the test hook above): esbuild's lazy-module helper, one line added.
+const helper = 'var __esm = (fn, res, err) => function __init() {\n';
+if (text.split(helper).length !== 2)
+  throw new Error('build-cli: esbuild changed its __esm helper; update the trace hook');
+text = text.replace(helper, `${helper}  if (fn && __twTrace) __twTrace.push(__getOwnPropNames(fn)[0]);\n`);
+// A script compiled with a code cache cannot `import()` (Node 20 drops its dynamic-import callback), so
+// the import() of an external package or a builtin becomes a require() (externals are CommonJS, above).
+text = text.replace(/(?<![\w.$])import\((?:"([^"]+)"|[^)]*)\)/g, (call, name) => {
+  if (name === undefined || !(name.startsWith('node:') || external.includes(name)))
+    throw new Error(`build-cli: cannot turn ${call} into a require()`);
+  return `Promise.resolve().then(() => __toESM(require(${JSON.stringify(name)})))`;
+});
+writeFileSync(BUNDLE, text);
+
+/** The training run: a cold and a warm `tokenward token` (the warm one writes the code cache). */
+async function train() {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenward-build-'));
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          access_token: `build-${randomBytes(8).toString('hex')}`,
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
+      );
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const config = join(dir, 'config.toml');
+    writeFileSync(
+      config,
+      `[profiles.build]\ntoken_url = "http://127.0.0.1:${server.address().port}/token"\nclient_id = "build"\n` +
+        `client_secret = "build-secret"\nstore = "file"\ncache_dir = ${JSON.stringify(join(dir, 'cache'))}\n`,
+      { mode: 0o600 },
+    );
+    const capture = join(dir, 'capture.cjs');
+    writeFileSync(
+      capture,
+      `const vm = require('node:vm'); const fs = require('node:fs'); const Script = vm.Script;
+vm.Script = class extends Script { constructor(s, o) { super(s, o); if (o && o.filename === ${JSON.stringify(BUNDLE)})
+  process.once('exit', () => fs.writeFileSync(${JSON.stringify(CACHE)}, Buffer.concat([Buffer.from(${JSON.stringify(id)}, 'latin1'), this.createCachedData()]))); } };\n`,
+    );
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: dir,
+      TOKENWARD_CONFIG: config,
+      TOKENWARD_CONFIG_DIR: join(dir, 'config'),
+      NO_COLOR: '1',
+    };
+    const run = (pre) =>
+      promisify(execFile)(process.execPath, [...pre, BIN, 'token', 'build'], { env, timeout: 120_000 });
+    const cold = await run([]);
+    const warm = await run(['--require', capture]);
+    if (warm.stdout !== cold.stdout || !cold.stdout.startsWith('build-'))
+      throw new Error('the warm run did not print the token');
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+try {
+  await train();
+} catch (err) {
+  rmSync(CACHE, { force: true });
+  console.warn(
+    `build-cli: no code cache (the training run failed: ${err instanceof Error ? err.message : err})`,
+  );
+}
