@@ -118,11 +118,12 @@ const GROUPS = {
   // Client authentication.
   auth: {
     mutate: ['src/auth/*.ts'],
+    // The focused files first: a mutant stops at the first file that fails.
     tests: [
+      'test/mutation/auth*.test.ts',
       'test/auth/client-auth.test.ts',
       'test/reliability/secret-leak.test.ts',
       'test/providers/oidc-provider.test.ts',
-      'test/mutation/auth*.test.ts',
     ],
   },
   // The file store's lock only.
