@@ -137,11 +137,14 @@ const GROUPS = {
       '#handle',
       'pidAlive',
     ]),
+    // The focused files first. lease-unit tests the Lease class (src/stores/lease.ts), not these functions;
+    // conformance and lock-wakeups take, wait for, renew and steal file locks.
     tests: [
-      'test/stores/file-store.test.ts',
-      'test/stores/file-lock-break.test.ts',
-      'test/stores/lease-unit.test.ts',
       'test/mutation/lock*.test.ts',
+      'test/stores/file-lock-break.test.ts',
+      'test/stores/file-store.test.ts',
+      'test/stores/lock-wakeups.test.ts',
+      'test/stores/conformance.test.ts',
     ],
   },
   // The HTTP layer (redact-exchange.ts is in `exchange`).
@@ -154,12 +157,15 @@ const GROUPS = {
       'src/http/token-endpoint.ts',
       'src/http/url.ts',
     ],
+    // The focused files first. The provider tests (oidc-provider) reach this code only through what
+    // http-layer and http already drive directly, at many times the cost: left out.
     tests: [
+      'test/mutation/http*.test.ts',
+      'test/reliability/http-layer.test.ts',
       'test/http/http.test.ts',
+      'test/http/proxy.test.ts',
       'test/discovery.test.ts',
       'test/reliability/secret-leak.test.ts',
-      'test/providers/oidc-provider.test.ts',
-      'test/mutation/http*.test.ts',
     ],
   },
 };
