@@ -95,13 +95,22 @@ const GROUPS = {
     ],
   },
   // The token manager: cache, single flight, refresh, back-off, failure record.
+  // The token manager outside single flight (its mutate ranges are set below: the rest of the file):
+  // options, invalidate, logout, close, obtaining (refresh, rejected refresh, primary grant), what is
+  // written to the store, and the failure record. The test files that reach this code, focused first;
+  // those about flight alone (foreground, lazy-client, min-ttl, short-lifetime, eager-backoff) and the
+  // slow end-to-end ones (front-door, file-store: 20-30 s each) are left to the `flight` group.
   manager: {
     mutate: ['src/manager/token-manager.ts'],
     tests: [
-      'test/manager/*.test.ts',
-      'test/front-door.test.ts',
-      'test/stores/file-store.test.ts',
       'test/mutation/manager*.test.ts',
+      'test/manager/token-manager.test.ts',
+      'test/manager/refresh-rejected.test.ts',
+      'test/manager/outage.test.ts',
+      'test/manager/warnings.test.ts',
+      'test/manager/lock-release.test.ts',
+      'test/manager/lock-budget.test.ts',
+      'test/fetch/auth-fetch.test.ts',
     ],
   },
   // Single flight only (a part of `manager`, for a quick run; not in the default set): getToken(), the

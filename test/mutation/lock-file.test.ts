@@ -16,8 +16,11 @@ import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore } from '../../src/stores/file.js';
 
 let root: string;
+/** A pid that was alive a moment ago and is now gone (one process started, for every test). */
+let DEAD: number;
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'tw-mut-lock-'));
+  DEAD = spawnSync(process.execPath, ['-e', '']).pid;
 });
 after(async () => {
   await rm(root, { recursive: true, force: true });
@@ -82,8 +85,7 @@ const lockInfo = (over: Record<string, unknown>) =>
     ...over,
   });
 
-/** A pid that was alive a moment ago and is now gone. */
-const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid;
+const deadPid = () => DEAD;
 
 /** Asserts `store.lock(key)` fails at once (timeout 0) with the exact timeout error. */
 async function assertHeld(store: FileStore, dir: string, key: string, ttlMs = 30_000): Promise<void> {
