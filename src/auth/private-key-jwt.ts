@@ -120,6 +120,7 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuth {
         key: loaded.key,
       };
       if (loaded.kid !== undefined) p.kid = loaded.kid;
+      // Stryker disable next-line ConditionalExpression: an audience set to undefined falls back as an absent one does (→ false is killed).
       if (options.audience !== undefined) p.audience = options.audience;
       await applyAssertion(req, ctx, p);
     },
