@@ -179,18 +179,29 @@ const GROUPS = {
       'test/stores/conformance.test.ts',
     ],
   },
-  // The HTTP layer (redact-exchange.ts is in `exchange`).
+  // The HTTP layer's reading and deciding (redact-exchange.ts is in `exchange`): option bounds, answers
+  // and their errors, back-off and Retry-After, URL checks, how a transport failure is described and
+  // whether it is retried. Pure code: the focused files kill most mutants in a second or two.
   http: {
     mutate: [
-      'src/http/agent.ts',
       'src/http/budget.ts',
       'src/http/response.ts',
       'src/http/retry.ts',
-      'src/http/token-endpoint.ts',
       'src/http/url.ts',
+      ...functionsOf('src/http/token-endpoint.ts', ['classifyNetworkError', 'errorCode']),
     ],
-    // The focused files first. The provider tests (oidc-provider) reach this code only through what
-    // http-layer and http already drive directly, at many times the cost: left out.
+    tests: [
+      'test/mutation/http*.test.ts',
+      'test/reliability/http-layer.test.ts',
+      'test/http/http.test.ts',
+    ],
+  },
+  // The HTTP layer's sending (the rest of token-endpoint.ts, set below, and the connection pools):
+  // requests, retries, size and time limits, proxies, TLS settings, the exchange hook. Every test of it
+  // runs loopback servers (1 180 mutants with `http` at first: more than a session's time on the
+  // shared machine; split off so each part can finish).
+  'http-send': {
+    mutate: ['src/http/agent.ts', 'src/http/token-endpoint.ts'],
     tests: [
       'test/mutation/http*.test.ts',
       'test/reliability/http-layer.test.ts',
@@ -204,6 +215,11 @@ const GROUPS = {
 
 // The manager's group is the rest of its file: the functions of `flight` are measured there.
 GROUPS.manager.mutate = outside('src/manager/token-manager.ts', GROUPS.flight.mutate);
+// `http-send` takes the rest of token-endpoint.ts: the functions of `http` are measured there.
+GROUPS['http-send'].mutate = [
+  'src/http/agent.ts',
+  ...outside('src/http/token-endpoint.ts', GROUPS.http.mutate),
+];
 
 const wanted = (process.env['TOKENWARD_MUTATE'] ?? '')
   .split(',')
