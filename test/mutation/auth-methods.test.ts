@@ -89,6 +89,22 @@ describe('createClientAuth: which method', () => {
     );
   });
 
+  it('with neither a client id nor the secret or key, the client id is named first, for every method', () => {
+    // The methods check their own inputs too, but in another order (a secret or key before the id).
+    for (const method of [
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_jwt',
+      'private_key_jwt',
+    ] as const) {
+      configError(
+        () => createClientAuth({ auth_method: method }),
+        'client_id',
+        `client_id: is required for ${method}`,
+      );
+    }
+  });
+
   it('none: with a client id it is sent in the form; without one, nothing is sent', async () => {
     const anon = createClientAuth({});
     assert.equal(anon.method, 'none');
