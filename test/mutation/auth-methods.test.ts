@@ -163,6 +163,21 @@ describe('createClientAuth: which method', () => {
 });
 
 describe('the methods themselves', () => {
+  it('each names its method and client id (what the token request and the status report show)', async () => {
+    const post = clientSecretPost({ clientId: 'c-post', clientSecret: 's3cr' });
+    assert.equal(post.method, 'client_secret_post');
+    assert.equal(post.clientId, 'c-post');
+    assert.equal(
+      createClientAuth({ client_id: 'c', client_secret: 's3cr', auth_method: 'client_secret_post' }).method,
+      'client_secret_post',
+    );
+    const r = blank();
+    await post.apply(r, ctx);
+    assert.deepEqual(r, { form: { client_id: 'c-post', client_secret: 's3cr' }, headers: {} });
+    assert.equal(clientSecretBasic({ clientId: 'c', clientSecret: 's' }).method, 'client_secret_basic');
+    assert.equal(clientSecretJwt({ clientId: 'c', clientSecret: 's3cr' }).method, 'client_secret_jwt');
+  });
+
   it('client_secret_post and client_secret_basic refuse a missing id or secret, naming it', () => {
     configError(
       () => clientSecretPost({ clientId: '', clientSecret: 's' }),
