@@ -361,6 +361,7 @@ describe('invalidate', () => {
     await l.manager.getToken(); // at-1, stored
     const fresh = new TokenManager({ client: l.client, key: 'k', store: l.store, clock: () => NOW });
     fresh.invalidate('at-1');
+    fresh.invalidate(); // nothing held: changes nothing (the token named stays rejected)
     assert.equal((await fresh.getToken()).accessToken, 'at-2');
     assert.deepEqual(l.calls, ['fetch', 'refresh']);
   });
@@ -538,6 +539,34 @@ describe('close', () => {
     assert.equal((signal?.reason as Error | undefined)?.message, 'the token manager was closed');
     release();
     await getting.catch(() => {});
+  });
+
+  it('the store gets at least a second to close, even when the flight used up the whole wait', async () => {
+    /** Closes 100 ms after being asked: within the second, after the (zero) close timeout. */
+    class SlowStore extends MemoryStore {
+      closed = false;
+      override close(): Promise<void> {
+        return new Promise((r) =>
+          setTimeout(() => {
+            this.closed = true;
+            r();
+          }, 100),
+        );
+      }
+    }
+    const store = new SlowStore();
+    const warnings: { code: string; message: string }[] = [];
+    const m = new TokenManager({
+      client: scripted(() => NOW).client,
+      key: 'k',
+      store,
+      ownsStore: true,
+      closeTimeoutMs: 0,
+      onWarning: (w) => warnings.push(w),
+    });
+    await m.close();
+    assert.equal(store.closed, true);
+    assert.deepEqual(warnings, []);
   });
 
   it('a store that does not close in time (at least a second): a CLOSE_TIMEOUT warning naming its kind', async () => {
