@@ -342,6 +342,13 @@ describe('loadPrivateKey', () => {
     assert.equal(plain.alg, 'ES256', 'non-string alg ignored: the default for the key');
     assert.equal('kid' in plain, false, 'non-string kid ignored');
     assert.equal('kid' in loadPrivateKey(pem(ec.privateKey)), false);
+    // An alg the JWK names that is not the key type's default is the one used.
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    assert.equal(loadPrivateKey(JSON.stringify(rsa.privateKey.export({ format: 'jwk' }))).alg, 'RS256');
+    assert.equal(
+      loadPrivateKey(JSON.stringify({ ...rsa.privateKey.export({ format: 'jwk' }), alg: 'PS384' })).alg,
+      'PS384',
+    );
   });
 
   it('what is not a key is refused with a message that says what is expected, never the key', () => {
