@@ -119,6 +119,7 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuth {
         alg: loaded.alg,
         key: loaded.key,
       };
+      // Stryker disable next-line ConditionalExpression: a kid set to undefined is no kid to applyAssertion (→ false is killed).
       if (loaded.kid !== undefined) p.kid = loaded.kid;
       // Stryker disable next-line ConditionalExpression: an audience set to undefined falls back as an absent one does (→ false is killed).
       if (options.audience !== undefined) p.audience = options.audience;

@@ -235,6 +235,7 @@ describe('the methods themselves', () => {
     assert.deepEqual(Object.keys(r.form).sort(), ['client_assertion', 'client_assertion_type', 'client_id']);
     assert.equal(r.form['client_id'], 'cid');
     assert.equal(r.form['client_assertion_type'], JWT_BEARER_ASSERTION_TYPE);
+    assert.equal(JWT_BEARER_ASSERTION_TYPE, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     assert.deepEqual(r.headers, {});
     const a = r.form['client_assertion'] ?? '';
     assert.deepEqual(decodeProtectedHeader(a), { alg: 'HS256', typ: 'JWT' });
