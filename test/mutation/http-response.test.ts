@@ -75,6 +75,11 @@ describe('parseSuccessBody', () => {
     );
     refused(answer(200, '  <!DOCTYPE html><p>'), `${head(200)} with an HTML page (no content-type), ${tail}`);
     refused(answer(200, '<HTML>'), `${head(200)} with an HTML page (no content-type), ${tail}`);
+    // The content type is trimmed before its parameters are dropped.
+    refused(
+      answer(200, '{"a":1}', { 'content-type': ' Text/HTML ;charset=utf-8' }),
+      `${head(200)} with an HTML page (content-type text/html), ${tail}`,
+    );
     refused(answer(200, '<div>'), `${head(200)} with an HTML page (no content-type), ${tail}`);
   });
 
