@@ -39,6 +39,7 @@ export function clientSecretJwt(options: ClientSecretJwtOptions): ClientAuth {
     clientId: options.clientId,
     async apply(req, ctx) {
       const p: Parameters<typeof applyAssertion>[2] = { clientId: options.clientId, alg, key };
+      // Stryker disable next-line ConditionalExpression: an audience set to undefined falls back as an absent one does (→ false is killed).
       if (options.audience !== undefined) p.audience = options.audience;
       await applyAssertion(req, ctx, p);
     },

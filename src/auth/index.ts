@@ -63,6 +63,7 @@ export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
   switch (method) {
     case 'client_secret_basic': {
       const o: Parameters<typeof clientSecretBasic>[0] = { clientId, clientSecret: needSecret() };
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.basic_encoding !== undefined) o.encoding = profile.basic_encoding;
       return clientSecretBasic(o);
     }
@@ -70,16 +71,22 @@ export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
       return clientSecretPost({ clientId, clientSecret: needSecret() });
     case 'client_secret_jwt': {
       const o: Parameters<typeof clientSecretJwt>[0] = { clientId, clientSecret: needSecret() };
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.signing_alg !== undefined) o.alg = profile.signing_alg;
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.assertion_audience !== undefined) o.audience = profile.assertion_audience;
       return clientSecretJwt(o);
     }
     case 'private_key_jwt': {
+      // Stryker disable next-line ConditionalExpression: privateKeyJwt() refuses a missing key with the same error; this check narrows the type (→ true is killed).
       if (!profile.private_key)
         throw new ConfigError('is required for private_key_jwt', { key: 'private_key' });
       const o: Parameters<typeof privateKeyJwt>[0] = { clientId, privateKey: profile.private_key };
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.signing_alg !== undefined) o.alg = profile.signing_alg;
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.key_id !== undefined) o.keyId = profile.key_id;
+      // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.assertion_audience !== undefined) o.audience = profile.assertion_audience;
       return privateKeyJwt(o);
     }

@@ -35,6 +35,7 @@ function defaultAlg(key: KeyObject): string {
     case 'rsa-pss':
       return 'PS256';
     case 'ec': {
+      // Stryker disable next-line OptionalChaining: Node gives every EC key its asymmetricKeyDetails; the `?.` is for the type.
       const curve = key.asymmetricKeyDetails?.namedCurve;
       return curve === 'secp384r1' ? 'ES384' : curve === 'secp521r1' ? 'ES512' : 'ES256';
     }
@@ -118,7 +119,9 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuth {
         alg: loaded.alg,
         key: loaded.key,
       };
+      // Stryker disable next-line ConditionalExpression: a kid set to undefined is no kid to applyAssertion (→ false is killed).
       if (loaded.kid !== undefined) p.kid = loaded.kid;
+      // Stryker disable next-line ConditionalExpression: an audience set to undefined falls back as an absent one does (→ false is killed).
       if (options.audience !== undefined) p.audience = options.audience;
       await applyAssertion(req, ctx, p);
     },

@@ -89,6 +89,22 @@ describe('createClientAuth: which method', () => {
     );
   });
 
+  it('with neither a client id nor the secret or key, the client id is named first, for every method', () => {
+    // The methods check their own inputs too, but in another order (a secret or key before the id).
+    for (const method of [
+      'client_secret_basic',
+      'client_secret_post',
+      'client_secret_jwt',
+      'private_key_jwt',
+    ] as const) {
+      configError(
+        () => createClientAuth({ auth_method: method }),
+        'client_id',
+        `client_id: is required for ${method}`,
+      );
+    }
+  });
+
   it('none: with a client id it is sent in the form; without one, nothing is sent', async () => {
     const anon = createClientAuth({});
     assert.equal(anon.method, 'none');
@@ -147,6 +163,21 @@ describe('createClientAuth: which method', () => {
 });
 
 describe('the methods themselves', () => {
+  it('each names its method and client id (what the token request and the status report show)', async () => {
+    const post = clientSecretPost({ clientId: 'c-post', clientSecret: 's3cr' });
+    assert.equal(post.method, 'client_secret_post');
+    assert.equal(post.clientId, 'c-post');
+    assert.equal(
+      createClientAuth({ client_id: 'c', client_secret: 's3cr', auth_method: 'client_secret_post' }).method,
+      'client_secret_post',
+    );
+    const r = blank();
+    await post.apply(r, ctx);
+    assert.deepEqual(r, { form: { client_id: 'c-post', client_secret: 's3cr' }, headers: {} });
+    assert.equal(clientSecretBasic({ clientId: 'c', clientSecret: 's' }).method, 'client_secret_basic');
+    assert.equal(clientSecretJwt({ clientId: 'c', clientSecret: 's3cr' }).method, 'client_secret_jwt');
+  });
+
   it('client_secret_post and client_secret_basic refuse a missing id or secret, naming it', () => {
     configError(
       () => clientSecretPost({ clientId: '', clientSecret: 's' }),
@@ -204,6 +235,7 @@ describe('the methods themselves', () => {
     assert.deepEqual(Object.keys(r.form).sort(), ['client_assertion', 'client_assertion_type', 'client_id']);
     assert.equal(r.form['client_id'], 'cid');
     assert.equal(r.form['client_assertion_type'], JWT_BEARER_ASSERTION_TYPE);
+    assert.equal(JWT_BEARER_ASSERTION_TYPE, 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     assert.deepEqual(r.headers, {});
     const a = r.form['client_assertion'] ?? '';
     assert.deepEqual(decodeProtectedHeader(a), { alg: 'HS256', typ: 'JWT' });
@@ -311,6 +343,13 @@ describe('loadPrivateKey', () => {
     assert.equal(plain.alg, 'ES256', 'non-string alg ignored: the default for the key');
     assert.equal('kid' in plain, false, 'non-string kid ignored');
     assert.equal('kid' in loadPrivateKey(pem(ec.privateKey)), false);
+    // An alg the JWK names that is not the key type's default is the one used.
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    assert.equal(loadPrivateKey(JSON.stringify(rsa.privateKey.export({ format: 'jwk' }))).alg, 'RS256');
+    assert.equal(
+      loadPrivateKey(JSON.stringify({ ...rsa.privateKey.export({ format: 'jwk' }), alg: 'PS384' })).alg,
+      'PS384',
+    );
   });
 
   it('what is not a key is refused with a message that says what is expected, never the key', () => {

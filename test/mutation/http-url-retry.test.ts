@@ -11,6 +11,12 @@ import { backoffMs, parseRetryAfter, sleep } from '../../src/http/retry.js';
 import { assertSecureUrl, isLoopbackHost, safeUrl } from '../../src/http/url.js';
 
 describe('isLoopbackHost', () => {
+  it('only a leading "[" and a trailing "]" are taken off: brackets inside are kept (not loopback)', () => {
+    assert.equal(isLoopbackHost('[::1]'), true);
+    assert.equal(isLoopbackHost('::[1'), false);
+    assert.equal(isLoopbackHost('::]1'), false);
+  });
+
   it('loopback: 127.0.0.0/8, ::1 in both spellings and bracketed, IPv4-mapped, localhost (any case, with a dot)', () => {
     for (const h of [
       '127.0.0.1',
