@@ -103,7 +103,7 @@ const GROUPS = {
     mutate: ['src/manager/token-manager.ts'],
     tests: ['test/mutation/manager*.test.ts'],
   },
-  // Single flight only (a part of `manager`, for a quick run; not in the default set): getToken(), the
+  // Single flight (the `manager` group is the rest of the file): getToken(), the
   // one shared flight (#join, #fly, #acquire) and what it decides with (#usable, #fits, #servable,
   // #plan, #settle), the background refresh (#startEager).
   flight: {
@@ -214,9 +214,7 @@ const wanted = (process.env['TOKENWARD_MUTATE'] ?? '')
 for (const g of wanted) {
   if (!(g in GROUPS)) throw new Error(`TOKENWARD_MUTATE: unknown group "${g}" (${Object.keys(GROUPS).join(', ')})`);
 }
-/** Groups that are part of another one, run only when named. */
-const PARTS = new Set(['flight']);
-const groups = wanted.length > 0 ? wanted : Object.keys(GROUPS).filter((g) => !PARTS.has(g));
+const groups = wanted.length > 0 ? wanted : Object.keys(GROUPS);
 const name = wanted.length > 0 ? groups.join('+') : 'all';
 const uniq = (xs) => [...new Set(xs)];
 
