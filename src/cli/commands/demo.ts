@@ -41,8 +41,18 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const io = withGlobals(baseIo, values);
   if (positionals.length > 0) throw new UsageError('demo takes no arguments');
   const lazy = await import('../lazy.js');
-  const [{ startSandbox, sandboxProfiles, VENDORS }, tokenward, { createAuthFetch, originsFromProfile }] =
-    await Promise.all([lazy.loadSandbox(), lazy.loadTokenward(), lazy.loadFetch()]);
+  const [
+    {
+      startSandbox,
+      sandboxProfiles,
+      sandboxLoginProfiles,
+      completeSandboxSignIn,
+      approveSandboxDevice,
+      VENDORS,
+    },
+    tokenward,
+    { createAuthFetch, originsFromProfile },
+  ] = await Promise.all([lazy.loadSandbox(), lazy.loadTokenward(), lazy.loadFetch()]);
 
   const results: StepResult[] = [];
   const c = io.colorOut;
@@ -80,6 +90,12 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     for (const [name, p] of Object.entries(sandboxProfiles(sandbox))) {
       profiles[name] = { ...p, store: 'file', cache_dir: cacheDir };
     }
+    // A person's sign-in (the sandbox's OpenID Connect server): the pages are filled in over HTTP here,
+    // where a person would use the browser.
+    for (const [name, p] of Object.entries(sandboxLoginProfiles(sandbox))) {
+      profiles[name] = { ...p, store: 'file', cache_dir: cacheDir };
+    }
+    sandbox.configure('oidc', { deviceIntervalSeconds: 1 });
     const open = async (name: string): Promise<TokenManager> => {
       const profile = profiles[name];
       if (profile === undefined) throw new Check(`the sandbox has no "${name}" profile`);
@@ -237,6 +253,38 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
         check(st.api.rdp === 1, `expected one 200 from the API after the retry, saw ${st.api.rdp}`);
         check(st.token.rdp['password'] === 1, 'expected one new password grant');
         return `401, then a new token (refresh token refused: ${st.rejected.rdp - 1}, password grants: ${st.token.rdp['password']}), then 200`;
+      },
+    );
+
+    await step(
+      'oidc: a person signs in (authorization code + PKCE; the sign-in page filled over HTTP)',
+      async () => {
+        const m = await open('oidc');
+        const t = await m.signIn({
+          openBrowser: async (url) => void (await completeSandboxSignIn(url)),
+          onAuthorizationUrl: () => {},
+        });
+        check(t.idToken !== undefined, 'no ID token came back');
+        check(t.refreshToken !== undefined, 'no refresh token came back');
+        const again = await m.getToken({ force: true });
+        check(again.accessToken !== t.accessToken, 'the refresh did not give a new token');
+        return 'signed in, ID token checked against the JWKS, then refreshed with the rotated refresh token';
+      },
+    );
+
+    await step(
+      'oidc-device: a person signs in with a device code (approved on the verification page over HTTP)',
+      async () => {
+        const m = await open('oidc-device');
+        let approval: Promise<void> | undefined;
+        const t = await m.signIn({
+          onDeviceCode: (d) => {
+            approval = approveSandboxDevice(d.verificationUri, d.userCode);
+          },
+        });
+        await approval;
+        check(t.idToken !== undefined, 'no ID token came back');
+        return `signed in after ${m.counts.grants} device-code grant${m.counts.grants === 1 ? '' : 's'}`;
       },
     );
   } finally {
