@@ -17,7 +17,7 @@ import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
-import type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
+import type { FormValue, HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from './types.js';
 import { assertSecureUrl, safeUrl } from './url.js';
 
 export {
@@ -132,9 +132,10 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   if (req.form !== undefined) {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(req.form)) {
-      if (v === undefined) continue;
-      registerField(k, v);
-      p.append(k, v);
+      for (const one of formValues(v)) {
+        registerField(k, one);
+        p.append(k, one);
+      }
     }
     body = p.toString();
     // Redacting a copy of the body costs a pass over every registered secret: only for a trace hook.
@@ -158,6 +159,11 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   prepared.grant = grantOf(req);
   if (shownBody !== undefined) prepared.shownBody = shownBody;
   return prepared;
+}
+
+/** The values of a form field, in order: none for `undefined`, one for a string, each of a list. */
+export function formValues(v: FormValue): readonly string[] {
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
 /** The request's `grant_type` (form or JSON), else `json` or `form`: never a value that could be secret. */

@@ -64,11 +64,20 @@ export interface HttpOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A form field's value: one value, several (sent as the field repeated, e.g. RFC 8707 `resource`), or
+ * `undefined` (left out).
+ */
+export type FormValue = string | readonly string[] | undefined;
+
 /** A request to a token-like endpoint (POST). Give `form` or `json`. */
 export interface TokenEndpointRequest {
   url: string;
-  /** Sent as `application/x-www-form-urlencoded`; undefined values are left out. */
-  form?: Record<string, string | undefined>;
+  /**
+   * Sent as `application/x-www-form-urlencoded`; undefined values are left out, a list is sent as the
+   * field repeated.
+   */
+  form?: Record<string, FormValue>;
   /** Sent as JSON. */
   json?: unknown;
   /** Overrides the body's content type, e.g. `application/json; charset=utf-8`. */

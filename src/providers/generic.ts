@@ -27,6 +27,8 @@ import {
   httpOptionsFromProfile,
   optionalString,
   parseOptionsFromProfile,
+  refreshParamsFromProfile,
+  resourceFromProfile,
   scopeFromProfile,
 } from './values.js';
 
@@ -55,7 +57,8 @@ export async function createGenericClient(
   const grant = grantFromProfile(profile);
   const scope = scopeFromProfile(profile);
   const audience = optionalString(profile, 'audience');
-  const resource = optionalString(profile, 'resource');
+  const resource = resourceFromProfile(profile);
+  const resend = refreshParamsFromProfile(profile);
   const params = profile.params;
   const parse = parseOptionsFromProfile(profile);
   const httpOpts = await httpOptionsFromProfile(profile, http);
@@ -110,13 +113,23 @@ export async function createGenericClient(
             extrasOf(ctx),
           );
         case 'refresh_token':
-          return refreshTokenGrant(g, { refreshToken: profile.refresh_token!, scope, params }, extrasOf(ctx));
+          return refreshTokenGrant(
+            g,
+            { refreshToken: profile.refresh_token!, scope, audience, resource, params },
+            extrasOf(ctx),
+          );
         default:
           return clientCredentials(g, { scope, audience, resource, params }, extrasOf(ctx));
       }
     },
     async refresh(token, ctx) {
-      return refreshWithToken(await grantContext(ctx), token, extrasOf(ctx));
+      // `refresh_params`: what the primary grant sent that goes again (default nothing).
+      const again: Parameters<typeof refreshWithToken>[4] = {};
+      if (resend.has('scope')) again.scope = scope;
+      if (resend.has('audience')) again.audience = audience;
+      if (resend.has('resource')) again.resource = resource;
+      const extra = resend.has('params') ? params : undefined;
+      return refreshWithToken(await grantContext(ctx), token, extrasOf(ctx), extra, again);
     },
     async revoke(token, ctx) {
       const ep = await resolveEndpoints();

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import type { GrantParseOptions } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
-import type { ClientAuthMethod, GrantName, Profile } from '../profile.js';
+import type { ClientAuthMethod, GrantName, Profile, RefreshParam } from '../profile.js';
 import { isSecretField } from '../secret-fields.js';
 
 /**
@@ -118,6 +118,33 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
   return { ...out, ...http };
 }
 
+/**
+ * The resource indicator(s) (RFC 8707 §2): `undefined`, one URI, or a list of at least two (a list of
+ * one is that one). Each must be an absolute URI without a fragment.
+ * @throws ConfigError (key `resource`) for an empty value or one that is not an absolute URI.
+ */
+export function resourceFromProfile(profile: Profile): string | string[] | undefined {
+  const r = profile.resource;
+  if (r === undefined) return undefined;
+  const list = typeof r === 'string' ? [r] : r;
+  if (list.length === 0) throw new ConfigError('must name at least one resource URI', { key: 'resource' });
+  for (const [i, one] of list.entries()) {
+    const at = list.length > 1 ? ` (entry ${i + 1})` : '';
+    let ok = false;
+    try {
+      ok = new URL(one).hash === '' && !one.includes('#');
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw new ConfigError(`must be an absolute URI without a fragment (RFC 8707)${at}`, {
+        key: 'resource',
+      });
+    }
+  }
+  return list.length === 1 ? list[0] : [...list];
+}
+
 /** The scope as one space-separated string (trimmed; `undefined` when empty). */
 export function scopeFromProfile(profile: Profile): string | undefined {
   const s = profile.scope;
@@ -183,9 +210,26 @@ export function genericIdentity(
     username: grant === 'password' ? profile.username : undefined,
     scope: scopeFromProfile(profile),
     audience: optionalString(profile, 'audience'),
-    resource: optionalString(profile, 'resource'),
+    resource: identityResource(profile),
     params: params ? canonicalParams(params) : undefined,
   };
+}
+
+/** The resource(s) for the identity: the one URI, or the list joined by spaces (unchecked: pure). */
+function identityResource(profile: Profile): string | undefined {
+  const r = profile.resource;
+  return r === undefined || r === '' ? undefined : typeof r === 'string' ? r : r.join(' ');
+}
+
+/**
+ * What a refresh sends again (`refresh_params`): none by default, all of `resource`, `audience`, `scope`,
+ * `params` for `true`, else those listed.
+ */
+export function refreshParamsFromProfile(profile: Profile): ReadonlySet<RefreshParam> {
+  const r = profile.refresh_params;
+  if (r === undefined || r === false) return new Set();
+  if (r === true) return new Set<RefreshParam>(['resource', 'audience', 'scope', 'params']);
+  return new Set(r);
 }
 
 /**
