@@ -11,7 +11,7 @@ import { NetworkError, ProxyError, TokenwardError } from '../errors.js';
 import { publishRequestEnd, publishRequestStart } from '../observe/channels.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
-import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
+import { dispatcherFor, loadUndici, type TlsSettings, warnInsecureTlsOnce } from './agent.js';
 import { type Resolved, resolve } from './budget.js';
 import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
@@ -231,8 +231,9 @@ async function send(
   if (opts.insecureSkipTlsVerify === true && p.url.protocol === 'https:') {
     warnInsecureTlsOnce(p.url.origin, insecureTlsWarning(p.safe), opts.onWarning);
   }
-  const tls: { ca?: string; insecureSkipTlsVerify?: boolean } = {};
+  const tls: TlsSettings = {};
   if (opts.ca !== undefined) tls.ca = opts.ca;
+  if (opts.clientCert !== undefined) tls.clientCert = opts.clientCert;
   if (opts.insecureSkipTlsVerify === true) tls.insecureSkipTlsVerify = true;
   const ctx = { what: p.what, url: p.safe, maxBytes: cfg.maxBytes };
   const maxAttempts = cfg.retries + 1;
@@ -324,7 +325,7 @@ async function pause(ms: number, p: Prepared, attempt: number, signal?: AbortSig
 async function attemptOnce(
   p: Prepared,
   cfg: Resolved,
-  tls: { ca?: string; insecureSkipTlsVerify?: boolean },
+  tls: TlsSettings,
   opts: HttpOptions,
 ): Promise<AttemptResult> {
   const outer = opts.signal;

@@ -4,6 +4,7 @@
  */
 
 import type { WarningHandler } from '../errors.js';
+import type { ClientCertificate } from './client-cert.js';
 
 /** One HTTP exchange as reported to a debug hook (`--verbose`). Every field is already redacted. */
 export interface HttpExchange {
@@ -41,6 +42,11 @@ export interface HttpOptions {
   maxResponseBytes?: number;
   /** PEM text of extra CA certificates to trust. */
   ca?: string;
+  /**
+   * The client certificate presented on every connection (mutual TLS, RFC 8705): `tls_client_auth`,
+   * `self_signed_tls_client_auth`, certificate-bound tokens. Built by `loadClientCertificate`.
+   */
+  clientCert?: ClientCertificate;
   /** Turns TLS verification off. Warned about once per origin (through `onWarning`); never the default. */
   insecureSkipTlsVerify?: boolean;
   /**

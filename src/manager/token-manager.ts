@@ -26,9 +26,11 @@ import {
   TokenwardError,
   type TokenwardErrorCode,
   type TokenwardWarningCode,
+  UnsupportedError,
   UpstreamUnavailableError,
   type WarningHandler,
 } from '../errors.js';
+import type { IntrospectionResult } from '../introspection.js';
 import {
   inFlight,
   publishFlight,
@@ -40,6 +42,7 @@ import {
   publishServedStale,
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
+import type { TokenTypeHint } from '../revocation.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import {
   httpBudgetMs,
@@ -449,6 +452,26 @@ export class TokenManager {
     if (cur !== undefined && cur.accessToken !== target) return;
     if (this.#invalidated !== target) publishRetry401(this, cur);
     this.#invalidated = target;
+  }
+
+  /**
+   * Introspects a token (RFC 7662) with the profile's client authentication: `token`, or by default the
+   * current access token (the cached one, or a new one when none is usable).
+   * @throws UnsupportedError when the provider or server has no introspection.
+   * @throws TokenEndpointError / NetworkError / InvalidTokenResponseError from the introspection request.
+   */
+  async introspect(token?: string, tokenTypeHint?: TokenTypeHint): Promise<IntrospectionResult> {
+    const client = await this.#loadClient();
+    if (client.introspect === undefined) {
+      throw new UnsupportedError('this provider has no token introspection (RFC 7662)');
+    }
+    const t = token ?? (await this.getToken()).accessToken;
+    const signal = this.#requestStarted();
+    try {
+      return await client.introspect(t, { now: this.#s.clock, signal }, tokenTypeHint);
+    } finally {
+      this.#requestEnded();
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js'
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
+import type { IntrospectionContext } from '../introspection.js';
 import type { Profile } from '../profile.js';
 import { revokeToken } from '../revocation.js';
 import {
@@ -36,6 +37,8 @@ import {
 export interface Endpoints {
   tokenUrl: string;
   revocationUrl?: string;
+  /** RFC 7662 introspection endpoint. */
+  introspectionUrl?: string;
   /** The `aud` for JWT client assertions (the token URL unless set). */
   assertionAudience?: string;
 }
@@ -142,6 +145,14 @@ export async function createGenericClient(
       if (ep.revocationUrl !== undefined) r.revocationUrl = ep.revocationUrl;
       if (ep.assertionAudience !== undefined) r.assertionAudience = ep.assertionAudience;
       await revokeToken(r, token, ctx.signal);
+    },
+    async introspect(token, ctx, hint) {
+      const ep = await resolveEndpoints(ctx.signal);
+      const r: IntrospectionContext = { tokenUrl: ep.tokenUrl, clientAuth, http: httpOpts, now: ctx.now };
+      if (ep.introspectionUrl !== undefined) r.introspectionUrl = ep.introspectionUrl;
+      if (ep.assertionAudience !== undefined) r.assertionAudience = ep.assertionAudience;
+      const { introspect } = await import('../introspection.js');
+      return introspect(r, token, hint, ctx.signal);
     },
   };
   return client;

@@ -103,8 +103,10 @@ export function httpLimitsFromProfile(profile: Profile): HttpOptions {
 }
 
 /**
- * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`) under
- * the caller's `http`, which wins.
+ * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`, the
+ * client certificate of `tls_cert` / `tls_key` / `tls_key_passphrase`) under the caller's `http`, which
+ * wins.
+ * @throws ConfigError naming the key of an unreadable CA file or an unusable client certificate or key.
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
   const out: HttpOptions = httpLimitsFromProfile(profile);
@@ -115,6 +117,14 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
     out.ca = await loadCaFile(profile.ca_file);
   }
   if (profile.proxy !== undefined) out.proxy = profile.proxy;
+  if ((profile.tls_cert !== undefined || profile.tls_key !== undefined) && http.clientCert === undefined) {
+    const { loadClientCertificate } = await import('../http/client-cert.js');
+    out.clientCert = loadClientCertificate({
+      cert: profile.tls_cert,
+      key: profile.tls_key,
+      passphrase: profile.tls_key_passphrase,
+    });
+  }
   return { ...out, ...http };
 }
 
@@ -160,15 +170,21 @@ export function grantFromProfile(profile: Profile): GrantName {
 
 /**
  * The client authentication method of a profile: `auth_method`, or by default `client_secret_basic`
- * when a secret is set, `private_key_jwt` when only a `private_key` is, else `none` (the rule
- * `createClientAuth` applies).
+ * when a secret is set, `private_key_jwt` when only a `private_key` is, `tls_client_auth` when only a
+ * `tls_cert` is, else `none` (the rule `createClientAuth` applies).
  */
 export function authMethodFromProfile(
-  profile: Pick<Profile, 'auth_method' | 'client_secret' | 'private_key'>,
+  profile: Pick<Profile, 'auth_method' | 'client_secret' | 'private_key' | 'tls_cert'>,
 ): ClientAuthMethod {
   return (
     profile.auth_method ??
-    (profile.client_secret ? 'client_secret_basic' : profile.private_key ? 'private_key_jwt' : 'none')
+    (profile.client_secret
+      ? 'client_secret_basic'
+      : profile.private_key
+        ? 'private_key_jwt'
+        : profile.tls_cert
+          ? 'tls_client_auth'
+          : 'none')
   );
 }
 
@@ -183,6 +199,12 @@ export function canonicalParams(params: Record<string, string>): string {
     .sort()
     .map((k) => `${k}=${isSecretField(k) ? secretFingerprint(k, params[k] ?? '') : params[k]}`)
     .join('&');
+}
+
+/** A short fingerprint of the `tls_cert` text (not secret, but long): for the identity. */
+function certFingerprint(text: string): string {
+  const h = createHash('sha256').update('tokenward identity tls_cert\0').update(text.trim());
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
 }
 
 function secretFingerprint(name: string, value: string): string {
@@ -212,6 +234,8 @@ export function genericIdentity(
     audience: optionalString(profile, 'audience'),
     resource: identityResource(profile),
     params: params ? canonicalParams(params) : undefined,
+    // A certificate-bound token is usable only with its certificate: a new certificate, a new token.
+    tls_cert: profile.tls_cert ? certFingerprint(profile.tls_cert) : undefined,
   };
 }
 
