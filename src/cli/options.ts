@@ -27,6 +27,7 @@ export const COMMAND_OPTIONS = {
     interval: { type: 'string', short: 'n' },
   },
   logout: {},
+  introspect: { json: { type: 'boolean' } },
   profiles: {
     json: { type: 'boolean' },
     long: { type: 'boolean', short: 'l' },

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   exec: () => import('./commands/exec.js'),
   status: () => import('./commands/status.js'),
   logout: () => import('./commands/logout.js'),
+  introspect: () => import('./commands/introspect.js'),
   profiles: () => import('./commands/profiles.js'),
   secret: () => import('./commands/secret.js'),
   sandbox: () => import('./commands/sandbox.js'),

@@ -336,7 +336,7 @@ export async function startMtlsProvider(pki: Pki): Promise<MtlsProvider> {
 /**
  * An HTTPS API on loopback that asks for a client certificate and accepts a Bearer token only when the
  * provider's introspection (as the resource server client `rs`) says it is active and bound to the
- * certificate presented (`cnf.x5t#S256`). Answers `{ ok: true, sub }` or 401 with the reason.
+ * certificate presented (`cnf.x5t#S256`). Answers `{ ok: true, client_id }` or 401 with the reason.
  */
 export async function startBoundApi(
   pki: Pki,
@@ -374,12 +374,16 @@ export async function startBoundApi(
         body: new URLSearchParams({ token }).toString(),
         dispatcher: trust,
       });
-      const info = (await r.body.json()) as { active?: boolean; sub?: string; cnf?: Record<string, string> };
+      const info = (await r.body.json()) as {
+        active?: boolean;
+        client_id?: string;
+        cnf?: Record<string, string>;
+      };
       if (info.active !== true) return answer(401, { error: 'inactive token' });
       const bound = info.cnf?.['x5t#S256'];
       if (bound === undefined) return answer(401, { error: 'token is not certificate-bound' });
       if (bound !== presented) return answer(401, { error: 'certificate does not match the token' });
-      return answer(200, { ok: true, sub: info.sub });
+      return answer(200, { ok: true, client_id: info.client_id });
     })().catch(() => {
       res.writeHead(500);
       res.end();
