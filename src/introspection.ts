@@ -9,8 +9,7 @@ import type { ClientAuth } from './auth/types.js';
 import { InvalidTokenResponseError, UnsupportedError } from './errors.js';
 import { requestToken } from './http/token-endpoint.js';
 import type { HttpOptions } from './http/types.js';
-import { registerToken } from './redact.js';
-import type { TokenTypeHint } from './revocation.js';
+import { type TokenTypeHint, tokenRequestOf } from './revocation.js';
 
 /** Where and how to introspect. */
 export interface IntrospectionContext {
@@ -81,16 +80,7 @@ export async function introspect(
       'this server advertises no introspection endpoint (RFC 7662); set introspection_url in the profile if it has one',
     );
   }
-  registerToken(token);
-  const now = ctx.now ?? Date.now;
-  const req = {
-    form: { token, token_type_hint: tokenTypeHint } as Record<string, string | undefined>,
-    headers: {} as Record<string, string>,
-  };
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
-  const http = signal ? { ...ctx.http, signal } : ctx.http;
+  const { req, http } = await tokenRequestOf(ctx, token, tokenTypeHint, signal);
   const res = await requestToken(
     { url: ctx.introspectionUrl, form: req.form, headers: req.headers, what: 'introspection endpoint' },
     http,
