@@ -42,6 +42,7 @@ const NOT_RUN = [
   'npm run build', // measurements: the benchmark runs them
   'npm run bench',
   'TOKENWARD_BENCH_ROOT=$PWD node --cpu-prof',
+  'tokenward introspect corp', // the sandbox has no introspection endpoint: test/cli/introspect.test.ts
 ];
 
 const blocks = docBlocks('sh').filter((b) => /\btokenward\b/.test(b.code));
