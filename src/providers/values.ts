@@ -235,7 +235,8 @@ export function genericIdentity(
     resource: identityResource(profile),
     params: params ? canonicalParams(params) : undefined,
     // A certificate-bound token is usable only with its certificate: a new certificate, a new token.
-    tls_cert: profile.tls_cert ? certFingerprint(profile.tls_cert) : undefined,
+    // (Only when set: the identities of profiles without one stay exactly what they were.)
+    ...(profile.tls_cert ? { tls_cert: certFingerprint(profile.tls_cert) } : {}),
   };
 }
 
