@@ -15,6 +15,13 @@ export interface DiscoveryDocument {
   issuer: string;
   token_endpoint: string;
   revocation_endpoint?: string;
+  /** RFC 7662 introspection endpoint. */
+  introspection_endpoint?: string;
+  /**
+   * RFC 8705 §5: the endpoints to use with a client certificate instead of the plain ones (same names:
+   * `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`…).
+   */
+  mtls_endpoint_aliases?: Record<string, string>;
   jwks_uri?: string;
   token_endpoint_auth_methods_supported?: string[];
   grant_types_supported?: string[];
@@ -131,15 +138,46 @@ function validate(
     );
   }
   assertSecureUrl(te, 'token_endpoint');
-  const re = doc['revocation_endpoint'];
-  if (re !== undefined && typeof re !== 'string') {
+  for (const name of ['revocation_endpoint', 'introspection_endpoint']) {
+    const re = doc[name];
+    if (re !== undefined && typeof re !== 'string') {
+      throw new InvalidTokenResponseError(
+        url,
+        status,
+        `the discovery document at ${url} has a non-string "${name}"`,
+      );
+    }
+  }
+  const aliases = doc['mtls_endpoint_aliases'];
+  if (
+    aliases !== undefined &&
+    (typeof aliases !== 'object' ||
+      aliases === null ||
+      Array.isArray(aliases) ||
+      Object.values(aliases).some((a) => typeof a !== 'string'))
+  ) {
     throw new InvalidTokenResponseError(
       url,
       status,
-      `the discovery document at ${url} has a non-string "revocation_endpoint"`,
+      `the discovery document at ${url} has an "mtls_endpoint_aliases" that is not an object of URLs`,
     );
   }
   return doc as DiscoveryDocument;
+}
+
+/**
+ * The URL of endpoint `name` (`token_endpoint`, `revocation_endpoint`, `introspection_endpoint`) to
+ * use: with a client certificate (`mtls`), its `mtls_endpoint_aliases` entry when there is one (RFC 8705
+ * §5), else the plain one. Checked like every endpoint URL.
+ * @throws InsecureEndpointError for a URL that is not https (or http to loopback).
+ */
+export function endpointOf(doc: DiscoveryDocument, name: string, mtls: boolean): string | undefined {
+  const alias = mtls ? doc.mtls_endpoint_aliases?.[name] : undefined;
+  const plain = doc[name];
+  const url = alias ?? (typeof plain === 'string' ? plain : undefined);
+  return url === undefined
+    ? undefined
+    : assertSecureUrl(url, alias !== undefined ? `mtls_endpoint_aliases.${name}` : name).href;
 }
 
 /** For messages: the issuer without query string or credentials. */

@@ -53,6 +53,7 @@ export type { DeviceCodeInfo, SignInOptions, SleepFunction } from './signin/type
 // --- what the front door takes and gives ---
 export type { TokenClient, TokenIdentity, TokenRequestContext } from './token-client.js';
 export type { HttpExchange, HttpOptions } from './http/types.js';
+export type { Confirmation, IntrospectionResult } from './introspection.js';
 export type * from './profile.js';
 export type { TokenStore } from './stores/types.js';
 export { authorizationValue, type ExpirySource, type Token, usableUntil } from './token.js';

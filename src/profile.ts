@@ -26,7 +26,12 @@ export type ClientAuthMethod =
   | 'client_secret_post'
   | 'client_secret_jwt'
   | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
   | 'none';
+
+/** What `refresh_params` may name. */
+export type RefreshParam = 'resource' | 'audience' | 'scope' | 'params';
 
 /** Primary grants of the generic providers. */
 export type GrantName =
@@ -68,6 +73,8 @@ export interface CommonProfileKeys {
   issuer?: string;
   /** Revocation endpoint (RFC 7009), when not discovered. */
   revocation_url?: string;
+  /** Introspection endpoint (RFC 7662), when not discovered. */
+  introspection_url?: string;
   client_id?: string;
   /** Secret (may be a reference). */
   client_secret?: string;
@@ -79,6 +86,17 @@ export interface CommonProfileKeys {
   signing_alg?: string;
   /** `kid` header for `private_key_jwt`. */
   key_id?: string;
+  /**
+   * Client certificate (PEM, may be a reference such as `file:/etc/pki/client.pem`; a chain may follow
+   * it): presented on every TLS connection of this profile (token, revocation, introspection, and the
+   * API calls of the request integrations to its allowed origins). Needed by `tls_client_auth` and
+   * `self_signed_tls_client_auth`, and for certificate-bound access tokens (RFC 8705).
+   */
+  tls_cert?: string;
+  /** The client certificate's private key: PEM, PKCS#8 or PKCS#1/SEC1, maybe encrypted. Secret. */
+  tls_key?: string;
+  /** Passphrase of an encrypted `tls_key`. Secret. */
+  tls_key_passphrase?: string;
   /** Resource owner for the password grant. */
   username?: string;
   /** Resource owner password (may be a reference). */
@@ -88,7 +106,13 @@ export interface CommonProfileKeys {
   /** Scopes: a space-separated string or a list. */
   scope?: string | string[];
   audience?: string;
-  resource?: string;
+  /** Resource indicator(s) (RFC 8707): one URI or a list, each sent as its own `resource` field. */
+  resource?: string | string[];
+  /**
+   * What is sent again with a refresh: a list of `resource`, `audience`, `scope`, `params`; `true` for
+   * all four; `false` (the default) for none but the refresh token and client authentication.
+   */
+  refresh_params?: boolean | RefreshParam[];
   /** Extra form parameters sent with the primary grant. */
   params?: Record<string, string>;
 

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { ClientAuth } from './auth/types.js';
+import type { ClientAuth, ClientAuthRequest } from './auth/types.js';
 import { TokenEndpointError, UnsupportedError } from './errors.js';
 import { requestNoContent } from './http/token-endpoint.js';
 import type { HttpOptions } from './http/types.js';
@@ -44,20 +44,42 @@ export async function revoke(
       'this server advertises no revocation endpoint (RFC 7009); set revocation_url in the profile if it has one',
     );
   }
-  registerToken(token);
-  const now = ctx.now ?? Date.now;
-  const req = {
-    form: { token, token_type_hint: tokenTypeHint } as Record<string, string | undefined>,
-    headers: {} as Record<string, string>,
-  };
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
-  const http = signal ? { ...ctx.http, signal } : ctx.http;
+  const { req, http } = await tokenRequestOf(ctx, token, tokenTypeHint, signal);
   await requestNoContent(
     { url: ctx.revocationUrl, form: req.form, headers: req.headers, what: 'revocation endpoint' },
     http,
   );
+}
+
+/** What revocation and introspection share: the client and where it proves itself. */
+export interface AuthenticatedEndpointContext {
+  tokenUrl: string;
+  clientAuth: ClientAuth;
+  http: HttpOptions;
+  assertionAudience?: string;
+  now?(): number;
+}
+
+/**
+ * The form `token` (+ `token_type_hint`) with the client's authentication applied, and the HTTP
+ * options with `signal`: the request RFC 7009 and RFC 7662 both make. The token is registered for
+ * redaction.
+ */
+export async function tokenRequestOf(
+  ctx: AuthenticatedEndpointContext,
+  token: string,
+  tokenTypeHint: TokenTypeHint | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ req: ClientAuthRequest; http: HttpOptions }> {
+  registerToken(token);
+  const req: ClientAuthRequest = { form: { token, token_type_hint: tokenTypeHint }, headers: {} };
+  const authCtx: { tokenUrl: string; audience?: string; now(): number } = {
+    tokenUrl: ctx.tokenUrl,
+    now: ctx.now ?? Date.now,
+  };
+  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
+  await ctx.clientAuth.apply(req, authCtx);
+  return { req, http: signal ? { ...ctx.http, signal } : ctx.http };
 }
 
 /**

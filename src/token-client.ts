@@ -6,6 +6,8 @@
 
 import { requestBudgetMs } from './http/budget.js';
 import type { HttpOptions } from './http/types.js';
+import type { IntrospectionResult } from './introspection.js';
+import type { TokenTypeHint } from './revocation.js';
 import type { SignInOptions } from './signin/types.js';
 import type { Token } from './token.js';
 
@@ -43,6 +45,15 @@ export interface TokenClient {
   signIn?(ctx: TokenRequestContext, options: SignInOptions): Promise<Token>;
   /** Revokes a token (RFC 7009 or the vendor's way). Absent when the server cannot. */
   revoke?(token: Token, ctx: TokenRequestContext): Promise<void>;
+  /**
+   * Introspects a token (RFC 7662) with this client's authentication. Absent when the flow has no
+   * introspection; throws `UnsupportedError` when the server advertises no endpoint.
+   */
+  introspect?(
+    token: string,
+    ctx: TokenRequestContext,
+    tokenTypeHint?: TokenTypeHint,
+  ): Promise<IntrospectionResult>;
   /**
    * The longest one token request can take, ms: every attempt timing out and every wait between
    * attempts at its cap (see {@link httpBudgetMs}). The manager derives from it how long a caller waits

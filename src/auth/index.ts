@@ -5,11 +5,14 @@
 
 import { ConfigError } from '../errors.js';
 import type { ClientAuthMethod, Profile } from '../profile.js';
+import { authMethodFromProfile } from '../providers/values.js';
 import { type BasicEncoding, clientSecretBasic } from './basic.js';
 import { clientSecretJwt } from './client-secret-jwt.js';
 import { noneAuth } from './none.js';
 import { clientSecretPost } from './post.js';
 import { privateKeyJwt } from './private-key-jwt.js';
+import { selfSignedTlsClientAuth } from './self-signed-tls-client-auth.js';
+import { tlsClientAuth } from './tls-client-auth.js';
 import type { ClientAuth } from './types.js';
 
 export { type BasicEncoding, clientSecretBasic, encodeBasicCredentials, formUrlEncode } from './basic.js';
@@ -17,12 +20,24 @@ export { clientSecretJwt } from './client-secret-jwt.js';
 export { noneAuth } from './none.js';
 export { clientSecretPost } from './post.js';
 export { loadPrivateKey, privateKeyJwt } from './private-key-jwt.js';
+export {
+  type SelfSignedTlsClientAuthOptions,
+  selfSignedTlsClientAuth,
+} from './self-signed-tls-client-auth.js';
+export { type TlsClientAuthOptions, tlsClientAuth } from './tls-client-auth.js';
 export * from './types.js';
 
 /** The profile keys client authentication reads (secrets already resolved to plain strings). */
 export type ClientAuthProfile = Pick<
   Profile,
-  'client_id' | 'client_secret' | 'auth_method' | 'private_key' | 'signing_alg' | 'key_id'
+  | 'client_id'
+  | 'client_secret'
+  | 'auth_method'
+  | 'private_key'
+  | 'signing_alg'
+  | 'key_id'
+  | 'tls_cert'
+  | 'tls_key'
 > & {
   /** How `client_secret_basic` encodes id and secret. Default `rfc6749`. */
   basic_encoding?: BasicEncoding;
@@ -35,19 +50,21 @@ const METHODS: readonly ClientAuthMethod[] = [
   'client_secret_post',
   'client_secret_jwt',
   'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
   'none',
 ];
 
 /**
  * Builds the client authentication a profile asks for: `auth_method`, or by default
- * `private_key_jwt` when only a `private_key` is set, `client_secret_basic` when a secret is set, else `none`.
+ * `client_secret_basic` when a secret is set, `private_key_jwt` when only a `private_key` is set,
+ * `tls_client_auth` when only a `tls_cert` is set, else `none`. The mutual-TLS methods need `tls_cert`
+ * and `tls_key` (the HTTP layer presents them; see `loadClientCertificate`).
  *
  * @throws ConfigError naming the missing or invalid key.
  */
 export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
-  const method: ClientAuthMethod =
-    profile.auth_method ??
-    (profile.client_secret ? 'client_secret_basic' : profile.private_key ? 'private_key_jwt' : 'none');
+  const method: ClientAuthMethod = authMethodFromProfile(profile);
   if (!METHODS.includes(method)) {
     throw new ConfigError(`unknown method "${String(method)}"; use one of ${METHODS.join(', ')}`, {
       key: 'auth_method',
@@ -89,6 +106,15 @@ export function createClientAuth(profile: ClientAuthProfile): ClientAuth {
       // Stryker disable next-line ConditionalExpression: the option set to undefined is the option left out (the method applies its default); → false is killed.
       if (profile.assertion_audience !== undefined) o.audience = profile.assertion_audience;
       return privateKeyJwt(o);
+    }
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth': {
+      // The certificate is presented by the HTTP layer; without one the server could not tell who calls.
+      if (!profile.tls_cert) throw new ConfigError(`is required for ${method}`, { key: 'tls_cert' });
+      if (!profile.tls_key) throw new ConfigError(`is required for ${method}`, { key: 'tls_key' });
+      return method === 'tls_client_auth'
+        ? tlsClientAuth({ clientId })
+        : selfSignedTlsClientAuth({ clientId });
     }
     default:
       return clientId ? noneAuth({ clientId }) : noneAuth();

@@ -40,6 +40,7 @@ Commands:
   status                     profiles and their cached tokens
   login <profile>            sign in (browser or device code) for an interactive profile
   logout <profile>           revoke (where supported) and delete the cached token
+  introspect <profile> [TOKEN|-]   ask the server about a token (RFC 7662)
   profiles list|show|add|remove   manage profiles in the config file
   secret set|get|rm|list [NAME]   secrets for secret:NAME (OS keyring, else an encrypted local store)
   sandbox [--port N]         run local emulators of the seed vendors; prints a config on stdout
@@ -242,6 +243,24 @@ Options:
 Examples:
   tokenward login me
   tokenward login me --device
+
+${GLOBAL}`,
+
+  introspect: `Usage: tokenward introspect <profile> [TOKEN | -] [options]
+
+Asks the profile's authorization server about a token (RFC 7662 introspection), the profile's client
+authenticating with its configured method (over its client certificate with mutual TLS). Default:
+the profile's access token (the cached one, or a new one); "-" reads the token from stdin. The
+endpoint is introspection_url, else the discovered introspection_endpoint (its mTLS alias with
+tls_cert). Prints active, sub, scope, exp, client_id and cnf (a certificate-bound token's x5t#S256).
+
+Options:
+  --json           print the server's answer as JSON
+
+Examples:
+  tokenward introspect corp
+  tokenward introspect corp --json | jq .cnf
+  echo "$TOKEN" | tokenward introspect corp -
 
 ${GLOBAL}`,
 

@@ -32,6 +32,7 @@ export const COMMAND_OPTIONS = {
     'no-browser': { type: 'boolean' },
   },
   logout: {},
+  introspect: { json: { type: 'boolean' } },
   profiles: {
     json: { type: 'boolean' },
     long: { type: 'boolean', short: 'l' },

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: () => import('./commands/status.js'),
   login: () => import('./commands/login.js'),
   logout: () => import('./commands/logout.js'),
+  introspect: () => import('./commands/introspect.js'),
   profiles: () => import('./commands/profiles.js'),
   secret: () => import('./commands/secret.js'),
   sandbox: () => import('./commands/sandbox.js'),

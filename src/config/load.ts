@@ -288,7 +288,13 @@ export function literalSecrets(profile: Profile): Array<[string, string]> {
 }
 
 /** The endpoint URL keys every provider may read; the providers' own come from their descriptors. */
-const COMMON_ENDPOINT_KEYS: readonly string[] = ['token_url', 'issuer', 'revocation_url', 'api_base_url'];
+const COMMON_ENDPOINT_KEYS: readonly string[] = [
+  'token_url',
+  'issuer',
+  'revocation_url',
+  'introspection_url',
+  'api_base_url',
+];
 
 /** Every profile key that holds an endpoint URL: the common ones and those the providers declare. */
 export function endpointKeys(): string[] {

@@ -69,6 +69,7 @@ const commonEntries = {
   token_url: v.optional(urlString),
   issuer: v.optional(urlString),
   revocation_url: v.optional(urlString),
+  introspection_url: v.optional(urlString),
   client_id: v.optional(str),
   client_secret: v.optional(str),
   auth_method: v.optional(
@@ -77,18 +78,29 @@ const commonEntries = {
       'client_secret_post',
       'client_secret_jwt',
       'private_key_jwt',
+      'tls_client_auth',
+      'self_signed_tls_client_auth',
       'none',
     ] as const),
   ),
   private_key: v.optional(str),
   signing_alg: v.optional(str),
   key_id: v.optional(str),
+  tls_cert: v.optional(str),
+  tls_key: v.optional(str),
+  tls_key_passphrase: v.optional(str),
   username: v.optional(str),
   password: v.optional(str),
   refresh_token: v.optional(str),
   scope: v.optional(v.union([str, strings], 'expected a string or a list of strings')),
   audience: v.optional(str),
-  resource: v.optional(str),
+  resource: v.optional(v.union([str, strings], 'expected a string or a list of strings')),
+  refresh_params: v.optional(
+    v.union(
+      [v.boolean(), v.array(oneOf(['resource', 'audience', 'scope', 'params'] as const))],
+      'expected true, false or a list of "resource", "audience", "scope", "params"',
+    ),
+  ),
   params: v.optional(
     v.pipe(
       v.unknown(),

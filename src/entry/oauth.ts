@@ -11,7 +11,10 @@
  * - client authentication: {@link createClientAuth} (from profile keys) or one method directly
  *   ({@link clientSecretBasic}, {@link clientSecretPost}, {@link clientSecretJwt}, {@link privateKeyJwt},
  *   {@link noneAuth});
- * - discovery ({@link discover}), revocation ({@link revoke}, RFC 7009), token-response parsing
+ * - mutual TLS (RFC 8705): {@link tlsClientAuth}, {@link selfSignedTlsClientAuth}, and the client
+ *   certificate the HTTP layer presents ({@link loadClientCertificate}, `HttpOptions.clientCert`);
+ * - discovery ({@link discover}), revocation ({@link revoke}, RFC 7009), introspection
+ *   ({@link introspect}, RFC 7662), token-response parsing
  *   ({@link parseTokenResponse}) and the token-endpoint request itself ({@link requestToken}: time-
  *   and size-bounded, retried, typed errors, secrets redacted);
  * - {@link createTokenClient}: the token client a profile describes, as the front door builds it.
@@ -52,11 +55,15 @@ export {
   JWT_BEARER_ASSERTION_TYPE,
   noneAuth,
   privateKeyJwt,
+  type SelfSignedTlsClientAuthOptions,
+  selfSignedTlsClientAuth,
+  type TlsClientAuthOptions,
+  tlsClientAuth,
 } from '../auth/index.js';
 export type { NoneAuthOptions } from '../auth/none.js';
 export type { ClientSecretPostOptions } from '../auth/post.js';
 export type { PrivateKeyJwtOptions } from '../auth/private-key-jwt.js';
-export { type DiscoverOptions, type DiscoveryDocument, discover } from '../discovery.js';
+export { type DiscoverOptions, type DiscoveryDocument, discover, endpointOf } from '../discovery.js';
 // --- interactive sign-in: the grants and ID token validation under `login()` ---
 export {
   type AuthorizationCodeParams,
@@ -75,8 +82,10 @@ export {
   type PasswordParams,
   passwordGrant,
   type RefreshTokenParams,
+  type ResourceInput,
   refreshTokenGrant,
   refreshWithToken,
+  resourceParam,
   type ScopeInput,
   type SignedJwtExchangeContext,
   type SignedJwtExchangeParams,
@@ -85,8 +94,15 @@ export {
   signExchangeJwt,
   signedJwtExchange,
 } from '../grants/index.js';
+export {
+  type ClientCertificate,
+  type ClientCertificateInput,
+  certificateThumbprint,
+  loadClientCertificate,
+} from '../http/client-cert.js';
 export { requestToken } from '../http/token-endpoint.js';
 export type {
+  FormValue,
   HttpExchange,
   HttpOptions,
   JsonResponse,
@@ -94,6 +110,12 @@ export type {
   TokenRequestAnswer,
   TokenRequestHook,
 } from '../http/types.js';
+export {
+  type Confirmation,
+  type IntrospectionContext,
+  type IntrospectionResult,
+  introspect,
+} from '../introspection.js';
 export { createTokenClient } from '../providers/index.js';
 export { type RevocationContext, revoke, revokeToken, type TokenTypeHint } from '../revocation.js';
 export {

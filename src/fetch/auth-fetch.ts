@@ -10,11 +10,13 @@
  */
 
 import { NetworkError } from '../errors.js';
+import { proxyDispatcher } from '../http/agent.js';
+import type { ClientCertificate } from '../http/client-cert.js';
 import type { ProxySettings } from '../http/proxy.js';
 import { safeUrl } from '../http/url.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import { type Attachment, isReplayableBody, RequestCore, type ResponseInfo } from './core.js';
-import { proxiedFetch } from './proxied-fetch.js';
+import { type ProxiedFetchOptions, proxiedFetch } from './proxied-fetch.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** The signature of the global `fetch`: what {@link createAuthFetch} returns. */
@@ -35,6 +37,15 @@ export interface AuthFetchOptions extends AuthRequestOptions {
   proxy?: string | undefined;
   /** The environment the default fetch reads the proxy variables from. Default `process.env`. */
   proxyEnv?: ProxySettings['env'];
+  /**
+   * The client certificate presented to the allowed {@link origins} (mutual TLS, RFC 8705): what a
+   * certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
+   * `loadClientCertificate`). Requests to other origins go without it. With {@link fetch} given, it
+   * is handed to that fetch as undici's `dispatcher` (unless the call sets its own).
+   */
+  clientCert?: ClientCertificate | undefined;
+  /** Extra CA certificates (PEM) the default fetch, and the client-certificate dispatcher, trust. */
+  ca?: string | undefined;
 }
 
 /** Most redirects followed, as in the Fetch standard. */
@@ -111,7 +122,8 @@ interface Call {
  */
 export function createAuthFetch(source: TokenManager | TokenSource, options: AuthFetchOptions): AuthFetch {
   const core = new RequestCore(source, options);
-  const sender = options.fetch ?? proxiedFetch({ proxy: options.proxy, env: options.proxyEnv });
+  const sender = options.fetch ?? proxiedFetch(tlsOf(options));
+  const bound = certSender(options, sender);
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const doFetch: AuthFetch = sender;
@@ -137,14 +149,14 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
         ? request.clone()
         : undefined;
 
-    const res = await doFetch(input, attemptInit);
+    const res = await bound(input, attemptInit);
     const redirected = follow && isRedirect(res.status);
     if (!redirected && res.status < 400) {
       if (core.observes) core.observe(attachment, responseInfo(res, href, true));
       return res; // the warm path ends here
     }
 
-    const call = describeCall(input, init, request, spare, doFetch, core, href, method, headers, attemptInit);
+    const call = describeCall(input, init, request, spare, bound, core, href, method, headers, attemptInit);
     let final = res;
     let carried = true;
     let url = href;
@@ -159,6 +171,27 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
     if (follow && isRedirect(second.status)) return (await followRedirects(call, second, attachment)).res;
     if (core.observes) core.observe(attachment, responseInfo(second, href, true));
     return second;
+  };
+}
+
+function tlsOf(options: AuthFetchOptions): ProxiedFetchOptions {
+  const o: ProxiedFetchOptions = { proxy: options.proxy, env: options.proxyEnv };
+  if (options.ca !== undefined) o.ca = options.ca;
+  return o;
+}
+
+/** The fetch of requests that carry the token: over the client certificate when there is one. */
+function certSender(options: AuthFetchOptions, sender: AuthFetch): AuthFetch {
+  const clientCert = options.clientCert;
+  if (clientCert === undefined) return sender;
+  if (options.fetch === undefined) return proxiedFetch({ ...tlsOf(options), clientCert });
+  const given = options.fetch;
+  let dispatcher: Promise<unknown> | undefined;
+  return async (input, init) => {
+    if (init !== undefined && 'dispatcher' in init) return given(input, init);
+    dispatcher ??= proxyDispatcher({ ...tlsOf(options), clientCert });
+    // Node's fetch takes undici's `dispatcher` (its DOM type does not list it).
+    return given(input, { ...init, dispatcher: await dispatcher } as RequestInit);
   };
 }
 

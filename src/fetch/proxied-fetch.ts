@@ -23,8 +23,9 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
 /**
  * Returns a `fetch` that sends each request through the proxy that applies to it (see docs/fetch.md,
  * "Proxies"). The environment is read at each call, so a proxy set later is honoured; while none is set
- * (and neither `ca` nor `insecureSkipTlsVerify` is given), each call is `globalThis.fetch(input, init)` as
- * it is. `ca` / `insecureSkipTlsVerify` apply to direct and proxied requests alike. A `dispatcher` the
+ * (and none of `ca`, `insecureSkipTlsVerify`, `clientCert` is given), each call is
+ * `globalThis.fetch(input, init)` as it is. `ca` / `insecureSkipTlsVerify` / `clientCert` (the client
+ * certificate of mutual TLS) apply to direct and proxied requests alike. A `dispatcher` the
  * caller puts in `init` wins.
  * Through a proxy, https requests go through a `CONNECT` tunnel with TLS verified end to end.
  *
@@ -39,7 +40,8 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
 export function proxiedFetch(options: ProxiedFetchOptions = {}): Fetch {
   let dispatcher: Promise<Dispatcher> | undefined;
   // Own TLS trust needs the dispatcher even for direct requests.
-  const ownTls = options.ca !== undefined || options.insecureSkipTlsVerify === true;
+  const ownTls =
+    options.ca !== undefined || options.insecureSkipTlsVerify === true || options.clientCert !== undefined;
   return (input, init) => {
     if ((!ownTls && !mayProxy(options)) || (init !== undefined && 'dispatcher' in init))
       return globalThis.fetch(input, init);

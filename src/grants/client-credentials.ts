@@ -5,15 +5,21 @@
 
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
-import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+import {
+  type GrantContext,
+  type ResourceInput,
+  resourceParam,
+  type ScopeInput,
+  scopeParam,
+} from './types.js';
 
 /** Parameters of {@link clientCredentials}. A field that is `undefined` is left out of the request. */
 export interface ClientCredentialsParams {
   scope?: ScopeInput | undefined;
   /** `audience` (Auth0-style APIs). */
   audience?: string | undefined;
-  /** `resource` (RFC 8707). */
-  resource?: string | undefined;
+  /** `resource` (RFC 8707): one URI or several (the field repeated). */
+  resource?: ResourceInput | undefined;
   /** Extra form parameters; the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
@@ -30,7 +36,7 @@ export function clientCredentials(
       grant_type: 'client_credentials',
       scope: scopeParam(p.scope),
       audience: p.audience,
-      resource: p.resource,
+      resource: resourceParam(p.resource),
     }),
     extras,
   );

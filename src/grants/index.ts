@@ -15,4 +15,11 @@ export {
   signExchangeJwt,
   signedJwtExchange,
 } from './signed-jwt-exchange.js';
-export { type GrantContext, type GrantParseOptions, type ScopeInput, scopeParam } from './types.js';
+export {
+  type GrantContext,
+  type GrantParseOptions,
+  type ResourceInput,
+  resourceParam,
+  type ScopeInput,
+  scopeParam,
+} from './types.js';

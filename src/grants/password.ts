@@ -6,7 +6,13 @@
 import { ConfigError } from '../errors.js';
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
-import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+import {
+  type GrantContext,
+  type ResourceInput,
+  resourceParam,
+  type ScopeInput,
+  scopeParam,
+} from './types.js';
 
 /** Parameters of {@link passwordGrant}. A field that is `undefined` is left out of the request. */
 export interface PasswordParams {
@@ -15,7 +21,8 @@ export interface PasswordParams {
   password: string;
   scope?: ScopeInput | undefined;
   audience?: string | undefined;
-  resource?: string | undefined;
+  /** `resource` (RFC 8707): one URI or several (the field repeated). */
+  resource?: ResourceInput | undefined;
   /** Extra form parameters (e.g. `takeExclusiveSignOnControl`); the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
@@ -36,7 +43,7 @@ export function passwordGrant(
       password: p.password,
       scope: scopeParam(p.scope),
       audience: p.audience,
-      resource: p.resource,
+      resource: resourceParam(p.resource),
     }),
     extras,
   );

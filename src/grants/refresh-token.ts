@@ -7,7 +7,13 @@
 import { ConfigError, UnsupportedError } from '../errors.js';
 import type { Token } from '../token.js';
 import { type GrantRequestExtras, grantForm, grantRequest } from './request.js';
-import { type GrantContext, type ScopeInput, scopeParam } from './types.js';
+import {
+  type GrantContext,
+  type ResourceInput,
+  resourceParam,
+  type ScopeInput,
+  scopeParam,
+} from './types.js';
 
 /** Parameters of {@link refreshTokenGrant}. */
 export interface RefreshTokenParams {
@@ -17,6 +23,10 @@ export interface RefreshTokenParams {
   refreshExpiresAt?: number;
   /** A narrower scope (RFC 6749 §6); usually left out. */
   scope?: ScopeInput | undefined;
+  /** `audience`, for servers that want it again on refresh (a profile's `refresh_params`). */
+  audience?: string | undefined;
+  /** `resource` (RFC 8707 §2.2: a refresh may name the resource(s) again). */
+  resource?: ResourceInput | undefined;
   /** Extra form parameters (e.g. `username` for some vendors); the grant's own fields, when set, win over them. */
   params?: Record<string, string> | undefined;
 }
@@ -37,6 +47,8 @@ export function refreshTokenGrant(
       grant_type: 'refresh_token',
       refresh_token: p.refreshToken,
       scope: scopeParam(p.scope),
+      audience: p.audience,
+      resource: resourceParam(p.resource),
     }),
     x,
   );
@@ -44,7 +56,8 @@ export function refreshTokenGrant(
 
 /**
  * Refreshes a token with its own refresh token (and keeps that token's refresh expiry when the answer
- * carries no new one). `params` are extra form fields, e.g. `username` for RDP.
+ * carries no new one). `params` are extra form fields, e.g. `username` for RDP; `resend` the primary
+ * grant's `scope`, `audience` and `resource` to send again (what a profile's `refresh_params` picks).
  * @throws UnsupportedError when the token has no refresh token.
  */
 export async function refreshWithToken(
@@ -52,9 +65,10 @@ export async function refreshWithToken(
   token: Token,
   extras: GrantRequestExtras = {},
   params?: Record<string, string>,
+  resend: Pick<RefreshTokenParams, 'scope' | 'audience' | 'resource'> = {},
 ): Promise<Token> {
   if (!token.refreshToken) throw new UnsupportedError('this token has no refresh token');
-  const p: RefreshTokenParams = { refreshToken: token.refreshToken };
+  const p: RefreshTokenParams = { ...resend, refreshToken: token.refreshToken };
   if (params !== undefined) p.params = params;
   if (token.refreshExpiresAt !== undefined) p.refreshExpiresAt = token.refreshExpiresAt;
   return refreshTokenGrant(ctx, p, extras);

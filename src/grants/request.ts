@@ -4,7 +4,7 @@
  */
 
 import { requestToken } from '../http/token-endpoint.js';
-import type { HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';
+import type { FormValue, HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantContext } from './types.js';
 
@@ -27,38 +27,42 @@ export interface GrantRequestExtras {
  */
 export function grantForm(
   params: Record<string, string> | undefined,
-  own: Record<string, string | undefined>,
-): Record<string, string | undefined> {
-  const form: Record<string, string | undefined> = { ...(params ?? {}) };
+  own: Record<string, FormValue>,
+): Record<string, FormValue> {
+  const form: Record<string, FormValue> = { ...(params ?? {}) };
   for (const [k, v] of Object.entries(own)) if (v !== undefined) form[k] = v;
   return form;
 }
 
 /**
  * Sends a token request with `form` (after the client authentication has added its part) and parses the
- * answer into a {@link Token}. `undefined` form values are left out.
+ * answer into a {@link Token}. `undefined` form values are left out; a list is sent as the field repeated.
  */
 export async function grantRequest(
   ctx: GrantContext,
-  form: Record<string, string | undefined>,
+  form: Record<string, FormValue>,
   extras: GrantRequestExtras = {},
 ): Promise<Token> {
   const now = ctx.now ?? Date.now;
-  const req = { form: { ...form }, headers: { ...(extras.headers ?? {}) } };
   const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
   if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
+  // Client authentication sees and sets single values; the lists (RFC 8707 `resource`) keep their place.
+  const authenticated = async (): Promise<TokenEndpointRequest> => {
+    const single: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(form)) single[k] = typeof v === 'string' ? v : undefined;
+    const req = { form: single, headers: { ...(extras.headers ?? {}) } };
+    await ctx.clientAuth.apply(req, authCtx);
+    const sent: Record<string, FormValue> = {};
+    for (const [k, v] of Object.entries(form))
+      sent[k] = typeof v === 'string' || v === undefined ? req.form[k] : v;
+    for (const [k, v] of Object.entries(req.form)) if (!Object.hasOwn(form, k)) sent[k] = v;
+    return { url: ctx.tokenUrl, form: sent, headers: req.headers };
+  };
   const http = extras.signal ? { ...ctx.http, signal: extras.signal } : ctx.http;
-  const request: TokenEndpointRequest = { url: ctx.tokenUrl, form: req.form, headers: req.headers };
-  if (ctx.http.tokenRequestHook !== undefined) {
-    // A hook (DPoP) may ask for one more attempt (`use_dpop_nonce`): a client assertion is made anew
-    // for it, as its `jti` must not be sent twice.
-    request.renew = async () => {
-      const again = { form: { ...form }, headers: { ...(extras.headers ?? {}) } };
-      await ctx.clientAuth.apply(again, authCtx);
-      return { url: ctx.tokenUrl, form: again.form, headers: again.headers };
-    };
-  }
+  const request = await authenticated();
+  // A hook (DPoP) may ask for one more attempt (`use_dpop_nonce`): a client assertion is made anew for
+  // it, as its `jti` must not be sent twice.
+  if (ctx.http.tokenRequestHook !== undefined) request.renew = authenticated;
   const res = await requestToken(request, http);
   return parseTokenResponse(res.body, {
     ...(ctx.parse ?? {}),

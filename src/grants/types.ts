@@ -29,6 +29,19 @@ export interface GrantContext {
   now?(): number;
 }
 
+/**
+ * Resource indicators (RFC 8707): one absolute URI or several, each sent as its own `resource` form
+ * field.
+ */
+export type ResourceInput = string | readonly string[];
+
+/** The `resource` form value: the list as it is (empty → undefined), or the one URI. */
+export function resourceParam(resource: ResourceInput | undefined): string | readonly string[] | undefined {
+  if (resource === undefined || resource === '') return undefined;
+  if (typeof resource === 'string') return resource;
+  return resource.length === 0 ? undefined : resource;
+}
+
 /** Scopes: a space-separated string or a list. */
 export type ScopeInput = string | readonly string[];
 

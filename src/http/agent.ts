@@ -3,13 +3,14 @@
  * @module
  */
 
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from '../config/local-file.js';
 import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { registerBasicCredentials, registerUrlPassword } from '../redact.js';
+import type { ClientCertificate } from './client-cert.js';
 import { type ProxyRoute, type ProxySettings, proxyFor } from './proxy.js';
 
 /** The parts of undici the HTTP layer uses. */
@@ -55,6 +56,8 @@ export interface TlsSettings {
   ca?: string;
   /** Skip certificate verification. */
   insecureSkipTlsVerify?: boolean;
+  /** The client certificate presented to every server (mutual TLS, RFC 8705). */
+  clientCert?: ClientCertificate;
 }
 
 /** The addresses `localhost` stands for. */
@@ -92,7 +95,8 @@ export function pinnedLookup(
 
 /**
  * The dispatcher for these TLS settings and, when given, this proxy: one cached undici `Agent` per
- * (ca, insecure) combination, and one `ProxyAgent` per (proxy, ca, insecure), so connections are reused
+ * (ca, insecure, client certificate) combination, and one `ProxyAgent` per (proxy, ca, insecure, client
+ * certificate), so connections are reused
  * across requests. Through a proxy, an `https:` target is reached through a `CONNECT` tunnel, with TLS
  * to the target verified end to end (the same `ca`); an `http:` target through an `http:` proxy is sent
  * in absolute form, as curl does.
@@ -103,13 +107,23 @@ export async function dispatcherFor(tls: TlsSettings, proxy?: ProxyRoute): Promi
 
 function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | undefined): Dispatcher {
   const insecure = tls.insecureSkipTlsVerify === true;
-  const key = `${insecure ? 'insecure' : 'verify'}\n${tls.ca ?? ''}\n${proxy?.uri ?? ''}`;
+  const key = `${insecure ? 'insecure' : 'verify'}\n${tls.ca ?? ''}\n${proxy?.uri ?? ''}\n${certKey(tls.clientCert)}`;
   let agent = agents.get(key);
   if (agent === undefined) {
-    const connect: { ca?: string[]; rejectUnauthorized: boolean; lookup: typeof pinnedLookup } = {
+    const connect: {
+      ca?: string[];
+      rejectUnauthorized: boolean;
+      lookup: typeof pinnedLookup;
+      cert?: string;
+      key?: string;
+    } = {
       rejectUnauthorized: !insecure,
       lookup: pinnedLookup,
     };
+    if (tls.clientCert !== undefined) {
+      connect.cert = tls.clientCert.cert;
+      connect.key = tls.clientCert.key;
+    }
     // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
     if (tls.ca !== undefined) connect.ca = [...rootCertificates, tls.ca];
     if (proxy === undefined) {
@@ -120,7 +134,8 @@ function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | un
         uri: proxy.uri,
         // TLS to the target (inside the tunnel) and to an https:// proxy: the same trust.
         requestTls: connect,
-        proxyTls: { ...connect, rejectUnauthorized: true },
+        // The client certificate is for the endpoint, not for the proxy.
+        proxyTls: { ...withoutClientCert(connect), rejectUnauthorized: true },
         proxyTunnel: false,
         keepAliveTimeout: 4_000,
       });
@@ -128,6 +143,16 @@ function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | un
     agents.set(key, agent);
   }
   return agent;
+}
+
+/** The part of an agent's cache key for a client certificate: a hash, so no key material is a map key. */
+function certKey(c: ClientCertificate | undefined): string {
+  return c === undefined ? '' : createHash('sha256').update(c.cert).update('\0').update(c.key).digest('hex');
+}
+
+function withoutClientCert<T extends { cert?: string; key?: string }>(o: T): Omit<T, 'cert' | 'key'> {
+  const { cert: _c, key: _k, ...rest } = o;
+  return rest;
 }
 
 /** Registers a proxy URL's password, and the `Proxy-Authorization: Basic` value made of it, for redaction. */
@@ -158,6 +183,7 @@ export async function proxyDispatcher(settings: ProxySettings & TlsSettings = {}
   const tls: TlsSettings = {};
   if (settings.ca !== undefined) tls.ca = settings.ca;
   if (settings.insecureSkipTlsVerify === true) tls.insecureSkipTlsVerify = true;
+  if (settings.clientCert !== undefined) tls.clientCert = settings.clientCert;
   class ProxyRouter extends undici.Dispatcher {
     override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       const target = new URL(String(options.origin));

@@ -5,6 +5,7 @@
 
 import { REDACTED, redactText } from '../redact.js';
 import { isSecretField, isSecretHeader } from '../secret-fields.js';
+import type { FormValue } from './types.js';
 
 /** True when a form or JSON field of this name carries a secret (the catalogue in `src/secret-fields.ts`). */
 export { isSecretField } from '../secret-fields.js';
@@ -26,11 +27,11 @@ export function redactHeaders(
 }
 
 /** Redacts a form body: secret fields' values are replaced, the rest run through {@link redactText}. */
-export function redactForm(form: Record<string, string | undefined>): string {
+export function redactForm(form: Record<string, FormValue>): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(form)) {
-    if (v === undefined) continue;
-    p.append(k, isSecretField(k) ? REDACTED : v);
+    for (const one of v === undefined ? [] : typeof v === 'string' ? [v] : v)
+      p.append(k, isSecretField(k) ? REDACTED : one);
   }
   return redactText(p.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED));
 }

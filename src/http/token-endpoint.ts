@@ -11,13 +11,14 @@ import { NetworkError, ProxyError, TokenwardError } from '../errors.js';
 import { publishRequestEnd, publishRequestStart } from '../observe/channels.js';
 import { registerBasicCredentials, registerSecret, registerToken } from '../redact.js';
 import { isSecretHeader, SECRET_HEADER_NAMES, secretTier } from '../secret-fields.js';
-import { dispatcherFor, loadUndici, warnInsecureTlsOnce } from './agent.js';
+import { dispatcherFor, loadUndici, type TlsSettings, warnInsecureTlsOnce } from './agent.js';
 import { type Resolved, resolve } from './budget.js';
 import { type ProxyRoute, proxyFor, proxyStatusOf } from './proxy.js';
 import { redactBodyText, redactForm, redactHeaders } from './redact-exchange.js';
 import { errorForStatus, oauthErrorFields, parseSuccessBody, type RawAnswer } from './response.js';
 import { backoffMs, parseRetryAfter, sleep } from './retry.js';
 import type {
+  FormValue,
   HttpExchange,
   HttpOptions,
   JsonResponse,
@@ -147,9 +148,10 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   if (req.form !== undefined) {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(req.form)) {
-      if (v === undefined) continue;
-      registerField(k, v);
-      p.append(k, v);
+      for (const one of formValues(v)) {
+        registerField(k, one);
+        p.append(k, one);
+      }
     }
     body = p.toString();
     // Redacting a copy of the body costs a pass over every registered secret: only for a trace hook.
@@ -173,6 +175,11 @@ function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: b
   prepared.grant = grantOf(req);
   if (shownBody !== undefined) prepared.shownBody = shownBody;
   return prepared;
+}
+
+/** The values of a form field, in order: none for `undefined`, one for a string, each of a list. */
+export function formValues(v: FormValue): readonly string[] {
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
 /** The request's `grant_type` (form or JSON), else `json` or `form`: never a value that could be secret. */
@@ -241,8 +248,9 @@ async function send(
   if (opts.insecureSkipTlsVerify === true && p.url.protocol === 'https:') {
     warnInsecureTlsOnce(p.url.origin, insecureTlsWarning(p.safe), opts.onWarning);
   }
-  const tls: { ca?: string; insecureSkipTlsVerify?: boolean } = {};
+  const tls: TlsSettings = {};
   if (opts.ca !== undefined) tls.ca = opts.ca;
+  if (opts.clientCert !== undefined) tls.clientCert = opts.clientCert;
   if (opts.insecureSkipTlsVerify === true) tls.insecureSkipTlsVerify = true;
   const ctx = { what: p.what, url: p.safe, maxBytes: cfg.maxBytes };
   const maxAttempts = cfg.retries + 1;
@@ -347,7 +355,7 @@ async function pause(ms: number, p: Prepared, attempt: number, signal?: AbortSig
 async function attemptOnce(
   p: Prepared,
   cfg: Resolved,
-  tls: { ca?: string; insecureSkipTlsVerify?: boolean },
+  tls: TlsSettings,
   opts: HttpOptions,
 ): Promise<AttemptResult> {
   const outer = opts.signal;

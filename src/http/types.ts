@@ -4,6 +4,7 @@
  */
 
 import type { WarningHandler } from '../errors.js';
+import type { ClientCertificate } from './client-cert.js';
 
 /** One HTTP exchange as reported to a debug hook (`--verbose`). Every field is already redacted. */
 export interface HttpExchange {
@@ -41,6 +42,11 @@ export interface HttpOptions {
   maxResponseBytes?: number;
   /** PEM text of extra CA certificates to trust. */
   ca?: string;
+  /**
+   * The client certificate presented on every connection (mutual TLS, RFC 8705): `tls_client_auth`,
+   * `self_signed_tls_client_auth`, certificate-bound tokens. Built by `loadClientCertificate`.
+   */
+  clientCert?: ClientCertificate;
   /** Turns TLS verification off. Warned about once per origin (through `onWarning`); never the default. */
   insecureSkipTlsVerify?: boolean;
   /**
@@ -96,11 +102,20 @@ export interface TokenRequestHook {
   onAnswer(answer: TokenRequestAnswer): boolean;
 }
 
+/**
+ * A form field's value: one value, several (sent as the field repeated, e.g. RFC 8707 `resource`), or
+ * `undefined` (left out).
+ */
+export type FormValue = string | readonly string[] | undefined;
+
 /** A request to a token-like endpoint (POST). Give `form` or `json`. */
 export interface TokenEndpointRequest {
   url: string;
-  /** Sent as `application/x-www-form-urlencoded`; undefined values are left out. */
-  form?: Record<string, string | undefined>;
+  /**
+   * Sent as `application/x-www-form-urlencoded`; undefined values are left out, a list is sent as the
+   * field repeated.
+   */
+  form?: Record<string, FormValue>;
   /** Sent as JSON. */
   json?: unknown;
   /** Overrides the body's content type, e.g. `application/json; charset=utf-8`. */

@@ -31,6 +31,7 @@ import {
   UpstreamUnavailableError,
   type WarningHandler,
 } from '../errors.js';
+import type { IntrospectionResult } from '../introspection.js';
 import {
   inFlight,
   publishFlight,
@@ -43,6 +44,7 @@ import {
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
 import type { SignInOptions } from '../signin/types.js';
+import type { TokenTypeHint } from '../revocation.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import {
   httpBudgetMs,
@@ -511,6 +513,26 @@ export class TokenManager {
       return this.#adopt(token);
     } finally {
       await lock?.release();
+    }
+  }
+
+  /**
+   * Introspects a token (RFC 7662) with the profile's client authentication: `token`, or by default the
+   * current access token (the cached one, or a new one when none is usable).
+   * @throws UnsupportedError when the provider or server has no introspection.
+   * @throws TokenEndpointError / NetworkError / InvalidTokenResponseError from the introspection request.
+   */
+  async introspect(token?: string, tokenTypeHint?: TokenTypeHint): Promise<IntrospectionResult> {
+    const client = await this.#loadClient();
+    if (client.introspect === undefined) {
+      throw new UnsupportedError('this provider has no token introspection (RFC 7662)');
+    }
+    const t = token ?? (await this.getToken()).accessToken;
+    const signal = this.#requestStarted();
+    try {
+      return await client.introspect(t, { now: this.#s.clock, signal }, tokenTypeHint);
+    } finally {
+      this.#requestEnded();
     }
   }
 

@@ -15,6 +15,7 @@ import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js'
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
+import type { IntrospectionContext } from '../introspection.js';
 import type { Profile } from '../profile.js';
 import { revokeToken } from '../revocation.js';
 import {
@@ -28,6 +29,8 @@ import {
   httpOptionsFromProfile,
   optionalString,
   parseOptionsFromProfile,
+  refreshParamsFromProfile,
+  resourceFromProfile,
   scopeFromProfile,
 } from './values.js';
 
@@ -35,6 +38,8 @@ import {
 export interface Endpoints {
   tokenUrl: string;
   revocationUrl?: string;
+  /** RFC 7662 introspection endpoint. */
+  introspectionUrl?: string;
   /** The `aud` for JWT client assertions (the token URL unless set). */
   assertionAudience?: string;
   /** The discovery document (for the interactive grants' endpoints and the ID token's issuer). */
@@ -58,7 +63,8 @@ export async function createGenericClient(
   const grant = grantFromProfile(profile);
   const scope = scopeFromProfile(profile);
   const audience = optionalString(profile, 'audience');
-  const resource = optionalString(profile, 'resource');
+  const resource = resourceFromProfile(profile);
+  const resend = refreshParamsFromProfile(profile);
   const params = profile.params;
   const parse = parseOptionsFromProfile(profile);
   const httpOpts = await httpOptionsFromProfile(profile, http);
@@ -119,14 +125,24 @@ export async function createGenericClient(
             extrasOf(ctx),
           );
         case 'refresh_token':
-          return refreshTokenGrant(g, { refreshToken: profile.refresh_token!, scope, params }, extrasOf(ctx));
+          return refreshTokenGrant(
+            g,
+            { refreshToken: profile.refresh_token!, scope, audience, resource, params },
+            extrasOf(ctx),
+          );
         default:
           return clientCredentials(g, { scope, audience, resource, params }, extrasOf(ctx));
       }
     },
     async refresh(token, ctx) {
+      // `refresh_params`: what the primary grant sent that goes again (default nothing).
+      const again: Parameters<typeof refreshWithToken>[4] = {};
+      if (resend.has('scope')) again.scope = scope;
+      if (resend.has('audience')) again.audience = audience;
+      if (resend.has('resource')) again.resource = resource;
+      const extra = resend.has('params') ? params : undefined;
       const g = await grantContext(ctx);
-      const t = await refreshWithToken(g, token, extrasOf(ctx));
+      const t = await refreshWithToken(g, token, extrasOf(ctx), extra, again);
       if (interactive && t.idToken !== undefined) {
         const { checkRefreshedIdToken } = await import('../signin/session.js');
         await checkRefreshedIdToken(
@@ -148,6 +164,14 @@ export async function createGenericClient(
       if (ep.revocationUrl !== undefined) r.revocationUrl = ep.revocationUrl;
       if (ep.assertionAudience !== undefined) r.assertionAudience = ep.assertionAudience;
       await revokeToken(r, token, ctx.signal);
+    },
+    async introspect(token, ctx, hint) {
+      const ep = await resolveEndpoints(ctx.signal);
+      const r: IntrospectionContext = { tokenUrl: ep.tokenUrl, clientAuth, http: httpOpts, now: ctx.now };
+      if (ep.introspectionUrl !== undefined) r.introspectionUrl = ep.introspectionUrl;
+      if (ep.assertionAudience !== undefined) r.assertionAudience = ep.assertionAudience;
+      const { introspect } = await import('../introspection.js');
+      return introspect(r, token, hint, ctx.signal);
     },
   };
   if (interactive) {

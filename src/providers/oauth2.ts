@@ -12,7 +12,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { TokenClient } from '../token-client.js';
-import { createGenericClient } from './generic.js';
+import { createGenericClient, type Endpoints } from './generic.js';
 import { oauth2 } from './oauth2.descriptor.js';
 
 /**
@@ -31,10 +31,14 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   }
   assertSecureUrl(profile.token_url, 'token_url');
   const tokenUrl = profile.token_url;
-  const revocationUrl = profile.revocation_url;
+  const ep: Endpoints = { tokenUrl };
+  if (profile.revocation_url !== undefined) ep.revocationUrl = profile.revocation_url;
+  if (profile.introspection_url !== undefined) {
+    ep.introspectionUrl = assertSecureUrl(profile.introspection_url, 'introspection_url').href;
+  }
   return createGenericClient(profile, http, {
     identity: oauth2.identity(profile),
-    endpoints: async () => (revocationUrl !== undefined ? { tokenUrl, revocationUrl } : { tokenUrl }),
+    endpoints: async () => ep,
   });
 }
 

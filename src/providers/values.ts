@@ -15,7 +15,7 @@ import { dpopAlgorithm } from '../dpop/algorithms.js';
 import { ConfigError } from '../errors.js';
 import type { GrantParseOptions } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
-import type { ClientAuthMethod, GrantName, Profile } from '../profile.js';
+import type { ClientAuthMethod, GrantName, Profile, RefreshParam } from '../profile.js';
 import { isSecretField } from '../secret-fields.js';
 
 /**
@@ -107,8 +107,10 @@ export function httpLimitsFromProfile(profile: Profile): HttpOptions {
 }
 
 /**
- * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`) under
- * the caller's `http`, which wins.
+ * HTTP options from a profile (`timeout`, `retries`, `ca_file`, `insecure_skip_tls_verify`, `proxy`, the
+ * client certificate of `tls_cert` / `tls_key` / `tls_key_passphrase`) under the caller's `http`, which
+ * wins.
+ * @throws ConfigError naming the key of an unreadable CA file or an unusable client certificate or key.
  */
 export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions = {}): Promise<HttpOptions> {
   const out: HttpOptions = httpLimitsFromProfile(profile);
@@ -119,7 +121,42 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
     out.ca = await loadCaFile(profile.ca_file);
   }
   if (profile.proxy !== undefined) out.proxy = profile.proxy;
+  if ((profile.tls_cert !== undefined || profile.tls_key !== undefined) && http.clientCert === undefined) {
+    const { loadClientCertificate } = await import('../http/client-cert.js');
+    out.clientCert = loadClientCertificate({
+      cert: profile.tls_cert,
+      key: profile.tls_key,
+      passphrase: profile.tls_key_passphrase,
+    });
+  }
   return { ...out, ...http };
+}
+
+/**
+ * The resource indicator(s) (RFC 8707 §2): `undefined`, one URI, or a list of at least two (a list of
+ * one is that one). Each must be an absolute URI without a fragment.
+ * @throws ConfigError (key `resource`) for an empty value or one that is not an absolute URI.
+ */
+export function resourceFromProfile(profile: Profile): string | string[] | undefined {
+  const r = profile.resource;
+  if (r === undefined) return undefined;
+  const list = typeof r === 'string' ? [r] : r;
+  if (list.length === 0) throw new ConfigError('must name at least one resource URI', { key: 'resource' });
+  for (const [i, one] of list.entries()) {
+    const at = list.length > 1 ? ` (entry ${i + 1})` : '';
+    let ok = false;
+    try {
+      ok = new URL(one).hash === '' && !one.includes('#');
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      throw new ConfigError(`must be an absolute URI without a fragment (RFC 8707)${at}`, {
+        key: 'resource',
+      });
+    }
+  }
+  return list.length === 1 ? list[0] : [...list];
 }
 
 /** The scope as one space-separated string (trimmed; `undefined` when empty). */
@@ -137,15 +174,21 @@ export function grantFromProfile(profile: Profile): GrantName {
 
 /**
  * The client authentication method of a profile: `auth_method`, or by default `client_secret_basic`
- * when a secret is set, `private_key_jwt` when only a `private_key` is, else `none` (the rule
- * `createClientAuth` applies).
+ * when a secret is set, `private_key_jwt` when only a `private_key` is, `tls_client_auth` when only a
+ * `tls_cert` is, else `none` (the rule `createClientAuth` applies).
  */
 export function authMethodFromProfile(
-  profile: Pick<Profile, 'auth_method' | 'client_secret' | 'private_key'>,
+  profile: Pick<Profile, 'auth_method' | 'client_secret' | 'private_key' | 'tls_cert'>,
 ): ClientAuthMethod {
   return (
     profile.auth_method ??
-    (profile.client_secret ? 'client_secret_basic' : profile.private_key ? 'private_key_jwt' : 'none')
+    (profile.client_secret
+      ? 'client_secret_basic'
+      : profile.private_key
+        ? 'private_key_jwt'
+        : profile.tls_cert
+          ? 'tls_client_auth'
+          : 'none')
   );
 }
 
@@ -160,6 +203,12 @@ export function canonicalParams(params: Record<string, string>): string {
     .sort()
     .map((k) => `${k}=${isSecretField(k) ? secretFingerprint(k, params[k] ?? '') : params[k]}`)
     .join('&');
+}
+
+/** A short fingerprint of the `tls_cert` text (not secret, but long): for the identity. */
+function certFingerprint(text: string): string {
+  const h = createHash('sha256').update('tokenward identity tls_cert\0').update(text.trim());
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
 }
 
 function secretFingerprint(name: string, value: string): string {
@@ -188,11 +237,31 @@ export function genericIdentity(
     username: grant === 'password' ? profile.username : undefined,
     scope: scopeFromProfile(profile),
     audience: optionalString(profile, 'audience'),
-    resource: optionalString(profile, 'resource'),
+    resource: identityResource(profile),
     params: params ? canonicalParams(params) : undefined,
     // A token bound to a key is another cache entry (absent without dpop: the keys stored stay).
     ...(dpop === undefined ? {} : { dpop }),
+    // A certificate-bound token is usable only with its certificate: a new certificate, a new token.
+    // (Only when set: the identities of profiles without one stay exactly what they were.)
+    ...(profile.tls_cert ? { tls_cert: certFingerprint(profile.tls_cert) } : {}),
   };
+}
+
+/** The resource(s) for the identity: the one URI, or the list joined by spaces (unchecked: pure). */
+function identityResource(profile: Profile): string | undefined {
+  const r = profile.resource;
+  return r === undefined || r === '' ? undefined : typeof r === 'string' ? r : r.join(' ');
+}
+
+/**
+ * What a refresh sends again (`refresh_params`): none by default, all of `resource`, `audience`, `scope`,
+ * `params` for `true`, else those listed.
+ */
+export function refreshParamsFromProfile(profile: Profile): ReadonlySet<RefreshParam> {
+  const r = profile.refresh_params;
+  if (r === undefined || r === false) return new Set();
+  if (r === true) return new Set<RefreshParam>(['resource', 'audience', 'scope', 'params']);
+  return new Set(r);
 }
 
 /**

@@ -57,7 +57,7 @@ describe('createClientAuth: which method', () => {
     configError(
       () => createClientAuth({ client_id: 'c', auth_method: 'bogus' as never }),
       'auth_method',
-      'auth_method: unknown method "bogus"; use one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none',
+      'auth_method: unknown method "bogus"; use one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, none',
     );
   });
 

@@ -77,7 +77,7 @@ const LIST = /expected a list, got /;
 const CASES: readonly Case[] = [
   // values.ts optionalString / requiredString: the type branch (the empty-string rule stays there)
   { provider: 'oauth2', key: 'audience', value: 42, message: STRING },
-  { provider: 'oauth2', key: 'resource', value: true, message: STRING },
+  { provider: 'oauth2', key: 'resource', value: true, message: /expected a string or a list of strings/ },
   { provider: 'oauth2', key: 'client_secret', value: 918273645, message: STRING },
   { provider: 'cylance', key: 'app_id', value: 7, message: STRING },
   { provider: 'cylance', key: 'app_secret', value: ['cy-secret-in-a-list'], message: STRING },

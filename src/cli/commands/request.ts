@@ -162,6 +162,22 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const fetchOptions: Parameters<typeof proxiedFetch>[0] = { proxy, env: io.env };
   const caFile = await resolved('ca_file');
   if (caFile !== undefined) fetchOptions.ca = await (await import('../../http/agent.js')).loadCaFile(caFile);
+  // A certificate-bound token (RFC 8705) goes over the profile's client certificate. Only the
+  // profile's own origins are ever asked (checked above; redirects are not followed).
+  if (profile.tls_cert !== undefined || profile.tls_key !== undefined) {
+    const { loadClientCertificate } = await import('../../http/client-cert.js');
+    const { resolveSecretReference } = await import('../../config/secrets.js');
+    const ref = async (key: 'tls_cert' | 'tls_key' | 'tls_key_passphrase') => {
+      const value = profile[key];
+      if (value === undefined) return undefined;
+      return resolveSecretReference(value, { key: `profiles.${profile.name ?? ''}.${key}` }, { env: io.env });
+    };
+    fetchOptions.clientCert = loadClientCertificate({
+      cert: await ref('tls_cert'),
+      key: await ref('tls_key'),
+      passphrase: await ref('tls_key_passphrase'),
+    });
+  }
   if (profile.insecure_skip_tls_verify === true && url.protocol === 'https:') {
     fetchOptions.insecureSkipTlsVerify = true;
     warn(
