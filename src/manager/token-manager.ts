@@ -43,8 +43,8 @@ import {
   publishServedStale,
 } from '../observe/channels.js';
 import { countFailure, countRenewal } from '../observe/counts.js';
-import type { SignInOptions } from '../signin/types.js';
 import type { TokenTypeHint } from '../revocation.js';
+import type { SignInOptions } from '../signin/types.js';
 import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import {
   httpBudgetMs,
