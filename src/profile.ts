@@ -12,6 +12,7 @@ import type { CylanceKeys } from './providers/cylance.descriptor.js';
 import type { MsxKeys } from './providers/msx.descriptor.js';
 import type { RdpKeys } from './providers/rdp.descriptor.js';
 import type { ProviderName } from './providers/registry.js';
+import type { ExchangeKeys } from './subject/keys.js';
 
 /**
  * The built-in providers (from the provider registry, `src/providers/registry.ts`). `oauth2` is a plain
@@ -28,7 +29,7 @@ export type ClientAuthMethod =
   | 'none';
 
 /** Primary grants of the generic providers. */
-export type GrantName = 'client_credentials' | 'password' | 'refresh_token';
+export type GrantName = 'client_credentials' | 'password' | 'refresh_token' | 'token_exchange' | 'jwt_bearer';
 
 /** Store kinds. */
 export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
@@ -37,7 +38,13 @@ export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
  * A profile, as written in the config file or passed to the library: the {@link CommonProfileKeys}
  * and, per vendor preset, the keys its provider module declares (one line each).
  */
-export interface Profile extends CommonProfileKeys, CylanceKeys, MsxKeys, AcronisKeys, RdpKeys {}
+export interface Profile
+  extends CommonProfileKeys,
+    ExchangeKeys,
+    CylanceKeys,
+    MsxKeys,
+    AcronisKeys,
+    RdpKeys {}
 
 /** The keys every provider may read (the generic OAuth 2.0 ones, the store, lifetimes, HTTP, origins). */
 export interface CommonProfileKeys {
@@ -45,7 +52,10 @@ export interface CommonProfileKeys {
   name?: string;
   /** Which provider builds the token client. Default `oauth2`, or `oidc` when only `issuer` is given. */
   provider?: ProviderName;
-  /** Primary grant for `oauth2`/`oidc`. Default `client_credentials`, or `password` when `username` is set. */
+  /**
+   * Primary grant for `oauth2`/`oidc`. Default `client_credentials`, or `password` when `username` is set.
+   * `token_exchange` (RFC 8693) and `jwt_bearer` (RFC 7523) take their subject from the `subject_*` keys.
+   */
   grant?: GrantName;
   /** Token endpoint URL. */
   token_url?: string;

@@ -28,6 +28,8 @@ export const SECRET_PROFILE_KEYS = [
   'app_secret',
   'private_key',
   'refresh_token',
+  'subject_token',
+  'actor_token',
 ] as const;
 
 /**

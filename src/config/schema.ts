@@ -62,7 +62,9 @@ const strings = v.array(v.string());
 const commonEntries = {
   name: v.optional(v.pipe(str, v.minLength(1))),
   provider: v.optional(str), // the registry's picklist, see schemaEntries()
-  grant: v.optional(oneOf(['client_credentials', 'password', 'refresh_token'] as const)),
+  grant: v.optional(
+    oneOf(['client_credentials', 'password', 'refresh_token', 'token_exchange', 'jwt_bearer'] as const),
+  ),
   token_url: v.optional(urlString),
   issuer: v.optional(urlString),
   revocation_url: v.optional(urlString),

@@ -5,7 +5,7 @@
  *
  * - grants: {@link clientCredentials}, {@link passwordGrant}, {@link refreshTokenGrant},
  *   {@link customGrant} (any form-based grant), {@link signedJwtExchange} (a signed JWT exchanged for a
- *   token, as Cylance does);
+ *   token, as Cylance does), {@link tokenExchange} (RFC 8693) and {@link jwtBearer} (RFC 7523);
  * - client authentication: {@link createClientAuth} (from profile keys) or one method directly
  *   ({@link clientSecretBasic}, {@link clientSecretPost}, {@link clientSecretJwt}, {@link privateKeyJwt},
  *   {@link noneAuth});
@@ -63,6 +63,9 @@ export {
   type GrantParseOptions,
   type GrantRequestExtras,
   grantRequest,
+  JWT_BEARER_GRANT,
+  type JwtBearerParams,
+  jwtBearer,
   type PasswordParams,
   passwordGrant,
   type RefreshTokenParams,
@@ -75,6 +78,10 @@ export {
   scopeParam,
   signExchangeJwt,
   signedJwtExchange,
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_TYPES,
+  type TokenExchangeParams,
+  tokenExchange,
 } from '../grants/index.js';
 export { requestToken } from '../http/token-endpoint.js';
 export type { HttpExchange, HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';

@@ -10,6 +10,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { TokenClient } from '../token-client.js';
+import type { ClientLinks } from './descriptor.js';
 import { createGenericClient, type Endpoints } from './generic.js';
 import { oidc } from './oidc.descriptor.js';
 
@@ -19,7 +20,11 @@ import { oidc } from './oidc.descriptor.js';
  *
  * @throws ConfigError naming the missing or invalid key.
  */
-export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+export async function createClient(
+  profile: Profile,
+  http: HttpOptions = {},
+  links?: ClientLinks,
+): Promise<TokenClient> {
   if (profile.issuer === undefined) {
     throw new ConfigError('is required for provider "oidc"', { key: 'issuer' });
   }
@@ -30,6 +35,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const revocationUrl = profile.revocation_url;
   return createGenericClient(profile, http, {
     identity: oidc.identity(profile),
+    links,
     endpoints: async (h) => {
       const doc = await discover(issuer, h);
       const rev = revocationUrl ?? doc.revocation_endpoint;
