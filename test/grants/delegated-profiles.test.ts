@@ -345,7 +345,7 @@ describe('bad input', () => {
       assertNoSecret([jwt], e);
       return true;
     });
-    assert.equal((await m.store.get(m.key))?.token.accessToken, good.accessToken, 'the good token is kept');
+    assert.equal((await m.store.get(m.key))?.token?.accessToken, good.accessToken, 'the good token is kept');
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 1 });
 
     // Opening the profile with the file missing (or unreadable) names the key as well.
@@ -381,7 +381,7 @@ describe('bad input', () => {
       assertNoSecret([good, bad], e);
       return true;
     });
-    assert.equal((await m.store.get(m.key))?.token.accessToken, t.accessToken, 'the good token is kept');
+    assert.equal((await m.store.get(m.key))?.token?.accessToken, t.accessToken, 'the good token is kept');
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
   });
 });
