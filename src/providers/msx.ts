@@ -5,7 +5,9 @@
  * (the id and secret joined as is, as the seed does). The primary grant is `password` (`username`,
  * `password`, optional `tenant_id` and `scope`). MSX's own grants —
  * `urn:cisco:nfv:oauth:grant-type:switch-tenant` and `…:switch-user` — turn the current session's access
- * token into a new token for another tenant or user: see {@link switchTenant} and {@link switchUser}.
+ * token into a new token for another tenant or user: see {@link switchTenant} and {@link switchUser}, or
+ * a switch profile (`parent_profile` with `switch_tenant`, `switch_user` or `switch_user_id`), whose
+ * primary grant is the switch of its parent profile's current token.
  * A refresh token, when the server sends one (this is unconfirmed for MSX), is used by the standard
  * refresh grant.
  *
@@ -223,8 +225,9 @@ async function clientFor(
 /**
  * Switches an MSX session to another tenant: runs `urn:cisco:nfv:oauth:grant-type:switch-tenant` with
  * the current access token and `tenantId`, authenticated with the profile's client (HTTP Basic), and
- * returns the new token. The new token is not cached by any manager: keep it yourself, or give a
- * profile `tenant_id` to get tokens for that tenant directly.
+ * returns the new token. The new token is not cached by any manager: keep it yourself, or make it a
+ * profile (`parent_profile` and `switch_tenant`), whose tokens are cached per tenant and renewed, or
+ * give a profile `tenant_id` to get tokens for that tenant directly.
  *
  * @param source - The MSX profile (secret references are resolved) or a client from {@link createClient}.
  * @param current - The current token (or its access token).

@@ -17,6 +17,7 @@ import { closeAll, createTokenManager } from '../../src/front-door.js';
 import type { HttpExchange } from '../../src/http/types.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { fileReads } from '../../src/subject/index.js';
+import { tempHome, tw } from '../cli/helpers.js';
 import {
   CI_ISSUER,
   type ExchangeProvider,
@@ -383,5 +384,35 @@ describe('bad input', () => {
     });
     assert.equal((await m.store.get(m.key))?.token?.accessToken, t.accessToken, 'the good token is kept');
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
+  });
+});
+
+describe('through the CLI', () => {
+  it('tokenward token exchanges once; the next run is served from the cache; a rotated file exchanges again', async () => {
+    const home = tempHome();
+    try {
+      const file = join(dir, 'token');
+      const jwt = await op.subjectJwt('cli-1');
+      writeFileSync(file, jwt);
+      writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
+      const cliEnv = { ...home.env, TOKENWARD_CONFIG: config, EX_SECRET: op.client.secret };
+      const r1 = await tw(['token', 'x', '--verbose'], { env: cliEnv });
+      assert.equal(r1.code, 0, r1.stderr);
+      assert.ok(!r1.stderr.includes(jwt), 'the subject token is not in the verbose trace');
+      const r2 = await tw(['token', 'x'], { env: cliEnv });
+      assert.equal(r2.stdout, r1.stdout);
+      assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 1 });
+      writeFileSync(file, await op.subjectJwt('cli-2'));
+      const r3 = await tw(['token', 'x'], { env: cliEnv });
+      assert.equal(r3.code, 0, r3.stderr);
+      assert.notEqual(r3.stdout, r1.stdout);
+      assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
+      assert.deepEqual(
+        op.seen.map((x) => x.sub),
+        ['cli-1', 'cli-2'],
+      );
+    } finally {
+      home.cleanup();
+    }
   });
 });
