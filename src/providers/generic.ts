@@ -7,7 +7,7 @@
 
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
-import { ConfigError, TokenEndpointError } from '../errors.js';
+import { ConfigError, TokenEndpointError, withEndpointMessage } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
 import { jwtBearer } from '../grants/jwt-bearer.js';
 import { passwordGrant } from '../grants/password.js';
@@ -217,14 +217,8 @@ async function explainRefusal(subject: SubjectSpec, request: Promise<Token>): Pr
     if (!(err instanceof TokenEndpointError) || err.code !== 'ERR_TOKEN_ENDPOINT' || err.status >= 500)
       throw err;
     const detail = [err.error, err.errorDescription].filter(Boolean).join(': ');
-    const body: { error?: string; errorDescription?: string; retryAfter?: number } = {};
-    if (err.error !== undefined) body.error = err.error;
-    if (err.errorDescription !== undefined) body.errorDescription = err.errorDescription;
-    if (err.retryAfter !== undefined) body.retryAfter = err.retryAfter;
-    throw new TokenEndpointError(
-      err.url,
-      err.status,
-      body,
+    throw withEndpointMessage(
+      err,
       `token endpoint ${err.url} refused the subject token of ${subject.key}: HTTP ${err.status}${detail ? ` (${detail})` : ''}`,
     );
   }
