@@ -199,7 +199,7 @@ function delegationOf(
   const actor = subjectSpec(profile, 'actor', where);
   if (actor !== undefined && grant === 'jwt_bearer') {
     throw new ConfigError(
-      'is for grant = "token_exchange" only (the JWT bearer grant has no actor)',
+      'is for grant = "token_exchange" only (grant = "jwt_bearer" takes no actor)',
       at(actor.key),
     );
   }
