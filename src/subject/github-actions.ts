@@ -10,7 +10,7 @@ import { ConfigError, InvalidTokenResponseError } from '../errors.js';
 import { getJson } from '../http/token-endpoint.js';
 import type { HttpExchange } from '../http/types.js';
 import { redactText, registerSecret } from '../redact.js';
-import { MAX_SUBJECT_BYTES, type SubjectContext } from './index.js';
+import { MAX_SUBJECT_BYTES, type SubjectContext } from './types.js';
 
 /** Asks GitHub Actions for an ID token with `audience` (GitHub's default audience when undefined). */
 export async function githubActionsToken(

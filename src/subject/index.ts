@@ -30,6 +30,9 @@ import type { HttpOptions } from '../http/types.js';
 import type { Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import type { SubjectSourceName } from './keys.js';
+import { MAX_SUBJECT_BYTES, type SubjectContext } from './types.js';
+
+export { MAX_SUBJECT_BYTES, type SubjectContext } from './types.js';
 
 /** Which token: the subject, or the actor (RFC 8693 delegation). */
 export type SubjectRole = 'subject' | 'actor';
@@ -43,9 +46,6 @@ export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 /** Token type URI of an access token (the default type of a `subject_profile` subject). */
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
-/** Largest accepted subject token (file, variable, command output, GitHub answer): 64 KiB. */
-export const MAX_SUBJECT_BYTES = 64 * 1024;
-
 /** Where a profile's subject or actor token comes from. `key` is the profile key that says so. */
 export type SubjectSpec =
   | { kind: 'value'; key: 'subject_token' | 'actor_token'; value: string }
@@ -53,22 +53,6 @@ export type SubjectSpec =
   | { kind: 'profile'; key: 'subject_profile'; name: string }
   | { kind: 'github-actions'; key: 'subject_source'; audience: string | undefined }
   | { kind: 'gitlab'; key: 'subject_source' | 'subject_env'; variable: string };
-
-/** What reading a subject needs besides the profile. */
-export interface SubjectContext {
-  /** Environment for `env:` references, `cmd:` commands and the CI variables. Default `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** HTTP settings for the GitHub Actions token request (the profile's timeouts, TLS, proxy). */
-  http?: HttpOptions;
-  /** The current access token of another profile (`subject_profile`). */
-  profileToken?(name: string, signal?: AbortSignal): Promise<string>;
-  /** The full name of a key for messages (`profiles.NAME.key`), with the config file and line. */
-  where?(key: string): { file?: string; line?: number; key: string };
-  /** Base directory of relative paths (the config file's). Default the current directory. */
-  baseDir?: string;
-  /** Aborts a request. */
-  signal?: AbortSignal;
-}
 
 /**
  * The source of a role's token in a profile, or `undefined` when it has none. For the subject, more
