@@ -26,7 +26,6 @@ import { stat } from 'node:fs/promises';
 import { LocalReadError, readLocalFile } from '../config/local-file.js';
 import { parseSecretReference, resolveSecretReference } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
-import type { HttpOptions } from '../http/types.js';
 import type { Profile } from '../profile.js';
 import { registerSecret } from '../redact.js';
 import type { SubjectSourceName } from './keys.js';
