@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { getProfile } from '../../src/config/load.js';
 import { ConfigError, TokenEndpointError } from '../../src/errors.js';
