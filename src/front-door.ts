@@ -28,7 +28,7 @@ import { createStore } from './stores/index.js';
 import { storeKey } from './stores/store-key.js';
 import type { TokenStore } from './stores/types.js';
 import { delegationFacts, linkedProfiles } from './subject/index.js';
-import { keyWhere } from './subject/links.js';
+import { keyWhere, resolveProfileLinks } from './subject/links.js';
 import type { Token } from './token.js';
 import { httpBudgetMs } from './token-client.js';
 
@@ -133,13 +133,8 @@ export async function createTokenManager(
   // inherits its parent's endpoint and client.
   const linked = linkedProfiles(input).length > 0;
   const configPath = originOf(input)?.file ?? options.config;
-  const base = linked
-    ? await (await import('./subject/links.js')).resolveProfileLinks(input, {
-        config: configPath,
-        env,
-        onWarning,
-      })
-    : input;
+  const chain = linked ? await resolveProfileLinks(input, { config: configPath, env, onWarning }) : undefined;
+  const base = chain?.profile ?? input;
   const origin = originOf(base);
   // The secret keys wait for the first request; the rest (URLs, store_url, params: the identity and the
   // store need them) is resolved now.
@@ -161,6 +156,11 @@ export async function createTokenManager(
     if (configPath !== undefined) upstream.config = configPath;
     links.profileToken = async (name, signal) =>
       (await getToken(name, signal === undefined ? upstream : { ...upstream, signal })).accessToken;
+  }
+  if (chain?.parent !== undefined) {
+    // A switch profile's tokens are its parent session's: the parent's cache key (a hash) keys them too.
+    const parent = await resolveProfileSecrets(chain.parent, { env, defer: SECRET_KEYS });
+    links.identity = { parent_key: storeKey(parent.name, descriptorOf(parent).identity(parent)) };
   }
   const grant = grantFromProfile(profile);
   if (grant === 'token_exchange' || grant === 'jwt_bearer') {

@@ -135,7 +135,8 @@ export async function createClient(
     return at;
   };
 
-  const identity: TokenIdentity = msx.identity(profile);
+  const identity: TokenIdentity =
+    links.identity === undefined ? msx.identity(profile) : { ...msx.identity(profile), ...links.identity };
 
   const client: MsxTokenClient = {
     identity,

@@ -70,7 +70,7 @@ export function keyWhere(profile: Profile, key: string): { file?: string; line?:
 export async function resolveProfileLinks(
   profile: Profile,
   options: ProfileLinkOptions = {},
-): Promise<Profile> {
+): Promise<{ profile: Profile; parent?: Profile }> {
   const readOpts: Parameters<typeof readConfig>[0] = {};
   const path = originOf(profile)?.file ?? options.config;
   if (path !== undefined) readOpts.path = path;
@@ -86,8 +86,9 @@ export async function resolveProfileLinks(
     return profileFromConfig(config, name, options.onWarning ? { onWarning: options.onWarning } : {});
   };
   walk(profile, [], config, load);
-  if (profile.parent_profile === undefined) return profile;
-  return inherit(profile, load(profile, 'parent_profile', profile.parent_profile));
+  if (profile.parent_profile === undefined) return { profile };
+  const parent = load(profile, 'parent_profile', profile.parent_profile);
+  return { profile: inherit(profile, parent), parent };
 }
 
 function walk(

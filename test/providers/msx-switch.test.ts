@@ -94,6 +94,11 @@ describe('msx switch profiles', () => {
     assert.equal(m.identity['tenant_id'], COKE);
     assert.equal(m.identity['parent_profile'], 'msx');
     assert.equal(
+      m.identity['parent_key'],
+      (await open('msx')).key,
+      "keyed by the parent session's cache key",
+    );
+    assert.equal(
       m.identity['client_id'],
       sandbox.credentials.msx.clientId,
       'the client comes from the parent',
