@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -132,6 +132,8 @@ describe('subject_source = "github-actions"', () => {
     });
     gh.handler = (_req, res) => json(res, 200, { count: 0 });
     await assert.rejects(m.getToken(), (e: unknown) => e instanceof InvalidTokenResponseError);
+    gh.handler = (_req, res) => json(res, 200, { value: 'x'.repeat(70 * 1024) });
+    await assert.rejects(m.getToken(), (e: unknown) => e instanceof InvalidTokenResponseError);
     assert.deepEqual(op.counts, {});
   });
 });
@@ -183,6 +185,25 @@ describe('subject_source = "kubernetes"', () => {
     await m.getToken();
     assert.equal(op.seen[0]?.sub, 'system:serviceaccount:ns:app');
     assert.equal(op.seen[0]?.type, 'jwt');
+  });
+});
+
+describe('subject_token = "cmd:…"', () => {
+  it('is keyed by its source without running it when opened; it runs at each exchange', async () => {
+    const file = join(dir, 'jwt');
+    const log = join(dir, 'runs');
+    writeFileSync(file, await op.subjectJwt('from-a-command'));
+    writeFileSync(log, '');
+    const m = await open(
+      base({ grant: 'token_exchange', subject_token: `cmd:echo run >> '${log}'; cat '${file}'` }),
+      { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    );
+    assert.match(m.identity['subject'] ?? '', /^cmd:sha256:[0-9a-f]{16}$/);
+    assert.equal(m.identity['subject_sub'], undefined);
+    assert.equal(readFileSync(log, 'utf8'), '', 'opening ran no command');
+    await m.getToken();
+    assert.equal(readFileSync(log, 'utf8'), 'run\n');
+    assert.equal(op.seen[0]?.sub, 'from-a-command');
   });
 });
 
