@@ -173,6 +173,18 @@ export class TokenEndpointError extends TokenwardError {
 }
 
 /**
+ * The same {@link TokenEndpointError} (status, `error`, `error_description`, `Retry-After`) with another
+ * message: a hint added by a provider or a grant. The message must be built from non-secret facts.
+ */
+export function withEndpointMessage(err: TokenEndpointError, message: string): TokenEndpointError {
+  const body: { error?: string; errorDescription?: string; retryAfter?: number } = {};
+  if (err.error !== undefined) body.error = err.error;
+  if (err.errorDescription !== undefined) body.errorDescription = err.errorDescription;
+  if (err.retryAfter !== undefined) body.retryAfter = err.retryAfter;
+  return new TokenEndpointError(err.url, err.status, body, message);
+}
+
+/**
  * The token endpoint is there but not serving: it answered 502, 503, 504 or 429 on every attempt, or
  * asked (with `Retry-After`) for a wait longer than the retry budget — then it is thrown at once, with no
  * further attempt and no sleep. `retryAfter` (seconds) says when to try again, when the server said.

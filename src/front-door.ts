@@ -6,6 +6,7 @@
  * @module
  */
 
+import { dirname } from 'node:path';
 import { getProfile, type LoadConfigOptions } from './config/load.js';
 import { originOf, type ProfileOrigin, setOrigin } from './config/origin.js';
 import { validateProfile } from './config/schema.js';
@@ -21,11 +22,14 @@ import {
   type TokenManagerOptions,
 } from './manager/token-manager.js';
 import type { Profile } from './profile.js';
+import type { ClientLinks } from './providers/descriptor.js';
 import { descriptorOf } from './providers/index.js';
-import { httpLimitsFromProfile } from './providers/values.js';
+import { grantFromProfile, httpLimitsFromProfile } from './providers/values.js';
 import { createStore } from './stores/index.js';
 import { storeKey } from './stores/store-key.js';
 import type { TokenStore } from './stores/types.js';
+import { delegationFacts, linkedProfiles } from './subject/index.js';
+import { keyWhere, resolveProfileLinks } from './subject/links.js';
 import type { Token } from './token.js';
 import { httpBudgetMs } from './token-client.js';
 
@@ -55,6 +59,12 @@ export interface CreateTokenManagerOptions {
   env?: NodeJS.ProcessEnv;
   /** The 32-byte cache encryption key, instead of `TOKENWARD_CACHE_KEY` or the key file. */
   encryptionKey?: Buffer;
+  /**
+   * The config file in which a `subject_profile` or `parent_profile` is looked up, for a profile built
+   * in code (a profile from the config file uses its own file). Default `TOKENWARD_CONFIG`, else the
+   * platform config dir.
+   */
+  config?: string;
   /**
    * Lock, budget and back-off settings of the manager (defaults: derived from the profile's `timeout`
    * and `retries`; see docs/architecture.md, "Lock, budget and back-off parameters").
@@ -118,11 +128,18 @@ export async function createTokenManager(
 ): Promise<TokenManager> {
   const env = options.env ?? process.env;
   const onWarning = options.onWarning ?? printWarningOnce;
-  const origin = originOf(input);
-  checkProfile(input, origin);
+  checkProfile(input, originOf(input));
+  // A profile whose token comes from another profile's (subject_profile, an msx parent_profile): the
+  // chain is checked in the config file (a cycle is an error, not a deadlock); a switch profile
+  // inherits its parent's endpoint and client.
+  const linked = linkedProfiles(input).length > 0;
+  const configPath = originOf(input)?.file ?? options.config;
+  const chain = linked ? await resolveProfileLinks(input, { config: configPath, env, onWarning }) : undefined;
+  const base = chain?.profile ?? input;
+  const origin = originOf(base);
   // The secret keys wait for the first request; the rest (URLs, store_url, params: the identity and the
   // store need them) is resolved now.
-  const profile = await resolveProfileSecrets(input, { env, defer: SECRET_KEYS });
+  const profile = await resolveProfileSecrets(base, { env, defer: SECRET_KEYS });
   // The deferred ones name the config file and line when they fail too.
   if (origin !== undefined) setOrigin(profile, origin);
   // Again with the values of secret references (a `token_url = "env:…"` must resolve to a URL).
@@ -139,14 +156,37 @@ export async function createTokenManager(
       { key: 'dpop' },
     );
   }
+  const links: ClientLinks = { env, where: (key) => keyWhere(profile, key) };
+  if (origin !== undefined) links.baseDir = dirname(origin.file);
+  if (linked) {
+    // Another profile's token: its process-wide manager (one cache and flight for every chain using it).
+    const upstream: OpenProfileOptions = { ...options, env, onWarning };
+    if (configPath !== undefined) upstream.config = configPath;
+    links.profileToken = async (name, signal) =>
+      (await getToken(name, signal === undefined ? upstream : { ...upstream, signal })).accessToken;
+  }
+  if (chain?.parent !== undefined) {
+    // A switch profile's tokens are its parent session's: the parent's cache key (a hash) keys them too.
+    const parent = await resolveProfileSecrets(chain.parent, { env, defer: SECRET_KEYS });
+    links.identity = { parent_key: storeKey(parent.name, descriptorOf(parent).identity(parent)) };
+  }
+  const grant = grantFromProfile(profile);
+  if (grant === 'token_exchange' || grant === 'jwt_bearer') {
+    // The subject token's identity (source, iss/sub, hash): a new subject token is a new cache key.
+    links.identity = await delegationFacts(profile, {
+      ...links,
+      http: { ...httpLimitsFromProfile(profile), ...http },
+    });
+  }
   const client: LazyTokenClient = {
-    identity: descriptor.identity(profile),
+    identity: { ...descriptor.identity(profile), ...links.identity },
     budgetMs: httpBudgetMs({ ...httpLimitsFromProfile(profile), ...http }),
     async create() {
-      const resolved = await resolveProfileSecrets(profile, { env });
+      // Subject and actor references are resolved again for every exchange (they rotate).
+      const resolved = await resolveProfileSecrets(profile, { env, defer: DEFERRED_SUBJECT_KEYS });
       checkProfile(resolved, origin);
       const mod = await descriptor.load();
-      return mod.createClient(resolved, http);
+      return mod.createClient(resolved, http, links);
     },
   };
   let store = options.store;
@@ -198,6 +238,9 @@ export interface OpenProfileOptions extends CreateTokenManagerOptions {
   /** The config file (default `TOKENWARD_CONFIG`, else the platform config dir). */
   config?: string;
 }
+
+/** Subject and actor tokens: resolved at each exchange by `src/subject/`, not once with the other secrets. */
+const DEFERRED_SUBJECT_KEYS: readonly string[] = ['subject_token', 'actor_token'];
 
 /** Managers being opened or open, by config path and profile name. */
 const open = new Map<string, Map<string | undefined, Promise<TokenManager>>>();

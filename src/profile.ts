@@ -13,6 +13,7 @@ import type { InteractiveKeys } from './providers/interactive.keys.js';
 import type { MsxKeys } from './providers/msx.descriptor.js';
 import type { RdpKeys } from './providers/rdp.descriptor.js';
 import type { ProviderName } from './providers/registry.js';
+import type { ExchangeKeys } from './subject/keys.js';
 
 /**
  * The built-in providers (from the provider registry, `src/providers/registry.ts`). `oauth2` is a plain
@@ -39,7 +40,9 @@ export type GrantName =
   | 'password'
   | 'refresh_token'
   | 'authorization_code'
-  | 'device_code';
+  | 'device_code'
+  | 'token_exchange'
+  | 'jwt_bearer';
 
 /** Store kinds. */
 export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
@@ -51,6 +54,7 @@ export type StoreKind = 'file' | 'memory' | 'postgres' | 'redis';
 export interface Profile
   extends CommonProfileKeys,
     InteractiveKeys,
+    ExchangeKeys,
     CylanceKeys,
     MsxKeys,
     AcronisKeys,
@@ -65,6 +69,7 @@ export interface CommonProfileKeys {
   /**
    * Primary grant for `oauth2`/`oidc`; `authorization_code` and `device_code` are interactive (a person
    * signs in with `tokenward login`). Default `client_credentials`, or `password` when `username` is set.
+   * `token_exchange` (RFC 8693) and `jwt_bearer` (RFC 7523) take their subject from the `subject_*` keys.
    */
   grant?: GrantName;
   /** Token endpoint URL. */

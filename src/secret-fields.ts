@@ -30,6 +30,8 @@ export const SECRET_PROFILE_KEYS = [
   'refresh_token',
   'tls_key',
   'tls_key_passphrase',
+  'subject_token',
+  'actor_token',
 ] as const;
 
 /**

@@ -64,7 +64,15 @@ const commonEntries = {
   name: v.optional(v.pipe(str, v.minLength(1))),
   provider: v.optional(str), // the registry's picklist, see schemaEntries()
   grant: v.optional(
-    oneOf(['client_credentials', 'password', 'refresh_token', 'authorization_code', 'device_code'] as const),
+    oneOf([
+      'client_credentials',
+      'password',
+      'refresh_token',
+      'authorization_code',
+      'device_code',
+      'token_exchange',
+      'jwt_bearer',
+    ] as const),
   ),
   token_url: v.optional(urlString),
   issuer: v.optional(urlString),

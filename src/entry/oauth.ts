@@ -7,7 +7,7 @@
  *   {@link customGrant} (any form-based grant), {@link signedJwtExchange} (a signed JWT exchanged for a
  *   token, as Cylance does), {@link authorizationCodeGrant} (PKCE, loopback redirect) and
  *   {@link deviceCodeGrant} (RFC 8628) with {@link validateIdToken} (OpenID Connect ID tokens) — the
- *   interactive grants under `login()`;
+ *   interactive grants under `login()`; {@link tokenExchange} (RFC 8693) and {@link jwtBearer} (RFC 7523);
  * - client authentication: {@link createClientAuth} (from profile keys) or one method directly
  *   ({@link clientSecretBasic}, {@link clientSecretPost}, {@link clientSecretJwt}, {@link privateKeyJwt},
  *   {@link noneAuth});
@@ -79,6 +79,9 @@ export {
   type GrantParseOptions,
   type GrantRequestExtras,
   grantRequest,
+  JWT_BEARER_GRANT,
+  type JwtBearerParams,
+  jwtBearer,
   type PasswordParams,
   passwordGrant,
   type RefreshTokenParams,
@@ -93,6 +96,10 @@ export {
   scopeParam,
   signExchangeJwt,
   signedJwtExchange,
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_TYPES,
+  type TokenExchangeParams,
+  tokenExchange,
 } from '../grants/index.js';
 export {
   type ClientCertificate,

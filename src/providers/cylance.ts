@@ -14,7 +14,7 @@
  * @module
  */
 
-import { TokenEndpointError } from '../errors.js';
+import { TokenEndpointError, withEndpointMessage } from '../errors.js';
 import { type SignedJwtExchangeContext, signedJwtExchange } from '../grants/signed-jwt-exchange.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
@@ -89,14 +89,8 @@ function cylanceError(err: unknown): unknown {
     hint = 'the application lacks a requested scope: check scopes and the application’s permissions';
   } else return err;
   const detail = [err.error, err.errorDescription].filter(Boolean).join(': ');
-  const body: { error?: string; errorDescription?: string; retryAfter?: number } = {};
-  if (err.error !== undefined) body.error = err.error;
-  if (err.errorDescription !== undefined) body.errorDescription = err.errorDescription;
-  if (err.retryAfter !== undefined) body.retryAfter = err.retryAfter;
-  return new TokenEndpointError(
-    err.url,
-    err.status,
-    body,
+  return withEndpointMessage(
+    err,
     `Cylance token endpoint ${err.url} answered HTTP ${err.status}${detail ? ` (${detail})` : ''}; ${hint}`,
   );
 }

@@ -14,13 +14,24 @@ import type * as v from 'valibot';
 import { ConfigError } from '../errors.js';
 import type { HttpOptions } from '../http/types.js';
 import type { Profile } from '../profile.js';
+import type { SubjectContext } from '../subject/index.js';
 import type { TokenClient, TokenIdentity } from '../token-client.js';
 import { originOf, type StringProfileKey } from './values.js';
+
+/**
+ * What the front door gives a client beyond its profile: the environment, the way to another profile's
+ * token (`subject_profile`, `parent_profile`), where keys sit in the config file, and identity facts it
+ * computed with I/O (a subject token's `iss`/`sub`/hash), which the client then reports as well.
+ */
+export interface ClientLinks extends Pick<SubjectContext, 'env' | 'profileToken' | 'where' | 'baseDir'> {
+  /** Identity facts added to the descriptor's {@link ProviderDescriptor.identity}. */
+  identity?: TokenIdentity;
+}
 
 /** What every provider's client module exports. */
 export interface ProviderModule {
   /** Builds the token client of a profile whose secrets are already resolved. No network I/O. */
-  createClient(profile: Profile, http?: HttpOptions): Promise<TokenClient>;
+  createClient(profile: Profile, http?: HttpOptions, links?: ClientLinks): Promise<TokenClient>;
 }
 
 /** A valibot schema of an optional profile value (`v.optional(…)`). */

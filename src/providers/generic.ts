@@ -8,10 +8,12 @@
 import { type ClientAuthProfile, createClientAuth } from '../auth/index.js';
 import type { ClientAuth } from '../auth/types.js';
 import type { DiscoveryDocument } from '../discovery.js';
-import { ConfigError, LoginRequiredError } from '../errors.js';
+import { ConfigError, LoginRequiredError, TokenEndpointError, withEndpointMessage } from '../errors.js';
 import { clientCredentials } from '../grants/client-credentials.js';
+import { jwtBearer } from '../grants/jwt-bearer.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant, refreshWithToken } from '../grants/refresh-token.js';
+import { tokenExchange } from '../grants/token-exchange.js';
 import type { GrantContext } from '../grants/types.js';
 import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
@@ -19,11 +21,20 @@ import type { IntrospectionContext } from '../introspection.js';
 import type { Profile } from '../profile.js';
 import { revokeToken } from '../revocation.js';
 import {
+  readSubject,
+  type SubjectContext,
+  type SubjectSpec,
+  subjectSpec,
+  subjectTokenType,
+} from '../subject/index.js';
+import type { Token } from '../token.js';
+import {
   httpBudgetMs,
   type TokenClient,
   type TokenIdentity,
   type TokenRequestContext,
 } from '../token-client.js';
+import type { ClientLinks } from './descriptor.js';
 import {
   grantFromProfile,
   httpOptionsFromProfile,
@@ -52,6 +63,8 @@ export interface GenericClientOptions {
   endpoints(http: HttpOptions): Promise<Endpoints>;
   /** The identity, from the provider's descriptor. */
   identity: TokenIdentity;
+  /** The front door's links (other profiles, environment, subject identity facts). */
+  links?: ClientLinks | undefined;
 }
 
 /** Builds a generic token client; the endpoints are resolved lazily, on the first network call. */
@@ -91,6 +104,11 @@ export async function createGenericClient(
   if (interactive && !profile.client_id) {
     throw new ConfigError(`is required for grant = "${grant}"`, { key: 'client_id' });
   }
+  const links = opts.links ?? {};
+  const delegation =
+    grant === 'token_exchange' || grant === 'jwt_bearer'
+      ? delegationOf(profile, grant, links.where)
+      : undefined;
 
   let endpoints: Promise<Endpoints> | undefined;
   const resolveEndpoints = (signal?: AbortSignal): Promise<Endpoints> => {
@@ -112,7 +130,7 @@ export async function createGenericClient(
   const extrasOf = (ctx: TokenRequestContext) => (ctx.signal ? { signal: ctx.signal } : {});
 
   const client: TokenClient = {
-    identity: opts.identity,
+    identity: links.identity === undefined ? opts.identity : { ...opts.identity, ...links.identity },
     budgetMs: httpBudgetMs(httpOpts),
     async fetchToken(ctx) {
       if (interactive) throw new LoginRequiredError(profile.name);
@@ -130,6 +148,36 @@ export async function createGenericClient(
             { refreshToken: profile.refresh_token!, scope, audience, resource, params },
             extrasOf(ctx),
           );
+        case 'token_exchange':
+        case 'jwt_bearer': {
+          const d = delegation!;
+          const sctx: SubjectContext = { ...links, http: httpOpts };
+          if (ctx.signal !== undefined) sctx.signal = ctx.signal;
+          const [subjectToken, actorToken] = await Promise.all([
+            readSubject(d.subject, sctx),
+            d.actor === undefined ? undefined : readSubject(d.actor, sctx),
+          ]);
+          return explainRefusal(
+            d.subject,
+            grant === 'jwt_bearer'
+              ? jwtBearer(g, { assertion: subjectToken, scope, audience, resource, params }, extrasOf(ctx))
+              : tokenExchange(
+                  g,
+                  {
+                    subjectToken,
+                    subjectTokenType: subjectTokenType(profile, 'subject'),
+                    actorToken,
+                    actorTokenType: d.actor === undefined ? undefined : subjectTokenType(profile, 'actor'),
+                    requestedTokenType: profile.requested_token_type,
+                    scope,
+                    audience,
+                    resource,
+                    params,
+                  },
+                  extrasOf(ctx),
+                ),
+          );
+        }
         default:
           return clientCredentials(g, { scope, audience, resource, params }, extrasOf(ctx));
       }
@@ -187,4 +235,46 @@ export async function createGenericClient(
     };
   }
   return client;
+}
+
+/** The subject (and actor) sources of a delegated grant, checked. */
+function delegationOf(
+  profile: Profile,
+  grant: 'token_exchange' | 'jwt_bearer',
+  where: ClientLinks['where'],
+): { subject: SubjectSpec; actor: SubjectSpec | undefined } {
+  const at = (key: string) => where?.(key) ?? { key };
+  const subject = subjectSpec(profile, 'subject', where);
+  if (subject === undefined) {
+    throw new ConfigError(
+      `grant "${grant}" needs a subject token: set subject_token, subject_token_file, subject_profile or subject_source`,
+      at('grant'),
+    );
+  }
+  const actor = subjectSpec(profile, 'actor', where);
+  if (actor !== undefined && grant === 'jwt_bearer') {
+    throw new ConfigError(
+      'is for grant = "token_exchange" only (grant = "jwt_bearer" takes no actor)',
+      at(actor.key),
+    );
+  }
+  return { subject, actor };
+}
+
+/**
+ * A refused exchange (a 4xx answer) as the same {@link TokenEndpointError}, its message naming the
+ * profile key the subject came from (the server's `error` and status kept; never the token).
+ */
+async function explainRefusal(subject: SubjectSpec, request: Promise<Token>): Promise<Token> {
+  try {
+    return await request;
+  } catch (err) {
+    if (!(err instanceof TokenEndpointError) || err.code !== 'ERR_TOKEN_ENDPOINT' || err.status >= 500)
+      throw err;
+    const detail = [err.error, err.errorDescription].filter(Boolean).join(': ');
+    throw withEndpointMessage(
+      err,
+      `token endpoint ${err.url} refused the subject token of ${subject.key}: HTTP ${err.status}${detail ? ` (${detail})` : ''}`,
+    );
+  }
 }

@@ -5,7 +5,9 @@
  * (the id and secret joined as is, as the seed does). The primary grant is `password` (`username`,
  * `password`, optional `tenant_id` and `scope`). MSX's own grants —
  * `urn:cisco:nfv:oauth:grant-type:switch-tenant` and `…:switch-user` — turn the current session's access
- * token into a new token for another tenant or user: see {@link switchTenant} and {@link switchUser}.
+ * token into a new token for another tenant or user: see {@link switchTenant} and {@link switchUser}, or
+ * a switch profile (`parent_profile` with `switch_tenant`, `switch_user` or `switch_user_id`), whose
+ * primary grant is the switch of its parent profile's current token.
  * A refresh token, when the server sends one (this is unconfirmed for MSX), is used by the standard
  * refresh grant.
  *
@@ -32,7 +34,8 @@ import {
   type TokenRequestContext,
 } from '../token-client.js';
 import { assertTokenUrlSource } from './checks.js';
-import { msx, msxTokenUrlFrom } from './msx.descriptor.js';
+import type { ClientLinks } from './descriptor.js';
+import { msx, msxSwitchKind, msxTokenUrlFrom } from './msx.descriptor.js';
 import {
   httpOptionsFromProfile,
   optionalString,
@@ -81,12 +84,34 @@ export interface MsxTokenClient extends TokenClient {
  *
  * @throws ConfigError naming the missing or invalid key.
  */
-export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<MsxTokenClient> {
+export async function createClient(
+  profile: Profile,
+  http: HttpOptions = {},
+  links: ClientLinks = {},
+): Promise<MsxTokenClient> {
   const tokenUrl = msxTokenUrlOf(profile);
   const clientId = requiredString(profile, 'client_id', 'msx');
   const clientSecret = requiredString(profile, 'client_secret', 'msx');
-  const username = requiredString(profile, 'username', 'msx');
-  const password = requiredString(profile, 'password', 'msx');
+  const switchKind = msxSwitchKind(profile);
+  // A switch profile signs in through its parent: it has no user or password of its own.
+  const username = switchKind === undefined ? requiredString(profile, 'username', 'msx') : '';
+  const password = switchKind === undefined ? requiredString(profile, 'password', 'msx') : '';
+  if (switchKind === undefined) {
+    for (const key of ['switch_tenant', 'switch_user', 'switch_user_id'] as const) {
+      if (profile[key] !== undefined)
+        throw new ConfigError('needs parent_profile (the msx profile to switch from)', { key });
+    }
+  } else if (
+    profile.switch_user === undefined &&
+    profile.switch_user_id === undefined &&
+    profile.switch_tenant === undefined
+  ) {
+    throw new ConfigError('needs switch_tenant, switch_user or switch_user_id (what to switch to)', {
+      key: 'parent_profile',
+    });
+  } else if (profile.switch_user !== undefined && profile.switch_user_id !== undefined) {
+    throw new ConfigError('and switch_user both name the user; keep one', { key: 'switch_user_id' });
+  }
   const tenantId = optionalString(profile, 'tenant_id');
   const scope = scopeFromProfile(profile);
   if (profile.api_base_url !== undefined) assertSecureUrl(profile.api_base_url, 'api_base_url');
@@ -110,12 +135,14 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
     return at;
   };
 
-  const identity: TokenIdentity = msx.identity(profile);
+  const identity: TokenIdentity =
+    links.identity === undefined ? msx.identity(profile) : { ...msx.identity(profile), ...links.identity };
 
-  return {
+  const client: MsxTokenClient = {
     identity,
     budgetMs: httpBudgetMs(httpOpts),
     fetchToken(ctx) {
+      if (switchKind !== undefined) return switchFromParent(ctx);
       const params: Record<string, string> = {};
       if (tenantId !== undefined) params['tenant_id'] = tenantId;
       return passwordGrant(grantContext(ctx.now), { username, password, scope, params }, extrasOf(ctx));
@@ -151,6 +178,25 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
       return customGrant(grantContext(ctx?.now), MSX_SWITCH_USER_GRANT, form, extrasOf(ctx));
     },
   };
+
+  /** A switch profile's primary grant: the parent profile's current token, switched. */
+  async function switchFromParent(ctx: TokenRequestContext): Promise<Token> {
+    const parent = profile.parent_profile!;
+    if (links.profileToken === undefined) {
+      throw new ConfigError(
+        `names profile "${parent}", which only a manager opened from the config file can reach (createTokenManager, openProfile)`,
+        links.where?.('parent_profile') ?? { key: 'parent_profile' },
+      );
+    }
+    const current = await links.profileToken(parent, ctx.signal);
+    if (switchKind === 'switch-tenant') return client.switchTenant(current, profile.switch_tenant!, ctx);
+    const target: MsxSwitchUserTarget = {};
+    if (profile.switch_user !== undefined) target.username = profile.switch_user;
+    if (profile.switch_user_id !== undefined) target.userId = profile.switch_user_id;
+    if (profile.switch_tenant !== undefined) target.tenantId = profile.switch_tenant;
+    return client.switchUser(current, target, ctx);
+  }
+  return client;
 }
 
 /** Options of {@link switchTenant} and {@link switchUser} when given a profile. */
@@ -180,8 +226,9 @@ async function clientFor(
 /**
  * Switches an MSX session to another tenant: runs `urn:cisco:nfv:oauth:grant-type:switch-tenant` with
  * the current access token and `tenantId`, authenticated with the profile's client (HTTP Basic), and
- * returns the new token. The new token is not cached by any manager: keep it yourself, or give a
- * profile `tenant_id` to get tokens for that tenant directly.
+ * returns the new token. The new token is not cached by any manager: keep it yourself, or make it a
+ * profile (`parent_profile` and `switch_tenant`), whose tokens are cached per tenant and renewed, or
+ * give a profile `tenant_id` to get tokens for that tenant directly.
  *
  * @param source - The MSX profile (secret references are resolved) or a client from {@link createClient}.
  * @param current - The current token (or its access token).

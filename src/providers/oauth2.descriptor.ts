@@ -5,6 +5,7 @@
  */
 
 import type { Profile } from '../profile.js';
+import { exchangeKeys } from '../subject/keys.js';
 import { defineProvider } from './descriptor.js';
 import { interactiveKeys } from './interactive.keys.js';
 import { oidc } from './oidc.descriptor.js';
@@ -13,8 +14,9 @@ import { genericIdentity } from './values.js';
 /** The `oauth2` provider. With only `issuer` (no `token_url`) it is the `oidc` provider. */
 export const oauth2 = defineProvider({
   name: 'oauth2',
-  summary: 'a plain OAuth 2.0 token endpoint (client_credentials, password or refresh_token grant)',
-  keys: interactiveKeys,
+  summary:
+    'a plain OAuth 2.0 token endpoint (client_credentials, password, refresh_token, token_exchange or jwt_bearer; authorization_code or device_code for a person)',
+  keys: { ...interactiveKeys, ...exchangeKeys },
   required: ['token_url|issuer'],
   apiOrigins: () => [],
   identity: (profile: Profile) =>

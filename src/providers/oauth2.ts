@@ -12,6 +12,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { TokenClient } from '../token-client.js';
+import type { ClientLinks } from './descriptor.js';
 import { createGenericClient, type Endpoints } from './generic.js';
 import { oauth2 } from './oauth2.descriptor.js';
 
@@ -21,11 +22,15 @@ import { oauth2 } from './oauth2.descriptor.js';
  *
  * @throws ConfigError naming the missing or invalid key.
  */
-export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+export async function createClient(
+  profile: Profile,
+  http: HttpOptions = {},
+  links?: ClientLinks,
+): Promise<TokenClient> {
   if (profile.token_url === undefined) {
     if (profile.issuer !== undefined) {
       const { createClient: createOidc } = await import('./oidc.js');
-      return createOidc(profile, http);
+      return createOidc(profile, http, links);
     }
     throw new ConfigError('is required (or give issuer to discover it)', { key: 'token_url' });
   }
@@ -38,6 +43,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   }
   return createGenericClient(profile, http, {
     identity: oauth2.identity(profile),
+    links,
     endpoints: async () => ep,
   });
 }

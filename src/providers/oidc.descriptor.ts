@@ -5,6 +5,7 @@
  */
 
 import type { Profile } from '../profile.js';
+import { exchangeKeys } from '../subject/keys.js';
 import { defineProvider } from './descriptor.js';
 import { interactiveKeys } from './interactive.keys.js';
 import { genericIdentity } from './values.js';
@@ -13,7 +14,7 @@ import { genericIdentity } from './values.js';
 export const oidc = defineProvider({
   name: 'oidc',
   summary: 'OpenID Connect / RFC 8414: the token endpoint discovered from issuer',
-  keys: interactiveKeys,
+  keys: { ...interactiveKeys, ...exchangeKeys },
   required: ['issuer'],
   apiOrigins: () => [],
   identity: (profile: Profile) =>

@@ -12,6 +12,7 @@ import type { HttpOptions } from '../http/types.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
 import type { TokenClient } from '../token-client.js';
+import type { ClientLinks } from './descriptor.js';
 import { createGenericClient, type Endpoints } from './generic.js';
 import { oidc } from './oidc.descriptor.js';
 
@@ -21,7 +22,11 @@ import { oidc } from './oidc.descriptor.js';
  *
  * @throws ConfigError naming the missing or invalid key.
  */
-export async function createClient(profile: Profile, http: HttpOptions = {}): Promise<TokenClient> {
+export async function createClient(
+  profile: Profile,
+  http: HttpOptions = {},
+  links?: ClientLinks,
+): Promise<TokenClient> {
   if (profile.issuer === undefined) {
     throw new ConfigError('is required for provider "oidc"', { key: 'issuer' });
   }
@@ -33,6 +38,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   const introspectionUrl = profile.introspection_url;
   return createGenericClient(profile, http, {
     identity: oidc.identity(profile),
+    links,
     endpoints: async (h) => {
       const doc = await discover(issuer, h);
       // With a client certificate, the mTLS aliases (RFC 8705 §5); the profile's own URLs win.

@@ -29,7 +29,7 @@
 import { clientSecretBasic } from '../auth/basic.js';
 import { noneAuth } from '../auth/none.js';
 import type { ClientAuth } from '../auth/types.js';
-import { ConfigError, TokenEndpointError } from '../errors.js';
+import { ConfigError, TokenEndpointError, withEndpointMessage } from '../errors.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshWithToken } from '../grants/refresh-token.js';
 import type { GrantContext } from '../grants/types.js';
@@ -124,14 +124,8 @@ export function applyRefreshChainRule(previous: Token, next: Token): Token {
 function rdpError(err: unknown): unknown {
   if (!(err instanceof TokenEndpointError)) return err;
   if (!/session quota/i.test(err.errorDescription ?? '')) return err;
-  const body: { error?: string; errorDescription?: string; retryAfter?: number } = {};
-  if (err.error !== undefined) body.error = err.error;
-  if (err.errorDescription !== undefined) body.errorDescription = err.errorDescription;
-  if (err.retryAfter !== undefined) body.retryAfter = err.retryAfter;
-  return new TokenEndpointError(
-    err.url,
-    err.status,
-    body,
+  return withEndpointMessage(
+    err,
     `${err.message}; another session holds this user's sign-on: close it, or set take_exclusive_sign_on = true to take it over`,
   );
 }

@@ -244,6 +244,20 @@ export function genericIdentity(
     // A certificate-bound token is usable only with its certificate: a new certificate, a new token.
     // (Only when set: the identities of profiles without one stay exactly what they were.)
     ...(profile.tls_cert ? { tls_cert: certFingerprint(profile.tls_cert) } : {}),
+    ...(grant === 'token_exchange' || grant === 'jwt_bearer' ? delegationIdentity(profile) : {}),
+  };
+}
+
+/**
+ * The non-secret settings of a delegated grant (token exchange, JWT bearer) in its identity. The
+ * subject token's own facts (`iss`, `sub`, a hash) need I/O and are added by the front door
+ * (`src/subject/`), not here.
+ */
+function delegationIdentity(profile: Profile): Record<string, string | undefined> {
+  return {
+    subject_token_type: profile.subject_token_type,
+    actor_token_type: profile.actor_token_type,
+    requested_token_type: profile.requested_token_type,
   };
 }
 
