@@ -11,16 +11,10 @@
  */
 
 import { LockTimeoutError } from '../errors.js';
+import { RAW_FIELDS, rawBit, rebuildRaw } from '../raw-fields.js';
 import type { ExpirySource, Token } from '../token.js';
 import type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 
-/** `raw` fields the Token carries itself, with the flag saying the response had them (bits 0–5). */
-const RAW_ACCESS = 1;
-const RAW_TYPE = 2;
-const RAW_EXPIRES_IN = 4;
-const RAW_REFRESH = 8;
-const RAW_SCOPE = 16;
-const RAW_ID = 32;
 /** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
 const TIMES_IN_MORE = 64;
 /** The entry had no `raw` on its token (a custom writer): none is rebuilt. */
@@ -205,34 +199,6 @@ export class MemoryStore implements TokenStore {
   async close(): Promise<void> {}
 }
 
-/**
- * The flag of a `raw` field the token carries exactly (so it need not be kept), else 0. `expires_in`
- * counts only as a whole number of seconds that is exactly the token's lifetime.
- */
-function rawBit(name: string, v: unknown, t: Token): number {
-  switch (name) {
-    case 'access_token':
-      return v === t.accessToken ? RAW_ACCESS : 0;
-    case 'token_type':
-      return v === t.tokenType ? RAW_TYPE : 0;
-    case 'expires_in':
-      return typeof v === 'number' &&
-        Number.isInteger(v) &&
-        v * 1000 === t.expiresAt - t.obtainedAt &&
-        (t.expiresAt - t.obtainedAt) / 1000 === v
-        ? RAW_EXPIRES_IN
-        : 0;
-    case 'refresh_token':
-      return v === t.refreshToken && v !== undefined ? RAW_REFRESH : 0;
-    case 'scope':
-      return v === t.scope && v !== undefined ? RAW_SCOPE : 0;
-    case 'id_token':
-      return v === t.idToken && v !== undefined ? RAW_ID : 0;
-    default:
-      return 0;
-  }
-}
-
 /** The entry a {@link Slot} was packed from. */
 function unpack(key: string, s: Slot): StoredEntry {
   const m = s.more;
@@ -255,13 +221,7 @@ function unpack(key: string, s: Slot): StoredEntry {
   if ((k.flags & NO_RAW) !== 0) {
     delete (token as { raw?: unknown }).raw;
   } else {
-    const raw: Record<string, unknown> = {};
-    if (k.flags & RAW_ACCESS) raw['access_token'] = s.accessToken;
-    if (k.flags & RAW_TYPE) raw['token_type'] = k.tokenType;
-    if (k.flags & RAW_EXPIRES_IN) raw['expires_in'] = (s.expiresAt - obtainedAt) / 1000;
-    if (k.flags & RAW_REFRESH) raw['refresh_token'] = m?.refreshToken;
-    if (k.flags & RAW_SCOPE) raw['scope'] = k.scope;
-    if (k.flags & RAW_ID) raw['id_token'] = m?.idToken;
+    const raw = rebuildRaw(k.flags & RAW_FIELDS, token);
     if (m?.rawRest !== undefined) Object.assign(raw, m.rawRest);
     token.raw = raw;
   }
