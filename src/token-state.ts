@@ -35,7 +35,11 @@ export interface Token {
    * The whole JSON response. Never logged; secret fields inside it are secrets too. Stores give it back
    * equal to what was written: the persistent ones keep it in the encrypted entry; the `MemoryStore`
    * keeps only the fields this token does not already carry (see docs/stores.md) and rebuilds the rest.
-   * A `TokenManager` keeps it on the token it holds, so `getToken()` returns it with no work; a string
+   * Kept lazily: when the response has only fields the token carries itself (`access_token`,
+   * `token_type`, an `expires_in` that is the token's lifetime in whole seconds, `refresh_token`,
+   * `scope`, `id_token`), `parseTokenResponse` makes `raw` an enumerable accessor that rebuilds an equal
+   * object on each read (so `token.raw !== token.raw` then), and the response object is not kept; a
+   * response with any other field (a vendor's `tenantId`, say) is kept as it was parsed. A string
    * `scope` in it may be an equal string shared with other responses (never a different value).
    */
   readonly raw: Readonly<Record<string, unknown>>;

@@ -8,6 +8,7 @@
 
 import { decodeJwt } from 'jose/jwt/decode';
 import { InvalidTokenResponseError } from './errors.js';
+import { withLazyRaw } from './raw-fields.js';
 import { redactText, registerToken } from './redact.js';
 import {
   ACCESS_TOKEN_PATTERN,
@@ -304,7 +305,8 @@ export function parseTokenResponse(body: unknown, options: ParseTokenOptions): T
     registerToken(idt);
     token.idToken = idt;
   }
-  return token;
+  // A response made only of fields the token carries is not kept: `raw` rebuilds it (src/raw-fields.ts).
+  return withLazyRaw(token) ?? token;
 }
 
 /** The `exp` claim of a JWT access token, or undefined when the token is not a JWT or has none. */

@@ -102,11 +102,13 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         `The MemoryStore costs ${fmtRatio(store.heapUsed / floor.heapUsed)} the floor ` +
           `(+${per(store.heapUsed - floor.heapUsed).toFixed(0)} B per token): one flat record per entry ` +
           '(src/stores/memory.ts) — the access token and its expiry inline, the lifetime and the write time as ' +
-          'small-integer offsets (V8 keeps them unboxed), references to the scope (shared between entries), the ' +
-          'identity object and the profile name. `raw` is not kept as an object: its standard fields are the ' +
+          'small-integer offsets (V8 keeps them unboxed), a reference to what entries share across tenants (token ' +
+          'type, expiry source, scope and the `raw` flags: one interned record per combination), the identity ' +
+          'object and the profile name. `raw` is not kept as an object: its standard fields are the ' +
           "token's own, only the others are kept, and `get()` rebuilds an equal entry (docs/stores.md). The token " +
           'string itself is shared, not copied. (Kept as written — the entry, the `Token` and its `raw` object — ' +
-          'it was 1.45× at commit f269906.)',
+          'it was 1.45× at commit f269906; with the type, expiry source, scope and flags in each record, 1.06× at ' +
+          'commit 114db12.)',
         `Counting an identity object (four strings) and a profile name built for each entry, as this figure did ` +
           `before: ${fmtRatio(ownIdentity.heapUsed / floor.heapUsed)} the floor ` +
           `(+${per(ownIdentity.heapUsed - store.heapUsed).toFixed(0)} B per token over the store alone).`,
@@ -117,16 +119,18 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         `One TokenManager per tenant: ${fmtRatio(managers.heapUsed / floor.heapUsed)} the floor, ` +
           `${per(managers.heapUsed - store.heapUsed).toFixed(0)} bytes per manager over the store alone — the ` +
           "manager's memory, not the store's. A heap snapshot of 10,000 such managers puts it at: the manager " +
-          'object (~176 B: its settings are one object shared by managers configured alike), the token client ' +
-          "this figure builds per tenant (an object, its `fetchToken` closure and the closure's context, ~150 B), " +
-          'the token the manager obtained (~110 B with its two times, which V8 boxes as doubles) and its `raw` ' +
-          'response object (~56 B, kept: `getToken()` returns that token as it is, with no work; docs/stores.md). ' +
-          'What is no longer there: the `AbortController` for `close()` ' +
-          `(${per(controllers.heapUsed).toFixed(0)} B per controller, measured alone in this run), now made only ` +
-          'while a token request runs; the WeakSet of warned renewals, the logout context and the counts object ' +
-          '(made on use, or plain fields); a per-manager copy of the settings and of the warning handler; a copy ' +
-          'of the `scope` string per response (shared by `parseTokenResponse`), and the property array of a token ' +
-          'whose `scope` was added after its literal. At commit 181d6fa this row was 2.68× (1,802 B per manager).',
+          'object (120 B: eleven fields and the class brand), the token it holds (~104 B: six fields and its two ' +
+          'times, which V8 boxes as doubles) and the token client this figure builds per tenant (an object, its ' +
+          "`fetchToken` closure and the closure's context, ~150 B). Since commit 114db12 (1.51×, 505 B per " +
+          'manager): the manager keeps what a token request in progress needs (the `AbortController` for ' +
+          '`close()`, ' +
+          `${per(controllers.heapUsed).toFixed(0)} B per controller measured alone in this run, and the build of a ` +
+          'lazy client) in an object made with the request and dropped after it, and its rarely set state (a ' +
+          'rejected token, the last error, the last eager attempt, warnings given) in one object made when first ' +
+          'set; the store and DPoP signer are in the settings object that managers configured alike share; and ' +
+          "the token's `raw` is kept lazily: a response with only the fields the token carries is rebuilt on " +
+          'read by an accessor instead of kept (~56 B; a response with vendor fields keeps its `raw`; ' +
+          'docs/stores.md). At commit 181d6fa this row was 2.68× (1,802 B per manager).',
       ],
       headline: [
         `Memory: ${per(store.heapUsed).toFixed(0)} B of heap per cached ~${avgToken.toFixed(0)}-byte token in the ` +

@@ -220,50 +220,33 @@ export interface TokenManagerParameters {
 export class TokenManager {
   /** The store key of this manager's token. */
   readonly key: string;
-  /** The store in use. */
-  readonly store: TokenStore;
   /** The profile name, if any. */
   readonly profile: string | undefined;
-  /** The DPoP signer of the tokens (a profile with `dpop`), else undefined: bearer tokens. */
-  readonly dpop: DpopSigner | undefined;
-  /** The manager's settings (shared with other managers that have the same ones). */
+  // Fields are few on purpose: a multi-tenant process holds a manager per tenant, most of them idle on a
+  // cached token. What only a request in progress needs is in #busy, what is rare in #rare, and what
+  // managers configured alike share (the store included) in #s; each costs a field only when made.
+  /** The manager's settings, store and DPoP signer (shared with other managers that have the same ones). */
   readonly #s: Settings;
-  /** The client once built (at once for a built one, on first use for a {@link LazyTokenClient}). */
-  #client: TokenClient | undefined;
-  /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
-  #building: Promise<TokenClient> | undefined;
-  /** The client as given (built or lazy): its identity is this manager's. */
-  readonly #given: TokenClient | LazyTokenClient;
   /**
-   * Aborts the token requests still running when `close()` gives up waiting. Made only while a token
-   * request runs (or by `close()`), and dropped when the last one ends unless aborted: most managers of a
-   * multi-tenant process sit idle on a cached token, and a controller costs more than the rest of one.
-   * Once aborted it is kept, so a request started after such a `close()` is refused at once.
+   * The client: as given (built, or a {@link LazyTokenClient} until its first use, then the client it
+   * built, whose identity was checked equal). Its identity is this manager's.
    */
-  #closing: AbortController | undefined;
-  /** Token requests running now (the users of {@link #closing}). */
-  #requests = 0;
-  #minTtlWarned = false;
-  /** Foreground renewals whose failure was already warned about (made on the first such failure). */
-  #warnedFlights: WeakSet<Promise<Token>> | undefined;
+  #client: TokenClient | LazyTokenClient;
   #current: Token | undefined;
-  #invalidated: string | undefined;
   #inflight: Promise<Token> | undefined;
-  /** When the last optional renewal was tried (none yet: undefined). */
-  #lastEagerAttempt: number | undefined;
-  #lastError: TokenwardError | undefined;
   #grants = 0;
   #refreshes = 0;
   #storeHits = 0;
+  /** What a token request or a client build in progress needs; dropped when none is (see {@link Busy}). */
+  #busy: Busy | undefined;
+  /** The manager's rarely set state (see {@link Rare}), made when first set. */
+  #rare: Rare | undefined;
 
   constructor(options: TokenManagerOptions) {
     const c = options.client;
-    this.#given = c;
-    if (!isLazy(c)) this.#client = c;
+    this.#client = c;
     this.key = options.key;
-    this.store = options.store;
     this.profile = options.profile;
-    this.dpop = options.dpop;
     const skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
     const eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
     const foreground = options.refreshMode === 'foreground';
@@ -301,12 +284,56 @@ export class TokenManager {
       clock,
       onWarning,
       ownsStore,
+      store: options.store,
+      dpop: options.dpop,
     });
+  }
+
+  /** The store in use. */
+  get store(): TokenStore {
+    return this.#s.store;
+  }
+
+  /** The DPoP signer of the tokens (a profile with `dpop`), else undefined: bearer tokens. */
+  get dpop(): DpopSigner | undefined {
+    return this.#s.dpop;
+  }
+
+  /** The rare state, made on first use. */
+  #more(): Rare {
+    this.#rare ??= new Rare();
+    return this.#rare;
+  }
+
+  /** The state of work in progress, made on first use. */
+  #busyNow(): Busy {
+    this.#busy ??= new Busy();
+    return this.#busy;
+  }
+
+  /** The access token an API rejected (see {@link invalidate}), if any. */
+  get #invalidated(): string | undefined {
+    return this.#rare?.invalidated;
+  }
+
+  set #invalidated(v: string | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#more().invalidated = v;
+  }
+
+  /** Drops {@link #busy} once nothing uses it (an aborted `close()` controller is kept: see {@link Busy}). */
+  #idle(b: Busy): void {
+    if (
+      b.requests === 0 &&
+      b.building === undefined &&
+      b.closing?.signal.aborted !== true &&
+      this.#busy === b
+    )
+      this.#busy = undefined;
   }
 
   /** The non-secret identity of the tokens this manager obtains. */
   get identity(): TokenIdentity {
-    return this.#given.identity;
+    return this.#client.identity;
   }
 
   /**
@@ -314,13 +341,14 @@ export class TokenManager {
    * callers; a failure is not remembered).
    */
   #loadClient(): Promise<TokenClient> {
-    if (this.#client !== undefined) return Promise.resolve(this.#client);
-    const lazy = this.#given as LazyTokenClient;
-    this.#building ??= (async () => {
+    const given = this.#client;
+    if (!isLazy(given)) return Promise.resolve(given);
+    const busy = this.#busyNow();
+    busy.building ??= (async () => {
       try {
         let built: TokenClient;
         try {
-          built = await lazy.create();
+          built = await given.create();
         } catch (err) {
           if (err instanceof TokenwardError) throw err;
           throw new ClientSetupError(
@@ -328,7 +356,7 @@ export class TokenManager {
             { cause: err },
           );
         }
-        if (!sameIdentity(built.identity, this.#given.identity)) {
+        if (!sameIdentity(built.identity, given.identity)) {
           throw new ClientSetupError(
             'the token client that was built has another identity than the one the manager was given; its tokens would be cached under the wrong key',
           );
@@ -336,10 +364,11 @@ export class TokenManager {
         this.#client = built;
         return built;
       } finally {
-        this.#building = undefined;
+        busy.building = undefined;
+        this.#idle(busy);
       }
     })();
-    return this.#building;
+    return busy.building;
   }
 
   /** How many primary grants and refresh grants this manager made, and how often the store answered. */
@@ -365,7 +394,7 @@ export class TokenManager {
    * still being backed off from).
    */
   get lastError(): TokenwardError | undefined {
-    return this.#lastError;
+    return this.#rare?.lastError;
   }
 
   /** The token held in memory, without any I/O or validity check. */
@@ -387,7 +416,7 @@ export class TokenManager {
       const now = this.#s.clock();
       if (cur.accessToken !== this.#invalidated && this.#fits(cur, now, options.minTtlMs ?? 0)) {
         if (!this.#s.foreground && this.#inflight === undefined && this.#eagerDue(cur, now)) {
-          this.#lastEagerAttempt = now;
+          this.#more().lastEagerAttempt = now;
           this.#startEager();
         }
         publishServed(this, 'memory', cur, now);
@@ -416,7 +445,7 @@ export class TokenManager {
     // unless one was tried within the retry gap.
     if (this.#inflight === undefined) {
       if (!this.#eagerDue(token, now)) return token;
-      this.#lastEagerAttempt = now;
+      this.#more().lastEagerAttempt = now;
     }
     const renewal = this.#join({ force: false, eager: true, minTtlMs: 0 });
     try {
@@ -424,9 +453,10 @@ export class TokenManager {
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
       // Said once per failed renewal, however many callers waited for it.
-      this.#warnedFlights ??= new WeakSet();
-      if (!this.#warnedFlights.has(renewal)) {
-        this.#warnedFlights.add(renewal);
+      const rare = this.#more();
+      rare.warnedFlights ??= new WeakSet();
+      if (!rare.warnedFlights.has(renewal)) {
+        rare.warnedFlights.add(renewal);
         this.#warn(
           'EAGER_REFRESH_FAILED',
           'renewal before expiry failed; the current token is still served',
@@ -441,7 +471,7 @@ export class TokenManager {
   #eagerDue(token: Token, now: number): boolean {
     return (
       isPastEagerPoint(token, now, this.#s.eagerFraction) &&
-      (this.#lastEagerAttempt === undefined || now - this.#lastEagerAttempt >= this.#s.eagerGapMs)
+      (this.#rare?.lastEagerAttempt === undefined || now - this.#rare.lastEagerAttempt >= this.#s.eagerGapMs)
     );
   }
 
@@ -579,8 +609,9 @@ export class TokenManager {
       const flight = this.#inflight;
       if (!(await settlesWithin(flight, deadline - Date.now()))) {
         // Stuck (a store that stopped answering, say): stop its token request and stop waiting.
-        this.#closing ??= new AbortController();
-        this.#closing.abort(new Error('the token manager was closed'));
+        const busy = this.#busyNow();
+        busy.closing ??= new AbortController();
+        busy.closing.abort(new Error('the token manager was closed'));
         this.#warn(
           'CLOSE_TIMEOUT',
           `close() waited ${this.#s.closeTimeoutMs} ms for a token request still in flight and gave up on it`,
@@ -628,8 +659,8 @@ export class TokenManager {
       const usableLife = token.expiresAt - token.obtainedAt - this.#s.skewMs;
       if (min >= usableLife) {
         min = Math.max(0, usableLife / 2);
-        if (!this.#minTtlWarned) {
-          this.#minTtlWarned = true;
+        if (this.#rare?.minTtlWarned !== true) {
+          this.#more().minTtlWarned = true;
           this.#warn(
             'MIN_TTL_EXCEEDS_LIFETIME',
             `the minimum TTL asked for (${seconds(minTtlMs)}) is not shorter than the token lifetime the server gives (${seconds(usableLife)} after the safety margin), so no new token could meet it; tokens are renewed once half their lifetime is left instead`,
@@ -687,15 +718,16 @@ export class TokenManager {
     const state: FlightState = { dead: new Set() };
     try {
       const token = await inFlight(this, () => this.#acquire(flight, state));
-      this.#lastError = state.served;
+      if (state.served !== undefined || this.#rare !== undefined) this.#more().lastError = state.served;
       return token;
     } catch (err) {
-      this.#lastError =
+      const error =
         err instanceof TokenwardError
           ? err
           : new TokenwardError('ERR_NETWORK', err instanceof Error ? err.message : String(err), {
               cause: err,
             });
+      this.#more().lastError = error;
       // A token that is still valid keeps being served through an outage (not a rejected one).
       const cur = state.valid ?? this.#current;
       if (!flight.eager && cur !== undefined && cur.accessToken !== this.#invalidated && !flight.force) {
@@ -710,7 +742,7 @@ export class TokenManager {
         }
       }
       if (err instanceof TokenwardError) throw err;
-      throw this.#lastError;
+      throw error;
     }
   }
 
@@ -814,14 +846,18 @@ export class TokenManager {
 
   /** Counts a token request in and returns the signal `close()` aborts when it gives up waiting for it. */
   #requestStarted(): AbortSignal {
-    this.#requests++;
-    this.#closing ??= new AbortController();
-    return this.#closing.signal;
+    const busy = this.#busyNow();
+    busy.requests++;
+    busy.closing ??= new AbortController();
+    return busy.closing.signal;
   }
 
   /** Counts a token request out: the last one drops the closing controller (unless `close()` aborted it). */
   #requestEnded(): void {
-    if (--this.#requests === 0 && this.#closing?.signal.aborted === false) this.#closing = undefined;
+    const busy = this.#busy;
+    if (busy === undefined) return;
+    if (--busy.requests === 0 && busy.closing?.signal.aborted === false) busy.closing = undefined;
+    this.#idle(busy);
   }
 
   /** The error of an optional renewal that ran out of its budget. */
@@ -900,7 +936,7 @@ export class TokenManager {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#s.clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
-    entry.identity = this.#given.identity;
+    entry.identity = this.#client.identity;
     try {
       await this.store.set(entry);
     } catch (err) {
@@ -930,7 +966,7 @@ export class TokenManager {
     }
     if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
-    record.identity = this.#given.identity;
+    record.identity = this.#client.identity;
     try {
       await this.store.set(record);
     } catch {
@@ -961,6 +997,39 @@ interface Settings {
   readonly clock: () => number;
   readonly onWarning: WarningHandler;
   readonly ownsStore: boolean;
+  readonly store: TokenStore;
+  readonly dpop: DpopSigner | undefined;
+}
+
+/**
+ * What only a token request or a client build in progress needs; dropped by the manager when neither
+ * runs, unless `close()` aborted its controller (kept then, so a request started later is refused at once).
+ */
+class Busy {
+  /** Token requests running now (the users of {@link Busy.closing}). */
+  requests = 0;
+  /**
+   * Aborts the token requests still running when `close()` gives up waiting. Made with the first of
+   * them (or by `close()`) and dropped with the last unless aborted: a controller costs more than the
+   * rest of an idle manager.
+   */
+  closing: AbortController | undefined = undefined;
+  /** The build of a lazy client under way (shared by concurrent callers), or undefined. */
+  building: Promise<TokenClient> | undefined = undefined;
+}
+
+/** A manager's rarely set state (one object, so an idle manager pays a field for all of it). */
+class Rare {
+  /** The access token an API rejected (see `invalidate`); cleared by a new token. */
+  invalidated: string | undefined = undefined;
+  /** When the last optional renewal was tried (none yet: undefined). */
+  lastEagerAttempt: number | undefined = undefined;
+  /** See `TokenManager.lastError`. */
+  lastError: TokenwardError | undefined = undefined;
+  /** Whether the `MIN_TTL_EXCEEDS_LIFETIME` warning was given. */
+  minTtlWarned = false;
+  /** Foreground renewals whose failure was already warned about (made on the first such failure). */
+  warnedFlights: WeakSet<Promise<Token>> | undefined = undefined;
 }
 
 /**

@@ -11,16 +11,10 @@
  */
 
 import { LockTimeoutError } from '../errors.js';
+import { RAW_FIELDS, rawBit, rebuildRaw } from '../raw-fields.js';
 import type { ExpirySource, Token } from '../token.js';
 import type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 
-/** `raw` fields the Token carries itself, with the flag saying the response had them (bits 0–5). */
-const RAW_ACCESS = 1;
-const RAW_TYPE = 2;
-const RAW_EXPIRES_IN = 4;
-const RAW_REFRESH = 8;
-const RAW_SCOPE = 16;
-const RAW_ID = 32;
 /** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
 const TIMES_IN_MORE = 64;
 /** The entry had no `raw` on its token (a custom writer): none is rebuilt. */
@@ -37,8 +31,22 @@ const EXPIRY_SOURCES: Record<ExpirySource, ExpirySource> = {
   default: 'default',
 };
 
-/** Scopes and token types repeat across tenants: up to this many distinct values are shared. */
-const MAX_SHARED_STRINGS = 1_000;
+/** Token kinds (type, scope, expiry source, `raw` flags) repeat across tenants: up to this many are shared. */
+const MAX_SHARED_KINDS = 1_000;
+
+/**
+ * What entries have in common across tenants: the token type, the expiry source, the scope and the
+ * flags. One object per distinct combination (bounded), referenced from each slot, instead of four
+ * fields per slot.
+ */
+class Kind {
+  constructor(
+    readonly tokenType: string,
+    readonly expirySource: ExpirySource,
+    readonly scope: string | undefined,
+    readonly flags: number,
+  ) {}
+}
 
 /** What is rare in an entry: kept aside, so the common entry pays one field for all of it. */
 interface More {
@@ -54,20 +62,17 @@ interface More {
 
 /**
  * One entry, flat: the access token and its expiry inline, the lifetime and the write time as small
- * integer offsets from the expiry, rare fields in `more`.
+ * integer offsets from the expiry, what tenants share in a {@link Kind}, rare fields in `more`.
  */
 class Slot {
   constructor(
     readonly accessToken: string,
-    readonly tokenType: string,
     readonly expiresAt: number,
     /** `expiresAt - obtainedAt` (when it fits; see {@link TIMES_IN_MORE}). */
     readonly life: number,
     /** `updatedAt - expiresAt` (when it fits). */
     readonly updated: number,
-    readonly expirySource: ExpirySource,
-    readonly scope: string | undefined,
-    readonly flags: number,
+    readonly kind: Kind,
     readonly profile: string | undefined,
     readonly identity: Readonly<Record<string, string | undefined>> | undefined,
     readonly more: More | undefined,
@@ -81,7 +86,7 @@ export class MemoryStore implements TokenStore {
   /** A {@link Slot} per key, or the entry itself when it holds no token (only a failure record). */
   readonly #entries = new Map<string, Slot | StoredEntry>();
   readonly #locks = new Map<string, Promise<void>>();
-  readonly #strings = new Map<string, string>();
+  readonly #kinds = new Map<string, Kind>();
 
   async get(key: string): Promise<StoredEntry | undefined> {
     const e = this.#entries.get(key);
@@ -105,12 +110,15 @@ export class MemoryStore implements TokenStore {
     return this.#entries.size;
   }
 
-  /** `s`, or an equal string already held (scopes and token types repeat across tenants). */
-  #share(s: string): string {
-    const known = this.#strings.get(s);
+  /** A {@link Kind} of these values: an equal one already held, else a new one (kept for sharing, up to a bound). */
+  #kind(tokenType: string, expirySource: ExpirySource, scope: string | undefined, flags: number): Kind {
+    // Lengths first: no value can make two different combinations give the same name.
+    const name = `${tokenType.length}:${tokenType}${expirySource.length}:${expirySource}${flags}:${scope === undefined ? '-' : `+${scope}`}`;
+    const known = this.#kinds.get(name);
     if (known !== undefined) return known;
-    if (this.#strings.size < MAX_SHARED_STRINGS) this.#strings.set(s, s);
-    return s;
+    const kind = new Kind(tokenType, EXPIRY_SOURCES[expirySource] ?? expirySource, scope, flags);
+    if (this.#kinds.size < MAX_SHARED_KINDS) this.#kinds.set(name, kind);
+    return kind;
   }
 
   #pack(entry: StoredEntry, t: Token): Slot {
@@ -149,16 +157,12 @@ export class MemoryStore implements TokenStore {
       }
       if (rest !== undefined) more.rawRest = rest;
     }
-    const scope = t.scope === undefined ? undefined : this.#share(t.scope);
     return new Slot(
       t.accessToken,
-      this.#share(t.tokenType),
       t.expiresAt,
       flags & TIMES_IN_MORE ? 0 : life,
       flags & TIMES_IN_MORE ? 0 : updated,
-      EXPIRY_SOURCES[t.expirySource] ?? t.expirySource,
-      scope,
-      flags,
+      this.#kind(t.tokenType, t.expirySource, t.scope, flags),
       entry.profile,
       entry.identity,
       Object.keys(more).length === 0 ? undefined : more,
@@ -195,62 +199,29 @@ export class MemoryStore implements TokenStore {
   async close(): Promise<void> {}
 }
 
-/**
- * The flag of a `raw` field the token carries exactly (so it need not be kept), else 0. `expires_in`
- * counts only as a whole number of seconds that is exactly the token's lifetime.
- */
-function rawBit(name: string, v: unknown, t: Token): number {
-  switch (name) {
-    case 'access_token':
-      return v === t.accessToken ? RAW_ACCESS : 0;
-    case 'token_type':
-      return v === t.tokenType ? RAW_TYPE : 0;
-    case 'expires_in':
-      return typeof v === 'number' &&
-        Number.isInteger(v) &&
-        v * 1000 === t.expiresAt - t.obtainedAt &&
-        (t.expiresAt - t.obtainedAt) / 1000 === v
-        ? RAW_EXPIRES_IN
-        : 0;
-    case 'refresh_token':
-      return v === t.refreshToken && v !== undefined ? RAW_REFRESH : 0;
-    case 'scope':
-      return v === t.scope && v !== undefined ? RAW_SCOPE : 0;
-    case 'id_token':
-      return v === t.idToken && v !== undefined ? RAW_ID : 0;
-    default:
-      return 0;
-  }
-}
-
 /** The entry a {@link Slot} was packed from. */
 function unpack(key: string, s: Slot): StoredEntry {
   const m = s.more;
-  const timesInMore = (s.flags & TIMES_IN_MORE) !== 0;
+  const k = s.kind;
+  const timesInMore = (k.flags & TIMES_IN_MORE) !== 0;
   const obtainedAt = timesInMore ? (m?.obtainedAt as number) : s.expiresAt - s.life;
   const updatedAt = timesInMore ? (m?.updatedAt as number) : s.expiresAt + s.updated;
   const token: { -readonly [K in keyof Token]: Token[K] } = {
     accessToken: s.accessToken,
-    tokenType: s.tokenType,
+    tokenType: k.tokenType,
     expiresAt: s.expiresAt,
     obtainedAt,
-    expirySource: s.expirySource,
+    expirySource: k.expirySource,
     raw: {},
   };
   if (m?.refreshToken !== undefined) token.refreshToken = m.refreshToken;
   if (m?.refreshExpiresAt !== undefined) token.refreshExpiresAt = m.refreshExpiresAt;
-  if (s.scope !== undefined) token.scope = s.scope;
+  if (k.scope !== undefined) token.scope = k.scope;
   if (m?.idToken !== undefined) token.idToken = m.idToken;
-  if ((s.flags & NO_RAW) !== 0) {
+  if ((k.flags & NO_RAW) !== 0) {
     delete (token as { raw?: unknown }).raw;
   } else {
-    const raw: Record<string, unknown> = {};
-    if (s.flags & RAW_ACCESS) raw['access_token'] = s.accessToken;
-    if (s.flags & RAW_TYPE) raw['token_type'] = s.tokenType;
-    if (s.flags & RAW_EXPIRES_IN) raw['expires_in'] = (s.expiresAt - obtainedAt) / 1000;
-    if (s.flags & RAW_REFRESH) raw['refresh_token'] = m?.refreshToken;
-    if (s.flags & RAW_SCOPE) raw['scope'] = s.scope;
-    if (s.flags & RAW_ID) raw['id_token'] = m?.idToken;
+    const raw = rebuildRaw(k.flags & RAW_FIELDS, token);
     if (m?.rawRest !== undefined) Object.assign(raw, m.rawRest);
     token.raw = raw;
   }
