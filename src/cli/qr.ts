@@ -15,7 +15,7 @@ export const QR_MAX_CHARS = 256;
  */
 export async function terminalQr(text: string, columns?: number): Promise<string | undefined> {
   if (text.length === 0 || text.length > QR_MAX_CHARS) return undefined;
-  let render: (typeof import('uqr'))['renderUnicodeCompact'];
+  let render: typeof import('uqr')['renderUnicodeCompact'];
   try {
     ({ renderUnicodeCompact: render } = await import('uqr'));
   } catch {

@@ -31,8 +31,8 @@ export interface DeviceCodeParams {
   scope?: string | undefined;
   /** Extra parameters of the device authorization request. */
   extraParams?: Readonly<Record<string, string>>;
-  /** Shows the code and the page; polling starts once a returned promise settles. */
-  onDeviceCode(info: DeviceCodeInfo): void | Promise<void>;
+  /** Shows the code and the page; a returned promise is awaited before polling starts. */
+  onDeviceCode(info: DeviceCodeInfo): unknown;
   /** Called before each wait with the seconds left. */
   onPoll?: ((secondsLeft: number) => void) | undefined;
   /** Sleeps between polls. Default: a timer. */

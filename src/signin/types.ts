@@ -34,9 +34,9 @@ export interface SignInOptions {
   onAuthorizationUrl?: (url: string) => void;
   /**
    * Receives the device flow's code and page. Default: written to stderr. Polling starts once a
-   * returned promise settles.
+   * returned promise is awaited first.
    */
-  onDeviceCode?: (info: DeviceCodeInfo) => void | Promise<void>;
+  onDeviceCode?: (info: DeviceCodeInfo) => unknown;
   /** Called before each device-flow poll with the seconds left (a countdown on a terminal). */
   onDevicePoll?: (secondsLeft: number) => void;
   /** Use the device authorization grant even when the profile's grant is `authorization_code`. */
