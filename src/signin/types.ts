@@ -33,8 +33,8 @@ export interface SignInOptions {
   /** Receives the authorization URL (printed by the CLI). Default: written to stderr. */
   onAuthorizationUrl?: (url: string) => void;
   /**
-   * Receives the device flow's code and page. Default: written to stderr. Polling starts once a
-   * returned promise is awaited first.
+   * Receives the device flow's code and page. Default: written to stderr. A returned promise is
+   * awaited before polling starts.
    */
   onDeviceCode?: (info: DeviceCodeInfo) => unknown;
   /** Called before each device-flow poll with the seconds left (a countdown on a terminal). */
