@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { QR_MAX_CHARS, terminalQr } from '../../src/cli/qr.js';
 import { approveSandboxDevice, type Sandbox, sandboxIssuer, startSandbox } from '../../src/sandbox/index.js';
 import { missing } from '../helpers/services.js';
 import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
@@ -147,5 +148,38 @@ describe('the device flow on a terminal', () => {
     assert.equal(r.code, 8, r.out);
     assert.equal(r.approved, 0, r.out);
     assert.match(r.out, /tokenward login autopipe/);
+  });
+});
+
+describe('terminalQr', () => {
+  const url = 'http://127.0.0.1:41234/oidc/device?user_code=BCDF-GHJK';
+
+  it('draws a square code: every row as wide as the code is tall (two modules a row)', async () => {
+    const qr = await terminalQr(url);
+    assert.ok(qr !== undefined);
+    const rows = qr.split('\n');
+    const width = [...(rows[0] ?? '')].length;
+    for (const row of rows) {
+      assert.equal([...row].length, width, JSON.stringify(row));
+      assert.match(row, /^[ █▀▄]+$/u);
+    }
+    // A version-n code is 17 + 4n modules plus the 2-module border each side; rows hold two modules.
+    assert.equal((width - 4 - 17) % 4, 0, `width ${width}`);
+    assert.equal(rows.length, Math.ceil(width / 2));
+  });
+
+  it('the same URL draws the same code', async () => {
+    assert.equal(await terminalQr(url), await terminalQr(url));
+    assert.notEqual(await terminalQr(url), await terminalQr(`${url}X`));
+  });
+
+  it('nothing for an empty or over-long URL, or a terminal narrower than the code', async () => {
+    assert.equal(await terminalQr(''), undefined);
+    assert.equal(await terminalQr(`http://127.0.0.1/${'a'.repeat(QR_MAX_CHARS)}`), undefined);
+    const qr = await terminalQr(url);
+    const width = [...(qr?.split('\n')[0] ?? '')].length;
+    assert.equal(await terminalQr(url, width - 1), undefined);
+    assert.equal(await terminalQr(url, width), qr);
+    assert.equal(await terminalQr(url, 0), qr, 'columns 0 (unknown) does not limit');
   });
 });
