@@ -5,24 +5,17 @@
  * `token` sign in on a terminal instead of exiting 8 (and still exits 8 on a pipe).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QR_MAX_CHARS, terminalQr } from '../../src/cli/qr.js';
 import { approveSandboxDevice, type Sandbox, sandboxIssuer, startSandbox } from '../../src/sandbox/index.js';
 import { missing } from '../helpers/services.js';
-import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { CLI, hasScript, ROOT, shellQuote, type TempHome, tempHome, tw } from './helpers.js';
 
 /** A QR code's row as `uqr` draws it: half and full blocks (one at least) and spaces, 21+ cells wide. */
 const QR_ROW = /^[ ▀▄]*█[ █▀▄]{20,}\r?$/mu;
-
-function hasScript(): boolean {
-  const r = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' });
-  return r.error === undefined && r.status === 0;
-}
-
-const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
  * Runs `tokenward ...args` (under `script` when `terminal`), approves the device code it shows on the
@@ -37,7 +30,7 @@ async function runApproving(
 ): Promise<{ code: number | null; out: string; stdout: string; approved: number }> {
   const argv = [process.execPath, ...CLI, ...args];
   const child = terminal
-    ? spawn('script', ['-qec', argv.map(quote).join(' '), '/dev/null'], {
+    ? spawn('script', ['-qec', argv.map(shellQuote).join(' '), '/dev/null'], {
         cwd: ROOT,
         env: { ...home.env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '50' },
         stdio: ['pipe', 'pipe', 'pipe'],
