@@ -31,8 +31,8 @@ export interface DeviceCodeParams {
   scope?: string | undefined;
   /** Extra parameters of the device authorization request. */
   extraParams?: Readonly<Record<string, string>>;
-  /** Shows the code and the page. */
-  onDeviceCode(info: DeviceCodeInfo): void;
+  /** Shows the code and the page; a returned promise is awaited before polling starts. */
+  onDeviceCode(info: DeviceCodeInfo): unknown;
   /** Called before each wait with the seconds left. */
   onPoll?: ((secondsLeft: number) => void) | undefined;
   /** Sleeps between polls. Default: a timer. */
@@ -94,7 +94,7 @@ export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): P
   const info = readInfo(res.body as Record<string, unknown>, res.url, res.status);
   registerSecret(info.deviceCode);
   const { deviceCode, ...shown } = info;
-  p.onDeviceCode(shown);
+  await p.onDeviceCode(shown);
   const deadline = now() + info.expiresIn * 1000;
   let interval = info.interval;
   for (;;) {

@@ -32,8 +32,11 @@ export interface SignInOptions {
   openBrowser?: false | ((url: string) => void | Promise<void>);
   /** Receives the authorization URL (printed by the CLI). Default: written to stderr. */
   onAuthorizationUrl?: (url: string) => void;
-  /** Receives the device flow's code and page. Default: written to stderr. */
-  onDeviceCode?: (info: DeviceCodeInfo) => void;
+  /**
+   * Receives the device flow's code and page. Default: written to stderr. A returned promise is
+   * awaited before polling starts.
+   */
+  onDeviceCode?: (info: DeviceCodeInfo) => unknown;
   /** Called before each device-flow poll with the seconds left (a countdown on a terminal). */
   onDevicePoll?: (secondsLeft: number) => void;
   /** Use the device authorization grant even when the profile's grant is `authorization_code`. */

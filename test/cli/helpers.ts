@@ -4,7 +4,7 @@
  * is at least as new as every file in src/ (as after `npm test`'s build), else the TypeScript source
  * through tsx.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -132,3 +132,12 @@ export function writeClientConfig(
     { mode: 0o600 },
   );
 }
+
+/** True when `script` (util-linux) can run a command under a pseudo-terminal here. */
+export function hasScript(): boolean {
+  const r = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' });
+  return r.error === undefined && r.status === 0;
+}
+
+/** `s` as one POSIX shell word (for the command line `script -c` runs). */
+export const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;

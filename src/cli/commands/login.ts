@@ -16,7 +16,10 @@ import { EXIT, UsageError } from '../exit.js';
 import { COMMAND_OPTIONS } from '../options.js';
 import { type Io, paint, say } from '../output.js';
 
-/** The CLI's way of showing a sign-in: everything on stderr; a countdown only on a terminal. */
+/**
+ * The CLI's way of showing a sign-in: everything on stderr; a countdown and the device flow's QR code
+ * only when stderr is a terminal.
+ */
 export function cliSignInOptions(io: Io, flags: { device?: boolean; noBrowser?: boolean }): SignInOptions {
   const tty = io.stderr.isTTY === true && io.env['TERM'] !== 'dumb';
   let counting = false;
@@ -24,13 +27,19 @@ export function cliSignInOptions(io: Io, flags: { device?: boolean; noBrowser?: 
     onAuthorizationUrl(url) {
       say(io, `Open this URL in a browser to sign in:\n\n  ${url}\n`);
     },
-    onDeviceCode(info) {
+    async onDeviceCode(info) {
       const lines = [
         `To sign in, open ${info.verificationUri}`,
         `and enter the code: ${paint(io.color, 'bold', info.userCode)}`,
       ];
-      if (info.verificationUriComplete !== undefined)
-        lines.push(`(or open ${info.verificationUriComplete}, which has the code filled in)`);
+      const complete = info.verificationUriComplete;
+      if (complete !== undefined) {
+        lines.push(`(or open ${complete}, which has the code filled in${tty ? ', or scan this' : ''})`);
+        // The QR code goes where the code is shown (stderr), and only when that is a terminal: stdout
+        // is often captured (`$(tokenward token …)` with interactive = "auto") and is no one's screen.
+        const qr = tty ? await qrFor(io, complete) : undefined;
+        if (qr !== undefined) lines.push('', qr);
+      }
       lines.push(`The code expires in ${Math.round(info.expiresIn / 60)} min.`);
       say(io, lines.join('\n'));
     },
@@ -54,6 +63,13 @@ export function cliSignInOptions(io: Io, flags: { device?: boolean; noBrowser?: 
     if (counting) io.stderr.write('\r\x1b[2K');
   };
   return Object.assign(opts, { finish });
+}
+
+/** The QR code of `url` sized for stderr's terminal, loaded on first use. */
+async function qrFor(io: Io, url: string): Promise<string | undefined> {
+  const { terminalQr } = await import('../qr.js');
+  const columns = (io.stderr as { columns?: unknown }).columns;
+  return terminalQr(url, typeof columns === 'number' ? columns : undefined);
 }
 
 /** "as NAME <email>" from the token's ID token, or ''. */
