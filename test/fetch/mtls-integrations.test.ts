@@ -5,8 +5,12 @@
  * no certificate (a second loopback HTTPS server records what it was shown).
  */
 import assert from 'node:assert/strict';
-import { Agent as HttpsAgent } from 'node:https';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer as createHttpsServer, Agent as HttpsAgent } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import axios from 'axios';
 import { Agent, interceptors, request } from 'undici';
 import { attachAxios } from '../../src/fetch/axios.js';
@@ -26,6 +30,47 @@ import {
 import { missing } from '../helpers/services.js';
 
 type Api = Awaited<ReturnType<typeof startBoundApi>>;
+
+/**
+ * A loopback HTTPS server that answers every request with a 302 to `location`, noting the client
+ * certificate it was shown and whether the request carried an Authorization header.
+ */
+async function startRedirector(
+  p: Pki,
+  location: string,
+): Promise<{
+  url: string;
+  seen: { presented: string | undefined; authorized: boolean }[];
+  close(): Promise<void>;
+}> {
+  const seen: { presented: string | undefined; authorized: boolean }[] = [];
+  const server = createHttpsServer({
+    key: p.server.key,
+    cert: p.server.cert,
+    ca: p.ca,
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  server.on('request', (req, res) => {
+    const raw = (req.socket as TLSSocket).getPeerCertificate().raw as Buffer | undefined;
+    const presented = raw === undefined ? undefined : createHash('sha256').update(raw).digest('base64url');
+    seen.push({ presented, authorized: req.headers.authorization !== undefined });
+    res.writeHead(302, { location });
+    res.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    seen,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
 
 let pki: Pki | undefined;
 let op: MtlsProvider | undefined;
@@ -126,21 +171,26 @@ describe('the undici interceptor with clientCert', () => {
     assert.deepEqual(r.api.seen, [{ presented: undefined, status: 401 }]);
   });
 
-  it('with the redirect interceptor outside it: a redirect hop to another origin gets no certificate', async (t) => {
+  it('with the redirect interceptor outside it: a hop to another origin gets neither token nor certificate', async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
+    const hop = await startRedirector(r.pki, `${r.foreign.url}/v1/items`);
+    t.after(() => hop.close());
     const base = new Agent({ connect: { ca: r.pki.ca } });
     t.after(() => base.close());
     const dispatcher = base.compose(
-      tokenwardInterceptor(r.manager, { origins: [r.api.url], clientCert: r.clientCert, ca: r.pki.ca }),
+      tokenwardInterceptor(r.manager, {
+        origins: [r.api.url, hop.url],
+        clientCert: r.clientCert,
+        ca: r.pki.ca,
+      }),
       interceptors.redirect({ maxRedirections: 2 }),
     );
-    // Each request the redirect interceptor makes goes through tokenward: only the allowed one is bound.
-    const ok = await request(`${r.api.url}/v1/items`, { dispatcher });
-    await ok.body.dump();
-    const away = await request(`${r.foreign.url}/v1/items`, { dispatcher });
-    await away.body.dump();
-    assert.deepEqual([ok.statusCode, away.statusCode], [200, 401]);
+    const res = await request(`${hop.url}/start`, { dispatcher });
+    assert.equal(res.statusCode, 401);
+    assert.deepEqual(await res.body.json(), { error: 'no token' });
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(hop.seen, [{ presented: thumb, authorized: true }]);
     assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
   });
 });
@@ -168,6 +218,28 @@ describe('attachAxios with clientCert', () => {
     assert.deepEqual(r.api.seen, [{ presented: r.pki.thumbprint(r.pki.client.cert), status: 200 }]);
     assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
     assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
+  });
+
+  it('a redirect hop to another origin gets neither token nor certificate', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const hop = await startRedirector(r.pki, `${r.foreign.url}/v1/items`);
+    t.after(() => hop.close());
+    const own = new HttpsAgent({ ca: r.pki.ca });
+    t.after(() => own.destroy());
+    const instance = axios.create({ httpsAgent: own, validateStatus: () => true });
+    const { detach } = attachAxios(instance, r.manager, {
+      origins: [r.api.url, hop.url],
+      clientCert: r.clientCert,
+      ca: r.pki.ca,
+    });
+    t.after(detach);
+    const res = await instance.get(`${hop.url}/start`);
+    assert.equal(res.status, 401);
+    assert.deepEqual(res.data, { error: 'no token' });
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(hop.seen, [{ presented: thumb, authorized: true }]);
+    assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
   });
 
   it('without clientCert the bound token is refused', async (t) => {
