@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import axios from 'axios';
 import { Agent, interceptors, request } from 'undici';
 import { attachAxios } from '../../src/fetch/axios.js';
+import type { TokenSource } from '../../src/fetch/shared.js';
 import { tokenwardInterceptor } from '../../src/fetch/undici.js';
 import { createTokenManager } from '../../src/front-door.js';
 import { closeAgents } from '../../src/http/agent.js';
@@ -254,5 +255,67 @@ describe('attachAxios with clientCert', () => {
     assert.equal(res.status, 401);
     assert.deepEqual(res.data, { error: 'certificate does not match the token' });
     assert.deepEqual(r.api.seen, [{ presented: undefined, status: 401 }]);
+  });
+});
+
+describe('a rejected token with clientCert', () => {
+  /** A source whose first token is not one the provider issued: the API answers 401, then the real one. */
+  function staleFirst(m: TokenManager): { source: TokenSource; invalidated: string[] } {
+    const invalidated: string[] = [];
+    let stale = true;
+    const source: TokenSource = {
+      getToken: async () => (stale ? { accessToken: 'stale-token', tokenType: 'Bearer' } : m.getToken()),
+      invalidate: (accessToken) => {
+        invalidated.push(accessToken);
+        stale = false;
+      },
+    };
+    return { source, invalidated };
+  }
+
+  it('undici: the retry with the new token presents the certificate too', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const { source, invalidated } = staleFirst(r.manager);
+    const base = new Agent({ connect: { ca: r.pki.ca } });
+    t.after(() => base.close());
+    const dispatcher = base.compose(
+      tokenwardInterceptor(source, { origins: [r.api.url], clientCert: r.clientCert, ca: r.pki.ca }),
+    );
+    const res = await request(`${r.api.url}/v1/items`, { dispatcher });
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(r.api.seen, [
+      { presented: thumb, status: 401 },
+      { presented: thumb, status: 200 },
+    ]);
+    assert.deepEqual(invalidated, ['stale-token']);
+  });
+
+  it('axios: the retry with the new token presents the certificate too', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const { source, invalidated } = staleFirst(r.manager);
+    const own = new HttpsAgent({ ca: r.pki.ca });
+    t.after(() => own.destroy());
+    const instance = axios.create({ httpsAgent: own });
+    const { detach } = attachAxios(instance, source, {
+      origins: [r.api.url],
+      clientCert: r.clientCert,
+      ca: r.pki.ca,
+    });
+    t.after(detach);
+    const res = await instance.get(`${r.api.url}/v1/items`);
+    assert.equal(res.status, 200);
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(r.api.seen, [
+      { presented: thumb, status: 401 },
+      { presented: thumb, status: 200 },
+    ]);
+    assert.deepEqual(invalidated, ['stale-token']);
+    // The config remembers the instance's own agent, for a reuse toward another origin.
+    const sent = res.config as typeof res.config & { _tokenward?: { httpsAgent?: unknown } };
+    assert.equal(sent._tokenward?.httpsAgent, own);
   });
 });
