@@ -4,17 +4,35 @@
  * @module
  */
 
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { pinnedLookup } from '../http/agent.js';
+import type { ClientCertificate } from '../http/client-cert.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import { type Attachment, isReplayableAxiosData, RequestCore, type ResponseInfo } from './core.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link attachAxios}. */
-export interface AttachAxiosOptions extends AuthRequestOptions {}
+export interface AttachAxiosOptions extends AuthRequestOptions {
+  /**
+   * The client certificate presented to the allowed {@link AuthRequestOptions.origins} (mutual TLS,
+   * RFC 8705): what a certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
+   * `loadClientCertificate`). The requests that carry the token get an `httpsAgent` with this
+   * certificate (one per {@link attachAxios}, replacing the instance's for those requests); requests
+   * to other origins, and redirect hops to them, keep the instance's own agent.
+   */
+  clientCert?: ClientCertificate | undefined;
+  /**
+   * Extra CA certificates (PEM) the client-certificate agent trusts, besides Node's (with
+   * {@link clientCert}).
+   */
+  ca?: string | undefined;
+}
 
 /** What {@link attachAxios} returns. */
 export interface AxiosAttachment {
-  /** Removes both interceptors from the instance. */
+  /** Removes both interceptors from the instance (and closes the client-certificate agent's connections). */
   detach(): void;
 }
 
@@ -32,6 +50,8 @@ interface Mark {
   header: string;
   /** True once the request was sent again after a 401. */
   retried: boolean;
+  /** The config's own `httpsAgent`, replaced by the client-certificate one (put back if the config goes elsewhere). */
+  httpsAgent?: unknown;
 }
 
 type Marked = InternalAxiosRequestConfig & { [MARK]?: Mark };
@@ -105,18 +125,28 @@ export function attachAxios(
   options: AttachAxiosOptions,
 ): AxiosAttachment {
   const core = new RequestCore(source, options);
+  const certAgent = clientCertAgent(options);
   /** Our guard → the caller's own beforeRedirect it wraps. */
   const guards = new WeakMap<BeforeRedirect, BeforeRedirect | undefined>();
 
   /** A beforeRedirect that runs the caller's, then applies the core's redirect policy to the hop. */
-  const guard = (previous: BeforeRedirect | undefined, attachment: Attachment): BeforeRedirect => {
+  const guard = (
+    previous: BeforeRedirect | undefined,
+    attachment: Attachment,
+    ownAgent: unknown,
+  ): BeforeRedirect => {
     const own = previous !== undefined && guards.has(previous) ? guards.get(previous) : previous;
     const fn: BeforeRedirect = (opts, responseDetails, requestDetails) => {
       own?.(opts, responseDetails, requestDetails);
-      const headers = opts['headers'] as Record<string, unknown> | undefined;
-      if (headers === undefined) return;
       const to = redirectOrigin(opts);
       const policy = core.hop(requestDetails.url, to);
+      // follow-redirects picks each hop's agent from `agents`: the certificate only to allowed origins.
+      const agents = opts['agents'] as Record<string, unknown> | undefined;
+      if (certAgent !== undefined && agents !== undefined) {
+        opts['agents'] = { ...agents, https: policy.carry ? certAgent : ownAgent };
+      }
+      const headers = opts['headers'] as Record<string, unknown> | undefined;
+      if (headers === undefined) return;
       const drop = new Set(policy.drop);
       const method = String(opts['method'] ?? requestDetails.method).toUpperCase();
       const next = policy.carry ? core.attach({ method, url: to }, attachment.token) : undefined;
@@ -150,6 +180,9 @@ export function attachAxios(
       !ours && current !== undefined && current !== null && current !== false && current !== '';
     if (core.route(url, callerAuthorization) === 'plain') {
       if (ours) config.headers.delete('authorization'); // a reused config pointed elsewhere
+      if (mark !== undefined && certAgent !== undefined && config.httpsAgent === certAgent) {
+        config.httpsAgent = mark.httpsAgent;
+      }
       delete c[MARK]; // no token of ours went out: its 401 is not ours to answer
       return config;
     }
@@ -158,8 +191,11 @@ export function attachAxios(
     const attachment = await core.attach({ method, url }, await core.token(signal));
     for (const name in attachment.headers) config.headers.set(name, attachment.headers[name] as string);
     const header = attachment.headers['authorization'] ?? '';
-    c[MARK] = { attachment, header, retried: mark?.retried === true };
-    c.beforeRedirect = guard(c.beforeRedirect, attachment);
+    const ownAgent: unknown =
+      mark !== undefined && config.httpsAgent === certAgent ? mark.httpsAgent : config.httpsAgent;
+    c[MARK] = { attachment, header, retried: mark?.retried === true, httpsAgent: ownAgent };
+    if (certAgent !== undefined) config.httpsAgent = certAgent;
+    c.beforeRedirect = guard(c.beforeRedirect, attachment, ownAgent);
     return config;
   });
 
@@ -198,8 +234,24 @@ export function attachAxios(
     detach() {
       instance.interceptors.request.eject(requestId);
       instance.interceptors.response.eject(responseId);
+      certAgent?.destroy();
     },
   };
+}
+
+/** The `https.Agent` that presents `options.clientCert` (verifying the server, loopback-pinned lookup). */
+function clientCertAgent(options: AttachAxiosOptions): HttpsAgent | undefined {
+  const c = options.clientCert;
+  if (c === undefined) return undefined;
+  return new HttpsAgent({
+    cert: c.cert,
+    key: c.key,
+    keepAlive: true,
+    rejectUnauthorized: true,
+    lookup: pinnedLookup,
+    // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
+    ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
+  });
 }
 
 /** The origin of the next hop, from follow-redirects' request options. */

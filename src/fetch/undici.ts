@@ -10,12 +10,26 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { proxyDispatcher } from '../http/agent.js';
+import type { ClientCertificate } from '../http/client-cert.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import { type Attachment, isReplayableDispatchBody, RequestCore, type Route } from './core.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link tokenwardInterceptor}. */
-export interface TokenwardInterceptorOptions extends AuthRequestOptions {}
+export interface TokenwardInterceptorOptions extends AuthRequestOptions {
+  /**
+   * The client certificate presented to the allowed {@link AuthRequestOptions.origins} (mutual TLS,
+   * RFC 8705): what a certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
+   * `loadClientCertificate`). The requests that carry the token are then dispatched through a
+   * connection pool with this certificate (one cached pool per certificate, shared with authFetch and
+   * the token endpoint; proxies from `HTTPS_PROXY`/`NO_PROXY`), not through the dispatcher the
+   * interceptor is composed on; every other request goes on that dispatcher, without the certificate.
+   */
+  clientCert?: ClientCertificate | undefined;
+  /** Extra CA certificates (PEM) the client-certificate pool trusts (with {@link clientCert}). */
+  ca?: string | undefined;
+}
 
 type Headers_ = Dispatcher.DispatchOptions['headers'];
 type FlatHeaders = string[];
@@ -118,7 +132,8 @@ function asError(err: unknown): Error {
  * the caller's handler.
  */
 class AuthorizedDispatch implements Dispatcher.DispatchHandler {
-  readonly #dispatch: Dispatcher.Dispatch;
+  /** The dispatch of the token-bearing request: a promise until the client-certificate pool is ready. */
+  #dispatch: Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #core: RequestCore;
@@ -129,7 +144,7 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   #swallowing = false;
 
   constructor(
-    dispatch: Dispatcher.Dispatch,
+    dispatch: Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>,
     opts: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
     core: RequestCore,
@@ -153,9 +168,20 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   }
 
   #send(attachment: Attachment): void {
+    const dispatch = this.#dispatch;
+    if (dispatch instanceof Promise) {
+      dispatch.then(
+        (d) => {
+          this.#dispatch = d;
+          this.#send(attachment);
+        },
+        (err: unknown) => this.#fail(DETACHED, err),
+      );
+      return;
+    }
     try {
       this.#attachment = attachment;
-      this.#dispatch({ ...this.#opts, headers: withHeaders(this.#opts.headers, attachment.headers) }, this);
+      dispatch({ ...this.#opts, headers: withHeaders(this.#opts.headers, attachment.headers) }, this);
     } catch (err) {
       this.#fail(DETACHED, err);
     }
@@ -244,6 +270,9 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
  * interceptor AFTER this one in the list (`compose(tokenwardInterceptor(…), interceptors.redirect(…))`):
  * each hop is then checked here.
  *
+ * Mutual TLS: with `clientCert`, the requests that carry the token go through a pool that presents that
+ * certificate (what a certificate-bound token, RFC 8705, needs); requests to other origins never see it.
+ *
  * @example
  * ```ts
  * import { Agent, interceptors, request } from 'undici';
@@ -263,6 +292,7 @@ export function tokenwardInterceptor(
   options: TokenwardInterceptorOptions,
 ): Dispatcher.DispatcherComposeInterceptor {
   const core = new RequestCore(source, options);
+  const certDispatch = clientCertDispatch(options);
   return (dispatch) =>
     function tokenwardDispatch(
       opts: Dispatcher.DispatchOptions,
@@ -280,7 +310,31 @@ export function tokenwardInterceptor(
         return true;
       }
       if (route === 'plain') return dispatch(own, handler);
-      new AuthorizedDispatch(dispatch, own, handler, core, requestUrl(origin, opts.path)).start();
+      const via = certDispatch === undefined ? dispatch : certDispatch();
+      new AuthorizedDispatch(via, own, handler, core, requestUrl(origin, opts.path)).start();
       return true;
     };
+}
+
+/**
+ * With a client certificate: the dispatch of the token-bearing requests, through the cached pool with
+ * that certificate (made on first use; then the same function, without a promise).
+ */
+function clientCertDispatch(
+  options: TokenwardInterceptorOptions,
+): (() => Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>) | undefined {
+  const clientCert = options.clientCert;
+  if (clientCert === undefined) return undefined;
+  let ready: Dispatcher.Dispatch | undefined;
+  let pending: Promise<Dispatcher.Dispatch> | undefined;
+  return () => {
+    if (ready !== undefined) return ready;
+    pending ??= proxyDispatcher(
+      options.ca === undefined ? { clientCert } : { clientCert, ca: options.ca },
+    ).then((d) => {
+      ready = d.dispatch.bind(d);
+      return ready;
+    });
+    return pending;
+  };
 }
