@@ -48,7 +48,8 @@ describe('src/ import graph', () => {
       (m) =>
         /^(grants|http|auth|manager|stores|fetch)\//.test(m) ||
         m === 'client.ts' ||
-        (m.startsWith('providers/') && !/\.(descriptor|keys)\.ts$|\/(descriptor|registry|values)\.ts$/.test(m)),
+        (m.startsWith('providers/') &&
+          !/\.(descriptor|keys)\.ts$|\/(descriptor|registry|values)\.ts$/.test(m)),
     );
     assert.deepEqual(heavy, []);
     const packages = new Set([...loaded].flatMap((m) => graph.get(m)?.packages ?? []));
