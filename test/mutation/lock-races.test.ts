@@ -74,17 +74,33 @@ async function plant(dir: string, key: string, content: string, ageMs: number): 
   return path;
 }
 
-/** Resolves once `cond()` is true, looking again after each turn of the event loop (no timer). */
-async function until(cond: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setImmediate(r));
+/**
+ * Resolves once `cond()` is true, looking again after each turn of the event loop (no timer). With
+ * `first`, a promise that must still be pending meanwhile (the waiter or taker being watched): rejects
+ * with its error, or an error saying it ended, when it settles before `cond()` holds.
+ */
+async function until(cond: () => Promise<boolean> | boolean, first?: Promise<unknown>): Promise<void> {
+  let ended: { error: unknown } | undefined;
+  first?.then(
+    () => {
+      ended = { error: new Error('ended before the awaited condition held') };
+    },
+    (error: unknown) => {
+      ended = { error };
+    },
+  );
+  while (!(await cond())) {
+    if (ended !== undefined) throw ended.error;
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 /**
  * Resolves once the file at `path` has been read since `atimeMs` (its access time moved: the file
  * system is mounted `relatime` or `strictatime`, and `plant` leaves atime <= mtime).
  */
-const readSince = (path: string, atimeMs: number) =>
-  until(async () => (await stat(path)).atimeMs !== atimeMs);
+const readSince = (path: string, atimeMs: number, first?: Promise<unknown>) =>
+  until(async () => (await stat(path)).atimeMs !== atimeMs, first);
 
 /** The directory watches (inotify) this process holds; undefined where there is no /proc. */
 function watches(): number | undefined {
@@ -197,7 +213,7 @@ describe('a waiter', () => {
     const path = join(s.dir, 'k.lock');
     const { atimeMs } = await stat(path);
     const waiting = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 600_000 });
-    await readSince(path, atimeMs); // the waiter found it held
+    await readSince(path, atimeMs, waiting); // the waiter found it held
     await holder.release();
     const lock = await waiting;
     assert.equal(lock.lost, false);
@@ -215,7 +231,7 @@ describe('a waiter', () => {
     const holder = await s.other().lock('k', { ttlMs: 30_000, timeoutMs: 0 });
     // The waiter's only poll is at its timeout (90 s): a waiter not woken fails with LockTimeoutError.
     const waiting = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 90_000 });
-    await until(() => (watches() ?? 0) === before + 1); // it waits, watching the directory
+    await until(() => (watches() ?? 0) === before + 1, waiting); // it waits, watching the directory
     await holder.release();
     const lock = await waiting;
     assert.equal(watches(), before, 'the watch is given back once nobody waits');
@@ -230,7 +246,7 @@ describe('a waiter', () => {
     const before = watches() ?? 0;
     const holder = await s.other().lock('a', { ttlMs: 30_000, timeoutMs: 0 });
     const waiting = s.store.lock('a', { ttlMs: 30_000, timeoutMs: 90_000 });
-    await until(() => (watches() ?? 0) === before + 1);
+    await until(() => (watches() ?? 0) === before + 1, waiting);
     const b = await s.store.lock('b', { ttlMs: 30_000, timeoutMs: 0 });
     await b.release();
     assert.equal(watches(), before + 1, 'still watching for the waiter of "a"');
@@ -282,7 +298,7 @@ describe('a stale lock that changes while the breaker is held by someone else', 
     const breaker = await foreignBreaker(path);
     const taking = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 });
     taking.catch(() => {}); // awaited by each test
-    await readSince(path, atimeMs);
+    await readSince(path, atimeMs, taking);
     return { s, path, breaker, taking };
   }
 
