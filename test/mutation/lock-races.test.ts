@@ -302,10 +302,12 @@ describe('a stale lock that changes while the breaker is held by someone else', 
     return { s, path, breaker, taking };
   }
 
-  test('replaced by a live lock: left alone (the taker times out on it), nothing warned', async () => {
+  test('replaced by a live lock (same mtime): left alone (the taker times out on it), nothing warned', async () => {
     const { s, path, breaker, taking } = await setUp(lockInfo({ pid: DEAD }), 0);
     const live = lockInfo({ pid: process.pid, nonce: 'live' });
+    const { mtime } = await stat(path);
     await writeFile(path, live);
+    await utimes(path, mtime, mtime); // the content alone tells the new lock from the stale one
     await rm(breaker);
     await assert.rejects(taking, (e: unknown) => e instanceof LockTimeoutError);
     assert.equal(await readFile(path, 'utf8'), live);
