@@ -15,7 +15,6 @@ import {
   chmod,
   chown,
   mkdir,
-  mkdtemp,
   readdir,
   readFile,
   rm,
@@ -24,27 +23,19 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
+import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
 
-let root: string;
-/** A pid that was alive a moment ago and is now gone. */
-let DEAD: number;
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'tw-mut-lockr-'));
-  DEAD = spawnSync(process.execPath, ['-e', '']).pid;
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const env = lockTestRoot('tw-mut-lockr-');
 
 let n = 0;
 /** A file store in a fresh directory (created), collecting warnings. */
 async function fresh(over: Partial<FileStoreOptions> = {}) {
-  const dir = join(root, `s${n++}`);
+  const dir = join(env.root, `s${n++}`);
   const warnings: string[] = [];
   const opts = { dir, key: randomBytes(32), onWarning: (m: string) => warnings.push(m), ...over };
   const store = new FileStore(opts);
@@ -53,25 +44,6 @@ async function fresh(over: Partial<FileStoreOptions> = {}) {
   /** Another store on the same directory (another process, as far as the lock goes). */
   const other = () => new FileStore({ dir, key: randomBytes(32), onWarning: (m) => warnings.push(m) });
   return { store, dir, warnings, other };
-}
-
-const lockInfo = (over: Record<string, unknown>) =>
-  JSON.stringify({
-    pid: process.pid,
-    host: hostname(),
-    createdAt: Date.now(),
-    ttlMs: 30_000,
-    nonce: 'n',
-    ...over,
-  });
-
-/** Writes `<key>.lock` with this content, its mtime and atime `ageMs` in the past. */
-async function plant(dir: string, key: string, content: string, ageMs: number): Promise<string> {
-  const path = join(dir, `${key}.lock`);
-  await writeFile(path, content);
-  const t = new Date(Date.now() - ageMs);
-  await utimes(path, t, t);
-  return path;
 }
 
 /**
@@ -274,7 +246,7 @@ describe('no file descriptor is left open', () => {
     await holder.release();
     const released = openFds();
     for (let i = 0; i < 10; i++) {
-      await plant(s.dir, 'd', lockInfo({ pid: DEAD }), 0);
+      await plant(s.dir, 'd', lockInfo({ pid: env.dead }), 0);
       const l = await s.store.lock('d', { ttlMs: 30_000, timeoutMs: 0 });
       await l.release();
       const m = await s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 });
@@ -303,7 +275,7 @@ describe('a stale lock that changes while the breaker is held by someone else', 
   }
 
   test('replaced by a live lock (same mtime): left alone (the taker times out on it), nothing warned', async () => {
-    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: DEAD }), 0);
+    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: env.dead }), 0);
     const live = lockInfo({ pid: process.pid, nonce: 'live' });
     const { mtime } = await stat(path);
     await writeFile(path, live);
@@ -326,7 +298,7 @@ describe('a stale lock that changes while the breaker is held by someone else', 
   });
 
   test('removed meanwhile (someone else broke it): the taker takes the lock, warning nothing', async () => {
-    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: DEAD }), 0);
+    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: env.dead }), 0);
     await rm(path);
     await rm(breaker);
     const lock = await taking;
@@ -336,7 +308,7 @@ describe('a stale lock that changes while the breaker is held by someone else', 
   });
 
   test('turned into something unreadable: a StoreError naming the lock, the errno and the cause', async () => {
-    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: DEAD }), 0);
+    const { s, path, breaker, taking } = await setUp(lockInfo({ pid: env.dead }), 0);
     await rm(path);
     await mkdir(path);
     await rm(breaker);
@@ -432,10 +404,10 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
       ? false
       : 'needs root to start a process as another user (as non-root, pid 1 gives EPERM anyway)',
   }, async () => {
-    const dir = join(root, 'eperm');
+    const dir = join(env.root, 'eperm');
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, 65534, 65534); // the child's own directory, in one only root can change
-    await chmod(root, 0o755);
+    await chmod(env.root, 0o755);
     const store = resolve('src/stores/file.ts');
     const code = `
       import { writeFile, utimes, mkdir } from 'node:fs/promises';
