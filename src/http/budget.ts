@@ -30,6 +30,7 @@ export interface Resolved {
 /** The options with the defaults applied (a value out of range counts as not given). */
 export function resolve(opts: HttpOptions): Resolved {
   const num = (v: number | undefined, d: number, min: number) =>
+    // Stryker disable next-line ConditionalExpression: Number.isFinite() is false for every non-number
     typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d;
   return {
     timeoutMs: num(opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1),

@@ -24,6 +24,7 @@ export function backoffMs(
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
+  // Stryker disable next-line ConditionalExpression,StringLiteral: '' is no number and Date.parse('') is NaN
   if (v === '') return undefined;
   if (/^\d+$/.test(v)) return Number(v);
   const at = Date.parse(v);
@@ -41,6 +42,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     const onAbort = () => {
       clearTimeout(t);
+      // Stryker disable next-line OptionalChaining: onAbort is only ever added to a signal
       reject(signal?.reason);
     };
     const t = setTimeout(() => {

@@ -538,6 +538,7 @@ export function classifyNetworkError(e: unknown): NetworkFailure {
     default: {
       // Only failures known to be transient are retried; anything else (an invalid response, an
       // invalid argument, an unknown error) would fail the same way again.
+      // Stryker disable next-line ConditionalExpression: TRANSIENT_CODES.has(undefined) is false
       const transient = code !== undefined && TRANSIENT_CODES.has(code);
       return {
         ...base,

@@ -61,6 +61,7 @@ export function assertSecureUrl(url: string, what: string): URL {
 /** The URL without query string, fragment or credentials: safe for messages and logs. */
 export function safeUrl(url: string | URL): string {
   try {
+    // Stryker disable next-line ConditionalExpression: new URL(aUrl) is a copy of it, with the same parts
     const u = typeof url === 'string' ? new URL(url) : url;
     return `${u.protocol}//${u.host}${u.pathname}`;
   } catch {

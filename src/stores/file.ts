@@ -33,7 +33,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type FSWatcher, type Stats, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
@@ -551,7 +551,15 @@ export class FileStore implements TokenStore {
       st = await stat(lockPath);
       content = await readFile(lockPath, 'utf8');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return { kind: 'gone' };
+      if (errnoCode(err) === 'ENOENT') {
+        // A symbolic link to nothing: the link cannot be made (EEXIST) nor the lock read (ENOENT) —
+        // "gone" would retry at once, for ever.
+        if (!(await isSymlink(lockPath))) return { kind: 'gone' };
+        throw new StoreError('file', `cannot read the lock file ${lockPath} (a symbolic link to nothing)`, {
+          target: lockPath,
+          cause: err,
+        });
+      }
       throw new StoreError('file', `cannot read the lock file ${lockPath} (${errnoCode(err) ?? 'error'})`, {
         target: lockPath,
         cause: err,
@@ -745,6 +753,14 @@ export class FileStore implements TokenStore {
     for (const h of held) h.lease.markLost('the store was closed while it was held');
     await Promise.all(held.map((h) => h.fh.close().catch(() => {})));
   }
+}
+
+/** True when `path` is a symbolic link (whatever it points to). */
+async function isSymlink(path: string): Promise<boolean> {
+  return lstat(path).then(
+    (st) => st.isSymbolicLink(),
+    () => false,
+  );
 }
 
 /** True when a process with this pid exists (on this host). */

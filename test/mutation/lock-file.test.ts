@@ -6,30 +6,21 @@
  * setting a lock file's mtime, never by waiting; the renewal tests wait for the lease's own event.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore } from '../../src/stores/file.js';
+import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
 
-let root: string;
-/** A pid that was alive a moment ago and is now gone (one process started, for every test). */
-let DEAD: number;
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'tw-mut-lock-'));
-  DEAD = spawnSync(process.execPath, ['-e', '']).pid;
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const env = lockTestRoot('tw-mut-lock-');
 
 let n = 0;
 /** A file store in a fresh directory (created), collecting warnings; with a waiter that fails at once. */
 async function fresh() {
-  const dir = join(root, `s${n++}`);
+  const dir = join(env.root, `s${n++}`);
   const warnings: string[] = [];
   let onWarn: ((m: string) => void) | undefined;
   const store = new FileStore({
@@ -66,26 +57,7 @@ async function alive<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-/** Writes `<key>.lock` with this content, its mtime `ageMs` in the past. */
-async function plant(dir: string, key: string, content: string, ageMs: number): Promise<string> {
-  const path = join(dir, `${key}.lock`);
-  await writeFile(path, content);
-  const t = new Date(Date.now() - ageMs);
-  await utimes(path, t, t);
-  return path;
-}
-
-const lockInfo = (over: Record<string, unknown>) =>
-  JSON.stringify({
-    pid: process.pid,
-    host: hostname(),
-    createdAt: Date.now(),
-    ttlMs: 30_000,
-    nonce: 'n',
-    ...over,
-  });
-
-const deadPid = () => DEAD;
+const deadPid = () => env.dead;
 
 /** Asserts `store.lock(key)` fails at once (timeout 0) with the exact timeout error. */
 async function assertHeld(store: FileStore, dir: string, key: string, ttlMs = 30_000): Promise<void> {
