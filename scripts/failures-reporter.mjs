@@ -1,0 +1,36 @@
+// A Node test reporter that prints nothing until the run ends, then a short list of the tests that
+// failed (file, name, the first lines of the error). scripts/test.mjs runs it after the TAP reporter so
+// that the tail of a long CI log names the failures instead of the last passing file.
+import { relative } from 'node:path';
+
+function firstLines(error, n) {
+  const cause = error?.cause ?? error;
+  const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  return text
+    .split('\n')
+    .slice(0, n)
+    .map((l) => `      ${l}`)
+    .join('\n');
+}
+
+export default async function* failures(source) {
+  const failed = [];
+  for await (const event of source) {
+    if (event.type !== 'test:fail') continue;
+    const { name, file, details } = event.data;
+    // A suite whose subtests failed is listed through those subtests.
+    if (details?.error?.failureType === 'subtestsFailed') continue;
+    failed.push({
+      name,
+      file: file ? relative(process.cwd(), file) : '(unknown file)',
+      error: details?.error,
+    });
+  }
+  if (failed.length === 0) {
+    yield '\n# no test failed\n';
+    return;
+  }
+  let out = `\n# ${failed.length} failed:\n`;
+  for (const f of failed) out += `#   ${f.file}: ${f.name}\n${firstLines(f.error, 6)}\n`;
+  yield out;
+}
