@@ -438,9 +438,15 @@ export class TokenManager {
    * renewal is awaited; when it fails, the still-valid token is served with a warning.
    */
   async #getForeground(options: GetTokenOptions): Promise<Token> {
+    const asked = this.#s.clock();
+    const obtained = this.#grants + this.#refreshes;
     const token = await this.#get(options);
     const now = this.#s.clock();
     if (options.force === true || !isPastEagerPoint(token, now, this.#s.eagerFraction)) return token;
+    // A token obtained after this call began (by this manager, or by another process that wrote it to
+    // the store meanwhile) is as new as a renewal would be: it is not renewed again in the same call,
+    // however long that call took (a short lifetime, a slow machine).
+    if (this.#grants + this.#refreshes !== obtained || token.obtainedAt > asked) return token;
     // A renewal under way is joined (concurrent callers wait for the same one); a new one is started
     // unless one was tried within the retry gap.
     if (this.#inflight === undefined) {

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FileStore } from '../../src/stores/file.js';
 import { storeKey } from '../../src/stores/store-key.js';
+import type { TokenStore } from '../../src/stores/types.js';
+import { isPastEagerPoint } from '../../src/token-state.js';
 import { runProcess } from '../helpers/process.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
 
@@ -27,6 +29,23 @@ async function foreground(fraction: number) {
   });
 }
 
+/** `inner`, with each write taking "200 s" of the injected clock (advanced once the write is done). */
+function slowWrites(inner: TokenStore): TokenStore {
+  return {
+    kind: inner.kind,
+    shared: inner.shared,
+    get: (key) => inner.get(key),
+    set: async (entry) => {
+      await inner.set(entry);
+      stack.now += 200_000;
+    },
+    delete: (key) => inner.delete(key),
+    list: () => inner.list(),
+    lock: (key, options) => inner.lock(key, options),
+    close: () => inner.close(),
+  };
+}
+
 describe('foreground refresh mode', () => {
   it('past the eager point getToken returns the renewed token, already stored: 1 grant + 1 refresh, then none', async () => {
     const { manager, warnings } = await foreground(0.8);
@@ -42,6 +61,67 @@ describe('foreground refresh mode', () => {
     assert.equal((await stack.stores.store().get(KEY))?.token?.accessToken, t2.accessToken, 'already stored');
     for (let i = 0; i < 20; i++) assert.equal((await manager.getToken()).accessToken, t2.accessToken);
     assert.equal(stack.server.counts.total, 2);
+    assert.deepEqual(warnings, []);
+    await manager.close();
+  });
+
+  it('a token obtained during the call is not renewed again in it, however long the call took; the next call renews it once', async () => {
+    // Each write to the store takes "200 s" of the injected clock: a token is past its eager point
+    // (50 % of 300 s) by the time getToken() looks at it after writing it.
+    const slow = slowWrites(stack.stores.store());
+    const { manager, warnings } = makeManager(await realClient(stack.server), slow, stack.clock, {
+      eagerRefreshFraction: 0.5,
+      refreshMode: 'foreground',
+    });
+    const t1 = await manager.getToken();
+    assert.ok(isPastEagerPoint(t1, stack.now, 0.5), 'the new token is past its eager point when served');
+    assert.deepEqual([grants(), refreshes()], [1, 0], 'obtained in this call: not renewed in it');
+    const t2 = await manager.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken, 'a later call renews it');
+    assert.deepEqual([grants(), refreshes()], [1, 1], 'once: the renewed token is not renewed again');
+    assert.deepEqual(warnings, []);
+    await manager.close();
+  });
+
+  it('a token another process obtained and stored during the call is not renewed in it either', async () => {
+    const slowB = slowWrites(stack.stores.store());
+    const b = makeManager(await realClient(stack.server), slowB, stack.clock).manager;
+    const a = await foreground(0.5);
+    let answer: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    let requested: () => void = () => {};
+    const requestSeen = new Promise<void>((resolve) => {
+      requested = resolve;
+    });
+    stack.server.onRequest = async () => {
+      requested();
+      await held;
+    };
+    const fromB = b.getToken(); // B takes the lock and asks the server, which holds the answer
+    await requestSeen;
+    const fromA = a.manager.getToken(); // A begins (the time it asked is read now) and waits for the lock
+    stack.now += 1; // B's token is obtained after A began; B's write then takes "200 s"
+    answer();
+    const [tb, ta] = await Promise.all([fromB, fromA]);
+    assert.equal(ta.accessToken, tb.accessToken, "A was served B's token from the store");
+    assert.ok(isPastEagerPoint(ta, stack.now, 0.5), 'past its eager point when served');
+    assert.deepEqual([grants(), refreshes()], [1, 0], 'not renewed: it is newer than the call');
+    assert.deepEqual(a.manager.counts, { grants: 0, refreshes: 0, storeHits: 1 });
+    assert.deepEqual(a.warnings, []);
+    await Promise.all([a.manager.close(), b.close()]);
+  });
+
+  it('a token from before the call is renewed past its eager point, even one obtained in the same millisecond', async () => {
+    // eager_refresh 0: every token is past its eager point. The clock does not move.
+    const { manager, warnings } = await foreground(0);
+    const t1 = await manager.getToken();
+    assert.deepEqual([grants(), refreshes()], [1, 0], 'the first call obtained it: not renewed in it');
+    const t2 = await manager.getToken();
+    assert.equal(t2.obtainedAt, t1.obtainedAt, 'the same instant');
+    assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.deepEqual([grants(), refreshes()], [1, 1], 'the second call renewed it, once');
     assert.deepEqual(warnings, []);
     await manager.close();
   });
