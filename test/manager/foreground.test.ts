@@ -79,6 +79,9 @@ describe('foreground refresh mode', () => {
     const t2 = await manager.getToken();
     assert.notEqual(t2.accessToken, t1.accessToken, 'a later call renews it');
     assert.deepEqual([grants(), refreshes()], [1, 1], 'once: the renewed token is not renewed again');
+    const t3 = await manager.getToken();
+    assert.notEqual(t3.accessToken, t2.accessToken, 'and the call after that renews the renewed one');
+    assert.deepEqual([grants(), refreshes()], [1, 2]);
     assert.deepEqual(warnings, []);
     await manager.close();
   });
