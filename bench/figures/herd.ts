@@ -60,6 +60,8 @@ interface Rep {
   lags: number[];
   /** Every caller's time from `go` to served, ms, ascending. */
   served: number[];
+  /** tokenward process herds: how many times a process took the store's lock, summed over the herd. */
+  locks?: number;
 }
 
 interface Line {
@@ -184,6 +186,7 @@ async function processHerd(
           error?: string;
           servedAt?: number;
           requested?: number;
+          locks?: number;
         },
     );
     const latency = (made: boolean) =>
@@ -216,6 +219,7 @@ async function processHerd(
       ...(waiters.length > 0 ? { waiterMs: median(waiters) } : {}),
       lags: cfg.mode === 'tokenward' ? lags : [],
       served,
+      ...(cfg.mode === 'tokenward' ? { locks: results.reduce((a, r) => a + (r.locks ?? 0), 0) } : {}),
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
@@ -526,6 +530,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       const ms = l.reps.map((r) => r.ms);
       const failures = l.reps.reduce((a, r) => a + r.failures, 0);
       const lags = lagOf(l);
+      const locks = l.reps.flatMap((r) => (r.locks === undefined ? [] : [r.locks]));
       return [
         l.scenario,
         l.client,
@@ -533,6 +538,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         `${fmtMs(median(ms))} (${range(ms, fmtMs)})`,
         `${int(median(l.reps.map((r) => r.distinct)))}`,
         String(failures),
+        locks.length === 0 ? '—' : `${int(median(locks))} (${range(locks, int)})`,
         lags.length === 0 ? '—' : `${fmtMs(median(lags))} (${fmtMs(percentile(lags, 0.95))})`,
       ];
     });
@@ -631,7 +637,10 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           `${REPS} repetitions of each ${N_PROCESSES}-process herd and ${REPS_LARGE} of each ${N_LARGE}-process herd, rotating which client goes first; median (min–max). ` +
           "Waiters' lag: for each process that did not request, the time from the requesting process having its token to this one having it " +
           "(both clocks are the same machine's), median (p95) over the waiters of all repetitions; tokenward's file and Redis stores are measured " +
-          'with lock wake-ups (the default) and with `lockWakeups: false` (polling only) in the same run.',
+          'with lock wake-ups (the default) and with `lockWakeups: false` (polling only) in the same run. ' +
+          "Store locks taken per herd: how many times the herd's processes took the store's lock (each process counts the " +
+          '`tokenward:lock:wait` diagnostics events with `acquired: true`), median (min–max) over the repetitions — a count ' +
+          "that the machine's load does not blur, unlike the times.",
         columns: [
           'herd',
           'client',
@@ -639,6 +648,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           'time to all served',
           'distinct tokens',
           'failures',
+          'store locks taken per herd',
           "waiters' lag, median (p95)",
         ],
         rows,
