@@ -28,7 +28,7 @@ import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
   backoffDelay,
@@ -36,6 +36,7 @@ import {
   Lease,
   LockWaiters,
   type LockWaitOptions,
+  lockWaitSatisfied,
   onceUntilRejected,
   resolveLockWait,
   resolveStoreTimeouts,
@@ -298,7 +299,9 @@ export class RedisStore implements TokenStore {
     return out;
   }
 
-  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     assertSafeKey('redis', key);
     const lockKey = `${this.prefix}lock:${key}`;
     const nonce = randomBytes(16).toString('hex');
@@ -327,6 +330,8 @@ export class RedisStore implements TokenStore {
           if (await this.#watch(key, remaining)) continue;
         }
         await this.#waiters.wait(key, backoffDelay(attempt, remaining, poll.baseMs, poll.capMs), mark);
+        // Woken (or polled): the holder may have stored what this caller waits for.
+        if (await lockWaitSatisfied(options)) return undefined;
       }
     } finally {
       if (watching) this.#unwatch(key);

@@ -5,6 +5,7 @@
 
 import { ConfigError, StoreError } from '../errors.js';
 import { redactText } from '../redact.js';
+import type { LockOptions } from './types.js';
 
 /** A store's warning hook: receives one human-readable, secret-free line per problem. */
 export type StoreWarningHandler = (message: string) => void;
@@ -57,6 +58,19 @@ export function assertSafeKey(store: string, key: string): void {
       store,
       `invalid store key ${JSON.stringify(key.slice(0, 40))}: use storeKey() or 1-200 characters of [A-Za-z0-9._-] not starting with a dot`,
     );
+  }
+}
+
+/**
+ * Asks a lock waiter's {@link LockOptions.satisfied} whether it still needs the lock: `true` ends the
+ * wait without it. No callback, a rejection or anything but `true` is `false` (the wait goes on).
+ */
+export async function lockWaitSatisfied(options: LockOptions): Promise<boolean> {
+  if (options.satisfied === undefined) return false;
+  try {
+    return (await options.satisfied()) === true;
+  } catch {
+    return false;
   }
 }
 
