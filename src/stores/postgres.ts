@@ -16,8 +16,13 @@
  * `expires_at` is when the row stops being useful (the refresh token's expiry, or the access token's
  * plus a retention); {@link PostgresStore.prune} deletes rows past it.
  *
- * Locking: `pg_advisory_lock(k)` on a dedicated connection, where `k` is a 64-bit hash of table and
- * key, waited for with `lock_timeout` (the server wakes the waiter the moment the lock is free). The
+ * Locking: an advisory lock `k` on a dedicated connection, where `k` is a 64-bit hash of table and
+ * key. A caller that passes `LockOptions.satisfied` tries `pg_try_advisory_lock(k)` and, while another
+ * session holds it, waits at a barrier — the shared lock on `k`, taken and let go in one round trip —
+ * which the server passes for every waiting session at once the moment the lock is free (any release:
+ * the holder's, or its session's end); it then asks `satisfied` (the manager re-reads the entry) and
+ * tries again only if it still needs the lock. Without `satisfied` it blocks in `pg_advisory_lock(k)`
+ * (the server grants the lock to the next waiter). Every wait is bounded by `lock_timeout`. The
  * lock lives as long as its session, and the session is a lease: it has `idle_session_timeout` = the
  * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
  * renews it (`SELECT 1` on that connection) about every third of the lease. A holder that crashes

@@ -12,7 +12,8 @@
  * to that channel (one subscriber connection per store, opened on the first wait, with the store's
  * bounds) and try again the moment a release is published; they also poll with exponential backoff
  * and jitter, the fallback for a release that published nothing (an expired lease, an older release's
- * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`).
+ * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`). After each wake-up or poll a
+ * waiter first asks `LockOptions.satisfied`, which can end the wait without the lock.
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
  * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
