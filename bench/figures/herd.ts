@@ -36,7 +36,20 @@ const N_IN_PROCESS = 1_000;
 const N_PROCESSES = 16;
 /** The larger herd (Redis and PostgreSQL): does the request count stay 1 as the fleet grows? */
 const N_LARGE = 64;
-const REPS = 3;
+/**
+ * A partial run, for a machine too busy for the whole figure within its time limit (at a load average of
+ * 60 on 2 cores it needs more than 30 minutes): `TOKENWARD_BENCH_HERD` = the scenarios to run, comma
+ * separated, among `in-process`, `file`, `redis`, `redis64`, `postgres`, `postgres64` (default: all);
+ * `TOKENWARD_BENCH_HERD_REPS` = repetitions of each 16-process herd (default 3);
+ * `TOKENWARD_BENCH_HERD_NAIVE=0` leaves the naive clients out. A partial run says so in its notes.
+ */
+const ONLY = process.env['TOKENWARD_BENCH_HERD']
+  ?.split(',')
+  .map((x) => x.trim())
+  .filter((x) => x !== '');
+const selected = (id: string): boolean => ONLY === undefined || ONLY.includes(id);
+const REPS = Math.max(1, Number(process.env['TOKENWARD_BENCH_HERD_REPS'] ?? 3) || 3);
+const WITH_NAIVE = process.env['TOKENWARD_BENCH_HERD_NAIVE'] !== '0';
 const REPS_LARGE = 1;
 /** Server latency per token request: loopback alone would be unrealistically fast. */
 const LATENCY_MS = 25;
@@ -270,92 +283,94 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
   const notes: string[] = [];
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
-    // 1. In one process: N concurrent callers of the front door (one shared manager, memory store)
-    //    against N concurrent naive callers sharing one JSON file.
-    process.stderr.write(`in-process herd of ${N_IN_PROCESS}...\n`);
-    const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      [
-        '[profiles.herd]',
-        `token_url = ${JSON.stringify(server.tokenUrl)}`,
-        `client_id = ${JSON.stringify(CLIENT.clientId)}`,
-        `client_secret = ${JSON.stringify(CLIENT.clientSecret)}`,
-        'store = "memory"',
-        '',
-      ].join('\n'),
-    );
-    const naiveClient = { tokenUrl: server.tokenUrl, ...CLIENT };
-    const naiveStore = naiveFile(join(dir, 'naive-in-process.json'));
-    const twRep = async (): Promise<Rep> => {
-      await closeAll(); // a cold cache: the next getToken opens a new manager
-      const before = server.counts.total;
-      const elapsed = stopwatch();
-      const settled = await Promise.allSettled(
-        Array.from({ length: N_IN_PROCESS }, () => getToken('herd', { config, onWarning: () => {} })),
+    if (selected('in-process')) {
+      // 1. In one process: N concurrent callers of the front door (one shared manager, memory store)
+      //    against N concurrent naive callers sharing one JSON file.
+      process.stderr.write(`in-process herd of ${N_IN_PROCESS}...\n`);
+      const config = join(dir, 'config.toml');
+      await writeFile(
+        config,
+        [
+          '[profiles.herd]',
+          `token_url = ${JSON.stringify(server.tokenUrl)}`,
+          `client_id = ${JSON.stringify(CLIENT.clientId)}`,
+          `client_secret = ${JSON.stringify(CLIENT.clientSecret)}`,
+          'store = "memory"',
+          '',
+        ].join('\n'),
       );
-      const ms = elapsed();
-      process.stderr.write(
-        `  ${N_IN_PROCESS} × tokenward: ${server.counts.total - before} request(s), ${fmtMs(ms)}\n`,
-      );
-      const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.accessToken] : []));
-      return {
-        requests: server.counts.total - before,
-        ms,
-        distinct: new Set(ok).size,
-        failures: N_IN_PROCESS - ok.length,
-        lags: [],
-        served: [],
+      const naiveClient = { tokenUrl: server.tokenUrl, ...CLIENT };
+      const naiveStore = naiveFile(join(dir, 'naive-in-process.json'));
+      const twRep = async (): Promise<Rep> => {
+        await closeAll(); // a cold cache: the next getToken opens a new manager
+        const before = server.counts.total;
+        const elapsed = stopwatch();
+        const settled = await Promise.allSettled(
+          Array.from({ length: N_IN_PROCESS }, () => getToken('herd', { config, onWarning: () => {} })),
+        );
+        const ms = elapsed();
+        process.stderr.write(
+          `  ${N_IN_PROCESS} × tokenward: ${server.counts.total - before} request(s), ${fmtMs(ms)}\n`,
+        );
+        const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.accessToken] : []));
+        return {
+          requests: server.counts.total - before,
+          ms,
+          distinct: new Set(ok).size,
+          failures: N_IN_PROCESS - ok.length,
+          lags: [],
+          served: [],
+        };
       };
-    };
-    const naiveRep = async (): Promise<Rep> => {
-      await naiveStore.clear();
-      const before = server.counts.total;
-      const elapsed = stopwatch();
-      const settled = await Promise.allSettled(
-        Array.from({ length: N_IN_PROCESS }, () => naiveGetToken(naiveClient, naiveStore)),
-      );
-      const ms = elapsed();
-      process.stderr.write(
-        `  ${N_IN_PROCESS} × naive: ${server.counts.total - before} request(s), ${fmtMs(ms)}\n`,
-      );
-      const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-      return {
-        requests: server.counts.total - before,
-        ms,
-        distinct: new Set(ok).size,
-        failures: N_IN_PROCESS - ok.length,
-        lags: [],
-        served: [],
+      const naiveRep = async (): Promise<Rep> => {
+        await naiveStore.clear();
+        const before = server.counts.total;
+        const elapsed = stopwatch();
+        const settled = await Promise.allSettled(
+          Array.from({ length: N_IN_PROCESS }, () => naiveGetToken(naiveClient, naiveStore)),
+        );
+        const ms = elapsed();
+        process.stderr.write(
+          `  ${N_IN_PROCESS} × naive: ${server.counts.total - before} request(s), ${fmtMs(ms)}\n`,
+        );
+        const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+        return {
+          requests: server.counts.total - before,
+          ms,
+          distinct: new Set(ok).size,
+          failures: N_IN_PROCESS - ok.length,
+          lags: [],
+          served: [],
+        };
       };
-    };
-    await twRep(); // warm-up: loads undici and the config reader once, as a running service has
-    await naiveRep();
-    const inTw: Rep[] = [];
-    const inNaive: Rep[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      if (rep % 2 === 0) {
-        inTw.push(await twRep());
-        inNaive.push(await naiveRep());
-      } else {
-        inNaive.push(await naiveRep());
-        inTw.push(await twRep());
+      await twRep(); // warm-up: loads undici and the config reader once, as a running service has
+      await naiveRep();
+      const inTw: Rep[] = [];
+      const inNaive: Rep[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        if (rep % 2 === 0) {
+          inTw.push(await twRep());
+          inNaive.push(await naiveRep());
+        } else {
+          inNaive.push(await naiveRep());
+          inTw.push(await twRep());
+        }
       }
+      await closeAll();
+      const inScenario = `${N_IN_PROCESS.toLocaleString('en')} callers, 1 process`;
+      lines.push({
+        scenario: inScenario,
+        client: "tokenward `getToken('herd')` (memory store)",
+        kind: 'tokenward',
+        reps: inTw,
+      });
+      lines.push({
+        scenario: inScenario,
+        client: 'naive (seed 004), one JSON file',
+        kind: 'naive',
+        reps: inNaive,
+      });
     }
-    await closeAll();
-    const inScenario = `${N_IN_PROCESS.toLocaleString('en')} callers, 1 process`;
-    lines.push({
-      scenario: inScenario,
-      client: "tokenward `getToken('herd')` (memory store)",
-      kind: 'tokenward',
-      reps: inTw,
-    });
-    lines.push({
-      scenario: inScenario,
-      client: 'naive (seed 004), one JSON file',
-      kind: 'naive',
-      reps: inNaive,
-    });
 
     // 2. Processes: file, Redis and PostgreSQL herds of N_PROCESSES, then larger herds on the shared stores.
     const env: NodeJS.ProcessEnv = {
@@ -372,13 +387,23 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
     const naive = { tokenUrl: server.tokenUrl, ...CLIENT };
     // A scenario that fails (a server that would not start, workers that never got ready) becomes a note;
     // the others are still reported.
-    const run = (n: number, reps: number, scenario: string, variants: Variant[]) =>
-      runScenario(server, env, n, reps, scenario, variants).catch((err: unknown) => {
+    const run = (n: number, reps: number, scenario: string, all: Variant[]) => {
+      const id = `${scenario.includes('file') ? 'file' : scenario.includes('Redis') ? 'redis' : 'postgres'}${n === N_LARGE ? '64' : ''}`;
+      const variants = all.filter((v) => WITH_NAIVE || v.kind !== 'naive');
+      if (!selected(id)) return Promise.resolve([] as Line[]);
+      return runScenario(server, env, n, reps, scenario, variants).catch((err: unknown) => {
         const why = err instanceof Error ? err.message : String(err);
         process.stderr.write(`herd ${scenario} failed: ${why}\n`);
         notes.push(`**${scenario}: not measured** — ${why.slice(0, 300)}`);
         return [] as Line[];
       });
+    };
+    if (ONLY !== undefined || REPS !== 3 || !WITH_NAIVE) {
+      notes.push(
+        `**A partial run** (\`TOKENWARD_BENCH_HERD=${ONLY?.join(',') ?? '(all)'}\`, ` +
+          `\`TOKENWARD_BENCH_HERD_REPS=${REPS}\`${WITH_NAIVE ? '' : ', `TOKENWARD_BENCH_HERD_NAIVE=0`: no naive client'}).`,
+      );
+    }
 
     process.stderr.write(`${N_PROCESSES} processes, file store...\n`);
     lines.push(
