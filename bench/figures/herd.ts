@@ -55,10 +55,11 @@ const REPS_LARGE = 1;
 const LATENCY_MS = 25;
 const REDIS_URL = process.env['TOKENWARD_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /**
- * Longest wait for a herd step (all ready, all served, all exited): 30 s, plus 3 s per process (on two
- * cores shared with other work, 16 processes have needed more than 46 s to start).
+ * Longest wait for a herd step (all ready, all served, all exited): 60 s, plus 5 s per process (on two
+ * cores shared with other work, 16 processes have needed more than 78 s to start and open their store:
+ * at a load average of 40, 16 PostgreSQL workers did not all get ready within 30 + 3 × 16 s).
  */
-const stepTimeoutMs = (n: number) => 30_000 + 3_000 * n;
+const stepTimeoutMs = (n: number) => 60_000 + 5_000 * n;
 const CLIENT = { clientId: 'herd-client', clientSecret: 'herd-secret-value' };
 
 interface Rep {
