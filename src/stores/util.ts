@@ -117,7 +117,8 @@ export interface LockWaitOptions {
    * (`fs.watch`) — instead of waiting for the next poll. Polling stays as the fallback, so a missed
    * notification costs at most one poll interval, never a hang. Default: on for Redis, off for the file
    * store (a release wakes every waiting process at once; on a 2-core machine with 16 waiting processes
-   * that burst made waiters slower than polling — bench figure 3); `false` polls only.
+   * that burst made waiters slower than polling — bench figure 3, measured while every waiter still took
+   * the lock in turn); `false` polls only.
    */
   lockWakeups?: boolean;
   /** The poll intervals (see {@link LockPoll}). Default 5 ms doubling to 50 ms. */
