@@ -9,6 +9,7 @@
  * - `naive-redis`: the same with a Redis key instead of the file (GET, check, request, SET);
  * - `naive-postgres`: the same with one row of a PostgreSQL table (SELECT, check, request, upsert).
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
 import { createTokenManager } from '../../src/front-door.js';
 import { loadUndici } from '../../src/http/agent.js';
@@ -60,6 +61,11 @@ function storeWith(profile: Profile, lockWakeups: boolean): TokenStore {
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
 const warnings: string[] = [];
+/** How many times this process took the store's lock (the manager's `tokenward:lock:wait` events with `acquired`). */
+let locks = 0;
+diagnosticsChannel.subscribe('tokenward:lock:wait', (m) => {
+  if ((m as { acquired?: unknown }).acquired === true) locks++;
+});
 let get: () => Promise<string>;
 /** How many token requests this process made (for the lock holder / waiter split). */
 let requested: () => number;
@@ -108,7 +114,7 @@ rl.once('line', async () => {
     // Epoch ms with sub-ms resolution, comparable with the parent's clock on the same machine.
     const servedAt = performance.timeOrigin + performance.now();
     process.stdout.write(
-      `${JSON.stringify({ ok: true, accessToken, servedAt, requested: requested(), warnings })}\n`,
+      `${JSON.stringify({ ok: true, accessToken, servedAt, requested: requested(), locks, warnings })}\n`,
     );
   } catch (err) {
     process.stdout.write(`${JSON.stringify({ ok: false, error: String(err), warnings })}\n`);

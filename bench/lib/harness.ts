@@ -121,6 +121,8 @@ export function percentile(xs: readonly number[], p: number): number {
 /** A duration in ms, in a readable unit. */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'n/a';
+  // A negative time (a waiter served before the lock holder printed its own token): signed, not "-8e7 ns".
+  if (ms < 0) return `−${fmtMs(-ms)}`;
   if (ms < 0.001) return `${(ms * 1e6).toFixed(0)} ns`;
   if (ms < 1) return `${(ms * 1e3).toFixed(ms < 0.01 ? 2 : 1)} µs`;
   if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;

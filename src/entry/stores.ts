@@ -36,5 +36,12 @@ export {
 } from '../stores/keys.js';
 export { MemoryStore } from '../stores/memory.js';
 export { storeKey } from '../stores/store-key.js';
-export type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
+export type {
+  LastError,
+  LockOnlyOptions,
+  LockOptions,
+  StoredEntry,
+  StoreLock,
+  TokenStore,
+} from '../stores/types.js';
 export type { StoreTimeouts, StoreWarningHandler } from '../stores/util.js';

@@ -23,6 +23,7 @@ import {
   InvalidTokenResponseError,
   LockTimeoutError,
   NetworkError,
+  StoreError,
   TokenEndpointError,
   TokenwardError,
   type TokenwardErrorCode,
@@ -779,9 +780,18 @@ export class TokenManager {
           ? this.#s.lockTimeoutMs
           : Math.max(1, Math.min(this.#s.lockTimeoutMs, deadline - Date.now()));
       const lockWaitStart = performance.now();
+      // While waiting, the store re-reads the entry after each wake-up or poll: a token the holder stored
+      // that passes the same test as under the lock (#usable, the #invalidated mark) is served at once,
+      // without the lock (the stores write atomically, so reading needs none).
+      let found: Token | undefined;
+      const satisfied = async (): Promise<boolean> => {
+        const e = await this.#read();
+        if (!this.#usable(e?.token, flight)) return false;
+        found = e.token;
+        return true;
+      };
       try {
-        lock = await this.store.lock(this.key, { ttlMs: this.#s.lockLeaseMs, timeoutMs });
-        publishLockWait(this, lockWaitStart, true);
+        lock = await this.store.lock(this.key, { ttlMs: this.#s.lockLeaseMs, timeoutMs, satisfied });
       } catch (err) {
         publishLockWait(this, lockWaitStart, false);
         // Another caller is renewing and the token in hand is still valid: serve it, quietly.
@@ -789,6 +799,21 @@ export class TokenManager {
           return this.#adopt(plan.valid);
         throw err;
       }
+      if (lock === undefined) {
+        if (found === undefined) {
+          // A store that ended the wait without being told to: nothing was taken, nothing is known.
+          publishLockWait(this, lockWaitStart, false);
+          throw new StoreError(
+            this.store.kind,
+            `the ${this.store.kind} store's lock() resolved without a lock while the caller still needed it`,
+          );
+        }
+        publishLockWait(this, lockWaitStart, false, true);
+        this.#storeHits++;
+        publishServed(this, 'store', found, this.#s.clock());
+        return this.#adopt(found);
+      }
+      publishLockWait(this, lockWaitStart, true);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     // From here on the lock, if any, is released on every path: a token found in the store, a failure

@@ -138,8 +138,14 @@ export interface LockWaitMessage extends ManagerEventBase {
   store: string;
   /** How long the caller waited, ms. */
   durationMs: number;
-  /** True when the lock was taken; false when the wait ended without it (timeout, store error). */
+  /** True when the lock was taken; false when the wait ended without it (`served`, a timeout, a store error). */
   acquired: boolean;
+  /**
+   * True when the wait ended without the lock because the store, re-read while waiting, already held a
+   * token that fits (stored by the lock's holder): the caller was served from the store (`acquired` is
+   * false, and a `tokenward:token:served` event with `source: 'store'` follows).
+   */
+  served: boolean;
 }
 
 /** `tokenward:401-retry`. */
@@ -283,11 +289,15 @@ export function publishServedStale(m: ManagerLike, token: Token, err: TokenwardE
   });
 }
 
-/** Publishes `tokenward:lock:wait` for a wait that began at `startedAt` (`performance.now()`). */
+/**
+ * Publishes `tokenward:lock:wait` for a wait that began at `startedAt` (`performance.now()`), which
+ * ended with the lock (`acquired`), with a token served from the store instead (`served`), or neither.
+ */
 export function publishLockWait(
   m: ManagerLike & { store: { kind: string } },
   startedAt: number,
   acquired: boolean,
+  served = false,
 ): void {
   if (!channels.lockWait.hasSubscribers) return;
   channels.lockWait.publish({
@@ -297,6 +307,7 @@ export function publishLockWait(
     store: m.store.kind,
     durationMs: performance.now() - startedAt,
     acquired,
+    served,
   });
 }
 

@@ -47,7 +47,7 @@ import {
   type TrustFailure,
   writePrivateFileAtomic,
 } from './trust.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
   backoffDelay,
@@ -55,6 +55,7 @@ import {
   Lease,
   LockWaiters,
   type LockWaitOptions,
+  lockWaitSatisfied,
   onceUntilRejected,
   resolveLockWait,
   type StoreWarningHandler,
@@ -430,7 +431,9 @@ export class FileStore implements TokenStore {
     return out;
   }
 
-  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     assertSafeKey('file', key);
     await this.#ensureDir();
     const lockPath = join(this.dir, `${key}${LOCK_SUFFIX}`);
@@ -470,6 +473,8 @@ export class FileStore implements TokenStore {
           if (watching) continue;
         }
         await this.#waiters.wait(key, backoffDelay(attempt++, remaining, poll.baseMs, poll.capMs), mark);
+        // Woken (or polled): the holder may have stored what this caller waits for.
+        if (await lockWaitSatisfied(options)) return undefined;
       }
     } finally {
       if (watching) this.#unwatch();

@@ -13,7 +13,7 @@
 import { LockTimeoutError } from '../errors.js';
 import { RAW_FIELDS, rawBit, rebuildRaw } from '../raw-fields.js';
 import type { ExpirySource, Token } from '../token.js';
-import type { LastError, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { LastError, LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 
 /** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
 const TIMES_IN_MORE = 64;
@@ -169,7 +169,9 @@ export class MemoryStore implements TokenStore {
     );
   }
 
-  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     const started = Date.now();
     for (;;) {
       const held = this.#locks.get(key);
@@ -177,8 +179,13 @@ export class MemoryStore implements TokenStore {
       const remaining = options.timeoutMs - (Date.now() - started);
       if (remaining <= 0) throw new LockTimeoutError(this.kind, options.timeoutMs);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([held, new Promise((r) => (timer = setTimeout(r, remaining)))]);
+      const released = await Promise.race([
+        held.then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), remaining))),
+      ]);
       clearTimeout(timer);
+      // Released: the holder may have stored what this caller waits for.
+      if (released && (await satisfied(options))) return undefined;
     }
     let release!: () => void;
     const p = new Promise<void>((r) => (release = r));
@@ -197,6 +204,15 @@ export class MemoryStore implements TokenStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** {@link LockOptions.satisfied}'s answer: a rejection (or none) counts as "not satisfied". */
+async function satisfied(options: LockOptions): Promise<boolean> {
+  try {
+    return options.satisfied !== undefined && (await options.satisfied()) === true;
+  } catch {
+    return false;
+  }
 }
 
 /** The entry a {@link Slot} was packed from. */

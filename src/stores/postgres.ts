@@ -16,8 +16,13 @@
  * `expires_at` is when the row stops being useful (the refresh token's expiry, or the access token's
  * plus a retention); {@link PostgresStore.prune} deletes rows past it.
  *
- * Locking: `pg_advisory_lock(k)` on a dedicated connection, where `k` is a 64-bit hash of table and
- * key, waited for with `lock_timeout` (the server wakes the waiter the moment the lock is free). The
+ * Locking: an advisory lock `k` on a dedicated connection, where `k` is a 64-bit hash of table and
+ * key. A caller that passes `LockOptions.satisfied` tries `pg_try_advisory_lock(k)` and, while another
+ * session holds it, waits at a barrier — the shared lock on `k`, taken and let go in one round trip —
+ * which the server passes for every waiting session at once the moment the lock is free (any release:
+ * the holder's, or its session's end); it then asks `satisfied` (the manager re-reads the entry) and
+ * tries again only if it still needs the lock. Without `satisfied` it blocks in `pg_advisory_lock(k)`
+ * (the server grants the lock to the next waiter). Every wait is bounded by `lock_timeout`. The
  * lock lives as long as its session, and the session is a lease: it has `idle_session_timeout` = the
  * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
  * renews it (`SELECT 1` on that connection) about every third of the lease. A holder that crashes
@@ -36,12 +41,13 @@ import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
   connectionReason,
   errnoCode,
   Lease,
+  lockWaitSatisfied,
   onceUntilRejected,
   resolveStoreTimeouts,
   type StoreTimeouts,
@@ -352,7 +358,9 @@ export class PostgresStore implements TokenStore {
     }
   }
 
-  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     assertSafeKey('postgres', key);
     await this.connect();
     const id = lockId(`${this.table}\0${key}`);
@@ -368,6 +376,7 @@ export class PostgresStore implements TokenStore {
     });
     let lease: Lease | undefined;
     let broken: string | undefined;
+    let satisfied = false;
     const onBroken = (why: string) => {
       broken ??= why;
       lease?.markLost(why);
@@ -382,17 +391,24 @@ export class PostgresStore implements TokenStore {
         throw this.#fail('cannot connect for the lock', err, this.#connectTimeoutMs);
       }
       await this.#leaseSession(client, leaseMs, options.timeoutMs);
-      try {
-        await client.query(timed('SELECT pg_advisory_lock($1::bigint)', [id], options.timeoutMs + commandMs));
-      } catch (err) {
-        if (errnoCode(err) === '55P03') {
-          throw new LockTimeoutError(
-            'postgres',
-            options.timeoutMs,
-            `could not take the PostgreSQL advisory lock for ${key} at ${this.target} within ${options.timeoutMs} ms`,
+      const timedOut = () =>
+        new LockTimeoutError(
+          'postgres',
+          options.timeoutMs,
+          `could not take the PostgreSQL advisory lock for ${key} at ${this.target} within ${options.timeoutMs} ms`,
+        );
+      if (options.satisfied === undefined) {
+        // Queued on the server, which grants the lock to the next waiter the moment it is free.
+        try {
+          await client.query(
+            timed('SELECT pg_advisory_lock($1::bigint)', [id], options.timeoutMs + commandMs),
           );
+        } catch (err) {
+          if (errnoCode(err) === '55P03') throw timedOut();
+          throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
         }
-        throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
+      } else if (!(await this.#lockUnlessSatisfied(client, id, options, timedOut))) {
+        satisfied = true;
       }
       if (broken !== undefined || this.#closed) {
         throw this.#fail('cannot take the lock', new Error(broken ?? 'the store was closed'));
@@ -401,6 +417,12 @@ export class PostgresStore implements TokenStore {
       this.#held.delete(client);
       await this.#end(client);
       throw err;
+    }
+    if (satisfied) {
+      // The wait ended without the lock: this session holds nothing.
+      this.#held.delete(client);
+      await this.#end(client);
+      return undefined;
     }
     const held = new Lease({
       leaseMs,
@@ -435,6 +457,49 @@ export class PostgresStore implements TokenStore {
         }
       },
     };
+  }
+
+  /**
+   * Waits for the lock on `client` while letting {@link LockOptions.satisfied} end the wait: tries the
+   * lock (`pg_try_advisory_lock`); when another session holds it, waits at a barrier — takes the
+   * *shared* advisory lock on the same id and lets go of it in the same round trip — which the server
+   * passes for every waiting session at once the moment the exclusive lock is released (by its
+   * holder, or by the end of a dead holder's session), then asks `satisfied` and, when the caller still
+   * needs the lock, tries again. Each barrier is bounded by `lock_timeout` = the time left. Resolves
+   * `true` with the lock held, `false` when `satisfied` ended the wait.
+   */
+  async #lockUnlessSatisfied(
+    client: pg.Client,
+    id: string,
+    options: LockOptions,
+    timedOut: () => LockTimeoutError,
+  ): Promise<boolean> {
+    const commandMs = this.#timeouts.commandTimeoutMs;
+    const started = Date.now();
+    for (;;) {
+      let locked: boolean | undefined;
+      try {
+        const r = await client.query<{ locked: boolean }>(
+          timed('SELECT pg_try_advisory_lock($1::bigint) AS locked', [id], commandMs),
+        );
+        locked = r.rows[0]?.locked;
+      } catch (err) {
+        throw this.#fail('cannot take the lock', err);
+      }
+      if (locked === true) return true;
+      const remaining = Math.ceil(options.timeoutMs - (Date.now() - started));
+      if (remaining <= 0) throw timedOut();
+      // `id` is our own decimal integer and `remaining` a number: nothing of the caller's is in the text.
+      // One round trip (a simple query): the lock_timeout for this wait, then the barrier.
+      const barrier = `SET lock_timeout = '${remaining}ms'; SELECT pg_advisory_lock_shared(${id}::bigint), pg_advisory_unlock_shared(${id}::bigint)`;
+      try {
+        await client.query({ text: barrier, query_timeout: remaining + commandMs } as pg.QueryConfig);
+      } catch (err) {
+        if (errnoCode(err) === '55P03') throw timedOut();
+        throw this.#fail('cannot take the lock', err, remaining + commandMs);
+      }
+      if (await lockWaitSatisfied(options)) return false;
+    }
   }
 
   /**

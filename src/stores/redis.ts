@@ -12,7 +12,8 @@
  * to that channel (one subscriber connection per store, opened on the first wait, with the store's
  * bounds) and try again the moment a release is published; they also poll with exponential backoff
  * and jitter, the fallback for a release that published nothing (an expired lease, an older release's
- * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`).
+ * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`). After each wake-up or poll a
+ * waiter first asks `LockOptions.satisfied`, which can end the wait without the lock.
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
  * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
@@ -28,7 +29,7 @@ import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
 import {
   assertSafeKey,
   backoffDelay,
@@ -36,6 +37,7 @@ import {
   Lease,
   LockWaiters,
   type LockWaitOptions,
+  lockWaitSatisfied,
   onceUntilRejected,
   resolveLockWait,
   resolveStoreTimeouts,
@@ -298,7 +300,9 @@ export class RedisStore implements TokenStore {
     return out;
   }
 
-  async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     assertSafeKey('redis', key);
     const lockKey = `${this.prefix}lock:${key}`;
     const nonce = randomBytes(16).toString('hex');
@@ -327,6 +331,8 @@ export class RedisStore implements TokenStore {
           if (await this.#watch(key, remaining)) continue;
         }
         await this.#waiters.wait(key, backoffDelay(attempt, remaining, poll.baseMs, poll.capMs), mark);
+        // Woken (or polled): the holder may have stored what this caller waits for.
+        if (await lockWaitSatisfied(options)) return undefined;
       }
     } finally {
       if (watching) this.#unwatch(key);

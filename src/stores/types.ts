@@ -114,7 +114,24 @@ export interface LockOptions {
   ttlMs: number;
   /** How long to wait for the lock before `LockTimeoutError` (ms). */
   timeoutMs: number;
+  /**
+   * Lets the wait end without the lock. A store that supports it calls `satisfied` whenever it has
+   * waited — after each wake-up (the holder's release) and each poll interval, before trying for the lock
+   * again; never before the first try — and, when it resolves `true`, stops waiting and resolves `lock()`
+   * with `undefined` instead of a lock. The token manager passes a re-read of the entry: once the holder
+   * has stored a token that fits, every waiter is served from the store at once (the stores write
+   * atomically, so reading needs no lock), instead of each taking the lock in turn to read it.
+   *
+   * A rejection (say, the store could not be read) counts as `false`: the wait goes on, and `lock()`
+   * still ends with a lock, `LockTimeoutError` or the store's own error. `timeoutMs` includes the time
+   * spent in `satisfied`. A store that ignores the option (a custom store) simply hands over the lock as
+   * before; so does the memory store (one process: the manager's single flight already shares a token).
+   */
+  satisfied?: () => Promise<boolean>;
 }
+
+/** {@link LockOptions} without {@link LockOptions.satisfied}: `lock()` then always resolves a lock. */
+export type LockOnlyOptions = LockOptions & { satisfied?: undefined };
 
 /** A token store. */
 export interface TokenStore {
@@ -133,8 +150,18 @@ export interface TokenStore {
   delete(key: string): Promise<void>;
   /** Every entry (for `status`). */
   list(): Promise<StoredEntry[]>;
-  /** Takes the cross-process lock for a key. */
-  lock(key: string, options: LockOptions): Promise<StoreLock>;
+  /**
+   * Takes the cross-process lock for a key, waiting at most `options.timeoutMs` (then
+   * `LockTimeoutError`). Without `options.satisfied` it always resolves a lock.
+   */
+  lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  /**
+   * Takes the cross-process lock for a key, or — when `options.satisfied` resolves `true` during the
+   * wait — resolves `undefined` without it (see {@link LockOptions.satisfied}). A store may ignore
+   * `satisfied` and always resolve a lock: a store implementing only
+   * `lock(key: string, options: LockOptions): Promise<StoreLock>` satisfies both signatures.
+   */
+  lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
   /** Frees connections and handles. */
   close(): Promise<void>;
 }

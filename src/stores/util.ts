@@ -5,6 +5,7 @@
 
 import { ConfigError, StoreError } from '../errors.js';
 import { redactText } from '../redact.js';
+import type { LockOptions } from './types.js';
 
 /** A store's warning hook: receives one human-readable, secret-free line per problem. */
 export type StoreWarningHandler = (message: string) => void;
@@ -60,6 +61,19 @@ export function assertSafeKey(store: string, key: string): void {
   }
 }
 
+/**
+ * Asks a lock waiter's {@link LockOptions.satisfied} whether it still needs the lock: `true` ends the
+ * wait without it. No callback, a rejection or anything but `true` is `false` (the wait goes on).
+ */
+export async function lockWaitSatisfied(options: LockOptions): Promise<boolean> {
+  if (options.satisfied === undefined) return false;
+  try {
+    return (await options.satisfied()) === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -103,7 +117,8 @@ export interface LockWaitOptions {
    * (`fs.watch`) — instead of waiting for the next poll. Polling stays as the fallback, so a missed
    * notification costs at most one poll interval, never a hang. Default: on for Redis, off for the file
    * store (a release wakes every waiting process at once; on a 2-core machine with 16 waiting processes
-   * that burst made waiters slower than polling — bench figure 3); `false` polls only.
+   * that burst made waiters slower than polling — bench figure 3, measured while every waiter still took
+   * the lock in turn); `false` polls only.
    */
   lockWakeups?: boolean;
   /** The poll intervals (see {@link LockPoll}). Default 5 ms doubling to 50 ms. */

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StoredEntry, TokenStore } from '../../src/stores/types.js';
+import type { LockOptions, StoredEntry, TokenStore } from '../../src/stores/types.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
 
 const stack = useRealStack({ lifetime: 3600, latencyMs: 0 });
@@ -28,12 +28,14 @@ function counting(
     delete: (k: string) => inner.delete(k),
     list: () => inner.list(),
     close: () => inner.close(),
-    async lock(k: string, o: Parameters<TokenStore['lock']>[1]) {
+    // Forwards the options (`satisfied` included): the wrapper keeps the inner store's behaviour.
+    lock: (async (k: string, o: LockOptions) => {
       if (once) {
         once = false;
         await beforeLock();
       }
       const l = await inner.lock(k, o);
+      if (l === undefined) return undefined;
       out.locks++;
       return {
         get lost() {
@@ -44,7 +46,7 @@ function counting(
           await l.release();
         },
       };
-    },
+    }) as TokenStore['lock'],
   };
   return out;
 }

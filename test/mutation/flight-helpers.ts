@@ -3,7 +3,7 @@
  * with its lock observable, and a promise with its resolver.
  */
 import { MemoryStore } from '../../src/stores/memory.js';
-import type { LockOptions, StoreLock } from '../../src/stores/types.js';
+import type { LockOnlyOptions, LockOptions, StoreLock } from '../../src/stores/types.js';
 
 /**
  * The memory store claiming to be shared, so the manager takes its lock and re-reads (the lock is the
@@ -17,7 +17,9 @@ export class SharedMemoryStore extends MemoryStore {
   onLock: (() => void) | undefined;
   /** Thrown by `lock()` when set (a store that fails). */
   lockError: Error | undefined;
-  override lock(key: string, options: LockOptions): Promise<StoreLock> {
+  override lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
+  override lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
+  override lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     this.locks.push(options);
     this.onLock?.();
     if (this.lockError !== undefined) return Promise.reject(this.lockError);

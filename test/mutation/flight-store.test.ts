@@ -355,7 +355,10 @@ describe('the store lock (#acquire)', () => {
       optionalBudgetMs: 60_000,
     });
     await m.getToken();
-    assert.deepEqual(store.locks, [{ ttlMs: 10_000, timeoutMs: 120_000 }]);
+    assert.deepEqual(
+      store.locks.map(({ ttlMs, timeoutMs }) => ({ ttlMs, timeoutMs })),
+      [{ ttlMs: 10_000, timeoutMs: 120_000 }],
+    );
     stack.now += 200_000;
     await m.getToken();
     await m.close();

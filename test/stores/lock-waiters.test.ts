@@ -1,0 +1,490 @@
+/**
+ * Lock waiters served from the store without the lock (`LockOptions.satisfied`): a caller that waits for
+ * the store's lock while another renews is served the holder's token by a re-read after the holder's
+ * release, instead of taking the lock in turn — on the file store (polling and directory watch), Redis
+ * (pub/sub and polling) and PostgreSQL (the shared-lock barrier).
+ *
+ * Everything is counted, nothing timed: the managers' stores are wrapped to count the locks they take,
+ * the waits that ended without one and the re-reads; "all waiters are waiting" is observed (a re-read
+ * made, or — PostgreSQL, whose waiters re-read only once woken — the server's own list of waiting
+ * advisory locks), never guessed from a delay; the token server holds the holder's request until then.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, type TestContext, test } from 'node:test';
+import { LockTimeoutError, StoreError } from '../../src/errors.js';
+import type { TokenManager } from '../../src/manager/token-manager.js';
+import { type ChannelMessages, channels } from '../../src/observe/channels.js';
+import { FileStore } from '../../src/stores/file.js';
+import { PostgresStore } from '../../src/stores/postgres.js';
+import { RedisStore } from '../../src/stores/redis.js';
+import type { LockOptions, StoredEntry, StoreLock, TokenStore } from '../../src/stores/types.js';
+import { dropPrefix, dropTable, requireService, uniqueName, withPg } from '../helpers/services.js';
+import { until } from '../helpers/wait.js';
+import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
+
+const stack = useRealStack({ lifetime: 3600, latencyMs: 0 });
+const TEST_LIMIT = { timeout: 300_000 } as const;
+/** Waiters that could wait for the lock much longer than any test runs. */
+const LONG_WAIT = { ttlMs: 30_000, timeoutMs: 600_000 };
+const N_WAITERS = 4;
+
+const listening: Array<() => void> = [];
+function listen<K extends keyof ChannelMessages>(name: K): Array<ChannelMessages[K]> {
+  const messages: Array<ChannelMessages[K]> = [];
+  const channel = channels[name];
+  const onMessage = (m: ChannelMessages[K]) => messages.push(m);
+  channel.subscribe(onMessage);
+  listening.push(() => channel.unsubscribe(onMessage));
+  return messages;
+}
+afterEach(() => {
+  for (const stop of listening.splice(0)) stop();
+});
+
+/** A store wrapped to count what its lock() does; `ignoreSatisfied` makes it a store that ignores the option. */
+interface Counting extends TokenStore {
+  /** lock() calls. */
+  asked: number;
+  /** Locks taken. */
+  taken: number;
+  /** Waits that ended without a lock (`satisfied` said so). */
+  satisfiedWaits: number;
+  /** Calls of the caller's `satisfied`, and how many of them said `true`. */
+  checks: number;
+  yes: number;
+}
+
+function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
+  const out: Counting = {
+    kind: inner.kind,
+    shared: inner.shared,
+    asked: 0,
+    taken: 0,
+    satisfiedWaits: 0,
+    checks: 0,
+    yes: 0,
+    get: (k: string) => inner.get(k),
+    set: (e: StoredEntry) => inner.set(e),
+    delete: (k: string) => inner.delete(k),
+    list: () => inner.list(),
+    close: () => inner.close(),
+    lock: (async (k: string, o: LockOptions): Promise<StoreLock | undefined> => {
+      out.asked++;
+      const { satisfied, ...rest } = o;
+      const counted =
+        satisfied === undefined || ignoreSatisfied
+          ? rest
+          : {
+              ...rest,
+              satisfied: async () => {
+                out.checks++;
+                const yes = await satisfied();
+                if (yes) out.yes++;
+                return yes;
+              },
+            };
+      const l = await inner.lock(k, counted);
+      if (l === undefined) out.satisfiedWaits++;
+      else out.taken++;
+      return l;
+    }) as TokenStore['lock'],
+  };
+  return out;
+}
+
+/** A backend shared by several stores ("processes"), and how to see that a manager's caller waits for the lock. */
+interface Backend {
+  name: string;
+  /** One more store on the backend. */
+  open(): TokenStore;
+  /** Resolves once `n` callers wait for the lock of `key` (the stores in `waiters` count their re-reads). */
+  waiting(key: string, waiters: Counting[], n: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+type BackendFactory = (t: TestContext) => Promise<Backend | undefined>;
+
+/** Waiters that poll or are woken make a (failed) re-read after their first wait: that is "waiting". */
+function byChecks(waiters: Counting[], n: number): Promise<void> {
+  return until(() => waiters.filter((w) => w.checks > 0).length >= n, `${n} waiters re-read while waiting`);
+}
+
+function fileBackend(lockWakeups: boolean): BackendFactory {
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-waiters-'));
+    const key = randomBytes(32);
+    return {
+      name: lockWakeups ? 'file store, woken by the directory watch' : 'file store, polling',
+      open: () => new FileStore({ dir, key, lockWakeups, onWarning: () => {} }),
+      waiting: (_k, w, n) => byChecks(w, n),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  };
+}
+
+function redisBackend(lockWakeups: boolean): BackendFactory {
+  return async (t) => {
+    const url = await requireService(t, 'redis');
+    if (url === undefined) return undefined;
+    const prefix = `${uniqueName()}:`;
+    const key = randomBytes(32);
+    return {
+      name: lockWakeups ? 'Redis, woken by pub/sub' : 'Redis, polling',
+      open: () => new RedisStore({ url, prefix, key, lockWakeups, onWarning: () => {} }),
+      waiting: (_k, w, n) => byChecks(w, n),
+      cleanup: () => dropPrefix(url, prefix),
+    };
+  };
+}
+
+/** Advisory locks on the id of `table` + `key` (classid = high 32 bits, objid = low 32 bits, objsubid = 1). */
+async function pgAdvisory(url: string, table: string, key: string, granted: boolean): Promise<number> {
+  const h = createHash('sha256').update(`${table}\0${key}`).digest();
+  const r = await withPg(url, (c) =>
+    c.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND granted = $3 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+      [String(h.readUInt32BE(0)), String(h.readUInt32BE(4)), granted],
+    ),
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+function pgBackend(): BackendFactory {
+  return async (t) => {
+    const url = await requireService(t, 'postgres');
+    if (url === undefined) return undefined;
+    const table = uniqueName();
+    const key = randomBytes(32);
+    return {
+      name: 'PostgreSQL',
+      open: () => new PostgresStore({ url, table, key, onWarning: () => {} }),
+      // Waiters wait at the barrier (a shared advisory lock, not granted while the lock is held).
+      waiting: async (k, _w, n) => {
+        const deadline = Date.now() + 120_000;
+        while ((await pgAdvisory(url, table, k, false)) < n) {
+          if (Date.now() > deadline) throw new Error(`${n} PostgreSQL waiters never showed in pg_locks`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      },
+      cleanup: () => dropTable(url, table),
+    };
+  };
+}
+
+const BACKENDS: Array<[string, BackendFactory]> = [
+  ['file store, polling (the default)', fileBackend(false)],
+  ['file store, lockWakeups: true', fileBackend(true)],
+  ['Redis, pub/sub (the default)', redisBackend(true)],
+  ['Redis, lockWakeups: false', redisBackend(false)],
+  ['PostgreSQL', pgBackend()],
+];
+
+/** A promise and its resolver. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function withBackend(
+  t: TestContext,
+  factory: BackendFactory,
+  fn: (b: Backend, stores: TokenStore[]) => Promise<void>,
+): Promise<void> {
+  const b = await factory(t);
+  if (b === undefined) return;
+  const stores: TokenStore[] = [];
+  try {
+    await fn(b, stores);
+  } finally {
+    for (const s of stores) await s.close().catch(() => {});
+    await b.cleanup();
+  }
+}
+
+for (const [label, factory] of BACKENDS) {
+  describe(`lock waiters, ${label}`, () => {
+    test(
+      `${N_WAITERS} managers waiting while another renews are served from the store without taking the lock: 1 lock, 1 token request`,
+      TEST_LIMIT,
+      (t) =>
+        withBackend(t, factory, async (b, stores) => {
+          const client = await realClient(stack.server);
+          const open = (ignore = false) => {
+            const s = counting(b.open(), ignore);
+            stores.push(s);
+            return s;
+          };
+          const holderStore = open();
+          const holder = makeManager(client, holderStore, stack.clock).manager;
+          const waiterStores = Array.from({ length: N_WAITERS }, () => open());
+          const waiters = waiterStores.map((s) => makeManager(client, s, stack.clock).manager);
+          const served = listen('served');
+          const waits = listen('lockWait');
+          // The holder's request hangs until every waiter waits for the lock.
+          const gate = deferred();
+          stack.server.onRequest = () => gate.promise;
+          const holding = holder.getToken();
+          await until(() => stack.server.counts.total === 1, 'the holder asks for a token, holding the lock');
+          const waiting = waiters.map((m) => m.getToken());
+          await until(() => waiterStores.every((s) => s.asked === 1), 'every waiter asks for the lock');
+          await b.waiting(holder.key, waiterStores, N_WAITERS);
+          gate.resolve();
+          const token = await holding;
+          const got = await Promise.all(waiting);
+          for (const t2 of got) assert.equal(t2.accessToken, token.accessToken);
+          assert.equal(stack.server.counts.total, 1, 'one token request');
+          assert.deepEqual(
+            [holderStore, ...waiterStores].map((s) => s.taken),
+            [1, ...waiterStores.map(() => 0)],
+            'one lock taken: the holder; no waiter ever held it',
+          );
+          assert.deepEqual(
+            waiterStores.map((s) => [s.asked, s.satisfiedWaits, s.yes]),
+            waiterStores.map(() => [1, 1, 1]),
+            'each waiter: one wait, ended by one re-read that found the token',
+          );
+          assert.deepEqual(
+            waiters.map((m) => m.counts),
+            waiters.map(() => ({ grants: 0, refreshes: 0, storeHits: 1 })),
+            'each waiter counts a store hit',
+          );
+          // Diagnostics as for a store hit: a lock wait that ended served, then `served` from the store.
+          assert.equal(waits.filter((w) => !w.acquired && w.served).length, N_WAITERS);
+          assert.equal(waits.filter((w) => w.acquired && !w.served).length, 1);
+          assert.equal(served.filter((s) => s.source === 'store').length, N_WAITERS);
+          await Promise.all([holder, ...waiters].map((m: TokenManager) => m.close()));
+        }),
+    );
+
+    test(
+      'store level: satisfied ends the wait with undefined and the lock stays free; false or throwing keeps waiting and takes it',
+      TEST_LIMIT,
+      (t) =>
+        withBackend(t, factory, async (b, stores) => {
+          const open = () => {
+            const s = counting(b.open());
+            stores.push(s);
+            return s;
+          };
+          const [holder, w1, w2, w3, probe] = [open(), open(), open(), open(), open()];
+          let released = false;
+          const held = await holder.lock('k-sat', LONG_WAIT);
+          const yes = w1.lock('k-sat', { ...LONG_WAIT, satisfied: async () => released });
+          const no = w2.lock('k-sat', { ...LONG_WAIT, satisfied: async () => false });
+          const throws = w3.lock('k-sat', {
+            ...LONG_WAIT,
+            satisfied: () => {
+              if (released) throw new Error('the re-read failed');
+              return Promise.reject(new Error('the re-read failed'));
+            },
+          });
+          await b.waiting('k-sat', [w1, w2, w3], 3);
+          released = true;
+          await held.release();
+          assert.equal(await yes, undefined, 'satisfied: no lock');
+          // The other two take the lock one after the other (false / a rejection = "not satisfied").
+          const first = await Promise.race([no, throws]);
+          assert.ok(first !== undefined, 'not satisfied: a lock');
+          await first.release();
+          const [l2, l3] = await Promise.all([no, throws]);
+          assert.ok(l2 !== undefined && l3 !== undefined);
+          const second = l2 === first ? l3 : l2;
+          await second.release();
+          assert.deepEqual(
+            [w1, w2, w3].map((s) => [s.taken, s.satisfiedWaits, s.yes]),
+            [
+              [0, 1, 1],
+              [1, 0, 0],
+              [1, 0, 0],
+            ],
+          );
+          assert.ok(w2.checks >= 1 && w3.checks >= 1, 'the waiters that took the lock were asked first');
+          // Nobody holds it now: a caller that will not wait takes it at once.
+          const free = await probe.lock('k-sat', { ttlMs: 30_000, timeoutMs: 1 });
+          await free.release();
+        }),
+    );
+  });
+}
+
+describe('a waiter whose re-read finds nothing usable still takes the lock (file store)', () => {
+  /** A manager on its own counting store, a token in the store for it, and a raw lock held by another "process". */
+  async function setup(options: Parameters<typeof makeManager>[3] = {}) {
+    const client = await realClient(stack.server);
+    const store = counting(stack.stores.store());
+    const other = stack.stores.store();
+    const { manager } = makeManager(client, store, stack.clock, options);
+    return { client, store, other, manager };
+  }
+
+  test(
+    'an invalidated token (an API rejected it): the lock is taken and a new token requested',
+    TEST_LIMIT,
+    async () => {
+      const { store, other, manager } = await setup();
+      const t0 = await manager.getToken();
+      manager.invalidate(t0.accessToken);
+      const before = { ...store };
+      const held = await other.lock(manager.key, LONG_WAIT);
+      const p = manager.getToken();
+      await byChecks([store], 1);
+      await held.release(); // nothing new written: the store still holds the rejected token
+      const t1 = await p;
+      assert.notEqual(t1.accessToken, t0.accessToken);
+      assert.equal(stack.server.counts.total, 2, 'one request more');
+      assert.equal(store.taken - before.taken, 1, 'the waiter took the lock');
+      assert.equal(store.yes, 0, 'no re-read found the rejected token usable');
+      await manager.close();
+      await other.close();
+    },
+  );
+
+  test(
+    'a token that does not fit minTtlMs: the lock is taken and a new token requested',
+    TEST_LIMIT,
+    async () => {
+      // A long optional budget: this renewal is optional (a valid token is at hand), and the test decides when the wait ends.
+      const { store, other, manager } = await setup({ optionalBudgetMs: 600_000 });
+      const t0 = await manager.getToken();
+      stack.now += 3_000_000; // t0 has 600 s left
+      const held = await other.lock(manager.key, LONG_WAIT);
+      const p = manager.getToken({ minTtlMs: 1_200_000 });
+      await byChecks([store], 1);
+      await held.release();
+      const t1 = await p;
+      assert.notEqual(t1.accessToken, t0.accessToken);
+      assert.equal(stack.server.counts.total, 2);
+      assert.equal(store.taken, 2, 'the first token and this renewal, each under the lock');
+      assert.equal(store.yes, 0);
+      await manager.close();
+      await other.close();
+    },
+  );
+
+  test(
+    'an error recorded by the holder: the lock is taken, the recorded error is the answer, no request',
+    TEST_LIMIT,
+    async () => {
+      const { store, other, manager } = await setup();
+      const held = await other.lock(manager.key, LONG_WAIT);
+      const p = manager.getToken();
+      await byChecks([store], 1);
+      await other.set({
+        v: 1,
+        key: manager.key,
+        lastError: {
+          code: 'ERR_TOKEN_ENDPOINT',
+          message: 'invalid_client',
+          at: stack.now,
+          status: 401,
+          error: 'invalid_client',
+        },
+        updatedAt: stack.now,
+      });
+      await held.release();
+      await assert.rejects(p, (err: unknown) => (err as { code?: string }).code === 'ERR_TOKEN_ENDPOINT');
+      assert.equal(stack.server.counts.total, 0, "the holder's failure is not repeated");
+      assert.equal(store.taken, 1);
+      assert.equal(store.yes, 0);
+      await manager.close();
+      await other.close();
+    },
+  );
+
+  test(
+    'a custom store that ignores satisfied: waiters take the lock in turn, still one token request',
+    TEST_LIMIT,
+    async () => {
+      const client = await realClient(stack.server);
+      const stores = Array.from({ length: 1 + N_WAITERS }, () => counting(stack.stores.store(), true));
+      const [holderStore, ...waiterStores] = stores as [Counting, ...Counting[]];
+      const holder = makeManager(client, holderStore, stack.clock).manager;
+      const waiters = waiterStores.map((s) => makeManager(client, s, stack.clock).manager);
+      const gate = deferred();
+      stack.server.onRequest = () => gate.promise;
+      const holding = holder.getToken();
+      await until(() => stack.server.counts.total === 1, 'the holder asks for a token');
+      const waiting = waiters.map((m) => m.getToken());
+      await until(() => waiterStores.every((s) => s.asked === 1), 'every waiter asks for the lock');
+      gate.resolve();
+      const token = await holding;
+      for (const t2 of await Promise.all(waiting)) assert.equal(t2.accessToken, token.accessToken);
+      assert.equal(stack.server.counts.total, 1);
+      assert.deepEqual(
+        stores.map((s) => [s.taken, s.checks]),
+        stores.map(() => [1, 0]),
+        'every caller took the lock once; nobody was asked to re-read while waiting',
+      );
+      await Promise.all([holder, ...waiters].map((m) => m.close()));
+      for (const s of stores) await s.close();
+    },
+  );
+});
+
+describe('PostgreSQL: the barrier wait keeps the lock timeout and ends its connection on every path', () => {
+  test(
+    'timeout: LockTimeoutError with the time waited; the waiter leaves nothing on the server',
+    TEST_LIMIT,
+    (t) =>
+      withBackend(t, pgBackend(), async (b, stores) => {
+        const url = (await requireService(t, 'postgres')) as string;
+        const holder = b.open() as PostgresStore;
+        const waiter = b.open() as PostgresStore;
+        stores.push(holder, waiter);
+        const held = await holder.lock('k-to', LONG_WAIT);
+        let checks = 0;
+        await assert.rejects(
+          waiter.lock('k-to', {
+            ttlMs: 30_000,
+            timeoutMs: 300,
+            satisfied: async () => {
+              checks++;
+              return false;
+            },
+          }),
+          (err: unknown) =>
+            err instanceof LockTimeoutError && err.waitedMs === 300 && err.store === 'postgres',
+        );
+        assert.equal(checks, 0, 'never woken: the lock was held throughout');
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', false), 0, 'no waiting lock left');
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 1, "only the holder's");
+        await held.release();
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 0);
+      }),
+  );
+
+  test(
+    'close() while waiting at the barrier: StoreError, and the wait leaves nothing on the server',
+    TEST_LIMIT,
+    (t) =>
+      withBackend(t, pgBackend(), async (b, stores) => {
+        const url = (await requireService(t, 'postgres')) as string;
+        const holder = b.open() as PostgresStore;
+        const waiter = b.open() as PostgresStore;
+        stores.push(holder, waiter);
+        const held = await holder.lock('k-close', LONG_WAIT);
+        const waiting = waiter.lock('k-close', { ...LONG_WAIT, satisfied: async () => true });
+        await b.waiting('k-close', [], 1);
+        await waiter.close();
+        await assert.rejects(waiting, (err: unknown) => err instanceof StoreError);
+        await held.release();
+        // The closed waiter's session ends (at the latest when the barrier lets it through and it finds its
+        // client gone): nothing of it is left, waiting or granted.
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const left =
+            (await pgAdvisory(url, waiter.table, 'k-close', false)) +
+            (await pgAdvisory(url, waiter.table, 'k-close', true));
+          if (left === 0) break;
+          if (Date.now() > deadline) throw new Error(`the closed waiter left ${left} advisory lock(s)`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }),
+  );
+});
