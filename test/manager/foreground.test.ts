@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FileStore } from '../../src/stores/file.js';
 import { storeKey } from '../../src/stores/store-key.js';
-import type { TokenStore } from '../../src/stores/types.js';
+import type { LockOptions, TokenStore } from '../../src/stores/types.js';
 import { isPastEagerPoint } from '../../src/token-state.js';
 import { runProcess } from '../helpers/process.js';
 import { makeManager, realClient, useRealStack } from './real-stack.js';
@@ -41,7 +41,7 @@ function slowWrites(inner: TokenStore): TokenStore {
     },
     delete: (key) => inner.delete(key),
     list: () => inner.list(),
-    lock: (key, options) => inner.lock(key, options),
+    lock: ((key: string, options: LockOptions) => inner.lock(key, options)) as TokenStore['lock'],
     close: () => inner.close(),
   };
 }
