@@ -191,7 +191,9 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         /^dist\/(auth|grants)\/|^dist\/http\/(?!budget\.|url\.|types\.)|^dist\/(discovery|revocation|token)\.js$/.test(
           m,
         ) ||
-        /^dist\/providers\/(?!index\.|registry\.|values\.|descriptor\.|interactive\.keys\.|[a-z0-9]+\.descriptor\.)/.test(m) ||
+        /^dist\/providers\/(?!index\.|registry\.|values\.|descriptor\.|interactive\.keys\.|[a-z0-9]+\.descriptor\.)/.test(
+          m,
+        ) ||
         /(?:^|\/)node_modules\/(jose|undici)\//.test(m),
     );
 
