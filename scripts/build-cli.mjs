@@ -78,6 +78,12 @@ text = text.replace(/(?<![\w.$])import\((?:"([^"]+)"|[^)]*)\)/g, (call, name) =>
     throw new Error(`build-cli: cannot turn ${call} into a require()`);
   return `Promise.resolve().then(() => __toESM(require(${JSON.stringify(name)})))`;
 });
+// ASCII only, so the loader reads it as latin1: a one-byte string made by a copy, where UTF-8 decoding
+// (a few non-ASCII characters that esbuild leaves in comments) makes V8 decode all of it into a
+// two-byte string. A \uXXXX escape means the same character in a string, template, regexp or
+// identifier; in a comment it means nothing.
+// (Each UTF-16 unit on its own: a surrogate pair becomes two escapes, which JavaScript joins again.)
+text = text.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 writeFileSync(BUNDLE, text);
 
 /** The training run: a cold and a warm `tokenward token` (the warm one writes the code cache). */

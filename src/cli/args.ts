@@ -49,13 +49,19 @@ export function parseCommand<O extends OptionsConfig>(
   }
 }
 
-/** The base streams, before the command's switches are known. */
+/**
+ * The base streams, before the command's switches are known. `stdin` is a getter: Node builds
+ * `process.stdin` (a TTY, pipe or file stream, with the stream modules behind it) on first access, and
+ * most commands never read it.
+ */
 export function baseIo(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Io {
   const noColor = argv.includes('--no-color');
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    get stdin() {
+      return process.stdin;
+    },
     env,
     verbose: argv.includes('-v') || argv.includes('--verbose'),
     color: colorAllowed(process.stderr, env, noColor),
@@ -63,15 +69,14 @@ export function baseIo(env: NodeJS.ProcessEnv = process.env, argv: readonly stri
   };
 }
 
-/** The Io with the parsed global switches applied. */
+/** The Io with the parsed global switches applied (a getter such as `stdin` stays a getter). */
 export function withGlobals(io: Io, values: { verbose?: boolean; 'no-color'?: boolean }): Io {
   const noColor = values['no-color'] === true;
-  return {
-    ...io,
-    verbose: values.verbose === true,
-    color: noColor ? false : io.color,
-    colorOut: noColor ? false : io.colorOut,
-  };
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(io)) as Io;
+  out.verbose = values.verbose === true;
+  out.color = noColor ? false : io.color;
+  out.colorOut = noColor ? false : io.colorOut;
+  return out;
 }
 
 /** Splits argv at the first `--`: the part before is parsed, the part after is passed on untouched. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { stat } from 'node:fs/promises';
+import { type Stats, stat } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { isLoopbackHost } from '../http/url.js';
@@ -152,7 +152,8 @@ export async function readConfig(options: LoadConfigOptions = {}): Promise<Confi
   try {
     const [bytes, st] = await Promise.all([
       readLocalFile(path, { maxBytes: LOCAL_FILE_LIMITS.configBytes }),
-      stat(path).catch(() => undefined),
+      // node:fs's callback API, as readLocalFile (config/local-file.ts).
+      new Promise<Stats | undefined>((res) => stat(path, (err, st) => res(err ? undefined : st))),
     ]);
     text = bytes.toString('utf8');
     mode = st?.mode;

@@ -9,8 +9,7 @@
  * @module
  */
 
-import { constants, type Stats } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { close, constants, fstat, open, read, type Stats } from 'node:fs';
 
 /** Size caps (bytes) and the time bound (ms) of local reads. */
 export const LOCAL_FILE_LIMITS = {
@@ -106,8 +105,38 @@ function deadline(ms: number): { promise: Promise<never>; clear: () => void } {
   return { promise, clear: () => clearTimeout(timer) };
 }
 
-async function readOpen(handle: FileHandle, maxBytes: number): Promise<Buffer> {
-  const s = await handle.stat();
+// The callback API of node:fs, not node:fs/promises: the same calls through the thread pool, without
+// loading Node's promise API of the file system (some 200 functions to compile) into a CLI call that
+// reads only the config file. See docs/architecture.md, "The warm CLI path".
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((res, rej) => open(path, flags, (err, fd) => (err ? rej(err) : res(fd))));
+}
+function fstatFd(fd: number): Promise<Stats> {
+  return new Promise((res, rej) => fstat(fd, (err, st) => (err ? rej(err) : res(st))));
+}
+function readFd(fd: number, buf: Buffer, offset: number, length: number): Promise<number> {
+  return new Promise((res, rej) =>
+    read(fd, buf, offset, length, null, (err, n) => (err ? rej(err) : res(n))),
+  );
+}
+/**
+ * An open descriptor, its call in flight, and whether the reader gave up (a timeout): then no further
+ * call is made, and the descriptor is closed once the call in flight returns.
+ */
+interface OpenFile {
+  fd: number;
+  busy: Promise<unknown>;
+  done: boolean;
+}
+function track<T>(f: OpenFile, call: (fd: number) => Promise<T>): Promise<T> {
+  if (f.done) return Promise.reject(new LocalReadError('ETIMEDOUT', 'was not read in time (ETIMEDOUT)'));
+  const p = call(f.fd);
+  f.busy = p.catch(() => {});
+  return p;
+}
+
+async function readOpen(f: OpenFile, maxBytes: number): Promise<Buffer> {
+  const s = await track(f, fstatFd);
   if (!s.isFile()) {
     throw new LocalReadError(s.isDirectory() ? 'EISDIR' : 'ENOTREG', `is ${kindOf(s)}, not a regular file`);
   }
@@ -123,7 +152,7 @@ async function readOpen(handle: FileHandle, maxBytes: number): Promise<Buffer> {
       buf.copy(grown, 0, 0, total);
       buf = grown;
     }
-    const { bytesRead } = await handle.read(buf, total, buf.length - total, null);
+    const bytesRead = await track(f, (fd) => readFd(fd, buf, total, buf.length - total));
     if (bytesRead === 0) return buf.subarray(0, total);
     total += bytesRead;
   }
@@ -140,11 +169,12 @@ export async function readLocalFile(path: string, options: ReadLocalFileOptions)
   // O_NONBLOCK: opening a FIFO without a writer (or a device that would block) returns at once; the type
   // check below then refuses it. O_NOCTTY: never become the controlling terminal. Not on Windows.
   const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
-  let handle: FileHandle | undefined;
-  const opening = open(path, flags);
+  let file: OpenFile | undefined;
+  const opening = openFd(path, flags);
   try {
-    handle = await Promise.race([opening, limit.promise]);
-    return await Promise.race([readOpen(handle, options.maxBytes), limit.promise]);
+    const fd = await Promise.race([opening, limit.promise]);
+    file = { fd, busy: Promise.resolve(), done: false };
+    return await Promise.race([readOpen(file, options.maxBytes), limit.promise]);
   } catch (err) {
     if (err instanceof LocalReadError) throw err;
     const code = (err as { code?: unknown }).code;
@@ -152,9 +182,14 @@ export async function readLocalFile(path: string, options: ReadLocalFileOptions)
     throw new LocalReadError(c, describeErrno(c));
   } finally {
     limit.clear();
-    // Not awaited: after a timeout, close() would wait for the read that is stuck.
-    if (handle !== undefined) handle.close().catch(() => {});
-    else opening.then((h) => h.close().catch(() => {})).catch(() => {});
+    // Not awaited: after a timeout the read may be stuck; the descriptor is closed when it returns (so
+    // that no call of ours can reach a descriptor number the process reuses meanwhile).
+    const closeFd = (fd: number) => close(fd, () => {});
+    if (file !== undefined) {
+      const f = file;
+      f.done = true;
+      void f.busy.then(() => closeFd(f.fd));
+    } else opening.then(closeFd, () => {});
   }
 }
 

@@ -31,9 +31,10 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { type FSWatcher, type Stats, watch } from 'node:fs';
+// `fs.promises`, not `node:fs/promises`: read on first use, so a store that only reads (a warm CLI call)
+// never loads Node's promise API of the file system (see stores/trust.ts).
+import { type FSWatcher, promises as fsp, type Stats, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { link, lstat, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
@@ -298,7 +299,7 @@ export class FileStore implements TokenStore {
   async #removeOrphanTemps(): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = await fsp.readdir(this.dir);
     } catch {
       return;
     }
@@ -311,14 +312,14 @@ export class FileStore implements TokenStore {
       const pid = Number(tagged !== null ? tagged[2] : untagged?.[1]);
       const deadHere = Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid);
       if (tagged !== null && tagged[1] === HOST_TAG && deadHere) {
-        await unlink(p).catch(() => {});
+        await fsp.unlink(p).catch(() => {});
         continue;
       }
-      const st = await stat(p).catch(() => undefined);
+      const st = await fsp.stat(p).catch(() => undefined);
       if (st === undefined) continue;
       const age = now - st.mtimeMs;
       if (age > TEMP_MAX_AGE_MS || (untagged !== null && deadHere && age > TEMP_UNTAGGED_DEAD_MS)) {
-        await unlink(p).catch(() => {});
+        await fsp.unlink(p).catch(() => {});
       }
     }
   }
@@ -349,7 +350,7 @@ export class FileStore implements TokenStore {
     if (bytes !== undefined && decodeEntry(bytes, key, k).ok) return;
     const aside = `${path}.bad-${Date.now()}-${randomBytes(3).toString('hex')}`;
     try {
-      await rename(path, aside);
+      await fsp.rename(path, aside);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return;
       throw new StoreError(
@@ -364,8 +365,8 @@ export class FileStore implements TokenStore {
     // A concurrent writer may have replaced the bad file with a good one just before our rename.
     const moved = await this.#readEntryFile(aside).catch(() => undefined);
     if (moved !== undefined && decodeEntry(moved, key, k).ok) {
-      await link(aside, path).catch(() => {});
-      await unlink(aside).catch(() => {});
+      await fsp.link(aside, path).catch(() => {});
+      await fsp.unlink(aside).catch(() => {});
       return;
     }
     this.#warn(`the unusable cached token ${path} was kept as ${aside} before a new token replaced it`);
@@ -374,12 +375,12 @@ export class FileStore implements TokenStore {
 
   async #pruneBadFiles(key: string): Promise<void> {
     const prefix = `${key}${TOKEN_SUFFIX}.bad-`;
-    const names = (await readdir(this.dir).catch(() => [] as string[]))
+    const names = (await fsp.readdir(this.dir).catch(() => [] as string[]))
       .filter((n) => n.startsWith(prefix))
       .sort();
     for (const n of names.slice(0, Math.max(0, names.length - MAX_BAD_FILES))) {
       try {
-        await unlink(join(this.dir, n));
+        await fsp.unlink(join(this.dir, n));
         this.#warn(
           `removed the oldest set-aside file ${join(this.dir, n)} (at most ${MAX_BAD_FILES} are kept per key)`,
         );
@@ -393,7 +394,7 @@ export class FileStore implements TokenStore {
     assertSafeKey('file', key);
     const path = this.pathOf(key);
     try {
-      await unlink(path);
+      await fsp.unlink(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return;
       throw new StoreError('file', `cannot delete the cached token ${path} (${errnoCode(err) ?? 'error'})`, {
@@ -407,7 +408,7 @@ export class FileStore implements TokenStore {
   async list(): Promise<StoredEntry[]> {
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = await fsp.readdir(this.dir);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
       throw new StoreError(
@@ -532,9 +533,9 @@ export class FileStore implements TokenStore {
     let fh: FileHandle | undefined;
     let linked = false;
     try {
-      fh = await open(tmp, 'wx', 0o600);
+      fh = await fsp.open(tmp, 'wx', 0o600);
       await fh.writeFile(JSON.stringify(info));
-      await link(tmp, lockPath);
+      await fsp.link(tmp, lockPath);
       linked = true;
       return fh;
     } catch (err) {
@@ -545,7 +546,7 @@ export class FileStore implements TokenStore {
       });
     } finally {
       if (!linked) await fh?.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
+      await fsp.unlink(tmp).catch(() => {});
     }
   }
 
@@ -553,8 +554,8 @@ export class FileStore implements TokenStore {
     let content: string;
     let st: Stats;
     try {
-      st = await stat(lockPath);
-      content = await readFile(lockPath, 'utf8');
+      st = await fsp.stat(lockPath);
+      content = await fsp.readFile(lockPath, 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
         // A symbolic link to nothing: the link cannot be made (EEXIST) nor the lock read (ENOENT) —
@@ -621,8 +622,8 @@ export class FileStore implements TokenStore {
       let current: string;
       let st: Stats;
       try {
-        st = await stat(lockPath);
-        current = await readFile(lockPath, 'utf8');
+        st = await fsp.stat(lockPath);
+        current = await fsp.readFile(lockPath, 'utf8');
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') return; // someone else broke it
         throw err;
@@ -630,7 +631,7 @@ export class FileStore implements TokenStore {
       if (current !== content) return; // broken already, and a new lock taken since
       if (st.mtimeMs !== mtimeMs) return; // its holder renewed it after all
       try {
-        await unlink(lockPath);
+        await fsp.unlink(lockPath);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') return;
         throw err;
@@ -656,7 +657,7 @@ export class FileStore implements TokenStore {
     for (let attempt = 0; ; attempt++) {
       let ino: number;
       try {
-        const fh = await open(breakerPath, 'wx', 0o600);
+        const fh = await fsp.open(breakerPath, 'wx', 0o600);
         try {
           ino = (await fh.stat()).ino;
         } finally {
@@ -664,12 +665,12 @@ export class FileStore implements TokenStore {
         }
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
-        const st = await stat(breakerPath).catch(() => undefined);
+        const st = await fsp.stat(breakerPath).catch(() => undefined);
         if (st !== undefined && Date.now() - st.mtimeMs > BREAKER_STALE_MS) {
           this.#warn(
             `removed the breaker file ${breakerPath} left by a process killed while breaking a lock`,
           );
-          await unlink(breakerPath).catch(() => {});
+          await fsp.unlink(breakerPath).catch(() => {});
           continue;
         }
         await sleep(backoffDelay(attempt, BREAKER_STALE_MS));
@@ -678,8 +679,8 @@ export class FileStore implements TokenStore {
       try {
         return await fn();
       } finally {
-        const st = await stat(breakerPath).catch(() => undefined);
-        if (st?.ino === ino) await unlink(breakerPath).catch(() => {});
+        const st = await fsp.stat(breakerPath).catch(() => undefined);
+        if (st?.ino === ino) await fsp.unlink(breakerPath).catch(() => {});
       }
     }
   }
@@ -700,7 +701,7 @@ export class FileStore implements TokenStore {
       renew: async () => {
         let st: Stats;
         try {
-          st = await stat(lockPath);
+          st = await fsp.stat(lockPath);
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') return false;
           throw err;
@@ -727,9 +728,9 @@ export class FileStore implements TokenStore {
         try {
           if (mine) {
             await this.#underBreaker(lockPath, async () => {
-              const content = await readFile(lockPath, 'utf8');
+              const content = await fsp.readFile(lockPath, 'utf8');
               const info = JSON.parse(content) as Partial<LockInfo>;
-              if (info.nonce === nonce) await unlink(lockPath);
+              if (info.nonce === nonce) await fsp.unlink(lockPath);
             });
           }
         } catch (err) {
@@ -762,7 +763,7 @@ export class FileStore implements TokenStore {
 
 /** True when `path` is a symbolic link (whatever it points to). */
 async function isSymlink(path: string): Promise<boolean> {
-  return lstat(path).then(
+  return fsp.lstat(path).then(
     (st) => st.isSymbolicLink(),
     () => false,
   );

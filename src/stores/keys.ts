@@ -28,7 +28,8 @@
  */
 
 import { createHash, randomBytes, scrypt } from 'node:crypto';
-import { chmod, link, lstat, open, unlink } from 'node:fs/promises';
+// `fs.promises` is read on first use (only when a key file is made): see stores/file.ts.
+import { promises as fsp, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, StoreError } from '../errors.js';
@@ -254,10 +255,13 @@ async function loadOrCreateKeyFile(
 ): Promise<CacheEncryptionKey> {
   // The directory first: a key file is only as safe as the directory it is in. Making an own directory
   // private is worth a warning only when a key was already in it (else nothing was exposed).
-  const hadKey = await lstat(path).then(
-    () => true,
-    () => false,
-  );
+  // Synchronous, as the checks of stores/trust.ts: a metadata lookup costs less than a thread-pool trip.
+  let hadKey: boolean;
+  try {
+    hadKey = lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    hadKey = false;
+  }
   const checked = await securePrivateDir(dir, {
     what: 'the key directory',
     create: true,
@@ -274,7 +278,7 @@ async function loadOrCreateKeyFile(
   try {
     const key = randomBytes(KEY_LENGTH);
     const tmp = join(dir, `.${KEY_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fh = await open(tmp, 'wx', 0o600);
+    const fh = await fsp.open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(`${key.toString('base64')}\n`);
       await fh.sync();
@@ -282,9 +286,9 @@ async function loadOrCreateKeyFile(
       await fh.close();
     }
     try {
-      await chmod(tmp, 0o600);
+      await fsp.chmod(tmp, 0o600);
       // link() fails with EEXIST when another process created the key first: then its key wins.
-      await link(tmp, path);
+      await fsp.link(tmp, path);
       return made(key, 'file', path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return await readKeyFile(real);
@@ -295,7 +299,7 @@ async function loadOrCreateKeyFile(
       }
       throw err;
     } finally {
-      await unlink(tmp).catch(() => {});
+      await fsp.unlink(tmp).catch(() => {});
     }
   } catch (err) {
     throw wrapKeyError(err, path);
@@ -304,7 +308,7 @@ async function loadOrCreateKeyFile(
 
 async function createExclusive(path: string, key: Buffer): Promise<CacheEncryptionKey> {
   try {
-    const fh = await open(path, 'wx', 0o600);
+    const fh = await fsp.open(path, 'wx', 0o600);
     try {
       await fh.writeFile(`${key.toString('base64')}\n`);
       await fh.sync();

@@ -20,11 +20,28 @@
  *   larger than a bound.
  *
  * On Windows (no POSIX ownership or modes) only the directory creation is done.
+ *
+ * The checks and the reads of these small files call the file system synchronously (inside the async
+ * functions): each call is a metadata lookup or a read of at most a few KiB from a regular file, cheaper
+ * than the round trip through libuv's thread pool the promise API makes of it (two thread switches per
+ * call; a warm `tokenward token` made some 40 of them, and on a busy machine each waits for a core).
+ * Writes, with their fsync, stay asynchronous. See docs/architecture.md, "The warm CLI path".
  * @module
  */
 
-import { constants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readlink, rename, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  promises as fsp, // read on first use: only writes need it
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { errnoCode } from './util.js';
 
@@ -89,9 +106,9 @@ export async function resolveTrustedPath(
   let cur: string = sep;
   let links = 0;
   const checked = new Set<string>();
-  const checkDir = async (dir: string): Promise<void> => {
+  const checkDir = (dir: string): void => {
     if (checked.has(dir)) return;
-    const st = await lstat(dir);
+    const st = lstatSync(dir);
     const problem = ancestorProblem(st, uid);
     if (problem !== undefined) {
       throw fail(
@@ -108,11 +125,11 @@ export async function resolveTrustedPath(
       cur = dirname(cur);
       continue;
     }
-    await checkDir(cur);
+    checkDir(cur);
     const p = join(cur, c);
     let st: Stats;
     try {
-      st = await lstat(p);
+      st = lstatSync(p);
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT') return undefined;
@@ -126,7 +143,7 @@ export async function resolveTrustedPath(
         );
       }
       if (++links > MAX_LINKS) throw fail(`${what} ${path}: too many symbolic links`, p);
-      const target = await readlink(p);
+      const target = readlinkSync(p);
       todo = [...target.split(sep).filter((x) => x !== ''), ...todo];
       if (isAbsolute(target)) cur = sep;
       continue;
@@ -151,7 +168,7 @@ export async function securePrivateDir(dir: string, options: PrivateDirOptions):
   const { what, fail } = options;
   if (options.create) {
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw fail(`cannot create ${what} ${dir} (${errnoCode(err) ?? 'error'})`, dir, err);
     }
@@ -163,9 +180,9 @@ export async function securePrivateDir(dir: string, options: PrivateDirOptions):
     if (options.create) throw fail(`${what} ${dir} vanished while it was being checked`, dir);
     return undefined;
   }
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(real, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fd = openSync(real, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' && !options.create) return undefined;
@@ -173,7 +190,7 @@ export async function securePrivateDir(dir: string, options: PrivateDirOptions):
     throw fail(`cannot open ${what} ${dir} (${code ?? 'error'})`, dir, err);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isDirectory()) throw fail(`${what} ${dir} is not a directory`, dir);
     if (st.uid !== uid) {
       throw fail(
@@ -187,7 +204,7 @@ export async function securePrivateDir(dir: string, options: PrivateDirOptions):
         throw fail(`${what} ${dir} is open to other users (mode ${was}); run: chmod 700 ${dir}`, dir);
       }
       try {
-        await fh.chmod(0o700);
+        fchmodSync(fd, 0o700);
       } catch (err) {
         throw fail(
           `${what} ${dir} is open to other users (mode ${was}) and could not be changed (${errnoCode(err) ?? 'error'}); run: chmod 700 ${dir}`,
@@ -198,7 +215,7 @@ export async function securePrivateDir(dir: string, options: PrivateDirOptions):
       options.onWarning?.(`${what} ${dir} was accessible to other users (mode ${was}); changed it to 700`);
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   return real;
 }
@@ -239,15 +256,15 @@ export async function readPrivateFile(path: string, options: PrivateFileOptions)
     if (r === undefined) throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
     real = r;
   }
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(real, POSIX ? constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK : 'r');
+    fd = openSync(real, POSIX ? constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK : 'r');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') throw err;
     throw fail(`cannot open ${what} ${path} (${errnoCode(err) ?? 'error'})`, path, err);
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw fail(`${what} ${path} is not a regular file`, path);
     if (uid !== undefined) {
       if (st.uid !== uid) {
@@ -279,13 +296,13 @@ export async function readPrivateFile(path: string, options: PrivateFileOptions)
         buf.fill(0);
         buf = bigger;
       }
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      const bytesRead = readSync(fd, buf, n, buf.length - n, n);
       if (bytesRead === 0) break;
       n += bytesRead;
     }
     return buf.subarray(0, n);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -297,16 +314,16 @@ export async function readPrivateFile(path: string, options: PrivateFileOptions)
  */
 export async function writePrivateFileAtomic(path: string, tmp: string, bytes: Buffer): Promise<void> {
   try {
-    const fh = await open(tmp, 'wx', 0o600);
+    const fh = await fsp.open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(bytes);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    await fsp.rename(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    await fsp.unlink(tmp).catch(() => {});
     throw err;
   }
   await syncDir(dirname(path));
@@ -316,7 +333,7 @@ export async function writePrivateFileAtomic(path: string, tmp: string, bytes: B
 export async function syncDir(dir: string): Promise<void> {
   if (!POSIX) return;
   try {
-    const dh = await open(dir, 'r');
+    const dh = await fsp.open(dir, 'r');
     try {
       await dh.sync();
     } finally {

@@ -22,7 +22,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+// `fs.promises`, read on first use: a CLI call that never reads a token file does not load it.
+import { promises as fsp, type Stats } from 'node:fs';
 import { LocalReadError, readLocalFile } from '../config/local-file.js';
 import { parseSecretReference, resolveSecretReference } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
@@ -153,9 +154,9 @@ export const fileReads = { count: 0 };
 export async function readTokenFile(path: string, key: string, ctx: SubjectContext = {}): Promise<string> {
   const at = whereOf(ctx, key);
   const full = ctx.baseDir !== undefined && !path.startsWith('/') ? `${ctx.baseDir}/${path}` : path;
-  let st: Awaited<ReturnType<typeof stat>>;
+  let st: Stats;
   try {
-    st = await stat(full);
+    st = await fsp.stat(full);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     throw new ConfigError(

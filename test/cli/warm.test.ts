@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { type TempHome, tempHome, tw } from './helpers.js';
-import { readTrace, traceNodeArgs } from './trace.js';
+import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { BUNDLED, readTrace, traceNodeArgs } from './trace.js';
 
 /** The token-client graph: a warm call evaluates none of it. */
 const TOKEN_CLIENT = [
@@ -110,6 +110,33 @@ describe('a warm tokenward token', () => {
     }
     assert.equal(commandRuns(), 1);
     assert.equal(ts.counts.total, 1);
+  });
+
+  it("the bundled CLI reads its files without Node's promise API of the file system", async (t) => {
+    if (!BUNDLED) {
+      t.skip('the unbundled CLI imports node:fs as an ES module, which reads fs.promises at once');
+      return;
+    }
+    // Only the CommonJS preload: the ES module loader hooks of the other traces load fs/promises themselves.
+    const trace = join(home.dir, 'builtins.txt');
+    rmSync(trace, { force: true });
+    const r = await tw(['token', 'w'], {
+      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+      nodeArgs: ['--require', join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs')],
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${token}\n`);
+    const loaded = readFileSync(trace, 'utf8').split('\n');
+    assert.ok(loaded.includes('builtin:crypto'), 'the trace lists the builtins loaded');
+    // The trust checks and token/key reads are synchronous and the config file is read with the
+    // callback API (docs/architecture.md, "The warm CLI path"): node:fs/promises and what it loads stay out.
+    for (const m of [
+      'builtin:fs/promises',
+      'builtin:internal/fs/promises',
+      'builtin:internal/readline/interface',
+    ])
+      assert.ok(!loaded.includes(m), `the warm path loaded ${m}`);
+    assert.equal(commandRuns(), 1);
   });
 
   it('--force builds the client: the command runs once more, one request, the token client is loaded', async () => {
