@@ -726,3 +726,26 @@ describe('a recorded failure rebuilt without a status (the codes kept)', () => {
     }
   });
 });
+
+describe('accessors and defaults', () => {
+  it('store, dpop, getAccessToken; renewal at 80 % of the lifetime by default', async () => {
+    let now = NOW;
+    const s = scripted();
+    const store = new MemoryStore();
+    const dpop = { jkt: 'thumbprint' } as unknown as NonNullable<TokenManager['dpop']>;
+    const m = new TokenManager({ client: s.client, key: 'k', store, clock: () => now, dpop });
+    assert.equal(m.store, store);
+    assert.equal(m.dpop, dpop);
+    assert.equal(new TokenManager({ client: s.client, key: 'k', store }).dpop, undefined);
+    assert.equal(await m.getAccessToken(), 'at-1');
+    // 80 % of 300 s is 240 s: at 239.999 s nothing is renewed, at 240 s a background renewal starts.
+    now += 239_999;
+    assert.equal(await m.getAccessToken(), 'at-1');
+    await m.close();
+    assert.equal(s.contexts.length, 1);
+    now += 1;
+    assert.equal(await m.getAccessToken(), 'at-1');
+    await m.close();
+    assert.equal(s.contexts.length, 2);
+  });
+});
