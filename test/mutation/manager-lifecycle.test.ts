@@ -306,17 +306,6 @@ describe('close()', () => {
     await p.catch(() => {});
   });
 
-  it('after the last request ends, the next one gets a new controller (the old one is dropped)', async () => {
-    const s = scripted();
-    const m = new TokenManager({ client: s.client, key: 'k', store: new MemoryStore(), clock: () => NOW });
-    await m.getToken();
-    m.invalidate();
-    await m.getToken();
-    assert.equal(s.contexts.length, 2);
-    assert.notEqual(s.contexts[0]?.signal, s.contexts[1]?.signal);
-    assert.equal(s.contexts[1]?.signal?.aborted, false);
-  });
-
   it('the store gets the rest of a long wait (more than a second) to close', async () => {
     /** Closes 1.2 s after being asked: more than the one-second floor, within the wait. */
     class SlowStore extends MemoryStore {
