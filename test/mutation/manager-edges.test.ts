@@ -356,3 +356,32 @@ describe('rebuildError: records this version does not write', () => {
     }
   });
 });
+
+describe('the minimum-TTL warning on a manager that already keeps its rare state', () => {
+  it('is given once, also after an invalidate() made that state', async () => {
+    const warnings: TokenwardWarning[] = [];
+    let n = 0;
+    const client: TokenClient = {
+      identity: { provider: 'test' },
+      async fetchToken() {
+        n++;
+        return tok(`at-${n}`);
+      },
+    };
+    const m = new TokenManager({
+      client,
+      key: 'k',
+      store: new MemoryStore(),
+      clock: () => NOW,
+      onWarning: (w) => warnings.push(w),
+    });
+    await m.getToken();
+    m.invalidate(); // the manager's rare state now exists
+    await m.getToken({ minTtlMs: 400_000 });
+    await m.getToken({ minTtlMs: 400_000 });
+    assert.deepEqual(
+      warnings.map((w) => w.code),
+      ['MIN_TTL_EXCEEDS_LIFETIME'],
+    );
+  });
+});
