@@ -385,3 +385,26 @@ describe('the minimum-TTL warning on a manager that already keeps its rare state
     );
   });
 });
+
+describe("a sign-in's request is counted out", () => {
+  it('a request after a sign-in gets a new controller (the sign-in’s is dropped)', async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const client: TokenClient = {
+      identity: { provider: 'test' },
+      fetchToken: () => Promise.reject(new Error('not called')),
+      async signIn(ctx) {
+        signals.push(ctx.signal);
+        return tok('at-1');
+      },
+      async introspect(_t, ctx) {
+        signals.push(ctx.signal);
+        return { active: true };
+      },
+    };
+    const m = new TokenManager({ client, key: 'k', store: new MemoryStore(), clock: () => NOW });
+    await m.signIn();
+    await m.introspect('x');
+    assert.equal(signals.length, 2);
+    assert.notEqual(signals[0], signals[1]);
+  });
+});
