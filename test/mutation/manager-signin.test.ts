@@ -13,7 +13,7 @@ import { TokenManager, type TokenwardWarning } from '../../src/manager/token-man
 import { channels } from '../../src/observe/channels.js';
 import type { SignInOptions } from '../../src/signin/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import type { LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
+import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock } from '../../src/stores/types.js';
 import type { Token } from '../../src/token.js';
 import type { TokenClient, TokenRequestContext } from '../../src/token-client.js';
 
@@ -25,7 +25,7 @@ class LockingStore extends MemoryStore {
   readonly locks: LockOptions[] = [];
   released = 0;
   /** What was in the store each time a lock was taken (to see what ran under it). */
-  override async lock(key: string, options: LockOptions): Promise<StoreLock> {
+  override async lock(key: string, options: LockOnlyOptions): Promise<StoreLock> {
     this.locks.push({ ...options });
     const l = await super.lock(key, options);
     return {
@@ -168,7 +168,7 @@ describe('signIn', () => {
     /** Counts lock() calls on an unshared store. */
     class Unshared extends MemoryStore {
       locks = 0;
-      override lock(key: string, options: LockOptions): Promise<StoreLock> {
+      override lock(key: string, options: LockOnlyOptions): Promise<StoreLock> {
         this.locks++;
         return super.lock(key, options);
       }
