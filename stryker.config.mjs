@@ -132,6 +132,8 @@ const GROUPS = {
       'test/manager/*.test.ts',
       'test/front-door.test.ts',
       'test/stores/file-store.test.ts',
+      // #acquire's re-read of a woken lock waiter (LockOptions.satisfied), across the stores.
+      'test/stores/lock-waiters.test.ts',
     ],
   },
   // Token response parsing.
