@@ -14,9 +14,11 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   chmod,
   chown,
+  cp,
   mkdir,
   readdir,
   readFile,
+  realpath,
   rm,
   stat,
   symlink,
@@ -24,8 +26,9 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
 import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
@@ -408,7 +411,17 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, 65534, 65534); // the child's own directory, in one only root can change
     await chmod(env.root, 0o755);
-    const store = resolve('src/stores/file.ts');
+    // The child reads a copy of src/ (with the node_modules it needs): the tree this file runs from may
+    // be one only root can read — Stryker's sandbox is a mkdtemp directory (mode 0700). A mutant
+    // Stryker activates reaches the copy too, through the inherited __STRYKER_ACTIVE_MUTANT__.
+    const pkg = join(dir, 'pkg');
+    await cp(fileURLToPath(new URL('../../src', import.meta.url)), join(pkg, 'src'), { recursive: true });
+    await symlink(
+      await realpath(fileURLToPath(new URL('../../node_modules', import.meta.url))),
+      join(pkg, 'node_modules'),
+    );
+    await writeFile(join(pkg, 'package.json'), '{"type":"module"}');
+    const store = join(pkg, 'src', 'stores', 'file.ts');
     const code = `
       import { writeFile, utimes, mkdir } from 'node:fs/promises';
       import { hostname } from 'node:os';
@@ -429,6 +442,7 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       uid: 65534,
       gid: 65534,
+      cwd: pkg,
       encoding: 'utf8',
       env: { ...process.env, HOME: dir },
     });
