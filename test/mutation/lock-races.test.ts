@@ -25,8 +25,9 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
@@ -416,16 +417,16 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
     // Stryker activates reaches the copy too, through the inherited __STRYKER_ACTIVE_MUTANT__.
     const pkg = join(dir, 'pkg');
     await cp(fileURLToPath(new URL('../../src', import.meta.url)), join(pkg, 'src'), { recursive: true });
-    await symlink(
-      await realpath(fileURLToPath(new URL('../../node_modules', import.meta.url))),
-      join(pkg, 'node_modules'),
-    );
+    // node_modules as this file resolves it (Stryker's sandbox has none of its own: the one above it).
+    const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+    await symlink(await realpath(dirname(tsxDir)), join(pkg, 'node_modules'));
     await writeFile(join(pkg, 'package.json'), '{"type":"module"}');
     const store = join(pkg, 'src', 'stores', 'file.ts');
     const code = `
       import { writeFile, utimes, mkdir } from 'node:fs/promises';
-      import { hostname } from 'node:os';
-      import { join } from 'node:path';
+      import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+      import { dirname, join } from 'node:path';
       import { randomBytes } from 'node:crypto';
       const { FileStore } = await import(${JSON.stringify(store)});
       const dir = join(${JSON.stringify(dir)}, 'store');
