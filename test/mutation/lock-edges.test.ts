@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, readdirSync, readFileSync, readlinkSync, watch } from 'node:fs';
-import { readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -249,5 +249,91 @@ describe('a stale lock that cannot be removed', () => {
     }
     assert.deepEqual(await readdir(s.dir), ['k.lock'], 'the breaker file is given back');
     assert.match(await readFile(path, 'utf8'), new RegExp(`"pid":${env.dead}`));
+  });
+});
+
+/**
+ * Mocks `setTimeout` (`mock.timers`: a timer fires only when the test ticks past it) and notes each
+ * one's delay, in order. Call the returned function to undo both (in a `finally`).
+ */
+function noteTimers(t: TestContext): { delays: number[]; undo: () => void } {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const mocked = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return mocked(fn, ms);
+  }) as typeof setTimeout;
+  return {
+    delays,
+    undo: () => {
+      globalThis.setTimeout = mocked;
+      t.mock.timers.reset();
+    },
+  };
+}
+
+/** Asserts `x` lies in [lo, hi]. */
+function within(x: number | undefined, lo: number, hi: number, what: string): void {
+  assert.ok(x !== undefined && x >= lo && x <= hi, `${what}: ${x} is not within [${lo}, ${hi}]`);
+}
+
+describe('waits that grow (timers mocked: each wait is noted, and ended by the test)', () => {
+  test('a waiter polls less and less often: each poll up to twice the one before (base 1 s)', async (t) => {
+    const s = await fresh({ lockPoll: { baseMs: 1_000, capMs: 1_000_000 } });
+    const holder = await new FileStore({ dir: s.dir, key: randomBytes(32) }).lock('k', {
+      ttlMs: 30_000,
+      timeoutMs: 0,
+    });
+    const timers = noteTimers(t);
+    try {
+      const taking = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 3_600_000 });
+      taking.catch(() => {});
+      for (let i = 1; i <= 3; i++) {
+        await until(() => timers.delays.length === i, taking);
+        if (i < 3) t.mock.timers.tick(timers.delays[i - 1] ?? 0);
+      }
+      // Jittered: the n-th poll waits between half and all of min(base * 2^n, cap).
+      within(timers.delays[0], 500, 1_000, 'first poll');
+      within(timers.delays[1], 1_000, 2_000, 'second poll');
+      within(timers.delays[2], 2_000, 4_000, 'third poll');
+      await holder.release();
+      t.mock.timers.tick(timers.delays[2] ?? 0);
+      const lock = await taking;
+      await lock.release();
+    } finally {
+      timers.undo();
+    }
+    assert.deepEqual(s.warnings, []);
+  });
+
+  test('a taker waiting for a breaker file waits up to twice as long each time (5 ms, then 10, 20)', async (t) => {
+    const s = await fresh();
+    const path = await plant(s.dir, 'k', lockInfo({ pid: env.dead }), 0);
+    const breaker = `${path}.breaking`;
+    await writeFile(breaker, '');
+    const later = new Date(Date.now() + 3_600_000); // held by someone else, never old enough to remove
+    await utimes(breaker, later, later);
+    const timers = noteTimers(t);
+    try {
+      const taking = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 });
+      taking.catch(() => {});
+      for (let i = 1; i <= 3; i++) {
+        await until(() => timers.delays.length === i, taking);
+        if (i < 3) t.mock.timers.tick(timers.delays[i - 1] ?? 0);
+      }
+      within(timers.delays[0], 2.5, 5, 'first wait');
+      within(timers.delays[1], 5, 10, 'second wait');
+      within(timers.delays[2], 10, 20, 'third wait');
+      await rm(breaker);
+      t.mock.timers.tick(timers.delays[2] ?? 0);
+      const lock = await taking;
+      await lock.release();
+    } finally {
+      timers.undo();
+    }
+    assert.deepEqual(s.warnings, [
+      `broke a stale lock ${path}: its holder, pid ${env.dead} on this host, is gone`,
+    ]);
   });
 });
