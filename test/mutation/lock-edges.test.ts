@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
-import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
+import { lockInfo, lockTestRoot, noteTimers, plant, settledFlag, until } from './lock-helpers.js';
 
 const env = lockTestRoot('tw-mut-locke-');
 
@@ -45,41 +45,6 @@ async function fresh(over: Partial<FileStoreOptions> = {}) {
       };
     });
   return { store, dir, warnings, nextWarning };
-}
-
-/**
- * Resolves once `cond()` is true, looking again after each turn of the event loop (no timer). Rejects
- * with `p`'s error, or an error saying it ended, if `p` (a lock attempt that must still be pending)
- * settles first; without `p`, never rejects.
- */
-async function until(cond: () => boolean, p?: Promise<unknown>): Promise<void> {
-  let ended: { error: unknown } | undefined;
-  p?.then(
-    () => {
-      ended = { error: new Error('ended before the awaited condition held') };
-    },
-    (error: unknown) => {
-      ended = { error };
-    },
-  );
-  while (!cond()) {
-    if (ended !== undefined) throw ended.error;
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-/** Whether `p` has settled, as a function to poll. */
-function settledFlag(p: Promise<unknown>): () => boolean {
-  let settled = false;
-  p.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  return () => settled;
 }
 
 /** The directory watches (inotify) this process holds; undefined where there is no /proc. */
@@ -251,27 +216,6 @@ describe('a stale lock that cannot be removed', () => {
     assert.match(await readFile(path, 'utf8'), new RegExp(`"pid":${env.dead}`));
   });
 });
-
-/**
- * Mocks `setTimeout` (`mock.timers`: a timer fires only when the test ticks past it) and notes each
- * one's delay, in order. Call the returned function to undo both (in a `finally`).
- */
-function noteTimers(t: TestContext): { delays: number[]; undo: () => void } {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const mocked = globalThis.setTimeout;
-  const delays: number[] = [];
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    delays.push(ms ?? 0);
-    return mocked(fn, ms);
-  }) as typeof setTimeout;
-  return {
-    delays,
-    undo: () => {
-      globalThis.setTimeout = mocked;
-      t.mock.timers.reset();
-    },
-  };
-}
 
 /** Asserts `x` lies in [lo, hi]. */
 function within(x: number | undefined, lo: number, hi: number, what: string): void {

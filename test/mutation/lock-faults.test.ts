@@ -16,7 +16,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
-import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
+import { lockInfo, lockTestRoot, noteTimers, plant, until } from './lock-helpers.js';
 
 const env = lockTestRoot('tw-mut-lockf-');
 
@@ -140,6 +140,40 @@ describe('a lock released by its holder right after a failed attempt', () => {
     const lock = await taking;
     assert.equal(once, false, 'the waiter started watching');
     await lock.release();
+    assert.deepEqual(await real.readdir(s.dir), []);
+    assert.deepEqual(s.warnings, []);
+  });
+});
+
+describe('a directory that cannot be watched', () => {
+  test('wake-ups on, but the watch fails: the waiter polls, trying the watch once per poll (no spinning)', async (t) => {
+    const s = await fresh({ lockWakeups: true, lockPoll: { baseMs: 3_600_000, capMs: 3_600_000 } });
+    await plant(s.dir, 'k', lockInfo({ nonce: 'holder' }), 0);
+    let tries = 0;
+    wrap(
+      fs,
+      'watch',
+      () =>
+        (() => {
+          tries++;
+          throw Object.assign(new Error('no watch here'), { code: 'ENOSYS' });
+        }) as typeof fs.watch,
+    );
+    const timers = noteTimers(t);
+    try {
+      const taking = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 3_600_000 });
+      taking.catch(() => {});
+      // Its first poll (a mocked timer): a waiter that went on without one tries the watch again.
+      await until(() => timers.delays.length > 0 || tries > 1, taking);
+      assert.equal(tries, 1, 'tried the watch again without waiting');
+      await real.unlink(s.lockPath); // released (and nobody is told: no watch)
+      t.mock.timers.tick(timers.delays[0] ?? 0);
+      const lock = await taking;
+      await lock.release();
+    } finally {
+      timers.undo();
+    }
+    assert.equal(tries, 1);
     assert.deepEqual(await real.readdir(s.dir), []);
     assert.deepEqual(s.warnings, []);
   });
