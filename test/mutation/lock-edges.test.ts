@@ -281,3 +281,24 @@ describe('waits that grow (timers mocked: each wait is noted, and ended by the t
     ]);
   });
 });
+
+describe("a holder's renewal timer (timers mocked)", () => {
+  for (const [ttlMs, interval] of [
+    [300, 100],
+    [30_000, 2_000],
+    [2, 1],
+  ] as const) {
+    test(`a lease of ${ttlMs} ms is renewed every ${interval} ms (a third of it, at most 2 s, at least 1 ms)`, async (t) => {
+      const s = await fresh();
+      const timers = noteTimers(t);
+      try {
+        const lock = await s.store.lock('k', { ttlMs, timeoutMs: 0 });
+        assert.deepEqual(timers.delays, [interval]);
+        await lock.release();
+      } finally {
+        timers.undo();
+      }
+      assert.deepEqual(s.warnings, []);
+    });
+  }
+});
