@@ -282,6 +282,38 @@ describe('waits that grow (timers mocked: each wait is noted, and ended by the t
   });
 });
 
+describe('a breaker file exactly 5 s old (the clock frozen)', () => {
+  test('is still waited for; one millisecond older, it is removed (a breaker killed mid-break)', async (t) => {
+    const s = await fresh();
+    // A whole second: the mtime set below is then exact (no fraction of a millisecond either way).
+    const now = Math.floor(Date.now() / 1_000) * 1_000;
+    const path = await plant(s.dir, 'k', lockInfo({ pid: env.dead }), 0);
+    const breaker = `${path}.breaking`;
+    await writeFile(breaker, '');
+    const fiveSecondsAgo = new Date(now - 5_000);
+    await utimes(breaker, fiveSecondsAgo, fiveSecondsAgo);
+    const timers = noteTimers(t, now);
+    try {
+      const taking = s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 });
+      taking.catch(() => {});
+      // A taker that waits sets a timer; one that removes the breaker file warns first.
+      await until(() => timers.delays.length > 0 || s.warnings.length > 0, taking);
+      assert.deepEqual(s.warnings, []);
+      const older = new Date(now - 5_001);
+      await utimes(breaker, older, older);
+      t.mock.timers.tick(timers.delays[0] ?? 0);
+      const lock = await taking;
+      await lock.release();
+    } finally {
+      timers.undo();
+    }
+    assert.deepEqual(s.warnings, [
+      `removed the breaker file ${breaker} left by a process killed while breaking a lock`,
+      `broke a stale lock ${path}: its holder, pid ${env.dead} on this host, is gone`,
+    ]);
+  });
+});
+
 describe("a holder's renewal timer (timers mocked)", () => {
   for (const [ttlMs, interval] of [
     [300, 100],

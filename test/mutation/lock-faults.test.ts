@@ -15,6 +15,7 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import { StoreError } from '../../src/errors.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
 import { lockInfo, lockTestRoot, noteTimers, plant, until } from './lock-helpers.js';
 
@@ -264,5 +265,60 @@ describe('breaking a stale lock while another process breaks it too', () => {
     await takeAndRelease(s);
     assert.equal(once, false);
     assert.deepEqual(s.warnings, [], 'this store broke nothing');
+  });
+});
+
+describe('a file system error without an errno code (not one Node gives): named "error"', () => {
+  /** An error as Node's fs never throws one: no `code`. */
+  const codeless = () => new Error('no code');
+  const storeError = (message: string) => (e: unknown) => {
+    assert.ok(e instanceof StoreError, String(e));
+    assert.equal(e.message, message);
+    assert.equal((e.cause as Error).message, 'no code');
+    return true;
+  };
+
+  test('creating the lock file', async () => {
+    const s = await fresh();
+    wrap(fsp, 'link', (link) => async (from, to) => {
+      if (to === s.lockPath) throw codeless();
+      return link(from, to);
+    });
+    await assert.rejects(
+      s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 }),
+      storeError(`cannot create the lock file ${s.lockPath} (error)`),
+    );
+  });
+
+  test('reading a lock file', async () => {
+    const s = await fresh();
+    await plant(s.dir, 'k', lockInfo({ nonce: 'holder' }), 0);
+    wrap(
+      fsp,
+      'stat',
+      (stat) =>
+        (async (path: string, opts?: fs.StatOptions) => {
+          if (path === s.lockPath) throw codeless();
+          return stat(path, opts);
+        }) as typeof fsp.stat,
+    );
+    await assert.rejects(
+      s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 }),
+      storeError(`cannot read the lock file ${s.lockPath} (error)`),
+    );
+  });
+
+  test('removing a stale lock', async () => {
+    const s = await fresh();
+    await plant(s.dir, 'k', lockInfo({ pid: env.dead }), 0);
+    wrap(fsp, 'unlink', (unlink) => async (path) => {
+      if (path === s.lockPath) throw codeless();
+      return unlink(path);
+    });
+    await assert.rejects(
+      s.store.lock('k', { ttlMs: 30_000, timeoutMs: 0 }),
+      storeError(`cannot break the stale lock ${s.lockPath} (error)`),
+    );
+    assert.deepEqual(s.warnings, []);
   });
 });

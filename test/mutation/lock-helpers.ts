@@ -82,10 +82,12 @@ export function settledFlag(p: Promise<unknown>): () => boolean {
 
 /**
  * Mocks `setTimeout` (`mock.timers`: a timer fires only when the test ticks past it) and notes each
- * one's delay, in order. Call the returned `undo` to undo both (in a `finally`).
+ * one's delay, in order; with `frozenAt`, `Date` too (frozen there until a tick). Call the returned
+ * `undo` to undo it all (in a `finally`).
  */
-export function noteTimers(t: TestContext): { delays: number[]; undo: () => void } {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+export function noteTimers(t: TestContext, frozenAt?: number): { delays: number[]; undo: () => void } {
+  if (frozenAt === undefined) t.mock.timers.enable({ apis: ['setTimeout'] });
+  else t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: frozenAt });
   const mocked = globalThis.setTimeout;
   const delays: number[] = [];
   globalThis.setTimeout = ((fn: () => void, ms?: number) => {
