@@ -1,12 +1,13 @@
 /**
  * Helpers of the `lock` mutation tests (`lock-*.test.ts`): a root directory and a dead pid for the
- * file, lock files planted with a chosen age, and a lock file's JSON.
+ * file, lock files planted with a chosen age, a lock file's JSON; waiting for a condition, for a
+ * promise to settle, and noting mocked timers.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 
 /**
  * Registers the file's `before`/`after` hooks: a fresh root directory (removed after), and a pid that
@@ -43,3 +44,61 @@ export const lockInfo = (over: Record<string, unknown>): string =>
     nonce: 'n',
     ...over,
   });
+
+/**
+ * Resolves once `cond()` is true, looking again after each turn of the event loop (no timer). Rejects
+ * with `p`'s error, or an error saying it ended, if `p` (a lock attempt that must still be pending)
+ * settles first; without `p`, never rejects.
+ */
+export async function until(cond: () => boolean, p?: Promise<unknown>): Promise<void> {
+  let ended: { error: unknown } | undefined;
+  p?.then(
+    () => {
+      ended = { error: new Error('ended before the awaited condition held') };
+    },
+    (error: unknown) => {
+      ended = { error };
+    },
+  );
+  while (!cond()) {
+    if (ended !== undefined) throw ended.error;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** Whether `p` has settled, as a function to poll. */
+export function settledFlag(p: Promise<unknown>): () => boolean {
+  let settled = false;
+  p.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return () => settled;
+}
+
+/**
+ * Mocks `setTimeout` (`mock.timers`: a timer fires only when the test ticks past it) and notes each
+ * one's delay, in order; with `frozenAt`, `Date` too (frozen there until a tick). Call the returned
+ * `undo` to undo it all (in a `finally`).
+ */
+export function noteTimers(t: TestContext, frozenAt?: number): { delays: number[]; undo: () => void } {
+  if (frozenAt === undefined) t.mock.timers.enable({ apis: ['setTimeout'] });
+  else t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: frozenAt });
+  const mocked = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return mocked(fn, ms);
+  }) as typeof setTimeout;
+  return {
+    delays,
+    undo: () => {
+      globalThis.setTimeout = mocked;
+      t.mock.timers.reset();
+    },
+  };
+}

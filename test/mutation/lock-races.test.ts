@@ -14,18 +14,22 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   chmod,
   chown,
+  cp,
   mkdir,
   readdir,
   readFile,
+  realpath,
   rm,
   stat,
   symlink,
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
 import { lockInfo, lockTestRoot, plant } from './lock-helpers.js';
@@ -408,11 +412,21 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, 65534, 65534); // the child's own directory, in one only root can change
     await chmod(env.root, 0o755);
-    const store = resolve('src/stores/file.ts');
+    // The child reads a copy of src/ (with the node_modules it needs): the tree this file runs from may
+    // be one only root can read — Stryker's sandbox is a mkdtemp directory (mode 0700). A mutant
+    // Stryker activates reaches the copy too, through the inherited __STRYKER_ACTIVE_MUTANT__.
+    const pkg = join(dir, 'pkg');
+    await cp(fileURLToPath(new URL('../../src', import.meta.url)), join(pkg, 'src'), { recursive: true });
+    // node_modules as this file resolves it (Stryker's sandbox has none of its own: the one above it).
+    const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+    await symlink(await realpath(dirname(tsxDir)), join(pkg, 'node_modules'));
+    await writeFile(join(pkg, 'package.json'), '{"type":"module"}');
+    const store = join(pkg, 'src', 'stores', 'file.ts');
     const code = `
       import { writeFile, utimes, mkdir } from 'node:fs/promises';
-      import { hostname } from 'node:os';
-      import { join } from 'node:path';
+      import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+      import { dirname, join } from 'node:path';
       import { randomBytes } from 'node:crypto';
       const { FileStore } = await import(${JSON.stringify(store)});
       const dir = join(${JSON.stringify(dir)}, 'store');
@@ -429,6 +443,7 @@ describe('a pid this user may not signal (EPERM) is alive', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       uid: 65534,
       gid: 65534,
+      cwd: pkg,
       encoding: 'utf8',
       env: { ...process.env, HOME: dir },
     });
