@@ -14,6 +14,7 @@ import { LockTimeoutError } from '../errors.js';
 import { RAW_FIELDS, rawBit, rebuildRaw } from '../raw-fields.js';
 import type { ExpirySource, Token } from '../token.js';
 import type { LastError, LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import { lockWaitSatisfied } from './util.js';
 
 /** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
 const TIMES_IN_MORE = 64;
@@ -185,7 +186,7 @@ export class MemoryStore implements TokenStore {
       ]);
       clearTimeout(timer);
       // Released: the holder may have stored what this caller waits for.
-      if (released && (await satisfied(options))) return undefined;
+      if (released && (await lockWaitSatisfied(options))) return undefined;
     }
     let release!: () => void;
     const p = new Promise<void>((r) => (release = r));
@@ -204,15 +205,6 @@ export class MemoryStore implements TokenStore {
   }
 
   async close(): Promise<void> {}
-}
-
-/** {@link LockOptions.satisfied}'s answer: a rejection (or none) counts as "not satisfied". */
-async function satisfied(options: LockOptions): Promise<boolean> {
-  try {
-    return options.satisfied !== undefined && (await options.satisfied()) === true;
-  } catch {
-    return false;
-  }
 }
 
 /** The entry a {@link Slot} was packed from. */
