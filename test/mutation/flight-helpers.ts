@@ -4,6 +4,7 @@
  */
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { LockOnlyOptions, LockOptions, StoreLock } from '../../src/stores/types.js';
+import type { Token } from '../../src/token.js';
 
 /**
  * The memory store claiming to be shared, so the manager takes its lock and re-reads (the lock is the
@@ -45,4 +46,24 @@ export async function before(event: Promise<void>, work: Promise<unknown>, what:
   );
   const first = await Promise.race([event.then(() => 'event'), settled]);
   if (first !== 'event') throw new Error(`${what}: the work ${first} first`);
+}
+
+/** The scripted clock's time in the manager mutation tests (ms since the epoch). */
+export const NOW = 1_700_000_000_000;
+/** The token URL the scripted clients name (nothing listens there). */
+export const URL_ = 'http://127.0.0.1/token';
+/** One turn of the event loop. */
+export const tick = (): Promise<unknown> => new Promise((r) => setImmediate(r));
+
+/** A Bearer token obtained at {@link NOW}, living 300 s, with `o` over it. */
+export function tok(access: string, o: Partial<Token> = {}): Token {
+  return {
+    accessToken: access,
+    tokenType: 'Bearer',
+    obtainedAt: NOW,
+    expiresAt: NOW + 300_000,
+    expirySource: 'expires_in',
+    raw: {},
+    ...o,
+  };
 }

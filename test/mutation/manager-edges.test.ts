@@ -19,23 +19,7 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import type { StoredEntry } from '../../src/stores/types.js';
 import type { Token } from '../../src/token.js';
 import type { TokenClient, TokenRequestContext } from '../../src/token-client.js';
-import { deferred, SharedMemoryStore } from './flight-helpers.js';
-
-const NOW = 1_700_000_000_000;
-const URL_ = 'http://127.0.0.1/token';
-const tick = () => new Promise((r) => setImmediate(r));
-
-function tok(access: string, o: Partial<Token> = {}): Token {
-  return {
-    accessToken: access,
-    tokenType: 'Bearer',
-    obtainedAt: NOW,
-    expiresAt: NOW + 300_000,
-    expirySource: 'expires_in',
-    raw: {},
-    ...o,
-  };
-}
+import { deferred, NOW, SharedMemoryStore, tick, tok, URL_ } from './flight-helpers.js';
 
 describe('ownership of the store', () => {
   it('by default the manager does not close the store', async () => {
