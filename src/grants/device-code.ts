@@ -97,16 +97,18 @@ export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): P
   await p.onDeviceCode(shown);
   const deadline = now() + info.expiresIn * 1000;
   let interval = info.interval;
+  const expired = () =>
+    new AuthorizationError(
+      'expired_token',
+      `the device code expired before the sign-in was approved (after ${info.expiresIn} s); run the sign-in again; nothing was stored`,
+    );
   for (;;) {
     const left = Math.max(0, Math.round((deadline - now()) / 1000));
-    if (left <= 0) {
-      throw new AuthorizationError(
-        'expired_token',
-        `the device code expired before the sign-in was approved (after ${info.expiresIn} s); run the sign-in again`,
-      );
-    }
+    if (left <= 0) throw expired();
     p.onPoll?.(left);
     await sleep(interval * 1000, p.signal);
+    // A code that expired during the wait is not sent again (the server would only say expired_token).
+    if (now() >= deadline) throw expired();
     try {
       const token = await grantRequest(
         ctx,
@@ -132,7 +134,7 @@ export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): P
         case 'expired_token':
           throw new AuthorizationError(
             'expired_token',
-            'the device code expired before the sign-in was approved; run the sign-in again',
+            'the device code expired before the sign-in was approved; run the sign-in again; nothing was stored',
             err.errorDescription,
           );
         default:

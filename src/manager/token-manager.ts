@@ -22,6 +22,7 @@ import {
   ClientSetupError,
   InvalidTokenResponseError,
   LockTimeoutError,
+  LoginRequiredError,
   NetworkError,
   StoreError,
   TokenEndpointError,
@@ -706,7 +707,7 @@ export class TokenManager {
     if (last !== undefined) {
       const now = this.#s.clock();
       const settle = (): Plan => {
-        const error = rebuildError(last, now);
+        const error = rebuildError(last, now, this.profile);
         return valid === undefined ? { kind: 'fail', error } : { kind: 'serve', token: valid, error };
       };
       if (last.notBefore !== undefined && last.notBefore > now) return settle();
@@ -1171,14 +1172,21 @@ const CODES: ReadonlySet<string> = new Set<TokenwardErrorCode>([
 /**
  * The typed error of a failure recorded in the store (by this process or another): a
  * {@link TokenEndpointError} (with the time left of `Retry-After`), {@link InvalidTokenResponseError},
- * {@link NetworkError} or a plain {@link TokenwardError} with the recorded code.
+ * {@link NetworkError}, {@link LoginRequiredError} (naming `profile`) or a plain {@link TokenwardError}
+ * with the recorded code.
  */
-export function rebuildError(last: LastError, now: number): TokenwardError {
+export function rebuildError(last: LastError, now: number, profile?: string): TokenwardError {
   const ago = Math.max(0, Math.round((now - last.at) / 1000));
   const wait =
     last.notBefore !== undefined && last.notBefore > now
       ? Math.ceil((last.notBefore - now) / 1000)
       : undefined;
+  if (last.code === 'ERR_LOGIN_REQUIRED') {
+    // The same class as the holder's, so that `instanceof LoginRequiredError` (and its `profile`) holds
+    // for every caller that shared the answer; its message ends with the command, as the holder's does.
+    const reason = last.message.replace(/; sign in with `[^`]*`$/, '');
+    return new LoginRequiredError(profile, `${reason} [found ${ago} s ago by another caller]`);
+  }
   const message = `${last.message} [a renewal ${ago} s ago failed so; ${
     wait === undefined ? 'not retried at once' : `the server asked for no retry for ${wait} s more`
   }]`;

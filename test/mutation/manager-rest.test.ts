@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   InvalidTokenResponseError,
+  LoginRequiredError,
   NetworkError,
   TokenEndpointError,
   TokenwardError,
@@ -227,6 +228,24 @@ describe('rebuildError: a failure recorded in the store, as a typed error', () =
     }
     assert.equal(rebuildError({ ...base, code: 'ERR_FROM_THE_FUTURE' }, NOW).code, 'ERR_NETWORK');
     assert.equal(rebuildError({ ...base, code: 'ERR_NETWORK' }, NOW).code, 'ERR_NETWORK');
+  });
+
+  it('ERR_LOGIN_REQUIRED: a LoginRequiredError naming the profile and `tokenward login <profile>`', () => {
+    const recorded = new LoginRequiredError('me');
+    const e = rebuildError(
+      { ...base, at: NOW, code: recorded.code, message: recorded.message },
+      NOW + 3_000,
+      'me',
+    );
+    assert.ok(e instanceof LoginRequiredError);
+    assert.equal(e.profile, 'me');
+    assert.equal(
+      e.message,
+      'no usable sign-in (and no refresh token that still works) [found 3 s ago by another caller]; sign in with `tokenward login me`',
+    );
+    const anon = rebuildError({ ...base, code: recorded.code, message: recorded.message }, NOW);
+    assert.ok(anon instanceof LoginRequiredError && anon.profile === undefined);
+    assert.match(anon.message, /sign in with `tokenward login <profile>`$/);
   });
 });
 
