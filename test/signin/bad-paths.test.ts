@@ -28,6 +28,10 @@ type Keys = Awaited<ReturnType<typeof generateKeyPair>>;
 interface Scenario {
   /** Claims laid over the good ones (undefined values delete). */
   claims?: Record<string, unknown>;
+  /** The server's time for `iat`/`exp`, seconds (default: the real time). */
+  nowS?: number;
+  /** What the userinfo endpoint says `sub` is (default the ID token's). */
+  userinfoSub?: string;
   /** Sign with these keys instead of the published ones (same kid). */
   signWith?: Keys;
   alg?: string;
@@ -56,10 +60,14 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
           authorization_endpoint: `${as.url}/authorize`,
           token_endpoint: `${as.url}/token`,
           jwks_uri: `${as.url}/jwks`,
+          userinfo_endpoint: `${as.url}/userinfo`,
         });
       } else if (req.url === '/jwks') json(200, { keys: published });
-      else if (req.url === '/token') {
-        const now = Math.floor(Date.now() / 1000);
+      else if (req.url === '/userinfo') {
+        if (req.headers.authorization !== 'Bearer at-1') json(401, { error: 'invalid_token' });
+        else json(200, { sub: scenario.userinfoSub ?? 'alice', email: 'alice@example.test' });
+      } else if (req.url === '/token') {
+        const now = scenario.nowS ?? Math.floor(Date.now() / 1000);
         const claims: Record<string, unknown> = {
           iss: as.url,
           aud: CLIENT,
@@ -122,25 +130,46 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     };
   }
 
-  async function run(extra: Partial<Profile>, b: ReturnType<typeof browser>, timeoutMs = 600_000) {
+  async function run(
+    extra: Partial<Profile>,
+    b: ReturnType<typeof browser>,
+    timeoutMs = 600_000,
+    more: { clock?: () => number; signal?: AbortSignal } = {},
+  ) {
     const store = new MemoryStore();
     const p = login(profile(extra), {
       store,
       openBrowser: (u) => b.open(u),
       onAuthorizationUrl: () => {},
       redirectTimeoutMs: timeoutMs,
+      ...more,
     });
     return { store, p };
   }
+  const jwksFetches = () => as.requests.filter((r) => r.url === '/jwks').length;
+  /** Resolves true when nothing listens on `url` any more (the connection is refused). */
+  const refusedAt = (url: string) =>
+    fetch(url).then(
+      () => false,
+      (e: unknown) => (e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED',
+    );
 
-  it('a good answer is accepted (the scripted server is sound)', async () => {
+  it('a good answer is accepted (the scripted server is sound); the browser is told; the listener is gone after', async () => {
     published = [jwk];
-    const b = browser();
+    let redirectUri = '';
+    const b = browser((q) => {
+      redirectUri = q.get('redirect_uri') ?? '';
+      return { code: 'the-code', state: q.get('state') ?? '' };
+    });
     const { store, p } = await run({}, b);
     const token = await p;
     assert.equal(token.accessToken, 'at-1');
-    assert.equal((await b.page.result)?.status, 200);
+    const page = await b.page.result;
+    assert.equal(page?.status, 200);
+    assert.match(page?.text ?? '', /<h1>Signed in<\/h1>/);
+    assert.match(page?.text ?? '', /You can close this tab\./);
     assert.equal((await store.list()).length, 1);
+    assert.equal(await refusedAt(redirectUri), true, 'the listener closed after its one answer');
   });
 
   const refused = async (extra: Partial<Profile>, check: (e: unknown) => boolean, b = browser()) => {
@@ -149,7 +178,11 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     const page = await b.page.result;
     if (page !== undefined) {
       assert.equal(page.status, 400);
-      assert.match(page.text, /Sign-in failed/);
+      assert.match(page.text, /<h1>Sign-in failed<\/h1>/);
+      // What went wrong, as the terminal says it (HTML-escaped).
+      const err = await p.catch((e: unknown) => e as Error);
+      const escaped = err.message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      assert.ok(page.text.includes(escaped), page.text);
     }
     assert.equal((await store.list()).length, 0, 'nothing stored');
   };
@@ -184,16 +217,90 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     );
   });
 
-  it('a redirect that never comes: LoginTimeoutError (the timeout is injected)', async () => {
+  it('a redirect that never comes: LoginTimeoutError (the timeout is injected); the listener is closed', async () => {
     const store = new MemoryStore();
+    let url = '';
     await assert.rejects(
-      login(profile(), { store, openBrowser: false, onAuthorizationUrl: () => {}, redirectTimeoutMs: 50 }),
+      login(profile(), {
+        store,
+        openBrowser: false,
+        onAuthorizationUrl: (u) => {
+          url = u;
+        },
+        redirectTimeoutMs: 50,
+      }),
       (e: unknown) =>
         e instanceof LoginTimeoutError &&
         e.code === 'ERR_LOGIN_TIMEOUT' &&
         /no answer from the browser/.test(e.message),
     );
     assert.equal((await store.list()).length, 0);
+    assert.equal(await refusedAt(new URL(url).searchParams.get('redirect_uri') ?? ''), true);
+  });
+
+  it("an aborted sign-in: rejects with the signal's reason, closes the listener, stores nothing", async () => {
+    const abort = new AbortController();
+    const tokenRequests = () => as.requests.filter((r) => r.url === '/token').length;
+    const before = tokenRequests();
+    let redirectUri = '';
+    const { store, p } = await run(
+      {},
+      {
+        page: {},
+        open(u) {
+          redirectUri = new URL(u).searchParams.get('redirect_uri') ?? '';
+          abort.abort(new Error('the person pressed Ctrl-C'));
+        },
+      },
+      600_000,
+      { signal: abort.signal },
+    );
+    await assert.rejects(p, (e: unknown) => e instanceof Error && e.message === 'the person pressed Ctrl-C');
+    assert.equal((await store.list()).length, 0);
+    assert.equal(await refusedAt(redirectUri), true);
+    assert.equal(tokenRequests() - before, 0);
+  });
+
+  it('prompt, login_hint, acr_values, max_age and authorize_params go on the authorization URL', async () => {
+    const sent: URLSearchParams[] = [];
+    const b = browser();
+    scenario = { claims: { auth_time: Math.floor(Date.now() / 1000) } };
+    const { p } = await run(
+      {
+        prompt: 'login consent',
+        login_hint: 'alice@example.test',
+        acr_values: 'urn:mace:incommon:iap:silver',
+        max_age: 3600,
+        // Cannot override what the flow itself sets.
+        authorize_params: { ui_locales: 'fr', state: 'mine', response_type: 'token' },
+      },
+      {
+        page: b.page,
+        open(u) {
+          sent.push(new URL(u).searchParams);
+          b.open(u);
+        },
+      },
+    );
+    await p;
+    const q = sent[0];
+    assert.equal(sent.length, 1);
+    assert.equal(q?.get('prompt'), 'login consent');
+    assert.equal(q?.get('login_hint'), 'alice@example.test');
+    assert.equal(q?.get('acr_values'), 'urn:mace:incommon:iap:silver');
+    assert.equal(q?.get('max_age'), '3600');
+    assert.equal(q?.get('ui_locales'), 'fr');
+    assert.equal(q?.get('response_type'), 'code');
+    assert.notEqual(q?.get('state'), 'mine');
+    assert.equal(q?.get('scope'), 'openid');
+    assert.equal(q?.get('code_challenge_method'), 'S256');
+  });
+
+  it('max_age: an ID token without auth_time, or with one older than max_age, is refused', async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    await refused({ max_age: 60 }, idTokenError('auth_time'));
+    scenario = { claims: { auth_time: nowS - 3600 } };
+    await refused({ max_age: 60 }, idTokenError('auth_time'));
   });
 
   it('a fixed redirect port in use: ConfigError naming redirect_uri', async () => {
@@ -274,6 +381,92 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
   it('ID token with several audiences and no azp', async () => {
     scenario = { claims: { aud: [CLIENT, 'other'] } };
     await refused({}, idTokenError('azp'));
+  });
+
+  it('ID token whose azp is another client', async () => {
+    scenario = { claims: { azp: 'other-app' } };
+    await refused({}, idTokenError('azp'));
+  });
+
+  it('ID token from another issuer', async () => {
+    scenario = { claims: { iss: 'https://evil.example' } };
+    await refused({}, idTokenError('iss'));
+  });
+
+  it('ID token signed with alg "none": refused by the allow-list', async () => {
+    // An unsecured JWT (RFC 7519 §6): the server's answer is replaced by one.
+    const saved = as.handler;
+    as.handler = async (req, res, n) => {
+      if (req.url !== '/token') return saved(req, res, n);
+      const nowS = Math.floor(Date.now() / 1000);
+      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const claims = { iss: as.url, aud: CLIENT, sub: 'alice', iat: nowS, exp: nowS + 300, nonce };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: 'at-1',
+          token_type: 'Bearer',
+          expires_in: 300,
+          id_token: `${part({ alg: 'none' })}.${part(claims)}.`,
+        }),
+      );
+    };
+    try {
+      await refused({}, idTokenError('alg'));
+    } finally {
+      as.handler = saved;
+    }
+  });
+
+  it('exp and iat with the clock skew: the manager clock decides (10 s by default; skew_seconds)', async () => {
+    const T = 1_800_000_000;
+    const clock = () => T * 1000;
+    // Expired 5 s ago: within the 10 s skew, accepted.
+    scenario = { nowS: T - 305 };
+    assert.equal((await (await run({}, browser(), 600_000, { clock })).p).accessToken, 'at-1');
+    // Expired 11 s ago: refused.
+    scenario = { nowS: T - 311 };
+    const late = await run({}, browser(), 600_000, { clock });
+    await assert.rejects(late.p, idTokenError('exp'));
+    assert.equal((await late.store.list()).length, 0);
+    // With skew_seconds = 30 the same token is accepted.
+    scenario = { nowS: T - 311 };
+    assert.equal(
+      (await (await run({ skew_seconds: 30 }, browser(), 600_000, { clock })).p).accessToken,
+      'at-1',
+    );
+    // Issued 11 s in the future: refused; 5 s: accepted.
+    scenario = { nowS: T + 11 };
+    const early = await run({}, browser(), 600_000, { clock });
+    await assert.rejects(early.p, idTokenError('iat'));
+    assert.equal((await early.store.list()).length, 0);
+    scenario = { nowS: T + 5 };
+    assert.equal((await (await run({}, browser(), 600_000, { clock })).p).accessToken, 'at-1');
+  });
+
+  it('userinfo = true: asked once with the new access token; another sub is refused, nothing stored', async () => {
+    const before = as.requests.filter((r) => r.url === '/userinfo').length;
+    const { store, p } = await run({ userinfo: true }, browser());
+    await p;
+    assert.equal((await store.list()).length, 1);
+    assert.equal(as.requests.filter((r) => r.url === '/userinfo').length - before, 1);
+    scenario = { userinfoSub: 'mallory' };
+    await refused({ userinfo: true }, idTokenError('sub'));
+  });
+
+  it('the JWKS is cached: two sign-ins with the same key fetch it once', async () => {
+    const before = jwksFetches();
+    await (await run({}, browser())).p;
+    await (await run({}, browser())).p;
+    assert.equal(jwksFetches() - before, 1);
+  });
+
+  it('a kid the JWKS never has: fetched once more, then refused (signature), nothing stored', async () => {
+    await (await run({}, browser())).p;
+    const before = jwksFetches();
+    scenario = { signWith: await generateKeyPair('RS256'), kid: 'k-unknown' };
+    await refused({}, idTokenError('signature'));
+    assert.equal(jwksFetches() - before, 1, 'one re-fetch, not one per attempt');
   });
 
   it('an unknown kid fetches the JWKS once more (a rotated key), then verifies', async () => {
