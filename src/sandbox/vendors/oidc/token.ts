@@ -125,6 +125,8 @@ export function backChannel(ctx: VendorContext<'oidc'>, store: OidcStore) {
       const rt = opaqueToken();
       store.refresh.add(rt, grant, grant.endsAt, now);
       body['refresh_token'] = rt;
+      // When the sign-in ends (`sessionLifetimeSeconds` after it): what `tokenward status` shows.
+      body['refresh_expires_in'] = Math.max(0, Math.floor((grant.endsAt - now) / 1000));
     }
     if (grant.scopes.includes('openid')) {
       body['id_token'] = await signJwt(
