@@ -166,9 +166,9 @@ describe('tokenward login (CLI) against oidc-provider in Chromium', () => {
       assert.equal(after.stdout, '');
       assert.equal(op.counts.token['authorization_code'], 1, 'no second sign-in');
       assert.equal(op.counts.token['refresh_token'], 2);
-      // interactive = "auto", but stdin/stderr are not terminals: no browser was opened.
-      const none = await Promise.race([handoff.next(), new Promise((r) => setImmediate(() => r('none')))]);
-      assert.equal(none, 'none');
+      // interactive = "auto", but stdin/stderr are not terminals: no sign-in started (its first step
+      // would have been to print the URL), so no browser was opened.
+      assert.doesNotMatch(after.stderr, /needs a sign-in|Open this URL/);
 
       // logout revokes what is left (the access token) and deletes the entry.
       const out = await tw(['logout', 'web', '--config', home.config], { env: home.env });
@@ -182,14 +182,24 @@ describe('tokenward login (CLI) against oidc-provider in Chromium', () => {
   });
 
   it('--no-browser only prints the URL; a redirect that never comes ends with a timeout, nothing stored', async () => {
-    const child = await tw(['login', 'short', '--no-browser', '--config', home.config], { env: home.env });
+    // $BROWSER names a program that does not exist: an attempt to open it would say so on stderr.
+    const env = { ...home.env, BROWSER: '/nonexistent/tokenward-test-browser' };
+    const child = await tw(['login', 'short', '--no-browser', '--config', home.config], { env });
     assert.equal(child.code, 1, child.stderr);
     assert.match(child.stderr, new RegExp(`Open this URL in a browser to sign in:\\s+${op.issuer}/auth\\?`));
     assert.match(child.stderr, /no answer from the browser within 1 s/);
-    const none = await Promise.race([handoff.next(), new Promise((r) => setImmediate(() => r('none')))]);
-    assert.equal(none, 'none', 'no browser was started');
+    assert.doesNotMatch(child.stderr, /could not start a browser/, 'no browser was tried');
+    // Without --no-browser the same run tries it, and says so (the URL is printed all the same).
+    const tried = await tw(['login', 'short', '--config', home.config], { env });
+    assert.equal(tried.code, 1, tried.stderr);
+    assert.match(tried.stderr, /could not start a browser; open the URL above yourself/);
     const token = await tw(['token', 'short', '--config', home.config], { env: home.env });
     assert.equal(token.code, 8);
+    const status = await tw(['status', '--json', '--config', home.config], { env: home.env });
+    const row = (JSON.parse(status.stdout) as { profile: string; cached: boolean }[]).find(
+      (r) => r.profile === 'short',
+    );
+    assert.equal(row?.cached, false, 'nothing stored');
   });
 
   it('login --help documents the command', async () => {

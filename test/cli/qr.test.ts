@@ -110,6 +110,8 @@ describe('the device flow on a terminal', () => {
     assert.equal(r.approved, 1, r.out);
     assert.match(r.out, /which has the code filled in, or scan this/);
     assert.match(r.out, QR_ROW, `a QR block in ${JSON.stringify(r.out)}`);
+    // The countdown, redrawn in place on the terminal.
+    assert.match(r.out, /\r\x1b\[2Kwaiting for approval… \d+:\d\d left/);
     assert.match(r.out, /tokenward: signed in to dev/);
   });
 
@@ -120,6 +122,10 @@ describe('the device flow on a terminal', () => {
     assert.match(r.out, /which has the code filled in\)/);
     assert.doesNotMatch(r.out, /[█▀▄]/u);
     assert.doesNotMatch(r.out, /scan this/);
+    // Nothing decorative on a pipe: no countdown, no carriage returns, no escape sequences.
+    assert.doesNotMatch(r.out, /waiting for approval/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape sequences
+    assert.doesNotMatch(r.out, /[\r\x1b]/);
   });
 
   it('interactive = "auto": token on a terminal with no session signs in (device flow) and prints the token', async (t) => {

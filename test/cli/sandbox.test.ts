@@ -200,5 +200,9 @@ describe('tokenward demo', () => {
     assert.doesNotMatch(r.stdout, /✗/);
     for (const v of ['cylance', 'msx', 'acronis', 'rdp']) assert.match(r.stdout, new RegExp(`✓ ${v}: token`));
     assert.match(r.stdout, /✓ rdp: the API rejects the token \(401\)/);
+    // Both sign-in flows, the person's part done by the demo over HTTP.
+    assert.match(r.stdout, /✓ oidc: a person signs in \(authorization code \+ PKCE/);
+    assert.match(r.stdout, /✓ oidc-device: a person signs in with a device code/);
+    assert.match(r.stdout, /signed in after 1 device-code grant/);
   });
 });
