@@ -111,6 +111,7 @@ describe('the device flow on a terminal', () => {
     assert.match(r.out, /which has the code filled in, or scan this/);
     assert.match(r.out, QR_ROW, `a QR block in ${JSON.stringify(r.out)}`);
     // The countdown, redrawn in place on the terminal.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape sequence that clears the line
     assert.match(r.out, /\r\x1b\[2Kwaiting for approval… \d+:\d\d left/);
     assert.match(r.out, /tokenward: signed in to dev/);
   });
