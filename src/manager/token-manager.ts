@@ -936,7 +936,13 @@ export class TokenManager {
           }
         }
         state.dead.add(rejected);
-        this.#warn('REFRESH_REJECTED', 'the refresh token was rejected; using the primary grant', err);
+        this.#warn(
+          'REFRESH_REJECTED',
+          client.signIn === undefined
+            ? 'the refresh token was rejected; using the primary grant'
+            : 'the refresh token was rejected (the sign-in ended at the server); a person must sign in again',
+          err,
+        );
       }
     }
     const t = await client.fetchToken(ctx);

@@ -9,6 +9,7 @@
 
 import {
   createLocalJWKSet,
+  decodeProtectedHeader,
   type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWSHeaderParameters,
@@ -101,12 +102,32 @@ export interface IdTokenExpectations {
   http?: HttpOptions;
 }
 
-function reasonOf(err: unknown): { reason: string; text: string } {
+/** The `alg` of a JWT's protected header, or undefined when it cannot be read. */
+function algOf(jwt: string): string | undefined {
+  try {
+    const alg = decodeProtectedHeader(jwt).alg;
+    return typeof alg === 'string' ? alg.slice(0, 32) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function reasonOf(err: unknown, jwt: string, allowed: readonly string[]): { reason: string; text: string } {
   if (err instanceof joseErrors.JWTExpired) return { reason: 'exp', text: 'it has expired' };
   if (err instanceof joseErrors.JWTClaimValidationFailed)
     return { reason: err.claim, text: `its "${err.claim}" claim is wrong (${err.reason})` };
-  if (err instanceof joseErrors.JOSEAlgNotAllowed)
-    return { reason: 'alg', text: 'it is signed with an algorithm that is not allowed' };
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+    const alg = algOf(jwt);
+    const shown = alg === undefined ? 'an algorithm' : JSON.stringify(alg).replace(/[^\x20-\x7e]/g, '?');
+    // HMAC ID tokens are keyed with the client secret; tokenward never verifies with a shared secret.
+    const hint = alg?.startsWith('HS')
+      ? ' (HMAC-signed ID tokens are refused: set the client at the server to sign them with RS256 or ES256)'
+      : '';
+    return {
+      reason: 'alg',
+      text: `it is signed with ${shown}, which is not allowed (accepted: ${allowed.join(', ')})${hint}`,
+    };
+  }
   if (err instanceof joseErrors.JWSSignatureVerificationFailed)
     return { reason: 'signature', text: "its signature does not verify with the issuer's keys" };
   if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys)
@@ -154,7 +175,7 @@ export async function validateIdToken(idToken: string, expect: IdTokenExpectatio
     }));
   } catch (err) {
     if (err instanceof TokenwardError) throw err;
-    const { reason, text } = reasonOf(err);
+    const { reason, text } = reasonOf(err, idToken, algorithms);
     throw new IdTokenError(reason, `the ID token was refused: ${text}; nothing was stored`, { cause: err });
   }
   const fail = (reason: string, text: string): never => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   InvalidTokenResponseError,
+  LoginRequiredError,
   NetworkError,
   TokenEndpointError,
   TokenwardError,
@@ -78,6 +79,8 @@ function rig(
     refreshes?: Record<string, Token | Error | (() => Promise<Token | Error>)>;
     fetchError?: unknown;
     noRefresh?: boolean;
+    /** An interactive client (it has `signIn`). */
+    interactive?: boolean;
   } = {},
 ) {
   const calls: string[] = [];
@@ -101,6 +104,7 @@ function rig(
             return a;
           },
         }),
+    ...(o.interactive === true ? { signIn: () => Promise.reject(new Error('no sign-in here')) } : {}),
   };
   const warnings: TokenwardWarning[] = [];
   const manager = new TokenManager({
@@ -216,6 +220,23 @@ describe('#obtain: refresh or primary grant', () => {
       },
     ]);
     assert.deepEqual(r.manager.counts, { grants: 1, refreshes: 0, storeHits: 0 });
+  });
+
+  it('an interactive client: the warning says a person must sign in again (its fetchToken says so too)', async () => {
+    const err = rejected();
+    const login = new LoginRequiredError('p1');
+    const r = rig({ refreshes: { 'rt-1': err }, fetchError: login, interactive: true });
+    r.put(tok('at-1', 'rt-1'));
+    await assert.rejects(r.manager.getToken(), (e: unknown) => e === login);
+    assert.deepEqual(r.calls, ['refresh rt-1', 'fetch']);
+    assert.deepEqual(r.warnings, [
+      {
+        code: 'REFRESH_REJECTED',
+        message:
+          'the refresh token was rejected (the sign-in ended at the server); a person must sign in again',
+        cause: err,
+      },
+    ]);
   });
 });
 

@@ -373,9 +373,15 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     await refused({}, idTokenError('exp'));
   });
 
-  it('ID token with an HMAC algorithm: refused by the allow-list', async () => {
+  it('ID token with an HMAC algorithm: refused by the allow-list, saying what to change', async () => {
     scenario = { alg: 'HS256' };
-    await refused({}, idTokenError('alg'));
+    await refused(
+      {},
+      (e) =>
+        idTokenError('alg')(e) &&
+        (e as Error).message.includes('signed with "HS256", which is not allowed (accepted: RS256,') &&
+        (e as Error).message.includes('HMAC-signed ID tokens are refused'),
+    );
   });
 
   it('ID token with several audiences and no azp', async () => {
