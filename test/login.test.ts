@@ -5,7 +5,7 @@
  * instead of failing or signing in again; a non-interactive profile cannot sign in.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import {
   createTokenManager,
   LoginRequiredError,
   login,
+  openProfile,
   type Profile,
   UnsupportedError,
 } from '../src/index.js';
@@ -110,6 +111,48 @@ describe('login() and the manager', () => {
     assert.equal((await waiting).accessToken, token.accessToken);
     assert.equal(issued, 1, 'one code exchange, no second sign-in');
     await other.close();
+  });
+
+  /** A "browser" that sends the redirect with a code at once. */
+  const answer = (url: string) => {
+    const q = new URL(url).searchParams;
+    const back = new URL(q.get('redirect_uri') ?? '');
+    back.searchParams.set('code', 'c');
+    back.searchParams.set('state', q.get('state') ?? '');
+    void fetch(back).then((r) => r.arrayBuffer());
+  };
+
+  it('login() takes a TokenManager or a profile name of the config file, and stores through it', async () => {
+    const m = await createTokenManager({ ...profile(), store: 'memory' }, { env });
+    const before = issued;
+    const t = await login(m, { openBrowser: answer, onAuthorizationUrl: () => {} });
+    assert.equal((await m.getToken()).accessToken, t.accessToken, 'the manager holds it');
+    assert.equal(issued - before, 1);
+    await m.close();
+
+    const config = join(dir, 'config.toml');
+    writeFileSync(
+      config,
+      [
+        '[profiles.named]',
+        'provider = "oidc"',
+        `issuer = "${as.url}"`,
+        'client_id = "app"',
+        'grant = "authorization_code"',
+        'store = "memory"',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const named = await login('named', { config, env, openBrowser: answer, onAuthorizationUrl: () => {} });
+    const same = await openProfile('named', { config, env });
+    assert.equal(
+      (await same.getToken()).accessToken,
+      named.accessToken,
+      "the profile's process-wide manager",
+    );
+    assert.equal(issued - before, 2);
+    await same.close();
   });
 
   it('a non-interactive profile cannot sign in', async () => {

@@ -499,6 +499,28 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     );
   });
 
+  it('a JWKS that accepts the connection and never answers: a timeout (NetworkError), nothing stored', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const silent: Server = createServer(() => {
+      // Never answers.
+    });
+    silent.on('connection', (c) => sockets.add(c));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await refused(
+        // The profile's HTTP timeout bounds the JWKS fetch too (2 s here; the loopback token endpoint
+        // answers well within it even on a loaded machine).
+        { jwks_url: `http://127.0.0.1:${port}/jwks`, timeout: 2 },
+        (e) => e instanceof NetworkError && e.code === 'ERR_TIMEOUT' && e.url.includes(`:${port}/jwks`),
+      );
+    } finally {
+      for (const c of sockets) c.destroy();
+      silent.close();
+    }
+  });
+
   it('scope openid without an ID token is refused', async () => {
     const noId = await startLoopback((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
