@@ -199,6 +199,11 @@ export async function createGenericClient(
           t,
         );
       }
+      // A refresh answer without an ID token (OIDC Core §12.2 allows it; Google, Entra ID often send
+      // none) keeps the sign-in's: it names who signed in (`status`), and the next one must name the same
+      // `sub`. It is not validated again and may have expired: never a credential.
+      if (interactive && t.idToken === undefined && token.idToken !== undefined)
+        return { ...t, idToken: token.idToken };
       return t;
     },
     async revoke(token, ctx) {

@@ -13,6 +13,7 @@ import { clearDiscoveryCache } from '../../src/discovery.js';
 import {
   AuthorizationError,
   ConfigError,
+  createTokenManager,
   IdTokenError,
   LoginTimeoutError,
   login,
@@ -32,6 +33,8 @@ interface Scenario {
   nowS?: number;
   /** What the userinfo endpoint says `sub` is (default the ID token's). */
   userinfoSub?: string;
+  /** A refresh answer carries no ID token (as Google's and Entra ID's often do not). */
+  noIdTokenOnRefresh?: boolean;
   /** Sign with these keys instead of the published ones (same kid). */
   signWith?: Keys;
   alg?: string;
@@ -85,12 +88,13 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
         const idToken = await new SignJWT(claims)
           .setProtectedHeader({ alg, kid: scenario.kid ?? 'k1' })
           .sign(key);
+        const refresh = new URLSearchParams(req.body).get('grant_type') === 'refresh_token';
         json(200, {
-          access_token: 'at-1',
+          access_token: refresh ? 'at-2' : 'at-1',
           token_type: 'Bearer',
           expires_in: 300,
-          refresh_token: 'rt-1',
-          id_token: idToken,
+          refresh_token: refresh ? 'rt-2' : 'rt-1',
+          ...(refresh && scenario.noIdTokenOnRefresh === true ? {} : { id_token: idToken }),
         });
       } else json(404, {});
     });
@@ -458,6 +462,22 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
     assert.equal(as.requests.filter((r) => r.url === '/userinfo').length - before, 1);
     scenario = { userinfoSub: 'mallory' };
     await refused({ userinfo: true }, idTokenError('sub'));
+  });
+
+  it("a refresh without an ID token keeps the sign-in's (who is signed in); a new one must name the same sub", async () => {
+    const { store, p } = await run({}, browser());
+    const signedIn = await p;
+    scenario = { noIdTokenOnRefresh: true };
+    const m = await createTokenManager(profile(), { store });
+    const kept = await m.getToken({ force: true });
+    assert.equal(kept.accessToken, 'at-2');
+    assert.equal(kept.idToken, signedIn.idToken);
+    assert.equal((await store.list())[0]?.token?.idToken, signedIn.idToken, 'stored with it');
+    // A refresh whose new ID token names another person is refused; the stored token stays.
+    scenario = { claims: { sub: 'mallory', nonce: undefined } };
+    await assert.rejects(m.getToken({ force: true }), idTokenError('sub'));
+    assert.equal((await store.list())[0]?.token?.accessToken, 'at-2');
+    await m.close();
   });
 
   it('the JWKS is cached: two sign-ins with the same key fetch it once', async () => {
