@@ -86,7 +86,7 @@ export interface IdTokenExpectations {
   clientId: string;
   /** The JWKS URL. */
   jwksUrl: string;
-  /** The nonce sent in the authorization request (code flow); absent: `nonce` must be absent too, unless `allowNonce`. */
+  /** The nonce sent in the authorization request (code flow): the token's must equal it. Absent (device flow, refresh): not checked. */
   nonce?: string;
   /** `max_age` sent: `auth_time` must then be present and recent enough. Seconds. */
   maxAge?: number;

@@ -126,8 +126,7 @@ export async function listenForRedirect(options: RedirectListenerOptions): Promi
     server.listen(port, host, () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;
-  const hostPart = shownHost.startsWith('[') ? shownHost : shownHost;
-  const redirectUri = `http://${hostPart}:${actual}${path}`;
+  const redirectUri = `http://${shownHost}:${actual}${path}`;
   timer = setTimeout(() => {
     if (done) return;
     done = true;
