@@ -184,8 +184,12 @@ describe('code flow: bad paths, each typed and storing nothing', () => {
       assert.equal(page.status, 400);
       assert.match(page.text, /<h1>Sign-in failed<\/h1>/);
       // What went wrong, as the terminal says it (HTML-escaped).
-      const err = await p.catch((e: unknown) => e as Error);
-      const escaped = err.message.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+      const err: unknown = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof Error);
+      const escaped = err.message.replace(/[&<>"']/g, (c: string) => `&#${c.charCodeAt(0)};`);
       assert.ok(page.text.includes(escaped), page.text);
     }
     assert.equal((await store.list()).length, 0, 'nothing stored');
