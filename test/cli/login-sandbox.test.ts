@@ -19,6 +19,7 @@ import {
   approveSandboxDevice,
   completeSandboxSignIn,
   type Sandbox,
+  sandboxConfigToml,
   sandboxIssuer,
   startSandbox,
 } from '../../src/sandbox/index.js';
@@ -56,19 +57,8 @@ describe('tokenward login across processes, against the sandbox', () => {
     // One cache key for the CLI processes and this one (which opens the same file store).
     home.env['TOKENWARD_CACHE_KEY'] = Buffer.alloc(32, 9).toString('base64');
     mkdirSync(dirname(home.config), { recursive: true });
-    writeFileSync(
-      home.config,
-      [
-        '[profiles.web]',
-        'provider = "oidc"',
-        `issuer = "${issuer}"`,
-        `client_id = "${sb.credentials.oidc.clientId}"`,
-        'grant = "authorization_code"',
-        'scope = "openid profile email offline_access"',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    // What `tokenward sandbox` prints: its `oidc` profile is the code flow's.
+    writeFileSync(home.config, sandboxConfigToml(sb, { login: true }), { mode: 0o600 });
   });
   after(async () => {
     await sb.close();
@@ -78,14 +68,14 @@ describe('tokenward login across processes, against the sandbox', () => {
   it('a login holds the store lock: getToken() here and `token` in another process wait, then serve its token', async () => {
     const login = spawnWatching(
       home,
-      ['login', 'web', '--no-browser', ...cfg()],
+      ['login', 'oidc', '--no-browser', ...cfg()],
       /Open this URL in a browser to sign in:\s+(\S+)/,
     );
     const url = (await login.shown)?.[1];
     assert.ok(url !== undefined, login.stderr());
     // The URL is shown: the login process holds the lock of the profile's entry now.
 
-    const manager = await openProfile('web', { config: home.config, env: home.env });
+    const manager = await openProfile('oidc', { config: home.config, env: home.env });
     // The store's lock, watched: a waiter looks at the store after each wait (`satisfied`), which it
     // does only while another process holds the lock.
     const store = manager.store as TokenStore & { lock: TokenStore['lock'] };
@@ -113,14 +103,14 @@ describe('tokenward login across processes, against the sandbox', () => {
     });
     // Either it waits on the lock, or (wrongly) it settles without the sign-in: whichever comes first.
     await Promise.race([lockBusy, waiting.then(noop, noop)]);
-    const other = tw(['token', 'web', ...cfg()], { env: home.env });
+    const other = tw(['token', 'oidc', ...cfg()], { env: home.env });
 
     assert.equal(settled, false, 'getToken() waits while the person signs in');
     assert.equal(locked, false);
     assert.deepEqual(sb.stats().token['oidc'] ?? {}, {}, 'nothing exchanged yet');
     await completeSandboxSignIn(url);
     assert.equal(await login.exited, 0, login.stderr());
-    assert.match(login.stderr(), /signed in to web as Sandbox Person <person@example\.com>/);
+    assert.match(login.stderr(), /signed in to oidc as Sandbox Person <person@example\.com>/);
 
     const token = await waiting;
     const third = await other;
@@ -133,7 +123,7 @@ describe('tokenward login across processes, against the sandbox', () => {
   it('status shows who is signed in and when the session ends; request uses the token', async () => {
     const st = await tw(['status', '--json', ...cfg()], { env: home.env });
     assert.equal(st.code, 0, st.stderr);
-    const row = (JSON.parse(st.stdout) as Record<string, unknown>[]).find((r) => r['profile'] === 'web');
+    const row = (JSON.parse(st.stdout) as Record<string, unknown>[]).find((r) => r['profile'] === 'oidc');
     assert.deepEqual(row?.['user'], {
       sub: '6c1f7a52-3e9b-4d18-a0c4-8b2d5e7f9a13',
       email: 'person@example.com',
@@ -147,18 +137,18 @@ describe('tokenward login across processes, against the sandbox', () => {
     assert.match(text.stdout, /USER +SESSION ENDS/);
     assert.match(text.stdout, /Sandbox Person <person@example\.com>/);
 
-    const req = await tw(['request', 'web', `${issuer}/userinfo`, ...cfg()], { env: home.env });
+    const req = await tw(['request', 'oidc', `${issuer}/userinfo`, ...cfg()], { env: home.env });
     assert.equal(req.code, 0, req.stderr);
     assert.equal((JSON.parse(req.stdout) as { email?: string }).email, 'person@example.com');
   });
 
   it('logout revokes the session at the server; then token, request and exec exit 8 naming the login command', async () => {
-    const shown = await tw(['token', 'web', '--json', '--show-refresh', ...cfg()], { env: home.env });
+    const shown = await tw(['token', 'oidc', '--json', '--show-refresh', ...cfg()], { env: home.env });
     assert.equal(shown.code, 0, shown.stderr);
     const { refresh_token: rt } = JSON.parse(shown.stdout) as { refresh_token: string };
     assert.ok(rt);
 
-    const out = await tw(['logout', 'web', ...cfg()], { env: home.env });
+    const out = await tw(['logout', 'oidc', ...cfg()], { env: home.env });
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stderr, /revoked at the server; deleted from the store/);
     const refresh = await fetch(`${issuer}/token`, {
@@ -173,14 +163,14 @@ describe('tokenward login across processes, against the sandbox', () => {
     assert.equal(((await refresh.json()) as { error?: string }).error, 'invalid_grant', 'revoked');
 
     const runs = await Promise.all([
-      tw(['token', 'web', ...cfg()], { env: home.env }),
-      tw(['request', 'web', `${issuer}/userinfo`, ...cfg()], { env: home.env }),
-      tw(['exec', 'web', ...cfg(), '--', process.execPath, '-e', 'process.exit(0)'], { env: home.env }),
+      tw(['token', 'oidc', ...cfg()], { env: home.env }),
+      tw(['request', 'oidc', `${issuer}/userinfo`, ...cfg()], { env: home.env }),
+      tw(['exec', 'oidc', ...cfg(), '--', process.execPath, '-e', 'process.exit(0)'], { env: home.env }),
     ]);
     for (const r of runs) {
       assert.equal(r.code, 8, r.stderr);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /sign in with `tokenward login web`/);
+      assert.match(r.stderr, /sign in with `tokenward login oidc`/);
       assert.doesNotMatch(r.stderr, /Open this URL/, 'no sign-in started');
     }
     assert.deepEqual(sb.stats().token['oidc'], { authorization_code: 1 });
@@ -189,7 +179,7 @@ describe('tokenward login across processes, against the sandbox', () => {
   it('login --device takes the device flow for a code-flow profile', async () => {
     const login = spawnWatching(
       home,
-      ['login', 'web', '--device', ...cfg()],
+      ['login', 'oidc', '--device', ...cfg()],
       /open (\S+)\s+and enter the code: ([A-Z]{4}-[A-Z]{4})/,
     );
     const m = await login.shown;
@@ -198,7 +188,7 @@ describe('tokenward login across processes, against the sandbox', () => {
     assert.equal(await login.exited, 0, login.stderr());
     assert.doesNotMatch(login.stderr(), /Open this URL/);
     assert.deepEqual(sb.stats().token['oidc'], { authorization_code: 1, device_code: 1 });
-    const token = await tw(['token', 'web', ...cfg()], { env: home.env });
+    const token = await tw(['token', 'oidc', ...cfg()], { env: home.env });
     assert.equal(token.code, 0, token.stderr);
   });
 });

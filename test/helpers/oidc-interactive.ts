@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { missing } from './services.js';
 
 interface ProviderInstance {
@@ -229,6 +229,20 @@ export async function launchChromium(
   return { page, close: () => browser.close() };
 }
 
+/**
+ * Runs `body` with a fresh Chromium page (see {@link launchChromium}) and closes the browser after; does
+ * nothing when the test was skipped for want of Chromium.
+ */
+export async function withChromium(t: TestContext, body: (page: Page) => Promise<void>): Promise<void> {
+  const browser = await launchChromium(t);
+  if (browser === undefined) return;
+  try {
+    await body(browser.page);
+  } finally {
+    await browser.close();
+  }
+}
+
 /** Signs in on oidc-provider's dev login page and consents (or cancels at consent with `deny`). */
 export async function signInOnProviderPages(
   page: Page,
@@ -286,6 +300,30 @@ export async function browserHandoff(): Promise<{
     async close() {
       server.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * For a suite: points `$BROWSER` at a {@link browserHandoff} script before its tests and puts the old
+ * value back after. `next()` resolves with the next URL tokenward's opener was given.
+ */
+export function browserHandoffForSuite(): { next(): Promise<string> } {
+  let handoff: Awaited<ReturnType<typeof browserHandoff>> | undefined;
+  const saved = process.env['BROWSER'];
+  before(async () => {
+    handoff = await browserHandoff();
+    process.env['BROWSER'] = handoff.browser;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env['BROWSER'];
+    else process.env['BROWSER'] = saved;
+    await handoff?.close();
+  });
+  return {
+    next: () => {
+      if (handoff === undefined) throw new Error('browserHandoffForSuite: used before its suite started');
+      return handoff.next();
     },
   };
 }

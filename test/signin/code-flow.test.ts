@@ -9,7 +9,7 @@ import { clearDiscoveryCache } from '../../src/discovery.js';
 import { AuthorizationError, createTokenManager, login, type Profile } from '../../src/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import {
-  browserHandoff,
+  browserHandoffForSuite,
   type InteractiveProvider,
   launchChromium,
   PERSON,
@@ -20,18 +20,12 @@ import {
 describe('authorization code + PKCE in Chromium against oidc-provider', () => {
   let op: InteractiveProvider;
   let par: InteractiveProvider;
-  let handoff: Awaited<ReturnType<typeof browserHandoff>>;
-  const savedBrowser = process.env['BROWSER'];
+  const handoff = browserHandoffForSuite();
   before(async () => {
     op = await startInteractiveProvider();
     par = await startInteractiveProvider({ requirePar: true });
-    handoff = await browserHandoff();
-    process.env['BROWSER'] = handoff.browser;
   });
   after(async () => {
-    if (savedBrowser === undefined) delete process.env['BROWSER'];
-    else process.env['BROWSER'] = savedBrowser;
-    await handoff.close();
     await op.close();
     await par.close();
     clearDiscoveryCache();

@@ -16,64 +16,57 @@ import {
   startSandbox,
 } from '../../src/sandbox/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { browserHandoff, launchChromium, STEP_MS } from '../helpers/oidc-interactive.js';
+import { browserHandoffForSuite, type Page, STEP_MS, withChromium } from '../helpers/oidc-interactive.js';
 
 describe("login() in Chromium against the sandbox's sign-in pages", () => {
   let sb: Sandbox;
-  let handoff: Awaited<ReturnType<typeof browserHandoff>>;
-  const savedBrowser = process.env['BROWSER'];
+  const handoff = browserHandoffForSuite();
   before(async () => {
     sb = await startSandbox();
     sb.configure('oidc', { deviceIntervalSeconds: 1 });
-    handoff = await browserHandoff();
-    process.env['BROWSER'] = handoff.browser;
   });
   after(async () => {
-    if (savedBrowser === undefined) delete process.env['BROWSER'];
-    else process.env['BROWSER'] = savedBrowser;
-    await handoff.close();
     await sb.close();
     clearDiscoveryCache();
   });
 
-  it('code flow: $BROWSER opens the sign-in page, the person signs in and allows, the token is stored', async (t) => {
-    const browser = await launchChromium(t);
-    if (browser === undefined) return;
-    try {
+  /**
+   * The person's part on the sandbox's pages: (type the user code, on the device page,) sign in, then
+   * Allow or Deny.
+   */
+  async function signInOnSandbox(
+    page: Page,
+    url: string,
+    decision: 'allow' | 'deny',
+    userCode?: string,
+  ): Promise<void> {
+    await page.goto(url, { timeout: STEP_MS });
+    if (userCode !== undefined) await page.fill('#user_code', userCode, { timeout: STEP_MS });
+    await page.fill('#username', DEMO_CREDENTIALS.oidc.username, { timeout: STEP_MS });
+    await page.fill('#password', DEMO_CREDENTIALS.oidc.password, { timeout: STEP_MS });
+    await page.click('button[type=submit]', { timeout: STEP_MS });
+    await page.click(`button[value=${decision}]`, { timeout: STEP_MS });
+  }
+
+  it('code flow: $BROWSER opens the sign-in page, the person signs in and allows, the token is stored', (t) =>
+    withChromium(t, async (page) => {
       const store = new MemoryStore();
       const signingIn = login(sandboxLoginProfiles(sb).oidc, { store, onAuthorizationUrl: () => {} });
-      const url = await handoff.next();
-      const { page } = browser;
-      await page.goto(url, { timeout: STEP_MS });
-      await page.fill('#username', DEMO_CREDENTIALS.oidc.username, { timeout: STEP_MS });
-      await page.fill('#password', DEMO_CREDENTIALS.oidc.password, { timeout: STEP_MS });
-      await page.click('button[type=submit]', { timeout: STEP_MS });
-      await page.click('button[value=allow]', { timeout: STEP_MS });
+      await signInOnSandbox(page, await handoff.next(), 'allow');
       const token = await signingIn;
       assert.ok(token.idToken !== undefined && token.refreshToken !== undefined);
       assert.equal(await page.textContent('h1', { timeout: STEP_MS }), 'Signed in');
       const [entry] = await store.list();
       assert.equal(entry?.token?.accessToken, token.accessToken);
       assert.deepEqual(sb.stats().token['oidc'], { authorization_code: 1 });
-    } finally {
-      await browser.close();
-    }
-  });
+    }));
 
-  it('code flow: Deny on the consent page is access_denied, the browser is told, nothing stored', async (t) => {
-    const browser = await launchChromium(t);
-    if (browser === undefined) return;
-    try {
+  it('code flow: Deny on the consent page is access_denied, the browser is told, nothing stored', (t) =>
+    withChromium(t, async (page) => {
       const store = new MemoryStore();
       const signingIn = login(sandboxLoginProfiles(sb).oidc, { store, onAuthorizationUrl: () => {} });
       signingIn.catch(() => {});
-      const url = await handoff.next();
-      const { page } = browser;
-      await page.goto(url, { timeout: STEP_MS });
-      await page.fill('#username', DEMO_CREDENTIALS.oidc.username, { timeout: STEP_MS });
-      await page.fill('#password', DEMO_CREDENTIALS.oidc.password, { timeout: STEP_MS });
-      await page.click('button[type=submit]', { timeout: STEP_MS });
-      await page.click('button[value=deny]', { timeout: STEP_MS });
+      await signInOnSandbox(page, await handoff.next(), 'deny');
       await assert.rejects(
         signingIn,
         (e: unknown) => e instanceof AuthorizationError && e.error === 'access_denied',
@@ -82,36 +75,23 @@ describe("login() in Chromium against the sandbox's sign-in pages", () => {
       assert.match((await page.textContent('#message', { timeout: STEP_MS })) ?? '', /access_denied/);
       assert.equal((await store.list()).length, 0);
       assert.deepEqual(sb.stats().token['oidc'], { authorization_code: 1 }, 'only the first test');
-    } finally {
-      await browser.close();
-    }
-  });
+    }));
 
-  it('device flow: the code from onDeviceCode is typed on the verification page; the token is stored', async (t) => {
-    const browser = await launchChromium(t);
-    if (browser === undefined) return;
-    try {
+  it('device flow: the code from onDeviceCode is typed on the verification page; the token is stored', (t) =>
+    withChromium(t, async (page) => {
       const store = new MemoryStore();
-      const { page } = browser;
       const token = await login(sandboxLoginProfiles(sb)['oidc-device'], {
         store,
         openBrowser: () => assert.fail('the device flow opens no browser'),
         async onDeviceCode(info) {
           // Awaited before polling starts: the person types the code (lower case, no dash) and allows.
-          await page.goto(info.verificationUri, { timeout: STEP_MS });
-          await page.fill('#user_code', info.userCode.replace('-', '').toLowerCase(), { timeout: STEP_MS });
-          await page.fill('#username', DEMO_CREDENTIALS.oidc.username, { timeout: STEP_MS });
-          await page.fill('#password', DEMO_CREDENTIALS.oidc.password, { timeout: STEP_MS });
-          await page.click('button[type=submit]', { timeout: STEP_MS });
-          await page.click('button[value=allow]', { timeout: STEP_MS });
+          const typed = info.userCode.replace('-', '').toLowerCase();
+          await signInOnSandbox(page, info.verificationUri, 'allow', typed);
           await page.waitForSelector('text=Device connected', { timeout: STEP_MS });
         },
       });
       assert.ok(token.idToken !== undefined);
       assert.equal((await store.list()).length, 1);
       assert.equal(sb.stats().token['oidc']?.['device_code'], 1);
-    } finally {
-      await browser.close();
-    }
-  });
+    }));
 });
