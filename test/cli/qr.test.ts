@@ -94,6 +94,10 @@ describe('the device flow on a terminal', () => {
         'interactive = "auto"',
         ...common,
         '',
+        '[profiles.autoexec]',
+        'interactive = "auto"',
+        ...common,
+        '',
       ].join('\n'),
       { mode: 0o600 },
     );
@@ -141,6 +145,20 @@ describe('the device flow on a terminal', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.ok(again.stdout.trim().length > 0);
     assert.ok(r.out.includes(again.stdout.trim()), 'the token printed on the terminal is the stored one');
+  });
+
+  it('interactive = "auto": exec on a terminal signs in too, and the command gets the token', async (t) => {
+    if (!hasScript()) return missing(t, 'script (util-linux)', 'apt-get install bsdutils');
+    const probe = 'console.log("token of " + (process.env.ACCESS_TOKEN ?? "").length + " characters")';
+    const r = await runApproving(
+      home,
+      ['exec', 'autoexec', '--config', home.config, '--', process.execPath, '-e', probe],
+      true,
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.approved, 1, r.out);
+    assert.match(r.out, /autoexec needs a sign-in \(interactive = "auto"\)/);
+    assert.match(r.out, /token of [1-9]\d* characters/);
   });
 
   it('interactive = "auto" on a pipe: token exits 8 (login required) and shows no code', async () => {
