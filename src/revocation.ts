@@ -79,7 +79,18 @@ export async function tokenRequestOf(
   };
   if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
   await ctx.clientAuth.apply(req, authCtx);
-  return { req, http: signal ? { ...ctx.http, signal } : ctx.http };
+  const http: HttpOptions = signal ? { ...ctx.http, signal } : { ...ctx.http };
+  const hook = ctx.http.tokenRequestHook;
+  if (hook !== undefined) {
+    // A DPoP profile proves its key here too (servers that bind refresh tokens may ask for it at
+    // revocation), and a `use_dpop_nonce` is answered; but the answer is no token: the hook does not
+    // see its body (a token type check would refuse an introspection answer).
+    http.tokenRequestHook = {
+      headers: (target) => hook.headers(target),
+      onAnswer: ({ body: _notAToken, ...answer }) => hook.onAnswer(answer),
+    };
+  }
+  return { req, http };
 }
 
 /**

@@ -136,7 +136,14 @@ export async function requestNoContent(
   req: TokenEndpointRequest,
   opts: HttpOptions = {},
 ): Promise<JsonResponse> {
-  return send(preparePost(req, opts, false), opts);
+  const hook = opts.tokenRequestHook;
+  if (hook === undefined) return send(preparePost(req, opts, false), opts);
+  // Every attempt gets the hook's headers afresh (a DPoP proof is used once).
+  const build = async (): Promise<Prepared> => {
+    const extra = await hook.headers({ method: 'POST', url: req.url });
+    return preparePost({ ...req, headers: mergeHeaders(req.headers, extra) }, opts, false);
+  };
+  return send(await build(), opts, build, hook);
 }
 
 function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: boolean): Prepared {

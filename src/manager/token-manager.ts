@@ -659,7 +659,8 @@ export class TokenManager {
 
   /**
    * Logs out: revokes the token where the server supports it (refresh token first, then the access
-   * token) and deletes it from memory and the store. Revocation failures are reported, not thrown.
+   * token; with a DPoP proof for a profile with `dpop`) and deletes it from memory and the store, with
+   * the profile's DPoP key pair. Revocation failures are reported, not thrown.
    */
   async logout(): Promise<{ revoked: boolean; deleted: boolean }> {
     const entry = await this.#read();
@@ -684,6 +685,8 @@ export class TokenManager {
     this.#current = undefined;
     this.#invalidated = undefined;
     await this.store.delete(this.key);
+    // The key pair the revoked tokens were bound to goes too (a new one is made by the next sign-in).
+    await this.#s.dpop?.forget();
     return { revoked, deleted: entry !== undefined };
   }
 
