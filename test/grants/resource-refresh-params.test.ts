@@ -202,3 +202,30 @@ describe('refresh_params on the wire', () => {
     assert.equal(ep.requests.length, 0);
   });
 });
+
+describe('tokenward profiles add: resource and refresh_params from key=value', () => {
+  it('resource=a,b is a list of two (one without a comma stays one); refresh_params takes a list or true/false', async () => {
+    const { profileFromPairs } = await import('../../src/cli/commands/profiles.js');
+    const p = await profileFromPairs([`resource=${RS[0]}, ${RS[1]}`, 'refresh_params=resource,audience']);
+    assert.deepEqual(p.resource, RS);
+    assert.deepEqual(p.refresh_params, ['resource', 'audience']);
+    const one = await profileFromPairs([`resource=${RS[1]}`, 'refresh_params=true']);
+    assert.equal(one.resource, RS[1]);
+    assert.equal(one.refresh_params, true);
+    assert.equal((await profileFromPairs(['refresh_params=false'])).refresh_params, false);
+    // The list goes on the wire as two resource fields.
+    const m = await createTokenManager(
+      { ...base(ep.tokenUrl), ...(await profileFromPairs([`resource=${RS.join(',')}`])) },
+      { env: {}, clock: () => NOW },
+    );
+    try {
+      await m.getToken();
+      assert.deepEqual(
+        fields(ep.requests.at(-1)).filter(([k]) => k === 'resource'),
+        RS.map((r) => ['resource', r]),
+      );
+    } finally {
+      await m.close();
+    }
+  });
+});
