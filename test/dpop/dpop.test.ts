@@ -180,9 +180,10 @@ describe('API requests', () => {
     }
   });
 
-  test('undici interceptor and axios send the same proofs', async () => {
+  test('undici interceptor and axios send the same proofs; the API nonce once, then remembered for both', async () => {
     const m = await managerFor();
     api.verdicts.length = 0;
+    api.requireNonce = true;
     const agent = new Agent().compose(
       interceptors.redirect({ maxRedirections: 0 }),
       tokenwardInterceptor(m, { origins: [api.url] }),
@@ -197,10 +198,11 @@ describe('API requests', () => {
       assert.equal(a.status, 200);
       assert.deepEqual(
         api.verdicts.map((v) => `${v.path} ${v.status} ${v.reason}`),
-        ['/undici?q=1 200 ok', '/axios 200 ok'],
+        ['/undici?q=1 401 nonce', '/undici?q=1 200 ok', '/axios 200 ok'],
       );
       for (const v of api.verdicts) assert.match(v.authorization ?? '', /^DPoP /);
     } finally {
+      api.requireNonce = false;
       await agent.close();
     }
   });
@@ -215,12 +217,14 @@ describe('API requests', () => {
     const send = (proof: string) =>
       fetch(target.url, { headers: { authorization: `DPoP ${token.accessToken}`, dpop: proof } });
     assert.equal((await send(wrong)).status, 401);
+    // The right key, but a proof for another token (its ath).
+    assert.equal((await send(await m.dpop!.proof(target, `${token.accessToken}x`))).status, 401);
     const right = await m.dpop!.proof(target, token.accessToken);
     assert.equal((await send(right)).status, 200);
     assert.equal((await send(right)).status, 401);
     assert.deepEqual(
       api.verdicts.map((v) => v.reason),
-      ['jkt', 'ok', 'jti replayed'],
+      ['jkt', 'ath', 'ok', 'jti replayed'],
     );
   });
 });
