@@ -89,6 +89,15 @@ async function open(name: string): Promise<TokenManager> {
   return m;
 }
 
+/** Profile `x`: a token exchange of the subject JWT (`sub`) written to the file `token`; its manager. */
+async function fileProfile(sub: string): Promise<{ file: string; jwt: string; m: TokenManager }> {
+  const file = join(dir, 'token');
+  const jwt = await op.subjectJwt(sub);
+  writeFileSync(file, jwt);
+  writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
+  return { file, jwt, m: await open('x') };
+}
+
 /** No secret in an error (message, JSON, stack) nor in any trace. */
 function assertNoSecret(secrets: string[], err?: TokenwardError): void {
   const shown = `${JSON.stringify(traces)} ${err ? `${err.message} ${JSON.stringify(err)} ${err.stack}` : ''}`;
@@ -161,11 +170,7 @@ describe('token_exchange with a rotating subject_token_file', () => {
   });
 
   it('a long-lived manager follows a rotated file before its token expires: new key, one exchange, old entry kept', async () => {
-    const file = join(dir, 'token');
-    const jwt1 = await op.subjectJwt('workload-1');
-    writeFileSync(file, jwt1);
-    writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
-    const m = await open('x');
+    const { file, jwt: jwt1, m } = await fileProfile('workload-1');
     const key1 = m.key;
     const t1 = await m.getToken();
     const jwt2 = await op.subjectJwt('workload-2');
@@ -397,11 +402,7 @@ describe('bad input', () => {
   });
 
   it('an unreadable subject file: ConfigError naming subject_token_file; the earlier good token is kept', async () => {
-    const file = join(dir, 'token');
-    const jwt = await op.subjectJwt('w');
-    writeFileSync(file, jwt);
-    writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
-    const m = await open('x');
+    const { file, jwt, m } = await fileProfile('w');
     const good = await m.getToken();
     rmSync(file);
     now = good.expiresAt + 1_000;
@@ -432,11 +433,7 @@ describe('bad input', () => {
   });
 
   it('a refused exchange: TokenEndpointError naming the subject key, the earlier good token kept', async () => {
-    const file = join(dir, 'token');
-    const good = await op.subjectJwt('w');
-    writeFileSync(file, good);
-    writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
-    const m = await open('x');
+    const { file, jwt: good, m } = await fileProfile('w');
     const t = await m.getToken();
     const goodKey = m.key;
     const bad = await op.untrustedJwt('w');
