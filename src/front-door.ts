@@ -28,7 +28,7 @@ import { grantFromProfile, httpLimitsFromProfile } from './providers/values.js';
 import { createStore } from './stores/index.js';
 import { storeKey } from './stores/store-key.js';
 import type { TokenStore } from './stores/types.js';
-import { delegationFacts, linkedProfiles } from './subject/index.js';
+import { delegationFacts, linkedProfiles, withoutTokenFacts } from './subject/index.js';
 import { keyWhere, resolveProfileLinks } from './subject/links.js';
 import type { Token } from './token.js';
 import { httpBudgetMs } from './token-client.js';
@@ -171,13 +171,11 @@ export async function createTokenManager(
     links.identity = { parent_key: storeKey(parent.name, descriptorOf(parent).identity(parent)) };
   }
   const grant = grantFromProfile(profile);
-  if (grant === 'token_exchange' || grant === 'jwt_bearer') {
-    // The subject token's identity (source, iss/sub, hash): a new subject token is a new cache key.
-    links.identity = await delegationFacts(profile, {
-      ...links,
-      http: { ...httpLimitsFromProfile(profile), ...http },
-    });
-  }
+  const delegated = grant === 'token_exchange' || grant === 'jwt_bearer';
+  // The subject token's identity (source, iss/sub, hash): a new subject token is a new cache key.
+  const subjectFactsNow = () =>
+    delegationFacts(profile, { ...links, http: { ...httpLimitsFromProfile(profile), ...http } });
+  if (delegated) links.identity = await subjectFactsNow();
   const client: LazyTokenClient = {
     identity: { ...descriptor.identity(profile), ...links.identity },
     budgetMs: httpBudgetMs({ ...httpLimitsFromProfile(profile), ...http }),
@@ -207,10 +205,22 @@ export async function createTokenManager(
     ownsStore,
     onWarning,
   };
+  if (delegated) {
+    // A long-lived manager follows the subject token: when it rotates, the cache key does too.
+    managerOptions.rekey = {
+      async current() {
+        const identity = { ...descriptor.identity(profile), ...(await subjectFactsNow()) };
+        return { key: storeKey(profile.name, identity), identity };
+      },
+    };
+  }
   if (dpopAlg !== undefined) {
-    // The key pair lives in the store beside the tokens; the client (built later) signs with it.
+    // The key pair lives in the store beside the tokens; the client (built later) signs with it. Its
+    // entry is keyed by the identity without the subject token's facts: one key pair for the profile,
+    // whichever subject token (or process) got the current token.
     const { DpopSigner } = await import('./dpop/signer.js');
-    const signer = new DpopSigner({ alg: dpopAlg, store, tokenKey: key, profile: profile.name });
+    const tokenKey = delegated ? storeKey(profile.name, withoutTokenFacts(client.identity)) : key;
+    const signer = new DpopSigner({ alg: dpopAlg, store, tokenKey, profile: profile.name });
     http.tokenRequestHook = signer.tokenRequestHook;
     managerOptions.dpop = signer;
   }

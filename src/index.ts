@@ -30,6 +30,7 @@ export { getPublicProfile } from './config/public.js';
 export {
   type GetTokenOptions,
   type LazyTokenClient,
+  type Rekey,
   type RefreshMode,
   TokenManager,
   type TokenManagerOptions,

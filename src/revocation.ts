@@ -5,7 +5,7 @@
 
 import type { ClientAuth, ClientAuthRequest } from './auth/types.js';
 import { TokenEndpointError, UnsupportedError } from './errors.js';
-import { requestNoContent } from './http/token-endpoint.js';
+import { requestNoContent, withoutTokenCheck } from './http/token-endpoint.js';
 import type { HttpOptions } from './http/types.js';
 import { registerToken } from './redact.js';
 import type { Token } from './token.js';
@@ -79,7 +79,11 @@ export async function tokenRequestOf(
   };
   if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
   await ctx.clientAuth.apply(req, authCtx);
-  return { req, http: signal ? { ...ctx.http, signal } : ctx.http };
+  // A DPoP profile proves its key here too (servers that bind refresh tokens may ask for it at
+  // revocation); the answer is no token.
+  const http = withoutTokenCheck(ctx.http);
+  if (signal !== undefined) http.signal = signal;
+  return { req, http };
 }
 
 /**

@@ -75,7 +75,7 @@ const PROFILES_HELP = `Usage: tokenward profiles <list|show|add|remove> ...
                                           (KEY: a secret key, params.NAME of a secret, store_url, proxy)
   profiles remove <name>                  remove a profile from the config file
 
-Lists take comma-separated values (scopes=a,b); params take params.NAME=value.
+Lists take comma-separated values (scopes=a,b; resource=URI,URI); params take params.NAME=value.
 
 {providers}
 

@@ -10,7 +10,7 @@ import { InvalidTokenResponseError } from '../errors.js';
 import type { TokenRequestAnswer, TokenRequestHook } from '../http/types.js';
 import type { TokenStore } from '../stores/types.js';
 import type { DpopAlgorithm } from './algorithms.js';
-import { type DpopKeyPair, loadOrCreateDpopKey } from './keys.js';
+import { type DpopKeyPair, dpopKeyStoreKey, loadOrCreateDpopKey } from './keys.js';
 import { DpopNonces } from './nonces.js';
 import { createProof, jwkThumbprint, type ProofTarget } from './proof.js';
 
@@ -51,9 +51,44 @@ export class DpopSigner {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.tokenRequestHook = {
-      headers: async (target) => ({ dpop: await this.proof(target) }),
+      // The key is read from the store again for each token request: a token is bound to the key
+      // every process sharing the store uses now (another process's logout may have deleted it).
+      headers: async (target) => {
+        await this.#reload();
+        return { dpop: await this.proof(target) };
+      },
       onAnswer: (answer) => this.#onTokenAnswer(answer),
     };
+  }
+
+  #loadOptions(): Parameters<typeof loadOrCreateDpopKey>[0] {
+    const o = this.#options;
+    return {
+      store: o.store,
+      tokenKey: o.tokenKey,
+      profile: o.profile,
+      alg: o.alg,
+      now: this.#now,
+      ...(o.lockLeaseMs !== undefined ? { lockLeaseMs: o.lockLeaseMs } : {}),
+      ...(o.lockTimeoutMs !== undefined ? { lockTimeoutMs: o.lockTimeoutMs } : {}),
+    };
+  }
+
+  /** Reads the key pair from the store (creating it if it is gone) and uses it from now on. */
+  async #reload(): Promise<void> {
+    const p = loadOrCreateDpopKey(this.#loadOptions());
+    await p;
+    this.#key = p;
+  }
+
+  /**
+   * Deletes the key pair from the store and forgets it (`logout`): the next token request makes a new
+   * one.
+   * @throws StoreError from the store.
+   */
+  async forget(): Promise<void> {
+    this.#key = undefined;
+    await this.#options.store.delete(dpopKeyStoreKey(this.#options.tokenKey, this.alg));
   }
 
   /**
@@ -63,16 +98,7 @@ export class DpopSigner {
    */
   key(): Promise<DpopKeyPair> {
     if (this.#key === undefined) {
-      const o = this.#options;
-      const p = loadOrCreateDpopKey({
-        store: o.store,
-        tokenKey: o.tokenKey,
-        profile: o.profile,
-        alg: o.alg,
-        now: this.#now,
-        ...(o.lockLeaseMs !== undefined ? { lockLeaseMs: o.lockLeaseMs } : {}),
-        ...(o.lockTimeoutMs !== undefined ? { lockTimeoutMs: o.lockTimeoutMs } : {}),
-      });
+      const p = loadOrCreateDpopKey(this.#loadOptions());
       this.#key = p;
       p.catch(() => {
         if (this.#key === p) this.#key = undefined;

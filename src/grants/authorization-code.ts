@@ -8,11 +8,13 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { AuthorizationError, InvalidTokenResponseError } from '../errors.js';
+import { formValues } from '../http/token-endpoint.js';
+import type { FormValue } from '../http/types.js';
 import { registerSecret } from '../redact.js';
 import { listenForRedirect } from '../signin/redirect-listener.js';
 import type { Token } from '../token.js';
 import { authenticatedPost, grantRequest } from './request.js';
-import type { GrantContext } from './types.js';
+import { type GrantContext, type ResourceInput, resourceParam } from './types.js';
 
 /** A random URL-safe string of `bytes` bytes of entropy. */
 export const randomToken = (bytes = 32): string => randomBytes(bytes).toString('base64url');
@@ -32,6 +34,11 @@ export interface AuthorizationCodeParams {
   issuer?: string;
   /** Space-separated scope. */
   scope?: string | undefined;
+  /**
+   * `resource` (RFC 8707): one URI or several, sent (repeated) on the authorization request and the
+   * code exchange.
+   */
+  resource?: ResourceInput | undefined;
   /** A fixed loopback redirect URI (else 127.0.0.1 and a free port, path `/callback`). */
   redirectUri?: string | undefined;
   /** Extra authorize parameters (`prompt`, `login_hint`, `acr_values`, `max_age`, the profile's table). */
@@ -82,13 +89,15 @@ export async function authorizationCodeGrant(ctx: GrantContext, p: Authorization
       code_challenge_method: 'S256',
     };
     if (p.scope !== undefined) params['scope'] = p.scope;
+    const resource = resourceParam(p.resource);
     const url = new URL(p.authorizationUrl);
     if (p.parUrl !== undefined) {
-      const requestUri = await pushAuthorizationRequest(ctx, p.parUrl, params, p.signal);
+      const requestUri = await pushAuthorizationRequest(ctx, p.parUrl, { ...params, resource }, p.signal);
       url.searchParams.set('client_id', p.clientId);
       url.searchParams.set('request_uri', requestUri);
     } else {
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      for (const r of formValues(resource)) url.searchParams.append('resource', r);
     }
     await p.present(url.href);
     const redirect = await listener.received;
@@ -131,6 +140,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, p: Authorization
         code,
         redirect_uri: listener.redirectUri,
         code_verifier: verifier,
+        resource,
       },
       p.signal !== undefined ? { signal: p.signal } : {},
     );
@@ -150,7 +160,7 @@ export async function authorizationCodeGrant(ctx: GrantContext, p: Authorization
 async function pushAuthorizationRequest(
   ctx: GrantContext,
   parUrl: string,
-  params: Record<string, string>,
+  params: Record<string, FormValue>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
   // Not retried: a pushed request is single-use, and a person is waiting.

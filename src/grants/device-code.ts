@@ -12,7 +12,7 @@ import { registerSecret } from '../redact.js';
 import type { DeviceCodeInfo, SleepFunction } from '../signin/types.js';
 import type { Token } from '../token.js';
 import { authenticatedPost, grantRequest } from './request.js';
-import type { GrantContext } from './types.js';
+import { type GrantContext, type ResourceInput, resourceParam } from './types.js';
 
 /** The `grant_type` of the device flow's token requests. */
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -29,6 +29,8 @@ export interface DeviceCodeParams {
   deviceAuthorizationUrl: string;
   /** Space-separated scope. */
   scope?: string | undefined;
+  /** `resource` (RFC 8707): one URI or several, on the device authorization and token requests. */
+  resource?: ResourceInput | undefined;
   /** Extra parameters of the device authorization request. */
   extraParams?: Readonly<Record<string, string>>;
   /** Shows the code and the page; a returned promise is awaited before polling starts. */
@@ -88,7 +90,7 @@ export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): P
   const res = await authenticatedPost(
     ctx,
     p.deviceAuthorizationUrl,
-    { ...(p.extraParams ?? {}), scope: p.scope },
+    { ...(p.extraParams ?? {}), scope: p.scope, resource: resourceParam(p.resource) },
     { what: 'device authorization endpoint', signal: p.signal },
   );
   const info = readInfo(res.body as Record<string, unknown>, res.url, res.status);
@@ -112,7 +114,7 @@ export async function deviceCodeGrant(ctx: GrantContext, p: DeviceCodeParams): P
     try {
       const token = await grantRequest(
         ctx,
-        { grant_type: DEVICE_CODE_GRANT_TYPE, device_code: deviceCode },
+        { grant_type: DEVICE_CODE_GRANT_TYPE, device_code: deviceCode, resource: resourceParam(p.resource) },
         p.signal !== undefined ? { signal: p.signal } : {},
       );
       await p.accept?.(token);

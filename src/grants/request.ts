@@ -3,7 +3,7 @@
  * @module
  */
 
-import { requestToken } from '../http/token-endpoint.js';
+import { requestToken, withoutTokenCheck } from '../http/token-endpoint.js';
 import type { FormValue, HttpOptions, JsonResponse, TokenEndpointRequest } from '../http/types.js';
 import { parseTokenResponse, type Token } from '../token.js';
 import type { GrantContext } from './types.js';
@@ -44,20 +44,7 @@ export async function grantRequest(
   extras: GrantRequestExtras = {},
 ): Promise<Token> {
   const now = ctx.now ?? Date.now;
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  // Client authentication sees and sets single values; the lists (RFC 8707 `resource`) keep their place.
-  const authenticated = async (): Promise<TokenEndpointRequest> => {
-    const single: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(form)) single[k] = typeof v === 'string' ? v : undefined;
-    const req = { form: single, headers: { ...(extras.headers ?? {}) } };
-    await ctx.clientAuth.apply(req, authCtx);
-    const sent: Record<string, FormValue> = {};
-    for (const [k, v] of Object.entries(form))
-      sent[k] = typeof v === 'string' || v === undefined ? req.form[k] : v;
-    for (const [k, v] of Object.entries(req.form)) if (!Object.hasOwn(form, k)) sent[k] = v;
-    return { url: ctx.tokenUrl, form: sent, headers: req.headers };
-  };
+  const authenticated = () => authenticate(ctx, ctx.tokenUrl, form, extras.headers);
   const http = extras.signal ? { ...ctx.http, signal: extras.signal } : ctx.http;
   const request = await authenticated();
   // A hook (DPoP) may ask for one more attempt (`use_dpop_nonce`): a client assertion is made anew for
@@ -79,22 +66,45 @@ export async function grantRequest(
 }
 
 /**
+ * `form` with the client's authentication applied, as a request to `url`. Client authentication sees
+ * and sets single values; the lists (RFC 8707 `resource`) keep their place.
+ */
+async function authenticate(
+  ctx: GrantContext,
+  url: string,
+  form: Record<string, FormValue>,
+  headers: Record<string, string> | undefined,
+): Promise<TokenEndpointRequest> {
+  const authCtx: { tokenUrl: string; audience?: string; now(): number } = {
+    tokenUrl: ctx.tokenUrl,
+    now: ctx.now ?? Date.now,
+  };
+  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
+  const single: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(form)) single[k] = typeof v === 'string' ? v : undefined;
+  const req = { form: single, headers: { ...(headers ?? {}) } };
+  await ctx.clientAuth.apply(req, authCtx);
+  const sent: Record<string, FormValue> = {};
+  for (const [k, v] of Object.entries(form))
+    sent[k] = typeof v === 'string' || v === undefined ? req.form[k] : v;
+  for (const [k, v] of Object.entries(req.form)) if (!Object.hasOwn(form, k)) sent[k] = v;
+  return { url, form: sent, headers: req.headers };
+}
+
+/**
  * POSTs `form` with the client's authentication to another endpoint of the authorization server (PAR,
  * device authorization): the same HTTP layer and client authentication as a token request, the JSON
- * answer as it is. `what` names the endpoint in messages.
+ * answer as it is (a DPoP profile's proof goes with it; the answer is not checked as a token). `what`
+ * names the endpoint in messages.
  */
 export async function authenticatedPost(
   ctx: GrantContext,
   url: string,
-  form: Record<string, string | undefined>,
+  form: Record<string, FormValue>,
   options: { what: string; signal?: AbortSignal | undefined; http?: HttpOptions },
 ): Promise<JsonResponse> {
-  const now = ctx.now ?? Date.now;
-  const req = { form: { ...form }, headers: {} as Record<string, string> };
-  const authCtx: { tokenUrl: string; audience?: string; now(): number } = { tokenUrl: ctx.tokenUrl, now };
-  if (ctx.assertionAudience !== undefined) authCtx.audience = ctx.assertionAudience;
-  await ctx.clientAuth.apply(req, authCtx);
-  const http = { ...ctx.http, ...(options.http ?? {}) };
+  const req = await authenticate(ctx, url, form, undefined);
+  const http = withoutTokenCheck({ ...ctx.http, ...(options.http ?? {}) });
   if (options.signal !== undefined) http.signal = options.signal;
-  return requestToken({ url, form: req.form, headers: req.headers, what: options.what }, http);
+  return requestToken({ ...req, what: options.what }, http);
 }

@@ -129,6 +129,24 @@ export async function requestToken(req: TokenEndpointRequest, opts: HttpOptions 
 }
 
 /**
+ * `opts` for a request to an endpoint of the authorization server that answers no token (revocation,
+ * introspection, PAR, device authorization): a {@link TokenRequestHook} (DPoP) still gives each attempt
+ * its headers and reads the answer's headers and error (a `use_dpop_nonce` is answered), but does not
+ * see a success body, which is no token. A copy: the caller may set more on it.
+ */
+export function withoutTokenCheck(opts: HttpOptions): HttpOptions {
+  const hook = opts.tokenRequestHook;
+  if (hook === undefined) return { ...opts };
+  return {
+    ...opts,
+    tokenRequestHook: {
+      headers: (target) => hook.headers(target),
+      onAnswer: ({ body: _notAToken, ...answer }) => hook.onAnswer(answer),
+    },
+  };
+}
+
+/**
  * POSTs like {@link requestToken} but does not require a JSON body on success (RFC 7009 revocation answers
  * are usually empty). The body, when it is JSON, is returned; otherwise `body` is undefined.
  */
@@ -136,7 +154,14 @@ export async function requestNoContent(
   req: TokenEndpointRequest,
   opts: HttpOptions = {},
 ): Promise<JsonResponse> {
-  return send(preparePost(req, opts, false), opts);
+  const hook = opts.tokenRequestHook;
+  if (hook === undefined) return send(preparePost(req, opts, false), opts);
+  // Every attempt gets the hook's headers afresh (a DPoP proof is used once).
+  const build = async (): Promise<Prepared> => {
+    const extra = await hook.headers({ method: 'POST', url: req.url });
+    return preparePost({ ...req, headers: mergeHeaders(req.headers, extra) }, opts, false);
+  };
+  return send(await build(), opts, build, hook);
 }
 
 function preparePost(req: TokenEndpointRequest, opts: HttpOptions, expectJson: boolean): Prepared {

@@ -131,6 +131,8 @@ export interface TokenManagerOptions {
   dpop?: DpopSigner;
   /** Profile name, kept with stored entries for `status`. */
   profile?: string;
+  /** The key changes with the identity (a rotating subject token): see {@link Rekey}. */
+  rekey?: Rekey;
   /** Safety margin before expiry in ms. Default 10,000. */
   skewMs?: number;
   /** Fraction of the lifetime, in (0, 1], after which a renewal before expiry is due. Default 0.8; 1 disables. */
@@ -168,6 +170,27 @@ export interface TokenManagerOptions {
   onWarning?: WarningHandler;
   /** Close the store when the manager is closed. Default false. */
   ownsStore?: boolean;
+}
+
+/** Default least time between two checks of a {@link Rekey}, ms. */
+export const DEFAULT_REKEY_INTERVAL_MS = 1_000;
+
+/**
+ * An identity that can change while the manager lives: the subject token of a delegated grant
+ * (`token_exchange`, `jwt_bearer`) rotates, and the exchanged token is cached under the subject's
+ * identity. The manager asks {@link Rekey.current} at most once per {@link Rekey.intervalMs} (of its
+ * clock) when it is asked for a token; when the key differs, it lets go of the token in memory (it was
+ * obtained for the earlier subject, which stays stored under its own key) and carries on under the new
+ * key: a token another process stored there, else a new one.
+ */
+export interface Rekey {
+  /**
+   * The store key and identity of the tokens as things are now. A failure leaves the key as it is (the
+   * token request, if one is needed, reports the problem).
+   */
+  current(): Promise<{ key: string; identity: TokenIdentity }>;
+  /** Least time between two checks, ms. Default {@link DEFAULT_REKEY_INTERVAL_MS}. */
+  intervalMs?: number;
 }
 
 /** Options of {@link TokenManager.getToken}. */
@@ -220,8 +243,8 @@ export interface TokenManagerParameters {
 
 /** Gets, caches and renews tokens for one identity. See the module documentation for the flow. */
 export class TokenManager {
-  /** The store key of this manager's token. */
-  readonly key: string;
+  /** The store key of this manager's token (the key of its identity now: see {@link Rekey}). */
+  #key: string;
   /** The profile name, if any. */
   readonly profile: string | undefined;
   // Fields are few on purpose: a multi-tenant process holds a manager per tenant, most of them idle on a
@@ -247,7 +270,7 @@ export class TokenManager {
   constructor(options: TokenManagerOptions) {
     const c = options.client;
     this.#client = c;
-    this.key = options.key;
+    this.#key = options.key;
     this.profile = options.profile;
     const skewMs = options.skewMs ?? DEFAULT_FRESHNESS.skewMs;
     const eagerFraction = options.eagerRefreshFraction ?? DEFAULT_FRESHNESS.eagerRefreshFraction;
@@ -289,6 +312,22 @@ export class TokenManager {
       store: options.store,
       dpop: options.dpop,
     });
+    if (options.rekey !== undefined) {
+      const rare = this.#more();
+      rare.rekey = options.rekey;
+      rare.rekeyIntervalMs = nonNegative(
+        options.rekey.intervalMs,
+        DEFAULT_REKEY_INTERVAL_MS,
+        'rekey.intervalMs',
+      );
+      // The caller computed `key` just now.
+      rare.checkedAt = clock();
+    }
+  }
+
+  /** The store key of this manager's token: the key of its identity now (see {@link Rekey}). */
+  get key(): string {
+    return this.#key;
   }
 
   /** The store in use. */
@@ -335,7 +374,7 @@ export class TokenManager {
 
   /** The non-secret identity of the tokens this manager obtains. */
   get identity(): TokenIdentity {
-    return this.#client.identity;
+    return this.#rare?.identity ?? this.#client.identity;
   }
 
   /**
@@ -413,6 +452,51 @@ export class TokenManager {
   }
 
   #get(options: GetTokenOptions): Promise<Token> {
+    const rare = this.#rare;
+    if (
+      rare?.rekey !== undefined &&
+      this.#inflight === undefined &&
+      this.#s.clock() - (rare.checkedAt ?? Number.NEGATIVE_INFINITY) >= rare.rekeyIntervalMs
+    ) {
+      if (options.signal?.aborted === true) return Promise.reject(options.signal.reason);
+      const p = this.#recheck(rare).then(() => this.#serve(options));
+      return options.signal === undefined ? p : raceAbort(p, options.signal);
+    }
+    return this.#serve(options);
+  }
+
+  /**
+   * Asks the {@link Rekey} for the key of the identity now (one check shared by concurrent callers) and,
+   * when it changed, moves to it once no flight is running: the token in memory was the earlier
+   * identity's (it stays stored under that key) and is let go.
+   */
+  #recheck(rare: Rare): Promise<void> {
+    const rekey = rare.rekey;
+    if (rekey === undefined) return Promise.resolve();
+    rare.checking ??= (async () => {
+      try {
+        rare.checkedAt = this.#s.clock();
+        let next: { key: string; identity: TokenIdentity };
+        try {
+          next = await rekey.current();
+        } catch {
+          return; // the token request, if one is needed, reports it
+        }
+        if (next.key === this.#key) return;
+        // A flight writes under the key it started with: wait for it (its token is the old identity's).
+        while (this.#inflight !== undefined) await this.#inflight.catch(() => {});
+        this.#key = next.key;
+        rare.identity = next.identity;
+        this.#current = undefined;
+        this.#invalidated = undefined;
+      } finally {
+        rare.checking = undefined;
+      }
+    })();
+    return rare.checking;
+  }
+
+  #serve(options: GetTokenOptions): Promise<Token> {
     const cur = this.#current;
     if (cur !== undefined && options.force !== true) {
       const now = this.#s.clock();
@@ -576,7 +660,8 @@ export class TokenManager {
 
   /**
    * Logs out: revokes the token where the server supports it (refresh token first, then the access
-   * token) and deletes it from memory and the store. Revocation failures are reported, not thrown.
+   * token; with a DPoP proof for a profile with `dpop`) and deletes it from memory and the store, with
+   * the profile's DPoP key pair. Revocation failures are reported, not thrown.
    */
   async logout(): Promise<{ revoked: boolean; deleted: boolean }> {
     const entry = await this.#read();
@@ -601,6 +686,8 @@ export class TokenManager {
     this.#current = undefined;
     this.#invalidated = undefined;
     await this.store.delete(this.key);
+    // The key pair the revoked tokens were bound to goes too (a new one is made by the next sign-in).
+    await this.#s.dpop?.forget();
     return { revoked, deleted: entry !== undefined };
   }
 
@@ -974,7 +1061,7 @@ export class TokenManager {
     const entry: StoredEntry = { v: 1, key: this.key, token, updatedAt: this.#s.clock() };
     countRenewal(entry, previous);
     if (this.profile !== undefined) entry.profile = this.profile;
-    entry.identity = this.#client.identity;
+    entry.identity = this.identity;
     try {
       await this.store.set(entry);
     } catch (err) {
@@ -1004,7 +1091,7 @@ export class TokenManager {
     }
     if (this.#current !== undefined) this.#current = this.#withoutDead(this.#current, state);
     if (this.profile !== undefined) record.profile = this.profile;
-    record.identity = this.#client.identity;
+    record.identity = this.identity;
     try {
       await this.store.set(record);
     } catch {
@@ -1068,6 +1155,15 @@ class Rare {
   minTtlWarned = false;
   /** Foreground renewals whose failure was already warned about (made on the first such failure). */
   warnedFlights: WeakSet<Promise<Token>> | undefined = undefined;
+  /** The identity check of a manager whose key follows its identity (see `Rekey`). */
+  rekey: Rekey | undefined = undefined;
+  rekeyIntervalMs = DEFAULT_REKEY_INTERVAL_MS;
+  /** When the identity was last checked (clock ms). */
+  checkedAt: number | undefined = undefined;
+  /** The check under way, shared by concurrent callers. */
+  checking: Promise<void> | undefined = undefined;
+  /** The identity after a change of key (before one: the client's). */
+  identity: TokenIdentity | undefined = undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { GrantContext } from '../grants/types.js';
 import { getJson } from '../http/token-endpoint.js';
 import { assertSecureUrl } from '../http/url.js';
 import type { Profile } from '../profile.js';
-import { scopeFromProfile } from '../providers/values.js';
+import { resourceFromProfile, scopeFromProfile } from '../providers/values.js';
 import type { Token } from '../token.js';
 import { openInBrowser } from './browser.js';
 import { signedInUser } from './claims.js';
@@ -118,6 +118,7 @@ export async function runSignIn(s: SessionContext, options: SignInOptions = {}):
   if (clientId === undefined || clientId === '')
     throw new ConfigError('is required to sign in', { key: 'client_id' });
   const scope = scopeFromProfile(profile);
+  const resource = resourceFromProfile(profile);
   const wantsOidc = scope?.split(' ').includes('openid') === true;
   const check = idTokenChecker(s);
   const maxAge = profile.max_age;
@@ -149,6 +150,7 @@ export async function runSignIn(s: SessionContext, options: SignInOptions = {}):
     return deviceCodeGrant(s.grant, {
       deviceAuthorizationUrl: url,
       scope,
+      resource,
       ...(profile.authorize_params !== undefined ? { extraParams: profile.authorize_params } : {}),
       onDeviceCode: options.onDeviceCode ?? defaultDeviceCode,
       onPoll: options.onDevicePoll,
@@ -179,6 +181,7 @@ export async function runSignIn(s: SessionContext, options: SignInOptions = {}):
     clientId,
     ...(issuer !== undefined ? { issuer } : {}),
     scope,
+    resource,
     redirectUri: profile.redirect_uri,
     extraParams: extra,
     parUrl,

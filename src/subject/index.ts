@@ -284,6 +284,21 @@ export async function tokenFacts(
   return { [`${role}_iss`]: iss, [`${role}_sub`]: sub, [`${role}_hash`]: `sha256:${h}` };
 }
 
+/** The facts {@link tokenFacts} adds, by role: what changes when the token does. */
+const TOKEN_FACT_KEYS: ReadonlySet<string> = new Set(
+  (['subject', 'actor'] as const).flatMap((role) => [`${role}_iss`, `${role}_sub`, `${role}_hash`]),
+);
+
+/**
+ * An identity without the facts of its subject and actor tokens (their sources kept): what stays the
+ * same while the subject token rotates (the DPoP key pair of a delegated profile is keyed by it).
+ */
+export function withoutTokenFacts<T extends Record<string, string | undefined>>(identity: T): T {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(identity)) if (!TOKEN_FACT_KEYS.has(k)) out[k] = v;
+  return out as T;
+}
+
 /** How a source is named in the identity (a path, a variable, a profile; never a value). */
 function sourceLabel(spec: SubjectSpec): string {
   switch (spec.kind) {

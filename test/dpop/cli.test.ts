@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { type TempHome, tempHome, tw } from '../cli/helpers.js';
 import { type DpopApi, type DpopProvider, startDpopApi, startDpopProvider } from './helpers.js';
 
@@ -14,10 +15,10 @@ let home: TempHome;
 let provider: DpopProvider;
 let api: DpopApi;
 
-function writeConfig(extra: string[] = ['dpop = true']): void {
-  mkdirSync(dirname(home.config), { recursive: true });
+function writeConfig(extra: string[] = ['dpop = true'], h: TempHome = home): void {
+  mkdirSync(dirname(h.config), { recursive: true });
   writeFileSync(
-    home.config,
+    h.config,
     [
       '[profiles.bound]',
       `token_url = "${provider.tokenUrl}"`,
@@ -73,6 +74,30 @@ describe('CLI with dpop', () => {
     const again = await tw(['token', 'bound', '--header', '--dpop-for', `get ${api.url}/x`], { env: env() });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^Authorization: DPoP \S+\nDPoP: eyJ\S+\n$/);
+  });
+
+  test('two processes at once with an empty cache make one key pair: the same jkt in both proofs and tokens', async () => {
+    const h = tempHome();
+    try {
+      writeConfig(['dpop = true'], h);
+      const run = () =>
+        tw(['token', 'bound', '--header', '--dpop-for', 'GET', `${api.url}/two`], {
+          env: { ...h.env, TW_SECRET: provider.client.clientSecret },
+        });
+      const runs = await Promise.all([run(), run()]);
+      const jkts = new Set<string>();
+      for (const r of runs) {
+        assert.equal(r.code, 0, r.stderr);
+        const [authorization, proof] = r.stdout.trimEnd().split('\n');
+        const jwk = decodeProtectedHeader(proof!.slice('DPoP: '.length)).jwk as JWK;
+        jkts.add(await calculateJwkThumbprint(jwk, 'sha256'));
+        const token = authorization!.slice('Authorization: DPoP '.length);
+        jkts.add(String((decodeJwt(token) as { cnf?: { jkt?: string } }).cnf?.jkt));
+      }
+      assert.equal(jkts.size, 1, `keys: ${[...jkts].join(', ')}`);
+    } finally {
+      h.cleanup();
+    }
   });
 
   test('token --header without --dpop-for warns that a proof is needed', async () => {

@@ -180,9 +180,10 @@ describe('API requests', () => {
     }
   });
 
-  test('undici interceptor and axios send the same proofs', async () => {
+  test('undici interceptor and axios send the same proofs; the API nonce once, then remembered for both', async () => {
     const m = await managerFor();
     api.verdicts.length = 0;
+    api.requireNonce = true;
     const agent = new Agent().compose(
       interceptors.redirect({ maxRedirections: 0 }),
       tokenwardInterceptor(m, { origins: [api.url] }),
@@ -197,10 +198,11 @@ describe('API requests', () => {
       assert.equal(a.status, 200);
       assert.deepEqual(
         api.verdicts.map((v) => `${v.path} ${v.status} ${v.reason}`),
-        ['/undici?q=1 200 ok', '/axios 200 ok'],
+        ['/undici?q=1 401 nonce', '/undici?q=1 200 ok', '/axios 200 ok'],
       );
       for (const v of api.verdicts) assert.match(v.authorization ?? '', /^DPoP /);
     } finally {
+      api.requireNonce = false;
       await agent.close();
     }
   });
@@ -215,12 +217,14 @@ describe('API requests', () => {
     const send = (proof: string) =>
       fetch(target.url, { headers: { authorization: `DPoP ${token.accessToken}`, dpop: proof } });
     assert.equal((await send(wrong)).status, 401);
+    // The right key, but a proof for another token (its ath).
+    assert.equal((await send(await m.dpop!.proof(target, `${token.accessToken}x`))).status, 401);
     const right = await m.dpop!.proof(target, token.accessToken);
     assert.equal((await send(right)).status, 200);
     assert.equal((await send(right)).status, 401);
     assert.deepEqual(
       api.verdicts.map((v) => v.reason),
-      ['jkt', 'ok', 'jti replayed'],
+      ['jkt', 'ath', 'ok', 'jti replayed'],
     );
   });
 });
@@ -247,6 +251,95 @@ describe('the key in the store', () => {
       assert.equal(await later.dpop!.thumbprint(), ta);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('logout and introspection', () => {
+  test('logout revokes with a proof for the revocation endpoint and deletes the key pair; the next token gets a new key', async () => {
+    const store = new MemoryStore();
+    const m = await managerFor({ revocation_url: `${provider.issuer}/token/revocation` }, { store });
+    const token = await m.getToken();
+    const jkt = await m.dpop!.thumbprint();
+    const keyEntry = dpopKeyStoreKey(m.key, 'ES256');
+    assert.notEqual(await store.get(keyEntry), undefined);
+    const before = provider.proofs['/token/revocation']?.length ?? 0;
+    const warnings: string[] = [];
+    const out = await m.logout();
+    assert.deepEqual(out, { revoked: true, deleted: true }, warnings.join('; '));
+    const proofs = (provider.proofs['/token/revocation'] ?? []).slice(before);
+    assert.equal(proofs.length, 1, 'one revocation request, with a proof');
+    const { payload } = await jwtVerify(proofs[0]!, EmbeddedJWK, { typ: 'dpop+jwt' });
+    assert.equal(payload['htm'], 'POST');
+    assert.equal(payload['htu'], `${provider.issuer}/token/revocation`);
+    assert.equal(payload['ath'], undefined);
+    assert.equal(await store.get(keyEntry), undefined, 'the key pair survived logout');
+    assert.equal(await store.get(m.key), undefined);
+    // A new sign-in: a new key pair, and a token bound to it.
+    const next = await m.getToken();
+    assert.notEqual(next.accessToken, token.accessToken);
+    const jkt2 = await m.dpop!.thumbprint();
+    assert.notEqual(jkt2, jkt);
+    assert.equal((decodeJwt(next.accessToken) as { cnf?: { jkt?: string } }).cnf?.jkt, jkt2);
+  });
+
+  test("another process's logout: the next token request of a running manager uses the store's new key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tw-dpop-logout-'));
+    const key = randomBytes(32);
+    try {
+      const a = await managerFor({ name: 'shared' }, { store: new FileStore({ dir, key }) });
+      const b = await managerFor({ name: 'shared' }, { store: new FileStore({ dir, key }) });
+      await a.getToken();
+      const old = await b.dpop!.thumbprint(); // b holds the key in memory
+      await a.logout();
+      const t = await a.getToken(); // a new key pair in the store
+      const jkt = await a.dpop!.thumbprint();
+      assert.notEqual(jkt, old);
+      const tb = await b.getToken({ force: true });
+      assert.notEqual(tb.accessToken, t.accessToken);
+      assert.equal(await b.dpop!.thumbprint(), jkt);
+      assert.equal((decodeJwt(tb.accessToken) as { cnf?: { jkt?: string } }).cnf?.jkt, jkt);
+      api.verdicts.length = 0;
+      const r = await createAuthFetch(b, { origins: [api.url] })(`${api.url}/after-logout`);
+      assert.equal(r.status, 200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('introspection of a DPoP profile: a proof for the introspection endpoint; its answer is not taken for a token', async () => {
+    const seen: { path: string; htu: unknown }[] = [];
+    const lb = await startLoopback(async (req, res) => {
+      const proof = req.headers['dpop'];
+      const htu =
+        typeof proof === 'string'
+          ? (await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt' })).payload['htu']
+          : undefined;
+      seen.push({ path: req.url, htu });
+      if (req.url === '/introspect') return json(res, 200, { active: true, cnf: { jkt: 'jkt-1' } });
+      json(res, 200, { access_token: 'at-1', token_type: 'DPoP', expires_in: 600 });
+    });
+    try {
+      const m = await createTokenManager(
+        {
+          token_url: `${lb.url}/token`,
+          introspection_url: `${lb.url}/introspect`,
+          client_id: 'c',
+          client_secret: 's',
+          dpop: true,
+        },
+        { store: new MemoryStore() },
+      );
+      managers.push(m);
+      const r = await m.introspect();
+      assert.equal(r.active, true);
+      assert.deepEqual(r.cnf, { jkt: 'jkt-1' });
+      assert.deepEqual(seen, [
+        { path: '/token', htu: `${lb.url}/token` },
+        { path: '/introspect', htu: `${lb.url}/introspect` },
+      ]);
+    } finally {
+      await lb.close();
     }
   });
 });

@@ -20,7 +20,12 @@ import {
 import { athOf } from '../../src/dpop/proof.js';
 
 interface OidcProviderInstance {
-  use(mw: (ctx: { path: string; method: string }, next: () => Promise<void>) => Promise<void>): void;
+  use(
+    mw: (
+      ctx: { path: string; method: string; headers: Record<string, string | string[] | undefined> },
+      next: () => Promise<void>,
+    ) => Promise<void>,
+  ): void;
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
 }
 interface OidcProviderModule {
@@ -40,6 +45,8 @@ export interface DpopProvider {
   jwks: { keys: JWK[] };
   /** Token requests seen, and how many of them were answered 400 `use_dpop_nonce`. */
   counts: { token: number; nonceChallenges: number };
+  /** The DPoP proofs of the requests to each path (revocation, introspection…), in order. */
+  proofs: Record<string, string[]>;
   close(): Promise<void>;
 }
 
@@ -82,6 +89,8 @@ export async function startDpopProvider(options: { requireNonce?: boolean } = {}
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA', 'Ed25519'] },
     features: {
       clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
       devInteractions: { enabled: false },
       dPoP: {
         enabled: true,
@@ -102,7 +111,10 @@ export async function startDpopProvider(options: { requireNonce?: boolean } = {}
     },
   });
   const counts = { token: 0, nonceChallenges: 0 };
+  const proofs: Record<string, string[]> = {};
   provider.use(async (ctx, next) => {
+    const proof = ctx.headers['dpop'];
+    if (typeof proof === 'string') proofs[ctx.path] = [...(proofs[ctx.path] ?? []), proof];
     await next();
     if (ctx.path === '/token') {
       counts.token++;
@@ -117,6 +129,7 @@ export async function startDpopProvider(options: { requireNonce?: boolean } = {}
     client,
     jwks: { keys: [{ ...publicPart, kid: 'sig', alg: 'RS256', use: 'sig' } as JWK] },
     counts,
+    proofs,
     async close() {
       server.closeAllConnections();
       server.close();

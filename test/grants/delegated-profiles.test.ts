@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { getProfile } from '../../src/config/load.js';
 import { ConfigError, TokenEndpointError, type TokenwardError } from '../../src/errors.js';
-import { closeAll, createTokenManager } from '../../src/front-door.js';
+import { closeAll, createTokenManager, openProfile } from '../../src/front-door.js';
 import type { HttpExchange } from '../../src/http/types.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
+import { FileStore } from '../../src/stores/file.js';
 import { fileReads } from '../../src/subject/index.js';
 import { tempHome, tw } from '../cli/helpers.js';
+import { json, startLoopback } from '../helpers/loopback.js';
 import {
   CI_ISSUER,
   type ExchangeProvider,
@@ -87,6 +89,15 @@ async function open(name: string): Promise<TokenManager> {
   return m;
 }
 
+/** Profile `x`: a token exchange of the subject JWT (`sub`) written to the file `token`; its manager. */
+async function fileProfile(sub: string): Promise<{ file: string; jwt: string; m: TokenManager }> {
+  const file = join(dir, 'token');
+  const jwt = await op.subjectJwt(sub);
+  writeFileSync(file, jwt);
+  writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
+  return { file, jwt, m: await open('x') };
+}
+
 /** No secret in an error (message, JSON, stack) nor in any trace. */
 function assertNoSecret(secrets: string[], err?: TokenwardError): void {
   const shown = `${JSON.stringify(traces)} ${err ? `${err.message} ${JSON.stringify(err)} ${err.stack}` : ''}`;
@@ -148,12 +159,46 @@ describe('token_exchange with a rotating subject_token_file', () => {
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
     assert.equal(op.seen[1]?.sub, 'workload-2');
 
-    // A long-lived manager renews with the file as it is now.
+    // A long-lived manager renews with the file as it is now, under the new subject's key.
     now = t1.expiresAt + 1_000;
     const t3 = await m1.getToken();
     assert.notEqual(t3.accessToken, t1.accessToken);
+    assert.equal(m1.key, m2.key);
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 3 });
     assert.equal(op.seen[2]?.sub, 'workload-2');
+    assertNoSecret([jwt1, jwt2]);
+  });
+
+  it('a long-lived manager follows a rotated file before its token expires: new key, one exchange, old entry kept', async () => {
+    const { file, jwt: jwt1, m } = await fileProfile('workload-1');
+    const key1 = m.key;
+    const t1 = await m.getToken();
+    const jwt2 = await op.subjectJwt('workload-2');
+    writeFileSync(file, jwt2);
+    // Within the check interval (one second of the manager's clock) the token in memory is served.
+    assert.equal((await m.getToken()).accessToken, t1.accessToken);
+    assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 1 });
+    now += 1_000; // t1 is far from expiry
+    const t2 = await m.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.notEqual(m.key, key1, 'the new subject is a new cache key');
+    assert.equal(m.identity['subject_sub'], 'workload-2');
+    assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
+    assert.equal(op.seen[1]?.sub, 'workload-2');
+    // Each subject's token under its own key; the earlier one is not overwritten.
+    assert.equal((await m.store.get(key1))?.token?.accessToken, t1.accessToken);
+    assert.equal((await m.store.get(m.key))?.token?.accessToken, t2.accessToken);
+    assert.equal((await m.store.get(m.key))?.identity?.['subject_sub'], 'workload-2');
+    // Nothing changed since: served from memory, checked again after the interval with no exchange.
+    now += 1_000;
+    assert.equal((await m.getToken()).accessToken, t2.accessToken);
+    assert.equal((await m.getToken()).accessToken, t2.accessToken);
+    assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
+    // A manager opened now (another process) has the same key and takes the stored token.
+    const other = await open('x');
+    assert.equal(other.key, m.key);
+    assert.equal((await other.getToken()).accessToken, t2.accessToken);
+    assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
     assertNoSecret([jwt1, jwt2]);
   });
 
@@ -253,6 +298,33 @@ describe('a chain of profiles (subject_profile)', () => {
     assert.deepEqual(op.counts, { client_credentials: 1, [TOKEN_EXCHANGE]: 2 });
   });
 
+  it('when the upstream profile gets a new token, the downstream manager exchanges it (new key) after the check interval', async () => {
+    writeConfig(
+      [
+        '[profiles.ci]',
+        'scope = "api:read"',
+        '',
+        '[profiles.exchanged]',
+        'grant = "token_exchange"',
+        'subject_profile = "ci"',
+        'audience = "api://one"',
+      ].join('\n'),
+    );
+    const m = await open('exchanged');
+    const key1 = m.key;
+    const t1 = await m.getToken();
+    assert.deepEqual(op.counts, { client_credentials: 1, [TOKEN_EXCHANGE]: 1 });
+    // The upstream manager is the process-wide one of `ci` (the first opener's options win).
+    const ci = await openProfile('ci', { config });
+    await ci.getToken({ force: true });
+    assert.deepEqual(op.counts, { client_credentials: 2, [TOKEN_EXCHANGE]: 1 });
+    now += 1_000;
+    const t2 = await m.getToken();
+    assert.notEqual(t2.accessToken, t1.accessToken);
+    assert.notEqual(m.key, key1);
+    assert.deepEqual(op.counts, { client_credentials: 2, [TOKEN_EXCHANGE]: 2 });
+  });
+
   it('a cycle is a ConfigError naming the profiles and the key, before any request', async () => {
     writeConfig(
       [
@@ -330,11 +402,7 @@ describe('bad input', () => {
   });
 
   it('an unreadable subject file: ConfigError naming subject_token_file; the earlier good token is kept', async () => {
-    const file = join(dir, 'token');
-    const jwt = await op.subjectJwt('w');
-    writeFileSync(file, jwt);
-    writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
-    const m = await open('x');
+    const { file, jwt, m } = await fileProfile('w');
     const good = await m.getToken();
     rmSync(file);
     now = good.expiresAt + 1_000;
@@ -365,12 +433,9 @@ describe('bad input', () => {
   });
 
   it('a refused exchange: TokenEndpointError naming the subject key, the earlier good token kept', async () => {
-    const file = join(dir, 'token');
-    const good = await op.subjectJwt('w');
-    writeFileSync(file, good);
-    writeConfig(['[profiles.x]', 'grant = "token_exchange"', `subject_token_file = "${file}"`].join('\n'));
-    const m = await open('x');
+    const { file, jwt: good, m } = await fileProfile('w');
     const t = await m.getToken();
+    const goodKey = m.key;
     const bad = await op.untrustedJwt('w');
     writeFileSync(file, bad);
     now = t.expiresAt + 1_000;
@@ -382,8 +447,56 @@ describe('bad input', () => {
       assertNoSecret([good, bad], e);
       return true;
     });
-    assert.equal((await m.store.get(m.key))?.token?.accessToken, t.accessToken, 'the good token is kept');
+    // The new subject is a new key (its entry records the failure); the good token stays under its own.
+    assert.notEqual(m.key, goodKey);
+    assert.equal((await m.store.get(goodKey))?.token?.accessToken, t.accessToken, 'the good token is kept');
+    assert.equal((await m.store.get(m.key))?.lastError?.error, 'invalid_grant');
     assert.deepEqual(op.counts, { [TOKEN_EXCHANGE]: 2 });
+  });
+});
+
+describe('dpop on a delegated profile', () => {
+  it('one key pair for the profile whichever subject: a rotated file changes the cache key, not the DPoP key', async () => {
+    let n = 0;
+    const lb = await startLoopback((_req, res) => {
+      n++;
+      json(res, 200, { access_token: `at-${n}`, token_type: 'DPoP', expires_in: 600 });
+    });
+    try {
+      const file = join(dir, 'token');
+      writeFileSync(file, await op.subjectJwt('w-1'));
+      const profile = {
+        name: 'bound',
+        token_url: `${lb.url}/token`,
+        client_id: 'c',
+        client_secret: 's',
+        grant: 'token_exchange',
+        subject_token_file: file,
+        dpop: true,
+      } as const;
+      const opts = { clock, encryptionKey: key, onWarning: () => {} };
+      const store = () => new FileStore({ dir: join(dir, 'cache'), key });
+      const m1 = await createTokenManager(profile, { ...opts, store: store() });
+      managers.push(m1);
+      await m1.getToken();
+      const jkt = await m1.dpop!.thumbprint();
+      const key1 = m1.key;
+      writeFileSync(file, await op.subjectJwt('w-2'));
+      now += 1_000;
+      const t2 = await m1.getToken();
+      assert.equal(t2.accessToken, 'at-2');
+      assert.notEqual(m1.key, key1);
+      assert.equal(await m1.dpop!.thumbprint(), jkt);
+      // Another process opened after the rotation: the same cache key, the same key pair, the stored token.
+      const m2 = await createTokenManager(profile, { ...opts, store: store() });
+      managers.push(m2);
+      assert.equal(m2.key, m1.key);
+      assert.equal(await m2.dpop!.thumbprint(), jkt);
+      assert.equal((await m2.getToken()).accessToken, 'at-2');
+      assert.equal(n, 2);
+    } finally {
+      await lb.close();
+    }
   });
 });
 

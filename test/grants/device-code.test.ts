@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { noneAuth } from '../../src/auth/none.js';
+import { DpopSigner } from '../../src/dpop/signer.js';
 import { AuthorizationError } from '../../src/errors.js';
 import { DEVICE_CODE_GRANT_TYPE, deviceCodeGrant } from '../../src/grants/device-code.js';
 import type { GrantContext } from '../../src/grants/types.js';
 import type { DeviceCodeInfo } from '../../src/signin/types.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { type Loopback, startLoopback } from '../helpers/loopback.js';
 
 describe('device authorization grant', () => {
@@ -70,6 +72,41 @@ describe('device authorization grant', () => {
     status: 200,
     body: { access_token: 'at-device', token_type: 'Bearer', expires_in: 300, refresh_token: 'rt' },
   };
+
+  it('resource (a list) goes on both requests; with a DPoP hook both carry a proof and the device answer is not taken for a token', async () => {
+    answers = [{ status: 200, body: { access_token: 'at-bound', token_type: 'DPoP', expires_in: 300 } }];
+    const { run } = setup();
+    void run; // the setup resets the server and the device answer
+    const signer = new DpopSigner({ alg: 'ES256', store: new MemoryStore(), tokenKey: 'device-test' });
+    const resource = ['https://rs1.example/', 'https://rs2.example/api'];
+    const t = await deviceCodeGrant(
+      {
+        tokenUrl: `${server.url}/token`,
+        clientAuth: noneAuth({ clientId: 'tv-app' }),
+        http: { retries: 0, tokenRequestHook: signer.tokenRequestHook },
+        parse: { acceptedTokenTypes: ['bearer', 'dpop'] },
+        now: () => 1_000_000,
+      },
+      {
+        deviceAuthorizationUrl: `${server.url}/device`,
+        resource,
+        onDeviceCode: () => {},
+        sleep: async () => {},
+      },
+    );
+    assert.equal(t.tokenType, 'DPoP');
+    assert.deepEqual(
+      server.requests.map((r) => [
+        r.url,
+        new URLSearchParams(r.body).getAll('resource'),
+        typeof r.headers['dpop'],
+      ]),
+      [
+        ['/device', resource, 'string'],
+        ['/token', resource, 'string'],
+      ],
+    );
+  });
 
   it('shows the code, polls at the interval, honours slow_down (+5 s), and returns the token', async () => {
     answers = [pending, { status: 400, body: { error: 'slow_down' } }, pending, token];

@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { noneAuth } from '../../src/auth/none.js';
 import { ConfigError } from '../../src/errors.js';
 import { createTokenManager } from '../../src/front-door.js';
+import { authorizationCodeGrant } from '../../src/grants/authorization-code.js';
 import { clientCredentials } from '../../src/grants/client-credentials.js';
 import { passwordGrant } from '../../src/grants/password.js';
 import { refreshWithToken } from '../../src/grants/refresh-token.js';
@@ -52,6 +54,38 @@ describe('resource lists on the wire', () => {
     assert.deepEqual(
       fields(ep.requests[1]).filter(([k]) => k === 'resource'),
       [],
+    );
+  });
+
+  it('authorization_code sends each resource on the authorization request and on the code exchange', async () => {
+    let authorize: string[] = [];
+    const t = await authorizationCodeGrant(
+      {
+        tokenUrl: ep.tokenUrl,
+        clientAuth: noneAuth({ clientId: 'c' }),
+        http: { retries: 0 },
+        now: () => NOW,
+      },
+      {
+        authorizationUrl: 'https://idp.example.com/authorize',
+        clientId: 'c',
+        resource: RS,
+        timeoutMs: 60_000,
+        async present(url) {
+          const q = new URL(url).searchParams;
+          authorize = q.getAll('resource');
+          const back = new URL(q.get('redirect_uri') ?? '');
+          back.searchParams.set('code', 'code-1');
+          back.searchParams.set('state', q.get('state') ?? '');
+          void fetch(back).then((r) => r.text());
+        },
+      },
+    );
+    assert.equal(t.accessToken, 'at-default');
+    assert.deepEqual(authorize, RS);
+    assert.deepEqual(
+      fields(ep.requests[0]).filter(([k]) => k === 'resource'),
+      RS.map((r) => ['resource', r]),
     );
   });
 
@@ -200,5 +234,32 @@ describe('refresh_params on the wire', () => {
       (e: unknown) => e instanceof ConfigError && /refresh_params/.test(e.key ?? ''),
     );
     assert.equal(ep.requests.length, 0);
+  });
+});
+
+describe('tokenward profiles add: resource and refresh_params from key=value', () => {
+  it('resource=a,b is a list of two (one without a comma stays one); refresh_params takes a list or true/false', async () => {
+    const { profileFromPairs } = await import('../../src/cli/commands/profiles.js');
+    const p = await profileFromPairs([`resource=${RS[0]}, ${RS[1]}`, 'refresh_params=resource,audience']);
+    assert.deepEqual(p.resource, RS);
+    assert.deepEqual(p.refresh_params, ['resource', 'audience']);
+    const one = await profileFromPairs([`resource=${RS[1]}`, 'refresh_params=true']);
+    assert.equal(one.resource, RS[1]);
+    assert.equal(one.refresh_params, true);
+    assert.equal((await profileFromPairs(['refresh_params=false'])).refresh_params, false);
+    // The list goes on the wire as two resource fields.
+    const m = await createTokenManager(
+      { ...base(ep.tokenUrl), ...(await profileFromPairs([`resource=${RS.join(',')}`])) },
+      { env: {}, clock: () => NOW },
+    );
+    try {
+      await m.getToken();
+      assert.deepEqual(
+        fields(ep.requests.at(-1)).filter(([k]) => k === 'resource'),
+        RS.map((r) => ['resource', r]),
+      );
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -116,9 +116,14 @@ export async function profileFromPairs(pairs: string[]): Promise<Profile> {
       if (value !== 'true' && value !== 'false')
         throw new UsageError(`${key} takes true or false, got "${value}"`);
       out[key] = value === 'true';
-    } else if (key === 'dpop' && (value === 'true' || value === 'false')) {
-      out[key] = value === 'true'; // dpop takes true/false or an algorithm name
-    } else if (kind === 'list') {
+    } else if ((key === 'dpop' || key === 'refresh_params') && (value === 'true' || value === 'false')) {
+      out[key] = value === 'true'; // dpop: true/false or an algorithm; refresh_params: true/false or a list
+    } else if (
+      kind === 'list' ||
+      key === 'refresh_params' ||
+      // One resource, or several (RFC 8707): `resource=https://a/,https://b/` is a list of two.
+      (key === 'resource' && value.includes(','))
+    ) {
       out[key] = value
         .split(',')
         .map((s) => s.trim())
