@@ -467,6 +467,14 @@ function build(lines: Line[], notes: string[]): FigureResult[] {
           '750 ms on Redis and 637 ms on PostgreSQL at a load of 40, bench run of 2026-11-30). What is left is the ' +
           'wake-up, one store round trip and, with 16 or 64 processes on 2 cores, the wait for a core: processes woken ' +
           'together still run two at a time.',
+        "Where a PostgreSQL waiter's time went (16 processes, one herd each, timestamps added to the store and the " +
+          'workers for the purpose and removed again, 2026-12-01, load average 24–41 on 2 cores): a served waiter also ' +
+          'waited for its lock connection to close — a median 455 ms of its 870 ms lag. The store now keeps that ' +
+          'connection as its spare for the next lock, and a served waiter returns in under 1 ms after its re-read; at a ' +
+          "load of 41 the rest then grew: the barrier passed a median 219 ms after the holder's unlock, the re-read took " +
+          '230 ms and its decryption and check 400 ms more — waiting for a core. Every waiter had reached the lock ' +
+          'before the holder was served, so the two definitions of the lag agree on these herds; on Redis the ' +
+          "waiters' re-reads found the token before the holder's release had returned (a negative lag).",
         'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
           'tokens, logs itself out; tokenward makes one request however many callers there are.',
         'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
