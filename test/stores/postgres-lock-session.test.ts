@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { dropTable, requireService, uniqueName, withPg } from '../helpers/services.js';
+import { until } from '../helpers/wait.js';
 
 const LONG = { ttlMs: 30_000, timeoutMs: 60_000 };
 
@@ -34,17 +35,6 @@ function tagged(url: string): {
   };
 }
 
-/** Polls `probe` until it returns `want` (bounded: a hang is a failure, not a time measured). */
-async function until(probe: () => Promise<number>, want: number, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const n = await probe();
-    if (n === want) return;
-    if (Date.now() > deadline) throw new Error(`${what}: ${n}, not ${want}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test('a lock connection that holds nothing is kept for the next lock: no new connection; close() ends it', async (t) => {
   const base = await requireService(t, 'postgres');
   if (base === undefined) return;
@@ -61,7 +51,7 @@ test('a lock connection that holds nothing is kept for the next lock: no new con
     const held = await a.lock('k', LONG);
     assert.equal(await sessions(), 3, "the holder's lock connection");
     const served = b.lock('k', { ...LONG, satisfied: async () => true });
-    await until(waiting, 1, 'waiters at the barrier');
+    await until(async () => (await waiting()) === 1, 'a waiter at the barrier');
     assert.equal(await sessions(), 4, "and the waiter's");
     await held.release();
     assert.equal(await served, undefined, 'served by satisfied, without the lock');
@@ -73,7 +63,7 @@ test('a lock connection that holds nothing is kept for the next lock: no new con
     assert.equal(await sessions(), 4, 'four more locks, no new connection');
     await a.close();
     await b.close();
-    await until(sessions, 0, 'sessions left after close()');
+    await until(async () => (await sessions()) === 0, 'no session left after close()');
     assert.deepEqual(warnings, []);
   } finally {
     await a.close();
@@ -96,7 +86,7 @@ test('a spare whose session the server ended: the next lock opens a new connecti
     await withPg(base, (c) =>
       c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]),
     );
-    await until(sessions, 0, 'sessions left after pg_terminate_backend');
+    await until(async () => (await sessions()) === 0, 'no session left after pg_terminate_backend');
     const lock = await store.lock('k', LONG);
     assert.equal(lock.lost, false);
     await lock.release();
