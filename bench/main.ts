@@ -99,6 +99,12 @@ function runOne(spec: FigureSpec): Promise<FigureRun> {
           ? `timed out after ${spec.timeoutMs / 1000} s`
           : `its process exited (${code ?? signal}) without results`;
         results = [failed(spec, why)];
+      } else if (timedOut || code !== 0) {
+        // A figure that reports as it goes (see harness `progress`): keep what it had measured.
+        const note = timedOut
+          ? `**The figure hit its time limit (${spec.timeoutMs / 1000} s)**: these are the results it had measured by then.`
+          : `**The figure's process exited (${code ?? signal}) before the end**: these are the results it had measured by then.`;
+        results = results.map((r) => ({ ...r, notes: [...r.notes, note] }));
       }
       resolve({ spec, results, ms });
     });

@@ -63,8 +63,13 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as HerdConfig;
 const warnings: string[] = [];
 /** How many times this process took the store's lock (the manager's `tokenward:lock:wait` events with `acquired`). */
 let locks = 0;
+/** When this process first asked for the store's lock (epoch ms), if it did. */
+let lockAskedAt: number | undefined;
 diagnosticsChannel.subscribe('tokenward:lock:wait', (m) => {
-  if ((m as { acquired?: unknown }).acquired === true) locks++;
+  const { acquired, durationMs } = m as { acquired?: unknown; durationMs?: unknown };
+  if (acquired === true) locks++;
+  if (lockAskedAt === undefined && typeof durationMs === 'number')
+    lockAskedAt = performance.timeOrigin + performance.now() - durationMs;
 });
 let get: () => Promise<string>;
 /** How many token requests this process made (for the lock holder / waiter split). */
@@ -74,7 +79,7 @@ let close: () => Promise<void>;
 if (cfg.mode === 'tokenward') {
   const store = cfg.lockWakeups === undefined ? undefined : storeWith(cfg.profile!, cfg.lockWakeups);
   const manager = await createTokenManager(cfg.profile!, {
-    onWarning: (w) => warnings.push(w.code),
+    onWarning: (w) => warnings.push(`${w.code}: ${w.message}`),
     ...(store === undefined ? {} : { store }),
   });
   get = async () => (await manager.getToken()).accessToken;
@@ -107,6 +112,7 @@ rl.once('close', () => {
   if (!released) process.exit(1);
 });
 rl.once('line', async () => {
+  const goAt = performance.timeOrigin + performance.now();
   released = true;
   rl.close();
   try {
@@ -114,7 +120,16 @@ rl.once('line', async () => {
     // Epoch ms with sub-ms resolution, comparable with the parent's clock on the same machine.
     const servedAt = performance.timeOrigin + performance.now();
     process.stdout.write(
-      `${JSON.stringify({ ok: true, accessToken, servedAt, requested: requested(), locks, warnings })}\n`,
+      `${JSON.stringify({
+        ok: true,
+        accessToken,
+        servedAt,
+        // Where this process joined the herd: when it asked for the lock, else when it read `go`.
+        arrivedAt: lockAskedAt ?? goAt,
+        requested: requested(),
+        locks,
+        warnings,
+      })}\n`,
     );
   } catch (err) {
     process.stdout.write(`${JSON.stringify({ ok: false, error: String(err), warnings })}\n`);

@@ -22,6 +22,7 @@ import {
   fmtRatio,
   median,
   percentile,
+  progress,
   range,
   runFigure,
   stopwatch,
@@ -70,8 +71,17 @@ interface Rep {
   /** Process herds: median time from `go` to served, for processes that made a request / that did not. */
   requesterMs?: number;
   waiterMs?: number;
-  /** Each waiter's time from the requesting process being served to itself being served, ms. */
+  /**
+   * Each waiter's lag, ms: from the later of the requesting process being served and the waiter's own
+   * arrival (asking for the lock, or, served by its first read, reading `go`) to itself being served.
+   */
   lags: number[];
+  /** The same by the earlier definition: from the requesting process being served, whenever the waiter arrived. */
+  lagsFromHolder: number[];
+  /** Waiters that arrived after the requesting process had been served. */
+  late: number;
+  /** The workers' warnings (distinct), kept when the herd made more than one token request. */
+  warnings: string[];
   /** Every caller's time from `go` to served, ms, ascending. */
   served: number[];
   /** tokenward process herds: how many times a process took the store's lock, summed over the herd. */
@@ -95,8 +105,8 @@ interface Variant {
   cfg: (rep: number) => HerdConfig;
 }
 
-/** Per herd line, the time-to-served of each caller in its median repetition (for the chart). */
-const servedCurves: Array<{ scenario: string; client: string; servedMs: number[] }> = [];
+/** A herd line's time-to-served of each caller in its median repetition (for the chart). */
+type Curve = { scenario: string; client: string; servedMs: number[] };
 
 /** The store URL with generous connect and command bounds: many processes connect at once on 2 cores. */
 function patient(url: string): string {
@@ -138,7 +148,7 @@ async function runScenario(
 }
 
 /** Charts of the herd figure: time to served per caller, one chart per process scenario. */
-function herdCharts(curves: typeof servedCurves): ChartSpec[] {
+function herdCharts(curves: Curve[]): ChartSpec[] {
   const scenarios = [...new Set(curves.map((c) => c.scenario))].filter((s) => !s.includes('1 process'));
   return scenarios.map((scenario) =>
     servedChart({
@@ -199,8 +209,10 @@ async function processHerd(
           accessToken?: string;
           error?: string;
           servedAt?: number;
+          arrivedAt?: number;
           requested?: number;
           locks?: number;
+          warnings?: string[];
         },
     );
     const latency = (made: boolean) =>
@@ -210,12 +222,17 @@ async function processHerd(
     const requesters = latency(true);
     const waiters = latency(false);
     const holders = results.filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) > 0);
+    const holderAt = holders.length === 1 ? holders[0]!.servedAt! : undefined;
+    const others = results.filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) === 0);
+    const lagsFromHolder = holderAt === undefined ? [] : others.map((r) => r.servedAt! - holderAt);
     const lags =
-      holders.length === 1
-        ? results
-            .filter((r) => r.ok && r.servedAt !== undefined && (r.requested ?? 0) === 0)
-            .map((r) => r.servedAt! - holders[0]!.servedAt!)
-        : [];
+      holderAt === undefined
+        ? []
+        : others.map((r) => r.servedAt! - Math.max(holderAt, r.arrivedAt ?? Number.NEGATIVE_INFINITY));
+    const late =
+      holderAt === undefined
+        ? 0
+        : others.filter((r) => (r.arrivedAt ?? Number.NEGATIVE_INFINITY) > holderAt).length;
     const served = results
       .filter((r) => r.ok && r.servedAt !== undefined)
       .map((r) => r.servedAt! - goAt)
@@ -224,6 +241,9 @@ async function processHerd(
     if (failed.length > 0)
       process.stderr.write(`herd ${cfg.mode}: ${failed.length} failed: ${failed[0]?.error}\n`);
     process.stderr.write(`  ${n} × ${cfg.mode}: ${requests} request(s), ${fmtMs(ms)}\n`);
+    // More than one request: what the workers were told is the first clue to why.
+    const warnings = requests > 1 ? [...new Set(results.flatMap((r) => r.warnings ?? []))] : [];
+    for (const w of warnings) process.stderr.write(`    worker warning: ${w}\n`);
     return {
       requests,
       ms,
@@ -232,6 +252,9 @@ async function processHerd(
       ...(requesters.length > 0 ? { requesterMs: median(requesters) } : {}),
       ...(waiters.length > 0 ? { waiterMs: median(waiters) } : {}),
       lags: cfg.mode === 'tokenward' ? lags : [],
+      lagsFromHolder: cfg.mode === 'tokenward' ? lagsFromHolder : [],
+      late: cfg.mode === 'tokenward' ? late : 0,
+      warnings,
       served,
       ...(cfg.mode === 'tokenward' ? { locks: results.reduce((a, r) => a + (r.locks ?? 0), 0) } : {}),
     };
@@ -277,6 +300,195 @@ async function dropRedisPrefix(prefix: string): Promise<void> {
   }
 }
 
+/** The figure's table, notes and charts from the herds measured so far. */
+function build(lines: Line[], notes: string[]): FigureResult[] {
+  const int = (x: number) => x.toFixed(0);
+  const lagOf = (l: Line) => l.reps.flatMap((r) => r.lags);
+  const lagFromHolderOf = (l: Line) => l.reps.flatMap((r) => r.lagsFromHolder);
+  const lagCell = (xs: number[]) =>
+    xs.length === 0 ? '—' : `${fmtMs(median(xs))} (${fmtMs(percentile(xs, 0.95))})`;
+  const rows = lines.map((l) => {
+    const req = l.reps.map((r) => r.requests);
+    const ms = l.reps.map((r) => r.ms);
+    const failures = l.reps.reduce((a, r) => a + r.failures, 0);
+    const lags = lagOf(l);
+    const locks = l.reps.flatMap((r) => (r.locks === undefined ? [] : [r.locks]));
+    return [
+      l.scenario,
+      l.client,
+      `${int(median(req))} (${range(req, int)})`,
+      `${fmtMs(median(ms))} (${range(ms, fmtMs)})`,
+      `${int(median(l.reps.map((r) => r.distinct)))}`,
+      String(failures),
+      locks.length === 0 ? '—' : `${int(median(locks))} (${range(locks, int)})`,
+      lagCell(lags),
+      lagCell(lagFromHolderOf(l)),
+    ];
+  });
+  const pairs: string[] = [];
+  const headline: string[] = [];
+  for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
+    const of = lines.filter((l) => l.scenario === scenario);
+    const tw = of.find((l) => l.kind === 'tokenward');
+    const nv = of.find((l) => l.kind === 'naive');
+    if (tw === undefined) continue;
+    const twReq = median(tw.reps.map((r) => r.requests));
+    if (nv === undefined) {
+      const all = tw.reps.map((r) => r.requests);
+      pairs.push(
+        `${scenario}: tokenward made ${range(all, int)} token request${twReq === 1 ? '' : 's'} per herd (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}), ` +
+          `all ${scenario.split(' ')[0]} processes served in ${fmtMs(median(tw.reps.map((r) => r.ms)))} (median).`,
+      );
+      headline.push(
+        `Herd, ${scenario}: ${range(all, int)} token request${twReq === 1 ? '' : 's'} (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}).`,
+      );
+      continue;
+    }
+    const nvReq = median(nv.reps.map((r) => r.requests));
+    const timeRatio = median(tw.reps.map((r, k) => r.ms / nv.reps[k]!.ms));
+    pairs.push(
+      `${scenario}: tokenward made ${twReq} request${twReq === 1 ? '' : 's'} where the naive client made ${nvReq} ` +
+        `(${fmtRatio(nvReq / Math.max(1, twReq))} fewer); time to all served ${fmtRatio(timeRatio)} the naive client's.`,
+    );
+    headline.push(
+      `Herd, ${scenario}: ${twReq} token request${twReq === 1 ? '' : 's'} vs ${nvReq} for the naive client; ` +
+        `all served in ${fmtRatio(timeRatio)} the naive time.`,
+    );
+  }
+  const lagNotes: string[] = [];
+  for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
+    const woken = lines.find((l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === true);
+    const polled = lines.find(
+      (l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === false,
+    );
+    if (woken === undefined || lagOf(woken).length === 0) continue;
+    const w = lagOf(woken);
+    const late = woken.reps.reduce((a, r) => a + r.late, 0);
+    const old = lagFromHolderOf(woken);
+    const text =
+      `${scenario}: the ${w.length} waiters (all herds) were served a median ${fmtMs(median(w))} after the ` +
+      `process that requested the token or their own arrival, whichever was later (p95 ${fmtMs(percentile(w, 0.95))}; ` +
+      `${late} of them arrived after it had been served; by the earlier definition, from the holder alone: ` +
+      `${fmtMs(median(old))}, p95 ${fmtMs(percentile(old, 0.95))})`;
+    if (polled !== undefined && lagOf(polled).length > 0) {
+      const p = lagOf(polled);
+      lagNotes.push(
+        `${text} with wake-ups, against ${fmtMs(median(p))} (p95 ${fmtMs(percentile(p, 0.95))}) polling only ` +
+          `(${fmtRatio(median(w) / median(p))}).`,
+      );
+      headline.push(
+        `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} with wake-ups vs ` +
+          `${fmtMs(median(p))} polling only (p95 ${fmtMs(percentile(w, 0.95))} vs ${fmtMs(percentile(p, 0.95))}).`,
+      );
+    } else {
+      lagNotes.push(`${text}.`);
+      if (scenario.startsWith(String(N_PROCESSES)))
+        headline.push(
+          `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} (p95 ${fmtMs(percentile(w, 0.95))}).`,
+        );
+    }
+  }
+  const split: string[] = [];
+  for (const l of lines) {
+    const req = l.reps.flatMap((r) => (r.requesterMs === undefined ? [] : [r.requesterMs]));
+    const wait = l.reps.flatMap((r) => (r.waiterMs === undefined ? [] : [r.waiterMs]));
+    if (req.length === 0 || l.kind === 'naive') continue;
+    if (wait.length > 0) {
+      split.push(
+        `${l.scenario}, ${l.client.split(' (')[0]}: the process that requested had its token after ` +
+          `${fmtMs(median(req))}, the waiters after ${fmtMs(median(wait))} (medians from the start signal).`,
+      );
+    }
+  }
+  const warned = lines.flatMap((l) =>
+    l.reps.some((r) => r.warnings.length > 0)
+      ? [
+          `${l.scenario}, ${l.client.split(' (')[0]}: a herd made more than one token request; its workers' warnings: ` +
+            [...new Set(l.reps.flatMap((r) => r.warnings))].map((w) => `\`${w.slice(0, 300)}\``).join('; '),
+        ]
+      : [],
+  );
+  const servedCurves: Curve[] = [];
+  for (const l of lines) {
+    const rep = medianRep(l);
+    if (rep !== undefined)
+      servedCurves.push({ scenario: l.scenario, client: l.client, servedMs: rep.served });
+  }
+  return [
+    {
+      id: ID,
+      title: TITLE,
+      method:
+        `Every caller wants a token at the same moment and none is cached. Token endpoint: the minimal loopback ` +
+        `server of test/helpers/token-server.ts with ${LATENCY_MS} ms latency per request (a real IdP is slower ` +
+        `than loopback; the latency is what lets a herd pile up). In-process: ${N_IN_PROCESS.toLocaleString('en')} ` +
+        `concurrent \`getToken('herd')\` (front door, memory store; a warm-up round first, so undici and the config ` +
+        `reader are loaded as in a running service) against ${N_IN_PROCESS.toLocaleString('en')} concurrent naive calls. Processes: ` +
+        `${N_PROCESSES} (and ${N_LARGE}) Node processes (esbuild bundles, started and ready before the clock starts), released together ` +
+        `by a line on stdin; the time runs until the last one has printed its token. The naive client is seed 004's ` +
+        `flow (bench/lib/naive.ts): read the JSON file (Redis key, PostgreSQL row), use it if \`expiry_tm\` is ahead, else request and write it. ` +
+        `Redis is the server on 127.0.0.1:6379; PostgreSQL a throwaway server the bench starts on loopback (\`fsync=off\`, \`max_connections=400\`). ` +
+        `${REPS} repetitions of each ${N_PROCESSES}-process herd and ${REPS_LARGE} of each ${N_LARGE}-process herd, rotating which client goes first; median (min–max). ` +
+        "Waiters' lag: for each process that did not request, the time from the requesting process having its token — or, when " +
+        'this process arrived later, from its own arrival (when it asked for the lock; served by its first read, when it read `go`) — ' +
+        "to this one having it (both clocks are the same machine's), median (p95) over the waiters of all repetitions. Until 2026-12-01 " +
+        'the lag was counted from the requesting process alone, whenever the waiter arrived: a process that had not yet reached the ' +
+        'store when the holder finished (still starting, still connecting) added its own start-up to the lag; that earlier ' +
+        "definition is the last column. tokenward's file and Redis stores are measured " +
+        'with lock wake-ups (the default) and with `lockWakeups: false` (polling only) in the same run. ' +
+        "Store locks taken per herd: how many times the herd's processes took the store's lock (each process counts the " +
+        '`tokenward:lock:wait` diagnostics events with `acquired: true`), median (min–max) over the repetitions — a count ' +
+        "that the machine's load does not blur, unlike the times.",
+      columns: [
+        'herd',
+        'client',
+        'token requests',
+        'time to all served',
+        'distinct tokens',
+        'failures',
+        'store locks taken per herd',
+        "waiters' lag, median (p95)",
+        "waiters' lag from the holder alone (earlier definition), median (p95)",
+      ],
+      rows,
+      notes: [
+        ...pairs,
+        ...lagNotes,
+        ...split,
+        ...warned,
+        'Why waiters lag the lock holder at all: a waiter learns of the release — Redis: the releaser publishes on ' +
+          '`<prefix>unlock:<key>`; file: its next poll (5 ms doubling to 50 ms), or the watch on the cache directory ' +
+          'with `lockWakeups: true`; PostgreSQL: the server lets every waiter through its shared-lock barrier the moment ' +
+          'the lock is free — then re-reads the store *without* the lock (`LockOptions.satisfied`: one read and a ' +
+          "decryption), finds the holder's token and is served: every waiter at once, not one after another through " +
+          'the lock (the "store locks taken per herd" column: 1 is the holder alone). Until this change the manager ' +
+          'trusted only what it read under the lock, so each waiter took the lock in turn and the last of a herd was ' +
+          'served after as many hand-offs as there were waiters (16 processes: a median lag of 307 ms on the file store, ' +
+          '750 ms on Redis and 637 ms on PostgreSQL at a load of 40, bench run of 2026-11-30). What is left is the ' +
+          'wake-up, one store round trip and, with 16 or 64 processes on 2 cores, the wait for a core: processes woken ' +
+          'together still run two at a time.',
+        "Where a PostgreSQL waiter's time went (16 processes, one herd each, timestamps added to the store and the " +
+          'workers for the purpose and removed again, 2026-12-01, load average 24–41 on 2 cores): a served waiter also ' +
+          'waited for its lock connection to close — a median 455 ms of its 870 ms lag. The store now keeps that ' +
+          'connection as its spare for the next lock, and a served waiter returns in under 1 ms after its re-read; at a ' +
+          "load of 41 the rest then grew: the barrier passed a median 219 ms after the holder's unlock, the re-read took " +
+          '230 ms and its decryption and check 400 ms more — waiting for a core. Every waiter had reached the lock ' +
+          'before the holder was served, so the two definitions of the lag agree on these herds; on Redis the ' +
+          "waiters' re-reads found the token before the holder's release had returned (a negative lag). " +
+          '64 processes, one herd each, at a load of 82–90 the same day: 1 token request and 1 lock per herd on Redis ' +
+          'and on PostgreSQL (all served in 18.1 s and 16.5 s; median lag 1.30 s and 3.76 s).',
+        'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
+          'tokens, logs itself out; tokenward makes one request however many callers there are.',
+        'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
+          'or half-written file, which reads as "no token" and triggers yet another request.',
+        ...notes,
+      ],
+      headline,
+      charts: herdCharts(servedCurves),
+    },
+  ];
+}
+
 await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
   const server = await startTokenServer({ lifetime: 3600, latencyMs: LATENCY_MS, issueRefreshTokens: false });
   const dir = await mkdtemp(join(tmpdir(), 'tw-bench-herd-'));
@@ -320,6 +532,9 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           distinct: new Set(ok).size,
           failures: N_IN_PROCESS - ok.length,
           lags: [],
+          lagsFromHolder: [],
+          late: 0,
+          warnings: [],
           served: [],
         };
       };
@@ -341,6 +556,9 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
           distinct: new Set(ok).size,
           failures: N_IN_PROCESS - ok.length,
           lags: [],
+          lagsFromHolder: [],
+          late: 0,
+          warnings: [],
           served: [],
         };
       };
@@ -392,12 +610,19 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       const id = `${scenario.includes('file') ? 'file' : scenario.includes('Redis') ? 'redis' : 'postgres'}${n === N_LARGE ? '64' : ''}`;
       const variants = all.filter((v) => WITH_NAIVE || v.kind !== 'naive');
       if (!selected(id)) return Promise.resolve([] as Line[]);
-      return runScenario(server, env, n, reps, scenario, variants).catch((err: unknown) => {
-        const why = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`herd ${scenario} failed: ${why}\n`);
-        notes.push(`**${scenario}: not measured** — ${why.slice(0, 300)}`);
-        return [] as Line[];
-      });
+      return runScenario(server, env, n, reps, scenario, variants).then(
+        (done) => {
+          // What is measured so far, in case the figure runs out of time before the end.
+          progress(build([...lines, ...done], notes));
+          return done;
+        },
+        (err: unknown) => {
+          const why = err instanceof Error ? err.message : String(err);
+          process.stderr.write(`herd ${scenario} failed: ${why}\n`);
+          notes.push(`**${scenario}: not measured** — ${why.slice(0, 300)}`);
+          return [] as Line[];
+        },
+      );
     };
     if (ONLY !== undefined || REPS !== 3 || !WITH_NAIVE) {
       notes.push(
@@ -550,160 +775,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
       }
     }
 
-    const int = (x: number) => x.toFixed(0);
-    const lagOf = (l: Line) => l.reps.flatMap((r) => r.lags);
-    const rows = lines.map((l) => {
-      const req = l.reps.map((r) => r.requests);
-      const ms = l.reps.map((r) => r.ms);
-      const failures = l.reps.reduce((a, r) => a + r.failures, 0);
-      const lags = lagOf(l);
-      const locks = l.reps.flatMap((r) => (r.locks === undefined ? [] : [r.locks]));
-      return [
-        l.scenario,
-        l.client,
-        `${int(median(req))} (${range(req, int)})`,
-        `${fmtMs(median(ms))} (${range(ms, fmtMs)})`,
-        `${int(median(l.reps.map((r) => r.distinct)))}`,
-        String(failures),
-        locks.length === 0 ? '—' : `${int(median(locks))} (${range(locks, int)})`,
-        lags.length === 0 ? '—' : `${fmtMs(median(lags))} (${fmtMs(percentile(lags, 0.95))})`,
-      ];
-    });
-    const pairs: string[] = [];
-    const headline: string[] = [];
-    for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
-      const of = lines.filter((l) => l.scenario === scenario);
-      const tw = of.find((l) => l.kind === 'tokenward');
-      const nv = of.find((l) => l.kind === 'naive');
-      if (tw === undefined) continue;
-      const twReq = median(tw.reps.map((r) => r.requests));
-      if (nv === undefined) {
-        const all = tw.reps.map((r) => r.requests);
-        pairs.push(
-          `${scenario}: tokenward made ${range(all, int)} token request${twReq === 1 ? '' : 's'} per herd (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}), ` +
-            `all ${scenario.split(' ')[0]} processes served in ${fmtMs(median(tw.reps.map((r) => r.ms)))} (median).`,
-        );
-        headline.push(
-          `Herd, ${scenario}: ${range(all, int)} token request${twReq === 1 ? '' : 's'} (${tw.reps.length} herd${tw.reps.length === 1 ? '' : 's'}).`,
-        );
-        continue;
-      }
-      const nvReq = median(nv.reps.map((r) => r.requests));
-      const timeRatio = median(tw.reps.map((r, k) => r.ms / nv.reps[k]!.ms));
-      pairs.push(
-        `${scenario}: tokenward made ${twReq} request${twReq === 1 ? '' : 's'} where the naive client made ${nvReq} ` +
-          `(${fmtRatio(nvReq / Math.max(1, twReq))} fewer); time to all served ${fmtRatio(timeRatio)} the naive client's.`,
-      );
-      headline.push(
-        `Herd, ${scenario}: ${twReq} token request${twReq === 1 ? '' : 's'} vs ${nvReq} for the naive client; ` +
-          `all served in ${fmtRatio(timeRatio)} the naive time.`,
-      );
-    }
-    const lagNotes: string[] = [];
-    for (const scenario of [...new Set(lines.map((l) => l.scenario))]) {
-      const woken = lines.find(
-        (l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === true,
-      );
-      const polled = lines.find(
-        (l) => l.scenario === scenario && l.kind === 'tokenward' && l.wakeups === false,
-      );
-      if (woken === undefined || lagOf(woken).length === 0) continue;
-      const w = lagOf(woken);
-      const text =
-        `${scenario}: the ${w.length} waiters (all herds) were served a median ${fmtMs(median(w))} after the ` +
-        `process that requested the token (p95 ${fmtMs(percentile(w, 0.95))})`;
-      if (polled !== undefined && lagOf(polled).length > 0) {
-        const p = lagOf(polled);
-        lagNotes.push(
-          `${text} with wake-ups, against ${fmtMs(median(p))} (p95 ${fmtMs(percentile(p, 0.95))}) polling only ` +
-            `(${fmtRatio(median(w) / median(p))}).`,
-        );
-        headline.push(
-          `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} with wake-ups vs ` +
-            `${fmtMs(median(p))} polling only (p95 ${fmtMs(percentile(w, 0.95))} vs ${fmtMs(percentile(p, 0.95))}).`,
-        );
-      } else {
-        lagNotes.push(`${text}.`);
-        if (scenario.startsWith(String(N_PROCESSES)))
-          headline.push(
-            `Waiters' lag behind the lock holder, ${scenario}: median ${fmtMs(median(w))} (p95 ${fmtMs(percentile(w, 0.95))}).`,
-          );
-      }
-    }
-    const split: string[] = [];
-    for (const l of lines) {
-      const req = l.reps.flatMap((r) => (r.requesterMs === undefined ? [] : [r.requesterMs]));
-      const wait = l.reps.flatMap((r) => (r.waiterMs === undefined ? [] : [r.waiterMs]));
-      if (req.length === 0 || l.kind === 'naive') continue;
-      if (wait.length > 0) {
-        split.push(
-          `${l.scenario}, ${l.client.split(' (')[0]}: the process that requested had its token after ` +
-            `${fmtMs(median(req))}, the waiters after ${fmtMs(median(wait))} (medians from the start signal).`,
-        );
-      }
-    }
-    for (const l of lines) {
-      const rep = medianRep(l);
-      if (rep !== undefined)
-        servedCurves.push({ scenario: l.scenario, client: l.client, servedMs: rep.served });
-    }
-    return [
-      {
-        id: ID,
-        title: TITLE,
-        method:
-          `Every caller wants a token at the same moment and none is cached. Token endpoint: the minimal loopback ` +
-          `server of test/helpers/token-server.ts with ${LATENCY_MS} ms latency per request (a real IdP is slower ` +
-          `than loopback; the latency is what lets a herd pile up). In-process: ${N_IN_PROCESS.toLocaleString('en')} ` +
-          `concurrent \`getToken('herd')\` (front door, memory store; a warm-up round first, so undici and the config ` +
-          `reader are loaded as in a running service) against ${N_IN_PROCESS.toLocaleString('en')} concurrent naive calls. Processes: ` +
-          `${N_PROCESSES} (and ${N_LARGE}) Node processes (esbuild bundles, started and ready before the clock starts), released together ` +
-          `by a line on stdin; the time runs until the last one has printed its token. The naive client is seed 004's ` +
-          `flow (bench/lib/naive.ts): read the JSON file (Redis key, PostgreSQL row), use it if \`expiry_tm\` is ahead, else request and write it. ` +
-          `Redis is the server on 127.0.0.1:6379; PostgreSQL a throwaway server the bench starts on loopback (\`fsync=off\`, \`max_connections=400\`). ` +
-          `${REPS} repetitions of each ${N_PROCESSES}-process herd and ${REPS_LARGE} of each ${N_LARGE}-process herd, rotating which client goes first; median (min–max). ` +
-          "Waiters' lag: for each process that did not request, the time from the requesting process having its token to this one having it " +
-          "(both clocks are the same machine's), median (p95) over the waiters of all repetitions; tokenward's file and Redis stores are measured " +
-          'with lock wake-ups (the default) and with `lockWakeups: false` (polling only) in the same run. ' +
-          "Store locks taken per herd: how many times the herd's processes took the store's lock (each process counts the " +
-          '`tokenward:lock:wait` diagnostics events with `acquired: true`), median (min–max) over the repetitions — a count ' +
-          "that the machine's load does not blur, unlike the times.",
-        columns: [
-          'herd',
-          'client',
-          'token requests',
-          'time to all served',
-          'distinct tokens',
-          'failures',
-          'store locks taken per herd',
-          "waiters' lag, median (p95)",
-        ],
-        rows,
-        notes: [
-          ...pairs,
-          ...lagNotes,
-          ...split,
-          'Why waiters lag the lock holder at all: a waiter learns of the release — Redis: the releaser publishes on ' +
-            '`<prefix>unlock:<key>`; file: its next poll (5 ms doubling to 50 ms), or the watch on the cache directory ' +
-            'with `lockWakeups: true`; PostgreSQL: the server lets every waiter through its shared-lock barrier the moment ' +
-            'the lock is free — then re-reads the store *without* the lock (`LockOptions.satisfied`: one read and a ' +
-            "decryption), finds the holder's token and is served: every waiter at once, not one after another through " +
-            'the lock (the "store locks taken per herd" column: 1 is the holder alone). Until this change the manager ' +
-            'trusted only what it read under the lock, so each waiter took the lock in turn and the last of a herd was ' +
-            'served after as many hand-offs as there were waiters (16 processes: a median lag of 307 ms on the file store, ' +
-            '750 ms on Redis and 637 ms on PostgreSQL at a load of 40, bench run of 2026-11-30). What is left is the ' +
-            'wake-up, one store round trip and, with 16 or 64 processes on 2 cores, the wait for a core: processes woken ' +
-            'together still run two at a time.',
-          'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
-            'tokens, logs itself out; tokenward makes one request however many callers there are.',
-          'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +
-            'or half-written file, which reads as "no token" and triggers yet another request.',
-          ...notes,
-        ],
-        headline,
-        charts: herdCharts(servedCurves),
-      },
-    ];
+    return build(lines, notes);
   } finally {
     await closeAll();
     await server.close();

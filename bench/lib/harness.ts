@@ -67,6 +67,14 @@ export function emit(results: FigureResult[]): void {
     for (const row of r.rows) process.stderr.write(`  ${row.join(' | ')}\n`);
     for (const h of r.headline) process.stderr.write(`  => ${h}\n`);
   }
+  progress(results);
+}
+
+/**
+ * Prints the results measured so far for `bench/run.mjs`, which keeps the last ones it got: a figure
+ * stopped at its time limit is reported with what it had measured by then.
+ */
+export function progress(results: FigureResult[]): void {
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(results)}\n`);
 }
 

@@ -27,7 +27,10 @@
  * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
  * renews it (`SELECT 1` on that connection) about every third of the lease. A holder that crashes
  * loses the lock at once (its connection closes); one that freezes, or whose host or network dies,
- * loses it one lease after its last renewal, when the server ends the session.
+ * loses it one lease after its last renewal, when the server ends the session. A lock connection known
+ * to hold nothing (a waiter served by `satisfied`, a holder after a successful unlock) is kept as the
+ * store's spare for the next lock (10 s at most): nobody waits for a connection to close, and the next
+ * lock needs no new connection (nor a new server backend).
  *
  * Bounds: every pooled query has `query_timeout` (client side) and `statement_timeout` (server side) =
  * `commandTimeoutMs`, connections `connectTimeoutMs`, `close()` `closeTimeoutMs` (then sockets are
@@ -147,6 +150,23 @@ function destroyClient(client: pg.Client): void {
   }
 }
 
+/** How long a lock session that holds nothing is kept for the next lock, ms (the pool's idle time). */
+const SPARE_IDLE_MS = 10_000;
+
+/** pg's Client can let the process exit while it is idle; its types do not say so. */
+type RefClient = pg.Client & { ref(): void; unref(): void };
+
+/** A dedicated connection for advisory locks, and what broke it. */
+interface LockSession {
+  client: pg.Client;
+  /** Why its connection is unusable, once it is. */
+  broken?: string;
+  /** Told when the connection breaks, while a lock call uses it. */
+  onBroken: ((why: string) => void) | undefined;
+  /** The timer that ends it after {@link SPARE_IDLE_MS} as the spare. */
+  idle?: NodeJS.Timeout;
+}
+
 /** A 64-bit advisory lock id for a string, as a decimal string (pg takes bigint as text). */
 function lockId(s: string): string {
   return createHash('sha256').update(s).digest().readBigInt64BE(0).toString();
@@ -169,6 +189,10 @@ export class PostgresStore implements TokenStore {
   readonly #pooled = new Set<pg.Client>();
   /** The dedicated connections of held locks, with their leases. */
   readonly #held = new Map<pg.Client, Lease | undefined>();
+  /** A lock session that holds nothing, kept for the next lock (see `#park`). */
+  #spare: LockSession | undefined;
+  /** Lock sessions being ended in the background. */
+  readonly #ending = new Set<Promise<void>>();
   readonly #createTable: boolean;
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
@@ -366,31 +390,13 @@ export class PostgresStore implements TokenStore {
     const id = lockId(`${this.table}\0${key}`);
     const leaseMs = Math.max(1, Math.ceil(options.ttlMs));
     const commandMs = this.#timeouts.commandTimeoutMs;
-    // A dedicated connection: the advisory lock lives as long as its session.
-    const client = new pg.Client({
-      connectionString: this.#url,
-      connectionTimeoutMillis: this.#connectTimeoutMs,
-      query_timeout: commandMs,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: Math.max(1_000, Math.min(leaseMs, 10_000)),
-    });
     let lease: Lease | undefined;
-    let broken: string | undefined;
     let satisfied = false;
-    const onBroken = (why: string) => {
-      broken ??= why;
-      lease?.markLost(why);
-    };
-    client.on('error', (err) => onBroken(`its connection failed (${reason(err, commandMs)})`));
-    client.on('end', () => onBroken('its connection ended'));
-    this.#held.set(client, undefined);
+    // A dedicated connection: the advisory lock lives as long as its session. The spare one of an
+    // earlier lock when there is one (no new connection, no new server process to wait for).
+    const s = await this.#session(leaseMs, options.timeoutMs, (why) => lease?.markLost(why));
+    const { client } = s;
     try {
-      try {
-        await client.connect();
-      } catch (err) {
-        throw this.#fail('cannot connect for the lock', err, this.#connectTimeoutMs);
-      }
-      await this.#leaseSession(client, leaseMs, options.timeoutMs);
       const timedOut = () =>
         new LockTimeoutError(
           'postgres',
@@ -410,8 +416,8 @@ export class PostgresStore implements TokenStore {
       } else if (!(await this.#lockUnlessSatisfied(client, id, options, timedOut))) {
         satisfied = true;
       }
-      if (broken !== undefined || this.#closed) {
-        throw this.#fail('cannot take the lock', new Error(broken ?? 'the store was closed'));
+      if (s.broken !== undefined || this.#closed) {
+        throw this.#fail('cannot take the lock', new Error(s.broken ?? 'the store was closed'));
       }
     } catch (err) {
       this.#held.delete(client);
@@ -419,17 +425,17 @@ export class PostgresStore implements TokenStore {
       throw err;
     }
     if (satisfied) {
-      // The wait ended without the lock: this session holds nothing.
+      // The wait ended without the lock: this session holds nothing, and is kept for the next lock.
       this.#held.delete(client);
-      await this.#end(client);
+      this.#park(s);
       return undefined;
     }
     const held = new Lease({
       leaseMs,
       renew: async () => {
-        if (broken !== undefined) return false;
+        if (s.broken !== undefined) return false;
         await client.query('SELECT 1');
-        return broken === undefined;
+        return s.broken === undefined;
       },
       onLost: (why) =>
         this.#warn(`lost the PostgreSQL lock for ${key} at ${this.target} before releasing it: ${why}`),
@@ -446,17 +452,112 @@ export class PostgresStore implements TokenStore {
         released = true;
         await held.stop();
         if (!this.#held.delete(client)) return; // closed with the store
+        let freed = false;
         try {
-          if (broken === undefined) await client.query('SELECT pg_advisory_unlock($1::bigint)', [id]);
+          if (s.broken === undefined) {
+            const r = await client.query<{ freed: boolean }>(
+              'SELECT pg_advisory_unlock($1::bigint) AS freed',
+              [id],
+            );
+            freed = r.rows[0]?.freed === true;
+          }
         } catch (err) {
           this.#warn(
             `could not release the PostgreSQL lock for ${key} at ${this.target} (${reason(err, commandMs)}); it is freed when its session ends`,
           );
-        } finally {
-          await this.#end(client);
         }
+        // A session known to hold nothing is kept for the next lock; any other is ended (which frees
+        // whatever it still holds).
+        if (freed) this.#park(s);
+        else await this.#end(client);
       },
     };
+  }
+
+  /**
+   * A lock session, set up for this lock ({@link #leaseSession}) and registered in `#held`: the spare
+   * one when it is still sound, else a new connection. `onBroken` hears of its connection failing.
+   */
+  async #session(leaseMs: number, timeoutMs: number, onBroken: (why: string) => void): Promise<LockSession> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) {
+      clearTimeout(spare.idle);
+      if (spare.broken === undefined && !this.#closed) {
+        spare.onBroken = onBroken;
+        (spare.client as RefClient).ref();
+        this.#held.set(spare.client, undefined);
+        try {
+          await this.#leaseSession(spare.client, leaseMs, timeoutMs);
+          return spare;
+        } catch {
+          // Gone while it was kept (a server restart, an idle timeout): a new connection instead.
+          this.#held.delete(spare.client);
+        }
+      }
+      this.#endLater(spare.client);
+    }
+    const commandMs = this.#timeouts.commandTimeoutMs;
+    const client = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: this.#connectTimeoutMs,
+      query_timeout: commandMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: Math.max(1_000, Math.min(leaseMs, 10_000)),
+    });
+    const s: LockSession = { client, onBroken };
+    const broke = (why: string) => {
+      s.broken ??= why;
+      s.onBroken?.(why);
+      if (this.#spare === s) {
+        this.#spare = undefined;
+        clearTimeout(s.idle);
+        this.#endLater(client);
+      }
+    };
+    client.on('error', (err) => broke(`its connection failed (${reason(err, commandMs)})`));
+    client.on('end', () => broke('its connection ended'));
+    this.#held.set(client, undefined);
+    try {
+      try {
+        await client.connect();
+      } catch (err) {
+        throw this.#fail('cannot connect for the lock', err, this.#connectTimeoutMs);
+      }
+      await this.#leaseSession(client, leaseMs, timeoutMs);
+    } catch (err) {
+      this.#held.delete(client);
+      await this.#end(client);
+      throw err;
+    }
+    return s;
+  }
+
+  /**
+   * Keeps a lock session that holds nothing for the next lock (one spare per store; ended after
+   * {@link SPARE_IDLE_MS} unused, or at close). A second one is ended in the background.
+   */
+  #park(s: LockSession): void {
+    s.onBroken = undefined;
+    if (this.#spare !== undefined || this.#closed || s.broken !== undefined) {
+      this.#endLater(s.client);
+      return;
+    }
+    this.#spare = s;
+    s.idle = setTimeout(() => {
+      if (this.#spare !== s) return;
+      this.#spare = undefined;
+      this.#endLater(s.client);
+    }, SPARE_IDLE_MS);
+    s.idle.unref();
+    // An idle spare does not keep the process alive (as the pool's idle connections do not).
+    (s.client as RefClient).unref();
+  }
+
+  /** Ends a connection in the background; close() waits for it. */
+  #endLater(client: pg.Client): void {
+    const ending = this.#end(client).finally(() => this.#ending.delete(ending));
+    this.#ending.add(ending);
   }
 
   /**
@@ -537,6 +638,8 @@ export class PostgresStore implements TokenStore {
 
   /** Ends a connection; one whose server does not answer within `closeTimeoutMs` is destroyed. */
   async #end(client: pg.Client): Promise<void> {
+    // A kept spare lets the process exit while idle (see `#park`); its ending must not.
+    (client as RefClient).ref();
     const ending = client.end().catch(() => {});
     if (!(await settledWithin(ending, this.#timeouts.closeTimeoutMs))) {
       destroyClient(client);
@@ -554,9 +657,16 @@ export class PostgresStore implements TokenStore {
     const held = [...this.#held];
     this.#held.clear();
     for (const [, lease] of held) lease?.markLost('the store was closed while it was held');
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) {
+      clearTimeout(spare.idle);
+      this.#endLater(spare.client);
+    }
     const ending = Promise.all([
       this.#pool.end().catch(() => {}),
       ...held.map(([c]) => c.end().catch(() => {})),
+      ...this.#ending,
     ]);
     if (!(await settledWithin(ending, this.#timeouts.closeTimeoutMs))) {
       for (const c of this.#pooled) destroyClient(c);

@@ -327,8 +327,12 @@ export class RedisStore implements TokenStore {
         }
         if (wakeups && !watching) {
           watching = true;
-          // Subscribed: look again at once, so a release published before the subscription is not missed.
-          if (await this.#watch(key, remaining)) continue;
+          // Subscribed: a release published before the subscription would be missed, so look again at
+          // once — first at the store (the holder may be done already), then at the lock.
+          if (await this.#watch(key, remaining)) {
+            if (await lockWaitSatisfied(options)) return undefined;
+            continue;
+          }
         }
         await this.#waiters.wait(key, backoffDelay(attempt, remaining, poll.baseMs, poll.capMs), mark);
         // Woken (or polled): the holder may have stored what this caller waits for.

@@ -7,12 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Resolves once `condition()` is true (polled every `everyMs`); rejects after `timeoutMs` with `what`. */
 export async function until(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   what: string,
   { timeoutMs = 60_000, everyMs = 5 }: { timeoutMs?: number; everyMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await sleep(everyMs);
   }
