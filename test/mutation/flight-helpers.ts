@@ -18,12 +18,15 @@ export class SharedMemoryStore extends MemoryStore {
   onLock: (() => void) | undefined;
   /** Thrown by `lock()` when set (a store that fails). */
   lockError: Error | undefined;
+  /** When true, `lock()` resolves without a lock and without asking `satisfied` (a store breaking the contract). */
+  endsWaitUnasked = false;
   override lock(key: string, options: LockOnlyOptions): Promise<StoreLock>;
   override lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
   override lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     this.locks.push(options);
     this.onLock?.();
     if (this.lockError !== undefined) return Promise.reject(this.lockError);
+    if (this.endsWaitUnasked) return Promise.resolve(undefined);
     return super.lock(key, options);
   }
 }

@@ -17,6 +17,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import {
   ClientSetupError,
   LockTimeoutError,
+  StoreError,
   TokenEndpointError,
   type TokenwardError,
 } from '../../src/errors.js';
@@ -345,6 +346,32 @@ describe('the store lock (#acquire)', () => {
       [['memory', true]],
     );
     assert.equal(shared.locks.length, 1);
+  });
+
+  it('a store whose lock() ends the wait with no lock although nothing satisfied it: StoreError, no request, nothing served', async () => {
+    const waits = listen('lockWait');
+    const served = listen('served');
+    const store = new SharedMemoryStore();
+    store.endsWaitUnasked = true;
+    const { manager: m } = await manager(store);
+    const err = await m.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof StoreError, `got ${String(err)}`);
+    assert.equal(err.store, 'memory');
+    assert.equal(
+      err.message,
+      "the memory store's lock() resolved without a lock while the caller still needed it",
+    );
+    assert.equal(stack.server.counts.total, 0, 'no token request');
+    assert.deepEqual(
+      waits.map((w) => [w.acquired, w.served]),
+      [[false, false]],
+    );
+    assert.deepEqual(served, []);
+    assert.deepEqual(m.counts, { grants: 0, refreshes: 0, storeHits: 0 });
+    await m.close();
   });
 
   it('the wait: lockTimeoutMs for a required renewal; no more than the optional budget for an optional one', async () => {

@@ -45,6 +45,27 @@ afterEach(() => {
   for (const stop of listening.splice(0)) stop();
 });
 
+/**
+ * While a test holds the waiters' re-reads ({@link holdReReads}), a re-read waits, and one under way is
+ * made again once they are let go. A polling waiter's re-read that started before the holder stored its
+ * token and ended after it (false) would otherwise be followed by a lock attempt after the holder's
+ * release, which succeeds: the waiter takes the lock (and is then served by its re-read under the
+ * lock). That is correct, but a matter of timing; the tests count what a waiter whose re-read comes
+ * after the holder is done does.
+ */
+let held: { promise: Promise<void>; resolve: () => void } | undefined;
+let holds = 0;
+/** Holds the waiters' re-reads until the returned function is called. */
+function holdReReads(): () => void {
+  const d = deferred();
+  held = d;
+  holds++;
+  return () => {
+    held = undefined;
+    d.resolve();
+  };
+}
+
 /** A store wrapped to count what its lock() does; `ignoreSatisfied` makes it a store that ignores the option. */
 interface Counting extends TokenStore {
   /** lock() calls. */
@@ -81,10 +102,16 @@ function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
           : {
               ...rest,
               satisfied: async () => {
-                out.checks++;
-                const yes = await satisfied();
-                if (yes) out.yes++;
-                return yes;
+                for (;;) {
+                  while (held !== undefined) await held.promise;
+                  const hold = holds;
+                  out.checks++;
+                  const yes = await satisfied();
+                  // Overlapped a hold (the holder finishing): read again once it is over.
+                  if (hold !== holds || held !== undefined) continue;
+                  if (yes) out.yes++;
+                  return yes;
+                }
               },
             };
       const l = await inner.lock(k, counted);
@@ -234,8 +261,10 @@ for (const [label, factory] of BACKENDS) {
           const waiting = waiters.map((m) => m.getToken());
           await until(() => waiterStores.every((s) => s.asked === 1), 'every waiter asks for the lock');
           await b.waiting(holder.key, waiterStores, N_WAITERS);
+          const letGo = holdReReads();
           gate.resolve();
           const token = await holding;
+          letGo();
           const got = await Promise.all(waiting);
           for (const t2 of got) assert.equal(t2.accessToken, token.accessToken);
           assert.equal(stack.server.counts.total, 1, 'one token request');
