@@ -249,7 +249,11 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         'each module evaluated on first use), and compiles it with the V8 code cache `npm run build` made in a ' +
         'training run of a warm `tokenward token` (scripts/build-cli.mjs), so neither the module resolution and ' +
         'file reads of the unbundled CLI nor the compilation of the functions the warm path runs is paid per call. ' +
-        `Bundle without the cache: ${fmtRatio(median(ratios['nocache']!))}; unbundled: ${fmtRatio(median(ratios['unbundled']!))} \`node -e 0\` in this run.`,
+        `Bundle without the cache: ${fmtRatio(median(ratios['nocache']!))}; unbundled: ${fmtRatio(median(ratios['unbundled']!))} \`node -e 0\` in this run. ` +
+        'The warm command prints with `fs.writeSync` on descriptor 1 and builds neither `process.stdout` nor ' +
+        '`process.stderr` (on a pipe they load `net` and the stream modules); what is left above Node is mostly ' +
+        '`node:crypto` for the one decryption and the code cache (docs/cli.md#speed: instruction counts, and what ' +
+        'else was measured and not done).',
       `The warm command evaluates ${modules.length} modules (of the bundle, or files loaded): ${ours.length} of tokenward's own (src/ → dist/ names) and ` +
         `${[...packages].map(([p, n]) => `${p} (${n})`).join(', ') || 'no packages'}; ` +
         `${unneeded.length} of them from the token-client graph (client authentication, grants, the HTTP layer, ` +

@@ -6,7 +6,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './exit.js';
-import { colorAllowed, type Io } from './output.js';
+import { colorAllowed, type Io, writeStdout } from './output.js';
 
 /** What `parseArgs` takes as `options`. */
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -50,32 +50,48 @@ export function parseCommand<O extends OptionsConfig>(
 }
 
 /**
- * The base streams, before the command's switches are known. `stdin` is a getter: Node builds
- * `process.stdin` (a TTY, pipe or file stream, with the stream modules behind it) on first access, and
- * most commands never read it.
+ * The base streams, before the command's switches are known. `stdin`, `stdout` and `stderr` are
+ * getters, and so are `color` and `colorOut` (they ask the streams whether they are terminals): Node
+ * builds `process.stdin`, `process.stdout` and `process.stderr` (a TTY, pipe or file stream, with the
+ * stream modules behind it) on first access, and a warm `tokenward token` needs none of them — it
+ * prints through `writeOut` (see `writeStdout`).
  */
 export function baseIo(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Io {
   const noColor = argv.includes('--no-color');
+  let color: boolean | undefined;
+  let colorOut: boolean | undefined;
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     get stdin() {
       return process.stdin;
     },
     env,
     verbose: argv.includes('-v') || argv.includes('--verbose'),
-    color: colorAllowed(process.stderr, env, noColor),
-    colorOut: colorAllowed(process.stdout, env, noColor),
+    get color() {
+      color ??= colorAllowed(process.stderr, env, noColor);
+      return color;
+    },
+    get colorOut() {
+      colorOut ??= colorAllowed(process.stdout, env, noColor);
+      return colorOut;
+    },
+    writeOut: writeStdout,
   };
 }
 
-/** The Io with the parsed global switches applied (a getter such as `stdin` stays a getter). */
+/** The Io with the parsed global switches applied (a getter such as `stdin` or `color` stays a getter). */
 export function withGlobals(io: Io, values: { verbose?: boolean; 'no-color'?: boolean }): Io {
-  const noColor = values['no-color'] === true;
   const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(io)) as Io;
   out.verbose = values.verbose === true;
-  out.color = noColor ? false : io.color;
-  out.colorOut = noColor ? false : io.colorOut;
+  if (values['no-color'] === true) {
+    Object.defineProperty(out, 'color', { value: false, enumerable: true, writable: true });
+    Object.defineProperty(out, 'colorOut', { value: false, enumerable: true, writable: true });
+  }
   return out;
 }
 

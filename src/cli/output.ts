@@ -10,6 +10,7 @@
  * @module
  */
 
+import { writeSync } from 'node:fs';
 import type { HttpExchange } from '../http/types.js';
 import { redactText } from '../redact.js';
 import { EXIT } from './exit.js';
@@ -26,6 +27,12 @@ export interface Io {
   color: boolean;
   /** Colours on stdout. */
   colorOut: boolean;
+  /**
+   * Writes command output to stdout (what `stdout.write` does, ordered with it). The CLI's own Io
+   * writes it to file descriptor 1 at once while `process.stdout` has not been built (see
+   * {@link writeStdout}), so a command that prints one line never builds Node's stdout stream.
+   */
+  writeOut(text: string): void;
 }
 
 /** True when colours may be used on a stream. */
@@ -107,13 +114,107 @@ export function guardOutput(
   },
 ): OutputFailures {
   const failures: OutputFailures = {};
+  for (const name of ['stdout', 'stderr'] as const) guardStream(streams[name], name, failures);
+  return failures;
+}
+
+function guardStream(stream: NodeJS.WritableStream, name: keyof OutputFailures, failures: OutputFailures) {
+  stream.on('error', (err: unknown) => {
+    failures[name] ??= errorCode(err);
+  });
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+/** The process's output, as {@link guardProcessOutput} watches it. */
+interface ProcessOutput {
+  failures: OutputFailures;
+  /** `process.stdout` / `process.stderr` have been built (by anyone) since the guard was installed. */
+  built: { stdout: boolean; stderr: boolean };
+}
+
+let processOutput: ProcessOutput | undefined;
+
+/**
+ * {@link guardOutput} for the process's own streams, without building them: Node builds
+ * `process.stdout` and `process.stderr` on first access (on a pipe, with `net` and the stream modules
+ * behind it, more than a warm `tokenward token` costs otherwise), so the guard is attached by a wrapper
+ * of each lazy getter when whoever first reads it builds it. Installed once per process; later calls
+ * return the same failures.
+ */
+export function guardProcessOutput(): OutputFailures {
+  if (processOutput !== undefined) return processOutput.failures;
+  const state: ProcessOutput = { failures: {}, built: { stdout: false, stderr: false } };
   for (const name of ['stdout', 'stderr'] as const) {
-    streams[name].on('error', (err: unknown) => {
-      const code = (err as { code?: unknown } | null)?.code;
-      failures[name] ??= typeof code === 'string' ? code : 'error';
+    const d = Object.getOwnPropertyDescriptor(process, name);
+    const get = d?.get;
+    if (get === undefined || d?.configurable !== true) {
+      // Not Node's lazy getter (already replaced): guard what is there.
+      guardStream(process[name], name, state.failures);
+      state.built[name] = true;
+      continue;
+    }
+    let stream: NodeJS.WriteStream | undefined;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: d.enumerable ?? true,
+      get() {
+        if (stream === undefined) {
+          stream = get.call(process) as NodeJS.WriteStream;
+          guardStream(stream, name, state.failures);
+          state.built[name] = true;
+        }
+        return stream;
+      },
     });
   }
-  return failures;
+  processOutput = state;
+  return state.failures;
+}
+
+/** The process's streams that have been built, to be flushed before exit (all of them without the guard). */
+export function builtProcessStreams(): NodeJS.WritableStream[] {
+  const built = processOutput?.built ?? { stdout: true, stderr: true };
+  return [...(built.stdout ? [process.stdout] : []), ...(built.stderr ? [process.stderr] : [])];
+}
+
+/**
+ * Writes `text` to the process's stdout. While `process.stdout` has not been built (and
+ * {@link guardProcessOutput} watches it), the bytes go to file descriptor 1 with `fs.writeSync`, which
+ * builds no stream; partial writes are continued. A failure is recorded as a stream error would be (so
+ * a closed pipe, `EPIPE`, ends the process with 141 and no message, see {@link exitCodeAfterOutput});
+ * `EAGAIN` (a non-blocking descriptor that is full) hands the rest to `process.stdout`, which waits for
+ * it to drain. Once built, the stream is used, so output stays in order.
+ * @param write - `fs.writeSync` (a test hook).
+ */
+export function writeStdout(
+  text: string,
+  write: (fd: number, data: Uint8Array, offset: number, length: number) => number = writeSync,
+): void {
+  const state = processOutput;
+  if (state === undefined || state.built.stdout) {
+    process.stdout.write(text);
+    return;
+  }
+  if (state.failures.stdout !== undefined) return; // broken already: output is dropped
+  const bytes = Buffer.from(text, 'utf8');
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      done += write(1, bytes, done, bytes.length - done);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'EAGAIN') {
+        process.stdout.write(bytes.subarray(done));
+        return;
+      }
+      state.failures.stdout ??= code;
+      return;
+    }
+  }
 }
 
 /**
@@ -128,13 +229,13 @@ export function guardOutput(
 export function exitCodeAfterOutput(
   code: number,
   failures: OutputFailures,
-  stderr: NodeJS.WritableStream = process.stderr,
+  stderr?: NodeJS.WritableStream,
 ): number {
   const out = failures.stdout;
   if (code !== 0 || out === undefined) return code;
   if (out === 'EPIPE') return EXIT.BROKEN_PIPE;
   if (failures.stderr === undefined) {
-    stderr.write(`tokenward: error: could not write to standard output (${out})\n`);
+    (stderr ?? process.stderr).write(`tokenward: error: could not write to standard output (${out})\n`);
   }
   return 1;
 }

@@ -3,8 +3,15 @@
  * @module
  */
 
-import { isIPv4 } from 'node:net';
 import { ConfigError, InsecureEndpointError } from '../errors.js';
+
+/**
+ * A dotted-quad IPv4 address: the pattern of `node:net`'s `isIPv4` (Node 20, `internal/net`), here so
+ * that checking a config's URL does not load `node:net` and the stream modules behind it (a warm
+ * `tokenward token` checks its profile's URLs and opens no socket).
+ */
+const IPV4_SEG = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+const IPV4 = new RegExp(`^(?:${IPV4_SEG}\\.){3}${IPV4_SEG}$`);
 
 /**
  * True when `hostname` (as `URL.hostname` gives it) is a loopback host: a literal address in
@@ -18,7 +25,7 @@ import { ConfigError, InsecureEndpointError } from '../errors.js';
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === 'localhost.') return true;
-  if (isIPv4(h)) return h.startsWith('127.');
+  if (IPV4.test(h)) return h.startsWith('127.');
   if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   // IPv4-mapped IPv6 loopback (::ffff:127.x.y.z, which URL normalises to ::ffff:7fxx:xxxx)
   return /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h) || /^::ffff:127\./.test(h);

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { stringify } from 'smol-toml';
@@ -183,5 +183,41 @@ describe('exitCodeAfterOutput', () => {
     fail(c.stderr, 'EPIPE');
     assert.equal(exitCodeAfterOutput(0, fc, c.stderr), EXIT.OK, 'a broken stderr alone changes nothing');
     assert.equal(exitCodeAfterOutput(EXIT.USAGE, fc, c.stderr), EXIT.USAGE);
+  });
+});
+
+describe('writeStdout (fd 1 without building process.stdout)', () => {
+  const FIXTURE = join(ROOT, 'test', 'cli', 'fixtures', 'write-stdout.ts');
+  function run(mode: string): {
+    stdout: string;
+    report: { failures: object; calls: number; built: number; code: number };
+  } {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, mode], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return { stdout: r.stdout, report: JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '') };
+  }
+
+  it('writes everything, continuing partial writes, and builds no stream', () => {
+    const whole = run('whole');
+    assert.equal(whole.stdout, 'abcdefghij\nabcdefghij\n');
+    assert.deepEqual(whole.report, { failures: {}, calls: 2, built: 0, code: EXIT.OK });
+    const partial = run('partial');
+    assert.equal(partial.stdout, 'abcdefghij\nabcdefghij\n');
+    assert.deepEqual(partial.report, { failures: {}, calls: 8, built: 0, code: EXIT.OK });
+  });
+
+  it('EAGAIN hands the rest to process.stdout, in order; later writes follow the stream', () => {
+    const r = run('eagain');
+    assert.equal(r.stdout, 'abcdefghij\nabcdefghij\n');
+    assert.deepEqual(r.report, { failures: {}, calls: 2, built: 1, code: EXIT.OK });
+  });
+
+  it('another error is recorded as a stream error is (exit 1), and later output is dropped', () => {
+    const r = run('eio');
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.report, { failures: { stdout: 'EIO' }, calls: 1, built: 0, code: EXIT.FAILURE });
   });
 });

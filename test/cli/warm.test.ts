@@ -8,11 +8,14 @@
  * CommonJS file required.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EXIT } from '../../src/cli/exit.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
-import { ROOT, type TempHome, tempHome, tw } from './helpers.js';
+import { CLI, ROOT, type TempHome, tempHome, tw } from './helpers.js';
 import { BUNDLED, readTrace, traceNodeArgs } from './trace.js';
 
 /** The token-client graph: a warm call evaluates none of it. */
@@ -130,13 +133,35 @@ describe('a warm tokenward token', () => {
     assert.ok(loaded.includes('builtin:crypto'), 'the trace lists the builtins loaded');
     // The trust checks and token/key reads are synchronous and the config file is read with the
     // callback API (docs/architecture.md, "The warm CLI path"): node:fs/promises and what it loads stay out.
+    // The token goes to file descriptor 1 with fs.writeSync: Node's stdout and stderr streams are not
+    // built (on a pipe, `net` and the stream machinery), and the URL checks do not load `node:net`.
     for (const m of [
       'builtin:fs/promises',
       'builtin:internal/fs/promises',
       'builtin:internal/readline/interface',
+      'builtin:net',
+      'builtin:tty',
+      'builtin:internal/fs/sync_write_stream',
     ])
       assert.ok(!loaded.includes(m), `the warm path loaded ${m}`);
     assert.equal(commandRuns(), 1);
+  });
+
+  it('into a closed pipe: exit 141, nothing on stderr, no stack trace', async () => {
+    const child = spawn(process.execPath, [...CLI, 'token', 'w'], {
+      env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy(); // every write to fd 1 fails with EPIPE
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    assert.equal(signal, null);
+    assert.equal(code, EXIT.BROKEN_PIPE);
+    assert.equal(stderr, '');
+    assert.equal(commandRuns(), 1);
+    assert.equal(ts.counts.total, 1);
   });
 
   it('--force builds the client: the command runs once more, one request, the token client is loaded', async () => {

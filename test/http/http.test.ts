@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { isIPv4 } from 'node:net';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   ConfigError,
   InsecureEndpointError,
@@ -57,6 +59,25 @@ describe('assertSecureUrl', () => {
       (e) => e instanceof ConfigError && !e.message.includes('pa55word'),
     );
   });
+  it("isLoopbackHost's IPv4 check is node:net's isIPv4 (without loading node:net)", () => {
+    const seg = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.constantFrom('00', '01', '007', '', 'x'),
+    );
+    const quad = fc
+      .tuple(seg, seg, seg, seg, fc.constantFrom('', '.', '\n', ' '))
+      .map(([a, b, c, d, tail]) => `${a}.${b}.${c}.${d}${tail}`);
+    fc.assert(
+      fc.property(fc.oneof(quad, fc.string()), (h) => {
+        const expected = isIPv4(h) ? h.startsWith('127.') : undefined;
+        // Names and IPv6 forms are decided elsewhere in isLoopbackHost; for a dotted quad it must agree.
+        if (expected !== undefined) assert.equal(isLoopbackHost(h), expected, h);
+        else if (/^[0-9.]+$/.test(h)) assert.equal(isLoopbackHost(h), false, h);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('isLoopbackHost and safeUrl', () => {
     assert.equal(isLoopbackHost('[::1]'), true);
     assert.equal(isLoopbackHost('127.0.0.1'), true);

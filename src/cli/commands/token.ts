@@ -110,7 +110,7 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
     } else {
       out = `${token.accessToken}\n`;
     }
-    io.stdout.write(out);
+    io.writeOut(out);
     return EXIT.OK;
   } finally {
     await manager.close();
