@@ -143,6 +143,27 @@ describe('which answers are retried, and how often', () => {
     );
   });
 
+  it('a Retry-After beyond the retry budget (3 s for 2 s) stops at once: one request, retryAfter and the budget', async () => {
+    await withServer(
+      (_r, res) => json(res, 429, { error: 'slow_down' }, { 'retry-after': '3' }),
+      async (s) => {
+        await assert.rejects(
+          requestToken({ url: s.url, form: {} }, { ...fast, retries: 5, retryMaxMs: 2_000 }),
+          (e: unknown) => {
+            assert.ok(e instanceof UpstreamUnavailableError, String(e));
+            assert.equal(e.retryAfter, 3);
+            assert.match(
+              e.message,
+              /asked to retry after 3 s, longer than the retry budget \(2 s\); not retried now/,
+            );
+            return true;
+          },
+        );
+        assert.equal(s.requests.length, 1);
+      },
+    );
+  });
+
   it('a Retry-After exactly the retry budget is waited for (0 s with a budget of 0 ms)', async () => {
     await withServer(
       (_r, res, n) => (n === 1 ? json(res, 429, {}, { 'retry-after': '0' }) : json(res, 200, OK)),
