@@ -565,6 +565,14 @@ describe('failures without an answer', () => {
           (e: unknown) => e instanceof NetworkError && e.attempts === 1 && /was aborted$/.test(e.message),
         );
         assert.equal(s.requests.length, 1);
+        // Aborted during a retry: the error counts that attempt.
+        const ac2 = new AbortController();
+        s.handler = (_r, res, n) => (n === 2 ? json(res, 503, {}) : ac2.abort());
+        await assert.rejects(
+          requestToken({ url: s.url, form: {} }, { ...fast, retries: 2, signal: ac2.signal }),
+          (e: unknown) => e instanceof NetworkError && e.attempts === 2 && /was aborted$/.test(e.message),
+        );
+        seen.splice(2);
         assert.deepEqual(
           seen.map((x) => [x.attempt, x.error]),
           [
