@@ -522,6 +522,15 @@ describe('failures without an answer', () => {
       assert.equal((e.cause as { code?: string } | undefined)?.code, 'ECONNREFUSED');
       return true;
     });
+    await assert.rejects(requestToken({ url, form: {} }, { ...fast, retries: 1 }), (e: unknown) => {
+      assert.ok(e instanceof NetworkError, String(e));
+      assert.equal(e.attempts, 2);
+      assert.equal(
+        e.message,
+        `could not reach token endpoint ${url} after 2 attempts: connection refused (ECONNREFUSED); is the server running?`,
+      );
+      return true;
+    });
   });
 
   it('a timeout of one attempt: its message, and the exchange and channel say "timeout"', async () => {
