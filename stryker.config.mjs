@@ -190,14 +190,11 @@ const GROUPS = {
   // shared machine; split off so each part can finish).
   'http-send': {
     mutate: ['src/http/agent.ts', 'src/http/token-endpoint.ts'],
-    tests: [
-      'test/mutation/http*.test.ts',
-      'test/reliability/http-layer.test.ts',
-      'test/http/http.test.ts',
-      'test/http/proxy.test.ts',
-      'test/discovery.test.ts',
-      'test/reliability/secret-leak.test.ts',
-    ],
+    // The focused files only (`mutation/http-send*` pin this code): with the module's other files
+    // (reliability/http-layer, http/http, http/proxy, discovery, reliability/secret-leak) the first run
+    // did 225 of 678 mutants in 17 minutes under a load of 10-30, on course for two and a half hours.
+    // Mutants only those files would kill count as survivors here.
+    tests: ['test/mutation/http*.test.ts'],
   },
 };
 

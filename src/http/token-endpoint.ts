@@ -403,6 +403,9 @@ async function attemptOnce(
     const headers = flattenHeaders(res.headers);
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > cfg.maxBytes) {
+      // undici makes the unread body emit an AbortError when it is destroyed; nothing else listens to it,
+      // and unhandled it would be an uncaught exception in the caller's process.
+      res.body.on('error', () => undefined);
       res.body.destroy();
       return { ok: true, answer: { status: res.statusCode, headers, bytes: 0 } };
     }

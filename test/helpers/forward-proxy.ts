@@ -7,6 +7,7 @@
  */
 
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 
 /** What {@link startForwardProxy} accepts. */
@@ -15,11 +16,13 @@ export interface ForwardProxyOptions {
   credentials?: string;
   /** Host name → address the proxy connects to instead of resolving it. */
   hosts?: Record<string, string>;
+  /** Key and certificate: the proxy speaks TLS (an `https://` proxy); unset: plain http. */
+  tls?: { key: string; cert: string };
 }
 
 /** A running forward proxy. */
 export interface ForwardProxy {
-  /** `http://127.0.0.1:<port>` (no credentials). */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`; no credentials). */
   url: string;
   port: number;
   /** `host:port` of every CONNECT it accepted, in order. */
@@ -44,7 +47,7 @@ function authorized(req: IncomingMessage, proxy: ForwardProxy, credentials: stri
 export async function startForwardProxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
   const sockets = new Set<Socket>();
   const resolveHost = (host: string): string => options.hosts?.[host.toLowerCase()] ?? host;
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
     if (!authorized(req, state, options.credentials)) {
       state.refused++;
       res.writeHead(407, { 'proxy-authenticate': 'Basic realm="test proxy"', connection: 'close' });
@@ -80,7 +83,9 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
       res.end();
     });
     req.pipe(upstream);
-  });
+  };
+  const server: Server =
+    options.tls === undefined ? createServer(listener) : createHttpsServer(options.tls, listener);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -115,7 +120,7 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const state: ForwardProxy = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     port,
     tunnels: [],
     forwarded: [],
