@@ -26,6 +26,7 @@ import type { LockOptions, StoredEntry, StoreLock, TokenStore } from '../../src/
 import { dropPrefix, dropTable, requireService, uniqueName, withPg } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
+import { sampleEntry } from './conformance.js';
 
 const stack = useRealStack({ lifetime: 3600, latencyMs: 0 });
 const TEST_LIMIT = { timeout: 300_000 } as const;
@@ -192,24 +193,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** A token entry for `key`, valid for an hour. */
-function tokenEntry(key: string): StoredEntry {
-  const now = Date.now();
-  return {
-    v: 1,
-    key,
-    updatedAt: now,
-    token: {
-      accessToken: 'at-race',
-      tokenType: 'Bearer',
-      expiresAt: now + 3_600_000,
-      obtainedAt: now,
-      expirySource: 'expires_in',
-      raw: {},
-    },
-  };
-}
-
 /**
  * The window a waiter's last `satisfied` cannot see: it says "not yet", then — before the waiter's next
  * try — the holder stores the token and releases, so that try wins the lock. The store must ask once more
@@ -234,7 +217,7 @@ async function wonJustAfterTheHolder(b: Backend, stores: TokenStore[]): Promise<
       if (asks > 1) return (await waiter.get(key)) !== undefined;
       const h = held ?? (await holder.lock(key, { ttlMs: 30_000, timeoutMs: 1 }));
       held = undefined;
-      await holder.set(tokenEntry(key));
+      await holder.set(sampleEntry(key));
       await h.release();
       return false; // read before the write: not yet
     },
