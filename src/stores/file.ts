@@ -53,6 +53,7 @@ import {
   assertSafeKey,
   backoffDelay,
   errnoCode,
+  handOverWonLock,
   Lease,
   LockWaiters,
   type LockWaitOptions,
@@ -442,6 +443,7 @@ export class FileStore implements TokenStore {
     const started = Date.now();
     const { wakeups, poll } = this.#lockWait;
     let watching = false;
+    let tried = false;
     try {
       for (let attempt = 0; ; ) {
         const mark = this.#waiters.mark();
@@ -453,7 +455,9 @@ export class FileStore implements TokenStore {
           nonce,
         };
         const fh = await this.#tryCreate(lockPath, info);
-        if (fh !== undefined) return this.#handle(lockPath, nonce, fh, options.ttlMs);
+        if (fh !== undefined)
+          return handOverWonLock(this.#handle(lockPath, nonce, fh, options.ttlMs), options, tried);
+        tried = true;
         const state = await this.#inspect(lockPath, options.ttlMs);
         if (state.kind === 'gone') continue;
         if (state.kind === 'stale') {

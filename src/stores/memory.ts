@@ -14,7 +14,7 @@ import { LockTimeoutError } from '../errors.js';
 import { RAW_FIELDS, rawBit, rebuildRaw } from '../raw-fields.js';
 import type { ExpirySource, Token } from '../token.js';
 import type { LastError, LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
-import { lockWaitSatisfied } from './util.js';
+import { handOverWonLock, lockWaitSatisfied } from './util.js';
 
 /** `obtainedAt` / `updatedAt` did not fit the slot's small-integer offsets: they are in `more`. */
 const TIMES_IN_MORE = 64;
@@ -174,9 +174,11 @@ export class MemoryStore implements TokenStore {
   lock(key: string, options: LockOptions): Promise<StoreLock | undefined>;
   async lock(key: string, options: LockOptions): Promise<StoreLock | undefined> {
     const started = Date.now();
+    let waited = false;
     for (;;) {
       const held = this.#locks.get(key);
       if (held === undefined) break;
+      waited = true;
       const remaining = options.timeoutMs - (Date.now() - started);
       if (remaining <= 0) throw new LockTimeoutError(this.kind, options.timeoutMs);
       let timer: NodeJS.Timeout | undefined;
@@ -192,7 +194,7 @@ export class MemoryStore implements TokenStore {
     const p = new Promise<void>((r) => (release = r));
     this.#locks.set(key, p);
     let released = false;
-    return {
+    const lock: StoreLock = {
       // In one process nothing can take the lock away from its holder.
       lost: false,
       release: async () => {
@@ -202,6 +204,7 @@ export class MemoryStore implements TokenStore {
         release();
       },
     };
+    return handOverWonLock(lock, options, waited);
   }
 
   async close(): Promise<void> {}

@@ -49,6 +49,7 @@ import {
   assertSafeKey,
   connectionReason,
   errnoCode,
+  handOverWonLock,
   Lease,
   lockWaitSatisfied,
   onceUntilRejected,
@@ -392,6 +393,7 @@ export class PostgresStore implements TokenStore {
     const commandMs = this.#timeouts.commandTimeoutMs;
     let lease: Lease | undefined;
     let satisfied = false;
+    let waited = false;
     // A dedicated connection: the advisory lock lives as long as its session. The spare one of an
     // earlier lock when there is one (no new connection, no new server process to wait for).
     const s = await this.#session(leaseMs, options.timeoutMs, (why) => lease?.markLost(why));
@@ -413,8 +415,10 @@ export class PostgresStore implements TokenStore {
           if (errnoCode(err) === '55P03') throw timedOut();
           throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
         }
-      } else if (!(await this.#lockUnlessSatisfied(client, id, options, timedOut))) {
-        satisfied = true;
+      } else {
+        const got = await this.#lockUnlessSatisfied(client, id, options, timedOut);
+        satisfied = got === 'satisfied';
+        waited = got === 'after a wait';
       }
       if (s.broken !== undefined || this.#closed) {
         throw this.#fail('cannot take the lock', new Error(s.broken ?? 'the store was closed'));
@@ -443,7 +447,7 @@ export class PostgresStore implements TokenStore {
     lease = held;
     this.#held.set(client, held);
     let released = false;
-    return {
+    const lock: StoreLock = {
       get lost() {
         return held.lost;
       },
@@ -472,6 +476,7 @@ export class PostgresStore implements TokenStore {
         else await this.#end(client);
       },
     };
+    return handOverWonLock(lock, options, waited);
   }
 
   /**
@@ -567,17 +572,18 @@ export class PostgresStore implements TokenStore {
    * passes for every waiting session at once the moment the exclusive lock is released (by its
    * holder, or by the end of a dead holder's session), then asks `satisfied` and, when the caller still
    * needs the lock, tries again. Each barrier is bounded by `lock_timeout` = the time left. Resolves
-   * `true` with the lock held, `false` when `satisfied` ended the wait.
+   * with the lock held — `at once` (the first try) or `after a wait` — or `satisfied` when `satisfied`
+   * ended the wait.
    */
   async #lockUnlessSatisfied(
     client: pg.Client,
     id: string,
     options: LockOptions,
     timedOut: () => LockTimeoutError,
-  ): Promise<boolean> {
+  ): Promise<'at once' | 'after a wait' | 'satisfied'> {
     const commandMs = this.#timeouts.commandTimeoutMs;
     const started = Date.now();
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       let locked: boolean | undefined;
       try {
         const r = await client.query<{ locked: boolean }>(
@@ -587,7 +593,7 @@ export class PostgresStore implements TokenStore {
       } catch (err) {
         throw this.#fail('cannot take the lock', err);
       }
-      if (locked === true) return true;
+      if (locked === true) return tries === 0 ? 'at once' : 'after a wait';
       const remaining = Math.ceil(options.timeoutMs - (Date.now() - started));
       if (remaining <= 0) throw timedOut();
       // `id` is our own decimal integer and `remaining` a number: nothing of the caller's is in the text.
@@ -599,7 +605,7 @@ export class PostgresStore implements TokenStore {
         if (errnoCode(err) === '55P03') throw timedOut();
         throw this.#fail('cannot take the lock', err, remaining + commandMs);
       }
-      if (await lockWaitSatisfied(options)) return false;
+      if (await lockWaitSatisfied(options)) return 'satisfied';
     }
   }
 

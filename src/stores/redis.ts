@@ -34,6 +34,7 @@ import {
   assertSafeKey,
   backoffDelay,
   connectionReason,
+  handOverWonLock,
   Lease,
   LockWaiters,
   type LockWaitOptions,
@@ -310,6 +311,7 @@ export class RedisStore implements TokenStore {
     const started = Date.now();
     const { wakeups, poll } = this.#lockWait;
     let watching = false;
+    let tried = false;
     try {
       for (let attempt = 0; ; attempt++) {
         const mark = this.#waiters.mark();
@@ -317,6 +319,7 @@ export class RedisStore implements TokenStore {
           this.#redis.set(lockKey, nonce, 'PX', leaseMs, 'NX'),
         );
         if (ok === 'OK') break;
+        tried = true;
         const remaining = options.timeoutMs - (Date.now() - started);
         if (remaining <= 0) {
           throw new LockTimeoutError(
@@ -353,7 +356,7 @@ export class RedisStore implements TokenStore {
     });
     this.#leases.add(lease);
     let released = false;
-    return {
+    const lock: StoreLock = {
       get lost() {
         return lease.lost;
       },
@@ -378,6 +381,7 @@ export class RedisStore implements TokenStore {
         }
       },
     };
+    return handOverWonLock(lock, options, tried);
   }
 
   /** The channel a release of `key` is published on: `<prefix>unlock:<key>`. */

@@ -120,12 +120,15 @@ export interface LockOptions {
    * again; never before the first try — and, when it resolves `true`, stops waiting and resolves `lock()`
    * with `undefined` instead of a lock. The token manager passes a re-read of the entry: once the holder
    * has stored a token that fits, every waiter is served from the store at once (the stores write
-   * atomically, so reading needs no lock), instead of each taking the lock in turn to read it.
+   * atomically, so reading needs no lock), instead of each taking the lock in turn to read it. A waiter
+   * that takes the lock after waiting is asked once more before the lock is handed over (the holder may
+   * have stored the token and released the lock just after the last ask): `true` then releases the lock
+   * at once and `lock()` resolves `undefined` all the same.
    *
    * A rejection (say, the store could not be read) counts as `false`: the wait goes on, and `lock()`
    * still ends with a lock, `LockTimeoutError` or the store's own error. `timeoutMs` includes the time
-   * spent in `satisfied`. A store that ignores the option (a custom store) simply hands over the lock as
-   * before; so does the memory store (one process: the manager's single flight already shares a token).
+   * spent in `satisfied`. The file, Redis, PostgreSQL and memory stores honour it; a store that ignores
+   * the option (a custom store) simply hands over the lock as before.
    */
   satisfied?: () => Promise<boolean>;
 }

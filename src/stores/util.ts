@@ -5,7 +5,7 @@
 
 import { ConfigError, StoreError } from '../errors.js';
 import { redactText } from '../redact.js';
-import type { LockOptions } from './types.js';
+import type { LockOptions, StoreLock } from './types.js';
 
 /** A store's warning hook: receives one human-readable, secret-free line per problem. */
 export type StoreWarningHandler = (message: string) => void;
@@ -72,6 +72,23 @@ export async function lockWaitSatisfied(options: LockOptions): Promise<boolean> 
   } catch {
     return false;
   }
+}
+
+/**
+ * Hands over a lock that its caller took: one taken only after a failed try (the caller waited) is
+ * handed over only if {@link LockOptions.satisfied} still says the caller needs it — the holder may have
+ * stored what the caller waits for and released the lock between the caller's last `satisfied` and its
+ * winning try. When `satisfied` now says `true`, the lock is released (the store's own release) and the
+ * result is `undefined`, as for a wait that `satisfied` ended.
+ */
+export async function handOverWonLock(
+  lock: StoreLock,
+  options: LockOptions,
+  waited: boolean,
+): Promise<StoreLock | undefined> {
+  if (!waited || !(await lockWaitSatisfied(options))) return lock;
+  await lock.release();
+  return undefined;
 }
 
 /** Waits `ms` milliseconds. */

@@ -19,12 +19,14 @@ import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { type ChannelMessages, channels } from '../../src/observe/channels.js';
 import { FileStore } from '../../src/stores/file.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import type { LockOptions, StoredEntry, StoreLock, TokenStore } from '../../src/stores/types.js';
 import { dropPrefix, dropTable, requireService, uniqueName, withPg } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
+import { sampleEntry } from './conformance.js';
 
 const stack = useRealStack({ lifetime: 3600, latencyMs: 0 });
 const TEST_LIMIT = { timeout: 300_000 } as const;
@@ -218,6 +220,51 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/**
+ * The window a waiter's last `satisfied` cannot see: it says "not yet", then — before the waiter's next
+ * try — the holder stores the token and releases, so that try wins the lock. The store must ask once more
+ * and serve the waiter without the lock. `satisfied` itself plays the holder on its first call; where
+ * only a release wakes a waiter (PostgreSQL's barrier, the memory mutex) the test releases first and a
+ * caller takes the lock, now free, in that call instead.
+ */
+async function wonJustAfterTheHolder(b: Backend, stores: TokenStore[]): Promise<void> {
+  const open = () => {
+    const s = counting(b.open());
+    stores.push(s);
+    return s;
+  };
+  const [holder, waiter, probe] = [open(), open(), open()];
+  const key = 'k-race';
+  let held: StoreLock | undefined = await holder.lock(key, LONG_WAIT);
+  let asks = 0;
+  const waiting = waiter.lock(key, {
+    ...LONG_WAIT,
+    satisfied: async () => {
+      asks++;
+      if (asks > 1) return (await waiter.get(key)) !== undefined;
+      const h = held ?? (await holder.lock(key, { ttlMs: 30_000, timeoutMs: 1 }));
+      held = undefined;
+      await holder.set(sampleEntry(key));
+      await h.release();
+      return false; // read before the write: not yet
+    },
+  });
+  await b.waiting(key, [waiter], 1);
+  if (held !== undefined) {
+    const h: StoreLock = held;
+    held = undefined;
+    await h.release();
+  }
+  const got = await waiting;
+  await got?.release();
+  assert.equal(got, undefined, 'served without the lock');
+  assert.equal(asks, 2, '"not yet", then once more after winning the lock');
+  assert.deepEqual([waiter.taken, waiter.satisfiedWaits, waiter.yes], [0, 1, 1]);
+  // The lock it won was released: a caller that will not wait takes it at once.
+  const free = await probe.lock(key, { ttlMs: 30_000, timeoutMs: 1 });
+  await free.release();
+}
+
 async function withBackend(
   t: TestContext,
   factory: BackendFactory,
@@ -339,8 +386,25 @@ for (const [label, factory] of BACKENDS) {
           await free.release();
         }),
     );
+
+    test(
+      'a waiter that wins the lock just after the holder stored the token and released it is served without it',
+      TEST_LIMIT,
+      (t) => withBackend(t, factory, wonJustAfterTheHolder),
+    );
   });
 }
+
+test('memory store: a waiter that wins the lock just after the holder stored the token is served without it', (t) => {
+  const shared = new MemoryStore();
+  const memory: Backend = {
+    name: 'memory',
+    open: () => shared,
+    waiting: async () => {}, // lock() waits on the mutex from its first, synchronous step
+    cleanup: async () => {},
+  };
+  return withBackend(t, async () => memory, wonJustAfterTheHolder);
+});
 
 describe('a waiter whose re-read finds nothing usable still takes the lock (file store)', () => {
   /** A manager on its own counting store, a token in the store for it, and a raw lock held by another "process". */
