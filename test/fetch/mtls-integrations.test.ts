@@ -1,8 +1,10 @@
 /**
- * Certificate-bound access tokens (RFC 8705 §3) through the undici interceptor and axios: with
- * `clientCert`, the requests that carry the token present the client certificate, so a loopback HTTPS
- * API that checks `cnf.x5t#S256` accepts them; a request to an origin outside the allow-list presents
- * no certificate (a second loopback HTTPS server records what it was shown).
+ * Certificate-bound access tokens (RFC 8705 §3) through authFetch, the undici interceptor and axios:
+ * the requests that carry the token present the client certificate — the manager's own (its profile's
+ * `tls_cert`, through `TokenSource.clientCertificate`), or an explicit `clientCert`, which wins — so a
+ * loopback HTTPS API that checks `cnf.x5t#S256` accepts them; a request (or a redirect hop) to an
+ * origin outside the allow-list presents no certificate (a second loopback HTTPS server records what
+ * it was shown).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -11,8 +13,9 @@ import { createServer as createHttpsServer, Agent as HttpsAgent } from 'node:htt
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import axios from 'axios';
-import { Agent, interceptors, request } from 'undici';
+import axios, { type AxiosResponse } from 'axios';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { createAuthFetch } from '../../src/fetch/auth-fetch.js';
 import { attachAxios } from '../../src/fetch/axios.js';
 import type { TokenSource } from '../../src/fetch/shared.js';
 import { tokenwardInterceptor } from '../../src/fetch/undici.js';
@@ -101,7 +104,14 @@ interface Ready {
   api: Api;
   foreign: Api;
   clientCert: ClientCertificate;
+  /** A certificate of the same CA that the provider's client does not name. */
+  otherCert: ClientCertificate;
   manager: TokenManager;
+}
+
+/** The manager as a token source without `clientCertificate` (it presents no certificate by itself). */
+function withoutCertificate(m: TokenManager): TokenSource {
+  return { getToken: (o) => m.getToken(o), invalidate: (token) => m.invalidate(token) };
 }
 
 async function ready(t: TestContext): Promise<Ready | undefined> {
@@ -127,10 +137,11 @@ async function ready(t: TestContext): Promise<Ready | undefined> {
   );
   t.after(() => manager.close());
   const clientCert = loadClientCertificate({ cert: pki.client.cert, key: pki.client.key });
-  return { pki, op, api, foreign, clientCert, manager };
+  const otherCert = loadClientCertificate({ cert: pki.other.cert, key: pki.other.key });
+  return { pki, op, api, foreign, clientCert, otherCert, manager };
 }
 
-describe('the undici interceptor with clientCert', () => {
+describe('the undici interceptor and the client certificate', () => {
   it('presents the certificate to the allowed origin (200) and none to another origin', async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
@@ -158,13 +169,55 @@ describe('the undici interceptor with clientCert', () => {
     assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
   });
 
-  it('without clientCert the bound token is refused: the certificate is what the API checks', async (t) => {
+  it("without clientCert: the manager's certificate to the allowed origin, none to another", async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const base = new Agent({ connect: { ca: r.pki.ca } });
+    t.after(() => base.close());
+    const dispatcher = base.compose(tokenwardInterceptor(r.manager, { origins: [r.api.url], ca: r.pki.ca }));
+    for (let i = 0; i < 2; i++) {
+      const res: Dispatcher.ResponseData = await request(`${r.api.url}/v1/items`, { dispatcher });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(await res.body.json(), { ok: true, client_id: r.op.clients.pki });
+    }
+    const away = await request(`${r.foreign.url}/v1/items`, { dispatcher });
+    assert.equal(away.statusCode, 401);
+    assert.deepEqual(await away.body.json(), { error: 'no token' });
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(r.api.seen, [
+      { presented: thumb, status: 200 },
+      { presented: thumb, status: 200 },
+    ]);
+    assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
+    assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
+  });
+
+  it('an explicit clientCert wins over the manager\'s (the API refuses the other certificate)', async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
     const base = new Agent({ connect: { ca: r.pki.ca } });
     t.after(() => base.close());
     const dispatcher = base.compose(
-      tokenwardInterceptor(r.manager, { origins: [r.api.url], retryOn401: false }),
+      tokenwardInterceptor(r.manager, {
+        origins: [r.api.url],
+        clientCert: r.otherCert,
+        ca: r.pki.ca,
+        retryOn401: false,
+      }),
+    );
+    const res = await request(`${r.api.url}/v1/items`, { dispatcher });
+    assert.equal(res.statusCode, 401);
+    assert.deepEqual(await res.body.json(), { error: 'certificate does not match the token' });
+    assert.deepEqual(r.api.seen, [{ presented: r.pki.thumbprint(r.pki.other.cert), status: 401 }]);
+  });
+
+  it('a source without the hook presents no certificate: the bound token is refused', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const base = new Agent({ connect: { ca: r.pki.ca } });
+    t.after(() => base.close());
+    const dispatcher = base.compose(
+      tokenwardInterceptor(withoutCertificate(r.manager), { origins: [r.api.url], retryOn401: false }),
     );
     const res = await request(`${r.api.url}/v1/items`, { dispatcher });
     assert.equal(res.statusCode, 401);
@@ -196,7 +249,7 @@ describe('the undici interceptor with clientCert', () => {
   });
 });
 
-describe('attachAxios with clientCert', () => {
+describe('attachAxios and the client certificate', () => {
   it('presents the certificate to the allowed origin (200) and none to another origin', async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
@@ -243,13 +296,61 @@ describe('attachAxios with clientCert', () => {
     assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
   });
 
-  it('without clientCert the bound token is refused', async (t) => {
+  it("without clientCert: the manager's certificate to the allowed origin, none to another", async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
     const own = new HttpsAgent({ ca: r.pki.ca });
     t.after(() => own.destroy());
     const instance = axios.create({ httpsAgent: own, validateStatus: () => true });
-    const { detach } = attachAxios(instance, r.manager, { origins: [r.api.url], retryOn401: false });
+    const { detach } = attachAxios(instance, r.manager, { origins: [r.api.url], ca: r.pki.ca });
+    t.after(detach);
+    for (let i = 0; i < 2; i++) {
+      const res: AxiosResponse = await instance.get(`${r.api.url}/v1/items`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.data, { ok: true, client_id: r.op.clients.pki });
+    }
+    const away = await instance.get(`${r.foreign.url}/v1/items`);
+    assert.equal(away.status, 401);
+    assert.deepEqual(away.data, { error: 'no token' });
+    assert.equal(away.config.httpsAgent, own, "the foreign request kept the instance's agent");
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(r.api.seen, [
+      { presented: thumb, status: 200 },
+      { presented: thumb, status: 200 },
+    ]);
+    assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
+    assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
+  });
+
+  it("an explicit clientCert wins over the manager's (the API refuses the other certificate)", async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const own = new HttpsAgent({ ca: r.pki.ca });
+    t.after(() => own.destroy());
+    const instance = axios.create({ httpsAgent: own, validateStatus: () => true });
+    const { detach } = attachAxios(instance, r.manager, {
+      origins: [r.api.url],
+      clientCert: r.otherCert,
+      ca: r.pki.ca,
+      retryOn401: false,
+    });
+    t.after(detach);
+    const res = await instance.get(`${r.api.url}/v1/items`);
+    assert.equal(res.status, 401);
+    assert.deepEqual(res.data, { error: 'certificate does not match the token' });
+    assert.deepEqual(r.api.seen, [{ presented: r.pki.thumbprint(r.pki.other.cert), status: 401 }]);
+  });
+
+  it('a source without the hook presents no certificate: the bound token is refused', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const own = new HttpsAgent({ ca: r.pki.ca });
+    t.after(() => own.destroy());
+    const instance = axios.create({ httpsAgent: own, validateStatus: () => true });
+    const { detach } = attachAxios(instance, withoutCertificate(r.manager), {
+      origins: [r.api.url],
+      retryOn401: false,
+    });
     t.after(detach);
     const res = await instance.get(`${r.api.url}/v1/items`);
     assert.equal(res.status, 401);
@@ -317,5 +418,48 @@ describe('a rejected token with clientCert', () => {
     // The config remembers the instance's own agent, for a reuse toward another origin.
     const sent = res.config as typeof res.config & { _tokenward?: { httpsAgent?: unknown } };
     assert.equal(sent._tokenward?.httpsAgent, own);
+  });
+});
+
+describe('createAuthFetch with a manager and no clientCert', () => {
+  it("presents the manager's certificate to the allowed origin, none to another; explicit wins", async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const f = createAuthFetch(r.manager, { origins: [r.api.url], ca: r.pki.ca });
+    const ok = await f(`${r.api.url}/v1/items`);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { ok: true, client_id: r.op.clients.pki });
+    const away = await f(`${r.foreign.url}/v1/items`);
+    assert.equal(away.status, 401);
+    assert.deepEqual(await away.json(), { error: 'no token' });
+    const other = createAuthFetch(r.manager, {
+      origins: [r.api.url],
+      clientCert: r.otherCert,
+      ca: r.pki.ca,
+      retryOn401: false,
+    });
+    const refused = await other(`${r.api.url}/v1/items`);
+    assert.equal(refused.status, 401);
+    assert.deepEqual(await refused.json(), { error: 'certificate does not match the token' });
+    assert.deepEqual(r.api.seen, [
+      { presented: r.pki.thumbprint(r.pki.client.cert), status: 200 },
+      { presented: r.pki.thumbprint(r.pki.other.cert), status: 401 },
+    ]);
+    assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
+    assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
+  });
+
+  it('a redirect hop to another origin gets neither token nor certificate', async (t) => {
+    const r = await ready(t);
+    if (r === undefined) return;
+    const hop = await startRedirector(r.pki, `${r.foreign.url}/v1/items`);
+    t.after(() => hop.close());
+    const f = createAuthFetch(r.manager, { origins: [r.api.url, hop.url], ca: r.pki.ca });
+    const res = await f(`${hop.url}/start`);
+    assert.equal(res.status, 401);
+    assert.deepEqual(await res.json(), { error: 'no token' });
+    assert.equal(res.redirected, true);
+    assert.deepEqual(hop.seen, [{ presented: r.pki.thumbprint(r.pki.client.cert), authorized: true }]);
+    assert.deepEqual(r.foreign.seen, [{ presented: undefined, status: 401 }]);
   });
 });
