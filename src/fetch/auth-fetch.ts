@@ -134,9 +134,7 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
   const core = new RequestCore(source, options);
   const sender = options.fetch ?? proxiedFetch(tlsOf(options));
   // The fetch of the requests that carry the token: over the client certificate, when there is one.
-  const certified = new CertifiedTransport(source, options.clientCert, (cert) =>
-    certSender(options, cert),
-  );
+  const certified = new CertifiedTransport(source, options.clientCert, (cert) => certSender(options, cert));
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const doFetch: AuthFetch = sender;

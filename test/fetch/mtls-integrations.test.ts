@@ -192,7 +192,7 @@ describe('the undici interceptor and the client certificate', () => {
     assert.equal(r.op.counts.mtlsToken, 1, 'one token, at the mTLS alias');
   });
 
-  it('an explicit clientCert wins over the manager\'s (the API refuses the other certificate)', async (t) => {
+  it("an explicit clientCert wins over the manager's (the API refuses the other certificate)", async (t) => {
     const r = await ready(t);
     if (r === undefined) return;
     const base = new Agent({ connect: { ca: r.pki.ca } });
