@@ -6,19 +6,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { createAuthFetch } from '../../src/fetch/auth-fetch.js';
-import type { TokenSource } from '../../src/fetch/shared.js';
 import { createTokenManager } from '../../src/front-door.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { loadClientCertificate } from '../../src/http/client-cert.js';
-import type { TokenManager } from '../../src/manager/token-manager.js';
-import type { Profile } from '../../src/profile.js';
 import {
   type MtlsProvider,
   makePki,
+  mtlsProfile,
   PKI_INSTALL,
   type Pki,
   startBoundApi,
   startMtlsProvider,
+  withoutCertificate,
 } from '../helpers/mtls.js';
 import { missing } from '../helpers/services.js';
 
@@ -39,24 +38,6 @@ after(async () => {
   pki?.cleanup();
 });
 
-/** The manager as a token source without {@link TokenSource.clientCertificate}. */
-function withoutCertificate(m: TokenManager): TokenSource {
-  return { getToken: (o) => m.getToken(o), invalidate: (token) => m.invalidate(token) };
-}
-
-function profileOf(r: { op: MtlsProvider }): Profile {
-  return {
-    issuer: r.op.issuer,
-    client_id: r.op.clients.pki,
-    auth_method: 'tls_client_auth',
-    tls_cert: 'env:CERT',
-    tls_key: 'env:KEY',
-    scope: 'api:read',
-    store: 'memory',
-    retries: 0,
-  };
-}
-
 function ready(t: TestContext) {
   if (pki === undefined || op === undefined || api === undefined) {
     missing(t, 'openssl', PKI_INSTALL);
@@ -69,7 +50,7 @@ describe('a certificate-bound token at an API that checks the binding', () => {
   it('authFetch presents the client certificate to the allowed origin: the API accepts the token', async (t) => {
     const r = ready(t);
     if (r === undefined) return;
-    const m = await createTokenManager(profileOf(r), {
+    const m = await createTokenManager(mtlsProfile(r.op), {
       env: { CERT: r.pki.client.cert, KEY: r.pki.client.key },
       http: { ca: r.pki.ca },
     });
@@ -123,10 +104,10 @@ describe('a certificate-bound token at an API that checks the binding', () => {
         return Reflect.get(target, name);
       },
     });
-    const first = await createTokenManager(profileOf(r), { env, http: { ca: r.pki.ca } });
+    const first = await createTokenManager(mtlsProfile(r.op), { env, http: { ca: r.pki.ca } });
     t.after(() => first.close());
     await first.getToken();
-    const second = await createTokenManager(profileOf(r), {
+    const second = await createTokenManager(mtlsProfile(r.op), {
       env: counting,
       http: { ca: r.pki.ca },
       store: first.store,
