@@ -179,6 +179,9 @@ export async function createTokenManager(
   const client: LazyTokenClient = {
     identity: { ...descriptor.identity(profile), ...links.identity },
     budgetMs: httpBudgetMs({ ...httpLimitsFromProfile(profile), ...http }),
+    // The request integrations present the client's certificate (TokenManager.clientCertificate).
+    hasClientCert:
+      profile.tls_cert !== undefined || profile.tls_key !== undefined || http.clientCert !== undefined,
     async create() {
       // Subject and actor references are resolved again for every exchange (they rotate).
       const resolved = await resolveProfileSecrets(profile, { env, defer: DEFERRED_SUBJECT_KEYS });

@@ -5,6 +5,7 @@
  */
 
 import { requestBudgetMs } from './http/budget.js';
+import type { ClientCertificate } from './http/client-cert.js';
 import type { HttpOptions } from './http/types.js';
 import type { IntrospectionResult } from './introspection.js';
 import type { TokenTypeHint } from './revocation.js';
@@ -60,6 +61,12 @@ export interface TokenClient {
    * for another caller's lock. Absent: the manager assumes the HTTP defaults.
    */
   readonly budgetMs?: number;
+  /**
+   * The client certificate this client presents (mutual TLS, RFC 8705; the profile's `tls_cert` /
+   * `tls_key`, checked when the client was built). The manager hands it to the request integrations
+   * ({@link TokenManager.clientCertificate}), so that certificate-bound tokens reach the API over it.
+   */
+  readonly clientCert?: ClientCertificate | undefined;
 }
 
 /**

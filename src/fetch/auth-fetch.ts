@@ -15,7 +15,13 @@ import type { ClientCertificate } from '../http/client-cert.js';
 import type { ProxySettings } from '../http/proxy.js';
 import { safeUrl } from '../http/url.js';
 import type { TokenManager } from '../manager/token-manager.js';
-import { type Attachment, isReplayableBody, RequestCore, type ResponseInfo } from './core.js';
+import {
+  type Attachment,
+  CertifiedTransport,
+  isReplayableBody,
+  RequestCore,
+  type ResponseInfo,
+} from './core.js';
 import { type ProxiedFetchOptions, proxiedFetch } from './proxied-fetch.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
@@ -39,9 +45,10 @@ export interface AuthFetchOptions extends AuthRequestOptions {
   proxyEnv?: ProxySettings['env'];
   /**
    * The client certificate presented to the allowed {@link origins} (mutual TLS, RFC 8705): what a
-   * certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
-   * `loadClientCertificate`). Requests to other origins go without it. With {@link fetch} given, it
-   * is handed to that fetch as undici's `dispatcher` (unless the call sets its own).
+   * certificate-bound access token needs (see `loadClientCertificate`). Default: the token source's
+   * ({@link TokenSource.clientCertificate}: a manager's profile `tls_cert` / `tls_key`); given here, it
+   * wins. Requests to other origins go without it. With {@link fetch} given, it is handed to that fetch
+   * as undici's `dispatcher` (unless the call sets its own).
    */
   clientCert?: ClientCertificate | undefined;
   /** Extra CA certificates (PEM) the default fetch, and the client-certificate dispatcher, trust. */
@@ -67,7 +74,10 @@ function isRedirect(status: number): boolean {
 
 /** What the slow paths (redirects, the retry) need to know about one call. */
 interface Call {
+  /** The fetch of the requests that carry the token (over the client certificate, if any). */
   doFetch: AuthFetch;
+  /** The fetch of redirect hops that do not carry the token (never over the client certificate). */
+  plain: AuthFetch;
   core: RequestCore;
   /** The URL of the first hop, as a string. */
   href: string;
@@ -123,7 +133,8 @@ interface Call {
 export function createAuthFetch(source: TokenManager | TokenSource, options: AuthFetchOptions): AuthFetch {
   const core = new RequestCore(source, options);
   const sender = options.fetch ?? proxiedFetch(tlsOf(options));
-  const bound = certSender(options, sender);
+  // The fetch of the requests that carry the token: over the client certificate, when there is one.
+  const certified = new CertifiedTransport(source, options.clientCert, (cert) => certSender(options, cert));
 
   return async function authFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const doFetch: AuthFetch = sender;
@@ -140,6 +151,8 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
     const first = core.attach(target, await core.token(signal));
     let attachment = first instanceof Promise ? await first : first; // no extra await on the warm path
     setAll(headers, attachment.headers);
+    const over = certified.get();
+    const bound = (over instanceof Promise ? await over : over) ?? sender;
     const redirect = init?.redirect ?? request?.redirect ?? 'follow';
     const follow = redirect === 'follow';
     const attemptInit: RequestInit = follow ? { ...init, headers, redirect: 'manual' } : { ...init, headers };
@@ -157,6 +170,7 @@ export function createAuthFetch(source: TokenManager | TokenSource, options: Aut
     }
 
     const call = describeCall(input, init, request, spare, bound, core, href, method, headers, attemptInit);
+    call.plain = sender;
     let final = res;
     let carried = true;
     let url = href;
@@ -180,10 +194,8 @@ function tlsOf(options: AuthFetchOptions): ProxiedFetchOptions {
   return o;
 }
 
-/** The fetch of requests that carry the token: over the client certificate when there is one. */
-function certSender(options: AuthFetchOptions, sender: AuthFetch): AuthFetch {
-  const clientCert = options.clientCert;
-  if (clientCert === undefined) return sender;
+/** The fetch of requests that carry the token, over `clientCert`. */
+function certSender(options: AuthFetchOptions, clientCert: ClientCertificate): AuthFetch {
   if (options.fetch === undefined) return proxiedFetch({ ...tlsOf(options), clientCert });
   const given = options.fetch;
   let dispatcher: Promise<unknown> | undefined;
@@ -248,7 +260,7 @@ function describeCall(
   }
   const hopBase: RequestInit =
     request === undefined ? { ...init } : { signal: request.signal, keepalive: request.keepalive, ...init };
-  return { doFetch, core, href, method, hopBase, hasBody, replayBody, send, headers };
+  return { doFetch, plain: doFetch, core, href, method, hopBase, hasBody, replayBody, send, headers };
 }
 
 /**
@@ -320,7 +332,7 @@ async function followRedirects(
     url = next.href;
     const hopInit: RequestInit = { ...call.hopBase, method, headers, body, redirect: 'manual' };
     if (body instanceof ReadableStream) hopInit.duplex = 'half';
-    res = await call.doFetch(url, hopInit);
+    res = await (carried ? call.doFetch : call.plain)(url, hopInit);
     if (!isRedirect(res.status)) {
       Object.defineProperty(res, 'redirected', { value: true, configurable: true });
       return { res, carried, url };

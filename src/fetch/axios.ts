@@ -10,15 +10,22 @@ import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'a
 import { pinnedLookup } from '../http/agent.js';
 import type { ClientCertificate } from '../http/client-cert.js';
 import type { TokenManager } from '../manager/token-manager.js';
-import { type Attachment, isReplayableAxiosData, RequestCore, type ResponseInfo } from './core.js';
+import {
+  type Attachment,
+  CertifiedTransport,
+  isReplayableAxiosData,
+  RequestCore,
+  type ResponseInfo,
+} from './core.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link attachAxios}. */
 export interface AttachAxiosOptions extends AuthRequestOptions {
   /**
    * The client certificate presented to the allowed {@link AuthRequestOptions.origins} (mutual TLS,
-   * RFC 8705): what a certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
-   * `loadClientCertificate`). The requests that carry the token get an `httpsAgent` with this
+   * RFC 8705): what a certificate-bound access token needs (see `loadClientCertificate`). Default: the
+   * token source's ({@link TokenSource.clientCertificate}: a manager's profile `tls_cert` / `tls_key`);
+   * given here, it wins. The requests that carry the token get an `httpsAgent` with this
    * certificate (one per {@link attachAxios}, replacing the instance's for those requests); requests
    * to other origins, and redirect hops to them, keep the instance's own agent.
    */
@@ -125,7 +132,10 @@ export function attachAxios(
   options: AttachAxiosOptions,
 ): AxiosAttachment {
   const core = new RequestCore(source, options);
-  const certAgent = clientCertAgent(options);
+  // The agent of the token-bearing requests when there is a client certificate (made on first use).
+  const certified = new CertifiedTransport(source, options.clientCert, (cert) =>
+    clientCertAgent(cert, options.ca),
+  );
   /** Our guard → the caller's own beforeRedirect it wraps. */
   const guards = new WeakMap<BeforeRedirect, BeforeRedirect | undefined>();
 
@@ -134,6 +144,7 @@ export function attachAxios(
     previous: BeforeRedirect | undefined,
     attachment: Attachment,
     ownAgent: unknown,
+    certAgent: HttpsAgent | undefined,
   ): BeforeRedirect => {
     const own = previous !== undefined && guards.has(previous) ? guards.get(previous) : previous;
     const fn: BeforeRedirect = (opts, responseDetails, requestDetails) => {
@@ -180,6 +191,7 @@ export function attachAxios(
       !ours && current !== undefined && current !== null && current !== false && current !== '';
     if (core.route(url, callerAuthorization) === 'plain') {
       if (ours) config.headers.delete('authorization'); // a reused config pointed elsewhere
+      const certAgent = certified.made;
       if (mark !== undefined && certAgent !== undefined && config.httpsAgent === certAgent) {
         config.httpsAgent = mark.httpsAgent;
       }
@@ -189,13 +201,14 @@ export function attachAxios(
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     const method = (config.method ?? 'get').toUpperCase();
     const attachment = await core.attach({ method, url }, await core.token(signal));
+    const certAgent = await certified.get(); // after the token: a manager has built its client
     for (const name in attachment.headers) config.headers.set(name, attachment.headers[name] as string);
     const header = attachment.headers['authorization'] ?? '';
     const ownAgent: unknown =
       mark !== undefined && config.httpsAgent === certAgent ? mark.httpsAgent : config.httpsAgent;
     c[MARK] = { attachment, header, retried: mark?.retried === true, httpsAgent: ownAgent };
     if (certAgent !== undefined) config.httpsAgent = certAgent;
-    c.beforeRedirect = guard(c.beforeRedirect, attachment, ownAgent);
+    c.beforeRedirect = guard(c.beforeRedirect, attachment, ownAgent, certAgent);
     return config;
   });
 
@@ -234,15 +247,13 @@ export function attachAxios(
     detach() {
       instance.interceptors.request.eject(requestId);
       instance.interceptors.response.eject(responseId);
-      certAgent?.destroy();
+      certified.made?.destroy();
     },
   };
 }
 
-/** The `https.Agent` that presents `options.clientCert` (verifying the server, loopback-pinned lookup). */
-function clientCertAgent(options: AttachAxiosOptions): HttpsAgent | undefined {
-  const c = options.clientCert;
-  if (c === undefined) return undefined;
+/** The `https.Agent` that presents `c` (verifying the server, loopback-pinned lookup; `ca` added). */
+function clientCertAgent(c: ClientCertificate, ca: string | undefined): HttpsAgent {
   return new HttpsAgent({
     cert: c.cert,
     key: c.key,
@@ -250,7 +261,7 @@ function clientCertAgent(options: AttachAxiosOptions): HttpsAgent | undefined {
     rejectUnauthorized: true,
     lookup: pinnedLookup,
     // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
-    ...(options.ca === undefined ? {} : { ca: [...rootCertificates, options.ca] }),
+    ...(ca === undefined ? {} : { ca: [...rootCertificates, ca] }),
   });
 }
 

@@ -24,6 +24,7 @@
  */
 
 import { DpopScheme } from '../dpop/scheme.js';
+import type { ClientCertificate } from '../http/client-cert.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import type { Token } from '../token.js';
 import { foreignOriginError, OriginScope } from './origins.js';
@@ -263,6 +264,58 @@ export class RequestCore {
       this.#source.invalidate(attachment.token.accessToken);
     }
     return replayable();
+  }
+}
+
+/**
+ * The transport (a fetch, a dispatch, an agent) of the requests that carry the token, made once from the
+ * client certificate: the integration's explicit `clientCert` when it has one (it wins), else the token
+ * source's ({@link TokenSource.clientCertificate}). Adapters call {@link get} after the request's token:
+ * a manager has then built its client (and loaded the certificate) already. `undefined`: no certificate,
+ * send as without one.
+ */
+export class CertifiedTransport<T> {
+  readonly #source: TokenManager | TokenSource;
+  readonly #explicit: ClientCertificate | undefined;
+  readonly #make: (cert: ClientCertificate) => T | Promise<T>;
+  #done = false;
+  #made: T | undefined;
+  #pending: Promise<T | undefined> | undefined;
+
+  constructor(
+    source: TokenManager | TokenSource,
+    explicit: ClientCertificate | undefined,
+    make: (cert: ClientCertificate) => T | Promise<T>,
+  ) {
+    this.#source = source;
+    this.#explicit = explicit;
+    this.#make = make;
+    // Nothing to ask: settled at once (no promise on any request).
+    if (explicit === undefined && source.clientCertificate === undefined) this.#done = true;
+  }
+
+  /** The transport made so far (before the first {@link get}, or without a certificate: undefined). */
+  get made(): T | undefined {
+    return this.#made;
+  }
+
+  /**
+   * The transport, made on the first call (then the same value, without a promise). A failure (the
+   * source could not load its certificate) is thrown to that request and not remembered.
+   */
+  get(): T | undefined | Promise<T | undefined> {
+    if (this.#done) return this.#made;
+    this.#pending ??= (async () => {
+      try {
+        const cert = this.#explicit ?? (await this.#source.clientCertificate?.());
+        this.#made = cert === undefined ? undefined : await this.#make(cert);
+        this.#done = true;
+        return this.#made;
+      } finally {
+        this.#pending = undefined;
+      }
+    })();
+    return this.#pending;
   }
 }
 

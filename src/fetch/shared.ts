@@ -7,6 +7,8 @@
 
 import type { DpopSigner } from '../dpop/signer.js';
 import { TokenwardError } from '../errors.js';
+import type { ClientCertificate } from '../http/client-cert.js';
+import type { TokenManager } from '../manager/token-manager.js';
 import type { Token } from '../token.js';
 
 /**
@@ -35,6 +37,16 @@ export interface TokenSource {
    * send `Authorization: DPoP <token>` with a proof on every request. Absent: bearer tokens.
    */
   readonly dpop?: DpopSigner | undefined;
+  /**
+   * The client certificate the source's tokens are bound to (mutual TLS, RFC 8705 §3; a manager of a
+   * profile with `tls_cert` / `tls_key`), or `undefined`. An integration given no `clientCert` of its
+   * own asks once, after its first token, and presents the answer to the allowed origins only.
+   *
+   * A method returning a promise, not a property: a manager that found its token in the store has not
+   * yet built the token client that loads and checks the certificate (see
+   * {@link TokenManager.clientCertificate}). Absent: no certificate.
+   */
+  clientCertificate?(): Promise<ClientCertificate | undefined>;
 }
 
 /** What to do with a request to an origin outside the allow-list. */

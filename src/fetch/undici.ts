@@ -13,15 +13,22 @@ import type { Dispatcher } from 'undici';
 import { proxyDispatcher } from '../http/agent.js';
 import type { ClientCertificate } from '../http/client-cert.js';
 import type { TokenManager } from '../manager/token-manager.js';
-import { type Attachment, isReplayableDispatchBody, RequestCore, type Route } from './core.js';
+import {
+  type Attachment,
+  CertifiedTransport,
+  isReplayableDispatchBody,
+  RequestCore,
+  type Route,
+} from './core.js';
 import type { AuthRequestOptions, TokenSource } from './shared.js';
 
 /** Options of {@link tokenwardInterceptor}. */
 export interface TokenwardInterceptorOptions extends AuthRequestOptions {
   /**
    * The client certificate presented to the allowed {@link AuthRequestOptions.origins} (mutual TLS,
-   * RFC 8705): what a certificate-bound access token needs (the profile's `tls_cert` / `tls_key`, see
-   * `loadClientCertificate`). The requests that carry the token are then dispatched through a
+   * RFC 8705): what a certificate-bound access token needs (see `loadClientCertificate`). Default: the
+   * token source's ({@link TokenSource.clientCertificate}: a manager's profile `tls_cert` / `tls_key`);
+   * given here, it wins. The requests that carry the token are then dispatched through a
    * connection pool with this certificate (one cached pool per certificate, shared with authFetch and
    * the token endpoint; proxies from `HTTPS_PROXY`/`NO_PROXY`), not through the dispatcher the
    * interceptor is composed on; every other request goes on that dispatcher, without the certificate.
@@ -132,8 +139,14 @@ function asError(err: unknown): Error {
  * the caller's handler.
  */
 class AuthorizedDispatch implements Dispatcher.DispatchHandler {
-  /** The dispatch of the token-bearing request: a promise until the client-certificate pool is ready. */
-  #dispatch: Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>;
+  /**
+   * The dispatch of the token-bearing request: undefined until the first send (after the token) picks
+   * it, a promise until the client-certificate pool is ready.
+   */
+  #dispatch: Dispatcher.Dispatch | Promise<Dispatcher.Dispatch> | undefined;
+  /** The dispatch the interceptor is composed on: without a client certificate. */
+  readonly #plain: Dispatcher.Dispatch;
+  readonly #certified: CertifiedTransport<Dispatcher.Dispatch>;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #core: RequestCore;
@@ -144,13 +157,15 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   #swallowing = false;
 
   constructor(
-    dispatch: Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>,
+    plain: Dispatcher.Dispatch,
+    certified: CertifiedTransport<Dispatcher.Dispatch>,
     opts: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler,
     core: RequestCore,
     url: string,
   ) {
-    this.#dispatch = dispatch;
+    this.#plain = plain;
+    this.#certified = certified;
     this.#opts = opts;
     this.#handler = handler;
     this.#core = core;
@@ -168,6 +183,12 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
   }
 
   #send(attachment: Attachment): void {
+    if (this.#dispatch === undefined) {
+      // Asked after the token: a manager has built its client, whose certificate this is.
+      const over = this.#certified.get();
+      const plain = this.#plain;
+      this.#dispatch = over instanceof Promise ? over.then((d) => d ?? plain) : (over ?? plain);
+    }
     const dispatch = this.#dispatch;
     if (dispatch instanceof Promise) {
       dispatch.then(
@@ -270,8 +291,9 @@ class AuthorizedDispatch implements Dispatcher.DispatchHandler {
  * interceptor AFTER this one in the list (`compose(tokenwardInterceptor(…), interceptors.redirect(…))`):
  * each hop is then checked here.
  *
- * Mutual TLS: with `clientCert`, the requests that carry the token go through a pool that presents that
- * certificate (what a certificate-bound token, RFC 8705, needs); requests to other origins never see it.
+ * Mutual TLS: with a client certificate (`clientCert`, else the source's: a manager of a profile with
+ * `tls_cert`), the requests that carry the token go through a pool that presents that certificate (what
+ * a certificate-bound token, RFC 8705, needs); requests to other origins never see it.
  *
  * @example
  * ```ts
@@ -292,7 +314,14 @@ export function tokenwardInterceptor(
   options: TokenwardInterceptorOptions,
 ): Dispatcher.DispatcherComposeInterceptor {
   const core = new RequestCore(source, options);
-  const certDispatch = clientCertDispatch(options);
+  // The dispatch of the token-bearing requests when there is a client certificate: the cached pool
+  // that presents it (made on first use).
+  const certified = new CertifiedTransport(source, options.clientCert, async (clientCert) => {
+    const d = await proxyDispatcher(
+      options.ca === undefined ? { clientCert } : { clientCert, ca: options.ca },
+    );
+    return d.dispatch.bind(d);
+  });
   return (dispatch) =>
     function tokenwardDispatch(
       opts: Dispatcher.DispatchOptions,
@@ -310,31 +339,7 @@ export function tokenwardInterceptor(
         return true;
       }
       if (route === 'plain') return dispatch(own, handler);
-      const via = certDispatch === undefined ? dispatch : certDispatch();
-      new AuthorizedDispatch(via, own, handler, core, requestUrl(origin, opts.path)).start();
+      new AuthorizedDispatch(dispatch, certified, own, handler, core, requestUrl(origin, opts.path)).start();
       return true;
     };
-}
-
-/**
- * With a client certificate: the dispatch of the token-bearing requests, through the cached pool with
- * that certificate (made on first use; then the same function, without a promise).
- */
-function clientCertDispatch(
-  options: TokenwardInterceptorOptions,
-): (() => Dispatcher.Dispatch | Promise<Dispatcher.Dispatch>) | undefined {
-  const clientCert = options.clientCert;
-  if (clientCert === undefined) return undefined;
-  let ready: Dispatcher.Dispatch | undefined;
-  let pending: Promise<Dispatcher.Dispatch> | undefined;
-  return () => {
-    if (ready !== undefined) return ready;
-    pending ??= proxyDispatcher(
-      options.ca === undefined ? { clientCert } : { clientCert, ca: options.ca },
-    ).then((d) => {
-      ready = d.dispatch.bind(d);
-      return ready;
-    });
-    return pending;
-  };
 }

@@ -33,6 +33,7 @@ import {
   UpstreamUnavailableError,
   type WarningHandler,
 } from '../errors.js';
+import type { ClientCertificate } from '../http/client-cert.js';
 import type { IntrospectionResult } from '../introspection.js';
 import {
   inFlight,
@@ -96,6 +97,12 @@ export interface LazyTokenClient {
   readonly budgetMs?: number;
   /** Builds the client (resolves secrets, loads the grant's modules). */
   create(): Promise<TokenClient>;
+  /**
+   * True when the client `create` builds presents a client certificate (the profile has `tls_cert` /
+   * `tls_key`): {@link TokenManager.clientCertificate} then builds the client to hand its certificate
+   * on. Absent or false: the manager answers `undefined` without building it.
+   */
+  readonly hasClientCert?: boolean;
 }
 
 /**
@@ -338,6 +345,23 @@ export class TokenManager {
   /** The DPoP signer of the tokens (a profile with `dpop`), else undefined: bearer tokens. */
   get dpop(): DpopSigner | undefined {
     return this.#s.dpop;
+  }
+
+  /**
+   * The client certificate of the profile (mutual TLS, RFC 8705: `tls_cert` / `tls_key`), as the token
+   * client loaded and checked it, else `undefined`. The request integrations present it to the allowed
+   * origins when they are given no `clientCert` of their own, so that certificate-bound tokens reach the
+   * API over the certificate they are bound to.
+   *
+   * Asynchronous because the certificate is the token client's: a manager that found its token in the
+   * store has not built its client yet, and builds it here (once, shared with the token requests; the
+   * secrets are resolved once). A profile without a certificate answers at once, building nothing.
+   * @throws what building the client throws (a `ConfigError` naming `tls_cert` / `tls_key`…).
+   */
+  async clientCertificate(): Promise<ClientCertificate | undefined> {
+    const c = this.#client;
+    if (isLazy(c) && c.hasClientCert !== true) return undefined;
+    return (await this.#loadClient()).clientCert;
   }
 
   /** The rare state, made on first use. */

@@ -70,6 +70,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   return {
     identity,
     budgetMs: httpBudgetMs(httpOpts),
+    clientCert: httpOpts.clientCert,
     fetchToken(ctx) {
       return clientCredentials(grantContext(ctx), { scope }, extrasOf(ctx));
     },

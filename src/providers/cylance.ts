@@ -124,6 +124,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   return {
     identity,
     budgetMs: httpBudgetMs(httpOpts),
+    clientCert: httpOpts.clientCert,
     async fetchToken(ctx): Promise<Token> {
       const g: SignedJwtExchangeContext = { tokenUrl, http: httpOpts, parse, now: ctx.now };
       const p: Parameters<typeof signedJwtExchange>[1] = {

@@ -132,6 +132,7 @@ export async function createGenericClient(
   const client: TokenClient = {
     identity: links.identity === undefined ? opts.identity : { ...opts.identity, ...links.identity },
     budgetMs: httpBudgetMs(httpOpts),
+    clientCert: httpOpts.clientCert,
     async fetchToken(ctx) {
       if (interactive) throw new LoginRequiredError(profile.name);
       const g = await grantContext(ctx);

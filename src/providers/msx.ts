@@ -141,6 +141,7 @@ export async function createClient(
   const client: MsxTokenClient = {
     identity,
     budgetMs: httpBudgetMs(httpOpts),
+    clientCert: httpOpts.clientCert,
     fetchToken(ctx) {
       if (switchKind !== undefined) return switchFromParent(ctx);
       const params: Record<string, string> = {};

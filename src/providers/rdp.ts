@@ -188,6 +188,7 @@ export async function createClient(profile: Profile, http: HttpOptions = {}): Pr
   return {
     identity,
     budgetMs: httpBudgetMs(httpOpts),
+    clientCert: httpOpts.clientCert,
     fetchToken(ctx) {
       return run(
         passwordGrant(grantContext(ctx.now), { username, password, scope, params: signOn }, extrasOf(ctx)),

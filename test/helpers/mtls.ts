@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
+import type { TokenSource } from '../../src/fetch/shared.js';
+import type { TokenManager } from '../../src/manager/token-manager.js';
+import type { Profile } from '../../src/profile.js';
 
 /** How to install what {@link makePki} needs. */
 export const PKI_INSTALL = 'apt-get install openssl';
@@ -399,4 +402,26 @@ export async function startBoundApi(
       await Promise.all([once(server, 'close'), trust.close()]);
     },
   };
+}
+
+/**
+ * A profile of the provider's `pki` client with `tls_client_auth` (scope `api:read`, memory store, no
+ * retries); its `tls_cert` / `tls_key` come from the environment's `CERT` and `KEY`.
+ */
+export function mtlsProfile(op: MtlsProvider): Profile {
+  return {
+    issuer: op.issuer,
+    client_id: op.clients.pki,
+    auth_method: 'tls_client_auth',
+    tls_cert: 'env:CERT',
+    tls_key: 'env:KEY',
+    scope: 'api:read',
+    store: 'memory',
+    retries: 0,
+  };
+}
+
+/** A manager as a token source without `clientCertificate`: the integrations get no certificate from it. */
+export function withoutCertificate(m: TokenManager): TokenSource {
+  return { getToken: (o) => m.getToken(o), invalidate: (token) => m.invalidate(token) };
 }

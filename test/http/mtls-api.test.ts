@@ -9,14 +9,15 @@ import { createAuthFetch } from '../../src/fetch/auth-fetch.js';
 import { createTokenManager } from '../../src/front-door.js';
 import { closeAgents } from '../../src/http/agent.js';
 import { loadClientCertificate } from '../../src/http/client-cert.js';
-import type { Profile } from '../../src/profile.js';
 import {
   type MtlsProvider,
   makePki,
+  mtlsProfile,
   PKI_INSTALL,
   type Pki,
   startBoundApi,
   startMtlsProvider,
+  withoutCertificate,
 } from '../helpers/mtls.js';
 import { missing } from '../helpers/services.js';
 
@@ -49,33 +50,39 @@ describe('a certificate-bound token at an API that checks the binding', () => {
   it('authFetch presents the client certificate to the allowed origin: the API accepts the token', async (t) => {
     const r = ready(t);
     if (r === undefined) return;
-    const profile: Profile = {
-      issuer: r.op.issuer,
-      client_id: r.op.clients.pki,
-      auth_method: 'tls_client_auth',
-      tls_cert: 'env:CERT',
-      tls_key: 'env:KEY',
-      scope: 'api:read',
-      store: 'memory',
-      retries: 0,
-    };
-    const m = await createTokenManager(profile, {
+    const m = await createTokenManager(mtlsProfile(r.op), {
       env: { CERT: r.pki.client.cert, KEY: r.pki.client.key },
       http: { ca: r.pki.ca },
     });
     try {
-      const clientCert = loadClientCertificate({ cert: r.pki.client.cert, key: r.pki.client.key });
-      const bound = createAuthFetch(m, { origins: [r.api.url], clientCert, ca: r.pki.ca });
-      const res = await bound(`${r.api.url}/v1/items`);
+      // No clientCert: the manager hands on its profile's certificate.
+      const auto = createAuthFetch(m, { origins: [r.api.url], ca: r.pki.ca });
+      const res = await auto(`${r.api.url}/v1/items`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { ok: true, client_id: r.op.clients.pki });
-      // The same token without the certificate is refused: the binding is what the API checks.
-      const unbound = createAuthFetch(m, { origins: [r.api.url], ca: r.pki.ca, retryOn401: false });
+      const again = await auto(`${r.api.url}/v1/items`);
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+      // The same certificate given explicitly.
+      const clientCert = loadClientCertificate({ cert: r.pki.client.cert, key: r.pki.client.key });
+      const bound = createAuthFetch(m, { origins: [r.api.url], clientCert, ca: r.pki.ca });
+      const res1 = await bound(`${r.api.url}/v1/items`);
+      assert.equal(res1.status, 200);
+      await res1.body?.cancel();
+      // The same token without the certificate (a source without the hook) is refused: the binding is
+      // what the API checks.
+      const unbound = createAuthFetch(withoutCertificate(m), {
+        origins: [r.api.url],
+        ca: r.pki.ca,
+        retryOn401: false,
+      });
       const res2 = await unbound(`${r.api.url}/v1/items`);
       assert.equal(res2.status, 401);
       assert.deepEqual(await res2.json(), { error: 'certificate does not match the token' });
       const thumb = r.pki.thumbprint(r.pki.client.cert);
       assert.deepEqual(r.api.seen.splice(0), [
+        { presented: thumb, status: 200 },
+        { presented: thumb, status: 200 },
         { presented: thumb, status: 200 },
         { presented: undefined, status: 401 },
       ]);
@@ -83,6 +90,43 @@ describe('a certificate-bound token at an API that checks the binding', () => {
     } finally {
       await m.close();
     }
+  });
+
+  it('a manager that found its token in the store builds its client once, for the certificate', async (t) => {
+    const r = ready(t);
+    if (r === undefined) return;
+    r.op.resetCounts();
+    const env = { CERT: r.pki.client.cert, KEY: r.pki.client.key };
+    let reads = 0;
+    const counting = new Proxy(env, {
+      get(target, name) {
+        if (name === 'KEY') reads++;
+        return Reflect.get(target, name);
+      },
+    });
+    const first = await createTokenManager(mtlsProfile(r.op), { env, http: { ca: r.pki.ca } });
+    t.after(() => first.close());
+    await first.getToken();
+    const second = await createTokenManager(mtlsProfile(r.op), {
+      env: counting,
+      http: { ca: r.pki.ca },
+      store: first.store,
+    });
+    t.after(() => second.close());
+    const f = createAuthFetch(second, { origins: [r.api.url], ca: r.pki.ca });
+    for (let i = 0; i < 2; i++) {
+      const res = await f(`${r.api.url}/v1/items`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    assert.equal(r.op.counts.mtlsToken, 1, 'the second manager used the stored token');
+    assert.deepEqual(second.counts, { grants: 0, refreshes: 0, storeHits: 1 });
+    assert.equal(reads, 1, 'tls_key resolved once, by the token client it built');
+    const thumb = r.pki.thumbprint(r.pki.client.cert);
+    assert.deepEqual(r.api.seen.splice(0), [
+      { presented: thumb, status: 200 },
+      { presented: thumb, status: 200 },
+    ]);
   });
 
   it('another client certificate than the bound one is refused by the API', async (t) => {

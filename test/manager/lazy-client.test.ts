@@ -55,6 +55,28 @@ describe('a manager with a lazy token client', () => {
     await manager.close();
   });
 
+  it('clientCertificate: without hasClientCert 0 builds; with it 1 build, shared with the grant', async () => {
+    const none = await lazy();
+    const a = makeManager(none.client, stack.stores.store(), stack.clock);
+    assert.equal(await a.manager.clientCertificate(), undefined);
+    assert.equal(none.calls(), 0);
+    await a.manager.close();
+    const l = await lazy();
+    const cert = { cert: 'CERT', key: 'KEY', thumbprint: 'x5t' };
+    const create = l.client.create;
+    const client: LazyTokenClient = {
+      ...l.client,
+      hasClientCert: true,
+      create: async () => ({ ...(await create()), clientCert: cert }),
+    };
+    const b = makeManager(client, stack.stores.store(), stack.clock);
+    const [got] = await Promise.all([b.manager.clientCertificate(), b.manager.getToken()]);
+    assert.equal(got, cert);
+    assert.equal(await b.manager.clientCertificate(), cert);
+    assert.equal(l.calls(), 1);
+    await b.manager.close();
+  });
+
   it('8 concurrent cold callers: 1 build, 1 grant; the stored entry carries the identity', async () => {
     const l = await lazy();
     const { manager } = makeManager(l.client, stack.stores.store(), stack.clock);

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { TokenSource } from '../../fetch/shared.js';
 import type { Profile } from '../../profile.js';
 import { redactText } from '../../redact.js';
 import { isSecretHeader } from '../../secret-fields.js';
@@ -162,22 +163,6 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
   const fetchOptions: Parameters<typeof proxiedFetch>[0] = { proxy, env: io.env };
   const caFile = await resolved('ca_file');
   if (caFile !== undefined) fetchOptions.ca = await (await import('../../http/agent.js')).loadCaFile(caFile);
-  // A certificate-bound token (RFC 8705) goes over the profile's client certificate. Only the
-  // profile's own origins are ever asked (checked above; redirects are not followed).
-  if (profile.tls_cert !== undefined || profile.tls_key !== undefined) {
-    const { loadClientCertificate } = await import('../../http/client-cert.js');
-    const { resolveSecretReference } = await import('../../config/secrets.js');
-    const ref = async (key: 'tls_cert' | 'tls_key' | 'tls_key_passphrase') => {
-      const value = profile[key];
-      if (value === undefined) return undefined;
-      return resolveSecretReference(value, { key: `profiles.${profile.name ?? ''}.${key}` }, { env: io.env });
-    };
-    fetchOptions.clientCert = loadClientCertificate({
-      cert: await ref('tls_cert'),
-      key: await ref('tls_key'),
-      passphrase: await ref('tls_key_passphrase'),
-    });
-  }
   if (profile.insecure_skip_tls_verify === true && url.protocol === 'https:') {
     fetchOptions.insecureSkipTlsVerify = true;
     warn(
@@ -194,8 +179,20 @@ export async function run(argv: string[], baseIo: Io): Promise<number> {
           (await import('./login.js')).signInIfAllowed(io, profile, manager, err),
         );
     }
+    // A certificate-bound token (RFC 8705) goes over the profile's client certificate, as the manager's
+    // token client loaded it. Only the profile's own origins are ever asked (checked above; redirects
+    // are not followed). The fetch below carries it with the profile's proxy and TLS settings, so the
+    // integration gets the manager without its certificate hook (else it would add a dispatcher of its
+    // own, without those settings).
+    const clientCert = await manager.clientCertificate();
+    if (clientCert !== undefined) fetchOptions.clientCert = clientCert;
     const send = proxiedFetch(fetchOptions);
-    const authFetch = createAuthFetch(manager, { origins, fetch: tracingFetch(io, send) });
+    const source: TokenSource = {
+      getToken: (o) => manager.getToken(o),
+      invalidate: (token) => manager.invalidate(token),
+      dpop: manager.dpop,
+    };
+    const authFetch = createAuthFetch(source, { origins, fetch: tracingFetch(io, send) });
     const timeoutMs = (profile.timeout ?? 30) * 1000;
     const init: RequestInit = {
       method: verb,
