@@ -40,6 +40,7 @@ export type {
   LastError,
   LockOnlyOptions,
   LockOptions,
+  LockWaitRead,
   StoredEntry,
   StoreLock,
   TokenStore,

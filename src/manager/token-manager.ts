@@ -48,7 +48,7 @@ import {
 import { countFailure, countRenewal } from '../observe/counts.js';
 import type { TokenTypeHint } from '../revocation.js';
 import type { SignInOptions } from '../signin/types.js';
-import type { LastError, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
+import type { LastError, LockWaitRead, StoredEntry, StoreLock, TokenStore } from '../stores/types.js';
 import {
   httpBudgetMs,
   type TokenClient,
@@ -892,12 +892,13 @@ export class TokenManager {
           ? this.#s.lockTimeoutMs
           : Math.max(1, Math.min(this.#s.lockTimeoutMs, deadline - Date.now()));
       const lockWaitStart = performance.now();
-      // While waiting, the store re-reads the entry after each wake-up or poll: a token the holder stored
+      // While waiting, the entry is looked at again after each wake-up or poll: a token the holder stored
       // that passes the same test as under the lock (#usable, the #invalidated mark) is served at once,
       // without the lock (the stores write atomically, so reading needs none).
       let found: Token | undefined;
-      const satisfied = async (): Promise<boolean> => {
-        const e = await this.#read();
+      // A store that read the entry with the wake-up hands it over (LockWaitRead): no second read.
+      const satisfied = async (read?: LockWaitRead): Promise<boolean> => {
+        const e = read === undefined ? await this.#read() : read.entry;
         if (!this.#usable(e?.token, flight)) return false;
         found = e.token;
         return true;

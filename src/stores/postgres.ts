@@ -20,8 +20,9 @@
  * key. A caller that passes `LockOptions.satisfied` tries `pg_try_advisory_lock(k)` and, while another
  * session holds it, waits at a barrier — the shared lock on `k`, taken and let go in one round trip —
  * which the server passes for every waiting session at once the moment the lock is free (any release:
- * the holder's, or its session's end); it then asks `satisfied` (the manager re-reads the entry) and
- * tries again only if it still needs the lock. Without `satisfied` it blocks in `pg_advisory_lock(k)`
+ * the holder's, or its session's end) and, in the same round trip, reads the key's row; it then hands
+ * that entry to `satisfied` (so the manager need not read it again) and tries again only if it still
+ * needs the lock. Without `satisfied` it blocks in `pg_advisory_lock(k)`
  * (the server grants the lock to the next waiter). Every wait is bounded by `lock_timeout`. The
  * lock lives as long as its session, and the session is a lease: it has `idle_session_timeout` = the
  * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
@@ -44,7 +45,14 @@ import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type {
+  LockOnlyOptions,
+  LockOptions,
+  LockWaitRead,
+  StoredEntry,
+  StoreLock,
+  TokenStore,
+} from './types.js';
 import {
   assertSafeKey,
   connectionReason,
@@ -416,7 +424,7 @@ export class PostgresStore implements TokenStore {
           throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
         }
       } else {
-        const got = await this.#lockUnlessSatisfied(client, id, options, timedOut);
+        const got = await this.#lockUnlessSatisfied(client, id, key, options, timedOut);
         satisfied = got === 'satisfied';
         waited = got === 'after a wait';
       }
@@ -570,14 +578,16 @@ export class PostgresStore implements TokenStore {
    * lock (`pg_try_advisory_lock`); when another session holds it, waits at a barrier — takes the
    * *shared* advisory lock on the same id and lets go of it in the same round trip — which the server
    * passes for every waiting session at once the moment the exclusive lock is released (by its
-   * holder, or by the end of a dead holder's session), then asks `satisfied` and, when the caller still
-   * needs the lock, tries again. Each barrier is bounded by `lock_timeout` = the time left. Resolves
+   * holder, or by the end of a dead holder's session) — and reads the entry in the same round trip —,
+   * then asks `satisfied` with that entry ({@link LockWaitRead}) and, when the caller still needs the
+   * lock, tries again. Each barrier is bounded by `lock_timeout` = the time left. Resolves
    * with the lock held — `at once` (the first try) or `after a wait` — or `satisfied` when `satisfied`
    * ended the wait.
    */
   async #lockUnlessSatisfied(
     client: pg.Client,
     id: string,
+    key: string,
     options: LockOptions,
     timedOut: () => LockTimeoutError,
   ): Promise<'at once' | 'after a wait' | 'satisfied'> {
@@ -596,16 +606,38 @@ export class PostgresStore implements TokenStore {
       if (locked === true) return tries === 0 ? 'at once' : 'after a wait';
       const remaining = Math.ceil(options.timeoutMs - (Date.now() - started));
       if (remaining <= 0) throw timedOut();
-      // `id` is our own decimal integer and `remaining` a number: nothing of the caller's is in the text.
-      // One round trip (a simple query): the lock_timeout for this wait, then the barrier.
-      const barrier = `SET lock_timeout = '${remaining}ms'; SELECT pg_advisory_lock_shared(${id}::bigint), pg_advisory_unlock_shared(${id}::bigint)`;
+      // `id` is our own decimal integer, `remaining` a number, the table quoted and `key` checked by
+      // assertSafeKey ([A-Za-z0-9._-] only): nothing unchecked of the caller's is in the text.
+      // One round trip (a simple query): the lock_timeout for this wait, the barrier, and — once it
+      // passes — the entry as the holder left it, so that the waiter need not read it again.
+      const barrier =
+        `SET lock_timeout = '${remaining}ms'; ` +
+        `SELECT pg_advisory_lock_shared(${id}::bigint), pg_advisory_unlock_shared(${id}::bigint); ` +
+        `SELECT value FROM ${this.#q} WHERE key = '${key}'`;
+      let results: pg.QueryResult<{ value?: Buffer }>[] | pg.QueryResult<{ value?: Buffer }>;
       try {
-        await client.query({ text: barrier, query_timeout: remaining + commandMs } as pg.QueryConfig);
+        results = await client.query<{ value?: Buffer }>({
+          text: barrier,
+          query_timeout: remaining + commandMs,
+        } as pg.QueryConfig);
       } catch (err) {
         if (errnoCode(err) === '55P03') throw timedOut();
         throw this.#fail('cannot take the lock', err, remaining + commandMs);
       }
-      if (await lockWaitSatisfied(options)) return 'satisfied';
+      const last = Array.isArray(results) ? results[results.length - 1] : undefined;
+      let read: LockWaitRead | undefined;
+      if (last !== undefined && last.command === 'SELECT') {
+        const value = last.rows[0]?.value;
+        // Decoded and checked as get() does (an unusable row is reported and is a miss); a failure to
+        // decode at all (no encryption key) hands nothing over: the waiter reads the store itself.
+        read = Buffer.isBuffer(value)
+          ? await this.#decode(key, value).then(
+              (entry) => ({ entry }),
+              () => undefined,
+            )
+          : { entry: undefined };
+      }
+      if (await lockWaitSatisfied(options, read)) return 'satisfied';
     }
   }
 

@@ -13,7 +13,10 @@
  * bounds) and try again the moment a release is published; they also poll with exponential backoff
  * and jitter, the fallback for a release that published nothing (an expired lease, an older release's
  * holder, a lost message), until `timeoutMs` (then `LockTimeoutError`). After each wake-up or poll a
- * waiter first asks `LockOptions.satisfied`, which can end the wait without the lock.
+ * waiter first asks `LockOptions.satisfied`, which can end the wait without the lock. The release
+ * message carries the entry as stored (encrypted; read in the same script as the delete), so a woken
+ * waiter hands it to `satisfied` — decoded and checked as `get()` does — instead of reading it again;
+ * a message without it (`1`: no entry, or a holder of an older version) has the waiter read the store.
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
  * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
@@ -29,7 +32,14 @@ import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
 import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
-import type { LockOnlyOptions, LockOptions, StoredEntry, StoreLock, TokenStore } from './types.js';
+import type {
+  LockOnlyOptions,
+  LockOptions,
+  LockWaitRead,
+  StoredEntry,
+  StoreLock,
+  TokenStore,
+} from './types.js';
 import {
   assertSafeKey,
   backoffDelay,
@@ -75,8 +85,16 @@ export interface RedisStoreOptions extends Partial<StoreTimeouts>, LockWaitOptio
 }
 
 const DAY_MS = 24 * 3600_000;
-/** Compare-and-delete; a lock it deleted is announced on the channel ARGV[2] (lock waiters wake up). */
-const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); redis.call('publish', ARGV[2], '1'); return 1 else return 0 end`;
+/**
+ * Compare-and-delete of the lock KEYS[1]; a lock it deleted is announced on the channel ARGV[2] (lock
+ * waiters wake up). The message carries the entry KEYS[2] as stored (encrypted), read atomically with
+ * the delete and prefixed with {@link RELEASE_ENTRY}, so that a woken waiter need not read it again;
+ * `1` when there is none (what releases of older versions always send).
+ */
+const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); local v = redis.call('get', KEYS[2]); if v then redis.call('publish', ARGV[2], ARGV[3] .. v) else redis.call('publish', ARGV[2], '1') end; return 1 else return 0 end`;
+/** The head of a release message that carries the entry (see {@link RELEASE_SCRIPT}). */
+const RELEASE_ENTRY = 'e1:';
+const RELEASE_ENTRY_BYTES = Buffer.from(RELEASE_ENTRY, 'latin1');
 /** Extends the lease only while the key still holds our nonce: 1 renewed, 0 not ours (any more). */
 const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
@@ -122,7 +140,8 @@ export class RedisStore implements TokenStore {
   readonly #timeouts: StoreTimeouts;
   /** Wake-ups on or off, and the poll intervals. */
   readonly #lockWait: ReturnType<typeof resolveLockWait>;
-  readonly #waiters = new LockWaiters();
+  /** Lock waiters; a release notification hands them the entry it carries (stored bytes, not yet decoded). */
+  readonly #waiters = new LockWaiters<Buffer>();
   /** The subscriber connection (release notifications), opened on the first wait for a lock. */
   #sub: Redis | undefined;
   readonly #subConnect: () => Promise<Redis>;
@@ -337,9 +356,15 @@ export class RedisStore implements TokenStore {
             continue;
           }
         }
-        await this.#waiters.wait(key, backoffDelay(attempt, remaining, poll.baseMs, poll.capMs), mark);
-        // Woken (or polled): the holder may have stored what this caller waits for.
-        if (await lockWaitSatisfied(options)) return undefined;
+        const { data } = await this.#waiters.wait(
+          key,
+          backoffDelay(attempt, remaining, poll.baseMs, poll.capMs),
+          mark,
+        );
+        // Woken (or polled): the holder may have stored what this caller waits for. A release message
+        // that carried the entry hands it over, decoded and checked as get() does: no second read.
+        const read = data === undefined ? undefined : await this.#releasedEntry(key, data);
+        if (await lockWaitSatisfied(options, read)) return undefined;
       }
     } finally {
       if (watching) this.#unwatch(key);
@@ -368,7 +393,15 @@ export class RedisStore implements TokenStore {
         if (this.#closed) return; // the key expires within its lease
         try {
           // Compare-and-delete: safe even after a lost lease (it never deletes another's lock).
-          const n = await this.#redis.eval(RELEASE_SCRIPT, 1, lockKey, nonce, this.#channel(key));
+          const n = await this.#redis.eval(
+            RELEASE_SCRIPT,
+            2,
+            lockKey,
+            this.#k(key),
+            nonce,
+            this.#channel(key),
+            RELEASE_ENTRY,
+          );
           if (n !== 1 && !lease.lost) {
             this.#warn(
               `the Redis lock ${lockKey} had expired before release (not renewed within its lease of ${leaseMs} ms?)`,
@@ -384,6 +417,25 @@ export class RedisStore implements TokenStore {
     return handOverWonLock(lock, options, tried);
   }
 
+  /**
+   * The entry a release message carried, decoded and checked exactly as {@link get} does (decryption,
+   * the envelope's key and rollback checks). Unusable bytes are reported and handed over as nothing
+   * (`undefined`): the waiter then reads the store itself.
+   */
+  async #releasedEntry(key: string, value: Buffer): Promise<LockWaitRead | undefined> {
+    let r: ReturnType<typeof decodeEntry>;
+    try {
+      r = decodeEntry(value, key, await this.#encKey(), { scope: `redis:${this.target} ${this.prefix}` });
+    } catch {
+      return undefined;
+    }
+    if (r.ok) return { entry: r.entry };
+    this.#warn(
+      `the entry carried by the release of the Redis lock ${this.prefix}lock:${key} at ${this.target} is unusable: ${r.message}; reading the store instead`,
+    );
+    return undefined;
+  }
+
   /** The channel a release of `key` is published on: `<prefix>unlock:<key>`. */
   #channel(key: string): string {
     return `${this.prefix}unlock:${key}`;
@@ -397,8 +449,18 @@ export class RedisStore implements TokenStore {
       this.#sub = sub;
       sub.on('error', () => {});
       const head = `${this.prefix}unlock:`;
-      sub.on('message', (channel: string) => {
-        if (channel.startsWith(head)) this.#waiters.wake(channel.slice(head.length));
+      sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+        const name = channel.toString('latin1');
+        if (!name.startsWith(head)) return;
+        // A message with the entry hands it to the waiters; any other (`1`, an older release) wakes them
+        // to read it themselves.
+        const carried =
+          message.length > RELEASE_ENTRY_BYTES.length &&
+          message.subarray(0, RELEASE_ENTRY_BYTES.length).equals(RELEASE_ENTRY_BYTES);
+        this.#waiters.wake(
+          name.slice(head.length),
+          carried ? message.subarray(RELEASE_ENTRY_BYTES.length) : undefined,
+        );
       });
       // Back after a reconnection (ioredis subscribes again): a release may have gone unheard meanwhile.
       sub.on('ready', () => this.#waiters.wake());
@@ -446,11 +508,14 @@ export class RedisStore implements TokenStore {
     if (c.count > 0) return;
     this.#channels.delete(channel);
     const sub = this.#sub;
-    void c.ready.then((subscribed) => {
-      if (subscribed && sub !== undefined && sub.status === 'ready' && !this.#channels.has(channel)) {
-        sub.unsubscribe(channel).catch(() => {});
-      }
-    });
+    // On a later turn of the event loop: the waiter that was just served goes on first.
+    void c.ready.then((subscribed) =>
+      setImmediate(() => {
+        if (subscribed && sub !== undefined && sub.status === 'ready' && !this.#channels.has(channel)) {
+          sub.unsubscribe(channel).catch(() => {});
+        }
+      }),
+    );
   }
 
   /**

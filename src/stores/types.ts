@@ -128,9 +128,24 @@ export interface LockOptions {
    * A rejection (say, the store could not be read) counts as `false`: the wait goes on, and `lock()`
    * still ends with a lock, `LockTimeoutError` or the store's own error. `timeoutMs` includes the time
    * spent in `satisfied`. The file, Redis, PostgreSQL and memory stores honour it; a store that ignores
-   * the option (a custom store) simply hands over the lock as before.
+   * the option (a custom store) simply hands over the lock as before. A store that read the entry as part
+   * of the wake-up passes it (see {@link LockWaitRead}); the caller then need not read it again.
    */
-  satisfied?: () => Promise<boolean>;
+  satisfied?: (read?: LockWaitRead) => Promise<boolean>;
+}
+
+/**
+ * The entry a store read as part of a lock waiter's wake-up, handed to {@link LockOptions.satisfied} so
+ * that the waiter need not read it again: the PostgreSQL store reads the row in the same round trip that
+ * waits for the release; the Redis store's release carries the entry (as stored, encrypted) in its
+ * notification. The store decodes and checks it exactly as {@link TokenStore.get} does. `satisfied` is
+ * called without one (`undefined`) when the store has nothing fresh to hand over (a poll, a release
+ * notification without the entry, an entry that could not be decoded): the caller then reads the store
+ * itself.
+ */
+export interface LockWaitRead {
+  /** The entry as read with the wake-up; `undefined` when there was none (or it was unusable). */
+  readonly entry: StoredEntry | undefined;
 }
 
 /** {@link LockOptions} without {@link LockOptions.satisfied}: `lock()` then always resolves a lock. */

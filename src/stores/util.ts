@@ -5,7 +5,7 @@
 
 import { ConfigError, StoreError } from '../errors.js';
 import { redactText } from '../redact.js';
-import type { LockOptions, StoreLock } from './types.js';
+import type { LockOptions, LockWaitRead, StoreLock } from './types.js';
 
 /** A store's warning hook: receives one human-readable, secret-free line per problem. */
 export type StoreWarningHandler = (message: string) => void;
@@ -64,11 +64,12 @@ export function assertSafeKey(store: string, key: string): void {
 /**
  * Asks a lock waiter's {@link LockOptions.satisfied} whether it still needs the lock: `true` ends the
  * wait without it. No callback, a rejection or anything but `true` is `false` (the wait goes on).
+ * `read` is the entry the store read with the wake-up, if any (see {@link LockWaitRead}).
  */
-export async function lockWaitSatisfied(options: LockOptions): Promise<boolean> {
+export async function lockWaitSatisfied(options: LockOptions, read?: LockWaitRead): Promise<boolean> {
   if (options.satisfied === undefined) return false;
   try {
-    return (await options.satisfied()) === true;
+    return (await options.satisfied(read)) === true;
   } catch {
     return false;
   }
@@ -168,11 +169,12 @@ export function resolveLockWait(
 
 /**
  * Lock waiters of one store, by key, and what wakes them: a waiter sleeps until {@link wake} names its
- * key (a release notification) or its poll interval ends, whichever comes first. A waiting caller
- * keeps the process alive, as a sleep would.
+ * key (a release notification) or its poll interval ends, whichever comes first. A wake-up may carry
+ * what the notification brought (`T`: the Redis store's release carries the stored entry). A waiting
+ * caller keeps the process alive, as a sleep would.
  */
-export class LockWaiters {
-  readonly #waiting = new Map<string, Set<() => void>>();
+export class LockWaiters<T = never> {
+  readonly #waiting = new Map<string, Set<(data: T | undefined) => void>>();
   /** How many wake-ups there have been (any key): a waiter compares it with {@link mark}. */
   #wakes = 0;
 
@@ -195,11 +197,12 @@ export class LockWaiters {
   }
 
   /**
-   * Waits until {@link wake} names `key` or `ms` pass. Resolves `true` when woken (at once when a
-   * wake-up came after `since`, a {@link mark}), `false` when the time ran out.
+   * Waits until {@link wake} names `key` or `ms` pass. Resolves `woken: true` when woken (at once, and
+   * without `data`, when a wake-up came after `since`, a {@link mark}), with the wake-up's `data` if it
+   * carried any; `woken: false` when the time ran out.
    */
-  wait(key: string, ms: number, since?: number): Promise<boolean> {
-    if (since !== undefined && since !== this.#wakes) return Promise.resolve(true);
+  wait(key: string, ms: number, since?: number): Promise<{ woken: boolean; data?: T }> {
+    if (since !== undefined && since !== this.#wakes) return Promise.resolve({ woken: true });
     return new Promise((resolve) => {
       let set = this.#waiting.get(key);
       if (set === undefined) {
@@ -207,23 +210,23 @@ export class LockWaiters {
         this.#waiting.set(key, set);
       }
       const waiters = set;
-      const done = (woken: boolean) => {
+      const done = (woken: boolean, data?: T) => {
         clearTimeout(timer);
         waiters.delete(wake);
         if (waiters.size === 0 && this.#waiting.get(key) === waiters) this.#waiting.delete(key);
-        resolve(woken);
+        resolve(data === undefined ? { woken } : { woken, data });
       };
-      const wake = () => done(true);
+      const wake = (data: T | undefined) => done(true, data);
       const timer = setTimeout(() => done(false), Math.max(0, ms));
       waiters.add(wake);
     });
   }
 
-  /** Wakes every waiter of `key` (every key when `key` is undefined). */
-  wake(key?: string): void {
+  /** Wakes every waiter of `key` (every key when `key` is undefined), handing each `data` if given. */
+  wake(key?: string, data?: T): void {
     this.#wakes++;
     const sets = key === undefined ? [...this.#waiting.values()] : [this.#waiting.get(key)];
-    for (const set of sets) if (set !== undefined) for (const w of [...set]) w();
+    for (const set of sets) if (set !== undefined) for (const w of [...set]) w(data);
   }
 }
 

@@ -22,8 +22,14 @@ import { FileStore } from '../../src/stores/file.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { RedisStore } from '../../src/stores/redis.js';
-import type { LockOptions, StoredEntry, StoreLock, TokenStore } from '../../src/stores/types.js';
-import { dropPrefix, dropTable, requireService, uniqueName, withPg } from '../helpers/services.js';
+import type {
+  LockOptions,
+  LockWaitRead,
+  StoredEntry,
+  StoreLock,
+  TokenStore,
+} from '../../src/stores/types.js';
+import { dropPrefix, dropTable, requireService, uniqueName, withPg, withRedis } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
 import { sampleEntry } from './conformance.js';
@@ -79,6 +85,12 @@ interface Counting extends TokenStore {
   /** Calls of the caller's `satisfied`, and how many of them said `true`. */
   checks: number;
   yes: number;
+  /** get() calls. */
+  gets: number;
+  /** `satisfied` calls that said `true` with an entry the store handed over (read with the wake-up). */
+  yesHanded: number;
+  /** get() calls made during the `satisfied` calls that said `true`. */
+  getsInYes: number;
 }
 
 function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
@@ -90,7 +102,13 @@ function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
     satisfiedWaits: 0,
     checks: 0,
     yes: 0,
-    get: (k: string) => inner.get(k),
+    gets: 0,
+    yesHanded: 0,
+    getsInYes: 0,
+    get: (k: string) => {
+      out.gets++;
+      return inner.get(k);
+    },
     set: (e: StoredEntry) => inner.set(e),
     delete: (k: string) => inner.delete(k),
     list: () => inner.list(),
@@ -103,15 +121,23 @@ function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
           ? rest
           : {
               ...rest,
-              satisfied: async () => {
+              satisfied: async (handed?: LockWaitRead) => {
+                // An entry handed over was read with a release, after the holder's write: it stays good
+                // across a hold.
+                const read = handed;
                 for (;;) {
                   while (held !== undefined) await held.promise;
                   const hold = holds;
                   out.checks++;
-                  const yes = await satisfied();
+                  const gets = out.gets;
+                  const yes = await satisfied(read);
                   // Overlapped a hold (the holder finishing): read again once it is over.
                   if (hold !== holds || held !== undefined) continue;
-                  if (yes) out.yes++;
+                  if (yes) {
+                    out.yes++;
+                    if (read !== undefined) out.yesHanded++;
+                    out.getsInYes += out.gets - gets;
+                  }
                   return yes;
                 }
               },
@@ -183,6 +209,17 @@ async function pgAdvisory(url: string, table: string, key: string, granted: bool
   return Number(r.rows[0]?.n ?? 0);
 }
 
+/** Waiters wait at the barrier (a shared advisory lock, not granted while the lock is held). */
+function pgWaiting(url: string, table: string): Backend['waiting'] {
+  return async (k, _w, n) => {
+    const deadline = Date.now() + 120_000;
+    while ((await pgAdvisory(url, table, k, false)) < n) {
+      if (Date.now() > deadline) throw new Error(`${n} PostgreSQL waiters never showed in pg_locks`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+}
+
 function pgBackend(): BackendFactory {
   return async (t) => {
     const url = await requireService(t, 'postgres');
@@ -192,14 +229,7 @@ function pgBackend(): BackendFactory {
     return {
       name: 'PostgreSQL',
       open: () => new PostgresStore({ url, table, key, onWarning: () => {} }),
-      // Waiters wait at the barrier (a shared advisory lock, not granted while the lock is held).
-      waiting: async (k, _w, n) => {
-        const deadline = Date.now() + 120_000;
-        while ((await pgAdvisory(url, table, k, false)) < n) {
-          if (Date.now() > deadline) throw new Error(`${n} PostgreSQL waiters never showed in pg_locks`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      },
+      waiting: pgWaiting(url, table),
       cleanup: () => dropTable(url, table),
     };
   };
@@ -330,6 +360,22 @@ for (const [label, factory] of BACKENDS) {
             waiters.map(() => ({ grants: 0, refreshes: 0, storeHits: 1 })),
             'each waiter counts a store hit',
           );
+          // PostgreSQL reads the entry in the round trip that waits for the release and hands it over:
+          // the manager does not read it again. The file store hands nothing: the manager reads. (Redis
+          // hands the entry its release message carried, unless a poll came first: see the tests below.)
+          if (b.name === 'PostgreSQL') {
+            assert.deepEqual(
+              waiterStores.map((s) => [s.yesHanded, s.getsInYes]),
+              waiterStores.map(() => [1, 0]),
+              'served from the entry read with the release, without a read of its own',
+            );
+          } else if (b.name.startsWith('file')) {
+            assert.deepEqual(
+              waiterStores.map((s) => [s.yesHanded, s.getsInYes]),
+              waiterStores.map(() => [0, 1]),
+              'served by a read of its own',
+            );
+          }
           // Diagnostics as for a store hit: a lock wait that ended served, then `served` from the store.
           assert.equal(waits.filter((w) => !w.acquired && w.served).length, N_WAITERS);
           assert.equal(waits.filter((w) => w.acquired && !w.served).length, 1);
@@ -580,4 +626,193 @@ describe('PostgreSQL: the barrier wait keeps the lock timeout and ends its conne
         }
       }),
   );
+});
+
+/**
+ * The entry read with the wake-up ({@link LockWaitRead}): Redis' release message carries the entry as
+ * stored, PostgreSQL reads the row in the barrier's round trip. The Redis stores here poll only every
+ * ten minutes, so that a release message is the only thing that wakes a waiter.
+ */
+describe('lock waiters are handed the entry read with the release', () => {
+  const NO_POLL = { baseMs: 600_000, capMs: 600_000 };
+  /** A backend whose stores report their warnings to `warnings`, with its server's URL and key prefix. */
+  type Handing = Backend & { url: string; prefix: string };
+  const redis = async (t: TestContext, warnings: string[]): Promise<Handing | undefined> => {
+    const url = await requireService(t, 'redis');
+    if (url === undefined) return undefined;
+    const prefix = `${uniqueName()}:`;
+    const key = randomBytes(32);
+    return {
+      name: 'Redis',
+      url,
+      prefix,
+      open: () => new RedisStore({ url, prefix, key, lockPoll: NO_POLL, onWarning: (m) => warnings.push(m) }),
+      waiting: (_k, w, n) => byChecks(w, n),
+      cleanup: () => dropPrefix(url, prefix),
+    };
+  };
+  const postgres = async (t: TestContext, warnings: string[]): Promise<Handing | undefined> => {
+    const url = await requireService(t, 'postgres');
+    if (url === undefined) return undefined;
+    const table = uniqueName();
+    const key = randomBytes(32);
+    return {
+      name: 'PostgreSQL',
+      url,
+      prefix: table,
+      open: () => new PostgresStore({ url, table, key, onWarning: (m) => warnings.push(m) }),
+      waiting: pgWaiting(url, table),
+      cleanup: () => dropTable(url, table),
+    };
+  };
+  const HANDING: Array<[string, typeof redis]> = [
+    ['Redis', redis],
+    ['PostgreSQL', postgres],
+  ];
+
+  /** Runs `fn` on a fresh backend of `factory` whose warnings `fn` can read. */
+  async function withHanding(
+    t: TestContext,
+    factory: typeof redis,
+    fn: (b: Handing, stores: TokenStore[], warnings: string[]) => Promise<void>,
+  ): Promise<void> {
+    const warnings: string[] = [];
+    const b = await factory(t, warnings);
+    if (b === undefined) return;
+    await withBackend(
+      t,
+      async () => b,
+      (_b, stores) => fn(b, stores, warnings),
+    );
+  }
+
+  /** A satisfied that records what it is handed and is satisfied by a handed token only. */
+  function recorder(): {
+    reads: Array<LockWaitRead | undefined>;
+    satisfied: (read?: LockWaitRead) => Promise<boolean>;
+  } {
+    const reads: Array<LockWaitRead | undefined> = [];
+    return {
+      reads,
+      satisfied: async (read) => {
+        reads.push(read);
+        return read?.entry?.token !== undefined;
+      },
+    };
+  }
+
+  for (const [label, factory] of HANDING) {
+    test(
+      `${label}, store level: the entry the holder wrote is handed to satisfied; a release with no entry hands none`,
+      TEST_LIMIT,
+      (t) =>
+        withHanding(t, factory, async (b, stores, warnings) => {
+          const [holder, waiter] = [counting(b.open()), counting(b.open())];
+          stores.push(holder, waiter);
+          const { reads, satisfied } = recorder();
+          // The holder writes a token and releases: the waiter is handed it and served without the lock.
+          const entry = sampleEntry('k-hand');
+          let held = await holder.lock('k-hand', LONG_WAIT);
+          const waiting = waiter.lock('k-hand', { ...LONG_WAIT, satisfied });
+          await b.waiting('k-hand', [waiter], 1);
+          await holder.set(entry);
+          await held.release();
+          assert.equal(await waiting, undefined, 'served without the lock');
+          assert.equal(reads.at(-1)?.entry?.key, 'k-hand');
+          assert.equal(
+            reads.at(-1)?.entry?.token?.accessToken,
+            entry.token?.accessToken,
+            'the entry the holder wrote',
+          );
+          assert.equal(waiter.gets, 0, 'the waiter never read the store itself');
+          // A release with no entry stored: nothing usable is handed over, and the waiter takes the lock.
+          held = await holder.lock('k-none', LONG_WAIT);
+          const none = waiter.lock('k-none', { ...LONG_WAIT, satisfied });
+          await b.waiting('k-none', [waiter], 1);
+          await held.release();
+          const got = await none;
+          assert.ok(got !== undefined, 'not satisfied: the lock');
+          await got.release();
+          // PostgreSQL read the missing row; Redis' message said only "released" (`1`). Then, the lock
+          // won, the store asks once more (handOverWonLock) with nothing handed over.
+          assert.deepEqual(reads.slice(-2), [
+            label === 'PostgreSQL' ? { entry: undefined } : undefined,
+            undefined,
+          ]);
+          assert.deepEqual(warnings, []);
+        }),
+    );
+  }
+
+  test(
+    'Redis: a release message with a forged or foreign entry is not served; an older release (`1`) has the waiter read the store',
+    TEST_LIMIT,
+    (t) =>
+      withHanding(t, redis, async (b, stores, warnings) => {
+        const [holder, waiter] = [counting(b.open()), counting(b.open())];
+        stores.push(holder, waiter);
+        // A real envelope, but of another key: what a replayed release of another entry would carry.
+        await holder.set(sampleEntry('k-other'));
+        const foreign = await withRedis(b.url, (r) => r.getBuffer(`${b.prefix}tok:k-other`));
+        assert.ok(foreign !== null);
+        const { reads, satisfied } = recorder();
+        const held = await holder.lock('k-forged', LONG_WAIT);
+        const waiting = waiter.lock('k-forged', { ...LONG_WAIT, satisfied });
+        await b.waiting('k-forged', [waiter], 1);
+        const publish = async (message: Buffer) => {
+          const before = reads.length;
+          await withRedis(b.url, (r) => r.publish(`${b.prefix}unlock:k-forged`, message));
+          await until(() => reads.length > before, 'the waiter is woken and asks satisfied');
+        };
+        await publish(Buffer.concat([Buffer.from('e1:'), randomBytes(200)]));
+        await publish(Buffer.concat([Buffer.from('e1:'), foreign]));
+        await publish(Buffer.from('1'));
+        assert.deepEqual(
+          reads.slice(-3),
+          [undefined, undefined, undefined],
+          'nothing handed over: read the store',
+        );
+        assert.equal(
+          warnings.filter((w) => /release of the Redis lock .* is unusable/.test(w)).length,
+          2,
+          warnings.join('\n'),
+        );
+        await holder.set(sampleEntry('k-forged'));
+        await held.release();
+        assert.equal(await waiting, undefined, 'the real release serves it');
+        assert.equal(reads.at(-1)?.entry?.key, 'k-forged');
+      }),
+  );
+
+  for (const [label, factory] of HANDING) {
+    test(
+      `${label}, manager: a waiter served from the entry handed over makes no read of its own`,
+      TEST_LIMIT,
+      (t) =>
+        withHanding(t, factory, async (b, stores) => {
+          const client = await realClient(stack.server);
+          const [holderStore, waiterStore] = [counting(b.open()), counting(b.open())];
+          stores.push(holderStore, waiterStore);
+          const holder = makeManager(client, holderStore, stack.clock).manager;
+          const waiter = makeManager(client, waiterStore, stack.clock).manager;
+          const gate = deferred();
+          stack.server.onRequest = () => gate.promise;
+          const holding = holder.getToken();
+          await until(() => stack.server.counts.total === 1, 'the holder asks for a token, holding the lock');
+          const waiting = waiter.getToken();
+          await until(() => waiterStore.asked === 1, 'the waiter asks for the lock');
+          await b.waiting(holder.key, [waiterStore], 1);
+          const readsBefore = waiterStore.gets;
+          gate.resolve();
+          const token = await holding;
+          assert.equal((await waiting).accessToken, token.accessToken);
+          assert.equal(stack.server.counts.total, 1, 'one token request');
+          assert.deepEqual([waiterStore.taken, waiterStore.yesHanded, waiterStore.getsInYes], [0, 1, 0]);
+          assert.equal(waiterStore.gets, readsBefore, 'no read after the wake-up');
+          assert.deepEqual(waiter.counts, { grants: 0, refreshes: 0, storeHits: 1 });
+          await holder.close();
+          await waiter.close();
+        }),
+    );
+  }
 });
