@@ -2,10 +2,17 @@
 // failed (file, name, the first lines of the error). scripts/test.mjs runs it after the TAP reporter so
 // that the tail of a long CI log names the failures instead of the last passing file.
 import { relative } from 'node:path';
+import { inspect } from 'node:util';
 
 function firstLines(error, n) {
   const cause = error?.cause ?? error;
-  const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  // Not String(cause): a thrown value without a usable toString (an object with a null prototype, as the
+  // test runner may hand back a value that crossed from the test's process) makes String() throw, and a
+  // throwing reporter ends the run with its own TypeError instead of the list.
+  const text =
+    cause instanceof Error
+      ? `${cause.name}: ${cause.message}`
+      : inspect(cause, { depth: 2, breakLength: 100 });
   return text
     .split('\n')
     .slice(0, n)
