@@ -2,7 +2,7 @@
  * The device flow on a real terminal (a pseudo-terminal from `script`, util-linux) against the
  * sandbox's OpenID Connect server, approved over HTTP as the demo does: `login --device` draws the
  * `verification_uri_complete` QR code on a terminal and not on a pipe; and `interactive = "auto"` makes
- * `token` sign in on a terminal instead of exiting 8 (and still exits 8 on a pipe).
+ * `token`, `exec` and `request` sign in on a terminal instead of exiting 8 (and still exit 8 on a pipe).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +13,11 @@ import { QR_MAX_CHARS, terminalQr } from '../../src/cli/qr.js';
 import { approveSandboxDevice, type Sandbox, sandboxIssuer, startSandbox } from '../../src/sandbox/index.js';
 import { missing } from '../helpers/services.js';
 import { CLI, hasScript, ROOT, shellQuote, type TempHome, tempHome, tw } from './helpers.js';
+
+/** The sandbox OIDC server's tokens issued so far, by grant. */
+function tokensIssued(stats: ReturnType<Sandbox['stats']>): Record<string, number> {
+  return { ...stats.token.oidc };
+}
 
 /** A QR code's row as `uqr` draws it: half and full blocks (one at least) and spaces, 21+ cells wide. */
 const QR_ROW = /^[ ▀▄]*█[ █▀▄]{20,}\r?$/mu;
@@ -98,6 +103,14 @@ describe('the device flow on a terminal', () => {
         'interactive = "auto"',
         ...common,
         '',
+        '[profiles.autoreq]',
+        'interactive = "auto"',
+        ...common,
+        '',
+        '[profiles.autoreqpipe]',
+        'interactive = "auto"',
+        ...common,
+        '',
       ].join('\n'),
       { mode: 0o600 },
     );
@@ -159,6 +172,42 @@ describe('the device flow on a terminal', () => {
     assert.equal(r.approved, 1, r.out);
     assert.match(r.out, /autoexec needs a sign-in \(interactive = "auto"\)/);
     assert.match(r.out, /token of [1-9]\d* characters/);
+  });
+
+  it('interactive = "auto": request on a terminal signs in, then calls the API with the new token', async (t) => {
+    if (!hasScript()) return missing(t, 'script (util-linux)', 'apt-get install bsdutils');
+    const userinfo = `${sandboxIssuer(sb)}/userinfo`;
+    const before = sb.stats();
+    const r = await runApproving(home, ['request', 'autoreq', userinfo, '--config', home.config], true);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.approved, 1, r.out);
+    assert.match(r.out, /autoreq needs a sign-in \(interactive = "auto"\)/);
+    // The sandbox's userinfo answered the token of that sign-in: the person's claims are the body.
+    // (Indented on a terminal; the terminal ends its lines with \r\n.)
+    const body = /\{\s*"sub":[^}]*\}/.exec(r.stdout)?.[0];
+    assert.ok(body !== undefined, `no userinfo body in ${JSON.stringify(r.stdout)}`);
+    const claims = JSON.parse(body) as Record<string, unknown>;
+    assert.equal(claims['preferred_username'], sb.credentials.oidc.username);
+    // One token: the device code redeemed once; the API call did not need another.
+    const after = sb.stats();
+    assert.deepEqual(tokensIssued(after), {
+      ...tokensIssued(before),
+      device_code: (before.token.oidc['device_code'] ?? 0) + 1,
+    });
+    assert.equal(after.rejected.oidc, before.rejected.oidc, 'the API did not refuse the token');
+  });
+
+  it('interactive = "auto" on a pipe: request exits 8, shows no code, gets no token', async () => {
+    const userinfo = `${sandboxIssuer(sb)}/userinfo`;
+    const before = sb.stats();
+    const r = await runApproving(home, ['request', 'autoreqpipe', userinfo, '--config', home.config], false);
+    assert.equal(r.code, 8, r.out);
+    assert.equal(r.approved, 0, r.out);
+    assert.match(r.out, /tokenward login autoreqpipe/);
+    assert.equal(r.stdout, '', 'no API answer printed');
+    const after = sb.stats();
+    assert.deepEqual(tokensIssued(after), tokensIssued(before));
+    assert.equal(after.rejected.oidc, before.rejected.oidc, 'no API call without a token');
   });
 
   it('interactive = "auto" on a pipe: token exits 8 (login required) and shows no code', async () => {
