@@ -2,10 +2,13 @@
  * The loopback redirect listener of the authorization code flow (RFC 8252 §7.3): an HTTP server on
  * `127.0.0.1` (an ephemeral port unless `redirect_uri` fixes one) that takes exactly one answer on its
  * path, shows the browser a small plain page, and closes — after that answer, a timeout, or an abort.
+ * A `localhost` redirect is listened for on both loopback addresses, `127.0.0.1` and `::1` (the same
+ * port), since a browser may resolve `localhost` to either; `::1` is left out only on a machine without
+ * IPv6.
  * @module
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, LoginTimeoutError } from '../errors.js';
 
@@ -13,6 +16,8 @@ import { ConfigError, LoginTimeoutError } from '../errors.js';
 export const DEFAULT_REDIRECT_PATH = '/callback';
 /** Longest query string accepted on the redirect (a code, a state, an error description…). */
 const MAX_QUERY_LENGTH = 16 * 1024;
+/** Errors of a listen on `::1` that mean the machine has no IPv6 loopback. */
+const NO_IPV6 = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT']);
 
 /** The one redirect the listener received. */
 export interface ReceivedRedirect {
@@ -63,14 +68,14 @@ ${ok ? '<p>You can close this tab.</p>' : '<p>Go back to the terminal for detail
  * @throws ConfigError (key `redirect_uri`) when the fixed port is in use or cannot be listened on.
  */
 export async function listenForRedirect(options: RedirectListenerOptions): Promise<RedirectListener> {
-  let host = '127.0.0.1';
+  let hosts = ['127.0.0.1'];
   let port = 0;
   let path = DEFAULT_REDIRECT_PATH;
   let shownHost = '127.0.0.1';
   if (options.redirectUri !== undefined) {
     const u = new URL(options.redirectUri);
     shownHost = u.hostname;
-    host = u.hostname === '[::1]' ? '::1' : '127.0.0.1';
+    hosts = u.hostname === '[::1]' ? ['::1'] : u.hostname === 'localhost' ? ['127.0.0.1', '::1'] : hosts;
     port = u.port === '' ? 80 : Number(u.port);
     path = u.pathname === '' ? '/' : u.pathname;
   }
@@ -81,7 +86,7 @@ export async function listenForRedirect(options: RedirectListenerOptions): Promi
   received.catch(() => {}); // the caller awaits it; an early rejection is not unhandled
   let done = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://loopback');
     if (req.method !== 'GET' || url.pathname !== path || done) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
@@ -107,24 +112,53 @@ export async function listenForRedirect(options: RedirectListenerOptions): Promi
         res.end(body, () => close());
       },
     });
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
+  };
+  const servers: Server[] = [];
   const close = () => {
     if (timer !== undefined) clearTimeout(timer);
-    server.close();
-    server.closeAllConnections();
+    for (const server of servers) {
+      server.close();
+      server.closeAllConnections();
+    }
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const why =
-        err.code === 'EADDRINUSE'
-          ? `port ${port} is in use (another program, or another sign-in); free it or change redirect_uri`
-          : `cannot listen on ${shownHost}:${port} (${err.code ?? err.message})`;
-      reject(new ConfigError(why, { key: 'redirect_uri' }));
-    });
-    server.listen(port, host, () => resolve());
-  });
+  /** Listens on every host (the same port); on a failure closes what it opened and says why. */
+  const listenAll = async (): Promise<
+    { host: string; at: number; err: NodeJS.ErrnoException } | undefined
+  > => {
+    for (const host of hosts) {
+      const server = createServer(handle);
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 10_000;
+      // The second address of `localhost` takes the port the first one got.
+      const first = servers[0];
+      const at = first === undefined ? port : (first.address() as AddressInfo).port;
+      const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        server.once('error', resolve);
+        server.listen(at, host, () => resolve(undefined));
+      });
+      if (err === undefined) servers.push(server);
+      // No IPv6 on this machine: `localhost` can only be 127.0.0.1 here.
+      else if (!(host === '::1' && servers.length > 0 && NO_IPV6.has(err.code ?? ''))) {
+        close();
+        servers.length = 0;
+        return { host, at, err };
+      }
+    }
+    return undefined;
+  };
+  for (let attempt = 1; ; attempt++) {
+    const failed = await listenAll();
+    if (failed === undefined) break;
+    const { host, at, err } = failed;
+    // An ephemeral port that the first address got and the second has in use: try another port.
+    if (port === 0 && host !== hosts[0] && err.code === 'EADDRINUSE' && attempt < 5) continue;
+    const why =
+      err.code === 'EADDRINUSE'
+        ? `port ${at} is in use${hosts.length > 1 ? ` on ${host}` : ''} (another program, or another sign-in); free it or change redirect_uri`
+        : `cannot listen on ${hosts.length > 1 ? host : shownHost}:${at} (${err.code ?? err.message})`;
+    throw new ConfigError(why, { key: 'redirect_uri' });
+  }
+  const server = servers[0] as Server;
   const actual = (server.address() as AddressInfo).port;
   const redirectUri = `http://${shownHost}:${actual}${path}`;
   timer = setTimeout(() => {
