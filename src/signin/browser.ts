@@ -1,6 +1,8 @@
 /**
- * Opens a URL in the person's browser: `$BROWSER` when set (a command, or a `:`-separated list tried in
- * order; `%s` in it is replaced by the URL, else the URL is appended), else the platform's opener —
+ * Opens a URL in the person's browser: `$BROWSER` when set (a command, or a list tried in order,
+ * separated as `PATH` is: `:`, or `;` on Windows, where `C:\…` holds a colon; a word in double quotes may
+ * hold spaces, as `"C:\Program Files\…\firefox.exe"`; `%s` in it is replaced by the URL, else the URL is
+ * appended), else the platform's opener —
  * `xdg-open` (Linux, BSD), `open` (macOS), `cmd /c start` (Windows). No shell runs: the URL is one
  * argument. The caller prints the URL as well, so a failure here only loses the convenience.
  * @module
@@ -19,20 +21,22 @@ export interface OpenBrowserOptions {
 /** The commands (program and arguments) to try, in order, for `url`. */
 export function browserCommands(url: string, options: OpenBrowserOptions = {}): string[][] {
   const env = options.env ?? process.env;
+  const platform = options.platform ?? process.platform;
   const browser = env['BROWSER']?.trim();
   if (browser !== undefined && browser !== '') {
     return browser
-      .split(':')
+      .split(platform === 'win32' ? ';' : ':')
       .map((c) => c.trim())
       .filter((c) => c !== '')
       .map((c) => {
-        const words = c.split(/\s+/);
+        // Words are separated by blanks; a double-quoted word keeps its blanks (the quotes go).
+        const words = [...c.matchAll(/"([^"]*)"|[^\s"]+/g)].map((m) => m[1] ?? m[0]);
         return words.some((w) => w.includes('%s'))
           ? words.map((w) => w.replaceAll('%s', url))
           : [...words, url];
       });
   }
-  switch (options.platform ?? process.platform) {
+  switch (platform) {
     case 'darwin':
       return [['open', url]];
     case 'win32':

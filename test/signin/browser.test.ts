@@ -15,6 +15,27 @@ describe('browser opener', () => {
       ['lynx', URL_],
     ]);
   });
+  it('$BROWSER on Windows: a ;-separated list (a path holds a colon); a quoted word keeps its spaces', () => {
+    const firefox = 'C:\\Program Files\\Mozilla Firefox\\firefox.exe';
+    assert.deepEqual(
+      browserCommands(URL_, {
+        env: { BROWSER: `"${firefox}" -new-tab %s;C:\\bin\\chrome.exe` },
+        platform: 'win32',
+      }),
+      [
+        [firefox, '-new-tab', URL_],
+        ['C:\\bin\\chrome.exe', URL_],
+      ],
+    );
+    // Elsewhere the list is :-separated, and quotes work the same.
+    assert.deepEqual(
+      browserCommands(URL_, { env: { BROWSER: '"/opt/my browser/run" --x:lynx' }, platform: 'linux' }),
+      [
+        ['/opt/my browser/run', '--x', URL_],
+        ['lynx', URL_],
+      ],
+    );
+  });
   it('else the platform opener: xdg-open, open, cmd /c start', () => {
     assert.deepEqual(browserCommands(URL_, { env: {}, platform: 'linux' }), [['xdg-open', URL_]]);
     assert.deepEqual(browserCommands(URL_, { env: {}, platform: 'darwin' }), [['open', URL_]]);
