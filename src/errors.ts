@@ -317,7 +317,8 @@ export class IdTokenError extends TokenwardError {
  *   `SERVED_STALE_MARGIN` (a renewal failed; the current, still valid token is served),
  *   `STORE_WRITE_FAILED`, `REVOKE_FAILED`, `MIN_TTL_EXCEEDS_LIFETIME` (a `minTtlMs` no new token could
  *   meet; once per manager), `CLOSE_TIMEOUT` (`close()` stopped waiting for a stuck flight or store);
- * - the HTTP layer: `TLS_VERIFY_DISABLED` (once per origin);
+ * - the HTTP layer: `TLS_VERIFY_DISABLED` (once per origin), `CLIENT_CERT_EXPIRED` (the profile's client
+ *   certificate has expired or is not valid yet, when it is loaded; it is presented all the same);
  * - the store: `STORE` (a corrupt or undecryptable entry, a directory made private, a lost lock, a fallback
  *   to memory…);
  * - the config loader: `CONFIG_LITERAL_SECRET` (a literal secret in a config file other users can read).
@@ -331,6 +332,7 @@ export const WARNING_CODES = [
   'MIN_TTL_EXCEEDS_LIFETIME',
   'CLOSE_TIMEOUT',
   'TLS_VERIFY_DISABLED',
+  'CLIENT_CERT_EXPIRED',
   'STORE',
   'CONFIG_LITERAL_SECRET',
 ] as const;

@@ -7,7 +7,7 @@
  */
 
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { registerSecret } from '../redact.js';
 
 /** A checked client certificate, ready for TLS. */
@@ -31,6 +31,38 @@ export interface ClientCertificateInput {
   key?: string | undefined;
   /** `tls_key_passphrase`: the passphrase of an encrypted key. */
   passphrase?: string | undefined;
+  /**
+   * Receives the `CLIENT_CERT_EXPIRED` warning: the certificate has expired or is not valid yet.
+   * Default: printed once to stderr.
+   */
+  onWarning?: WarningHandler | undefined;
+  /** The time the certificate's dates are checked against, epoch ms. Default `Date.now()`. */
+  now?: number | undefined;
+}
+
+/** How far ahead of this machine's clock a certificate's start may be before it is reported. */
+const NOT_BEFORE_SKEW_MS = 5 * 60_000;
+
+/**
+ * What is wrong with a certificate's dates at `now`, or `undefined` when it is valid. `notBefore` is
+ * allowed {@link NOT_BEFORE_SKEW_MS} of clock skew (a certificate issued a moment ago by a machine
+ * whose clock is a little ahead).
+ */
+export function certificateDatesProblem(cert: X509Certificate, now: number): string | undefined {
+  const notAfter = Date.parse(cert.validTo);
+  const notBefore = Date.parse(cert.validFrom);
+  const day = (ms: number) =>
+    new Date(ms)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC');
+  if (notAfter < now) {
+    return `the client certificate in tls_cert expired on ${day(notAfter)}: a server that checks its dates refuses the TLS handshake; renew it`;
+  }
+  if (notBefore > now + NOT_BEFORE_SKEW_MS) {
+    return `the client certificate in tls_cert is not valid before ${day(notBefore)}: a server that checks its dates refuses the TLS handshake; check this machine's clock`;
+  }
+  return undefined;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -43,7 +75,9 @@ export function certificateThumbprint(cert: X509Certificate): string {
 /**
  * Checks and prepares a client certificate: the certificate parses, the key parses (decrypted with the
  * passphrase when it is encrypted), and the key is the certificate's. The key, its decrypted form and
- * the passphrase are registered for redaction.
+ * the passphrase are registered for redaction. A certificate that has expired or is not valid yet is
+ * still loaded (a server doing `self_signed_tls_client_auth` may match its key alone), with a
+ * `CLIENT_CERT_EXPIRED` warning.
  *
  * @throws ConfigError (key `tls_cert`, `tls_key` or `tls_key_passphrase`) for a missing or unusable
  *   value, a wrong or missing passphrase, or a key that does not belong to the certificate.
@@ -97,6 +131,14 @@ export function loadClientCertificate(input: ClientCertificateInput): ClientCert
   }
   if (!x509.checkPrivateKey(key)) {
     throw new ConfigError('is not the private key of the certificate in tls_cert', { key: 'tls_key' });
+  }
+  const problem = certificateDatesProblem(x509, input.now ?? Date.now());
+  if (problem !== undefined) {
+    try {
+      (input.onWarning ?? printWarningOnce)({ code: 'CLIENT_CERT_EXPIRED', message: problem });
+    } catch {
+      // A throwing warning hook must not break loading.
+    }
   }
   const pem = key.export({ format: 'pem', type: 'pkcs8' }).toString();
   registerSecret(pem);

@@ -127,6 +127,7 @@ export async function httpOptionsFromProfile(profile: Profile, http: HttpOptions
       cert: profile.tls_cert,
       key: profile.tls_key,
       passphrase: profile.tls_key_passphrase,
+      onWarning: http.onWarning,
     });
   }
   return { ...out, ...http };

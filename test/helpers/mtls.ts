@@ -51,6 +51,68 @@ export interface Pki {
   cleanup(): void;
 }
 
+/**
+ * A self-signed EC certificate valid from `notBefore` to `notAfter` (openssl's `YYYYMMDDHHMMSSZ`), made
+ * with `openssl ca -selfsign` (the only way openssl 3.0 sets dates in the past); undefined when openssl is
+ * missing.
+ */
+export function certWithDates(notBefore: string, notAfter: string): CertAndKey | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenward-dates-'));
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+  try {
+    try {
+      ssl('version');
+    } catch {
+      return undefined;
+    }
+    writeFileSync(
+      join(dir, 'ca.cnf'),
+      '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n' +
+        'default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n',
+    );
+    writeFileSync(join(dir, 'index.txt'), '');
+    writeFileSync(join(dir, 'serial'), '01\n');
+    ssl(
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'req.csr',
+      '-subj',
+      '/CN=dated-client',
+    );
+    ssl(
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-selfsign',
+      '-keyfile',
+      'key.pem',
+      '-in',
+      'req.csr',
+      '-out',
+      'cert.pem',
+      '-startdate',
+      notBefore,
+      '-enddate',
+      notAfter,
+    );
+    return {
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Builds the PKI, or undefined when openssl is missing. */
 export function makePki(): Pki | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'tokenward-mtls-'));
