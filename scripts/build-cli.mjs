@@ -8,7 +8,9 @@
  *   CommonJS file (each module wrapped so it is evaluated on first use: a command's module, the token
  *   client, jose… only when a command gets there). Packages that Node 20 can `require()` (CommonJS:
  *   undici, pg, ioredis) and the optional peers stay external; the ESM-only ones (valibot, smol-toml,
- *   jose, env-paths…) are bundled.
+ *   jose, env-paths…) are bundled. The file is one function expression,
+ *   `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {…})`, that
+ *   the loader (`src/cli/tokenward.cts`) compiles as read and calls with its own `require`.
  * - `dist/cli/tokenward-bundle.cache`: the build id, then the V8 code cache of the bundle as a warm
  *   `tokenward token` leaves it — a training run against a loopback token endpoint and a temporary file
  *   store, so the functions of the warm path are in it. The loader uses it only when the ids match and V8
@@ -84,6 +86,15 @@ text = text.replace(/(?<![\w.$])import\((?:"([^"]+)"|[^)]*)\)/g, (call, name) =>
 // identifier; in a comment it means nothing.
 // (Each UTF-16 unit on its own: a surrogate pair becomes two escapes, which JavaScript joins again.)
 text = text.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+// The file is itself one function expression that the loader compiles and calls with its own
+// `require` (src/cli/tokenward.cts): the loader concatenates no wrapper around the 0.9 MB source, and
+// neither `node:module` (for a `createRequire`) nor the ES module loader behind it is loaded. The
+// header stays the first thing on the first line, so the line numbers of the bundle stay esbuild's.
+const banner = `/*! tokenward-bundle ${id} */\n`;
+if (!text.startsWith(banner)) throw new Error('build-cli: the bundle does not start with its banner');
+text =
+  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {\n` +
+  `${text.slice(banner.length)}\n})`;
 writeFileSync(BUNDLE, text);
 
 /** The training run: a cold and a warm `tokenward token` (the warm one writes the code cache). */
