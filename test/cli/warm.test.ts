@@ -135,7 +135,11 @@ describe('a warm tokenward token', () => {
     // callback API (docs/architecture.md, "The warm CLI path"): node:fs/promises and what it loads stay out.
     // The token goes to file descriptor 1 with fs.writeSync: Node's stdout and stderr streams are not
     // built (on a pipe, `net` and the stream machinery), and the URL checks do not load `node:net`.
+    // Plain arguments are parsed without util.parseArgs (src/cli/args.ts), and the diagnostics channels
+    // load node:diagnostics_channel only once something else has (src/observe/channels.ts).
     for (const m of [
+      'builtin:internal/util/parse_args/parse_args',
+      'builtin:diagnostics_channel',
       'builtin:fs/promises',
       'builtin:internal/fs/promises',
       'builtin:internal/readline/interface',
