@@ -208,20 +208,22 @@ function make(): Channels {
   return made;
 }
 
-/** How far `process.moduleLoadList` was read (it only grows). */
+/** Node's list of the builtin modules loaded so far (one array, which only grows), when there is one. */
+const loadList: unknown = (process as { moduleLoadList?: unknown }).moduleLoadList;
+/** How far {@link loadList} was read. */
 let scanned = 0;
 
 /**
  * The channels, or undefined while `node:diagnostics_channel` has not been loaded in this process (by
  * anyone: Node lists every builtin module it loads, whoever asked, in `process.moduleLoadList`): then no
- * channel can have a subscriber. Where that list is missing, the module is loaded at once.
+ * channel can have a subscriber. Where that list is missing, the module is loaded at once. While nothing
+ * is loaded, a publish costs a length comparison.
  */
 function live(): Channels | undefined {
   if (made !== undefined) return made;
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  if (!Array.isArray(list)) return make();
-  for (; scanned < list.length; scanned++)
-    if (list[scanned] === 'NativeModule diagnostics_channel') return make();
+  if (!Array.isArray(loadList)) return make();
+  for (; scanned < loadList.length; scanned++)
+    if (loadList[scanned] === 'NativeModule diagnostics_channel') return make();
   return undefined;
 }
 
