@@ -8,7 +8,9 @@
  *   CommonJS file (each module wrapped so it is evaluated on first use: a command's module, the token
  *   client, jose… only when a command gets there). Packages that Node 20 can `require()` (CommonJS:
  *   undici, pg, ioredis) and the optional peers stay external; the ESM-only ones (valibot, smol-toml,
- *   jose, env-paths…) are bundled.
+ *   jose, env-paths…) are bundled. The file is one function expression,
+ *   `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {…})`, that
+ *   the loader (`src/cli/tokenward.cts`) compiles as read and calls with its own `require`.
  * - `dist/cli/tokenward-bundle.cache`: the build id, then the V8 code cache of the bundle as a warm
  *   `tokenward token` leaves it — a training run against a loopback token endpoint and a temporary file
  *   store, so the functions of the warm path are in it. The loader uses it only when the ids match and V8
@@ -27,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import ts from 'typescript';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist', 'cli');
@@ -71,6 +74,78 @@ const helper = 'var __esm = (fn, res, err) => function __init() {\n';
 if (text.split(helper).length !== 2)
   throw new Error('build-cli: esbuild changed its __esm helper; update the trace hook');
 text = text.replace(helper, `${helper}  if (fn && __twTrace) __twTrace.push(__getOwnPropNames(fn)[0]);\n`);
+// keepNames makes esbuild give every function and class its name back with `__name(f, "f")` (a
+// renamed one, `f2`, gets "f"): a `defineProperty` per function, as each module is evaluated and as each
+// closure is made — 655 on a warm `tokenward token`, some 13 M instructions. Where the call changes
+// nothing it goes (test/cli/bundle.test.ts compares the names):
+// - the statement `__name(f, "f");` for a function that is only ever declared (`function f(`, once in
+//   the bundle, never assigned): a declared function is named after its identifier;
+// - `__name(<anonymous function or arrow>, "x")` as the value of `const x =`, `x =` or a property `x:`:
+//   JavaScript names the function "x" there itself (NamedEvaluation).
+// A renamed function, a class (its `static { __name(this, "C") }`) and any other call keep theirs.
+const declared = new Map();
+for (const m of text.matchAll(/\bfunction\*?\s+([\w$]+)\s*\(/g))
+  declared.set(m[1], (declared.get(m[1]) ?? 0) + 1);
+const assigned = new Set([...text.matchAll(/(?<![\w$.])([\w$]+)\s*=(?![=>])/g)].map((m) => m[1]));
+let unnamed = 0;
+text = text.replace(/^[ \t]*__name\(([\w$]+), "([\w$]+)"\);\n/gm, (line, id, name) => {
+  if (id !== name || declared.get(id) !== 1 || assigned.has(id)) return line;
+  unnamed++;
+  return '';
+});
+text = dropNamingCalls(text);
+if (unnamed < 100)
+  throw new Error(`build-cli: only ${unnamed} __name calls dropped; did esbuild change its output?`);
+
+/** Removes `__name(fn, "x")` around an anonymous function that JavaScript names "x" by its place. */
+function dropNamingCalls(source) {
+  const sf = ts.createSourceFile('bundle.js', source, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  /** The name JavaScript gives an anonymous function in this place, if any. */
+  const nameByPlace = (call) => {
+    const p = call.parent;
+    if (ts.isVariableDeclaration(p) && p.initializer === call && ts.isIdentifier(p.name)) return p.name.text;
+    if (
+      ts.isPropertyAssignment(p) &&
+      p.initializer === call &&
+      (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name))
+    )
+      return p.name.text === '__proto__' ? undefined : p.name.text;
+    if (
+      ts.isBinaryExpression(p) &&
+      p.right === call &&
+      p.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+      ts.isIdentifier(p.left)
+    )
+      return p.left.text;
+    return undefined;
+  };
+  const cuts = [];
+  const visit = (node) => {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === '__name' &&
+      node.arguments.length === 2
+    ) {
+      const [fn, name] = node.arguments;
+      const anonymous = ts.isArrowFunction(fn) || (ts.isFunctionExpression(fn) && fn.name === undefined);
+      if (anonymous && ts.isStringLiteral(name) && nameByPlace(node) === name.text) {
+        cuts.push([node.getStart(sf), fn.getStart(sf)], [fn.end, node.end]);
+        unnamed++;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  cuts.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [from, to] of cuts) {
+    out += source.slice(at, from);
+    at = to;
+  }
+  return out + source.slice(at);
+}
 // A script compiled with a code cache cannot `import()` (Node 20 drops its dynamic-import callback), so
 // the import() of an external package or a builtin becomes a require() (externals are CommonJS, above).
 text = text.replace(/(?<![\w.$])import\((?:"([^"]+)"|[^)]*)\)/g, (call, name) => {
@@ -84,6 +159,15 @@ text = text.replace(/(?<![\w.$])import\((?:"([^"]+)"|[^)]*)\)/g, (call, name) =>
 // identifier; in a comment it means nothing.
 // (Each UTF-16 unit on its own: a surrogate pair becomes two escapes, which JavaScript joins again.)
 text = text.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+// The file is itself one function expression that the loader compiles and calls with its own
+// `require` (src/cli/tokenward.cts): the loader concatenates no wrapper around the 0.9 MB source, and
+// neither `node:module` (for a `createRequire`) nor the ES module loader behind it is loaded. The
+// header stays the first thing on the first line, so the line numbers of the bundle stay esbuild's.
+const banner = `/*! tokenward-bundle ${id} */\n`;
+if (!text.startsWith(banner)) throw new Error('build-cli: the bundle does not start with its banner');
+text =
+  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {\n` +
+  `${text.slice(banner.length)}\n})`;
 writeFileSync(BUNDLE, text);
 
 /** The training run: a cold and a warm `tokenward token` (the warm one writes the code cache). */

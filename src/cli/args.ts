@@ -1,6 +1,7 @@
 /**
- * Argument parsing for one command: node:util `parseArgs` with the global options merged in, errors
- * turned into {@link UsageError}s (exit code 2), and the {@link Io} built from the global switches.
+ * Argument parsing for one command: node:util `parseArgs` with the global options merged in (plain
+ * arguments without it, see {@link parsePlain}), errors turned into {@link UsageError}s (exit code 2),
+ * and the {@link Io} built from the global switches.
  * @module
  */
 
@@ -30,15 +31,53 @@ export const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionsConfig;
 
+/**
+ * The result of `parseArgs` (strict, positionals allowed) for the common arguments of a warm call, without
+ * calling it: every argument is a positional (one that does not start with `-`, or `-` itself) or a
+ * boolean long option of the command given as `--name`, and no option has a default. Anything else (`--`,
+ * a short option, `--name=value`, an option with a value, a `multiple` one, an unknown one) returns
+ * undefined and goes to `parseArgs`, which knows its errors. Node loads `parseArgs` on first use (two
+ * modules, some 4 M instructions): a warm `tokenward token <profile>` does not need it.
+ * test/cli/args.test.ts holds this to `parseArgs` over the options of every command.
+ */
+export function parsePlain(
+  argv: readonly string[],
+  options: OptionsConfig,
+): { values: Record<string, boolean>; positionals: string[] } | undefined {
+  const values: Record<string, boolean> = Object.create(null);
+  const positionals: string[] = [];
+  for (const a of argv) {
+    if (a === '-' || !a.startsWith('-')) {
+      positionals.push(a);
+      continue;
+    }
+    if (!a.startsWith('--') || a === '--' || a.includes('=')) return undefined;
+    const name = a.slice(2);
+    const o = Object.hasOwn(options, name) ? options[name] : undefined;
+    if (o === undefined || o.type !== 'boolean' || o.multiple === true || o.default !== undefined)
+      return undefined;
+    values[name] = true;
+  }
+  for (const name in options) if (options[name]?.default !== undefined) return undefined;
+  return { values, positionals };
+}
+
 /** Parses a command's arguments (everything after the command name). */
 export function parseCommand<O extends OptionsConfig>(
   argv: string[],
   options: O,
 ): { values: OptionValues<typeof GLOBAL_OPTIONS & O>; positionals: string[] } {
+  const all = { ...GLOBAL_OPTIONS, ...options };
+  const plain = parsePlain(argv, all);
+  if (plain !== undefined)
+    return {
+      values: plain.values as OptionValues<typeof GLOBAL_OPTIONS & O>,
+      positionals: plain.positionals,
+    };
   try {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { ...GLOBAL_OPTIONS, ...options },
+      options: all,
       allowPositionals: true,
       strict: true,
     });

@@ -11,7 +11,6 @@
  */
 
 import fs = require('node:fs');
-import nodeModule = require('node:module');
 import path = require('node:path');
 import url = require('node:url');
 import vm = require('node:vm');
@@ -36,14 +35,15 @@ if (id !== undefined) {
 // No importModuleDynamically: the build turned every import() into a require().
 const options: vm.ScriptOptions = { filename: BUNDLE };
 if (cachedData !== undefined) options.cachedData = cachedData;
-const script = new vm.Script(
-  `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {${source}\n})`,
-  options,
-);
+// The file is one function expression, `(function (exports, require, module, __filename, __dirname,
+// __twImportMetaUrl, __twTrace) {…})` (scripts/build-cli.mjs), so it is compiled as it was read. Its
+// `require` is this file's own: the bundle sits in this directory, so it resolves the same packages as
+// a `createRequire()` for the bundle would, without loading `node:module` (and the ES module loader).
+const script = new vm.Script(source, options);
 const mod = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(
   mod.exports,
-  nodeModule.createRequire(BUNDLE),
+  require,
   mod,
   BUNDLE,
   __dirname,

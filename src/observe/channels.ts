@@ -8,12 +8,18 @@
  * statuses and error codes — never a secret, a token or a request body. Publishing costs one
  * `hasSubscribers` check when nobody listens: no message is built.
  *
+ * `node:diagnostics_channel` is loaded on first use, not on import (a warm `tokenward token` publishes
+ * to nobody): a publisher loads it only once some code in the process has loaded it — nobody can have
+ * subscribed before that — and {@link channels} loads it when read. Channels are global by name, so a
+ * subscriber that subscribed before tokenward's first publish (`diagnostics_channel.subscribe(name, fn)`
+ * or `diagnostics_channel.channel(name).subscribe(fn)`) gets the events: tokenward then asks for the
+ * same channel objects.
+ *
  * See docs/observability.md for the channels and their fields.
  * @module
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import type { TokenwardError } from '../errors.js';
 import type { Token } from '../token.js';
 
@@ -176,22 +182,64 @@ export interface TypedChannel<T> {
   unsubscribe(onMessage: (message: T, name: string | symbol) => void): boolean;
 }
 
-function typed<T>(name: string): TypedChannel<T> {
-  return diagnosticsChannel.channel(name) as unknown as TypedChannel<T>;
+/** tokenward's channels, typed. */
+type Channels = { readonly [K in keyof ChannelMessages]: TypedChannel<ChannelMessages[K]> };
+
+type DiagnosticsChannelModule = typeof import('node:diagnostics_channel');
+
+let made: Channels | undefined;
+
+/** Loads `node:diagnostics_channel` and gets tokenward's channels (each the object a subscriber gets by name). */
+function make(): Channels {
+  if (made !== undefined) return made;
+  const dc = process.getBuiltinModule('node:diagnostics_channel') as DiagnosticsChannelModule;
+  const typed = <T>(name: string) => dc.channel(name) as unknown as TypedChannel<T>;
+  made = {
+    served: typed(CHANNELS.served),
+    flight: typed(CHANNELS.flight),
+    requestStart: typed(CHANNELS.requestStart),
+    requestEnd: typed(CHANNELS.requestEnd),
+    refresh: typed(CHANNELS.refresh),
+    renewalFailed: typed(CHANNELS.renewalFailed),
+    servedStale: typed(CHANNELS.servedStale),
+    lockWait: typed(CHANNELS.lockWait),
+    retry401: typed(CHANNELS.retry401),
+  };
+  return made;
 }
 
-/** tokenward's channels, typed. `diagnostics_channel.channel(CHANNELS.x)` returns the same objects. */
-export const channels: { readonly [K in keyof ChannelMessages]: TypedChannel<ChannelMessages[K]> } = {
-  served: typed(CHANNELS.served),
-  flight: typed(CHANNELS.flight),
-  requestStart: typed(CHANNELS.requestStart),
-  requestEnd: typed(CHANNELS.requestEnd),
-  refresh: typed(CHANNELS.refresh),
-  renewalFailed: typed(CHANNELS.renewalFailed),
-  servedStale: typed(CHANNELS.servedStale),
-  lockWait: typed(CHANNELS.lockWait),
-  retry401: typed(CHANNELS.retry401),
-};
+/** Node's list of the builtin modules loaded so far (one array, which only grows), when there is one. */
+const loadList: unknown = (process as { moduleLoadList?: unknown }).moduleLoadList;
+/** How far {@link loadList} was read. */
+let scanned = 0;
+
+/**
+ * The channels, or undefined while `node:diagnostics_channel` has not been loaded in this process (by
+ * anyone: Node lists every builtin module it loads, whoever asked, in `process.moduleLoadList`): then no
+ * channel can have a subscriber. Where that list is missing, the module is loaded at once. While nothing
+ * is loaded, a publish costs a length comparison.
+ */
+function live(): Channels | undefined {
+  if (made !== undefined) return made;
+  if (!Array.isArray(loadList)) return make();
+  for (; scanned < loadList.length; scanned++)
+    if (loadList[scanned] === 'NativeModule diagnostics_channel') return make();
+  return undefined;
+}
+
+/**
+ * tokenward's channels, typed. `diagnostics_channel.channel(CHANNELS.x)` returns the same objects.
+ * Reading one loads `node:diagnostics_channel`.
+ */
+export const channels: Channels = Object.defineProperties(
+  {},
+  Object.fromEntries(
+    Object.keys(CHANNELS).map((k) => [
+      k,
+      { enumerable: true, get: () => make()[k as keyof Channels] } satisfies PropertyDescriptor,
+    ]),
+  ),
+) as Channels;
 
 /** What a publisher knows about the manager: its public fields. */
 interface ManagerLike {
@@ -211,14 +259,16 @@ const flightScope = new AsyncLocalStorage<ManagerEventBase>();
 
 /** Runs a flight's work so that the token requests it makes are attributed to its manager (only when listened to). */
 export function inFlight<T>(m: ManagerLike, work: () => Promise<T>): Promise<T> {
-  if (!channels.requestStart.hasSubscribers && !channels.requestEnd.hasSubscribers) return work();
+  const c = live();
+  if (c === undefined || (!c.requestStart.hasSubscribers && !c.requestEnd.hasSubscribers)) return work();
   return flightScope.run(base(m), work);
 }
 
 /** Publishes `tokenward:token:served`. */
 export function publishServed(m: ManagerLike, source: 'memory' | 'store', token: Token, at: number): void {
-  if (!channels.served.hasSubscribers) return;
-  channels.served.publish({
+  const c = live();
+  if (c === undefined || !c.served.hasSubscribers) return;
+  c.served.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -234,8 +284,9 @@ export function publishFlight(
   coalesced: boolean,
   flight: { eager: boolean; force: boolean },
 ): void {
-  if (!channels.flight.hasSubscribers) return;
-  channels.flight.publish({
+  const c = live();
+  if (c === undefined || !c.flight.hasSubscribers) return;
+  c.flight.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -247,8 +298,9 @@ export function publishFlight(
 
 /** Publishes `tokenward:refresh`. */
 export function publishRefresh(m: ManagerLike, refreshed: boolean, token: Token): void {
-  if (!channels.refresh.hasSubscribers) return;
-  channels.refresh.publish({
+  const c = live();
+  if (c === undefined || !c.refresh.hasSubscribers) return;
+  c.refresh.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -265,9 +317,10 @@ function codeOf(err: unknown): string {
 
 /** Publishes `tokenward:renewal:failed`. */
 export function publishRenewalFailed(m: ManagerLike, err: unknown, optional: boolean): void {
-  if (!channels.renewalFailed.hasSubscribers) return;
+  const c = live();
+  if (c === undefined || !c.renewalFailed.hasSubscribers) return;
   const status = (err as { status?: unknown } | undefined)?.status;
-  channels.renewalFailed.publish({
+  c.renewalFailed.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -279,8 +332,9 @@ export function publishRenewalFailed(m: ManagerLike, err: unknown, optional: boo
 
 /** Publishes `tokenward:served-stale`. */
 export function publishServedStale(m: ManagerLike, token: Token, err: TokenwardError | unknown): void {
-  if (!channels.servedStale.hasSubscribers) return;
-  channels.servedStale.publish({
+  const c = live();
+  if (c === undefined || !c.servedStale.hasSubscribers) return;
+  c.servedStale.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -299,8 +353,9 @@ export function publishLockWait(
   acquired: boolean,
   served = false,
 ): void {
-  if (!channels.lockWait.hasSubscribers) return;
-  channels.lockWait.publish({
+  const c = live();
+  if (c === undefined || !c.lockWait.hasSubscribers) return;
+  c.lockWait.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -313,8 +368,9 @@ export function publishLockWait(
 
 /** Publishes `tokenward:401-retry`. */
 export function publishRetry401(m: ManagerLike, token: Token | undefined): void {
-  if (!channels.retry401.hasSubscribers) return;
-  channels.retry401.publish({
+  const c = live();
+  if (c === undefined || !c.retry401.hasSubscribers) return;
+  c.retry401.publish({
     profile: m.profile,
     key: m.key,
     provider: m.identity['provider'],
@@ -333,7 +389,8 @@ export function publishRequestStart(
   grant: string,
   attempt: number,
 ): TokenRequestStartMessage | undefined {
-  if (!channels.requestStart.hasSubscribers && !channels.requestEnd.hasSubscribers) return undefined;
+  const c = live();
+  if (c === undefined || (!c.requestStart.hasSubscribers && !c.requestEnd.hasSubscribers)) return undefined;
   const scope = flightScope.getStore();
   const message: TokenRequestStartMessage = {
     profile: scope?.profile,
@@ -346,7 +403,7 @@ export function publishRequestStart(
     attempt,
     startedAt: performance.now(),
   };
-  if (channels.requestStart.hasSubscribers) channels.requestStart.publish(message);
+  if (c.requestStart.hasSubscribers) c.requestStart.publish(message);
   return message;
 }
 
@@ -360,5 +417,6 @@ export function publishRequestEnd(
   end.durationMs = performance.now() - start.startedAt;
   if ('status' in outcome) end.status = outcome.status;
   else end.error = outcome.error;
-  if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish(end);
+  const c = live();
+  if (c?.requestEnd.hasSubscribers === true) c.requestEnd.publish(end);
 }

@@ -126,8 +126,15 @@ type LockState =
   | { kind: 'held' }
   | { kind: 'stale'; content: string; mtimeMs: number; why: string };
 
-/** A short, non-identifying tag of this host, put in temporary file names (`h` + 8 hex digits). */
-const HOST_TAG = `h${createHash('sha256').update(hostname()).digest('hex').slice(0, 8)}`;
+let hostTagOnce: string | undefined;
+/**
+ * A short, non-identifying tag of this host, put in temporary file names (`h` + 8 hex digits). Made on
+ * first use: a read from the store (a warm `tokenward token`) writes no temporary file.
+ */
+function hostTag(): string {
+  hostTagOnce ??= `h${createHash('sha256').update(hostname()).digest('hex').slice(0, 8)}`;
+  return hostTagOnce;
+}
 /** `.<name>.h<host>.<pid>.<random>.tmp`: a temporary file of this version's write path. */
 const TAGGED_TEMP = /^\..+\.(h[0-9a-f]{8})\.(\d+)\.[0-9a-f]+\.tmp$/;
 /** `.<name>.<pid>.<random>.tmp`: a temporary file without host tag (older versions). */
@@ -144,7 +151,12 @@ export class FileStore implements TokenStore {
   readonly dir: string;
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
-  readonly #host = hostname();
+  #hostOnce: string | undefined;
+  /** This host's name, for the lock files (asked on first use: a read takes no lock). */
+  get #host(): string {
+    this.#hostOnce ??= hostname();
+    return this.#hostOnce;
+  }
   /** The encryption key, resolved once. */
   readonly #encKey: () => Promise<CacheEncryptionKey>;
   /** Creates/checks the directory, once. */
@@ -312,7 +324,7 @@ export class FileStore implements TokenStore {
       const untagged = tagged === null ? UNTAGGED_TEMP.exec(n) : null;
       const pid = Number(tagged !== null ? tagged[2] : untagged?.[1]);
       const deadHere = Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid);
-      if (tagged !== null && tagged[1] === HOST_TAG && deadHere) {
+      if (tagged !== null && tagged[1] === hostTag() && deadHere) {
         await fsp.unlink(p).catch(() => {});
         continue;
       }
@@ -328,7 +340,7 @@ export class FileStore implements TokenStore {
   async #atomicWrite(path: string, bytes: Buffer): Promise<void> {
     const tmp = join(
       this.dir,
-      `.${basename(path)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+      `.${basename(path)}.${hostTag()}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
     );
     try {
       await writePrivateFileAtomic(path, tmp, bytes);
@@ -532,7 +544,7 @@ export class FileStore implements TokenStore {
   async #tryCreate(lockPath: string, info: LockInfo): Promise<FileHandle | undefined> {
     const tmp = join(
       this.dir,
-      `.${basename(lockPath)}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+      `.${basename(lockPath)}.${hostTag()}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
     );
     let fh: FileHandle | undefined;
     let linked = false;

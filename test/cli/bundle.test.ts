@@ -102,6 +102,29 @@ describe('the installed executables', { skip }, () => {
     assert.deepEqual(codeCache(r.stderr), { given: false, rejected: false });
   });
 
+  it('the build drops only the __name calls that change no name: a renamed function keeps its own', () => {
+    // esbuild renames a top-level function whose name is taken (`f` → `f2`) and, with keepNames, gives
+    // it its name back with `__name(f2, "f")`; scripts/build-cli.mjs drops the calls that name a
+    // function what JavaScript names it anyway, so that one must stay.
+    const text = readFileSync(join(ROOT, 'dist', 'cli', 'tokenward-bundle.cjs'), 'latin1');
+    const declared = new Set([...text.matchAll(/\bfunction\*?\s+([\w$]+)\s*\(/g)].map((m) => m[1]!));
+    let renamed = 0;
+    for (const id of declared) {
+      const base = /^(.*\D)\d+$/.exec(id)?.[1];
+      if (base === undefined || !declared.has(base)) continue;
+      renamed++;
+      assert.ok(text.includes(`__name(${id}, "${base}");`), `${id} lost its name ${base}`);
+    }
+    assert.ok(renamed > 5, `only ${renamed} renamed functions found`);
+    // Most calls that JavaScript makes redundant are gone (a declared function; a function in `x: …`).
+    const same = [...text.matchAll(/^\s*__name\(([\w$]+), "\1"\);$/gm)].length;
+    assert.ok(same < 50, `${same} calls __name(f, "f") are left`);
+    assert.ok(
+      !/validate: (\/\* @__PURE__ \*\/ )?__name\(/.test(text),
+      'valibot validate functions are still renamed',
+    );
+  });
+
   it('npm pack ships the executables, the bundle and its cache', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: ROOT,

@@ -135,7 +135,11 @@ describe('a warm tokenward token', () => {
     // callback API (docs/architecture.md, "The warm CLI path"): node:fs/promises and what it loads stay out.
     // The token goes to file descriptor 1 with fs.writeSync: Node's stdout and stderr streams are not
     // built (on a pipe, `net` and the stream machinery), and the URL checks do not load `node:net`.
+    // Plain arguments are parsed without util.parseArgs (src/cli/args.ts), and the diagnostics channels
+    // load node:diagnostics_channel only once something else has (src/observe/channels.ts).
     for (const m of [
+      'builtin:internal/util/parse_args/parse_args',
+      'builtin:diagnostics_channel',
       'builtin:fs/promises',
       'builtin:internal/fs/promises',
       'builtin:internal/readline/interface',
@@ -143,6 +147,29 @@ describe('a warm tokenward token', () => {
       'builtin:tty',
       'builtin:internal/fs/sync_write_stream',
     ])
+      assert.ok(!loaded.includes(m), `the warm path loaded ${m}`);
+    assert.equal(commandRuns(), 1);
+  });
+
+  it("the bundled CLI loads neither node:module nor Node's ES module loader", async (t) => {
+    if (!BUNDLED) {
+      t.skip('the unbundled CLI is a tree of ES modules, loaded by the ES module loader');
+      return;
+    }
+    // The bundle file is one function expression that the executable compiles and calls with its own
+    // `require` (scripts/build-cli.mjs, src/cli/tokenward.cts): no `createRequire()` from node:module,
+    // which loads the ES module loader with it. (`node -e 0` loads both; a CommonJS --require does not.)
+    const trace = join(home.dir, 'builtins-module.txt');
+    rmSync(trace, { force: true });
+    const r = await tw(['token', 'w'], {
+      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+      nodeArgs: ['--require', join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs')],
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${token}\n`);
+    const loaded = readFileSync(trace, 'utf8').split('\n');
+    assert.ok(loaded.includes('builtin:vm'), 'the trace lists the builtins loaded');
+    for (const m of ['builtin:module', 'builtin:internal/modules/esm/loader'])
       assert.ok(!loaded.includes(m), `the warm path loaded ${m}`);
     assert.equal(commandRuns(), 1);
   });
