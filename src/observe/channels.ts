@@ -208,8 +208,16 @@ function make(): Channels {
   return made;
 }
 
-/** Node's list of the builtin modules loaded so far (one array, which only grows), when there is one. */
-const loadList: unknown = (process as { moduleLoadList?: unknown }).moduleLoadList;
+/**
+ * Node's list of the builtin modules loaded so far (one array, which only grows), when there is one and
+ * it names them as Node 20–24 do (`NativeModule <name>`; `node:path` is loaded before any user code).
+ * Anything else — the list gone or renamed in a later Node — counts as no list: the module is loaded at
+ * once, so that a subscriber is never missed.
+ */
+const loadList: unknown = ((list: unknown) =>
+  Array.isArray(list) && list.includes('NativeModule path') ? list : undefined)(
+  (process as { moduleLoadList?: unknown }).moduleLoadList,
+);
 /** How far {@link loadList} was read. */
 let scanned = 0;
 

@@ -24,10 +24,10 @@ function fresh(): boolean {
 }
 
 /** Runs `body` as an ES module in a new `node --expose-gc` with `ch` (the built module) and `m` (a manager) in scope. */
-function run(body: string): void {
+function run(body: string, prelude = ''): void {
   // `assert` only after the checks of the module list in the first case: node:assert builds
   // process.stderr (for its colours), which on a pipe loads node:net, which loads diagnostics_channel.
-  const script = `
+  const script = `${prelude}
 const ch = await import(${JSON.stringify(pathToFileURL(BUILT).href)});
 const m = { profile: 'p', key: 'v1-k', identity: { provider: 'oauth2' } };
 const token = { accessToken: 'secret-token', tokenType: 'Bearer', expiresAt: 2, obtainedAt: 1 };
@@ -102,5 +102,21 @@ globalThis.gc();
 ch.publishRequestEnd(ch.publishRequestStart('token', 'POST', 'https://x/t', 'client_credentials', 2), { status: 201 });
 assert.deepEqual(got, [['start', 2], ['end', 201]]);
 `);
+  });
+
+  it('where Node names its module list otherwise (a later Node), the module is loaded at once: no subscriber missed', (t) => {
+    if (!fresh()) return t.skip('dist/ is older than src/: run npm run build');
+    run(
+      `
+const assert = await lazyAssert();
+const dc = await import('node:diagnostics_channel');
+const got = [];
+dc.subscribe(ch.CHANNELS.served, (msg) => got.push(msg.source));
+ch.publishServed(m, 'memory', token, 1);
+assert.deepEqual(got, ['memory']);
+`,
+      // Before the module is imported: a list without Node 20's "NativeModule <name>" entries.
+      "Object.defineProperty(process, 'moduleLoadList', { value: ['Builtin path', 'Builtin diagnostics_channel'] });",
+    );
   });
 });
