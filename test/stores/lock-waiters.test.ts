@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, type TestContext, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { type ChannelMessages, channels } from '../../src/observe/channels.js';
@@ -781,6 +782,72 @@ describe('lock waiters are handed the entry read with the release', () => {
         await held.release();
         assert.equal(await waiting, undefined, 'the real release serves it');
         assert.equal(reads.at(-1)?.entry?.key, 'k-forged');
+      }),
+  );
+
+  test(
+    'Redis: a write under the lock hands the entry to the waiters before the release; one it does not satisfy waits on',
+    TEST_LIMIT,
+    (t) =>
+      withHanding(t, redis, async (b, stores, warnings) => {
+        const [holder, waiter, other] = [counting(b.open()), counting(b.open()), counting(b.open())];
+        stores.push(holder, waiter, other);
+        // Every message on the lock's channel, in the order the server ran the scripts that sent them.
+        const messages: Buffer[] = [];
+        const sub = new Redis(b.url);
+        sub.on('error', () => {});
+        sub.on('messageBuffer', (_c: Buffer, m: Buffer) => messages.push(m));
+        try {
+          await sub.subscribe(`${b.prefix}unlock:k-write`);
+          const stored = async () => {
+            const v = await withRedis(b.url, (r) => r.getBuffer(`${b.prefix}tok:k-write`));
+            assert.ok(v !== null);
+            return Buffer.concat([Buffer.from('e1:'), v]);
+          };
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-write', LONG_WAIT);
+          let done = false;
+          const waiting = waiter.lock('k-write', { ...LONG_WAIT, satisfied }).finally(() => {
+            done = true;
+          });
+          await b.waiting('k-write', [waiter], 1);
+          const asked = reads.length;
+          const failure = (code: string): StoredEntry => ({
+            v: 1,
+            key: 'k-write',
+            lastError: { code, message: 'invalid_client', at: Date.now(), status: 401 },
+            updatedAt: Date.now(),
+          });
+          // A store that does not hold the lock writes: nothing is published.
+          await other.set(failure('ERR_OTHER'));
+          // The holder records a failure: the waiter is handed it, turns it down and waits on.
+          await holder.set(failure('ERR_TOKEN_ENDPOINT'));
+          // Messages on a channel arrive in the order the server ran their scripts: the first is the
+          // holder's write (the other store's, had it published, would come before it).
+          await until(() => messages.length >= 1, "the holder's write is published");
+          assert.deepEqual(messages, [await stored()], "one message: the holder's write, not the other's");
+          await until(() => reads.length > asked, 'the waiter is handed the recorded failure');
+          assert.equal(reads.at(-1)?.entry?.lastError?.code, 'ERR_TOKEN_ENDPOINT');
+          assert.equal(done, false, 'not satisfied: still waiting');
+          // The holder writes the token: the waiter is served by the write, the lock still held.
+          const entry = sampleEntry('k-write');
+          await holder.set(entry);
+          await until(() => messages.length >= 2, "the holder's second write is published");
+          assert.deepEqual(messages[1], await stored());
+          assert.equal(await waiting, undefined, 'served without the lock, before the release');
+          assert.equal(reads.at(-1)?.entry?.token?.accessToken, entry.token?.accessToken);
+          assert.deepEqual([waiter.gets, waiter.taken, waiter.satisfiedWaits], [0, 0, 1]);
+          await held.release();
+          // Released: a later write by the same store is not the holder's any more, and publishes nothing.
+          await holder.set(entry);
+          await withRedis(b.url, (r) => r.publish(`${b.prefix}unlock:k-write`, 'end'));
+          await until(() => messages.at(-1)?.toString() === 'end', 'the end marker arrives');
+          assert.equal(messages.length, 4, 'the release, then the marker: nothing from the write after it');
+          assert.deepEqual(messages[2], messages[1], 'the release carries the entry as the write left it');
+          assert.deepEqual(warnings, []);
+        } finally {
+          sub.disconnect();
+        }
       }),
   );
 
