@@ -197,20 +197,38 @@ function redisBackend(lockWakeups: boolean): BackendFactory {
   };
 }
 
-/** Advisory locks on the id of `table` + `key` (classid = high 32 bits, objid = low 32 bits, objsubid = 1). */
-async function pgAdvisory(url: string, table: string, key: string, granted: boolean): Promise<number> {
-  const h = createHash('sha256').update(`${table}\0${key}`).digest();
-  const r = await withPg(url, (c) =>
-    c.query<{ n: string }>(
-      `SELECT count(*) AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND granted = $3 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
-      [String(h.readUInt32BE(0)), String(h.readUInt32BE(4)), granted],
-    ),
-  );
-  return Number(r.rows[0]?.n ?? 0);
+/**
+ * Advisory locks on the lock id of `table` + `key`, on its wake lock's id (`table` + `key` + `\0wake`), or
+ * on either (classid = high 32 bits, objid = low 32 bits, objsubid = 1).
+ */
+async function pgAdvisory(
+  url: string,
+  table: string,
+  key: string,
+  granted: boolean,
+  which: 'lock' | 'wake' | 'either' = 'either',
+): Promise<number> {
+  const ids = [`${table}\0${key}`, `${table}\0${key}\0wake`]
+    .filter((_, i) => which === 'either' || (which === 'lock' ? i === 0 : i === 1))
+    .map((s) => createHash('sha256').update(s).digest());
+  let n = 0;
+  for (const h of ids) {
+    const r = await withPg(url, (c) =>
+      c.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND granted = $3 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+        [String(h.readUInt32BE(0)), String(h.readUInt32BE(4)), granted],
+      ),
+    );
+    n += Number(r.rows[0]?.n ?? 0);
+  }
+  return n;
 }
 
-/** Waiters wait at the barrier (a shared advisory lock, not granted while the lock is held). */
+/**
+ * Waiters wait at a barrier (a shared advisory lock on the wake lock or the lock, not granted while the
+ * holder holds it).
+ */
 function pgWaiting(url: string, table: string): Backend['waiting'] {
   return async (k, _w, n) => {
     const deadline = Date.now() + 120_000;
@@ -593,7 +611,12 @@ describe('PostgreSQL: the barrier wait keeps the lock timeout and ends its conne
         );
         assert.equal(checks, 0, 'never woken: the lock was held throughout');
         assert.equal(await pgAdvisory(url, waiter.table, 'k-to', false), 0, 'no waiting lock left');
-        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 1, "only the holder's");
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true, 'lock'), 1, "only the holder's");
+        assert.equal(
+          await pgAdvisory(url, waiter.table, 'k-to', true, 'wake'),
+          1,
+          "and the holder's wake lock",
+        );
         await held.release();
         assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 0);
       }),
@@ -848,6 +871,79 @@ describe('lock waiters are handed the entry read with the release', () => {
         } finally {
           sub.disconnect();
         }
+      }),
+  );
+
+  test(
+    'PostgreSQL: a write under the lock lets the waiters read it before the release; one it does not satisfy waits for the release',
+    TEST_LIMIT,
+    (t) =>
+      withHanding(t, postgres, async (b, stores, warnings) => {
+        const [holder, waiter, other] = [counting(b.open()), counting(b.open()), counting(b.open())];
+        stores.push(holder, waiter, other);
+        const queued = (key: string, which: 'lock' | 'wake') =>
+          pgAdvisory(b.url, b.prefix, key, false, which);
+        const failure = (key: string): StoredEntry => ({
+          v: 1,
+          key,
+          lastError: { code: 'ERR_TOKEN_ENDPOINT', message: 'invalid_client', at: Date.now(), status: 401 },
+          updatedAt: Date.now(),
+        });
+        // 1. The holder writes a token: the waiter reads it and is served while the lock is still held.
+        {
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-write', LONG_WAIT);
+          const waiting = waiter.lock('k-write', { ...LONG_WAIT, satisfied });
+          await until(
+            async () => (await queued('k-write', 'wake')) === 1,
+            'the waiter waits at the wake lock',
+          );
+          // A store that does not hold the lock writes: the waiter is not let through.
+          await other.set(failure('k-write'));
+          assert.equal(await queued('k-write', 'wake'), 1, 'still waiting at the wake lock');
+          assert.equal(reads.length, 0);
+          const entry = sampleEntry('k-write');
+          await holder.set(entry);
+          await until(() => reads.length === 1, 'the waiter is let through by the write');
+          assert.equal(await waiting, undefined, 'served without the lock, before the release');
+          assert.equal(reads.at(-1)?.entry?.token?.accessToken, entry.token?.accessToken);
+          assert.deepEqual([waiter.gets, waiter.taken, waiter.satisfiedWaits], [0, 0, 1]);
+          assert.equal(
+            await pgAdvisory(b.url, b.prefix, 'k-write', true, 'lock'),
+            1,
+            'the holder still holds the lock',
+          );
+          await held.release();
+          assert.equal(
+            await pgAdvisory(b.url, b.prefix, 'k-write', true),
+            0,
+            'the release lets go of everything',
+          );
+        }
+        // 2. The holder records a failure: the waiter reads it, is not satisfied, waits for the release
+        //    (at the lock, not the wake lock already let go) and then takes the lock.
+        {
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-fail', LONG_WAIT);
+          const waiting = waiter.lock('k-fail', { ...LONG_WAIT, satisfied });
+          await until(
+            async () => (await queued('k-fail', 'wake')) === 1,
+            'the waiter waits at the wake lock',
+          );
+          await holder.set(failure('k-fail'));
+          await until(async () => (await queued('k-fail', 'lock')) === 1, 'the waiter waits at the lock');
+          assert.equal(reads.length, 1);
+          assert.equal(reads[0]?.entry?.lastError?.code, 'ERR_TOKEN_ENDPOINT', 'handed the recorded failure');
+          // A second write under the same lock lets nobody through: the wake lock is let go once.
+          await holder.set(failure('k-fail'));
+          assert.equal(await queued('k-fail', 'lock'), 1, 'still waiting at the lock');
+          await held.release();
+          const got = await waiting;
+          assert.ok(got !== undefined, 'not satisfied: the lock');
+          await got.release();
+          assert.equal(reads.length, 3, 'the write, the release, and once more with the lock won');
+        }
+        assert.deepEqual(warnings, []);
       }),
   );
 
