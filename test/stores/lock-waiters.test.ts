@@ -30,6 +30,7 @@ import type {
   StoreLock,
   TokenStore,
 } from '../../src/stores/types.js';
+import { LockWaiters } from '../../src/stores/util.js';
 import { dropPrefix, dropTable, requireService, uniqueName, withPg, withRedis } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
@@ -978,4 +979,26 @@ describe('lock waiters are handed the entry read with the release', () => {
         }),
     );
   }
+});
+
+describe('LockWaiters: a wake-up that comes while the waiter looks at the lock', () => {
+  test('hands over the data of that key’s latest wake-up; a later one without data, or another key’s, hands none', async () => {
+    const w = new LockWaiters<string>();
+    let mark = w.mark();
+    w.wake('k', 'first');
+    w.wake('k', 'second');
+    w.wake('other', 'theirs');
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true, data: 'second' });
+    mark = w.mark();
+    w.wake('other', 'theirs again');
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true }, "only another key's data since");
+    mark = w.mark();
+    w.wake('k', 'entry');
+    w.wake('k'); // a release without the entry: read the store
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true });
+    // A waiter already waiting is handed the data directly.
+    const waiting = w.wait('k', 600_000, w.mark());
+    w.wake('k', 'direct');
+    assert.deepEqual(await waiting, { woken: true, data: 'direct' });
+  });
 });
