@@ -485,8 +485,8 @@ function build(lines: Line[], notes: string[]): FigureResult[] {
           'the results one after another, 3.5–8 ms apart, and then waited for a core to decrypt and check the entry: ' +
           "15 processes woken at once on 2 cores. So the waiters now start at the holder's write instead of after its " +
           "write and release round trips (the wake lock, above), and their turn at the cores overlaps the holder's " +
-          'last steps: median lag −42.4 to 16.6 ms in seven runs at a load of 5–31 (median −16.4 ms), against 21.3 ' +
-          'to 59.6 ms (median 45.5 ms) for the code before, in runs alternated with them (docs/architecture.md).',
+          'last steps: median lag −42.4 to 17.2 ms in ten runs at a load of 5–31 (median −11.5 ms), against 3.7 ' +
+          'to 65.4 ms (median 43.2 ms) for the code before, in runs alternated with them (docs/architecture.md).',
         'Against a real IdP the naive herd is the one that gets rate-limited (429) or, with rotating refresh ' +
           'tokens, logs itself out; tokenward makes one request however many callers there are.',
         'The naive file writes race (truncate, then write): a reader that lands between the two sees an empty ' +

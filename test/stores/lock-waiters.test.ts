@@ -624,6 +624,52 @@ describe('PostgreSQL: the barrier wait keeps the lock timeout and ends its conne
   );
 
   test(
+    "a holder whose session dies lets the waiters through the wake lock's barrier; not satisfied, one takes both locks",
+    TEST_LIMIT,
+    (t) =>
+      withBackend(t, pgBackend(), async (b, stores) => {
+        const url = (await requireService(t, 'postgres')) as string;
+        const holder = b.open() as PostgresStore;
+        const waiter = b.open() as PostgresStore;
+        stores.push(holder, waiter);
+        const held = await holder.lock('k-dead', LONG_WAIT);
+        let checks = 0;
+        const waiting = waiter.lock('k-dead', {
+          ...LONG_WAIT,
+          satisfied: async () => {
+            checks++;
+            return false;
+          },
+        });
+        await until(
+          async () => (await pgAdvisory(url, waiter.table, 'k-dead', false, 'wake')) === 1,
+          'the waiter waits at the wake lock',
+        );
+        // The holder's session ends (a crash, an administrator): both of its locks go with it.
+        const h = createHash('sha256').update(`${waiter.table}\0k-dead`).digest();
+        await withPg(url, (c) =>
+          c.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_locks
+              WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+            [String(h.readUInt32BE(0)), String(h.readUInt32BE(4))],
+          ),
+        );
+        const got = await waiting;
+        assert.ok(got !== undefined, 'not satisfied: the lock');
+        assert.ok(checks >= 1, 'woken and asked');
+        assert.equal(
+          await pgAdvisory(url, waiter.table, 'k-dead', true, 'lock'),
+          1,
+          'the waiter holds the lock',
+        );
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-dead', true, 'wake'), 1, 'and its wake lock');
+        await got.release();
+        await held.release();
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-dead', true), 0, 'nothing left held');
+      }),
+  );
+
+  test(
     'close() while waiting at the barrier: StoreError, and the wait leaves nothing on the server',
     TEST_LIMIT,
     (t) =>
