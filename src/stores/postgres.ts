@@ -17,13 +17,22 @@
  * plus a retention); {@link PostgresStore.prune} deletes rows past it.
  *
  * Locking: an advisory lock `k` on a dedicated connection, where `k` is a 64-bit hash of table and
- * key. A caller that passes `LockOptions.satisfied` tries `pg_try_advisory_lock(k)` and, while another
- * session holds it, waits at a barrier — the shared lock on `k`, taken and let go in one round trip —
- * which the server passes for every waiting session at once the moment the lock is free (any release:
- * the holder's, or its session's end) and, in the same round trip, reads the key's row; it then hands
- * that entry to `satisfied` (so the manager need not read it again) and tries again only if it still
- * needs the lock. Without `satisfied` it blocks in `pg_advisory_lock(k)`
- * (the server grants the lock to the next waiter). Every wait is bounded by `lock_timeout`. The
+ * key, and with it — in the same statement — the key's *wake lock* `w` (the hash of table, key and
+ * `wake`), which only a holder of `k` ever holds exclusively. A caller that passes
+ * `LockOptions.satisfied` tries for both (`pg_try_advisory_lock(k)`, then `pg_advisory_lock(w)` only if
+ * that succeeded) and, while another session holds them, waits at a barrier — the shared lock on `w`,
+ * taken and let go in one round trip — which the server passes for every waiting session at once the
+ * moment `w` is free, and, in the same round trip, reads the key's row; it then hands that entry to
+ * `satisfied` (so the manager need not read it again) and tries again only if it still needs the lock.
+ * The holder lets go of `w` at its first write of the key, in the write's own round trip (`BEGIN`,
+ * the upsert, `COMMIT`, then `pg_advisory_unlock(w)`: one simple query on the lock's session), so the
+ * waiters read the committed entry at the write, not at the release; a holder that writes nothing lets
+ * go of `w` just before `k` at its release, and a dead holder's session frees both. A waiter whose
+ * entry did not satisfy it waits next at the same barrier on `k` (passed at the release), then on `w`
+ * again, in turn, so it never spins on a wake lock already let go; a holder of an older version (which
+ * takes no `w`) costs a waiter one extra round trip. Without `satisfied` it blocks in
+ * `pg_advisory_lock(k)`, then takes `w` (the server grants the lock to the next waiter). Every wait is
+ * bounded by `lock_timeout`. The
  * lock lives as long as its session, and the session is a lease: it has `idle_session_timeout` = the
  * lease (PostgreSQL 14+) and `tcp_user_timeout` / TCP keepalives of about the lease, and the holder
  * renews it (`SELECT 1` on that connection) about every third of the lease. A holder that crashes
@@ -181,6 +190,19 @@ function lockId(s: string): string {
   return createHash('sha256').update(s).digest().readBigInt64BE(0).toString();
 }
 
+/** A lock this store holds: its session, its ids, and whether the session still holds the wake lock. */
+interface Holding {
+  session: LockSession;
+  /** The lock's advisory id. */
+  id: string;
+  /** The wake lock's advisory id. */
+  wake: string;
+  /** True until the wake lock is let go (at the holder's first write, else at the release). */
+  wakeHeld: boolean;
+  /** The lock's lease: a lost lock's session is not written through. */
+  lease: Lease;
+}
+
 /** A {@link TokenStore} in a PostgreSQL table. See the module documentation. */
 export class PostgresStore implements TokenStore {
   readonly kind = 'postgres';
@@ -198,6 +220,11 @@ export class PostgresStore implements TokenStore {
   readonly #pooled = new Set<pg.Client>();
   /** The dedicated connections of held locks, with their leases. */
   readonly #held = new Map<pg.Client, Lease | undefined>();
+  /**
+   * The locks this store holds now, by store key: their session and whether it still holds the key's
+   * wake lock (see {@link PostgresStore.lock}); a write of such a key lets the waiters go at its commit.
+   */
+  readonly #holding = new Map<string, Holding>();
   /** A lock session that holds nothing, kept for the next lock (see `#park`). */
   #spare: LockSession | undefined;
   /** Lock sessions being ended in the background. */
@@ -338,6 +365,10 @@ export class PostgresStore implements TokenStore {
       refreshRetentionMs: this.#refreshRetentionMs,
       errorRetentionMs: DAY_MS,
     });
+    if (await this.#holderWrite(entry.key, bytes, until)) {
+      noteWritten(`postgres:${this.target} ${this.table}`, entry.key, bytes);
+      return;
+    }
     try {
       await this.#pool.query(
         `INSERT INTO ${this.#q} (key, value, expires_at, updated_at) VALUES ($1, $2, $3, now())
@@ -348,6 +379,40 @@ export class PostgresStore implements TokenStore {
       throw this.#fail('write failed', err);
     }
     noteWritten(`postgres:${this.target} ${this.table}`, entry.key, bytes);
+  }
+
+  /**
+   * The first write of a key whose lock this store holds: on the lock's session, the upsert committed
+   * and the wake lock let go in one round trip (one simple query), so that the lock's waiters — queued
+   * at the wake lock — are let through the moment the row is committed, not at the release. Returns
+   * `false` (the caller writes through the pool as usual) when this store does not hold the key's lock,
+   * the wake lock was let go already, the lock is known lost, or the write on the lock's session failed.
+   */
+  async #holderWrite(key: string, bytes: Buffer, until: number): Promise<boolean> {
+    const h = this.#holding.get(key);
+    if (h === undefined || !h.wakeHeld || h.session.broken !== undefined || h.lease.lost) return false;
+    if (!Number.isFinite(until)) return false;
+    // A simple query (several statements) takes no parameters: every value is a literal of our own —
+    // the key checked by assertSafeKey ([A-Za-z0-9._-] only), the bytes as hex, numbers, the table
+    // quoted. COMMIT comes before the unlock: a session-level advisory unlock takes effect at once, not
+    // at the end of a transaction, so the waiters let through read the committed row.
+    const expires = until > 0 ? `to_timestamp(${Math.floor(until)}::double precision / 1000)` : 'NULL';
+    const text =
+      `BEGIN; INSERT INTO ${this.#q} (key, value, expires_at, updated_at) ` +
+      `VALUES ('${key}', decode('${bytes.toString('hex')}', 'hex'), ${expires}, now()) ` +
+      'ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, updated_at = now(); ' +
+      `COMMIT; SELECT pg_advisory_unlock(${h.wake}::bigint) AS woke`;
+    const { client } = h.session;
+    try {
+      await client.query(text);
+      h.wakeHeld = false;
+      return true;
+    } catch {
+      // Not written there (or not known to be): the transaction, if open, is rolled back, and the write
+      // goes through the pool; the wake lock is let go at the release.
+      await client.query('ROLLBACK').catch(() => {});
+      return false;
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -397,6 +462,7 @@ export class PostgresStore implements TokenStore {
     assertSafeKey('postgres', key);
     await this.connect();
     const id = lockId(`${this.table}\0${key}`);
+    const wake = lockId(`${this.table}\0${key}\0wake`);
     const leaseMs = Math.max(1, Math.ceil(options.ttlMs));
     const commandMs = this.#timeouts.commandTimeoutMs;
     let lease: Lease | undefined;
@@ -417,14 +483,18 @@ export class PostgresStore implements TokenStore {
         // Queued on the server, which grants the lock to the next waiter the moment it is free.
         try {
           await client.query(
-            timed('SELECT pg_advisory_lock($1::bigint)', [id], options.timeoutMs + commandMs),
+            timed(
+              'SELECT pg_advisory_lock($1::bigint), pg_advisory_lock($2::bigint)',
+              [id, wake],
+              options.timeoutMs + commandMs,
+            ),
           );
         } catch (err) {
           if (errnoCode(err) === '55P03') throw timedOut();
           throw this.#fail('cannot take the lock', err, options.timeoutMs + commandMs);
         }
       } else {
-        const got = await this.#lockUnlessSatisfied(client, id, key, options, timedOut);
+        const got = await this.#lockUnlessSatisfied(client, id, wake, key, options, timedOut);
         satisfied = got === 'satisfied';
         waited = got === 'after a wait';
       }
@@ -454,6 +524,8 @@ export class PostgresStore implements TokenStore {
     });
     lease = held;
     this.#held.set(client, held);
+    const holding: Holding = { session: s, id, wake, wakeHeld: true, lease: held };
+    this.#holding.set(key, holding);
     let released = false;
     const lock: StoreLock = {
       get lost() {
@@ -462,16 +534,22 @@ export class PostgresStore implements TokenStore {
       release: async () => {
         if (released) return;
         released = true;
+        if (this.#holding.get(key) === holding) this.#holding.delete(key);
         await held.stop();
         if (!this.#held.delete(client)) return; // closed with the store
         let freed = false;
         try {
           if (s.broken === undefined) {
-            const r = await client.query<{ freed: boolean }>(
-              'SELECT pg_advisory_unlock($1::bigint) AS freed',
-              [id],
+            // The wake lock first (when no write let it go), then the lock, in one round trip: nobody
+            // holds a wake lock without its lock.
+            const r = await client.query<{ freed: boolean; woke?: boolean }>(
+              holding.wakeHeld
+                ? 'SELECT pg_advisory_unlock($2::bigint) AS woke, pg_advisory_unlock($1::bigint) AS freed'
+                : 'SELECT pg_advisory_unlock($1::bigint) AS freed',
+              holding.wakeHeld ? [id, wake] : [id],
             );
-            freed = r.rows[0]?.freed === true;
+            freed = r.rows[0]?.freed === true && (!holding.wakeHeld || r.rows[0]?.woke === true);
+            holding.wakeHeld = false;
           }
         } catch (err) {
           this.#warn(
@@ -587,20 +665,33 @@ export class PostgresStore implements TokenStore {
   async #lockUnlessSatisfied(
     client: pg.Client,
     id: string,
+    wake: string,
     key: string,
     options: LockOptions,
     timedOut: () => LockTimeoutError,
   ): Promise<'at once' | 'after a wait' | 'satisfied'> {
     const commandMs = this.#timeouts.commandTimeoutMs;
     const started = Date.now();
+    // The first wait is at the wake lock (let go at the holder's write); after a wait there, the next
+    // is at the lock itself (let go at the release), and so on in turn: a waiter whose entry did not
+    // satisfy it waits for the release, never spins on a wake lock already let go.
+    let atWake = true;
     for (let tries = 0; ; tries++) {
       let locked: boolean | undefined;
       try {
+        // The lock, and with it (in the same statement, only when the lock was taken) its wake lock,
+        // which only a lock holder ever takes exclusively: it is free, or held for an instant by a
+        // waiter passing its barrier.
         const r = await client.query<{ locked: boolean }>(
-          timed('SELECT pg_try_advisory_lock($1::bigint) AS locked', [id], commandMs),
+          timed(
+            "SELECT CASE WHEN pg_try_advisory_lock($1::bigint) THEN pg_advisory_lock($2::bigint)::text = '' ELSE false END AS locked",
+            [id, wake],
+            commandMs,
+          ),
         );
         locked = r.rows[0]?.locked;
       } catch (err) {
+        if (errnoCode(err) === '55P03') throw timedOut();
         throw this.#fail('cannot take the lock', err);
       }
       if (locked === true) return tries === 0 ? 'at once' : 'after a wait';
@@ -610,9 +701,11 @@ export class PostgresStore implements TokenStore {
       // assertSafeKey ([A-Za-z0-9._-] only): nothing unchecked of the caller's is in the text.
       // One round trip (a simple query): the lock_timeout for this wait, the barrier, and — once it
       // passes — the entry as the holder left it, so that the waiter need not read it again.
+      const at = atWake ? wake : id;
+      atWake = !atWake;
       const barrier =
         `SET lock_timeout = '${remaining}ms'; ` +
-        `SELECT pg_advisory_lock_shared(${id}::bigint), pg_advisory_unlock_shared(${id}::bigint); ` +
+        `SELECT pg_advisory_lock_shared(${at}::bigint), pg_advisory_unlock_shared(${at}::bigint); ` +
         `SELECT value FROM ${this.#q} WHERE key = '${key}'`;
       let results: pg.QueryResult<{ value?: Buffer }>[] | pg.QueryResult<{ value?: Buffer }>;
       try {
@@ -692,6 +785,7 @@ export class PostgresStore implements TokenStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#holding.clear();
     const held = [...this.#held];
     this.#held.clear();
     for (const [, lease] of held) lease?.markLost('the store was closed while it was held');

@@ -17,6 +17,10 @@
  * message carries the entry as stored (encrypted; read in the same script as the delete), so a woken
  * waiter hands it to `satisfied` — decoded and checked as `get()` does — instead of reading it again;
  * a message without it (`1`: no entry, or a holder of an older version) has the waiter read the store.
+ * A write by the store that holds the key's lock publishes the same kind of message on the same channel,
+ * in the same script as its `SET` and only while the lock still holds that holder's nonce: waiters are
+ * handed the entry at the write, before the release, and one whose `satisfied` turns it down (a recorded
+ * failure) waits on. Writes by a store that does not hold the lock publish nothing.
  *
  * Connection: fails fast — `connectTimeout`, one retry per request, no offline queue — so an
  * unreachable server is a `StoreError` naming it, never a hang; every command is bounded by
@@ -92,7 +96,14 @@ const DAY_MS = 24 * 3600_000;
  * `1` when there is none (what releases of older versions always send).
  */
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]); local v = redis.call('get', KEYS[2]); if v then redis.call('publish', ARGV[2], ARGV[3] .. v) else redis.call('publish', ARGV[2], '1') end; return 1 else return 0 end`;
-/** The head of a release message that carries the entry (see {@link RELEASE_SCRIPT}). */
+/**
+ * A write by the store that holds the key's lock: the SET of the entry KEYS[1], and — only while the lock
+ * KEYS[2] still holds this holder's nonce ARGV[3] — the stored bytes published on the lock's channel
+ * ARGV[4], prefixed with {@link RELEASE_ENTRY}, in the same script: lock waiters are handed the entry at
+ * the write, before the release.
+ */
+const HOLDER_WRITE_SCRIPT = `redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]); if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('publish', ARGV[4], ARGV[5] .. ARGV[1]); return 1 end; return 0`;
+/** The head of a message that carries the entry (see {@link RELEASE_SCRIPT}, {@link HOLDER_WRITE_SCRIPT}). */
 const RELEASE_ENTRY = 'e1:';
 const RELEASE_ENTRY_BYTES = Buffer.from(RELEASE_ENTRY, 'latin1');
 /** Extends the lease only while the key still holds our nonce: 1 renewed, 0 not ours (any more). */
@@ -150,6 +161,8 @@ export class RedisStore implements TokenStore {
   readonly #connectTimeoutMs: number;
   /** Leases of the locks held now, stopped by close(). */
   readonly #leases = new Set<Lease>();
+  /** The nonces of the locks this store holds now, by key: a write of such a key hands its entry to the waiters. */
+  readonly #holding = new Map<string, string>();
   readonly #refreshRetentionMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #warn: StoreWarningHandler;
@@ -281,9 +294,25 @@ export class RedisStore implements TokenStore {
       entryKeepUntil(entry, { now, refreshRetentionMs: this.#refreshRetentionMs, errorRetentionMs: DAY_MS }) -
         now,
     );
+    // Written under this store's lock: the same script publishes the entry on the lock's channel (only
+    // while the lock still holds our nonce), so that its waiters are served at the write.
+    const nonce = this.#holding.get(entry.key);
     await this.#run('write failed', async () => {
       if (ttl <= 0) await this.#redis.del(this.#k(entry.key));
-      else await this.#redis.set(this.#k(entry.key), bytes, 'PX', ttl);
+      else if (nonce === undefined) await this.#redis.set(this.#k(entry.key), bytes, 'PX', ttl);
+      else {
+        await this.#redis.eval(
+          HOLDER_WRITE_SCRIPT,
+          2,
+          this.#k(entry.key),
+          `${this.prefix}lock:${entry.key}`,
+          bytes,
+          String(ttl),
+          nonce,
+          this.#channel(entry.key),
+          RELEASE_ENTRY,
+        );
+      }
     });
     noteWritten(`redis:${this.target} ${this.prefix}`, entry.key, bytes);
   }
@@ -361,8 +390,9 @@ export class RedisStore implements TokenStore {
           backoffDelay(attempt, remaining, poll.baseMs, poll.capMs),
           mark,
         );
-        // Woken (or polled): the holder may have stored what this caller waits for. A release message
-        // that carried the entry hands it over, decoded and checked as get() does: no second read.
+        // Woken (or polled): the holder may have stored what this caller waits for. A message that
+        // carried the entry (the holder's write, or its release) hands it over, decoded and checked as
+        // get() does: no second read. One that does not satisfy the caller: the wait goes on.
         const read = data === undefined ? undefined : await this.#releasedEntry(key, data);
         if (await lockWaitSatisfied(options, read)) return undefined;
       }
@@ -380,6 +410,7 @@ export class RedisStore implements TokenStore {
         this.#warn(`lost the Redis lock ${lockKey} at ${this.target} before releasing it: ${why}`),
     });
     this.#leases.add(lease);
+    this.#holding.set(key, nonce);
     let released = false;
     const lock: StoreLock = {
       get lost() {
@@ -388,6 +419,7 @@ export class RedisStore implements TokenStore {
       release: async () => {
         if (released) return;
         released = true;
+        if (this.#holding.get(key) === nonce) this.#holding.delete(key);
         this.#leases.delete(lease);
         await lease.stop();
         if (this.#closed) return; // the key expires within its lease
@@ -418,9 +450,9 @@ export class RedisStore implements TokenStore {
   }
 
   /**
-   * The entry a release message carried, decoded and checked exactly as {@link get} does (decryption,
-   * the envelope's key and rollback checks). Unusable bytes are reported and handed over as nothing
-   * (`undefined`): the waiter then reads the store itself.
+   * The entry a release (or a lock holder's write) message carried, decoded and checked exactly as
+   * {@link get} does (decryption, the envelope's key and rollback checks). Unusable bytes are reported
+   * and handed over as nothing (`undefined`): the waiter then reads the store itself.
    */
   async #releasedEntry(key: string, value: Buffer): Promise<LockWaitRead | undefined> {
     let r: ReturnType<typeof decodeEntry>;
@@ -528,6 +560,7 @@ export class RedisStore implements TokenStore {
     this.#closed = true;
     for (const l of this.#leases) l.markLost('the store was closed while it was held');
     this.#leases.clear();
+    this.#holding.clear();
     this.#waiters.wake();
     const conns = this.#sub === undefined ? [this.#redis] : [this.#redis, this.#sub];
     await Promise.all(conns.map((c) => this.#quit(c)));

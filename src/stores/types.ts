@@ -116,7 +116,7 @@ export interface LockOptions {
   timeoutMs: number;
   /**
    * Lets the wait end without the lock. A store that supports it calls `satisfied` whenever it has
-   * waited — after each wake-up (the holder's release) and each poll interval, before trying for the lock
+   * waited — after each wake-up (the holder's write or release) and each poll interval, before trying for the lock
    * again; never before the first try — and, when it resolves `true`, stops waiting and resolves `lock()`
    * with `undefined` instead of a lock. The token manager passes a re-read of the entry: once the holder
    * has stored a token that fits, every waiter is served from the store at once (the stores write
@@ -137,8 +137,10 @@ export interface LockOptions {
 /**
  * The entry a store read as part of a lock waiter's wake-up, handed to {@link LockOptions.satisfied} so
  * that the waiter need not read it again: the PostgreSQL store reads the row in the same round trip that
- * waits for the release; the Redis store's release carries the entry (as stored, encrypted) in its
- * notification. The store decodes and checks it exactly as {@link TokenStore.get} does. `satisfied` is
+ * waits for the holder's first write (or its release); the Redis store's notification of the holder's
+ * write, and of its release, carries the entry (as stored, encrypted). Both let the waiters go at the
+ * holder's write, before the release. The store decodes and checks it exactly as {@link TokenStore.get}
+ * does; an entry that does not satisfy the waiter (a recorded failure) leaves it waiting. `satisfied` is
  * called without one (`undefined`) when the store has nothing fresh to hand over (a poll, a release
  * notification without the entry, an entry that could not be decoded): the caller then reads the store
  * itself.

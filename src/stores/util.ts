@@ -167,6 +167,9 @@ export function resolveLockWait(
   };
 }
 
+/** How many keys' latest wake-up data a {@link LockWaiters} keeps for waiters not yet waiting. */
+const LATEST_KEPT = 64;
+
 /**
  * Lock waiters of one store, by key, and what wakes them: a waiter sleeps until {@link wake} names its
  * key (a release notification) or its poll interval ends, whichever comes first. A wake-up may carry
@@ -177,6 +180,11 @@ export class LockWaiters<T = never> {
   readonly #waiting = new Map<string, Set<(data: T | undefined) => void>>();
   /** How many wake-ups there have been (any key): a waiter compares it with {@link mark}. */
   #wakes = 0;
+  /**
+   * The data of each key's latest wake-up, when it carried any, with that wake-up's number: handed to a
+   * waiter that was not yet waiting when it came (see {@link wait}). At most {@link LATEST_KEPT} keys.
+   */
+  readonly #latest = new Map<string, { wake: number; data: T }>();
 
   /**
    * A mark to take before looking at the lock: {@link wait} given it returns at once when a wake-up came
@@ -197,12 +205,19 @@ export class LockWaiters<T = never> {
   }
 
   /**
-   * Waits until {@link wake} names `key` or `ms` pass. Resolves `woken: true` when woken (at once, and
-   * without `data`, when a wake-up came after `since`, a {@link mark}), with the wake-up's `data` if it
-   * carried any; `woken: false` when the time ran out.
+   * Waits until {@link wake} names `key` or `ms` pass. Resolves `woken: true` when woken, with the
+   * wake-up's `data` if it carried any; `woken: false` when the time ran out. When a wake-up came after
+   * `since` (a {@link mark}) it resolves at once, with the data of `key`'s latest wake-up if that came
+   * after `since` and carried any (a release noticed while the waiter was looking at the lock hands over
+   * what it carried all the same).
    */
   wait(key: string, ms: number, since?: number): Promise<{ woken: boolean; data?: T }> {
-    if (since !== undefined && since !== this.#wakes) return Promise.resolve({ woken: true });
+    if (since !== undefined && since !== this.#wakes) {
+      const latest = this.#latest.get(key);
+      return Promise.resolve(
+        latest !== undefined && latest.wake > since ? { woken: true, data: latest.data } : { woken: true },
+      );
+    }
     return new Promise((resolve) => {
       let set = this.#waiting.get(key);
       if (set === undefined) {
@@ -225,6 +240,16 @@ export class LockWaiters<T = never> {
   /** Wakes every waiter of `key` (every key when `key` is undefined), handing each `data` if given. */
   wake(key?: string, data?: T): void {
     this.#wakes++;
+    if (key === undefined) this.#latest.clear();
+    else if (data === undefined) this.#latest.delete(key);
+    else {
+      this.#latest.delete(key);
+      this.#latest.set(key, { wake: this.#wakes, data });
+      if (this.#latest.size > LATEST_KEPT) {
+        const oldest = this.#latest.keys().next().value;
+        if (oldest !== undefined) this.#latest.delete(oldest);
+      }
+    }
     const sets = key === undefined ? [...this.#waiting.values()] : [this.#waiting.get(key)];
     for (const set of sets) if (set !== undefined) for (const w of [...set]) w(data);
   }

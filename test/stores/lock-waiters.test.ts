@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, type TestContext, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../../src/errors.js';
 import type { TokenManager } from '../../src/manager/token-manager.js';
 import { type ChannelMessages, channels } from '../../src/observe/channels.js';
@@ -29,6 +30,7 @@ import type {
   StoreLock,
   TokenStore,
 } from '../../src/stores/types.js';
+import { LockWaiters } from '../../src/stores/util.js';
 import { dropPrefix, dropTable, requireService, uniqueName, withPg, withRedis } from '../helpers/services.js';
 import { until } from '../helpers/wait.js';
 import { makeManager, realClient, useRealStack } from '../manager/real-stack.js';
@@ -196,20 +198,38 @@ function redisBackend(lockWakeups: boolean): BackendFactory {
   };
 }
 
-/** Advisory locks on the id of `table` + `key` (classid = high 32 bits, objid = low 32 bits, objsubid = 1). */
-async function pgAdvisory(url: string, table: string, key: string, granted: boolean): Promise<number> {
-  const h = createHash('sha256').update(`${table}\0${key}`).digest();
-  const r = await withPg(url, (c) =>
-    c.query<{ n: string }>(
-      `SELECT count(*) AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND granted = $3 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
-      [String(h.readUInt32BE(0)), String(h.readUInt32BE(4)), granted],
-    ),
-  );
-  return Number(r.rows[0]?.n ?? 0);
+/**
+ * Advisory locks on the lock id of `table` + `key`, on its wake lock's id (`table` + `key` + `\0wake`), or
+ * on either (classid = high 32 bits, objid = low 32 bits, objsubid = 1).
+ */
+async function pgAdvisory(
+  url: string,
+  table: string,
+  key: string,
+  granted: boolean,
+  which: 'lock' | 'wake' | 'either' = 'either',
+): Promise<number> {
+  const ids = [`${table}\0${key}`, `${table}\0${key}\0wake`]
+    .filter((_, i) => which === 'either' || (which === 'lock' ? i === 0 : i === 1))
+    .map((s) => createHash('sha256').update(s).digest());
+  let n = 0;
+  for (const h of ids) {
+    const r = await withPg(url, (c) =>
+      c.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND granted = $3 AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+        [String(h.readUInt32BE(0)), String(h.readUInt32BE(4)), granted],
+      ),
+    );
+    n += Number(r.rows[0]?.n ?? 0);
+  }
+  return n;
 }
 
-/** Waiters wait at the barrier (a shared advisory lock, not granted while the lock is held). */
+/**
+ * Waiters wait at a barrier (a shared advisory lock on the wake lock or the lock, not granted while the
+ * holder holds it).
+ */
 function pgWaiting(url: string, table: string): Backend['waiting'] {
   return async (k, _w, n) => {
     const deadline = Date.now() + 120_000;
@@ -592,9 +612,60 @@ describe('PostgreSQL: the barrier wait keeps the lock timeout and ends its conne
         );
         assert.equal(checks, 0, 'never woken: the lock was held throughout');
         assert.equal(await pgAdvisory(url, waiter.table, 'k-to', false), 0, 'no waiting lock left');
-        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 1, "only the holder's");
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true, 'lock'), 1, "only the holder's");
+        assert.equal(
+          await pgAdvisory(url, waiter.table, 'k-to', true, 'wake'),
+          1,
+          "and the holder's wake lock",
+        );
         await held.release();
         assert.equal(await pgAdvisory(url, waiter.table, 'k-to', true), 0);
+      }),
+  );
+
+  test(
+    "a holder whose session dies lets the waiters through the wake lock's barrier; not satisfied, one takes both locks",
+    TEST_LIMIT,
+    (t) =>
+      withBackend(t, pgBackend(), async (b, stores) => {
+        const url = (await requireService(t, 'postgres')) as string;
+        const holder = b.open() as PostgresStore;
+        const waiter = b.open() as PostgresStore;
+        stores.push(holder, waiter);
+        const held = await holder.lock('k-dead', LONG_WAIT);
+        let checks = 0;
+        const waiting = waiter.lock('k-dead', {
+          ...LONG_WAIT,
+          satisfied: async () => {
+            checks++;
+            return false;
+          },
+        });
+        await until(
+          async () => (await pgAdvisory(url, waiter.table, 'k-dead', false, 'wake')) === 1,
+          'the waiter waits at the wake lock',
+        );
+        // The holder's session ends (a crash, an administrator): both of its locks go with it.
+        const h = createHash('sha256').update(`${waiter.table}\0k-dead`).digest();
+        await withPg(url, (c) =>
+          c.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_locks
+              WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1`,
+            [String(h.readUInt32BE(0)), String(h.readUInt32BE(4))],
+          ),
+        );
+        const got = await waiting;
+        assert.ok(got !== undefined, 'not satisfied: the lock');
+        assert.ok(checks >= 1, 'woken and asked');
+        assert.equal(
+          await pgAdvisory(url, waiter.table, 'k-dead', true, 'lock'),
+          1,
+          'the waiter holds the lock',
+        );
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-dead', true, 'wake'), 1, 'and its wake lock');
+        await got.release();
+        await held.release();
+        assert.equal(await pgAdvisory(url, waiter.table, 'k-dead', true), 0, 'nothing left held');
       }),
   );
 
@@ -784,6 +855,145 @@ describe('lock waiters are handed the entry read with the release', () => {
       }),
   );
 
+  test(
+    'Redis: a write under the lock hands the entry to the waiters before the release; one it does not satisfy waits on',
+    TEST_LIMIT,
+    (t) =>
+      withHanding(t, redis, async (b, stores, warnings) => {
+        const [holder, waiter, other] = [counting(b.open()), counting(b.open()), counting(b.open())];
+        stores.push(holder, waiter, other);
+        // Every message on the lock's channel, in the order the server ran the scripts that sent them.
+        const messages: Buffer[] = [];
+        const sub = new Redis(b.url);
+        sub.on('error', () => {});
+        sub.on('messageBuffer', (_c: Buffer, m: Buffer) => messages.push(m));
+        try {
+          await sub.subscribe(`${b.prefix}unlock:k-write`);
+          const stored = async () => {
+            const v = await withRedis(b.url, (r) => r.getBuffer(`${b.prefix}tok:k-write`));
+            assert.ok(v !== null);
+            return Buffer.concat([Buffer.from('e1:'), v]);
+          };
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-write', LONG_WAIT);
+          let done = false;
+          const waiting = waiter.lock('k-write', { ...LONG_WAIT, satisfied }).finally(() => {
+            done = true;
+          });
+          await b.waiting('k-write', [waiter], 1);
+          const asked = reads.length;
+          const failure = (code: string): StoredEntry => ({
+            v: 1,
+            key: 'k-write',
+            lastError: { code, message: 'invalid_client', at: Date.now(), status: 401 },
+            updatedAt: Date.now(),
+          });
+          // A store that does not hold the lock writes: nothing is published.
+          await other.set(failure('ERR_OTHER'));
+          // The holder records a failure: the waiter is handed it, turns it down and waits on.
+          await holder.set(failure('ERR_TOKEN_ENDPOINT'));
+          // Messages on a channel arrive in the order the server ran their scripts: the first is the
+          // holder's write (the other store's, had it published, would come before it).
+          await until(() => messages.length >= 1, "the holder's write is published");
+          assert.deepEqual(messages, [await stored()], "one message: the holder's write, not the other's");
+          await until(() => reads.length > asked, 'the waiter is handed the recorded failure');
+          assert.equal(reads.at(-1)?.entry?.lastError?.code, 'ERR_TOKEN_ENDPOINT');
+          assert.equal(done, false, 'not satisfied: still waiting');
+          // The holder writes the token: the waiter is served by the write, the lock still held.
+          const entry = sampleEntry('k-write');
+          await holder.set(entry);
+          await until(() => messages.length >= 2, "the holder's second write is published");
+          assert.deepEqual(messages[1], await stored());
+          assert.equal(await waiting, undefined, 'served without the lock, before the release');
+          assert.equal(reads.at(-1)?.entry?.token?.accessToken, entry.token?.accessToken);
+          assert.deepEqual([waiter.gets, waiter.taken, waiter.satisfiedWaits], [0, 0, 1]);
+          await held.release();
+          // Released: a later write by the same store is not the holder's any more, and publishes nothing.
+          await holder.set(entry);
+          await withRedis(b.url, (r) => r.publish(`${b.prefix}unlock:k-write`, 'end'));
+          await until(() => messages.at(-1)?.toString() === 'end', 'the end marker arrives');
+          assert.equal(messages.length, 4, 'the release, then the marker: nothing from the write after it');
+          assert.deepEqual(messages[2], messages[1], 'the release carries the entry as the write left it');
+          assert.deepEqual(warnings, []);
+        } finally {
+          sub.disconnect();
+        }
+      }),
+  );
+
+  test(
+    'PostgreSQL: a write under the lock lets the waiters read it before the release; one it does not satisfy waits for the release',
+    TEST_LIMIT,
+    (t) =>
+      withHanding(t, postgres, async (b, stores, warnings) => {
+        const [holder, waiter, other] = [counting(b.open()), counting(b.open()), counting(b.open())];
+        stores.push(holder, waiter, other);
+        const queued = (key: string, which: 'lock' | 'wake') =>
+          pgAdvisory(b.url, b.prefix, key, false, which);
+        const failure = (key: string): StoredEntry => ({
+          v: 1,
+          key,
+          lastError: { code: 'ERR_TOKEN_ENDPOINT', message: 'invalid_client', at: Date.now(), status: 401 },
+          updatedAt: Date.now(),
+        });
+        // 1. The holder writes a token: the waiter reads it and is served while the lock is still held.
+        {
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-write', LONG_WAIT);
+          const waiting = waiter.lock('k-write', { ...LONG_WAIT, satisfied });
+          await until(
+            async () => (await queued('k-write', 'wake')) === 1,
+            'the waiter waits at the wake lock',
+          );
+          // A store that does not hold the lock writes: the waiter is not let through.
+          await other.set(failure('k-write'));
+          assert.equal(await queued('k-write', 'wake'), 1, 'still waiting at the wake lock');
+          assert.equal(reads.length, 0);
+          const entry = sampleEntry('k-write');
+          await holder.set(entry);
+          await until(() => reads.length === 1, 'the waiter is let through by the write');
+          assert.equal(await waiting, undefined, 'served without the lock, before the release');
+          assert.equal(reads.at(-1)?.entry?.token?.accessToken, entry.token?.accessToken);
+          assert.deepEqual([waiter.gets, waiter.taken, waiter.satisfiedWaits], [0, 0, 1]);
+          assert.equal(
+            await pgAdvisory(b.url, b.prefix, 'k-write', true, 'lock'),
+            1,
+            'the holder still holds the lock',
+          );
+          await held.release();
+          assert.equal(
+            await pgAdvisory(b.url, b.prefix, 'k-write', true),
+            0,
+            'the release lets go of everything',
+          );
+        }
+        // 2. The holder records a failure: the waiter reads it, is not satisfied, waits for the release
+        //    (at the lock, not the wake lock already let go) and then takes the lock.
+        {
+          const { reads, satisfied } = recorder();
+          const held = await holder.lock('k-fail', LONG_WAIT);
+          const waiting = waiter.lock('k-fail', { ...LONG_WAIT, satisfied });
+          await until(
+            async () => (await queued('k-fail', 'wake')) === 1,
+            'the waiter waits at the wake lock',
+          );
+          await holder.set(failure('k-fail'));
+          await until(async () => (await queued('k-fail', 'lock')) === 1, 'the waiter waits at the lock');
+          assert.equal(reads.length, 1);
+          assert.equal(reads[0]?.entry?.lastError?.code, 'ERR_TOKEN_ENDPOINT', 'handed the recorded failure');
+          // A second write under the same lock lets nobody through: the wake lock is let go once.
+          await holder.set(failure('k-fail'));
+          assert.equal(await queued('k-fail', 'lock'), 1, 'still waiting at the lock');
+          await held.release();
+          const got = await waiting;
+          assert.ok(got !== undefined, 'not satisfied: the lock');
+          await got.release();
+          assert.equal(reads.length, 3, 'the write, the release, and once more with the lock won');
+        }
+        assert.deepEqual(warnings, []);
+      }),
+  );
+
   for (const [label, factory] of HANDING) {
     test(
       `${label}, manager: a waiter served from the entry handed over makes no read of its own`,
@@ -815,4 +1025,26 @@ describe('lock waiters are handed the entry read with the release', () => {
         }),
     );
   }
+});
+
+describe('LockWaiters: a wake-up that comes while the waiter looks at the lock', () => {
+  test('hands over the data of that key’s latest wake-up; a later one without data, or another key’s, hands none', async () => {
+    const w = new LockWaiters<string>();
+    let mark = w.mark();
+    w.wake('k', 'first');
+    w.wake('k', 'second');
+    w.wake('other', 'theirs');
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true, data: 'second' });
+    mark = w.mark();
+    w.wake('other', 'theirs again');
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true }, "only another key's data since");
+    mark = w.mark();
+    w.wake('k', 'entry');
+    w.wake('k'); // a release without the entry: read the store
+    assert.deepEqual(await w.wait('k', 600_000, mark), { woken: true });
+    // A waiter already waiting is handed the data directly.
+    const waiting = w.wait('k', 600_000, w.mark());
+    w.wake('k', 'direct');
+    assert.deepEqual(await waiting, { woken: true, data: 'direct' });
+  });
 });
