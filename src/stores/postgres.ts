@@ -397,20 +397,24 @@ export class PostgresStore implements TokenStore {
     // quoted. COMMIT comes before the unlock: a session-level advisory unlock takes effect at once, not
     // at the end of a transaction, so the waiters let through read the committed row.
     const expires = until > 0 ? `to_timestamp(${Math.floor(until)}::double precision / 1000)` : 'NULL';
+    // Bounded as every command is: the client's timeout for the round trip, and the transaction's own
+    // lock_timeout (the session keeps the one its last wait set) for a row another writer holds.
+    const commandMs = this.#timeouts.commandTimeoutMs;
     const text =
-      `BEGIN; INSERT INTO ${this.#q} (key, value, expires_at, updated_at) ` +
+      `BEGIN; SET LOCAL lock_timeout = '${commandMs}ms'; ` +
+      `INSERT INTO ${this.#q} (key, value, expires_at, updated_at) ` +
       `VALUES ('${key}', decode('${bytes.toString('hex')}', 'hex'), ${expires}, now()) ` +
       'ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, updated_at = now(); ' +
       `COMMIT; SELECT pg_advisory_unlock(${h.wake}::bigint) AS woke`;
     const { client } = h.session;
     try {
-      await client.query(text);
+      await client.query(timed(text, [], commandMs));
       h.wakeHeld = false;
       return true;
     } catch {
       // Not written there (or not known to be): the transaction, if open, is rolled back, and the write
       // goes through the pool; the wake lock is let go at the release.
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query(timed('ROLLBACK', [], commandMs)).catch(() => {});
       return false;
     }
   }
