@@ -345,6 +345,40 @@ export function decodeEntry(
   return { ok: true, entry, version, format: opened.format };
 }
 
+/** Keys whose decryption path {@link warmEnvelope} has run. */
+const warmed = new WeakSet<CacheEncryptionKey>();
+/** The store key of the throwaway envelope of {@link warmEnvelope} (not a valid store key: never stored). */
+const WARM_KEY = 'tokenward warm-up';
+
+/**
+ * Runs the path of a read once, on a throwaway envelope sealed with `key` — the cipher's first use in
+ * the process, JSON, the entry's checks — so that a lock waiter pays that one-time cost while it waits,
+ * not after it is woken, when a herd's waiters all want a core at once. Once per key; touches no store,
+ * no rollback state and no redaction registry. Never throws.
+ */
+export function warmEnvelope(key: CacheEncryptionKey): void {
+  if (warmed.has(key)) return;
+  warmed.add(key);
+  try {
+    const token = {
+      accessToken: 'warm-up',
+      tokenType: 'Bearer',
+      expiresAt: 0,
+      obtainedAt: 0,
+      expirySource: 'default',
+    };
+    const plain = Buffer.from(JSON.stringify({ v: 1, key: WARM_KEY, updatedAt: 0, token }), 'utf8');
+    // No scope: a throwaway rollback guard, not the process's.
+    const opened = openBytes(sealBytes(plain, WARM_KEY, 0, key), WARM_KEY, key);
+    if (opened.ok) {
+      validateEntry(JSON.parse(opened.plain.toString('utf8')), WARM_KEY);
+      opened.plain.fill(0);
+    }
+  } catch {
+    // Only a warm-up.
+  }
+}
+
 function isoTime(ms: number): string {
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();

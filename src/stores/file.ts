@@ -39,7 +39,7 @@ import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
 import { ConfigError, LockTimeoutError, StoreError } from '../errors.js';
-import { decodeEntry, encodeEntry, noteWritten } from './envelope.js';
+import { decodeEntry, encodeEntry, noteWritten, warmEnvelope } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import {
   readPrivateFile,
@@ -489,6 +489,8 @@ export class FileStore implements TokenStore {
           // Watching: look again at once, so a release just before the watch began is not missed.
           if (watching) continue;
         }
+        // The read's one-time costs, paid while waiting (see warmEnvelope).
+        if (options.satisfied !== undefined) void this.#encKey().then(warmEnvelope, () => {});
         await this.#waiters.wait(key, backoffDelay(attempt++, remaining, poll.baseMs, poll.capMs), mark);
         // Woken (or polled): the holder may have stored what this caller waits for.
         if (await lockWaitSatisfied(options)) return undefined;

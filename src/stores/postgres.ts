@@ -52,7 +52,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
-import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
+import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten, warmEnvelope } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type {
   LockOnlyOptions,
@@ -713,10 +713,13 @@ export class PostgresStore implements TokenStore {
         `SELECT value FROM ${this.#q} WHERE key = '${key}'`;
       let results: pg.QueryResult<{ value?: Buffer }>[] | pg.QueryResult<{ value?: Buffer }>;
       try {
-        results = await client.query<{ value?: Buffer }>({
+        const waiting = client.query<{ value?: Buffer }>({
           text: barrier,
           query_timeout: remaining + commandMs,
         } as pg.QueryConfig);
+        // The read's one-time costs, paid while the barrier waits (see warmEnvelope).
+        void this.#encKey().then(warmEnvelope, () => {});
+        results = await waiting;
       } catch (err) {
         if (errnoCode(err) === '55P03') throw timedOut();
         throw this.#fail('cannot take the lock', err, remaining + commandMs);

@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { LockTimeoutError, StoreError } from '../errors.js';
 import { registerUrlPassword } from '../redact.js';
-import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten } from './envelope.js';
+import { decodeEntry, encodeEntry, entryKeepUntil, noteWritten, warmEnvelope } from './envelope.js';
 import { type CacheEncryptionKey, storeKeyResolver } from './keys.js';
 import type {
   LockOnlyOptions,
@@ -385,6 +385,8 @@ export class RedisStore implements TokenStore {
             continue;
           }
         }
+        // The read's one-time costs, paid while waiting (see warmEnvelope).
+        if (options.satisfied !== undefined) void this.#encKey().then(warmEnvelope, () => {});
         const { data } = await this.#waiters.wait(
           key,
           backoffDelay(attempt, remaining, poll.baseMs, poll.capMs),
