@@ -378,6 +378,25 @@ describe('pinnedLookup and the resolver', () => {
     assert.deepEqual(asked, []);
   });
 
+  it('a family given as the number 4 or 6 narrows the list too (all: true)', async () => {
+    assert.deepEqual(await look('localhost', { family: 4, all: true }), {
+      address: [{ address: '127.0.0.1', family: 4 }],
+      family: undefined,
+    });
+    assert.deepEqual(await look('localhost', { family: 6, all: true }), {
+      address: [{ address: '::1', family: 6 }],
+      family: undefined,
+    });
+  });
+
+  it('another name asked with all: false gets one address and its family', async () => {
+    const host = 'one.resolver-test';
+    const given = resolver(host, () => undefined);
+    assert.deepEqual(await look(host, { all: false }), { address: '127.0.0.1', family: 4 });
+    assert.deepEqual(await look(host, {}), { address: '127.0.0.1', family: 4 });
+    assert.deepEqual(given, ['ok', 'ok']);
+  });
+
   it('names that only contain localhost go to dns.lookup (answered here, without a query)', async () => {
     for (const host of ['xlocalhost', 'localhost.x', 'localhost..']) {
       const asked: string[] = [];
@@ -448,6 +467,124 @@ describe('headers merged', () => {
         );
         const h = s.requests[0]?.headers ?? {};
         assert.deepEqual([h['undefined'], h['x-after']], ['u-value', 'a-value']);
+      },
+    );
+  });
+});
+
+describe('the form and the request line', () => {
+  it('a form is POSTed as application/x-www-form-urlencoded; an undefined field is left out', async () => {
+    await withServer(
+      (_r, res) => json(res, 200, OK),
+      async (s) => {
+        const seen: HttpExchange[] = [];
+        await requestToken(
+          { url: s.url, form: { grant_type: 'client_credentials', scope: undefined, audience: 'api' } },
+          { ...fast, onExchange: (x) => seen.push(x) },
+        );
+        await requestNoContent({ url: s.url, form: { token: 't', hint: undefined } }, fast);
+        assert.deepEqual(
+          s.requests.map((q) => [q.method, q.headers['content-type'], q.body]),
+          [
+            ['POST', 'application/x-www-form-urlencoded', 'grant_type=client_credentials&audience=api'],
+            ['POST', 'application/x-www-form-urlencoded', 'token=t'],
+          ],
+        );
+        assert.equal(seen[0]?.method, 'POST');
+      },
+    );
+  });
+});
+
+describe('aborts and timeouts, by attempt', () => {
+  it('an abort during the wait after the second attempt counts two attempts', async () => {
+    await withServer(
+      (_r, res, n) => json(res, 503, {}, { 'retry-after': n === 1 ? '0' : '1000' }),
+      async (s) => {
+        const ac = new AbortController();
+        const events: string[] = [];
+        await assert.rejects(
+          requestToken(
+            { url: s.url, form: {} },
+            {
+              ...fast,
+              retries: 5,
+              retryMaxMs: 10_000_000,
+              signal: ac.signal,
+              onExchange: (x) => {
+                events.push(`attempt ${x.attempt}: ${x.status}`);
+                // Aborted once the second answer is in: the wait of 1000 s it asks for is cut short.
+                if (x.attempt === 2) setImmediate(() => ac.abort());
+              },
+            },
+          ),
+          (e: unknown) => {
+            assert.ok(e instanceof NetworkError, String(e));
+            assert.equal(e.attempts, 2);
+            assert.match(e.message, /was aborted$/);
+            return true;
+          },
+        );
+        assert.deepEqual(events, ['attempt 1: 503', 'attempt 2: 503']);
+        assert.equal(s.requests.length, 2);
+      },
+    );
+  });
+
+  it('a signal aborted before the call does nothing: no pool, no proxy credentials registered, no request', async () => {
+    clearRegisteredSecrets();
+    const fp = await startForwardProxy();
+    try {
+      await withServer(
+        (_r, res) => json(res, 200, OK),
+        async (s) => {
+          await assert.rejects(
+            requestToken(
+              { url: s.url, form: {} },
+              {
+                ...fast,
+                proxy: `http://puser:pre-abort-pass-1@127.0.0.1:${fp.port}`,
+                proxyEnv: {},
+                signal: AbortSignal.abort(),
+              },
+            ),
+            (e: unknown) => e instanceof NetworkError && e.attempts === 1 && /was aborted$/.test(e.message),
+          );
+          assert.deepEqual(registrySize(), { secrets: 0, tokens: 0 });
+          assert.equal(s.requests.length, 0);
+          assert.equal(fp.forwarded.length, 0);
+        },
+      );
+    } finally {
+      await fp.close();
+    }
+  });
+
+  it('a timed-out attempt is retried: two attempts, both timed out, "after 2 attempts"', async () => {
+    await withServer(
+      () => undefined, // never answers
+      async (s) => {
+        const seen: HttpExchange[] = [];
+        await assert.rejects(
+          requestToken(
+            { url: s.url, form: {} },
+            { ...fast, retries: 1, timeoutMs: 50, onExchange: (x) => seen.push(x) },
+          ),
+          (e: unknown) => {
+            assert.ok(e instanceof NetworkError, String(e));
+            assert.equal(e.code, 'ERR_TIMEOUT');
+            assert.equal(e.attempts, 2);
+            assert.match(e.message, /did not answer within 50 ms after 2 attempts;/);
+            return true;
+          },
+        );
+        assert.deepEqual(
+          seen.map((x) => [x.attempt, x.error]),
+          [
+            [1, 'timeout'],
+            [2, 'timeout'],
+          ],
+        );
       },
     );
   });
