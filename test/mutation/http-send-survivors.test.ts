@@ -147,7 +147,7 @@ describe('withoutTokenCheck', () => {
     const opts = withoutTokenCheck({ retries: 2, tokenRequestHook: h.hook });
     assert.equal(opts.retries, 2);
     const wrapped = opts.tokenRequestHook;
-    assert.ok(wrapped !== undefined && wrapped !== h.hook);
+    assert.ok(wrapped !== undefined && wrapped !== h.hook, 'a hook of its own');
     assert.deepEqual(await wrapped.headers({ method: 'POST', url: 'https://as.test/par' }), {
       DPoP: 'proof-1',
     });
