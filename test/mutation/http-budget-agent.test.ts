@@ -26,6 +26,7 @@ import {
   requestBudgetMs,
   resolve,
 } from '../../src/http/budget.js';
+import { fakeResolver, restoreResolver } from '../helpers/fake-resolver.js';
 import { missing } from '../helpers/services.js';
 import { selfSignedCert, TLS_CERT_INSTALL } from '../helpers/tls-cert.js';
 
@@ -173,10 +174,18 @@ describe('pinnedLookup', () => {
       address: [{ address: '::1', family: 6 }],
       family: undefined,
     });
-    await assert.rejects(
-      lookup('localhost.invalid', {}),
-      (e: unknown) => (e as NodeJS.ErrnoException).code !== undefined,
-    );
+    // Answered by the wrapped resolver (no query leaves the machine): the name reached dns.lookup.
+    const asked: string[] = [];
+    fakeResolver('localhost.invalid', () => 'ENOTFOUND', asked);
+    try {
+      await assert.rejects(
+        lookup('localhost.invalid', {}),
+        (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOTFOUND',
+      );
+    } finally {
+      restoreResolver();
+    }
+    assert.deepEqual(asked, ['localhost.invalid']);
   });
 });
 

@@ -11,8 +11,7 @@
  * Real loopback servers only.
  */
 import assert from 'node:assert/strict';
-import dns from 'node:dns';
-import { syncBuiltinESMExports } from 'node:module';
+import type { LookupOptions } from 'node:dns';
 import { after, afterEach, describe, it } from 'node:test';
 import { InvalidTokenResponseError, NetworkError, ProxyError, TokenEndpointError } from '../../src/errors.js';
 import { closeAgents, dispatcherFor, pinnedLookup } from '../../src/http/agent.js';
@@ -30,6 +29,7 @@ import type {
   TokenRequestHook,
 } from '../../src/http/types.js';
 import { clearRegisteredSecrets, redactText, registrySize } from '../../src/redact.js';
+import { fakeResolver, restoreResolver } from '../helpers/fake-resolver.js';
 import { startForwardProxy } from '../helpers/forward-proxy.js';
 import { json, raw, startLoopback } from '../helpers/loopback.js';
 import { missing } from '../helpers/services.js';
@@ -236,42 +236,8 @@ describe('the TLS-off warning', () => {
 /** Made-up names only the wrapped resolver knows; every other name goes to the real `lookup`. */
 const PROXY_NAME = 'tw-proxy.resolver-test';
 const IDP_NAME = 'idp.resolver-test';
-const realLookup = dns.lookup;
-afterEach(() => {
-  dns.lookup = realLookup;
-  syncBuiltinESMExports();
-});
-
-/**
- * Wraps `dns.lookup` (the one `pinnedLookup` calls: `src/` sees the new export through
- * `syncBuiltinESMExports`) for `name`: `fail(n)` gives the errno code of the n-th lookup of it, or
- * undefined to answer 127.0.0.1. Every name asked is noted in `asked`; other names go to the real
- * lookup. Returns the outcomes given for `name`, in order.
- */
-function resolver(name: string, fail: (n: number) => string | undefined, asked: string[] = []): string[] {
-  const given: string[] = [];
-  const wrapped = ((hostname: string, options: dns.LookupOptions, callback: (...a: unknown[]) => void) => {
-    asked.push(hostname);
-    if (hostname !== name) return (realLookup as (...a: unknown[]) => void)(hostname, options, callback);
-    const code = fail(given.length + 1);
-    given.push(code ?? 'ok');
-    if (code !== undefined) {
-      const err = Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), {
-        code,
-        syscall: 'getaddrinfo',
-        hostname,
-      });
-      process.nextTick(callback, err);
-    } else if (options.all === true) {
-      process.nextTick(callback, null, [{ address: '127.0.0.1', family: 4 }]);
-    } else {
-      process.nextTick(callback, null, '127.0.0.1', 4);
-    }
-  }) as typeof dns.lookup;
-  dns.lookup = wrapped;
-  syncBuiltinESMExports();
-  return given;
-}
+afterEach(restoreResolver);
+const resolver = fakeResolver;
 
 describe("a proxy whose name does not resolve is the proxy's failure", () => {
   // The endpoint is not on loopback by name (a target on loopback goes only through a loopback proxy):
@@ -354,7 +320,7 @@ describe("a proxy whose name does not resolve is the proxy's failure", () => {
 });
 
 describe('pinnedLookup and the resolver', () => {
-  const look = (host: string, options: dns.LookupOptions) =>
+  const look = (host: string, options: LookupOptions) =>
     new Promise<unknown>((resolve, reject) =>
       pinnedLookup(host, options, (err, address, family) =>
         err ? reject(err) : resolve({ address, family }),
