@@ -5,10 +5,10 @@
  */
 
 import { Agent as HttpsAgent } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import type { AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { pinnedLookup } from '../http/agent.js';
 import type { ClientCertificate } from '../http/client-cert.js';
+import { caWithDefaults } from '../http/trust.js';
 import type { TokenManager } from '../manager/token-manager.js';
 import {
   type Attachment,
@@ -254,14 +254,15 @@ export function attachAxios(
 
 /** The `https.Agent` that presents `c` (verifying the server, loopback-pinned lookup; `ca` added). */
 function clientCertAgent(c: ClientCertificate, ca: string | undefined): HttpsAgent {
+  // Node replaces its default trust when `ca` is given: keep it and add the extra ones.
+  const trusted = caWithDefaults(ca);
   return new HttpsAgent({
     cert: c.cert,
     key: c.key,
     keepAlive: true,
     rejectUnauthorized: true,
     lookup: pinnedLookup,
-    // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
-    ...(ca === undefined ? {} : { ca: [...rootCertificates, ca] }),
+    ...(trusted === undefined ? {} : { ca: trusted }),
   });
 }
 

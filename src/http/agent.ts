@@ -5,13 +5,13 @@
 
 import { createHash, X509Certificate } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
-import { rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { LOCAL_FILE_LIMITS, LocalReadError, readLocalFile } from '../config/local-file.js';
 import { ConfigError, printWarningOnce, type WarningHandler } from '../errors.js';
 import { registerBasicCredentials, registerUrlPassword } from '../redact.js';
 import type { ClientCertificate } from './client-cert.js';
 import { type ProxyRoute, type ProxySettings, proxyFor } from './proxy.js';
+import { caWithDefaults } from './trust.js';
 
 /** The parts of undici the HTTP layer uses. */
 export type Undici = typeof import('undici');
@@ -107,6 +107,7 @@ export async function dispatcherFor(tls: TlsSettings, proxy?: ProxyRoute): Promi
 
 function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | undefined): Dispatcher {
   const insecure = tls.insecureSkipTlsVerify === true;
+  // An empty `ca` is no `ca` (caWithDefaults): the same pool, the same trust.
   const key = `${insecure ? 'insecure' : 'verify'}\n${tls.ca ?? ''}\n${proxy?.uri ?? ''}\n${certKey(tls.clientCert)}`;
   let agent = agents.get(key);
   if (agent === undefined) {
@@ -124,8 +125,9 @@ function pickDispatcher(undici: Undici, tls: TlsSettings, proxy: ProxyRoute | un
       connect.cert = tls.clientCert.cert;
       connect.key = tls.clientCert.key;
     }
-    // Node replaces its default CAs when `ca` is given: keep them and add the extra ones.
-    if (tls.ca !== undefined) connect.ca = [...rootCertificates, tls.ca];
+    // Node replaces its default trust when `ca` is given: keep it and add the extra ones.
+    const ca = caWithDefaults(tls.ca);
+    if (ca !== undefined) connect.ca = ca;
     if (proxy === undefined) {
       agent = new undici.Agent({ connect, keepAliveTimeout: 4_000 });
     } else {
