@@ -86,6 +86,8 @@ interface Counting extends TokenStore {
   satisfiedWaits: number;
   /** Calls of the caller's `satisfied`, and how many of them said `true`. */
   checks: number;
+  /** `checks` per lock key: a barrier for one key's wait is not passed by an earlier key's checks. */
+  checksByKey: Map<string, number>;
   yes: number;
   /** get() calls. */
   gets: number;
@@ -103,6 +105,7 @@ function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
     taken: 0,
     satisfiedWaits: 0,
     checks: 0,
+    checksByKey: new Map(),
     yes: 0,
     gets: 0,
     yesHanded: 0,
@@ -131,6 +134,7 @@ function counting(inner: TokenStore, ignoreSatisfied = false): Counting {
                   while (held !== undefined) await held.promise;
                   const hold = holds;
                   out.checks++;
+                  out.checksByKey.set(k, (out.checksByKey.get(k) ?? 0) + 1);
                   const gets = out.gets;
                   const yes = await satisfied(read);
                   // Overlapped a hold (the holder finishing): read again once it is over.
@@ -165,9 +169,15 @@ interface Backend {
 
 type BackendFactory = (t: TestContext) => Promise<Backend | undefined>;
 
-/** Waiters that poll or are woken make a (failed) re-read after their first wait: that is "waiting". */
-function byChecks(waiters: Counting[], n: number): Promise<void> {
-  return until(() => waiters.filter((w) => w.checks > 0).length >= n, `${n} waiters re-read while waiting`);
+/**
+ * Waiters that poll or are woken make a (failed) re-read after their first wait: that is "waiting".
+ * Counted per key, so that a waiter's earlier wait on another key does not pass the barrier at once.
+ */
+function byChecks(key: string, waiters: Counting[], n: number): Promise<void> {
+  return until(
+    () => waiters.filter((w) => (w.checksByKey.get(key) ?? 0) > 0).length >= n,
+    `${n} waiters re-read while waiting for ${key}`,
+  );
 }
 
 function fileBackend(lockWakeups: boolean): BackendFactory {
@@ -177,7 +187,7 @@ function fileBackend(lockWakeups: boolean): BackendFactory {
     return {
       name: lockWakeups ? 'file store, woken by the directory watch' : 'file store, polling',
       open: () => new FileStore({ dir, key, lockWakeups, onWarning: () => {} }),
-      waiting: (_k, w, n) => byChecks(w, n),
+      waiting: (k, w, n) => byChecks(k, w, n),
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   };
@@ -192,7 +202,7 @@ function redisBackend(lockWakeups: boolean): BackendFactory {
     return {
       name: lockWakeups ? 'Redis, woken by pub/sub' : 'Redis, polling',
       open: () => new RedisStore({ url, prefix, key, lockWakeups, onWarning: () => {} }),
-      waiting: (_k, w, n) => byChecks(w, n),
+      waiting: (k, w, n) => byChecks(k, w, n),
       cleanup: () => dropPrefix(url, prefix),
     };
   };
@@ -492,7 +502,7 @@ describe('a waiter whose re-read finds nothing usable still takes the lock (file
       const before = { ...store };
       const held = await other.lock(manager.key, LONG_WAIT);
       const p = manager.getToken();
-      await byChecks([store], 1);
+      await byChecks(manager.key, [store], 1);
       await held.release(); // nothing new written: the store still holds the rejected token
       const t1 = await p;
       assert.notEqual(t1.accessToken, t0.accessToken);
@@ -514,7 +524,7 @@ describe('a waiter whose re-read finds nothing usable still takes the lock (file
       stack.now += 3_000_000; // t0 has 600 s left
       const held = await other.lock(manager.key, LONG_WAIT);
       const p = manager.getToken({ minTtlMs: 1_200_000 });
-      await byChecks([store], 1);
+      await byChecks(manager.key, [store], 1);
       await held.release();
       const t1 = await p;
       assert.notEqual(t1.accessToken, t0.accessToken);
@@ -533,7 +543,7 @@ describe('a waiter whose re-read finds nothing usable still takes the lock (file
       const { store, other, manager } = await setup();
       const held = await other.lock(manager.key, LONG_WAIT);
       const p = manager.getToken();
-      await byChecks([store], 1);
+      await byChecks(manager.key, [store], 1);
       await other.set({
         v: 1,
         key: manager.key,
@@ -718,7 +728,7 @@ describe('lock waiters are handed the entry read with the release', () => {
       url,
       prefix,
       open: () => new RedisStore({ url, prefix, key, lockPoll: NO_POLL, onWarning: (m) => warnings.push(m) }),
-      waiting: (_k, w, n) => byChecks(w, n),
+      waiting: (k, w, n) => byChecks(k, w, n),
       cleanup: () => dropPrefix(url, prefix),
     };
   };
