@@ -9,12 +9,17 @@
  *   client, jose… only when a command gets there). Packages that Node 20 can `require()` (CommonJS:
  *   undici, pg, ioredis) and the optional peers stay external; the ESM-only ones (valibot, smol-toml,
  *   jose, env-paths…) are bundled. The file is one function expression,
- *   `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {…})`, that
- *   the loader (`src/cli/tokenward.cts`) compiles as read and calls with its own `require`.
+ *   `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace, __twHooks)
+ *   {…})`, that the loader (`src/cli/tokenward.cts`) compiles as read and calls with its own `require`.
  * - `dist/cli/tokenward-bundle.cache`: the build id, then the V8 code cache of the bundle as a warm
  *   `tokenward token` leaves it — a training run against a loopback token endpoint and a temporary file
  *   store, so the functions of the warm path are in it. The loader uses it only when the ids match and V8
  *   accepts it (same V8 version and flags); else it compiles the bundle as usual.
+ * - `dist/cli/tokenward-warm.cjs` and `.cache`: the warm bundle, the same file without the lazily
+ *   evaluated modules that the training's warm call did not evaluate (each replaced by a stub that
+ *   records the miss and throws), with its own build id and code cache. The loader runs it for
+ *   `tokenward token …` only; a call that reaches a stub is handed to the full bundle (src/cli/warm.ts).
+ *   When anything of it fails, it is not written, and every call runs the full bundle.
  *
  * Test hook: the loader passes `globalThis[Symbol.for('tokenward.cli.trace')]` to the bundle; when it is
  * an array, the bundle appends the path of each module as the module is evaluated
@@ -28,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import ts from 'typescript';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,7 +55,8 @@ rmSync(CACHE, { force: true });
 const result = await build({
   absWorkingDir: ROOT,
   stdin: {
-    contents: "import { start } from './src/cli/start.ts';\nvoid start(process.argv.slice(2));\n",
+    // `__twHooks` is the bundle function's last parameter (below): what the loader hands the bundle.
+    contents: "import { start } from './src/cli/start.ts';\nvoid start(process.argv.slice(2), __twHooks);\n",
     resolveDir: ROOT,
     sourcefile: 'tokenward-bundle-entry.ts',
     loader: 'ts',
@@ -166,11 +172,77 @@ text = text.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).p
 const banner = `/*! tokenward-bundle ${id} */\n`;
 if (!text.startsWith(banner)) throw new Error('build-cli: the bundle does not start with its banner');
 text =
-  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace) {\n` +
+  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace, __twHooks) {\n` +
   `${text.slice(banner.length)}\n})`;
 writeFileSync(BUNDLE, text);
 
-/** The training run: a cold and a warm `tokenward token` (the warm one writes the code cache). */
+const WARM = join(OUT, 'tokenward-warm.cjs');
+const WARM_CACHE = join(OUT, 'tokenward-warm.cache');
+rmSync(WARM, { force: true });
+rmSync(WARM_CACHE, { force: true });
+
+/**
+ * The warm bundle: `full` without the lazily evaluated modules (`var init_x = __esm({ "path"() {…} })`)
+ * that are not in `keep`. Each module of the bundle is the text from its `// path` comment to the next
+ * one (its hoisted functions and variables, then its init); a dropped module's text becomes a stub of its
+ * init that records the miss in the loader's hooks and throws. Nothing else can reach a dropped module's
+ * bindings: a kept module that imports it statically calls its init as it is evaluated (so the training
+ * evaluated it too, and it is kept), and an `import()` of it is `(init_x(), x_exports)`.
+ */
+async function warmBundle(full, keep, warmId) {
+  const header = /^\/\*! tokenward-bundle [0-9a-f]{32} \*\//;
+  if (!header.test(full)) throw new Error('the bundle has no header');
+  const wrapped = new Set([...full.matchAll(/^ {2}"([^"]+)"\(\) \{$/gm)].map((m) => m[1]));
+  const out = [];
+  let current;
+  let dropped = 0;
+  for (const line of full.split('\n')) {
+    const m = /^\/\/ (\S+\.(?:[cm]?js|ts))$/.exec(line);
+    if (m) current = m[1];
+    if (current === undefined || !wrapped.has(current) || keep.has(current)) {
+      out.push(line);
+      continue;
+    }
+    const init = /^var (init_[\w$]+) = __esm\(\{$/.exec(line);
+    if (init) {
+      out.push(`var ${init[1]} = __twMissing(${JSON.stringify(current)});`);
+      dropped++;
+    }
+  }
+  if (dropped === 0) throw new Error('no module to leave out');
+  const helper = 'var __esm = (fn, res, err) => function __init() {\n';
+  let text = out.join('\n').replace(header, `/*! tokenward-bundle ${warmId} */`);
+  if (text.split(helper).length !== 2) throw new Error("esbuild's __esm helper is not there");
+  text = text.replace(
+    helper,
+    [
+      'var __twMissing = (path) => function __init() {',
+      '  __twHooks.warm.missed ??= path;',
+      '  throw new Error(path + " is not in the warm bundle");',
+      '};',
+      helper,
+    ].join('\n'),
+  );
+  // Without the whitespace and comments (a third less to read; the names stay, the licences go to the
+  // end): the header is put back in front, and the function expression stays one (no `;` after it).
+  const body = text.slice(text.indexOf('(function'));
+  const { code } = await transform(body, {
+    minifyWhitespace: true,
+    legalComments: 'eof',
+    charset: 'ascii',
+    loader: 'js',
+  });
+  const min = code.trim().replace(/;$/, '');
+  if (!min.startsWith('(function(') || !/^[\t\n\r -~]*$/.test(min))
+    throw new Error('the minified warm bundle is not one ASCII function expression');
+  return `/*! tokenward-bundle ${warmId} */${min}`;
+}
+
+/**
+ * The training runs: a cold and a warm `tokenward token` with the full bundle (the warm one writes its
+ * code cache and lists the modules it evaluates), then the warm bundle made of those, trained the same
+ * way.
+ */
 async function train() {
   const dir = mkdtempSync(join(tmpdir(), 'tokenward-build-'));
   const server = createServer((req, res) => {
@@ -195,13 +267,22 @@ async function train() {
         `client_secret = "build-secret"\nstore = "file"\ncache_dir = ${JSON.stringify(join(dir, 'cache'))}\n`,
       { mode: 0o600 },
     );
-    const capture = join(dir, 'capture.cjs');
-    writeFileSync(
-      capture,
-      `const vm = require('node:vm'); const fs = require('node:fs'); const Script = vm.Script;
-vm.Script = class extends Script { constructor(s, o) { super(s, o); if (o && o.filename === ${JSON.stringify(BUNDLE)})
-  process.once('exit', () => fs.writeFileSync(${JSON.stringify(CACHE)}, Buffer.concat([Buffer.from(${JSON.stringify(id)}, 'latin1'), this.createCachedData()]))); } };\n`,
-    );
+    const modules = join(dir, 'modules.json');
+    const compiled = join(dir, 'compiled.json');
+    // Saves the code cache of `file` (prefixed with `cacheId`) as the call leaves it, the modules the call
+    // evaluated and the files it compiled.
+    const capture = (file, cache, cacheId) => {
+      const path = join(dir, `capture-${cacheId}.cjs`);
+      writeFileSync(
+        path,
+        `const vm = require('node:vm'); const fs = require('node:fs'); const Script = vm.Script;
+const trace = []; const files = []; globalThis[Symbol.for('tokenward.cli.trace')] = trace;
+vm.Script = class extends Script { constructor(s, o) { super(s, o); files.push(o && o.filename); if (o && o.filename === ${JSON.stringify(file)})
+  process.once('exit', () => fs.writeFileSync(${JSON.stringify(cache)}, Buffer.concat([Buffer.from(${JSON.stringify(cacheId)}, 'latin1'), this.createCachedData()]))); } };
+process.once('exit', () => { fs.writeFileSync(${JSON.stringify(modules)}, JSON.stringify(trace)); fs.writeFileSync(${JSON.stringify(compiled)}, JSON.stringify(files)); });\n`,
+      );
+      return ['--require', path];
+    };
     const env = {
       PATH: process.env.PATH ?? '',
       HOME: dir,
@@ -209,12 +290,29 @@ vm.Script = class extends Script { constructor(s, o) { super(s, o); if (o && o.f
       TOKENWARD_CONFIG_DIR: join(dir, 'config'),
       NO_COLOR: '1',
     };
-    const run = (pre) =>
-      promisify(execFile)(process.execPath, [...pre, BIN, 'token', 'build'], { env, timeout: 120_000 });
-    const cold = await run([]);
-    const warm = await run(['--require', capture]);
+    const run = (pre, extra = {}) =>
+      promisify(execFile)(process.execPath, [...pre, BIN, 'token', 'build'], {
+        env: { ...env, ...extra },
+        timeout: 120_000,
+      });
+    const cold = await run([], { TOKENWARD_CLI_WARM: '0' });
+    const warm = await run(capture(BUNDLE, CACHE, id), { TOKENWARD_CLI_WARM: '0' });
     if (warm.stdout !== cold.stdout || !cold.stdout.startsWith('build-'))
       throw new Error('the warm run did not print the token');
+    try {
+      // The full bundle's run did not need the warm bundle's own module.
+      const keep = new Set([...JSON.parse(readFileSync(modules, 'utf8')), 'src/cli/warm.ts']);
+      const warmId = randomBytes(16).toString('hex');
+      writeFileSync(WARM, await warmBundle(text, keep, warmId));
+      const again = await run(capture(WARM, WARM_CACHE, warmId));
+      const files = JSON.parse(readFileSync(compiled, 'utf8'));
+      if (again.stdout !== cold.stdout) throw new Error('it did not print the token');
+      if (files.join() !== WARM) throw new Error(`it compiled ${files.join(', ')}`);
+    } catch (err) {
+      rmSync(WARM, { force: true });
+      rmSync(WARM_CACHE, { force: true });
+      console.warn(`build-cli: no warm bundle (${err instanceof Error ? err.message : err})`);
+    }
   } finally {
     server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -223,7 +321,7 @@ vm.Script = class extends Script { constructor(s, o) { super(s, o); if (o && o.f
 try {
   await train();
 } catch (err) {
-  rmSync(CACHE, { force: true });
+  for (const f of [CACHE, WARM, WARM_CACHE]) rmSync(f, { force: true });
   console.warn(
     `build-cli: no code cache (the training run failed: ${err instanceof Error ? err.message : err})`,
   );

@@ -62,9 +62,21 @@ export function say(io: Io, text: string): void {
   io.stderr.write(`${redactText(text)}\n`);
 }
 
-/** Writes `tokenward: warning: …` to stderr. */
+let said: ReadonlySet<string> | undefined;
+
+/**
+ * Warning lines (as written, with their newline) that this process printed already, before this bundle
+ * ran: the warm bundle's, when it handed the call over (see `start.ts`). {@link warn} skips them.
+ */
+export function skipWarningsSaid(lines: ReadonlySet<string>): void {
+  said = lines;
+}
+
+/** Writes `tokenward: warning: …` to stderr (once: not when this process printed the line already). */
 export function warn(io: Io, text: string): void {
-  say(io, `${paint(io.color, 'yellow', 'tokenward: warning:')} ${text}`);
+  const line = `${paint(io.color, 'yellow', 'tokenward: warning:')} ${text}`;
+  if (said?.has(`${redactText(line)}\n`) === true) return;
+  say(io, line);
 }
 
 /** Writes `tokenward: error: …` to stderr. */

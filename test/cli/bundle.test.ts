@@ -21,7 +21,7 @@ const skip = BUNDLED
   : 'the CLI under test is the TypeScript source (dist/ is not built or is older than src/)';
 
 function codeCache(stderr: string): { given: boolean; rejected: boolean } {
-  const m = /@@code-cache given=(true|false) rejected=(true|false)/.exec(stderr);
+  const m = /@@code-cache tokenward-bundle\.cjs given=(true|false) rejected=(true|false)/.exec(stderr);
   assert.ok(m, `no code-cache report in ${JSON.stringify(stderr)}`);
   return { given: m[1] === 'true', rejected: m[2] === 'true' };
 }
@@ -125,7 +125,7 @@ describe('the installed executables', { skip }, () => {
     );
   });
 
-  it('npm pack ships the executables, the bundle and its cache', () => {
+  it('npm pack ships the executables, the bundles and their caches', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -139,6 +139,8 @@ describe('the installed executables', { skip }, () => {
       'dist/cli/docker-credential-tokenward.cjs',
       'dist/cli/tokenward-bundle.cjs',
       'dist/cli/tokenward-bundle.cache',
+      'dist/cli/tokenward-warm.cjs',
+      'dist/cli/tokenward-warm.cache',
     ])
       assert.ok(files.includes(f), `npm pack leaves out ${f}`);
   });
