@@ -9,7 +9,7 @@
  *   client, jose… only when a command gets there). Packages that Node 20 can `require()` (CommonJS:
  *   undici, pg, ioredis) and the optional peers stay external; the ESM-only ones (valibot, smol-toml,
  *   jose, env-paths…) are bundled. The file is one function expression,
- *   `(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace, __twHooks)
+ *   `(function (exports, require, module, __filename, __dirname, __twMeta, __twTrace, __twHooks)
  *   {…})`, that the loader (`src/cli/tokenward.cts`) compiles as read and calls with its own `require`.
  * - `dist/cli/tokenward-bundle.cache`: the build id, then the V8 code cache of the bundle as a warm
  *   `tokenward token` leaves it — a training run against a loopback token endpoint and a temporary file
@@ -69,8 +69,8 @@ const result = await build({
   external,
   keepNames: true, // errors take their name from their class (src/errors.ts)
   banner: { js: `/*! tokenward-bundle ${id} */` },
-  // The loader (src/cli/tokenward.cts) passes the bundle's file URL.
-  define: { 'import.meta.url': '__twImportMetaUrl' },
+  // The loader (src/cli/tokenward.cts) passes the bundle's `import.meta` (its file URL, made on first use).
+  define: { 'import.meta.url': '__twMeta.url' },
   write: false,
   logLevel: 'warning',
 });
@@ -172,7 +172,7 @@ text = text.replace(/[^ -~\t\n\r]/g, (c) => `\\u${c.charCodeAt(0).toString(16).p
 const banner = `/*! tokenward-bundle ${id} */\n`;
 if (!text.startsWith(banner)) throw new Error('build-cli: the bundle does not start with its banner');
 text =
-  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twImportMetaUrl, __twTrace, __twHooks) {\n` +
+  `${banner.slice(0, -1)}(function (exports, require, module, __filename, __dirname, __twMeta, __twTrace, __twHooks) {\n` +
   `${text.slice(banner.length)}\n})`;
 writeFileSync(BUNDLE, text);
 

@@ -152,9 +152,11 @@ async function readOpen(f: OpenFile, maxBytes: number): Promise<Buffer> {
       buf.copy(grown, 0, 0, total);
       buf = grown;
     }
-    const bytesRead = await track(f, (fd) => readFd(fd, buf, total, buf.length - total));
-    if (bytesRead === 0) return buf.subarray(0, total);
+    const want = buf.length - total;
+    const bytesRead = await track(f, (fd) => readFd(fd, buf, total, want));
     total += bytesRead;
+    // A regular file reads short only at its end: no second read (one thread-pool round trip) to find it.
+    if (bytesRead < want) return buf.subarray(0, total);
   }
 }
 

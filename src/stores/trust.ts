@@ -106,9 +106,11 @@ export async function resolveTrustedPath(
   let cur: string = sep;
   let links = 0;
   const checked = new Set<string>();
+  // A directory's lstat from the step that walked into it: checked as the next step's enclosing directory.
+  let walkedInto: { path: string; st: Stats } | undefined;
   const checkDir = (dir: string): void => {
     if (checked.has(dir)) return;
-    const st = lstatSync(dir);
+    const st = walkedInto?.path === dir ? walkedInto.st : lstatSync(dir);
     const problem = ancestorProblem(st, uid);
     if (problem !== undefined) {
       throw fail(
@@ -152,6 +154,7 @@ export async function resolveTrustedPath(
       throw fail(`${what} ${path}: ${p} is not a directory`, p);
     }
     cur = p;
+    walkedInto = { path: p, st };
   }
   return cur;
 }
