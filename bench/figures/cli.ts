@@ -257,7 +257,7 @@ await runFigure(ID, TITLE, async (): Promise<FigureResult[]> => {
         'in a training run of a warm `tokenward token` (scripts/build-cli.mjs), so neither the module resolution and ' +
         'file reads of the unbundled CLI nor the compilation of the functions the warm path runs is paid per call. ' +
         'For `tokenward token` it is the warm bundle (`tokenward-warm.cjs`): the full bundle (`tokenward-bundle.cjs`: ' +
-        'the CLI, the library code it uses and the ESM-only packages) without the modules the training\'s warm call ' +
+        "the CLI, the library code it uses and the ESM-only packages) without the modules the training's warm call " +
         'did not evaluate, minified, so there is less to read and a smaller code cache; a call that needs another ' +
         'module is handed to the full bundle (src/cli/warm.ts). ' +
         `The full bundle: ${fmtRatio(median(ratios['full']!))}; without its cache: ${fmtRatio(median(ratios['nocache']!))}; unbundled: ${fmtRatio(median(ratios['unbundled']!))} \`node -e 0\` in this run. ` +
