@@ -239,6 +239,39 @@ async function warmBundle(full, keep, warmId) {
 }
 
 /**
+ * `modules` and every module they import statically, in the bundle `full`: the modules whose init a
+ * module's init calls first (`init_x();` at the top of its body).
+ */
+function withImports(full, modules) {
+  const pathOf = new Map();
+  const importsOf = new Map();
+  for (const m of full.matchAll(
+    /^var (init_[\w$]+) = __esm\(\{\n {2}"([^"]+)"\(\) \{\n([\s\S]*?)\n {2}\}\n\}\);$/gm,
+  )) {
+    pathOf.set(m[1], m[2]);
+    importsOf.set(
+      m[2],
+      [...m[3].matchAll(/^ {4}(init_[\w$]+)\(\);$/gm)].map((c) => c[1]),
+    );
+  }
+  const keep = new Set();
+  const visit = (path) => {
+    if (keep.has(path)) return;
+    keep.add(path);
+    for (const init of importsOf.get(path) ?? []) {
+      const dep = pathOf.get(init);
+      if (dep === undefined) throw new Error(`${path} imports ${init}, which is no module`);
+      visit(dep);
+    }
+  };
+  for (const m of modules) {
+    if (!importsOf.has(m)) throw new Error(`${m} is not a module of the bundle`);
+    visit(m);
+  }
+  return keep;
+}
+
+/**
  * The training runs: a cold and a warm `tokenward token` with the full bundle (the warm one writes its
  * code cache and lists the modules it evaluates), then the warm bundle made of those, trained the same
  * way.
@@ -300,8 +333,14 @@ process.once('exit', () => { fs.writeFileSync(${JSON.stringify(modules)}, JSON.s
     if (warm.stdout !== cold.stdout || !cold.stdout.startsWith('build-'))
       throw new Error('the warm run did not print the token');
     try {
-      // The full bundle's run did not need the warm bundle's own module.
-      const keep = new Set([...JSON.parse(readFileSync(modules, 'utf8')), 'src/cli/warm.ts']);
+      // The full bundle's run did not need the warm bundle's own module; the training ran on the file
+      // store, and the other shared stores are kept too, so that their warm calls are the warm bundle's.
+      const keep = withImports(text, [
+        ...JSON.parse(readFileSync(modules, 'utf8')),
+        'src/cli/warm.ts',
+        'src/stores/redis.ts',
+        'src/stores/postgres.ts',
+      ]);
       const warmId = randomBytes(16).toString('hex');
       writeFileSync(WARM, await warmBundle(text, keep, warmId));
       const again = await run(capture(WARM, WARM_CACHE, warmId));

@@ -6,7 +6,16 @@
  * and the same output and exit code as the full bundle alone (`TOKENWARD_CLI_WARM=0`).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +23,7 @@ import { EXIT } from '../../src/cli/exit.js';
 import { type Io, skipWarningsSaid, warn } from '../../src/cli/output.js';
 import { type WarmRun, warmIo } from '../../src/cli/warm.js';
 import { runProcess } from '../helpers/process.js';
+import { dropPrefix, dropTable, requireService, uniqueName } from '../helpers/services.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
 import { CLI, ROOT, type TempHome, tempHome, tw, writeClientConfig } from './helpers.js';
 
@@ -118,6 +128,42 @@ describe('the warm bundle', { skip }, () => {
     }
     assert.equal(ts.counts.total, 1, 'no call asked for a token');
   });
+
+  for (const kind of ['redis', 'postgres'] as const) {
+    it(`a warm call on ${kind === 'redis' ? 'Redis' : 'PostgreSQL'} is the warm bundle's too`, async (t) => {
+      const url = await requireService(t, kind);
+      if (url === undefined) return;
+      const prefix = uniqueName('tw_warm_bundle');
+      const config = join(home.dir, `${kind}.toml`);
+      writeFileSync(
+        config,
+        [
+          '[profiles.s]',
+          `token_url = "${ts.tokenUrl}"`,
+          'client_id = "warm-bundle"',
+          'client_secret = "env:TW_SECRET"',
+          `store = "${kind}"`,
+          `store_url = "${url}"`,
+          `store_prefix = "${prefix}${kind === 'redis' ? ':' : ''}"`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
+      const before = ts.counts.total;
+      try {
+        const first = await run(['token', 's'], { TOKENWARD_CONFIG: config });
+        assert.equal(first.code, EXIT.OK, first.stderr);
+        assert.deepEqual(compiled(first.stderr), HANDED_OVER, 'the first call asks for a token');
+        const warm = await run(['token', 's'], { TOKENWARD_CONFIG: config });
+        assert.equal(warm.code, EXIT.OK, warm.stderr);
+        assert.equal(warm.stdout, first.stdout);
+        assert.deepEqual(compiled(warm.stderr), WARM_ONLY);
+        assert.equal(ts.counts.total, before + 1);
+      } finally {
+        await (kind === 'redis' ? dropPrefix(url, prefix) : dropTable(url, prefix));
+      }
+    });
+  }
 
   it('without the warm bundle every call runs the full bundle', async () => {
     const first = await run(['token', 'p']);
