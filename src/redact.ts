@@ -22,9 +22,17 @@ const known = new Set<string>();
  * Older ones are still caught by the credential patterns below when they travel as Bearer values, JWTs
  * or named fields — and an old token is expired anyway.
  */
-const recentTokens = new Map<string, readonly string[]>();
-/** The secrets whose encodings are in {@link known} (a value may be in `known` only as another's encoding). */
+const recentTokens = new Map<string, readonly string[] | undefined>();
+/**
+ * The secrets registered: their encodings are in {@link known}, or are put there by {@link expand}
+ * before the registry is next used (a value may be in `known` only as another's encoding).
+ */
 const expanded = new Set<string>();
+/**
+ * Registered secrets whose encodings are not made yet: a process that never prints a message (a warm
+ * `tokenward token`) never pays for them. {@link expand} makes them before any redaction or count.
+ */
+const pending: string[] = [];
 /** How many issued tokens the registry remembers. */
 export const MAX_RECENT_TOKENS = 256;
 const MIN_SECRET_LENGTH = 4;
@@ -80,9 +88,19 @@ export function secretEncodings(value: string): string[] {
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || expanded.has(value)) return;
   expanded.add(value);
-  // Stryker disable next-line ConditionalExpression: no encoding is shorter than the value, so never false here
-  for (const v of secretEncodings(value)) if (v.length >= MIN_SECRET_LENGTH) known.add(v);
+  pending.push(value);
   knownPattern = undefined;
+}
+
+/** Makes the encodings of the secrets and tokens registered since the registry was last used. */
+function expand(): void {
+  for (const value of pending.splice(0)) {
+    // Stryker disable next-line ConditionalExpression: no encoding is shorter than the value, so never false here
+    for (const v of secretEncodings(value)) if (v.length >= MIN_SECRET_LENGTH) known.add(v);
+  }
+  for (const [token, encodings] of recentTokens) {
+    if (encodings === undefined) recentTokens.set(token, tokenEncodings(token));
+  }
 }
 
 /**
@@ -132,7 +150,7 @@ export function registerUrlPassword(url: string): void {
 export function registerToken(value: string | undefined | null): void {
   if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
   if (recentTokens.has(value) || expanded.has(value)) return;
-  recentTokens.set(value, tokenEncodings(value));
+  recentTokens.set(value, undefined); // its encodings: made by expand() when next needed
   if (recentTokens.size > MAX_RECENT_TOKENS) {
     const oldest = recentTokens.keys().next().value;
     // Stryker disable next-line ConditionalExpression: the map is not empty here (the guard is for tsc)
@@ -181,9 +199,10 @@ const patterns: Array<[RegExp, string]> = [
 /** Replaces every registered secret and every credential-shaped substring in `text`. */
 export function redactText(text: string): string {
   let out = text;
-  if (known.size > 0 || recentTokens.size > 0) {
+  if (pending.length > 0 || recentTokens.size > 0 || known.size > 0) {
+    if (knownPattern === undefined) expand();
     knownPattern ??= new RegExp(
-      [...known, ...[...recentTokens.values()].flat()]
+      [...known, ...[...recentTokens.values()].flatMap((e) => e ?? [])]
         .sort((a, b) => b.length - a.length)
         .map(escapeRegExp)
         .join('|'),
@@ -203,6 +222,7 @@ export function maskToken(token: string, visible = 6): string {
 
 /** How many values the registry holds: long-lived secrets (with their encodings) and recent tokens. */
 export function registrySize(): { secrets: number; tokens: number } {
+  expand();
   return { secrets: known.size, tokens: recentTokens.size };
 }
 
@@ -210,6 +230,7 @@ export function registrySize(): { secrets: number; tokens: number } {
 export function clearRegisteredSecrets(): void {
   known.clear();
   expanded.clear();
+  pending.length = 0;
   recentTokens.clear();
   knownPattern = undefined;
 }

@@ -32,3 +32,29 @@ describe('the redaction registry', () => {
     assert.equal(redactText('refresh_token=old-opaque-value&x=1'), 'refresh_token=[REDACTED]&x=1');
   });
 });
+
+describe('the registry makes encodings when it is next used', () => {
+  it('a secret or token registered after a redaction is redacted in every encoding', () => {
+    registerSecret('lazy-first-secret-value');
+    assert.equal(redactText('x lazy-first-secret-value y'), 'x [REDACTED] y');
+    // The pattern is built now; what is registered later must still be expanded and matched.
+    const secret = 'lazy-second-secret-value';
+    registerSecret(secret);
+    const b64 = Buffer.from(secret).toString('base64');
+    const hex = Buffer.from(secret).toString('hex');
+    assert.equal(
+      redactText(`a ${b64} b ${hex} c ${encodeURIComponent(secret)}`),
+      'a [REDACTED] b [REDACTED] c [REDACTED]',
+    );
+    const token = 'lazy.token.value-0123456789';
+    registerToken(token);
+    assert.equal(redactText(`t=${Buffer.from(token).toString('base64url')}`), 't=[REDACTED]');
+    assert.equal(redactText('lazy-first-secret-value'), '[REDACTED]', 'the earlier secret still');
+  });
+
+  it('registrySize counts the encodings of secrets not used yet', () => {
+    const before = registrySize().secrets;
+    registerSecret('lazy-counted-secret-value');
+    assert.ok(registrySize().secrets >= before + 3, 'the value, its Base64 and its hex are counted');
+  });
+});
