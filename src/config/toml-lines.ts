@@ -46,9 +46,12 @@ export function joinKeyPath(parts: readonly string[]): string {
   return parts.join('.');
 }
 
-const HEADER = /^\s*\[(\[?)\s*(.*?)\s*\](\]?)\s*(?:#.*)?$/;
-const KEY =
-  /^\s*((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*=(.*)$/;
+/** One key: bare, or a quoted string taken whole (a `]`, `#` or `=` inside quotes belongs to the key). */
+const PART = `(?:[A-Za-z0-9_-]+|"(?:[^"\\\\]|\\\\.)*"|'[^']*')`;
+/** A dotted key path. */
+const PATH = `${PART}(?:\\s*\\.\\s*${PART})*`;
+const HEADER = new RegExp(`^\\s*\\[(\\[?)\\s*(${PATH})\\s*\\](\\]?)\\s*(?:#.*)?$`);
+const KEY = new RegExp(`^\\s*(${PATH})\\s*=(.*)$`);
 
 /** A map from dotted key path (`profiles.rdp`, `profiles.rdp.client_id`) to its 1-based line. */
 export function keyLines(text: string): Map<string, number> {

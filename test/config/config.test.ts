@@ -77,6 +77,15 @@ describe('TOML key lines', () => {
     assert.equal(lines.get('profiles.a.b.z'), undefined);
     assert.equal(lines.get('profiles.c.token_url'), 7);
   });
+  it('a quoted key may hold `]`, `#` and `=` (a header is not cut at them)', () => {
+    // Found by the TOML property test (test/config/properties.test.ts, seed 317912743): the header
+    // `[defaults."]# "]` was read as `[defaults."]` and a comment, so its key had no line.
+    const lines = keyLines('[defaults."]# "]\n[profiles."a]b"] # c\n"x=#]" = 1\n[[profiles.\'l]\']]\n');
+    assert.equal(lines.get('defaults.]# '), 1);
+    assert.equal(lines.get('profiles.a]b'), 2);
+    assert.equal(lines.get('profiles.a]b.x=#]'), 3);
+    assert.equal(lines.get('profiles.l]'), 4);
+  });
   it('finds the ranges of a table and its sub-tables', () => {
     assert.deepEqual(tableRanges(SAMPLE, ['profiles', 'rdp']), [[6, 17]]);
   });
