@@ -107,26 +107,41 @@ describe('the warm bundle', { skip }, () => {
 
   it('prints what the full bundle prints, with the same exit code', async () => {
     await run(['token', 'p']); // a token in the store
-    const cases: Array<{ args: string[]; warmOnly: boolean }> = [
-      { args: ['token', 'p'], warmOnly: true },
-      { args: ['token', 'p', '--header'], warmOnly: true },
-      { args: ['token', 'nope'], warmOnly: true }, // no such profile: an error of the config reader
-      { args: ['token', 'p', 'q'], warmOnly: true }, // a usage error
-      { args: ['token', '--help'], warmOnly: false }, // the help text is not in the warm bundle
-      { args: ['token', 'p', '--dpop-for', 'GET'], warmOnly: true },
+    // A profile whose token endpoint refuses connections: the call needs the token client (a miss), and
+    // the full bundle reports the network error.
+    const down = join(home.dir, 'down.toml');
+    writeFileSync(
+      down,
+      '[profiles.d]\ntoken_url = "http://127.0.0.1:9/token"\nclient_id = "c"\nclient_secret = "env:TW_SECRET"\nretries = 0\n',
+      { mode: 0o600 },
+    );
+    const WARM = 'the warm bundle';
+    const HANDED = 'the warm bundle, then the full one';
+    const FULL = 'the full bundle at once';
+    const cases: Array<{ args: string[]; runs: string; env?: NodeJS.ProcessEnv }> = [
+      { args: ['token', 'p'], runs: WARM },
+      { args: ['token', 'p', '--header'], runs: WARM },
+      { args: ['token', 'nope'], runs: WARM }, // no such profile: an error of the config reader
+      { args: ['token', 'p', 'q'], runs: WARM }, // a usage error
+      { args: ['token', 'd'], runs: HANDED, env: { TOKENWARD_CONFIG: down } },
+      // Options that always need the full bundle: the loader does not try the warm one.
+      { args: ['token', '--help'], runs: FULL },
+      { args: ['token', 'p', '--dpop-for', 'GET'], runs: FULL },
+      { args: ['token', 'p', '--force', '--dpop-for=GET'], runs: FULL },
     ];
-    for (const { args, warmOnly } of cases) {
-      const warm = await run(args);
-      const full = await run(args, { TOKENWARD_CLI_WARM: '0' });
+    const expected = { [WARM]: WARM_ONLY, [HANDED]: HANDED_OVER, [FULL]: [HANDED_OVER[1]] };
+    for (const { args, runs, env: extra = {} } of cases) {
+      const warm = await run(args, extra);
+      const full = await run(args, { ...extra, TOKENWARD_CLI_WARM: '0' });
       assert.deepEqual(
         [warm.code, warm.stdout, messages(warm.stderr)],
         [full.code, full.stdout, messages(full.stderr)],
         args.join(' '),
       );
-      assert.deepEqual(compiled(warm.stderr), warmOnly ? WARM_ONLY : HANDED_OVER, args.join(' '));
+      assert.deepEqual(compiled(warm.stderr), expected[runs], `${args.join(' ')}: ${runs}`);
       assert.deepEqual(compiled(full.stderr), [HANDED_OVER[1]], args.join(' '));
     }
-    assert.equal(ts.counts.total, 1, 'no call asked for a token');
+    assert.equal(ts.counts.total, 1, 'no call asked the test server for a token');
   });
 
   for (const kind of ['redis', 'postgres'] as const) {
