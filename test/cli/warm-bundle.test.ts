@@ -118,7 +118,8 @@ describe('the warm bundle', { skip }, () => {
     const WARM = 'the warm bundle';
     const HANDED = 'the warm bundle, then the full one';
     const FULL = 'the full bundle at once';
-    const cases: Array<{ args: string[]; runs: string; env?: NodeJS.ProcessEnv }> = [
+    type Runs = typeof WARM | typeof HANDED | typeof FULL;
+    const cases: Array<{ args: string[]; runs: Runs; env?: NodeJS.ProcessEnv }> = [
       { args: ['token', 'p'], runs: WARM },
       { args: ['token', 'p', '--header'], runs: WARM },
       { args: ['token', 'nope'], runs: WARM }, // no such profile: an error of the config reader
@@ -129,7 +130,11 @@ describe('the warm bundle', { skip }, () => {
       { args: ['token', 'p', '--dpop-for', 'GET'], runs: FULL },
       { args: ['token', 'p', '--force', '--dpop-for=GET'], runs: FULL },
     ];
-    const expected = { [WARM]: WARM_ONLY, [HANDED]: HANDED_OVER, [FULL]: [HANDED_OVER[1]] };
+    const expected: Record<Runs, string[]> = {
+      [WARM]: WARM_ONLY,
+      [HANDED]: HANDED_OVER,
+      [FULL]: [HANDED_OVER[1]!],
+    };
     for (const { args, runs, env: extra = {} } of cases) {
       const warm = await run(args, extra);
       const full = await run(args, { ...extra, TOKENWARD_CLI_WARM: '0' });
