@@ -69,6 +69,8 @@ const result = await build({
   external,
   keepNames: true, // errors take their name from their class (src/errors.ts)
   banner: { js: `/*! tokenward-bundle ${id} */` },
+  // `import process from 'node:process'` (env-paths) is the global, not a copy of its properties.
+  alias: { 'node:process': join(ROOT, 'scripts', 'shims', 'node-process.mjs') },
   // The loader (src/cli/tokenward.cts) passes the bundle's `import.meta` (its file URL, made on first use).
   define: { 'import.meta.url': '__twMeta.url' },
   write: false,
