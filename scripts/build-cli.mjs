@@ -212,7 +212,7 @@ async function warmBundle(full, keep, warmId) {
     }
   }
   if (dropped === 0) throw new Error('no module to leave out');
-  const helper = 'var __esm = (fn, res, err) => function __init() {\n';
+  // The stubs sit before esbuild's lazy-module helper (`helper`, the same line the trace hook follows).
   let text = out.join('\n').replace(header, `/*! tokenward-bundle ${warmId} */`);
   if (text.split(helper).length !== 2) throw new Error("esbuild's __esm helper is not there");
   text = text.replace(
