@@ -30,7 +30,7 @@ import { setOrigin } from './origin.js';
 import { type ConfigPathOptions, type ConfigPathSource, resolveConfigPath } from './paths.js';
 import { suggest, validateProfile } from './schema.js';
 import { isSecretKey, isSecretReference } from './secrets.js';
-import { keyLines } from './toml-lines.js';
+import { lazyKeyLines } from './toml-lines.js';
 
 /** Options of {@link readConfig}, {@link loadConfig} and {@link getProfile}. */
 export interface LoadConfigOptions extends ConfigPathOptions {
@@ -108,7 +108,8 @@ export function parseConfigText(
     }
     throw new ConfigError('invalid TOML', { file }, { cause: err });
   }
-  const lines = keyLines(text);
+  // Found when an error or a warning needs a line (see lazyKeyLines).
+  const lines = lazyKeyLines(text);
   for (const key of Object.keys(data)) {
     if (!TOP_KEYS.includes(key)) {
       const hint = suggest(key, TOP_KEYS);
@@ -229,22 +230,36 @@ export function profileFromConfig(
     keyOf: (k) => (fromDefaults(k) ? `defaults.${k}` : undefined),
   });
 
-  const lines: Record<string, number> = {};
-  for (const k of Object.keys(merged)) {
-    const l = lineOf(k) ?? config.lines.get(`defaults.${k}`);
-    if (l !== undefined) lines[k] = l;
-  }
-  if (merged.params !== undefined) {
-    for (const k of Object.keys(merged.params)) {
-      const fromOwn = own.params !== undefined && Object.hasOwn(own.params, k);
-      const l = fromOwn
-        ? (lineOf(`params.${k}`) ?? lineOf('params'))
-        : (config.lines.get(`defaults.params.${k}`) ?? config.lines.get('defaults.params'));
-      if (l !== undefined) lines[`params.${k}`] = l;
+  // The lines of the profile's keys, for errors found later: made when first asked for (they need the
+  // file's key lines, which a call without an error never scans).
+  const keyLinesOf = (): Record<string, number> => {
+    const lines: Record<string, number> = {};
+    for (const k of Object.keys(merged)) {
+      const l = lineOf(k) ?? config.lines.get(`defaults.${k}`);
+      if (l !== undefined) lines[k] = l;
     }
-  }
-  const header = lineOf('');
-  setOrigin(merged, header === undefined ? { file, lines } : { file, line: header, lines });
+    if (merged.params !== undefined) {
+      for (const k of Object.keys(merged.params)) {
+        const fromOwn = own.params !== undefined && Object.hasOwn(own.params, k);
+        const l = fromOwn
+          ? (lineOf(`params.${k}`) ?? lineOf('params'))
+          : (config.lines.get(`defaults.params.${k}`) ?? config.lines.get('defaults.params'));
+        if (l !== undefined) lines[`params.${k}`] = l;
+      }
+    }
+    return lines;
+  };
+  let lines: Record<string, number> | undefined;
+  setOrigin(merged, {
+    file,
+    get line() {
+      return lineOf('');
+    },
+    get lines() {
+      lines ??= keyLinesOf();
+      return lines;
+    },
+  });
 
   if (
     config.mode !== undefined &&

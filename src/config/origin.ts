@@ -12,7 +12,7 @@ export interface ProfileOrigin {
   /** Absolute path of the config file. */
   file: string;
   /** Line of the profile's table header (`[profiles.NAME]`), 1-based. */
-  line?: number;
+  line?: number | undefined;
   /** Line of each key (`params.x` for keys of nested tables), 1-based. */
   lines: Record<string, number>;
 }
