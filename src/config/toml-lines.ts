@@ -141,7 +141,10 @@ class LazyKeyLines extends Map<string, number> {
     this.#text = undefined;
     super.clear();
   }
-  override forEach(fn: (value: number, key: string, map: Map<string, number>) => void, thisArg?: unknown): void {
+  override forEach(
+    fn: (value: number, key: string, map: Map<string, number>) => void,
+    thisArg?: unknown,
+  ): void {
     this.#fill();
     super.forEach(fn, thisArg);
   }
