@@ -8,7 +8,7 @@ import { originOf } from '../../src/config/origin.js';
 import { resolveConfigPath } from '../../src/config/paths.js';
 import { suggest, validateProfile } from '../../src/config/schema.js';
 import { resolveProfileSecrets } from '../../src/config/secrets.js';
-import { keyLines, tableRanges } from '../../src/config/toml-lines.js';
+import { keyLines, lazyKeyLines, tableRanges } from '../../src/config/toml-lines.js';
 import { addProfile, removeProfile } from '../../src/config/write.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -85,6 +85,21 @@ describe('TOML key lines', () => {
     assert.equal(lines.get('profiles.a]b'), 2);
     assert.equal(lines.get('profiles.a]b.x=#]'), 3);
     assert.equal(lines.get('profiles.l]'), 4);
+  });
+  it('lazyKeyLines is the same map, found on first use', () => {
+    const text = '[profiles.a]\nx = 1\n[defaults]\ny = "z"\n';
+    const want = keyLines(text);
+    assert.deepEqual([...lazyKeyLines(text)], [...want]);
+    assert.equal(lazyKeyLines(text).size, want.size);
+    assert.equal(lazyKeyLines(text).get('defaults.y'), 4);
+    assert.equal(lazyKeyLines(text).has('profiles.a.x'), true);
+    assert.deepEqual([...lazyKeyLines(text).keys()], [...want.keys()]);
+    const seen: string[] = [];
+    lazyKeyLines(text).forEach((_v, k) => seen.push(k));
+    assert.deepEqual(seen, [...want.keys()]);
+    // A key set before the first read stays; the file's lines are there too.
+    const m = lazyKeyLines(text).set('extra', 9);
+    assert.deepEqual([m.get('extra'), m.get('profiles.a')], [9, 1]);
   });
   it('finds the ranges of a table and its sub-tables', () => {
     assert.deepEqual(tableRanges(SAMPLE, ['profiles', 'rdp']), [[6, 17]]);
