@@ -95,7 +95,9 @@ describe('TOML key lines', () => {
     assert.equal(lazyKeyLines(text).has('profiles.a.x'), true);
     assert.deepEqual([...lazyKeyLines(text).keys()], [...want.keys()]);
     const seen: string[] = [];
-    lazyKeyLines(text).forEach((_v, k) => seen.push(k));
+    lazyKeyLines(text).forEach((_v, k) => {
+      seen.push(k);
+    });
     assert.deepEqual(seen, [...want.keys()]);
     // A key set before the first read stays; the file's lines are there too.
     const m = lazyKeyLines(text).set('extra', 9);
