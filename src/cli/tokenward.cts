@@ -29,12 +29,18 @@ interface Hooks {
   warm?: { missed?: string; fallback(): Promise<never> };
 }
 
-/** Compiles `<name>.cjs` with `<name>.cache` when it fits, and calls it. */
-function run(name: string, hooks: Hooks): void {
+/** Compiles `<name>.cjs` with `<name>.cache` when it fits, and calls it; `false` when there is no such bundle. */
+function run(name: string, hooks: Hooks): boolean {
   const file = path.join(__dirname, `${name}.cjs`);
   // The build makes the bundle ASCII only: read as latin1, it becomes a one-byte string by a plain copy
   // (UTF-8 decoding of the same bytes costs far more).
-  const source = fs.readFileSync(file, 'latin1');
+  let source: string;
+  try {
+    source = fs.readFileSync(file, 'latin1');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return false;
+    throw err;
+  }
   let cachedData: Buffer | undefined;
   const id = HEADER.exec(source)?.[1];
   if (id !== undefined) {
@@ -71,6 +77,7 @@ function run(name: string, hooks: Hooks): void {
     (globalThis as Record<symbol, unknown>)[Symbol.for('tokenward.cli.trace')],
     hooks,
   );
+  return true;
 }
 
 /**
@@ -81,17 +88,15 @@ function run(name: string, hooks: Hooks): void {
 const NEEDS_FULL = /^(?:--force|--help|-h|--dpop-for)(?:=|$)/;
 const said = new Set<string>();
 const full = (): Promise<never> => {
-  run('tokenward-bundle', { said });
+  if (!run('tokenward-bundle', { said }))
+    throw new Error(`${__dirname}: the CLI bundle is missing (run npm run build)`);
   // The full bundle exits the process when its call is done.
   return new Promise<never>(() => {});
 };
-if (
+// The warm bundle, when this is a call for it and the build made one; else the full bundle.
+const warm =
   process.argv[2] === 'token' &&
   process.env['TOKENWARD_CLI_WARM'] !== '0' &&
   !process.argv.some((a) => NEEDS_FULL.test(a)) &&
-  fs.existsSync(path.join(__dirname, 'tokenward-warm.cjs'))
-) {
   run('tokenward-warm', { said, warm: { fallback: full } });
-} else {
-  void full();
-}
+if (!warm) void full();
