@@ -38,6 +38,23 @@ async function traced(args: string[]): Promise<{ r: Awaited<ReturnType<typeof tw
   return { r, loaded: readTrace(trace) };
 }
 
+/**
+ * Runs a warm `tokenward token w` with only the CommonJS preload of the module trace (the ES module
+ * loader hooks of the other traces load fs/promises themselves); resolves to what it loaded, builtins
+ * as `builtin:<id>`.
+ */
+async function builtinsOfWarmCall(file: string, token: string): Promise<string[]> {
+  const trace = join(home.dir, file);
+  rmSync(trace, { force: true });
+  const r = await tw(['token', 'w'], {
+    env: { ...env, TOKENWARD_TRACE_LOADS: trace },
+    nodeArgs: ['--require', join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs')],
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${token}\n`);
+  return readFileSync(trace, 'utf8').split('\n');
+}
+
 let home: TempHome;
 let ts: TokenServer;
 let env: NodeJS.ProcessEnv;
@@ -120,16 +137,7 @@ describe('a warm tokenward token', () => {
       t.skip('the unbundled CLI imports node:fs as an ES module, which reads fs.promises at once');
       return;
     }
-    // Only the CommonJS preload: the ES module loader hooks of the other traces load fs/promises themselves.
-    const trace = join(home.dir, 'builtins.txt');
-    rmSync(trace, { force: true });
-    const r = await tw(['token', 'w'], {
-      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
-      nodeArgs: ['--require', join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs')],
-    });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `${token}\n`);
-    const loaded = readFileSync(trace, 'utf8').split('\n');
+    const loaded = await builtinsOfWarmCall('builtins.txt', token);
     assert.ok(loaded.includes('builtin:crypto'), 'the trace lists the builtins loaded');
     // The trust checks and token/key reads are synchronous and the config file is read with the
     // callback API (docs/architecture.md, "The warm CLI path"): node:fs/promises and what it loads stay out.
@@ -159,15 +167,7 @@ describe('a warm tokenward token', () => {
     // The bundle file is one function expression that the executable compiles and calls with its own
     // `require` (scripts/build-cli.mjs, src/cli/tokenward.cts): no `createRequire()` from node:module,
     // which loads the ES module loader with it. (`node -e 0` loads both; a CommonJS --require does not.)
-    const trace = join(home.dir, 'builtins-module.txt');
-    rmSync(trace, { force: true });
-    const r = await tw(['token', 'w'], {
-      env: { ...env, TOKENWARD_TRACE_LOADS: trace },
-      nodeArgs: ['--require', join(ROOT, 'test', 'cli', 'fixtures', 'trace-inits.cjs')],
-    });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `${token}\n`);
-    const loaded = readFileSync(trace, 'utf8').split('\n');
+    const loaded = await builtinsOfWarmCall('builtins-module.txt', token);
     assert.ok(loaded.includes('builtin:vm'), 'the trace lists the builtins loaded');
     for (const m of ['builtin:module', 'builtin:internal/modules/esm/loader'])
       assert.ok(!loaded.includes(m), `the warm path loaded ${m}`);
